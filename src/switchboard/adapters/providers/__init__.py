@@ -1,0 +1,1 @@
+"""Model adapters behind the one ``Provider`` protocol (see ``base``) and the registry that builds them."""

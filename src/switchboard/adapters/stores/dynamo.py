@@ -1,0 +1,185 @@
+"""DynamoDB adapters: model catalogue, taxonomy, traces.
+
+Each takes a table name and an optional injected boto3 DynamoDB client (tests pass one bound to an
+emulator; production passes nothing and gets a lazily created default). Reads of the catalogue and the
+taxonomy are cached per warm container for ``cache_s`` seconds, since they change only on training runs.
+
+Item formats (one attribute holds the JSON body, so floats never meet DynamoDB's Decimal rules):
+- Catalog: ``model_id`` (S, key), ``body`` (S: a ModelEntry as JSON).
+- Taxonomy: ``category`` (S, key), ``body`` (S: a Category as JSON, centroid included).
+- Traces: ``trace_id`` (S, key), ``created_at`` (S), ``status`` (S), ``cost_usd`` (N), ``body`` (S: the
+  Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from switchboard.domain.models import ModelEntry
+from switchboard.domain.taxonomy import Category
+from switchboard.service.ports import Trace
+
+
+class StoreError(RuntimeError):
+    """A store could not be read or written (the message says which table and why)."""
+
+
+def _default_client(client: Any) -> Any:
+    if client is not None:
+        return client
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+class _TableAdapter:
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = table
+        self._client = client
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                self._client = _default_client(None)
+            return self._client
+
+    def _scan_bodies(self) -> list[str]:
+        bodies: list[str] = []
+        kwargs: dict[str, Any] = {"TableName": self.table, "ProjectionExpression": "body"}
+        try:
+            while True:
+                page = self.client.scan(**kwargs)
+                bodies.extend(item["body"]["S"] for item in page.get("Items", []) if "body" in item)
+                if "LastEvaluatedKey" not in page:
+                    return bodies
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except Exception as exc:  # botocore ClientError / EndpointConnectionError
+            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
+
+
+class _Cached:
+    def __init__(self, cache_s: float) -> None:
+        self._cache_s = cache_s
+        self._loaded_at = -1e18
+        self._value: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, load):
+        with self._lock:
+            if self._value is None or time.monotonic() - self._loaded_at > self._cache_s:
+                self._value = load()
+                self._loaded_at = time.monotonic()
+            return self._value
+
+
+class DynamoCatalog(_TableAdapter):
+    def __init__(self, table: str, client: Any = None, cache_s: float = 60.0) -> None:
+        super().__init__(table, client)
+        self._cache = _Cached(cache_s)
+
+    def models(self) -> dict[str, ModelEntry]:
+        def load() -> dict[str, ModelEntry]:
+            entries = [ModelEntry.model_validate_json(b) for b in self._scan_bodies()]
+            return {e.model_id: e for e in entries}
+
+        return self._cache.get(load)
+
+    def put_all(self, entries: Iterable[ModelEntry]) -> int:
+        count = 0
+        for entry in entries:
+            self.client.put_item(TableName=self.table, Item={"model_id": {"S": entry.model_id},
+                                                             "body": {"S": entry.model_dump_json()}})
+            count += 1
+        return count
+
+
+class DynamoTaxonomy(_TableAdapter):
+    def __init__(self, table: str, client: Any = None, cache_s: float = 300.0) -> None:
+        super().__init__(table, client)
+        self._cache = _Cached(cache_s)
+
+    def categories(self) -> list[Category]:
+        return self._cache.get(lambda: sorted((Category.model_validate_json(b) for b in self._scan_bodies()),
+                                              key=lambda c: c.name))
+
+    def put_all(self, categories: Iterable[Category]) -> int:
+        count = 0
+        for category in categories:
+            self.client.put_item(TableName=self.table, Item={"category": {"S": category.name},
+                                                             "body": {"S": category.model_dump_json()}})
+            count += 1
+        return count
+
+
+class DynamoTraces(_TableAdapter):
+    def put(self, trace: Trace, ttl_days: int) -> None:
+        cost = trace.state.spent_usd if trace.state else 0.0
+        item = {
+            "trace_id": {"S": trace.trace_id},
+            "created_at": {"S": trace.created_at},
+            "status": {"S": trace.status},
+            "cost_usd": {"N": str(Decimal(repr(round(cost, 12))))},
+            "body": {"S": trace.model_dump_json()},
+            "expires_at": {"N": str(int(time.time()) + ttl_days * 86400)},
+        }
+        try:
+            self.client.put_item(TableName=self.table, Item=item)
+        except Exception as exc:
+            raise StoreError(f"cannot write trace {trace.trace_id} to {self.table}: {exc}") from exc
+
+    def get(self, trace_id: str) -> Trace | None:
+        try:
+            found = self.client.get_item(TableName=self.table, Key={"trace_id": {"S": trace_id}},
+                                         ConsistentRead=True)
+        except Exception as exc:
+            raise StoreError(f"cannot read trace {trace_id} from {self.table}: {exc}") from exc
+        item = found.get("Item")
+        if not item:
+            return None
+        return Trace.model_validate_json(item["body"]["S"])
+
+    def add_feedback(self, trace_id: str, feedback: dict) -> bool:
+        """Append feedback to a stored trace; False when the trace does not exist.
+
+        Read-modify-write guarded by a condition on the body we read, so two concurrent feedback posts
+        cannot silently overwrite each other (the loser retries).
+        """
+        for _ in range(5):
+            try:
+                found = self.client.get_item(TableName=self.table, Key={"trace_id": {"S": trace_id}},
+                                             ConsistentRead=True)
+            except Exception as exc:
+                raise StoreError(f"cannot read trace {trace_id}: {exc}") from exc
+            item = found.get("Item")
+            if not item:
+                return False
+            old_body = item["body"]["S"]
+            trace = Trace.model_validate_json(old_body)
+            trace.feedback.append(feedback)
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key={"trace_id": {"S": trace_id}},
+                    UpdateExpression="SET body = :new",
+                    ConditionExpression="body = :old",
+                    ExpressionAttributeValues={":new": {"S": trace.model_dump_json()}, ":old": {"S": old_body}},
+                )
+                return True
+            except Exception as exc:
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                if code == "ConditionalCheckFailedException":
+                    continue
+                raise StoreError(f"cannot update trace {trace_id}: {exc}") from exc
+        raise StoreError(f"feedback on trace {trace_id} lost a write race five times")
+
+
+def load_json_items(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    return data if isinstance(data, list) else list(data.values())

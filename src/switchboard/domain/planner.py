@@ -1,0 +1,130 @@
+"""Build the cascade plan for one request: which models, in which order, judged how, with which bar.
+
+Inputs are scores computed elsewhere (the taxonomy match, the learned router's per-model probabilities);
+this module only turns numbers and prices into a plan. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, Field
+
+from .models import ChatRequest, JudgeSpec, ModelEntry, Plan, TierSpec
+from .taxonomy import Category, Match
+
+# Fixed overheads (tokens) of the judge prompts, used only to estimate a tier's cost before running it.
+_JUDGE_PROMPT_OVERHEAD = 120
+_SELF_VERIFY_OVERHEAD = 220
+_VERDICT_TOKENS = 4
+
+
+class PlannerConfig(BaseModel):
+    """Tunable knobs of planning (the "dial"): defaults suit the local model pool."""
+
+    default_tiers: list[str] = Field(min_length=1)
+    similarity_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    self_verify_samples: int = Field(default=3, ge=1, le=16)
+    judges_per_tier: list[str] = Field(default_factory=lambda: ["self_verify", "llm_judge"])
+    max_tiers: int = Field(default=3, ge=1)
+    learned_floor: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class PlanningError(ValueError):
+    """The request cannot be planned (e.g. a pinned or configured model is not in the catalogue)."""
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (characters / 4), good enough for a budget check before a call."""
+    return max(1, len(text) // 4)
+
+
+def _request_tokens(request: ChatRequest) -> int:
+    return sum(estimate_tokens(m.content) for m in request.messages) + 4 * len(request.messages)
+
+
+def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig) -> list[JudgeSpec]:
+    """Judges of one tier. The LLM judge is another model of the plan when there is one (independence),
+    preferring the next stronger tier; self-verification always uses the answering model."""
+    judges: list[JudgeSpec] = []
+    for kind in config.judges_per_tier:
+        if kind == "self_verify":
+            judges.append(JudgeSpec(kind="self_verify", model=model, samples=config.self_verify_samples))
+        elif kind == "llm_judge":
+            others = [m for m in tiers if m != model]
+            index = tiers.index(model)
+            stronger = [m for m in tiers[index + 1:]]
+            judge_model = stronger[0] if stronger else (others[-1] if others else model)
+            judges.append(JudgeSpec(kind="llm_judge", model=judge_model))
+        else:
+            raise PlanningError(f"unknown judge kind in planner config: {kind}")
+    return judges
+
+
+def estimate_tier_cost(request: ChatRequest, entry: ModelEntry, judges: Sequence[JudgeSpec],
+                       catalog: Mapping[str, ModelEntry]) -> float:
+    """Upper estimate of one tier: the call at ``max_tokens`` plus each judge's calls."""
+    prompt_tokens = _request_tokens(request)
+    cost = entry.price.cost(prompt_tokens, request.max_tokens)
+    for judge in judges:
+        judge_entry = catalog.get(judge.model or "")
+        if judge_entry is None:
+            continue
+        overhead = _SELF_VERIFY_OVERHEAD if judge.kind == "self_verify" else _JUDGE_PROMPT_OVERHEAD
+        judge_in = prompt_tokens + request.max_tokens + overhead
+        cost += judge.samples * judge_entry.price.cost(judge_in, _VERDICT_TOKENS)
+    return cost
+
+
+def order_by_learned(probabilities: Mapping[str, float], catalog: Mapping[str, ModelEntry],
+                     floor: float, max_tiers: int) -> list[str]:
+    """EMAFusion-style ordering from the learned router: cheapest models predicted good enough first,
+    and the model with the highest predicted success last (the safety net)."""
+    known = {m: p for m, p in probabilities.items() if m in catalog}
+    if not known:
+        return []
+    def price(m: str) -> float:
+        return catalog[m].price.input_usd_per_mtok + catalog[m].price.output_usd_per_mtok
+
+    best = max(known, key=lambda m: (known[m], -price(m)))
+    # Only models cheaper than the safety net are worth trying first.
+    cheap = sorted((m for m, p in known.items() if p >= floor and price(m) < price(best)),
+                   key=lambda m: (price(m), -known[m]))
+    return [*cheap[: max_tiers - 1], best]
+
+
+def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
+               match: Match | None = None, category: Category | None = None,
+               learned: Mapping[str, float] | None = None, pinned_model: str | None = None) -> Plan:
+    """Choose the tiers for ``request``.
+
+    Order of preference: a pinned model (the caller asked for one specific model: a single tier); a
+    strong taxonomy match (the category's tier list); the learned router's probabilities; the default
+    tier list. Models missing from the catalogue are skipped; a plan with no known model is an error.
+    """
+    route = "default"
+    tiers: list[str]
+    if pinned_model is not None:
+        if pinned_model not in catalog:
+            raise PlanningError(f"unknown model '{pinned_model}'; known: {sorted(catalog)}")
+        tiers, route = [pinned_model], "pinned"
+    elif match is not None and category is not None and match.similarity >= config.similarity_threshold:
+        tiers, route = list(category.tiers), "taxonomy"
+    elif learned:
+        tiers, route = order_by_learned(learned, catalog, config.learned_floor, config.max_tiers), "learned"
+    else:
+        tiers = list(config.default_tiers)
+    tiers = [m for m in dict.fromkeys(tiers) if m in catalog][: config.max_tiers]
+    if not tiers:
+        tiers = [m for m in config.default_tiers if m in catalog][: config.max_tiers]
+        route = "default"
+    if not tiers:
+        raise PlanningError("no model of the plan is in the catalogue; check the catalog table")
+    specs = []
+    for model in tiers:
+        judges = _judges_for(model, tiers, config)
+        specs.append(TierSpec(model=model, judges=judges, threshold=config.threshold,
+                              est_cost_usd=estimate_tier_cost(request, catalog[model], judges, catalog)))
+    return Plan(tiers=specs, route=route, category=match.category if match else None,
+                similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd)

@@ -1,0 +1,110 @@
+"""The cascade policy: verdicts -> confidence -> accept / escalate / stop.
+
+This is the one place where Switchboard decides. The decide Lambda, the local stack and the offline
+evaluator (``switchboard eval``) all call these functions, so a policy measured offline is the policy
+deployed. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from .models import Attempt, Decision, Verdict
+
+
+class Calibration(BaseModel):
+    """Monotone map from a raw aggregated score to P(correct), as fitted by ``switchboard train``.
+
+    Stored as the knots of a piecewise-linear function (isotonic regression output); the identity when
+    no knots are given.
+    """
+
+    xs: list[float] = Field(default_factory=list)
+    ys: list[float] = Field(default_factory=list)
+
+    def apply(self, score: float) -> float:
+        if not self.xs:
+            return score
+        xs, ys = self.xs, self.ys
+        if score <= xs[0]:
+            return ys[0]
+        if score >= xs[-1]:
+            return ys[-1]
+        for i in range(1, len(xs)):
+            if score <= xs[i]:
+                x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+                if x1 == x0:
+                    return y1
+                return y0 + (y1 - y0) * (score - x0) / (x1 - x0)
+        return ys[-1]  # pragma: no cover - loop always returns
+
+
+def aggregate_confidence(verdicts: Sequence[Verdict], weights: dict[str, float] | None = None,
+                         calibration: Calibration | None = None) -> float | None:
+    """Weighted mean of the non-abstaining judges' scores, then calibrated; None when all abstained.
+
+    ``weights`` (judge name -> weight) overrides the judges' own weights, e.g. with weights learned
+    offline. An abstention (unparseable judge output, judge failure) carries no evidence either way, so it
+    is left out rather than counted as "incorrect".
+    """
+    total = 0.0
+    weight_sum = 0.0
+    for verdict in verdicts:
+        if verdict.score is None:
+            continue
+        weight = (weights or {}).get(verdict.judge, 1.0)
+        total += weight * verdict.score
+        weight_sum += weight
+    if weight_sum == 0.0:
+        return None
+    raw = total / weight_sum
+    return calibration.apply(raw) if calibration else raw
+
+
+def best_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
+    """The answer to return when no tier was accepted: the most confident successful attempt.
+
+    Ties (including "no judge gave a score") go to the later tier, whose model is the stronger one.
+    """
+    best: Attempt | None = None
+    best_key: tuple[float, int] | None = None
+    for attempt in attempts:
+        if attempt.candidate is None:
+            continue
+        key = (attempt.confidence if attempt.confidence is not None else -1.0, attempt.tier)
+        if best_key is None or key > best_key:
+            best, best_key = attempt, key
+    return best
+
+
+def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None, threshold: float,
+           spent_usd: float, next_tier_cost_usd: float | None, max_cost_usd: float | None,
+           attempts: Sequence[Attempt] = ()) -> Decision:
+    """Decide what to do after tier ``tier`` of ``n_tiers`` has answered (or failed) and been judged.
+
+    - accept when the tier answered and its confidence reaches ``threshold``;
+    - stop when no tier is left, or when the next tier's estimated cost would take the spend past the
+      request's budget; the answer is then the best attempt so far, flagged unverified;
+    - escalate otherwise.
+
+    ``attempts`` are all attempts including the current one; they only matter for choosing the best
+    answer on a stop.
+    """
+    if answered and confidence is not None and confidence >= threshold:
+        return Decision(action="accept", reason="confident", confidence=confidence, answer_tier=tier,
+                        verified=True)
+
+    def stop(reason: str) -> Decision:
+        best = best_attempt(attempts)
+        if best is None:
+            return Decision(action="stop", reason="all_tiers_failed", confidence=None, answer_tier=None)
+        return Decision(action="stop", reason=reason, confidence=best.confidence, answer_tier=best.tier)
+
+    if tier + 1 >= n_tiers:
+        return stop("tiers_exhausted")
+    if max_cost_usd is not None and spent_usd + (next_tier_cost_usd or 0.0) > max_cost_usd:
+        return stop("budget")
+    reason = "not_confident" if answered else "tier_failed"
+    return Decision(action="escalate", reason=reason, confidence=confidence, answer_tier=None)

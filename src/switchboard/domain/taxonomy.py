@@ -1,0 +1,58 @@
+"""Taxonomy routing maths: nearest centroid by cosine similarity. Pure numpy, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+
+class Category(BaseModel):
+    """A familiar kind of prompt: its centroid in embedding space and the tiers that suit it.
+
+    ``tiers`` are model ids ordered cheapest-likely-good first; ``accuracy`` and ``cost_usd`` (per model,
+    optional) are what training measured for this category.
+    """
+
+    name: str
+    centroid: list[float]
+    tiers: list[str] = Field(min_length=1)
+    accuracy: dict[str, float] = Field(default_factory=dict)
+    cost_usd: dict[str, float] = Field(default_factory=dict)
+    examples: int = 0
+
+
+class Match(BaseModel):
+    category: str
+    similarity: float
+
+
+def centroid(vectors: np.ndarray) -> np.ndarray:
+    """Mean of unit vectors, renormalised (the direction the category points to)."""
+    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
+class CentroidIndex:
+    """Centroids stacked into one matrix so a match is one matrix-vector product."""
+
+    def __init__(self, categories: Sequence[Category]) -> None:
+        if not categories:
+            raise ValueError("a taxonomy needs at least one category")
+        self.categories = list(categories)
+        matrix = np.asarray([c.centroid for c in categories], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self._matrix = matrix / np.clip(norms, 1e-12, None)
+
+    def nearest(self, embedding: np.ndarray) -> Match:
+        sims = self._matrix @ np.asarray(embedding, dtype=np.float32)
+        best = int(np.argmax(sims))
+        return Match(category=self.categories[best].name, similarity=float(sims[best]))
+
+    def get(self, name: str) -> Category:
+        for category in self.categories:
+            if category.name == name:
+                return category
+        raise KeyError(name)

@@ -1,0 +1,189 @@
+"""The local AWS emulator: moto's server on 127.0.0.1 for DynamoDB and Step Functions, with the state
+machine's Lambda tasks dispatched to the project's handlers in this process.
+
+Why moto: it runs in-process with no Docker and no Java, starts in well under a second, and its Step
+Functions backend executes real Amazon States Language (an interpreter ported from LocalStack's) when
+``stepfunctions.execute_state_machine`` is on. Two explicit adapters make it usable as a local stack:
+
+1. ``LambdaDispatcher`` replaces the invoke of moto's *simple* Lambda backend (the one used when
+   ``lambda.use_docker`` is off, which otherwise echoes payloads) with a call to our handler, and reports
+   a raised exception the way Lambda does (``X-Amz-Function-Error: Unhandled`` and an
+   ``{"errorType", "errorMessage"}`` payload), so the state machine's Retry/Catch see the real error names.
+2. moto deep-copies the state machine, including its finished executions, at every StartExecution; an
+   execution holds a thread lock, so the second execution would crash. ``_detach_executions`` hands the
+   copy a state machine without its history and puts the history back after.
+
+The endpoint is loopback only; nothing here reaches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict, Any], Any]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class LocalLambdaContext:
+    """The subset of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+class LambdaDispatcher:
+    """Function name -> in-process handler. Records every invocation (name, ok/error) for tests."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self.invocations: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def register(self, function_name: str, handler: Handler) -> None:
+        self._handlers[function_name] = handler
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def invoke(self, function_name: str, payload: dict) -> tuple[bool, Any]:
+        """Call the handler. Returns (ok, result); on an exception result is Lambda's error payload."""
+        name = function_name.split(":function:")[-1].split(":")[0]
+        handler = self._handlers.get(name)
+        if handler is None:
+            return False, {"errorType": "ResourceNotFoundException",
+                           "errorMessage": f"no local handler for function '{name}'"}
+        try:
+            result = handler(payload, LocalLambdaContext(function_name=name))
+            with self._lock:
+                self.invocations.append((name, "ok"))
+            return True, result
+        except Exception as exc:  # noqa: BLE001 - reported to the state machine like Lambda does
+            with self._lock:
+                self.invocations.append((name, type(exc).__name__))
+            log.debug("local lambda %s raised %s", name, "".join(traceback.format_exception(exc))[-2000:])
+            return False, {"errorType": type(exc).__name__, "errorMessage": str(exc)[:4000]}
+
+
+_ACTIVE: LambdaDispatcher | None = None
+_PATCHED = False
+
+
+def _install_patches() -> None:
+    global _PATCHED
+    if _PATCHED:
+        return
+    from moto.awslambda_simple import models as simple_lambda
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser import models as sfn_parser
+
+    default_user_config["lambda"]["use_docker"] = False
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001
+        if _ACTIVE is None:
+            raise RuntimeError("no local Lambda dispatcher is active")
+        payload = json.loads(body) if body else {}
+        ok, result = _ACTIVE.invoke(function_name, payload)
+        if not ok:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(result).encode("utf-8")
+
+    simple_lambda.LambdaSimpleBackend.invoke = invoke
+
+    original_start = sfn_parser.StepFunctionsParserBackend.start_execution
+
+    def _detach_executions(self, state_machine_arn, *args, **kwargs):  # noqa: ANN001
+        machine = self.describe_state_machine(state_machine_arn)
+        history = machine.executions
+        machine.executions = []
+        try:
+            return original_start(self, state_machine_arn, *args, **kwargs)
+        finally:
+            # keep the last 200 executions: enough to inspect, bounded for a long-running server
+            machine.executions = (history + machine.executions)[-200:]
+
+    sfn_parser.StepFunctionsParserBackend.start_execution = _detach_executions
+    _PATCHED = True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalAws:
+    """moto's server on 127.0.0.1:<port> with the Lambda dispatcher active.
+
+    ``client(service)`` gives boto3 clients bound to it; ``environment()`` gives the variables that
+    point unchanged handlers (boto3 default clients) at it.
+    """
+
+    def __init__(self, dispatcher: LambdaDispatcher, port: int | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.port = port or free_port()
+        self._server: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalAws:
+        global _ACTIVE
+        _install_patches()
+        from moto.server import ThreadedMotoServer
+
+        # moto's ASL interpreter invokes Lambda through a boto3 client aimed at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        _ACTIVE = self.dispatcher
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        global _ACTIVE
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if _ACTIVE is self.dispatcher:
+            _ACTIVE = None
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint,
+            "AWS_ENDPOINT_URL_SFN": self.endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")

@@ -1,0 +1,112 @@
+"""HTTP server of the local stack: each request becomes an API Gateway REST proxy event for the router
+handler, and its response becomes the HTTP response. Binds to 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from switchboard.local.stack import LocalStack
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict:
+    """The REST API (v1) proxy event API Gateway would send for this request."""
+    parts = urlsplit(raw_path)
+    query = dict(parse_qsl(parts.query)) or None
+    try:
+        text, is_b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode("ascii"), True
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": parts.path, "httpMethod": method, "path": f"/local{parts.path}", "stage": "local",
+            "requestId": str(uuid.uuid4()), "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "accountId": "123456789012", "apiId": "local",
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_b64,
+    }
+
+
+def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "switchboard-local"
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            log.info("%s %s", self.address_string(), fmt % args)
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _error(self, status: int, message: str) -> None:
+            body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": status}})
+            self._send(status, {"Content-Type": "application/json"}, body.encode())
+
+        def _proxy(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._error(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            event = api_gateway_event(self.command, self.path, headers, body)
+            result = stack.invoke_router(event)
+            payload = result.get("body") or ""
+            data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
+            self._send(int(result.get("statusCode", 500)), result.get("headers") or {}, data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _proxy
+
+    return Handler
+
+
+class LocalServer:
+    def __init__(self, stack: LocalStack, host: str = "127.0.0.1", port: int = 8080) -> None:
+        self.stack = stack
+        self.httpd = ThreadingHTTPServer((host, port), make_handler(stack))
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start_background(self) -> LocalServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="switchboard-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

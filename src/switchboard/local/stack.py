@@ -1,0 +1,216 @@
+"""The local stack: the synthesised CloudFormation template, run on one machine.
+
+``LocalStack.start()``:
+1. synthesises the CDK app (``python app.py``, cached by a hash of the infra sources) — or takes a given
+   template — and reads the cascade's state-machine definition *from that template*;
+2. starts the AWS emulator (moto on 127.0.0.1) and creates the template's DynamoDB tables (same key
+   schema) and the state machine (same definition), with each Lambda task dispatched in-process to the
+   handler the template names, under the environment the template gives it;
+3. seeds the model catalogue and the taxonomy.
+The HTTP server (``switchboard.local.server``) then turns HTTP requests into API Gateway events for the
+router handler, exactly as API Gateway's proxy integration would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from switchboard import settings as names
+from switchboard.local.definition import definition_from_template
+from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalAws
+
+log = logging.getLogger(__name__)
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+class LocalStackError(RuntimeError):
+    pass
+
+
+def project_root() -> Path:
+    """The checkout that holds app.py (the local stack needs the CDK app and the functions/ folder)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "app.py").exists() and (parent / "functions").is_dir():
+            return parent
+    raise LocalStackError("cannot find the Switchboard checkout (app.py, functions/); run from a clone "
+                          "installed with `pip install -e .`")
+
+
+def _sources_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    files = [root / "app.py", root / "cdk.json", root / "src" / "switchboard" / "settings.py"]
+    files += sorted((root / "infra").rglob("*.py"))
+    for path in files:
+        if path.exists():
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def synth_template(root: Path | None = None, cache_dir: Path | None = None) -> dict:
+    """Synthesise the CDK app offline and return the stack's template; cached by source digest."""
+    root = root or project_root()
+    cache_dir = cache_dir or Path(os.environ.get("SB_SYNTH_CACHE", Path.home() / ".cache" / "switchboard" / "synth"))
+    out = cache_dir / _sources_digest(root)
+    templates = sorted(out.glob("*.template.json")) if out.exists() else []
+    if not templates:
+        out.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CDK_OUTDIR": str(out), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+        proc = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=300)
+        if proc.returncode != 0:
+            raise LocalStackError(f"cdk synth failed:\n{proc.stderr[-3000:]}")
+        templates = sorted(out.glob("*.template.json"))
+    if not templates:
+        raise LocalStackError(f"synth produced no template in {out}")
+    return json.loads(templates[0].read_text(encoding="utf-8"))
+
+
+def _resources(template: dict, kind: str) -> dict[str, dict]:
+    return {lid: r for lid, r in template.get("Resources", {}).items() if r.get("Type") == kind}
+
+
+class LocalStack:
+    def __init__(self, *, template: dict | None = None, root: Path | None = None,
+                 catalog_path: Path | None = None, taxonomy_path: Path | None = None,
+                 dynamodb_endpoint: str | None = None, port: int | None = None) -> None:
+        self.root = root
+        self.template = template
+        self.catalog_path = catalog_path or DATA_DIR / "catalog.local.json"
+        self.taxonomy_path = taxonomy_path or DATA_DIR / "taxonomy.seed.json"
+        self.dynamodb_endpoint = dynamodb_endpoint
+        self.dispatcher = LambdaDispatcher()
+        self.aws = LocalAws(self.dispatcher, port=port)
+        self.definition: dict = {}
+        self.state_machine_arn = ""
+        self.table_names: dict[str, str] = {}
+        self.router_function = ""
+        self.environment: dict[str, str] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        if self.template is None:
+            self.template = synth_template(self.root)
+        self.definition, _ = definition_from_template(self.template)
+        self.aws.start()
+        self.environment = self.aws.environment()
+        if self.dynamodb_endpoint:
+            self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+        os.environ.update(self.environment)
+        self._create_tables()
+        self._create_state_machine()
+        self._register_functions()
+        self.seed()
+        return self
+
+    def stop(self) -> None:
+        self.aws.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- resources from the template -------------------------------------------------------------
+    def _dynamodb(self) -> Any:
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.environment["AWS_ENDPOINT_URL_DYNAMODB"],
+                            region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+
+    def _create_tables(self) -> None:
+        client = self._dynamodb()
+        existing = set(client.list_tables().get("TableNames", []))
+        for logical_id, resource in _resources(self.template, "AWS::DynamoDB::Table").items():
+            props = resource["Properties"]
+            name = props.get("TableName") if isinstance(props.get("TableName"), str) else logical_id
+            self.table_names[logical_id] = name
+            if name in existing:
+                continue
+            client.create_table(TableName=name, KeySchema=props["KeySchema"],
+                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                client.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                    "Enabled": True, "AttributeName": ttl["AttributeName"]})
+
+    def _create_state_machine(self) -> None:
+        machines = _resources(self.template, "AWS::StepFunctions::StateMachine")
+        if len(machines) != 1:
+            raise LocalStackError(f"expected one state machine in the template, found {len(machines)}")
+        logical_id, resource = next(iter(machines.items()))
+        machine_type = resource["Properties"].get("StateMachineType", "STANDARD")
+        sfn = self.aws.client("stepfunctions")
+        self.state_machine_arn = sfn.create_state_machine(
+            name=logical_id, definition=json.dumps(self.definition), type=machine_type,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-cascade")["stateMachineArn"]
+
+    def _resolve(self, value: Any) -> str:
+        """Resolve the intrinsic functions a Lambda environment uses (Ref to tables and the machine)."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in self.table_names:
+                return self.table_names[ref]
+            if ref in _resources(self.template, "AWS::StepFunctions::StateMachine"):
+                return self.state_machine_arn
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"][0]
+            if target in _resources(self.template, "AWS::StepFunctions::StateMachine"):
+                return self.state_machine_arn
+        raise LocalStackError(f"cannot resolve {value!r} in a Lambda environment")
+
+    def _register_functions(self) -> None:
+        for logical_id, resource in _resources(self.template, "AWS::Lambda::Function").items():
+            props = resource["Properties"]
+            handler_path = props.get("Handler", "")
+            if not handler_path.endswith(".lambda_handler"):
+                continue  # CDK's own helper functions (log retention, custom resources)
+            variables = props.get("Environment", {}).get("Variables", {})
+            for key, value in variables.items():
+                self.environment[key] = self._resolve(value)
+            module_name, func_name = handler_path.rsplit(".", 1)
+            module = importlib.import_module(f"functions.{module_name}")
+            self.dispatcher.register(logical_id, getattr(module, func_name))
+            if module_name.startswith("router."):
+                self.router_function = logical_id
+        if not self.router_function:
+            raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
+        # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
+        self.environment[names.ENV_ORCHESTRATION] = "poll"
+        os.environ.update(self.environment)
+
+    # ---- data ------------------------------------------------------------------------------------
+    def _table_for(self, env_name: str) -> str:
+        return self.environment[env_name]
+
+    def seed(self) -> None:
+        from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
+        from switchboard.domain.models import ModelEntry
+        from switchboard.local.seed import load_taxonomy
+
+        client = self._dynamodb()
+        entries = [ModelEntry.model_validate(e) for e in json.loads(self.catalog_path.read_text("utf-8"))]
+        DynamoCatalog(self._table_for(names.ENV_CATALOG_TABLE), client=client).put_all(entries)
+        categories = load_taxonomy(self.taxonomy_path)
+        DynamoTaxonomy(self._table_for(names.ENV_TAXONOMY_TABLE), client=client).put_all(categories)
+
+    # ---- calls -----------------------------------------------------------------------------------
+    def invoke_router(self, event: dict) -> dict:
+        ok, result = self.dispatcher.invoke(self.router_function, event)
+        if not ok:  # the router handler maps every error itself; this is a bug, reported as such
+            return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps({"error": {"message": "router failed: " + result["errorMessage"],
+                                                  "type": "internal_error", "code": 500}})}
+        return result

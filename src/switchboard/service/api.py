@@ -1,0 +1,166 @@
+"""HTTP API models: the OpenAI-compatible chat completion and the native route call, mapped explicitly
+onto the domain's ChatRequest, and the final cascade state mapped back onto responses."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from switchboard.domain.models import CascadeState, ChatRequest, Message
+
+AUTO_MODELS = {"auto", "switchboard", ""}
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: str | None = None
+
+
+class ApiMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "user", "assistant", "developer"]
+    content: str | list[ContentPart]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        unsupported = {p.type for p in self.content if p.type != "text"}
+        if unsupported:
+            raise ValueError(f"unsupported content part type(s): {sorted(unsupported)}; only text is supported")
+        return "\n".join(p.text or "" for p in self.content)
+
+
+class SwitchboardOptions(BaseModel):
+    """Switchboard's extensions of the OpenAI request (send as ``extra_body={"switchboard": {...}}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_cost_usd: float | None = Field(default=None, ge=0.0)
+    quality: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = "auto"
+    messages: list[ApiMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    n: int | None = Field(default=None, ge=1)
+    stream: bool | None = None
+    switchboard: SwitchboardOptions = Field(default_factory=SwitchboardOptions)
+
+    @field_validator("n")
+    @classmethod
+    def _single_choice(cls, n: int | None) -> int | None:
+        if n not in (None, 1):
+            raise ValueError("only n=1 is supported")
+        return n
+
+    @field_validator("stream")
+    @classmethod
+    def _no_stream(cls, stream: bool | None) -> bool | None:
+        if stream:
+            raise ValueError("streaming is not supported; send stream=false")
+        return stream
+
+    def pinned_model(self) -> str | None:
+        return None if self.model.strip().lower() in AUTO_MODELS else self.model
+
+    def to_domain(self, max_prompt_chars: int) -> ChatRequest:
+        """Map onto the domain request; raises ValueError with a user-facing message when unusable."""
+        messages = []
+        for message in self.messages:
+            text = message.text()
+            role = "system" if message.role == "developer" else message.role
+            messages.append(Message(role=role, content=text))
+        if not any(m.role == "user" and m.content.strip() for m in messages):
+            raise ValueError("messages must contain a non-empty user message")
+        total = sum(len(m.content) for m in messages)
+        if total > max_prompt_chars:
+            raise PromptTooLarge(f"prompt is {total} characters; the limit is {max_prompt_chars}")
+        return ChatRequest(messages=messages, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
+                           temperature=self.temperature if self.temperature is not None else 0.0,
+                           max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality)
+
+
+class PromptTooLarge(ValueError):
+    pass
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str = Field(min_length=1, max_length=128)
+    score: float = Field(ge=0.0, le=1.0)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def switchboard_extension(state: CascadeState) -> dict[str, Any]:
+    """What Switchboard did: the route, every tier it ran with each judge's verdict, the decision, the cost."""
+    decision = state.decision
+    answer = _answer_attempt(state)
+    return {
+        "trace_id": state.request_id,
+        "route": state.plan.route,
+        "category": state.plan.category,
+        "similarity": state.plan.similarity,
+        "answered_by": {"model": answer.model, "tier": answer.tier} if answer else None,
+        "decision": decision.model_dump() if decision else None,
+        "verified": bool(decision and decision.verified),
+        "confidence": decision.confidence if decision else None,
+        "cost_usd": round(state.spent_usd, 10),
+        "tiers": [
+            {
+                "tier": a.tier,
+                "model": a.model,
+                "status": "answered" if a.candidate else "failed",
+                "error": a.error,
+                "confidence": a.confidence,
+                "cost_usd": round(a.cost_usd, 10),
+                "latency_ms": round(a.candidate.latency_ms, 1) if a.candidate else None,
+                "verdicts": [v.model_dump() for v in a.verdicts],
+            }
+            for a in state.attempts
+        ],
+        "planned_tiers": [t.model for t in state.plan.tiers],
+    }
+
+
+def _answer_attempt(state: CascadeState):
+    if state.decision is None or state.decision.answer_tier is None:
+        return None
+    for attempt in state.attempts:
+        if attempt.tier == state.decision.answer_tier and attempt.candidate is not None:
+            return attempt
+    return None
+
+
+def chat_completion_response(state: CascadeState) -> dict[str, Any]:
+    answer = _answer_attempt(state)
+    if answer is None or answer.candidate is None:
+        raise ValueError("the cascade produced no answer")
+    candidate = answer.candidate
+    return {
+        "id": f"chatcmpl-{state.request_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": candidate.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": candidate.text},
+            "finish_reason": candidate.finish_reason if candidate.finish_reason in ("stop", "length") else "stop",
+        }],
+        "usage": {
+            "prompt_tokens": candidate.usage.input_tokens,
+            "completion_tokens": candidate.usage.output_tokens,
+            "total_tokens": candidate.usage.input_tokens + candidate.usage.output_tokens,
+        },
+        "switchboard": switchboard_extension(state),
+    }

@@ -1,0 +1,118 @@
+"""The router's application service: embed, match, plan, run the cascade, keep the trace.
+
+The router Lambda (and through it the local stack) is a thin adapter over ``RouterService``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
+from switchboard.domain.planner import PlannerConfig, build_plan
+from switchboard.domain.taxonomy import CentroidIndex, Match
+
+from .ports import CatalogSource, Orchestrator, TaxonomySource, Trace, TraceStore
+
+
+class CascadeFailed(RuntimeError):
+    """The cascade produced no answer (every tier failed, or the execution itself failed)."""
+
+    def __init__(self, trace_id: str, message: str) -> None:
+        super().__init__(message)
+        self.trace_id = trace_id
+
+
+class LearnedRouter:
+    """Protocol-like base: per-model probability of a correct answer from a prompt embedding."""
+
+    def predict(self, embedding: np.ndarray) -> Mapping[str, float]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
+    """Cheapest first, by list price of a typical call (1k tokens in, 250 out); test doubles excluded."""
+    usable = [e for e in catalog.values() if e.provider != "fault"]
+    return [e.model_id for e in sorted(usable, key=lambda e: (e.price.cost(1000, 250), e.model_id))]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class RouterService:
+    def __init__(self, *, catalog: CatalogSource, taxonomy: TaxonomySource, orchestrator: Orchestrator,
+                 traces: TraceStore, encoder_factory: Callable[[], Any], planner: dict | None = None,
+                 learned: LearnedRouter | None = None, trace_ttl_days: int = 30,
+                 id_factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.catalog = catalog
+        self.taxonomy = taxonomy
+        self.orchestrator = orchestrator
+        self.traces = traces
+        self._encoder_factory = encoder_factory
+        self._encoder: Any = None
+        self.planner_overrides = planner or {}
+        self.learned = learned
+        self.trace_ttl_days = trace_ttl_days
+        self.new_id = id_factory
+        self._index: tuple[int, CentroidIndex] | None = None
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def _centroids(self) -> CentroidIndex | None:
+        categories = self.taxonomy.categories()
+        if not categories:
+            return None
+        if self._index is None or self._index[0] != id(categories):
+            self._index = (id(categories), CentroidIndex(categories))
+        return self._index[1]
+
+    def plan(self, request: ChatRequest, pinned_model: str | None = None) -> Plan:
+        catalog = self.catalog.models()
+        config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **self.planner_overrides)
+        if pinned_model is not None:
+            return build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
+        embedding = self.encoder.embed_one(request.prompt)
+        index = self._centroids()
+        match: Match | None = index.nearest(embedding) if index else None
+        category = index.get(match.category) if index and match else None
+        learned = None
+        if self.learned is not None and (match is None or match.similarity < config.similarity_threshold):
+            learned = self.learned.predict(embedding)
+        return build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
+                          learned=learned)
+
+    def complete(self, request: ChatRequest, pinned_model: str | None = None) -> CascadeState:
+        """Plan and run the cascade; returns the final state (its trace is written by the record task).
+
+        When the execution fails, a trace of the failure is written here so nothing is lost, and
+        ``CascadeFailed`` carries its id to the caller.
+        """
+        plan = self.plan(request, pinned_model)
+        state = CascadeState(request_id=self.new_id(), request=request, plan=plan)
+        outcome = self.orchestrator.run(state)
+        if outcome.status != "SUCCEEDED" or outcome.state is None:
+            message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"
+            self._write_trace(Trace(trace_id=state.request_id, created_at=now_iso(), status="failed",
+                                    state=state, error=message))
+            raise CascadeFailed(state.request_id, message)
+        final = outcome.state
+        if final.decision is None or final.decision.answer_tier is None:
+            raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
+        return final
+
+    def _write_trace(self, trace: Trace) -> None:
+        try:
+            self.traces.put(trace, self.trace_ttl_days)
+        except Exception:  # noqa: BLE001 - the caller already gets an error; the log keeps the rest
+            import logging
+
+            logging.getLogger(__name__).exception("could not write failure trace %s", trace.trace_id)

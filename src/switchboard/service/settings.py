@@ -1,0 +1,69 @@
+"""Typed settings of each function, read from the environment once at cold start.
+
+Precedence is explicit argument > environment variable > default, written once here. A missing or bad
+variable fails the cold start with a message naming the variable, not a KeyError deep in a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from switchboard import settings as names
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+def _read(model: type[BaseModel], mapping: dict[str, str], env: Mapping[str, str] | None):
+    env = os.environ if env is None else env
+    values = {field: env[var] for field, var in mapping.items() if var in env and env[var] != ""}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        missing = ", ".join(mapping[str(e["loc"][0])] for e in exc.errors() if e["loc"])
+        raise SettingsError(f"invalid or missing environment: {missing}: {exc}") from exc
+
+
+class RouterSettings(BaseModel):
+    traces_table: str
+    catalog_table: str
+    taxonomy_table: str
+    state_machine_arn: str
+    orchestration: Literal["sync", "poll"] = "sync"
+    trace_ttl_days: int = Field(default=30, ge=1)
+    max_prompt_chars: int = Field(default=32000, ge=1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RouterSettings:
+        return _read(cls, {"traces_table": names.ENV_TRACES_TABLE, "catalog_table": names.ENV_CATALOG_TABLE,
+                           "taxonomy_table": names.ENV_TAXONOMY_TABLE,
+                           "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
+                           "orchestration": names.ENV_ORCHESTRATION,
+                           "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
+                           "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS}, env)
+
+
+class ModelCallSettings(BaseModel):
+    """Settings of the tier and judge functions."""
+
+    catalog_table: str
+    model_dir: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ModelCallSettings:
+        return _read(cls, {"catalog_table": names.ENV_CATALOG_TABLE, "model_dir": names.ENV_MODEL_DIR}, env)
+
+
+class RecordSettings(BaseModel):
+    traces_table: str
+    trace_ttl_days: int = Field(default=30, ge=1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RecordSettings:
+        return _read(cls, {"traces_table": names.ENV_TRACES_TABLE,
+                           "trace_ttl_days": names.ENV_TRACE_TTL_DAYS}, env)

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from switchboard.domain.models import ChatRequest, Message, ModelEntry, ModelPrice
+from switchboard.domain.planner import PlannerConfig, PlanningError, build_plan, order_by_learned
+from switchboard.domain.taxonomy import Category, CentroidIndex, Match, centroid
+
+
+def entry(mid, price):
+    return ModelEntry(model_id=mid, provider="openai", provider_model=mid, endpoint="http://127.0.0.1:1/v1",
+                      price=ModelPrice(input_usd_per_mtok=price, output_usd_per_mtok=price * 2))
+
+
+CATALOG = {"small": entry("small", 0.1), "mid": entry("mid", 1.0), "big": entry("big", 10.0)}
+REQ = ChatRequest(messages=[Message(role="user", content="hello " * 40)], max_tokens=100)
+CONFIG = PlannerConfig(default_tiers=["small", "mid", "big"])
+
+
+def test_weak_taxonomy_match_falls_back_to_default_plan():
+    cat = Category(name="code", centroid=[1.0, 0.0], tiers=["big"])
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, match=Match(category="code", similarity=0.1),
+                      category=cat)
+    assert plan.route == "default"
+    assert [t.model for t in plan.tiers] == ["small", "mid", "big"]
+
+
+def test_strong_taxonomy_match_uses_category_tiers():
+    cat = Category(name="code", centroid=[1.0, 0.0], tiers=["mid", "big"])
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, match=Match(category="code", similarity=0.9),
+                      category=cat)
+    assert (plan.route, plan.category) == ("taxonomy", "code")
+    assert [t.model for t in plan.tiers] == ["mid", "big"]
+
+
+def test_every_tier_gets_two_judges_and_llm_judge_is_a_stronger_model():
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG)
+    first = plan.tiers[0]
+    assert [j.kind for j in first.judges] == ["self_verify", "llm_judge"]
+    assert first.judges[0].model == "small" and first.judges[1].model == "mid"
+    assert plan.tiers[-1].judges[1].model == "mid"  # the top tier is judged by another model
+
+
+def test_tier_cost_estimate_grows_with_model_price():
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG)
+    costs = [t.est_cost_usd for t in plan.tiers]
+    assert costs == sorted(costs) and costs[0] > 0
+
+
+def test_unknown_pinned_model_is_a_planning_error():
+    with pytest.raises(PlanningError, match="unknown model 'gpt-9'"):
+        build_plan(request=REQ, catalog=CATALOG, config=CONFIG, pinned_model="gpt-9")
+
+
+def test_pinned_model_gives_single_tier():
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, pinned_model="mid")
+    assert (plan.route, [t.model for t in plan.tiers]) == ("pinned", ["mid"])
+
+
+def test_models_missing_from_catalog_are_skipped_and_empty_plan_errors():
+    cat = Category(name="x", centroid=[1.0], tiers=["gone", "big"])
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, match=Match(category="x", similarity=1.0),
+                      category=cat)
+    assert [t.model for t in plan.tiers] == ["big"]
+    with pytest.raises(PlanningError):
+        build_plan(request=REQ, catalog={}, config=PlannerConfig(default_tiers=["nothing"]))
+
+
+def test_learned_order_puts_cheap_good_models_first_and_best_last():
+    order = order_by_learned({"small": 0.7, "mid": 0.4, "big": 0.9}, CATALOG, floor=0.5, max_tiers=3)
+    assert order == ["small", "big"]
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, learned={"small": 0.2, "mid": 0.6, "big": 0.5})
+    assert plan.route == "learned" and [t.model for t in plan.tiers] == ["mid"]
+
+
+def test_centroid_index_finds_nearest_by_cosine():
+    cats = [Category(name="a", centroid=[1.0, 0.0], tiers=["small"]),
+            Category(name="b", centroid=[0.0, 2.0], tiers=["big"])]
+    index = CentroidIndex(cats)
+    match = index.nearest(np.array([0.6, 0.8], dtype=np.float32))
+    assert match.category == "b" and abs(match.similarity - 0.8) < 1e-6
+    c = centroid(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    assert abs(np.linalg.norm(c) - 1.0) < 1e-6
