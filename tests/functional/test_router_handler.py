@@ -1,0 +1,162 @@
+"""The router Lambda's HTTP contract, on the sample events, with in-memory fakes behind the service."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from functions.router import handler as router
+from switchboard.adapters.providers.base import ProviderTimeout
+from switchboard.domain.taxonomy import Category
+from switchboard.local.emulator import LocalLambdaContext
+from switchboard.service.router import RouterService
+from switchboard.service.settings import RouterSettings
+from tests.support.events import load_event
+from tests.support.fakes import (
+    FakeEncoder,
+    InMemoryCatalog,
+    InMemoryTaxonomy,
+    InMemoryTraces,
+    InProcessOrchestrator,
+    ScriptedProvider,
+    ScriptedProviders,
+    catalog_entry,
+)
+
+SETTINGS = RouterSettings(traces_table="t", catalog_table="c", taxonomy_table="x", state_machine_arn="arn",
+                          max_prompt_chars=2000)
+
+
+def judge_says(verdict: str, answer: str = "4"):
+    """A provider that answers questions with ``answer`` and judge prompts with ``verdict``."""
+    def reply(messages):
+        last = messages[-1].content
+        return verdict if ("Verdict:" in last or "CORRECT or INCORRECT" in last) else answer
+    return ScriptedProvider(reply)
+
+
+def make(small=None, big=None, traces=None, fail_with=None):
+    catalog = InMemoryCatalog([catalog_entry("small", price=0.1), catalog_entry("big", price=5.0)])
+    providers = ScriptedProviders({"small": small or judge_says("CORRECT"), "big": big or judge_says("CORRECT")})
+    traces = traces or InMemoryTraces()
+    taxonomy = InMemoryTaxonomy([Category(name="code", centroid=[1, 0, 0, 0, 0, 0, 0, 0], tiers=["small", "big"]),
+                                 Category(name="math", centroid=[0, 1, 0, 0, 0, 0, 0, 0], tiers=["big"])])
+    svc = RouterService(catalog=catalog, taxonomy=taxonomy,
+                        orchestrator=InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with),
+                        traces=traces, encoder_factory=FakeEncoder, id_factory=lambda: "trace-1")
+    router.set_service(svc, SETTINGS)
+    return svc
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    yield
+    router.set_service(None, None)
+
+
+def call(event):
+    response = router.lambda_handler(event, LocalLambdaContext(function_name="router"))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_chat_completion_answers_with_switchboard_extension():
+    make()
+    status, body = call(load_event("router", "chat_completion"))
+    assert status == 200
+    assert body["object"] == "chat.completion" and body["choices"][0]["message"]["content"] == "4"
+    sb = body["switchboard"]
+    assert sb["route"] == "taxonomy" and sb["category"] == "code"
+    assert sb["decision"]["action"] == "accept" and sb["verified"] is True
+    assert sb["answered_by"] == {"model": "small", "tier": 0}
+    assert [v["kind"] for v in sb["tiers"][0]["verdicts"]] == ["self_verify", "llm_judge"]
+    assert sb["cost_usd"] > 0
+
+
+def test_unconfident_judges_escalate_to_the_stronger_model():
+    make(small=judge_says("INCORRECT", answer="5"), big=judge_says("INCORRECT", answer="4"))
+    status, body = call(load_event("router", "chat_completion"))
+    assert status == 200
+    sb = body["switchboard"]
+    assert [t["model"] for t in sb["tiers"]] == ["small", "big"]
+    assert sb["decision"]["action"] == "stop" and sb["verified"] is False
+
+
+def test_first_tier_timeout_falls_through_to_next_tier_and_is_traced():
+    svc = make(small=ScriptedProvider(error=ProviderTimeout("no answer in 60 s")))
+    status, body = call(load_event("router", "chat_completion"))
+    assert status == 200 and body["model"] == "big"
+    failed = body["switchboard"]["tiers"][0]
+    assert failed["status"] == "failed" and failed["error"].startswith("ProviderTimeout")
+    assert svc.traces.get("trace-1").state.attempts[0].error.startswith("ProviderTimeout")
+
+
+def test_every_tier_failing_is_a_502_with_the_trace_id():
+    make(small=ScriptedProvider(error=ProviderTimeout("t")), big=ScriptedProvider(error=ProviderTimeout("t")))
+    status, body = call(load_event("router", "chat_completion"))
+    assert status == 502 and body["error"]["trace_id"] == "trace-1"
+
+
+def test_failed_execution_is_a_502_and_leaves_a_failure_trace():
+    svc = make(fail_with="States.Runtime")
+    status, body = call(load_event("router", "chat_completion"))
+    assert status == 502 and "States.Runtime" in body["error"]["message"]
+    assert svc.traces.get("trace-1").status == "failed"
+
+
+@pytest.mark.parametrize("scenario,status,fragment", [
+    ("malformed_json", 400, "not valid JSON"),
+    ("missing_messages", 400, "messages"),
+    ("empty_user_message", 400, "non-empty user message"),
+    ("unknown_model", 404, "unknown model 'gpt-9-ultra'"),
+])
+def test_bad_requests_get_a_4xx_with_a_message(scenario, status, fragment):
+    make()
+    got, body = call(load_event("router", scenario))
+    assert got == status
+    assert fragment in body["error"]["message"]
+
+
+def test_oversized_prompt_is_413():
+    make()
+    event = load_event("router", "chat_completion")
+    event["body"] = json.dumps({"messages": [{"role": "user", "content": "x" * 5000}]})
+    status, body = call(event)
+    assert status == 413 and "limit is 2000" in body["error"]["message"]
+
+
+def test_streaming_and_non_text_parts_are_rejected_clearly():
+    make()
+    event = load_event("router", "chat_completion")
+    event["body"] = json.dumps({"stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    assert call(event)[0] == 400
+    event["body"] = json.dumps({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})
+    status, body = call(event)
+    assert status == 400 and "image_url" in body["error"]["message"]
+
+
+def test_trace_round_trip_and_feedback():
+    make()
+    call(load_event("router", "chat_completion"))
+    event = load_event("router", "get_trace")
+    event["path"] = "/v1/traces/trace-1"
+    status, body = call(event)
+    assert status == 200 and body["trace_id"] == "trace-1" and body["status"] == "succeeded"
+    fb = load_event("router", "feedback")
+    fb["body"] = json.dumps({"trace_id": "trace-1", "score": 0.0})
+    assert call(fb) == (200, {"trace_id": "trace-1", "stored": True})
+    assert call(load_event("router", "feedback"))[0] == 404  # unknown trace id
+    assert call(load_event("router", "get_trace"))[0] == 404
+
+
+def test_store_outage_is_a_503_not_a_stack_trace():
+    make(traces=InMemoryTraces(fail=True))
+    status, body = call(load_event("router", "get_trace"))
+    assert status == 503 and "Traceback" not in json.dumps(body)
+
+
+def test_unknown_route_is_404():
+    make()
+    event = load_event("router", "get_trace")
+    event["path"], event["httpMethod"] = "/v2/nothing", "GET"
+    assert call(event)[0] == 404
