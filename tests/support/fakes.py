@@ -135,5 +135,5 @@ class InProcessOrchestrator:
                 return ExecutionOutcome(status="SUCCEEDED", state=state)
 
 
-def flaky(error=ProviderUnavailable("upstream 503")) -> ScriptedProvider:
-    return ScriptedProvider(error=error)
+def flaky(error: Exception | None = None) -> ScriptedProvider:
+    return ScriptedProvider(error=error or ProviderUnavailable("upstream 503"))

@@ -1,0 +1,107 @@
+"""Amazon Bedrock through the model-agnostic Converse API (one request shape for every Bedrock model).
+
+Credentials come from the Lambda role via boto3's default chain; nothing secret passes through here.
+The SDK's own retries are cut to one extra attempt because the state machine already retries
+``ProviderTimeout``/``ProviderUnavailable`` with backoff: two layers of retries multiply the wait.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from switchboard.domain.models import Message
+
+from .anthropic import split_system
+from .base import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
+
+_TIMEOUT_CODES = {"ModelTimeoutException", "RequestTimeout", "RequestTimeoutException"}
+_UNAVAILABLE_CODES = {"ThrottlingException", "ServiceUnavailableException", "InternalServerException",
+                      "ModelNotReadyException", "ServiceQuotaExceededException", "TooManyRequestsException",
+                      "ModelStreamErrorException"}
+# Everything else (ValidationException, AccessDeniedException, ResourceNotFoundException,
+# ModelErrorException, UnrecognizedClientException...) is the request's fault: retrying will not help.
+
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
+           "guardrail_intervened": "content_filter", "content_filtered": "content_filter"}
+
+
+class BedrockConverse:
+    """``bedrock-runtime:Converse`` for ``model_id`` (a model id, inference-profile id or ARN)."""
+
+    def __init__(self, model_id: str, client: Any | None = None, region: str | None = None,
+                 timeout_s: float = 60) -> None:
+        self.model_id = model_id
+        self.region = region
+        self.timeout_s = timeout_s
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"BedrockConverse(model_id={self.model_id!r}, region={self.region!r})"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(read_timeout=self.timeout_s, connect_timeout=min(10.0, self.timeout_s),
+                            retries={"mode": "standard", "max_attempts": 2})
+            self._client = boto3.client("bedrock-runtime", region_name=self.region, config=config)
+        return self._client
+
+    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
+                 seed: int | None = None) -> Completion:
+        """``seed`` is accepted for the protocol; Converse has no portable seed parameter."""
+        system, turns = split_system(messages)
+        request: dict[str, Any] = {
+            "modelId": self.model_id,
+            "messages": [{"role": t["role"], "content": [{"text": x} for x in t["texts"]]} for t in turns],
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": min(temperature, 1.0)},
+        }
+        if system:
+            request["system"] = [{"text": system}]
+        started = time.perf_counter()
+        try:
+            response = self.client.converse(**request)
+        except ClientError as exc:
+            raise _map_client_error(exc, self.model_id) from exc
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise ProviderTimeout(f"bedrock {self.model_id} did not answer in time: {exc}") from exc
+        except (EndpointConnectionError, ConnectionClosedError) as exc:
+            raise ProviderUnavailable(f"bedrock {self.model_id} unreachable: {exc}") from exc
+        latency_ms = (time.perf_counter() - started) * 1000
+        return _parse(response, self.model_id, latency_ms)
+
+
+def _map_client_error(exc: ClientError, model_id: str) -> Exception:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = f"bedrock {model_id}: {code}: {error.get('Message', '')}".rstrip(": ")
+    if code in _TIMEOUT_CODES:
+        return ProviderTimeout(message)
+    if code in _UNAVAILABLE_CODES or (isinstance(status, int) and (status == 429 or status >= 500)):
+        return ProviderUnavailable(message)
+    return ProviderRejected(message)
+
+
+def _parse(response: dict[str, Any], model_id: str, latency_ms: float) -> Completion:
+    try:
+        blocks = response["output"]["message"]["content"]
+    except (KeyError, TypeError):
+        raise ProviderUnavailable(f"bedrock {model_id}: response has no output message") from None
+    text = "".join(b["text"] for b in blocks if isinstance(b, dict) and "text" in b)
+    usage = response.get("usage") or {}
+    stop = response.get("stopReason")
+    return Completion(text=text, input_tokens=int(usage.get("inputTokens", 0)),
+                      output_tokens=int(usage.get("outputTokens", 0)), finish_reason=_FINISH.get(stop, stop),
+                      latency_ms=latency_ms)

@@ -1,0 +1,227 @@
+"""A GGUF model run in-process with llama.cpp (through the ``xllamacpp`` bindings), no server to operate.
+
+Why in-process: the local stack and the Lambda container image both need a real, cheap model without
+a sidecar. ``xllamacpp.Server`` embeds llama.cpp's server engine and exposes its OpenAI-style
+``handle_chat_completions`` to Python, so this adapter speaks the same request format as
+``openai_compat``.
+
+Loading costs about a second and hundreds of MB, so each model is loaded once per process (per path,
+context size and thread count) into a module-level cache guarded by a lock. Inference is serialised by
+one process-wide lock: on two cores, two generations at once only make both slower.
+
+Determinism: llama.cpp's prompt cache makes a repeated prompt re-evaluate its last token alone, which
+changes the logits slightly, so two calls with the same seed could sample differently. When a seed is
+given the prompt cache is therefore bypassed for that request.
+
+The request is streamed internally so that ``timeout_s`` is a real deadline: the stream is cut as soon
+as it is exceeded and ``ProviderTimeout`` is raised (the prompt's prefill itself cannot be interrupted).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from switchboard.domain.models import Message
+
+from .base import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from .openai_compat import estimate_tokens
+
+PULL_HINT = "run `switchboard models pull`"
+
+_LOAD_LOCK = threading.Lock()
+_INFER_LOCK = threading.Lock()
+_ENGINES: dict[tuple[str, int, int], _Engine] = {}
+
+
+@dataclass
+class _Engine:
+    server: Any
+    load_seconds: float
+
+
+def default_threads() -> int:
+    """The cores this process may run on (a Lambda's or container's share, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def loaded_models() -> list[str]:
+    """Paths of the models currently loaded in this process."""
+    return sorted({key[0] for key in _ENGINES})
+
+
+def unload_all() -> None:
+    """Drop every loaded model (benchmarks measure cold loads; tests free memory)."""
+    with _LOAD_LOCK, _INFER_LOCK:
+        _ENGINES.clear()
+
+
+def _set_omp_wait_policy() -> None:
+    """Make llama.cpp's OpenMP workers sleep rather than spin while waiting, except on Lambda.
+
+    libgomp spins by default. On shared cores (the local stack, CI, a laptop) spinning workers starve
+    each other: measured on 2 busy cores, Qwen 0.5B decode fell to 1-3 tok/s, against 9-12 with
+    PASSIVE. On idle, dedicated cores spinning is ~25% faster (23 vs 17 tok/s), so a Lambda, whose
+    vCPUs are its own, keeps the default. An explicit ``OMP_WAIT_POLICY`` always wins. It must be set
+    before libgomp loads, i.e. before the first import of xllamacpp.
+    """
+    if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _check_model_file(path: Path) -> None:
+    """Fail early with an actionable message: llama.cpp only says 'Failed to init server'."""
+    if not path.is_file():
+        raise ProviderRejected(f"model file not found: {path}; {PULL_HINT}")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise ProviderRejected(f"not a GGUF file: {path} (starts with {magic!r}); delete it and {PULL_HINT}")
+
+
+def _load(path: Path, n_ctx: int, n_threads: int) -> _Engine:
+    key = (str(path), n_ctx, n_threads)
+    engine = _ENGINES.get(key)
+    if engine is not None:
+        return engine
+    with _LOAD_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is not None:
+            return engine
+        _check_model_file(path)
+        _set_omp_wait_policy()
+        try:
+            import xllamacpp as xlc
+        except (ImportError, OSError) as exc:
+            hint = "it needs the system libgomp.so.1"
+            raise ProviderRejected(f"cannot import xllamacpp ({hint}): {exc}") from exc
+        params = xlc.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = n_ctx
+        params.n_parallel = 1  # one slot: requests are serialised anyway, and each slot holds a KV cache
+        params.cpuparams.n_threads = n_threads
+        params.cpuparams_batch.n_threads = n_threads
+        params.verbosity = 0  # llama.cpp logs every request to stderr otherwise
+        started = time.perf_counter()
+        try:
+            server = xlc.Server(params)
+        except RuntimeError as exc:
+            raise ProviderUnavailable(f"llama.cpp could not load {path} (n_ctx={n_ctx}): {exc}; "
+                                      f"is there enough memory? if the file is corrupt, {PULL_HINT}") from exc
+        engine = _Engine(server=server, load_seconds=time.perf_counter() - started)
+        _ENGINES[key] = engine
+        return engine
+
+
+class LocalGGUF:
+    """Chat completions from a local GGUF file; the model loads on first use (or on ``load()``)."""
+
+    def __init__(self, model_path: str | Path, n_ctx: int = 2048, n_threads: int | None = None,
+                 timeout_s: float | None = None) -> None:
+        self.model_path = Path(model_path).expanduser().resolve()
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self.timeout_s = timeout_s
+
+    def __repr__(self) -> str:
+        return (f"LocalGGUF(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx}, "
+                f"n_threads={self.n_threads})")
+
+    def load(self) -> float:
+        """Load the model now (warm-up); returns the seconds the load took when it happened."""
+        return _load(self.model_path, self.n_ctx, self.n_threads).load_seconds
+
+    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
+                 seed: int | None = None) -> Completion:
+        started = time.perf_counter()
+        deadline = started + self.timeout_s if self.timeout_s else None
+        engine = _load(self.model_path, self.n_ctx, self.n_threads)
+        request: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "cache_prompt": seed is None,
+        }
+        if seed is not None:
+            request["seed"] = seed
+        wait = -1 if deadline is None else max(0.0, deadline - time.perf_counter())
+        if not _INFER_LOCK.acquire(timeout=wait):
+            raise ProviderTimeout(f"{self.model_path.name}: still busy with another request "
+                                  f"after {self.timeout_s}s")
+        try:
+            stream = _Stream(deadline)
+            try:
+                engine.server.handle_chat_completions(request, stream)
+            except ValueError as exc:  # xllamacpp validates the request shape before running it
+                raise ProviderRejected(f"{self.model_path.name}: invalid request: {exc}") from exc
+        finally:
+            _INFER_LOCK.release()
+        latency_ms = (time.perf_counter() - started) * 1000
+        return stream.completion(self.model_path.name, messages, self.timeout_s, latency_ms)
+
+
+class _Stream:
+    """Collects the streamed chunks; returning True from ``__call__`` tells llama.cpp to stop generating.
+
+    It must never raise: xllamacpp swallows exceptions raised in the callback.
+    """
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.parts: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.error: dict[str, Any] | None = None
+        self.timed_out = False
+
+    def __call__(self, chunk: Any) -> bool:
+        if not isinstance(chunk, dict):
+            self.error = {"code": 500, "message": f"unexpected chunk {chunk!r:.200}"}
+            return True
+        if "error" in chunk:
+            error = chunk["error"]
+            self.error = error if isinstance(error, dict) else {"message": str(error)}
+            return True
+        for choice in chunk.get("choices") or []:
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                self.parts.append(content)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        if self.deadline is not None and time.perf_counter() > self.deadline and self.finish_reason is None:
+            self.timed_out = True
+            return True
+        return False
+
+    def completion(self, name: str, messages: list[Message], timeout_s: float | None,
+                   latency_ms: float) -> Completion:
+        if self.error is not None:
+            code = self.error.get("code")
+            message = f"{name}: llama.cpp error {code}: {self.error.get('message', '')}"
+            if isinstance(code, int) and 400 <= code < 500:
+                raise ProviderRejected(message)
+            raise ProviderUnavailable(message)
+        if self.timed_out:
+            raise ProviderTimeout(f"{name}: generation exceeded {timeout_s}s")
+        text = "".join(self.parts)
+        input_tokens = self.usage.get("prompt_tokens")
+        output_tokens = self.usage.get("completion_tokens")
+        return Completion(
+            text=text,
+            input_tokens=input_tokens if isinstance(input_tokens, int) else sum(
+                estimate_tokens(m.content) for m in messages),
+            output_tokens=output_tokens if isinstance(output_tokens, int) else estimate_tokens(text),
+            finish_reason=self.finish_reason,
+            latency_ms=latency_ms,
+        )

@@ -1,0 +1,111 @@
+"""Build the provider a catalogue entry describes, and keep one per model for the life of a warm container.
+
+Only this module knows which adapter serves which ``ModelEntry.provider``; the handlers ask a
+``ProviderRegistry`` (it satisfies the service's ``ProviderSource`` port) and stay provider-agnostic.
+Configuration errors (unknown provider, missing endpoint or API key, unknown local model) raise
+``ProviderRejected``: retrying them cannot help, and the cascade falls through to its next tier.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from switchboard.domain.models import ModelEntry
+
+from .base import Provider, ProviderRejected
+
+
+def _api_key(entry: ModelEntry, required: bool) -> str | None:
+    if not entry.api_key_env:
+        if required:
+            raise ProviderRejected(f"model '{entry.model_id}' needs api_key_env (the variable with its key)")
+        return None
+    key = os.environ.get(entry.api_key_env)
+    if not key:
+        # Name the variable, never its value.
+        raise ProviderRejected(f"model '{entry.model_id}': environment variable {entry.api_key_env} "
+                               "is not set")
+    return key
+
+
+def _local_model_path(entry: ModelEntry, model_dir: Path | str | None) -> Path:
+    """A known model name resolves through the model store; a ``*.gguf`` path is taken as given."""
+    if entry.provider_model.endswith(".gguf"):
+        return Path(entry.provider_model)
+    from switchboard.local.models import UnknownModelError, model_path
+
+    try:
+        return model_path(entry.provider_model, model_dir)
+    except UnknownModelError as exc:
+        raise ProviderRejected(f"model '{entry.model_id}': {exc}") from None
+
+
+def build_provider(entry: ModelEntry, *, http: httpx.Client | None = None, bedrock_client: Any | None = None,
+                   model_dir: Path | str | None = None) -> Provider:
+    """The adapter for ``entry``; ``http``/``bedrock_client`` are injected clients (tests, shared pools).
+
+    A local model is not downloaded here (a Lambda must not fetch a GB on a request path); if its file
+    is missing the provider's first call says to run ``switchboard models pull``.
+    """
+    kind = entry.provider
+    if kind == "openai":
+        if not entry.endpoint:
+            raise ProviderRejected(f"model '{entry.model_id}' (openai) has no endpoint")
+        from .openai_compat import OpenAICompatible
+
+        return OpenAICompatible(entry.endpoint, entry.provider_model, api_key=_api_key(entry, required=False),
+                                http=http, timeout_s=entry.timeout_s)
+    if kind == "anthropic":
+        from .anthropic import AnthropicMessages
+
+        kwargs: dict[str, Any] = {"base_url": entry.endpoint} if entry.endpoint else {}
+        return AnthropicMessages(entry.provider_model, api_key=_api_key(entry, required=True), http=http,
+                                 timeout_s=entry.timeout_s, **kwargs)
+    if kind == "bedrock":
+        from .bedrock import BedrockConverse
+
+        # ``endpoint`` holds the region for Bedrock entries, when it is not the Lambda's own region.
+        return BedrockConverse(entry.provider_model, client=bedrock_client, region=entry.endpoint,
+                               timeout_s=entry.timeout_s)
+    if kind == "local_gguf":
+        from .local_gguf import LocalGGUF
+
+        return LocalGGUF(_local_model_path(entry, model_dir), n_ctx=entry.context_tokens,
+                         timeout_s=entry.timeout_s)
+    if kind == "fault":
+        from .fault import FaultInjecting
+
+        return FaultInjecting(entry.provider_model)
+    if kind == "replay":
+        raise ProviderRejected("replay provider needs recorded data; see switchboard.offline")
+    raise ProviderRejected(f"model '{entry.model_id}': unknown provider {kind!r}")
+
+
+class ProviderRegistry:
+    """Builds each model's provider once and reuses it (its HTTP pool, its loaded GGUF) across requests.
+
+    A changed catalogue entry for the same ``model_id`` builds a fresh provider.
+    """
+
+    def __init__(self, *, http: httpx.Client | None = None, bedrock_client: Any | None = None,
+                 model_dir: Path | str | None = None) -> None:
+        self._http = http
+        self._bedrock_client = bedrock_client
+        self._model_dir = model_dir
+        self._built: dict[str, tuple[ModelEntry, Provider]] = {}
+        self._lock = threading.Lock()
+
+    def provider_for(self, entry: ModelEntry) -> Provider:
+        with self._lock:
+            cached = self._built.get(entry.model_id)
+            if cached is not None and cached[0] == entry:
+                return cached[1]
+            provider = build_provider(entry, http=self._http, bedrock_client=self._bedrock_client,
+                                      model_dir=self._model_dir)
+            self._built[entry.model_id] = (entry, provider)
+            return provider

@@ -1,0 +1,178 @@
+"""FAKE model endpoint for tests: a real stdlib HTTP server on 127.0.0.1 that speaks just enough of the
+OpenAI ``/v1/chat/completions`` and Anthropic ``/v1/messages`` formats.
+
+It is real HTTP on loopback (not a mocked transport), so the adapters' timeouts, connection handling
+and status mapping are exercised for real. Switch ``behaviour`` to make it misbehave:
+
+    ok         200 with a well-formed answer (``reply`` may be a string or a callable(body) -> str)
+    500 / 429 / 401 / 400 / 408   that status with a JSON error body
+    slow       sleeps ``delay_s`` before answering 200 (client timeouts)
+    malformed  200 with a body that is not JSON
+    no_choices 200 with JSON lacking ``choices`` (or ``content`` on /v1/messages)
+    no_usage   200 without a ``usage`` object
+
+Use it as a context manager, typically from a fixture in the test module (importing a fixture by
+name would trip ruff's F811 at every use)::
+
+    from tests.support.fake_openai_server import FakeOpenAIServer
+
+    @pytest.fixture
+    def server():
+        with FakeOpenAIServer() as fake:
+            yield fake
+
+    def test_x(server):
+        server.behaviour = "500"
+        OpenAICompatible(server.base_url, "m").complete(...)
+
+Every request is recorded in ``requests`` (path, headers, parsed JSON body) for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BEHAVIOURS = ("ok", "500", "429", "401", "400", "408", "slow", "malformed", "no_choices", "no_usage")
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeOpenAIServer:
+    host: str = "127.0.0.1"
+    behaviour: str = "ok"
+    reply: str | Callable[[dict], str] = "4"
+    delay_s: float = 2.0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _httpd: ThreadingHTTPServer | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        return f"http://{self.host}:{self._httpd.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """What an OpenAI client takes as ``base_url`` (includes ``/v1``)."""
+        return f"{self.url}/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer((self.host, 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openai-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()  # wakes handlers sleeping in "slow"
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        self.behaviour, self.reply, self.delay_s = "ok", "4", 2.0
+        self.requests.clear()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def answer_text(self, body: dict) -> str:
+        return self.reply(body) if callable(self.reply) else self.reply
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAIServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        fake = self.fake
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        fake.requests.append(RecordedRequest(self.path, headers, body))
+        if self.path not in ("/v1/chat/completions", "/v1/messages"):
+            return self._send(404, {"error": {"message": f"no route {self.path}"}})
+        behaviour = fake.behaviour
+        if behaviour.isdigit():
+            error = {"error": {"message": f"fake error {behaviour}", "type": "fake"}}
+            return self._send(int(behaviour), error)
+        if behaviour == "slow":
+            fake._stop.wait(fake.delay_s)
+        if behaviour == "malformed":
+            return self._send_raw(200, b'{"choices": [ this is not json', "application/json")
+        anthropic = self.path == "/v1/messages"
+        if behaviour == "no_choices":
+            return self._send(200, {"id": "x", "object": "chat.completion"} if not anthropic else {"id": "x"})
+        text = fake.answer_text(body if isinstance(body, dict) else {})
+        payload = _anthropic_reply(body, text) if anthropic else _openai_reply(body, text)
+        if behaviour == "no_usage":
+            payload.pop("usage", None)
+        return self._send(200, payload)
+
+    def _send(self, status: int, payload: Any) -> None:
+        self._send_raw(status, json.dumps(payload).encode(), "application/json")
+
+    def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+            pass
+
+
+def _openai_reply(body: Any, text: str) -> dict:
+    body = body if isinstance(body, dict) else {}
+    prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": max(1, len(text) // 4),
+                  "total_tokens": max(1, prompt_chars // 4) + max(1, len(text) // 4)},
+    }
+
+
+def _anthropic_reply(body: Any, text: str) -> dict:
+    body = body if isinstance(body, dict) else {}
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "fake"),
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 11, "output_tokens": 3},
+    }
+

@@ -1,0 +1,91 @@
+"""BedrockConverse with botocore's Stubber: the Converse request it sends and how failures are mapped."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from botocore.stub import Stubber
+
+from switchboard.adapters.providers.base import ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.adapters.providers.bedrock import BedrockConverse
+from switchboard.domain.models import Message
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+MESSAGES = [Message(role="system", content="Be terse."), Message(role="user", content="What is 2+2?")]
+
+
+@pytest.fixture
+def client():
+    return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")
+
+
+def ok_response(text: str = "4", stop: str = "end_turn") -> dict:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": stop,
+        "usage": {"inputTokens": 12, "outputTokens": 1, "totalTokens": 13},
+        "metrics": {"latencyMs": 100},
+    }
+
+
+def test_system_goes_to_system_param_and_inference_config_is_set(client):
+    expected = {
+        "modelId": MODEL,
+        "messages": [{"role": "user", "content": [{"text": "What is 2+2?"}]}],
+        "system": [{"text": "Be terse."}],
+        "inferenceConfig": {"maxTokens": 16, "temperature": 0.2},
+    }
+    with Stubber(client) as stub:
+        stub.add_response("converse", ok_response(), expected)
+        completion = BedrockConverse(MODEL, client=client).complete(MESSAGES, max_tokens=16, temperature=0.2)
+        stub.assert_no_pending_responses()
+    assert completion.text == "4"
+    assert (completion.input_tokens, completion.output_tokens) == (12, 1)
+    assert completion.finish_reason == "stop"
+
+
+def test_no_system_message_omits_system_param_and_max_tokens_stop_is_length(client):
+    expected = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+                "inferenceConfig": {"maxTokens": 4, "temperature": 0.0}}
+    with Stubber(client) as stub:
+        stub.add_response("converse", ok_response("Hello", "max_tokens"), expected)
+        completion = BedrockConverse(MODEL, client=client).complete([Message(role="user", content="hi")],
+                                                                    max_tokens=4, temperature=0.0)
+    assert completion.finish_reason == "length"
+
+
+@pytest.mark.parametrize("code, status, error", [
+    ("ThrottlingException", 429, ProviderUnavailable),
+    ("ServiceUnavailableException", 503, ProviderUnavailable),
+    ("InternalServerException", 500, ProviderUnavailable),
+    ("ModelTimeoutException", 408, ProviderTimeout),
+    ("ValidationException", 400, ProviderRejected),
+    ("AccessDeniedException", 403, ProviderRejected),
+    ("ResourceNotFoundException", 404, ProviderRejected),
+])
+def test_client_error_code_maps_to_provider_error_class(client, code, status, error):
+    with Stubber(client) as stub:
+        stub.add_client_error("converse", service_error_code=code, service_message="nope",
+                              http_status_code=status)
+        with pytest.raises(error, match=code):
+            BedrockConverse(MODEL, client=client).complete(MESSAGES, max_tokens=16, temperature=0.0)
+
+
+def test_read_timeout_raises_provider_timeout():
+    class TimingOut:
+        def converse(self, **kwargs):
+            raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com")
+
+    with pytest.raises(ProviderTimeout):
+        BedrockConverse(MODEL, client=TimingOut()).complete(MESSAGES, max_tokens=16, temperature=0.0)
+
+
+def test_response_without_output_message_raises_provider_unavailable():
+    class Empty:
+        def converse(self, **kwargs):
+            return {"stopReason": "end_turn", "usage": {}}
+
+    with pytest.raises(ProviderUnavailable, match="no output message"):
+        BedrockConverse(MODEL, client=Empty()).complete(MESSAGES, max_tokens=16, temperature=0.0)

@@ -1,0 +1,126 @@
+"""OpenAICompatible against a real HTTP server on loopback: request shape, parsing and error mapping."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from switchboard.adapters.providers.base import (
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from switchboard.adapters.providers.openai_compat import OpenAICompatible
+from switchboard.domain.models import Message
+from tests.support.fake_openai_server import FakeOpenAIServer
+
+MESSAGES = [Message(role="system", content="Be terse."), Message(role="user", content="What is 2+2?")]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer() as fake:
+        yield fake
+
+
+def complete(provider: OpenAICompatible, **kw):
+    max_tokens, temperature = kw.pop("max_tokens", 16), kw.pop("temperature", 0.0)
+    return provider.complete(MESSAGES, max_tokens=max_tokens, temperature=temperature, **kw)
+
+
+def test_ok_response_is_parsed_into_text_usage_and_finish_reason(server):
+    server.reply = "4"
+    completion = complete(OpenAICompatible(server.base_url, "tiny"))
+    assert completion.text == "4"
+    assert completion.finish_reason == "stop"
+    assert completion.input_tokens >= 1 and completion.output_tokens == 1
+    assert completion.latency_ms > 0
+
+
+def test_request_carries_model_messages_sampling_params_and_bearer_key(server):
+    provider = OpenAICompatible(server.base_url + "/", "tiny", api_key="sk-secret")
+    complete(provider, max_tokens=7, temperature=0.3, seed=42)
+    [request] = server.requests
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer sk-secret"
+    assert request.body == {"model": "tiny", "max_tokens": 7, "temperature": 0.3, "seed": 42,
+                            "messages": [{"role": "system", "content": "Be terse."},
+                                         {"role": "user", "content": "What is 2+2?"}]}
+
+
+def test_no_key_and_no_seed_sends_neither(server):
+    complete(OpenAICompatible(server.base_url, "tiny"))
+    [request] = server.requests
+    assert "authorization" not in request.headers
+    assert "seed" not in request.body
+
+
+def test_missing_usage_is_estimated_from_characters(server):
+    server.behaviour = "no_usage"
+    server.reply = "x" * 40
+    completion = complete(OpenAICompatible(server.base_url, "tiny"))
+    assert completion.output_tokens == 10
+    assert completion.input_tokens == (len("Be terse.") + 3) // 4 + (len("What is 2+2?") + 3) // 4
+
+
+@pytest.mark.parametrize("behaviour, error", [
+    ("500", ProviderUnavailable),
+    ("429", ProviderUnavailable),
+    ("408", ProviderTimeout),
+    ("401", ProviderRejected),
+    ("400", ProviderRejected),
+])
+def test_http_error_status_maps_to_provider_error_class(server, behaviour, error):
+    server.behaviour = behaviour
+    with pytest.raises(error, match=f"HTTP {behaviour}"):
+        complete(OpenAICompatible(server.base_url, "tiny"))
+
+
+def test_slow_server_raises_provider_timeout(server):
+    server.behaviour = "slow"
+    server.delay_s = 5
+    with pytest.raises(ProviderTimeout):
+        complete(OpenAICompatible(server.base_url, "tiny", timeout_s=0.3))
+
+
+def test_malformed_json_raises_provider_unavailable_with_clear_message(server):
+    server.behaviour = "malformed"
+    with pytest.raises(ProviderUnavailable, match="malformed JSON"):
+        complete(OpenAICompatible(server.base_url, "tiny"))
+
+
+def test_missing_choices_raises_provider_unavailable(server):
+    server.behaviour = "no_choices"
+    with pytest.raises(ProviderUnavailable, match="no choices"):
+        complete(OpenAICompatible(server.base_url, "tiny"))
+
+
+def test_unknown_path_404_is_rejected(server):
+    with pytest.raises(ProviderRejected, match="HTTP 404"):
+        complete(OpenAICompatible(server.url + "/wrong", "tiny"))
+
+
+def test_connection_refused_raises_provider_unavailable():
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ProviderUnavailable, match="unreachable"):
+        complete(OpenAICompatible(f"http://127.0.0.1:{port}/v1", "tiny"))
+
+
+def test_api_key_never_appears_in_repr_or_error_messages(server):
+    server.behaviour = "401"
+    provider = OpenAICompatible(server.base_url, "tiny", api_key="sk-very-secret")
+    assert "sk-very-secret" not in repr(provider)
+    with pytest.raises(ProviderRejected) as info:
+        complete(provider)
+    assert "sk-very-secret" not in str(info.value)
+
+
+def test_injected_client_is_used(server):
+    seen = []
+    client = httpx.Client(event_hooks={"request": [lambda request: seen.append(str(request.url))]})
+    complete(OpenAICompatible(server.base_url, "tiny", http=client))
+    assert seen == [server.base_url + "/chat/completions"]
