@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""CDK app entry: `python app.py` (honours CDK_OUTDIR, default ./cdk.out) or `cdk synth` / `cdk deploy`.
+
+cdk-nag's AwsSolutions checks run as a validation plugin on every synth; an unacknowledged finding fails
+it. Run directly, the app reads cdk.json's context itself (the CDK CLI normally passes it); context from
+the CLI (-c key=value, cdk.context.json) takes precedence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))  # infra imports env-var names from the runtime (switchboard.settings)
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra.config import SwitchboardConfig  # noqa: E402
+from infra.stack import SwitchboardStack  # noqa: E402
+
+
+def cdk_json_context(root: Path = ROOT) -> dict[str, Any]:
+    return json.loads((root / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+
+
+def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
+              root: Path = ROOT) -> tuple[cdk.App, SwitchboardStack]:
+    """The app with its one stack and cdk-nag attached; ``context`` overrides cdk.json's defaults."""
+    app = cdk.App(context={**cdk_json_context(root), **(context or {})},
+                  outdir=outdir or os.environ.get("CDK_OUTDIR") or str(root / "cdk.out"))
+    # cdk-nag 3 is a policy-validation plugin (the cdk-nag 2 Aspects style crashes with it).
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    config = SwitchboardConfig.from_node(app.node)  # fails here, before any construct, on bad context
+    stack = SwitchboardStack(app, config.stack_name, config=config, root=root)
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()  # prints the validation report (nag findings, the layers-not-built warning) if any
+
+
+if __name__ == "__main__":
+    main()

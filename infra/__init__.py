@@ -1,0 +1,1 @@
+"""CDK infrastructure of Switchboard. Imports the runtime's env-var names; the runtime never imports this."""

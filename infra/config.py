@@ -1,0 +1,128 @@
+"""Typed configuration of the stack, read from CDK context (``switchboard:*`` keys).
+
+Every value is validated before a single construct is created, so a typo or a bad value fails the synth
+with a message naming the context key, instead of surfacing as a CloudFormation error ten minutes into a
+deployment. Defaults live here; cdk.json repeats them for discoverability (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONTEXT_PREFIX = "switchboard:"
+
+# CloudWatch Logs accepts only these retention periods; anything else fails at deploy time.
+_RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS, 1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+RemovalChoice = Literal["retain", "destroy"]
+
+
+class ConfigError(ValueError):
+    """Bad CDK context: raised before synthesis starts, with the offending keys in the message."""
+
+
+class SwitchboardConfig(BaseModel):
+    """All tunables of the deployment. Field aliases are the context keys without the prefix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    stack_name: str = Field("Switchboard", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    # False lets tests and the local stack synthesise without the (slow, 200 MB) layer build.
+    require_built_layers: bool = Field(False, alias="requireBuiltLayers")
+    # "api_key": API key + usage plan (callers are services, not users); "iam": SigV4-signed calls.
+    api_auth: Literal["api_key", "iam"] = Field("api_key", alias="apiAuth")
+    throttle_rate_limit: float = Field(20.0, gt=0, le=10000, alias="throttleRateLimit")
+    throttle_burst_limit: int = Field(40, ge=1, le=5000, alias="throttleBurstLimit")
+    # API Gateway needs an account-level role to write logs; turn off if the account already has one.
+    api_gateway_cloudwatch_role: bool = Field(True, alias="apiGatewayCloudWatchRole")
+    hourly_spend_alarm_usd: float = Field(5.0, gt=0, alias="hourlySpendAlarmUsd")
+    alarm_email: str | None = Field(None, alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    trace_ttl_days: int = Field(30, ge=1, le=3650, alias="traceTtlDays")
+    traces_removal_policy: RemovalChoice = Field("retain", alias="tracesRemovalPolicy")
+    # Catalog and taxonomy are reloaded from the repo and from `switchboard train` artifacts.
+    reference_tables_removal_policy: RemovalChoice = Field("retain", alias="referenceTablesRemovalPolicy")
+    log_retention_days: int = Field(30, alias="logRetentionDays")
+    # Bedrock model ids the tier/judge functions may call; ["*"] = any foundation model (the catalogue
+    # lives in DynamoDB and changes without a deployment).
+    bedrock_model_ids: list[str] = Field(default_factory=lambda: ["*"], alias="bedrockModelIds", min_length=1)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, days: int) -> int:
+        if days not in _RETENTION_DAYS:
+            raise ValueError(f"must be one of {sorted(_RETENTION_DAYS)}")
+        return days
+
+    @field_validator("bedrock_model_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        # `cdk synth -c switchboard:bedrockModelIds=a,b` arrives as one string.
+        if isinstance(value, str):
+            value = value.strip()
+            return json.loads(value) if value.startswith("[") else [v.strip() for v in value.split(",") if v]
+        return value
+
+    @field_validator("bedrock_model_ids")
+    @classmethod
+    def _sane_ids(cls, ids: list[str]) -> list[str]:
+        for model_id in ids:
+            if model_id != "*" and not model_id.replace(".", "").replace("-", "").replace(":", "").isalnum():
+                raise ValueError(f"not a Bedrock model id: {model_id!r}")
+        return ids
+
+    # ---- derived values ----------------------------------------------------------------------------
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def traces_removal(self) -> RemovalPolicy:
+        return _removal(self.traces_removal_policy)
+
+    @property
+    def reference_tables_removal(self) -> RemovalPolicy:
+        return _removal(self.reference_tables_removal_policy)
+
+    # ---- construction ------------------------------------------------------------------------------
+    @classmethod
+    def context_keys(cls) -> list[str]:
+        return sorted(CONTEXT_PREFIX + (f.alias or name) for name, f in cls.model_fields.items())
+
+    @classmethod
+    def from_mapping(cls, context: dict[str, Any]) -> SwitchboardConfig:
+        """Validate the ``switchboard:*`` entries of a context mapping; other keys are ignored."""
+        ours = {k[len(CONTEXT_PREFIX):]: v for k, v in context.items() if k.startswith(CONTEXT_PREFIX)}
+        known = {f.alias or name for name, f in cls.model_fields.items()}
+        unknown = sorted(set(ours) - known)
+        if unknown:  # a misspelt key would otherwise be ignored silently
+            raise ConfigError(f"unknown context key(s) {[CONTEXT_PREFIX + k for k in unknown]}; "
+                              f"known keys: {cls.context_keys()}")
+        try:
+            return cls.model_validate(ours)
+        except ValidationError as exc:
+            problems = "; ".join(f"{CONTEXT_PREFIX}{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ConfigError(f"invalid CDK context: {problems}") from exc
+
+    @classmethod
+    def from_node(cls, node: Node) -> SwitchboardConfig:
+        return cls.from_mapping(dict(node.get_all_context()))
+
+
+def _removal(choice: RemovalChoice) -> RemovalPolicy:
+    return RemovalPolicy.RETAIN if choice == "retain" else RemovalPolicy.DESTROY

@@ -1,0 +1,187 @@
+"""The cascade: the Express state machine and its four task functions (tier, judge, decide, record).
+
+The definition is the contract with the handlers and with the local stack (which runs the *synthesised*
+definition), so its state names and JSON paths are fixed:
+
+    CallTier ─▶ RunJudges (Map: Judge | JudgeAbstains) ─▶ Decide ─▶ Route ─┬─ escalate ─▶ CallTier
+       └─ Catch States.ALL → $.current ───────────────────────▶ Decide    └─ otherwise ─▶ Record ─▶ Done
+
+JSONPath throughout (the local interpreter has no JSONata). Every task uses ``payload_response_only`` so
+the state's Resource is the function ARN and the handler receives the state as-is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra import ids, lint, nag
+from infra.config import SwitchboardConfig
+from infra.constructs.lambda_defaults import SwitchboardFunction
+from infra.constructs.storage import Storage
+from switchboard import settings as names
+
+# Errors Lambda raises when the *service* hiccups (not the handler): always worth one more try.
+TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException",
+                           "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
+# Raised by the tier handler (error type = exception class name) when a provider times out or is down.
+PROVIDER_ERRORS = ["ProviderTimeout", "ProviderUnavailable"]
+# What a judge that failed (after its retries) contributes: an abstention. jsii drops None values on the
+# way to the CDK, so "score" is absent from the rendered Pass result; the Verdict model reads that as None.
+JUDGE_ABSTAINS = {"judge": "unavailable", "kind": "llm_judge", "score": None, "cost_usd": 0.0,
+                  "detail": "judge task failed"}
+# Cross-region inference profiles carry a geography prefix before the foundation model id.
+_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.")
+
+
+class Cascade(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: SwitchboardConfig, storage: Storage,
+                 code: lambda_.Code, core_layer: lambda_.ILayerVersion) -> None:
+        super().__init__(scope, construct_id)
+
+        def function(construct_id: str, name: str, logical_id: str, description: str,
+                     **options) -> SwitchboardFunction:
+            return SwitchboardFunction(self, construct_id, name=name, logical_id=logical_id, code=code,
+                                       layers=[core_layer], log_retention=config.log_retention,
+                                       description=f"Switchboard: {description}", **options)
+
+        model_call = {"memory_mb": 512, "timeout": Duration.seconds(120),  # a slow model, plus retries
+                      "environment": {names.ENV_CATALOG_TABLE: storage.catalog.table_name}}
+        self.tier = function("TierFn", "tier", ids.TIER_FN, "call one tier's model", **model_call)
+        self.judge = function("JudgeFn", "judge", ids.JUDGE_FN, "one judge's verdict on a candidate",
+                              **model_call)
+        self.decide = function("DecideFn", "decide", ids.DECIDE_FN, "accept / escalate / stop (pure policy)",
+                               memory_mb=256, timeout=Duration.seconds(10))
+        self.record = function("RecordFn", "record", ids.RECORD_FN, "store the trace, publish metrics",
+                               environment={names.ENV_TRACES_TABLE: storage.traces.table_name,
+                                            names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days)})
+
+        for model_caller in (self.tier, self.judge):
+            storage.catalog.grant_read_data(model_caller.function)
+            self._grant_bedrock(model_caller, config.bedrock_model_ids)
+        storage.traces.grant_write_data(self.record.function)
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY,
+            # The vendedlogs prefix keeps CloudWatch's resource policy from growing with every machine.
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-cascade")
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            timeout=Duration.minutes(5),  # the Express maximum
+            tracing_enabled=True,
+            # ERROR only and no execution data: prompts and answers must not end up in CloudWatch Logs.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR,
+                                include_execution_data=False),
+        )
+        ids.pin_logical_id(self.state_machine, ids.STATE_MACHINE)
+        lint.acknowledge(self.state_machine, lint.REDUNDANT_ROLE_DEPENDENCY)
+        self._acknowledge_state_machine_findings()
+
+    # ---- definition --------------------------------------------------------------------------------
+    def _invoke(self, state_id: str, fn: SwitchboardFunction, *, result_path: str | None = None
+                ) -> tasks.LambdaInvoke:
+        # No payload: the task's input ($) is sent as-is. No default retry: each state's policy is ours.
+        return tasks.LambdaInvoke(self, state_id, lambda_function=fn.function, payload_response_only=True,
+                                  retry_on_service_exceptions=False, result_path=result_path)
+
+    @staticmethod
+    def _retry(task: tasks.LambdaInvoke, errors: Sequence[str]) -> None:
+        task.add_retry(errors=list(errors), interval=Duration.seconds(1), max_attempts=2, backoff_rate=2)
+
+    def _definition(self) -> sfn.IChainable:
+        call_tier = self._invoke("CallTier", self.tier, result_path="$.current")
+        self._retry(call_tier, PROVIDER_ERRORS + TRANSIENT_LAMBDA_ERRORS)
+
+        judge = self._invoke("Judge", self.judge)
+        self._retry(judge, TRANSIENT_LAMBDA_ERRORS)
+        judge.add_catch(sfn.Pass(self, "JudgeAbstains", result=sfn.Result.from_object(JUDGE_ABSTAINS)),
+                        errors=["States.ALL"], result_path="$")
+        run_judges = sfn.Map(
+            self, "RunJudges",
+            items_path="$.current.judges",
+            item_selector={"judge": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+                           "request": sfn.JsonPath.string_at("$.request"),
+                           "candidate": sfn.JsonPath.string_at("$.current.candidate")},
+            max_concurrency=0,  # all judges at once (CDK leaves a 0 out; absent means 0, no limit)
+            result_path="$.current.verdicts",
+        )
+        run_judges.item_processor(judge)
+
+        decide = self._invoke("Decide", self.decide, result_path="$")
+        self._retry(decide, TRANSIENT_LAMBDA_ERRORS)
+        # A failed tier (after its retries) is still decided on: the policy falls through to the next tier.
+        call_tier.add_catch(decide, errors=["States.ALL"], result_path="$.current")
+
+        done = sfn.Succeed(self, "Done")
+        record = self._invoke("Record", self.record, result_path="$.record")
+        # A failed trace write must not lose the answer; the router writes a fallback trace.
+        record.add_catch(done, errors=["States.ALL"], result_path="$.record_error")
+        record.next(done)
+
+        route = (sfn.Choice(self, "Route")
+                 .when(sfn.Condition.string_equals("$.decision.action", "escalate"), call_tier)
+                 .otherwise(record))
+        return call_tier.next(run_judges).next(decide).next(route)
+
+    # ---- permissions -------------------------------------------------------------------------------
+    def _grant_bedrock(self, fn: SwitchboardFunction, model_ids: Sequence[str]) -> None:
+        """bedrock:InvokeModel (which also authorises the Converse API; there is no bedrock:Converse action)
+        on foundation models in any region (cross-region inference profiles route to other regions) and
+        on this account's inference profiles in this region."""
+        foundation = sorted({_foundation_model_id(m) for m in model_ids})
+        resources = [f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{m}" for m in foundation]
+        resources += [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{m}"
+                      for m in sorted(set(model_ids))]
+        fn.function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"],
+                                                           resources=resources))
+        reason = ("Bedrock access is limited to bedrock:InvokeModel on foundation models and this account's "
+                  "inference profiles. The region is a wildcard because cross-region inference profiles "
+                  "route to foundation models in other regions")
+        if "*" in model_ids:
+            reason += ("; the model id is a wildcard because the model catalogue lives in DynamoDB and "
+                       "changes without a deployment (pin ids with the switchboard:bedrockModelIds context)")
+        nag.acknowledge(fn.function.role, "AwsSolutions-IAM5", reason + ".",
+                        findings=[_nag_arn(r) for r in resources if "*" in r])
+
+    def _acknowledge_state_machine_findings(self) -> None:
+        role = self.state_machine.role
+        functions = [self.tier, self.judge, self.decide, self.record]
+        nag.acknowledge(role, "AwsSolutions-IAM5", reason=(
+            "lambda:InvokeFunction on '<function ARN>:*' is how CDK grants invoking any version/alias of "
+            "exactly the four cascade functions; the other wildcards are the CloudWatch Logs delivery and "
+            "X-Ray actions, which do not support resource-level permissions."),
+            findings=[f"Resource::<{_logical_id(fn.function)}.Arn>:*" for fn in functions] + ["Resource::*"])
+        nag.acknowledge(self.state_machine, "AwsSolutions-SF1", (
+            "Logging level ERROR without execution data, on purpose: ALL would write every prompt and "
+            "answer (execution data) or a per-state event stream of little value into CloudWatch Logs; "
+            "traces with the full cascade are stored in DynamoDB by the Record state."))
+
+
+def _foundation_model_id(model_id: str) -> str:
+    for prefix in _PROFILE_PREFIXES:
+        if model_id.startswith(prefix):
+            return model_id[len(prefix):]
+    return model_id
+
+
+def _nag_arn(resource: str) -> str:
+    """The form cdk-nag reports a resource in: pseudo parameters as <AWS::Name>."""
+    text = resource
+    for token, name in ((Aws.PARTITION, "AWS::Partition"), (Aws.REGION, "AWS::Region"),
+                        (Aws.ACCOUNT_ID, "AWS::AccountId")):
+        text = text.replace(token, f"<{name}>")
+    return f"Resource::{text}"
+
+
+def _logical_id(construct: Construct) -> str:
+    """The (pinned) logical id, as cdk-nag prints it in a finding (``<LogicalId.Arn>``)."""
+    return Stack.of(construct).resolve(construct.node.default_child.logical_id)  # type: ignore[union-attr]

@@ -1,0 +1,82 @@
+"""SwitchboardStack: storage, layers, the cascade, the API and observability, wired together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra import ids
+from infra.config import SwitchboardConfig
+from infra.constructs.api import Api
+from infra.constructs.cascade import Cascade
+from infra.constructs.lambda_defaults import SwitchboardFunction, function_code
+from infra.constructs.layers import SwitchboardLayers
+from infra.constructs.observability import Observability
+from infra.constructs.storage import Storage
+from switchboard import settings as names
+
+
+class SwitchboardStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: SwitchboardConfig, root: Path,
+                 **kwargs) -> None:
+        super().__init__(scope, construct_id, description="Switchboard: self-optimising LLM gateway",
+                         **kwargs)
+        self.config = config
+        self.storage = Storage(self, "Storage", traces_removal=config.traces_removal,
+                               reference_removal=config.reference_tables_removal)
+        self.layers = SwitchboardLayers(self, "Layers", root=root, require_built=config.require_built_layers)
+        unbuilt = [name for name, built in self.layers.built.items() if not built]
+        if unbuilt:
+            Annotations.of(self).add_warning_v2(
+                "switchboard:layers-not-built",
+                f"Lambda layers {unbuilt} are not built: this template is NOT deployable. Run "
+                "`bash layers/build.sh` and synth with -c switchboard:requireBuiltLayers=true to deploy.")
+        code = function_code(str(root / "functions"))
+        self.cascade = Cascade(self, "Cascade", config=config, storage=self.storage, code=code,
+                               core_layer=self.layers.core)
+        self.router = self._router(config, code)
+        self.api = Api(self, "Api", config=config, handler=self.router.function)
+        self.observability = Observability(self, "Observability", config=config, router=self.router.function,
+                                           state_machine=self.cascade.state_machine)
+        self._outputs()
+
+    def _router(self, config: SwitchboardConfig, code: lambda_.Code) -> SwitchboardFunction:
+        storage, machine = self.storage, self.cascade.state_machine
+        router = SwitchboardFunction(
+            self, "RouterFn", name="router", logical_id=ids.ROUTER_FN, code=code,
+            layers=[self.layers.core, self.layers.encoder],
+            log_retention=config.log_retention, memory_mb=1024,
+            # 29 s: API Gateway's default integration timeout; a longer cascade is cut there anyway.
+            timeout=Duration.seconds(29),
+            description="Switchboard: HTTP API, routing and the cascade plan",
+            environment={
+                names.ENV_TRACES_TABLE: storage.traces.table_name,
+                names.ENV_CATALOG_TABLE: storage.catalog.table_name,
+                names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
+                names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
+                names.ENV_ORCHESTRATION: "sync",
+                # The router writes a fallback trace when the cascade fails: same expiry as Record's.
+                names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days),
+            })
+        storage.catalog.grant_read_data(router.function)
+        storage.taxonomy.grant_read_data(router.function)
+        storage.traces.grant_read_write_data(router.function)
+        machine.grant_start_sync_execution(router.function)
+        return router
+
+    def _outputs(self) -> None:
+        api = self.api.rest_api
+        CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API (stage included)")
+        CfnOutput(self, "OpenAIBaseUrl", value=f"{api.url}v1",
+                  description="base_url for the OpenAI SDK (POST {base_url}/chat/completions)")
+        if self.api.api_key is not None:
+            CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id,
+                      description="aws apigateway get-api-key --include-value --api-key <id>")
+        CfnOutput(self, "StateMachineArn", value=self.cascade.state_machine.state_machine_arn)
+        CfnOutput(self, "TracesTableName", value=self.storage.traces.table_name)
+        CfnOutput(self, "CatalogTableName", value=self.storage.catalog.table_name)
+        CfnOutput(self, "TaxonomyTableName", value=self.storage.taxonomy.table_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)

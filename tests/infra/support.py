@@ -1,0 +1,19 @@
+"""Shared by the infra tests: the synthesised template and how to look things up in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Synth:
+    template: dict[str, Any]
+    template_path: Path
+    outdir: Path
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.template["Resources"].items() if r["Type"] == kind}

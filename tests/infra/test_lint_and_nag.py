@@ -1,0 +1,96 @@
+"""The synthesised template is cfn-lint clean, and cdk-nag (AwsSolutions) findings are all acknowledged,
+one by one, each with a reason, and no acknowledgement is stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_sns as sns
+from cdk_nag import AwsSolutionsChecks
+
+import app as cdk_app
+from infra import nag
+from tests.infra.support import Synth
+
+
+def test_template_is_cfn_lint_clean(synth: Synth) -> None:
+    from cfnlint.api import lint_file
+
+    matches = lint_file(Path(synth.template_path))
+    assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []
+
+
+def test_synth_through_the_app_entry_fails_on_an_unacknowledged_nag_finding(tmp_path: Path) -> None:
+    the_app, stack = cdk_app.build_app(context={"aws:cdk:disable-asset-staging": True}, outdir=str(tmp_path))
+    sns.Topic(stack, "Unencrypted")  # AwsSolutions-SNS2/SNS3
+    with pytest.raises(Exception, match=r"ValidationFailed[\s\S]*AwsSolutions-SNS"):
+        the_app.synth()
+
+
+class _RecordingValidations:
+    """Stands in for aws_cdk.Validations: records acknowledgements instead of applying them."""
+
+    recorded: list[tuple[str, str, str]] = []
+
+    def __init__(self, construct) -> None:  # noqa: ANN001 - any construct
+        self.path = construct.node.path
+
+    @classmethod
+    def of(cls, construct) -> _RecordingValidations:  # noqa: ANN001
+        return cls(construct)
+
+    def acknowledge(self, *acks) -> None:  # noqa: ANN002
+        self.recorded.extend((self.path, a.id, a.reason) for a in acks)
+
+
+def test_every_finding_is_acknowledged_and_every_acknowledgement_is_needed(monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    _RecordingValidations.recorded = []
+    monkeypatch.setattr(nag, "Validations", _RecordingValidations)
+    the_app, _ = cdk_app.build_app(context={"aws:cdk:disable-asset-staging": True})
+    violations = AwsSolutionsChecks().validate_scope(the_app).violations
+    findings = {(v.rule_name, r.construct_path) for v in violations for r in v.violating_resources}
+    acks = _RecordingValidations.recorded
+    assert acks, "no acknowledgements were recorded: is infra.nag.acknowledge still used?"
+
+    def covered(rule: str, path: str) -> bool:
+        return any(rule == ack_id and (path == ack_path or path.startswith(ack_path + "/"))
+                   for ack_path, ack_id, _ in acks)
+
+    assert sorted(f for f in findings if not covered(*f)) == []
+    stale = [(p, i) for p, i, _ in acks if not any(rule == i and (path == p or path.startswith(p + "/"))
+                                                     for rule, path in findings)]
+    assert stale == []
+    assert all(len(reason) >= 60 for _, _, reason in acks), "every acknowledgement needs a real reason"
+    assert all("[" in i for _, i, _ in acks if i.startswith(("AwsSolutions-IAM4", "AwsSolutions-IAM5"))), \
+        "wildcard and managed-policy findings must be acknowledged one by one"
+
+
+def test_iam_authorisation_variant_is_nag_clean_and_needs_no_api_key() -> None:
+    the_app, stack = cdk_app.build_app(context={"switchboard:apiAuth": "iam",
+                                                "aws:cdk:disable-asset-staging": True})
+    report = AwsSolutionsChecks().validate_scope(the_app)
+    assert report.success, [v.rule_name for v in report.violations]
+    methods = [c for c in stack.node.find_all() if isinstance(c, apigw.CfnMethod)]
+    assert len(methods) == 4
+    assert all(m.authorization_type == "AWS_IAM" and not m.api_key_required for m in methods)
+    assert not [c for c in stack.node.find_all() if isinstance(c, apigw.CfnApiKey)]
+
+
+def test_pinned_bedrock_models_scope_the_policy_and_stay_nag_clean() -> None:
+    ids = ["amazon.nova-micro-v1:0", "us.anthropic.claude-3-5-haiku-20241022-v1:0"]
+    the_app, stack = cdk_app.build_app(context={"switchboard:bedrockModelIds": ids,
+                                                "aws:cdk:disable-asset-staging": True})
+    report = AwsSolutionsChecks().validate_scope(the_app)
+    assert report.success, [v.rule_name for v in report.violations]
+    policy = stack.resolve(stack.cascade.tier.function.role.node.find_child("DefaultPolicy")
+                           .node.default_child.policy_document)
+    bedrock = [s for s in policy["Statement"] if s["Action"] == "bedrock:InvokeModel"]
+    resources = json.dumps(bedrock)
+    assert "foundation-model/amazon.nova-micro-v1:0" in resources
+    assert "foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in resources  # profile prefix dropped
+    assert "inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0" in resources
+    assert "foundation-model/*" not in resources and "inference-profile/*" not in resources

@@ -1,0 +1,217 @@
+"""The synthesised template has the resources the runtime and the local stack rely on, as designed."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from switchboard import settings as names
+from tests.infra.support import Synth
+
+FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
+    "RouterFn": ("router.handler.lambda_handler", 1024, 29, 2),
+    "TierFn": ("tier.handler.lambda_handler", 512, 120, 1),
+    "JudgeFn": ("judge.handler.lambda_handler", 512, 120, 1),
+    "DecideFn": ("decide.handler.lambda_handler", 256, 10, 1),
+    "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
+}
+TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category"}
+
+
+@pytest.fixture(scope="module")
+def template(synth: Synth) -> Template:
+    return Template.from_json(synth.template)
+
+
+def _ref(logical_id: str) -> dict:
+    return {"Ref": logical_id}
+
+
+# ---- tables ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("logical_id", "key"), TABLES.items())
+def test_table_is_on_demand_with_pitr_and_string_key(synth: Synth, logical_id: str, key: str) -> None:
+    props = synth.template["Resources"][logical_id]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}  # AWS-managed KMS key
+
+
+def test_only_the_traces_table_expires_items(synth: Synth) -> None:
+    tables = synth.resources("AWS::DynamoDB::Table")
+    assert set(tables) == set(TABLES)
+    assert tables["TracesTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at", "Enabled": True}
+    others = [t for lid, t in tables.items() if lid != "TracesTable"]
+    assert all("TimeToLiveSpecification" not in t["Properties"] for t in others)
+
+
+def test_tables_are_retained_by_default(synth: Synth) -> None:
+    for logical_id in TABLES:
+        assert synth.template["Resources"][logical_id]["DeletionPolicy"] == "Retain"
+
+
+# ---- functions -------------------------------------------------------------------------------------
+def test_exactly_the_five_switchboard_functions_exist(synth: Synth) -> None:
+    assert set(synth.resources("AWS::Lambda::Function")) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_function_uses_the_project_lambda_defaults(synth: Synth, logical_id: str, expected: tuple) -> None:
+    handler, memory, timeout, layers = expected
+    props = synth.template["Resources"][logical_id]["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["Handler"] == handler
+    assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert len(props["Layers"]) == layers
+    assert "LogGroup" in props["LoggingConfig"]  # its own log group, with retention
+
+
+def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> None:
+    env = {lid: synth.template["Resources"][lid]["Properties"].get("Environment", {}).get("Variables", {})
+           for lid in FUNCTIONS}
+    assert env["RouterFn"] == {
+        names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_CATALOG_TABLE: _ref("CatalogTable"),
+        names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"),
+        names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
+        names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30"}
+    assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
+    assert env["DecideFn"] == {}
+    assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
+
+
+def test_the_router_has_the_encoder_layer_and_the_others_only_core(synth: Synth) -> None:
+    layers = {lid: synth.template["Resources"][lid]["Properties"]["Layers"] for lid in FUNCTIONS}
+    core = layers["DecideFn"][0]
+    assert all(value[0] == core for value in layers.values())
+    assert layers["RouterFn"][1] != core
+
+
+def _policy_statements(synth: Synth, function_id: str) -> list[dict]:
+    role = synth.template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = [p["Properties"] for p in synth.resources("AWS::IAM::Policy").values()]
+    return [s for p in policies if {"Ref": role} in p["Roles"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_router_may_start_sync_executions_of_the_cascade_only(synth: Synth) -> None:
+    statements = [s for s in _policy_statements(synth, "RouterFn")
+                  if "states:StartSyncExecution" in _actions(s)]
+    assert statements == [{"Action": "states:StartSyncExecution", "Effect": "Allow",
+                           "Resource": _ref("CascadeStateMachine")}]
+
+
+def test_only_tier_and_judge_may_invoke_bedrock(synth: Synth) -> None:
+    for function_id in FUNCTIONS:
+        bedrock = [s for s in _policy_statements(synth, function_id)
+                   if any(a.startswith("bedrock:") for a in _actions(s))]
+        if function_id in ("TierFn", "JudgeFn"):
+            assert [_actions(s) for s in bedrock] == [{"bedrock:InvokeModel"}]
+        else:
+            assert bedrock == []
+
+
+def test_record_can_write_traces_but_not_read_the_catalog(synth: Synth) -> None:
+    statements = _policy_statements(synth, "RecordFn")
+    writes = [s for s in statements if "dynamodb:PutItem" in _actions(s)]
+    assert [s["Resource"] for s in writes] == [{"Fn::GetAtt": ["TracesTable", "Arn"]}]
+    assert not any("CatalogTable" in str(s["Resource"]) for s in statements)
+
+
+# ---- state machine, API, observability ---------------------------------------------------------------
+def test_cascade_is_an_express_machine_with_error_logging_and_tracing(template: Template) -> None:
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {
+        "StateMachineType": "EXPRESS",
+        "TracingConfiguration": {"Enabled": True},
+        "LoggingConfiguration": Match.object_like({"Level": "ERROR", "IncludeExecutionData": False}),
+    })
+
+
+def test_api_is_regional_with_the_four_routes(synth: Synth) -> None:
+    api = next(iter(synth.resources("AWS::ApiGateway::RestApi").values()))
+    assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    paths = {}
+    for lid, resource in synth.resources("AWS::ApiGateway::Resource").items():
+        paths[lid] = resource["Properties"]["PathPart"], resource["Properties"]["ParentId"]
+
+    def full_path(ref: dict) -> str:
+        if "Ref" not in ref:
+            return ""
+        part, parent = paths[ref["Ref"]]
+        return f"{full_path(parent)}/{part}"
+
+    routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
+              for m in synth.resources("AWS::ApiGateway::Method").values()}
+    assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/route"),
+                      ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback")}
+
+
+def test_every_route_needs_an_api_key_and_proxies_to_the_router(synth: Synth) -> None:
+    for method in synth.resources("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        assert props["ApiKeyRequired"] is True
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        assert "RouterFn" in str(props["Integration"]["Uri"])
+    assert len(synth.resources("AWS::ApiGateway::UsagePlan")) == 1
+    assert len(synth.resources("AWS::ApiGateway::ApiKey")) == 1
+
+
+def test_stage_is_throttled_traced_and_access_logged(template: Template) -> None:
+    template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "StageName": "prod",
+        "TracingEnabled": True,
+        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        "MethodSettings": Match.array_with([Match.object_like({
+            "ThrottlingRateLimit": 20, "ThrottlingBurstLimit": 40, "LoggingLevel": "ERROR",
+            "DataTraceEnabled": False})]),
+    })
+
+
+def test_hourly_spend_alarm_watches_recorded_cost(template: Template) -> None:
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "Namespace": "Switchboard", "MetricName": "CostUSD",
+        "Dimensions": [{"Name": "service", "Value": "switchboard"}],
+        "Statistic": "Sum", "Period": 3600, "Threshold": 5, "EvaluationPeriods": 1,
+        "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [Match.any_value()],
+    })
+
+
+def test_router_errors_and_failed_executions_raise_alarms(template: Template) -> None:
+    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "Namespace": "AWS/Lambda", "MetricName": "Errors",
+        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "RouterFn"}}]})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "Namespace": "AWS/States", "MetricName": "ExecutionsFailed",
+        "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": "CascadeStateMachine"}}]})
+
+
+def test_alarm_topic_is_encrypted_and_ssl_only(template: Template) -> None:
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    deny_plain_http = Match.object_like({"Effect": "Deny",
+                                         "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    template.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "PolicyDocument": {"Statement": Match.array_with([deny_plain_http])}})
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_dashboard_shows_cost_requests_escalations_and_latency(synth: Synth) -> None:
+    dashboard = next(iter(synth.resources("AWS::CloudWatch::Dashboard").values()))
+    body = str(dashboard["Properties"]["DashboardBody"])
+    for metric in ("CostUSD", "Requests", "Escalations", "Duration"):
+        assert metric in body
+
+
+def test_outputs_name_the_api_machine_and_tables(synth: Synth) -> None:
+    outputs = synth.template["Outputs"]
+    assert {"ApiUrl", "OpenAIBaseUrl", "ApiKeyId", "StateMachineArn", "TracesTableName", "CatalogTableName",
+            "TaxonomyTableName"} <= set(outputs)
+    assert outputs["TracesTableName"]["Value"] == _ref("TracesTable")
