@@ -21,6 +21,8 @@ def _local_env(verbose: bool) -> None:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "switchboard-local")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The embedded emulator's HTTP server logs every internal AWS call (hundreds per request) at INFO.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _pull_catalog_models(catalog_path: Path | None) -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from switchboard import settings as names
-
 from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalAws
 
 log = logging.getLogger(__name__)
@@ -95,6 +94,7 @@ class LocalStack:
         self.table_names: dict[str, str] = {}
         self.router_function = ""
         self.environment: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -103,11 +103,12 @@ class LocalStack:
         from switchboard.local.definition import definition_from_template
 
         self.definition, _ = definition_from_template(self.template)
+        self._saved_env.setdefault("MOTO_PORT", os.environ.get("MOTO_PORT"))
         self.aws.start()
         self.environment = self.aws.environment()
         if self.dynamodb_endpoint:
             self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
-        os.environ.update(self.environment)
+        self._apply_env()
         self._create_tables()
         self._create_state_machine()
         self._register_functions()
@@ -116,6 +117,17 @@ class LocalStack:
 
     def stop(self) -> None:
         self.aws.stop()
+        for key, value in self._saved_env.items():  # leave the process as we found it
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+
+    def _apply_env(self) -> None:
+        for key in self.environment:
+            self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ.update(self.environment)
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -174,6 +186,11 @@ class LocalStack:
         raise LocalStackError(f"cannot resolve {value!r} in a Lambda environment")
 
     def _register_functions(self) -> None:
+        # The handlers live in the checkout's functions/ package, not in the installed switchboard package;
+        # a console script does not have the checkout on sys.path, so put it there (once) before importing.
+        root = str(self.root or project_root())
+        if root not in sys.path:
+            sys.path.insert(0, root)
         for logical_id, resource in _resources(self.template, "AWS::Lambda::Function").items():
             props = resource["Properties"]
             handler_path = props.get("Handler", "")
@@ -184,6 +201,9 @@ class LocalStack:
                 self.environment[key] = self._resolve(value)
             module_name, func_name = handler_path.rsplit(".", 1)
             module = importlib.import_module(f"functions.{module_name}")
+            for cached in ("_deps", "_service", "_settings"):  # per-container caches: rebuild against us
+                if hasattr(module, cached):
+                    setattr(module, cached, None)
             self.dispatcher.register(logical_id, getattr(module, func_name))
             if module_name.startswith("router."):
                 self.router_function = logical_id
@@ -191,7 +211,7 @@ class LocalStack:
             raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
         # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
         self.environment[names.ENV_ORCHESTRATION] = "poll"
-        os.environ.update(self.environment)
+        self._apply_env()
 
     # ---- data ------------------------------------------------------------------------------------
     def _table_for(self, env_name: str) -> str:

@@ -1,0 +1,144 @@
+"""The local stack end to end: the synthesised template, the emulator, real local LLMs, the OpenAI SDK.
+
+One stack is started for the module (synth is cached; the models load once). Requests use small
+``max_tokens`` so the module runs in a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import openai
+import pytest
+
+from switchboard import settings as names
+from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
+from switchboard.domain.models import ModelEntry, ModelPrice
+from switchboard.domain.taxonomy import Category
+from switchboard.local.definition import definition_from_template
+from switchboard.local.stack import LocalStack, synth_template
+
+pytestmark = pytest.mark.e2e
+
+FAULT_PROMPT = "Switchboard fault drill: what is the capital of Italy?"
+SMALL, BIG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from switchboard.cli import _pull_catalog_models
+
+    _pull_catalog_models(None)
+    local = LocalStack().start()
+    # A fault drill: a category whose first tier always times out, so requests matching it must fall
+    # through to the next tier. Seeded before the first request (the router caches these tables).
+    client = local._dynamodb()
+    DynamoCatalog(local.environment[names.ENV_CATALOG_TABLE], client=client).put_all([
+        ModelEntry(model_id="always-times-out", provider="fault", provider_model="timeout",
+                   price=ModelPrice(input_usd_per_mtok=0.01, output_usd_per_mtok=0.01))])
+    from switchboard.adapters.encoder import get_encoder
+
+    centroid = [float(x) for x in get_encoder().embed_one(FAULT_PROMPT)]
+    DynamoTaxonomy(local.environment[names.ENV_TAXONOMY_TABLE], client=client).put_all([
+        Category(name="fault-drill", centroid=centroid, tiers=["always-times-out", SMALL])])
+    from switchboard.local.emulator import free_port
+    from switchboard.local.server import LocalServer
+
+    server = LocalServer(local, port=free_port()).start_background()
+    yield local, server
+    server.stop()
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    _, server = stack
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="local", max_retries=0, timeout=600)
+
+
+def test_openai_sdk_gets_a_real_answer_with_switchboard_extension(stack, client):
+    reply = client.chat.completions.create(model="auto", max_tokens=24,
+                                           messages=[{"role": "user", "content": "What is 2+2? Answer with a number."}])
+    assert reply.choices[0].message.content.strip()
+    sb = reply.model_extra["switchboard"]
+    assert sb["tiers"] and sb["tiers"][0]["model"] in (SMALL, BIG)
+    assert reply.model == sb["answered_by"]["model"]
+    verdicts = sb["tiers"][0]["verdicts"]
+    assert {v["kind"] for v in verdicts} == {"self_verify", "llm_judge"}
+    assert all(v["score"] is None or 0.0 <= v["score"] <= 1.0 for v in verdicts)
+    assert sb["decision"]["action"] in ("accept", "stop") and sb["cost_usd"] > 0
+    # the trace was written by the state machine's Record task and is readable over HTTP
+    _, server = stack
+    trace = httpx.get(f"{server.url}/v1/traces/{sb['trace_id']}", timeout=30).json()
+    assert trace["status"] == "succeeded"
+    assert trace["state"]["decision"]["action"] == sb["decision"]["action"]
+
+
+def test_local_run_executes_the_definition_cdk_synth_emits(stack):
+    local, _ = stack
+    emitted, _ = definition_from_template(synth_template())
+    sfn = local.aws.client("stepfunctions")
+    running = json.loads(sfn.describe_state_machine(stateMachineArn=local.state_machine_arn)["definition"])
+    assert running == emitted
+    assert {"CallTier", "RunJudges", "Decide", "Route", "Record"} <= set(running["States"])
+    # and the executions actually went through it: tier, judges, decide and record were invoked
+    invoked = {name for name, _ in local.dispatcher.invocations}
+    functions = {lid for lid in local.template["Resources"]
+                 if local.template["Resources"][lid]["Type"] == "AWS::Lambda::Function"}
+    assert len(invoked & functions) >= 5
+
+
+def test_provider_timeout_is_retried_then_falls_through_to_next_tier(stack, client):
+    reply = client.chat.completions.create(model="auto", max_tokens=16,
+                                           messages=[{"role": "user", "content": FAULT_PROMPT}])
+    sb = reply.model_extra["switchboard"]
+    assert sb["category"] == "fault-drill"
+    first, second = sb["tiers"][0], sb["tiers"][1]
+    assert first["status"] == "failed" and first["error"].startswith("ProviderTimeout")
+    assert second["model"] == SMALL and second["status"] == "answered"
+    assert reply.model == SMALL
+    local, _ = stack
+    tier_calls = [r for n, r in local.dispatcher.invocations if r == "ProviderTimeout"]
+    assert len(tier_calls) >= 3  # the first attempt and two retries
+
+
+def test_budget_stops_before_the_second_tier(client):
+    reply = client.chat.completions.create(
+        model="auto", max_tokens=16, messages=[{"role": "user", "content": "What is the capital of Canada?"}],
+        extra_body={"switchboard": {"max_cost_usd": 1e-9}})
+    sb = reply.model_extra["switchboard"]
+    assert len(sb["tiers"]) == 1
+    assert (sb["decision"]["action"], sb["verified"]) in (("accept", True), ("stop", False))
+    if sb["decision"]["action"] == "stop":
+        assert sb["decision"]["reason"] in ("budget", "tiers_exhausted")
+
+
+def test_bad_requests_are_4xx_through_the_sdk(client, stack):
+    with pytest.raises(openai.NotFoundError, match="unknown model"):
+        client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="auto", messages=[{"role": "user", "content": ""}])
+    _, server = stack
+    response = httpx.post(f"{server.url}/v1/chat/completions", content=b"{not json", timeout=30,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
+
+
+def test_switchboard_ask_console_script_prints_json_from_any_directory(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "switchboard")
+    if not os.path.exists(exe):
+        pytest.skip("the switchboard console script is installed by scripts/setup.sh (pip install -e .)")
+    # From a foreign directory and without pytest's sys.path: exactly what a user's shell gives the script.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([exe, "ask", "Say hello in French.", "--json", "--max-tokens", "12", "--no-pull"],
+                         capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    body = json.loads(out.stdout)
+    assert body["status"] == 200 and body["choices"][0]["message"]["content"]
+    assert body["switchboard"]["decision"]["action"] in ("accept", "stop")
