@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from .models import ChatRequest, JudgeSpec, ModelEntry, Plan, TierSpec
+from .models import ChatRequest, JudgeSpec, ModelEntry, Plan, RouteKind, TierSpec
 from .taxonomy import Category, Match
 
 # Fixed overheads (tokens) of the judge prompts, used only to estimate a tier's cost before running it.
@@ -103,7 +103,7 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
     strong taxonomy match (the category's tier list); the learned router's probabilities; the default
     tier list. Models missing from the catalogue are skipped; a plan with no known model is an error.
     """
-    route = "default"
+    route: RouteKind = "default"
     tiers: list[str]
     if pinned_model is not None:
         if pinned_model not in catalog:

@@ -7,6 +7,26 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
+ROUTING_TEXT_CHARS = 1000
+
+
+def routing_text(prompt: str, max_chars: int = ROUTING_TEXT_CHARS) -> str:
+    """The part of a prompt the router embeds: the whole prompt when short, else its tail.
+
+    The encoder truncates at 256 tokens (~1000 characters) from the start, which for few-shot prompts
+    keeps only the shared examples and drops the question being asked. The tail holds the question; it
+    starts at a paragraph break when there is one, so it does not begin mid-sentence. Training
+    (``switchboard train``) and the router at request time both call this one function, so the centroids
+    and the learned router see the same text they were fitted on.
+    """
+    if len(prompt) <= max_chars:
+        return prompt
+    tail = prompt[-max_chars:]
+    cut = tail.find("\n\n")
+    if 0 <= cut < max_chars // 2:
+        tail = tail[cut + 2:]
+    return tail
+
 
 class Category(BaseModel):
     """A familiar kind of prompt: its centroid in embedding space and the tiers that suit it.

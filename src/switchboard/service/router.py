@@ -14,7 +14,7 @@ import numpy as np
 
 from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
 from switchboard.domain.planner import PlannerConfig, build_plan
-from switchboard.domain.taxonomy import CentroidIndex, Match
+from switchboard.domain.taxonomy import CentroidIndex, Match, routing_text
 
 from .ports import CatalogSource, Orchestrator, TaxonomySource, Trace, TraceStore
 
@@ -80,7 +80,7 @@ class RouterService:
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **self.planner_overrides)
         if pinned_model is not None:
             return build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
-        embedding = self.encoder.embed_one(request.prompt)
+        embedding = self.encoder.embed_one(routing_text(request.prompt))
         index = self._centroids()
         match: Match | None = index.nearest(embedding) if index else None
         category = index.get(match.category) if index and match else None
