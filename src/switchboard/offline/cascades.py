@@ -1,0 +1,268 @@
+"""Cascades over recorded data, run through the production policy (``switchboard.domain.policy``).
+
+A cascade plan gives, per prompt, the tier models in order, the agreement judges of each tier and the
+per-tier thresholds. Running it on recorded data:
+
+1. tier t calls its model and its judges; a model's recorded cost is charged the first time its answer is
+   used, as a tier or as a judge, and never again (an answer already bought is reused, e.g. a judge that
+   is a later tier: the honest accounting for a gateway that caches answers within a request);
+2. the candidate is the tier model's own answer, or - for fusing cascades (Switchboard) - the answer the
+   learned verifier scores highest among all answers bought so far;
+3. the verdicts (learned verifier + simulated agreement judges) are folded by
+   ``policy.aggregate_confidence`` (weights and calibration fitted by ``switchboard train``), and
+   ``policy.decide`` accepts, escalates or stops; on a stop the answer is ``best_attempt``'s.
+
+Which models have answered at tier t does not depend on the decisions (the plan fixes it), so the
+verifier scores of every (prompt, tier) are computed in one batch first; the per-prompt loop then only
+calls the policy. ``stop_rule`` is a vectorised replica of the accept/stop rule, used only to
+*search* thresholds on training data; reported numbers always come from ``run_cascade`` (a unit test
+checks the two agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from switchboard.domain.models import Attempt, Candidate, Usage, Verdict
+from switchboard.domain.policy import Calibration, aggregate_confidence, decide
+
+from .judges import AgreementJudge, enumerate_candidates, verifier_features, verifier_verdict
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Situation:
+    """Decision-time inputs of a set of prompts (never labels)."""
+
+    answer_ids: np.ndarray  # (n, k)
+    cost: np.ndarray  # (n, k) recorded USD per call
+    router_p: np.ndarray  # (n, k)
+    resp_len: np.ndarray  # (n, k)
+    responses: np.ndarray | None = None  # (n, k) texts, only for traces
+    models: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return self.answer_ids.shape[0]
+
+    def rows(self, idx: np.ndarray) -> Situation:
+        return Situation(self.answer_ids[idx], self.cost[idx], self.router_p[idx], self.resp_len[idx],
+                         None if self.responses is None else self.responses[idx], self.models)
+
+
+@dataclass
+class Plan:
+    """A cascade for ``n`` prompts. ``tiers[i]`` lists model indices; ``judges[i][t]`` the agreement judges
+    of tier t; ``thresholds[i][t]`` the bar of tier t (the last tier of a prompt always stops)."""
+
+    tiers: list[list[int]]
+    judges: list[list[list[int]]]
+    thresholds: list[list[float]]
+    fuse: bool = True
+    own_last: bool | list[bool] = False  # the last tier returns its own model's answer (per prompt or all)
+
+    @classmethod
+    def uniform(cls, n: int, tiers: Sequence[int], thresholds: Sequence[float] | float,
+                judges: Sequence[Sequence[int]] | None = None, fuse: bool = True) -> Plan:
+        tiers = list(tiers)
+        if isinstance(thresholds, (int, float)):
+            thresholds = [float(thresholds)] * len(tiers)
+        judges = [list(j) for j in judges] if judges is not None else [[] for _ in tiers]
+        return cls([list(tiers) for _ in range(n)], [[list(j) for j in judges] for _ in range(n)],
+                   [list(thresholds) for _ in range(n)], fuse)
+
+    @property
+    def depth(self) -> int:
+        return max((len(t) for t in self.tiers), default=0)
+
+    def rows(self, idx: Sequence[int]) -> Plan:
+        own = self.own_last if isinstance(self.own_last, bool) else [self.own_last[i] for i in idx]
+        return Plan([self.tiers[i] for i in idx], [self.judges[i] for i in idx],
+                    [self.thresholds[i] for i in idx], self.fuse, own)
+
+
+@dataclass
+class Scored:
+    """Per (prompt, tier position): the candidate's representative model, answer id, verifier score,
+    the verdicts' raw inputs, the models newly paid for, and the confidence from aggregate_confidence."""
+
+    rep: np.ndarray  # (n, T) int, -1 past a prompt's last tier
+    answer: np.ndarray  # (n, T)
+    score: np.ndarray  # (n, T)
+    new_cost: np.ndarray  # (n, T) USD newly spent at this tier (model + judges)
+    confidence: np.ndarray  # (n, T) NaN = None
+    n_answers: np.ndarray  # (n, T)
+    verdicts: list[list[list[Verdict]]]
+
+
+def score_plan(sit: Situation, plan: Plan, predict: Predict, weights: dict[str, float] | None = None,
+               calibration: Calibration | None = None, models: Sequence[str] | None = None) -> Scored:
+    """Batch part of a cascade run: candidates, verifier scores, verdicts and confidence per tier."""
+    n, T = sit.n, plan.depth
+    models = list(models or sit.models)
+    k = sit.answer_ids.shape[1]
+    rep = np.full((n, T), -1, dtype=int)
+    answer = np.full((n, T), -1, dtype=int)
+    score = np.full((n, T), np.nan)
+    new_cost = np.zeros((n, T))
+    n_answers = np.zeros((n, T), dtype=int)
+    paid_sets = np.zeros((n, T, k), dtype=bool)
+    own = np.zeros((n, T, k), dtype=bool)
+    for i in range(n):
+        paid = np.zeros(k, dtype=bool)
+        for t, m in enumerate(plan.tiers[i]):
+            spent = 0.0
+            for j in [m, *plan.judges[i][t]]:
+                if not paid[j]:
+                    paid[j] = True
+                    spent += float(sit.cost[i, j])
+            new_cost[i, t] = spent
+            paid_sets[i, t] = paid
+            own[i, t, m] = True
+    valid = np.asarray([[t < len(plan.tiers[i]) for t in range(T)] for i in range(n)])
+    ii, tt = np.nonzero(valid)
+    called = paid_sets[ii, tt] if plan.fuse else own[ii, tt]
+    own_last = np.broadcast_to(np.asarray(plan.own_last, dtype=bool), (n,))
+    if plan.fuse and own_last.any():
+        is_last = (tt == np.asarray([len(plan.tiers[i]) - 1 for i in ii])) & own_last[ii]
+        called = np.where(is_last[:, None], own[ii, tt], called)
+    cand = enumerate_candidates(sit.answer_ids[ii], called, sit.router_p[ii])
+    X = verifier_features(sit.answer_ids[ii], called, sit.router_p[ii], sit.resp_len[ii], cand)
+    p = predict(X) if len(X) else np.zeros(0)
+    best = np.full(len(ii), -1)
+    for row, s in enumerate(cand.situation):
+        if best[s] < 0 or p[row] > p[best[s]]:
+            best[s] = row
+    rep[ii, tt] = cand.rep[best]
+    answer[ii, tt] = cand.answer[best]
+    score[ii, tt] = p[best]
+    n_answers[ii, tt] = called.sum(axis=1)
+    confidence = np.full((n, T), np.nan)
+    verdicts: list[list[list[Verdict]]] = [[[] for _ in range(T)] for _ in range(n)]
+    for i in range(n):
+        paid = np.zeros(k, dtype=bool)
+        for t, m in enumerate(plan.tiers[i]):
+            vs = [verifier_verdict(score[i, t], int(n_answers[i, t]))]
+            paid[m] = True
+            for j in plan.judges[i][t]:
+                judge = AgreementJudge(models[j] if models else str(j))
+                vs.append(judge.verdict(int(answer[i, t]), int(sit.answer_ids[i, j]),
+                                        0.0 if paid[j] else float(sit.cost[i, j])))
+                paid[j] = True
+            verdicts[i][t] = vs
+            conf = aggregate_confidence(vs, weights=weights, calibration=calibration)
+            confidence[i, t] = np.nan if conf is None else conf
+    return Scored(rep, answer, score, new_cost, confidence, n_answers, verdicts)
+
+
+def recalibrate(scored: Scored, weights: dict[str, float] | None, calibration: Calibration | None) -> Scored:
+    """The same verdicts folded with other weights / calibration (``aggregate_confidence`` again)."""
+    confidence = np.full(scored.confidence.shape, np.nan)
+    for i, per_tier in enumerate(scored.verdicts):
+        for t, verdicts in enumerate(per_tier):
+            if not verdicts:
+                continue
+            conf = aggregate_confidence(verdicts, weights=weights, calibration=calibration)
+            confidence[i, t] = np.nan if conf is None else conf
+    return Scored(scored.rep, scored.answer, scored.score, scored.new_cost, confidence, scored.n_answers,
+                  scored.verdicts)
+
+
+@dataclass
+class Outcome:
+    """Result of a cascade per prompt: the model whose response is returned, spend, tiers run."""
+
+    rep: np.ndarray
+    cost: np.ndarray
+    tiers_used: np.ndarray
+    answer_tier: np.ndarray
+    reasons: list[str]
+    traces: list[list[Attempt]] | None = None
+
+
+def run_cascade(sit: Situation, plan: Plan, scored: Scored, keep_traces: bool = False,
+                max_cost_usd: float | None = None) -> Outcome:
+    """The per-prompt loop: Attempts and ``policy.decide`` exactly as the decide Lambda runs them."""
+    n = sit.n
+    rep = np.full(n, -1, dtype=int)
+    cost = np.zeros(n)
+    used = np.zeros(n, dtype=int)
+    answer_tier = np.zeros(n, dtype=int)
+    reasons: list[str] = []
+    traces: list[list[Attempt]] | None = [] if keep_traces else None
+    models = sit.models
+    for i in range(n):
+        tiers = plan.tiers[i]
+        attempts: list[Attempt] = []
+        spent = 0.0
+        decision = None
+        for t, m in enumerate(tiers):
+            r = int(scored.rep[i, t])
+            text = str(sit.responses[i, r]) if sit.responses is not None else ""
+            model_name = models[r] if models else str(r)
+            verdicts = scored.verdicts[i][t]
+            judge_cost = sum(v.cost_usd for v in verdicts)
+            candidate = Candidate(model=model_name, text=text, usage=Usage(),
+                                  cost_usd=max(0.0, float(scored.new_cost[i, t]) - judge_cost))
+            conf = scored.confidence[i, t]
+            attempt = Attempt(tier=t, model=models[m] if models else str(m), candidate=candidate,
+                              verdicts=verdicts, confidence=None if np.isnan(conf) else float(conf))
+            attempts.append(attempt)
+            spent += attempt.cost_usd
+            next_cost = float(sit.cost[i, tiers[t + 1]]) if t + 1 < len(tiers) else None
+            decision = decide(tier=t, n_tiers=len(tiers), answered=True, confidence=attempt.confidence,
+                              threshold=plan.thresholds[i][t] if t < len(plan.thresholds[i]) else 1.0,
+                              spent_usd=spent, next_tier_cost_usd=next_cost, max_cost_usd=max_cost_usd,
+                              attempts=attempts)
+            if decision.action != "escalate":
+                break
+        assert decision is not None
+        at = decision.answer_tier if decision.answer_tier is not None else len(attempts) - 1
+        rep[i] = int(scored.rep[i, at])
+        cost[i] = spent
+        used[i] = len(attempts)
+        answer_tier[i] = at
+        reasons.append(decision.reason)
+        if traces is not None:
+            traces.append(attempts)
+    return Outcome(rep, cost, used, answer_tier, reasons, traces)
+
+
+def stop_rule(confidence: np.ndarray, tiers_len: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised replica of ``decide`` + ``best_attempt`` for (n, T) confidences and (n, T) thresholds:
+    returns (stopping tier, tier whose answer is returned). Accept at the first tier whose confidence
+    reaches its bar; otherwise stop at the prompt's last tier and return the most confident attempt
+    (ties to the later tier; None ranks below any number). Used only to search thresholds on training
+    data; reported numbers come from ``run_cascade``."""
+    n, T = confidence.shape
+    has_conf = ~np.isnan(confidence)
+    conf = np.where(has_conf, confidence, -1.0)
+    tpos = np.arange(T)[None, :]
+    in_plan = tpos < tiers_len[:, None]
+    # the last tier of a prompt stops whatever its confidence: mark it as "accept or stop"
+    accept = has_conf & (conf >= thresholds) & in_plan
+    last = tiers_len - 1
+    accepted_early = accept & (tpos < last[:, None])
+    any_early = accepted_early.any(axis=1)
+    first = np.argmax(accepted_early, axis=1)
+    stop = np.where(any_early, first, last)
+    accepted_last = accept[np.arange(n), last]
+    masked = np.where(tpos <= stop[:, None], conf, -np.inf)
+    best = T - 1 - np.argmax(masked[:, ::-1], axis=1)
+    ret = np.where(any_early, first, np.where(accepted_last, last, best))
+    return stop, ret
+
+
+def two_level_thresholds(tiers_len: np.ndarray, depth: int, cheap: float, last: float,
+                         final: float | None = None) -> np.ndarray:
+    """Per-prompt thresholds: ``last`` at the decision before a prompt's final tier, ``final`` at the final
+    tier (default: ``cheap``), ``cheap`` elsewhere."""
+    tpos = np.arange(depth)[None, :]
+    thr = np.where(tpos == (tiers_len - 2)[:, None], last, cheap).astype(float)
+    if final is not None:
+        thr = np.where(tpos == (tiers_len - 1)[:, None], final, thr)
+    return thr

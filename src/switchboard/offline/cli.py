@@ -1,0 +1,133 @@
+"""``switchboard train`` and ``switchboard eval`` (``register`` adds them to the main CLI; this module also
+runs alone: ``python -m switchboard.offline.cli train|eval ...``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _load(path: Path, prices_path: Path | None, progress: bool):  # noqa: ANN202
+    from .data import infer_prices, load_outcomes, load_prices
+
+    data = load_outcomes(path, name=path.parent.name if path.parent.name else path.stem, progress=progress)
+    prices = load_prices(prices_path)
+    if not prices or any(m not in prices for m in data.models):
+        inferred = infer_prices(data)
+        prices = {m: prices.get(m, inferred[m]) for m in data.models}
+    return data, prices
+
+
+def _embed(data, progress: bool) -> np.ndarray:  # noqa: ANN001
+    from .embeddings import embed_texts, routing_text
+
+    return embed_texts([routing_text(p) for p in data.prompts], progress=progress)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .artifacts import write_artifacts
+    from .data import split_rows
+    from .train import TrainConfig, fit_system
+
+    progress = not args.no_progress
+    t0 = time.time()
+    data, prices = _load(args.data, args.prices, progress)
+    if args.holdout > 0:
+        rows, _ = split_rows(data.prompt_ids, args.holdout, args.seed)
+        data = data.subset(rows)
+    embeddings = _embed(data, progress)
+    system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed), progress=progress)
+    out = write_artifacts(system, args.out, dataset=str(args.data))
+    print(f"trained on {data.n} prompts x {data.k} models in {time.time() - t0:.0f}s; artifacts in {out}")
+    for p in system.dial:
+        print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .data import split_rows
+    from .evaluate import evaluate, write_results
+    from .plots import pareto_plot
+    from .train import TrainConfig
+
+    progress = not args.no_progress
+    t0 = time.time()
+    same = Path(args.train).resolve() == Path(args.data).resolve()
+    train, prices = _load(args.train, args.prices, progress)
+    if same:
+        tr, va = split_rows(train.prompt_ids, args.split, args.seed)
+        test = train.subset(va)
+        train = train.subset(tr)
+        split_note = f"validation split {args.split:g} of {args.data} by prompt_id, seed {args.seed}"
+    else:
+        test, _ = _load(args.data, args.prices, progress)
+        split_note = f"trained on {args.train}, evaluated on {args.data}"
+    e_train = _embed(train, progress)
+    e_test = _embed(test, progress)
+    name = args.name or Path(args.data).parent.name or Path(args.data).stem
+    results, _ = evaluate(train, test, e_train, e_test, prices, name, TrainConfig(seed=args.model_seed),
+                          seed=args.seed, progress=progress)
+    results["split"] = split_note
+    results["seconds_total"] = round(time.time() - t0, 1)
+    out = Path(args.out)
+    path = write_results(results, out)
+    pareto_plot(results, out / "pareto.png")
+    _print_summary(results)
+    print(f"wrote {path} and {out / 'pareto.png'} ({results['seconds_total']:.0f}s)")
+    return 0
+
+
+def _print_summary(results: dict) -> None:
+    best = results["best_single"]
+    print(f"{results['dataset']}: {results['prompts']} prompts; best single {best['name']} "
+          f"{best['accuracy']:.3f} at ${best['cost_per_1k_usd']:.3f}/1k")
+    rows = [s for s in results["strategies"] if s["kind"] in ("oracle", "switchboard") or s["params"].get("on_frontier")]
+    for s in rows:
+        esc = "" if s["escalation_rate"] is None else f" esc {s['escalation_rate']:.2f}"
+        print(f"  {s['name'][:34]:34s} {s['kind']:11s} acc {s['accuracy']:.3f}  ${s['cost_per_1k_usd']:.3f}/1k{esc}")
+    print("AIQ: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results["aiq"].items(), key=lambda kv: -kv[1])))
+    print("bars: " + json.dumps({k: v.get("met") for k, v in results["bars"].items()}))
+
+
+def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParsersAction
+    train = subparsers.add_parser("train", help="train taxonomy, learned router, verifier and the dial "
+                                                "from recorded outcomes (Parquet)")
+    train.add_argument("--data", type=Path, required=True, help="recorded outcomes, one row per (prompt, model)")
+    train.add_argument("--prices", type=Path, default=None,
+                       help="models.json price table (default: fitted to the recorded costs)")
+    train.add_argument("--out", type=Path, required=True, help="artifact directory")
+    train.add_argument("--holdout", type=float, default=0.0,
+                       help="leave this share of prompts out (the validation split of `eval`)")
+    train.add_argument("--seed", type=int, default=7)
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    ev = subparsers.add_parser("eval", help="train on --train, replay every strategy on --data, write "
+                                            "results.json and pareto.png")
+    ev.add_argument("--train", type=Path, required=True)
+    ev.add_argument("--data", type=Path, required=True,
+                    help="prompts to evaluate on; when it is the --train file, its validation split is used")
+    ev.add_argument("--prices", type=Path, default=None)
+    ev.add_argument("--out", type=Path, required=True)
+    ev.add_argument("--split", type=float, default=0.3, help="validation share when --train == --data")
+    ev.add_argument("--seed", type=int, default=7, help="split seed (and the random baseline's)")
+    ev.add_argument("--model-seed", type=int, default=0, help="seed of the trained models")
+    ev.add_argument("--name", default=None, help="dataset name in results.json")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=cmd_eval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""``switchboard eval``: train on one set of prompts, replay every strategy on another, report.
+
+Strategies (``kind``): every single model (``single``); the oracle (cheapest correct model per prompt,
+``oracle``); random and the baselines (``baseline``): RouterBench kNN, RouteLLM matrix factorisation and
+BERT-style routers, AutoMix threshold and POMDP cascades, FrugalGPT cascades; and Switchboard's operating
+points (``switchboard``): taxonomy only, learned only, combined (single call each, one point per
+willingness-to-pay), and the dial of fusing cascades. Every cascade runs through ``policy.decide``.
+Labels are read only to score the returned answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import baselines as bl
+from .cascades import Plan, Situation, recalibrate, run_cascade, score_plan
+from .data import RecordedOutcomes
+from .metrics import accuracy, aiq, cost_per_1k, escalation_rate, ibc, ibc_lift, pareto_frontier
+from .routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter, choose_by_utility
+from .train import BUDGET_FRACTIONS, COST_MARGIN, System, TrainConfig, fit_system, fraction_name
+
+# Willingness to pay, as a share of the best single model's cost: utility = P(correct) - kappa * cost / C_best.
+KAPPAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 3.0)
+ROUTELLM_RATES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+AUTOMIX_SWEEP = 12
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    family: str
+    rep: np.ndarray
+    cost: np.ndarray
+    tiers_used: np.ndarray | None = None
+    params: dict | None = None
+    first_model: int | None = None
+
+
+def _bar(iterable, desc: str, progress: bool, total: int | None = None):  # noqa: ANN001, ANN202
+    if not progress:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, unit="step", leave=False)
+
+
+def singleton_plan(n: int, models: Sequence[int], thresholds: Sequence[float]) -> Plan:
+    """A non-fusing cascade over ``models`` (each tier judged on its own answer only)."""
+    return Plan.uniform(n, list(models), list(thresholds), fuse=False)
+
+
+def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarray, e_test: np.ndarray,
+             prices: dict[str, dict[str, float]], dataset: str, config: TrainConfig | None = None,
+             seed: int = 0, progress: bool = True) -> tuple[dict, System]:
+    """Train on ``train``, replay every strategy on ``test``; returns (results dict, trained system)."""
+    if train.models != test.models:
+        raise ValueError(f"train and test must have the same models: {train.models} vs {test.models}")
+    t0 = time.time()
+    system, extras = fit_system(train, e_train, prices, config, progress=progress)
+    k, n = test.k, test.n
+    rows_out: list[Row] = []
+    correct_tr = train.labels.correct
+    mean_cost = system.mean_cost  # USD per call, training data
+    best = system.best_model
+    c_best = float(mean_cost[best]) * 1000
+    resp_len = np.vectorize(len, otypes=[float])(test.responses)
+    router_p = system.router.predict(e_test)
+    tax_idx, _ = system.taxonomy.assign(e_test)
+    sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models))
+    steps = _bar(range(7), f"eval {dataset}", progress, total=7)
+    tick = iter(steps)
+    next(tick, None)
+
+    # ---- single models, oracle, random
+    for j, m in enumerate(test.models):
+        rows_out.append(Row(m, "single", "single", np.full(n, j), test.cost[:, j].copy(), params={"model": m}))
+    rows_out.append(_oracle(test))
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, k, size=n)
+    rows_out.append(Row("random", "baseline", "random", pick, test.cost[np.arange(n), pick],
+                        params={"rule": "uniform random model per prompt", "seed": seed}))
+    next(tick, None)
+
+    # ---- single-call routers (utility = P - kappa * cost / C_best), Switchboard's and the baselines'
+    tax_p = system.taxonomy.predict(e_test)
+    tax_cost = system.taxonomy.expected_cost(e_test) * 1000
+    learned_p = router_p
+    routers = {
+        "sb-taxonomy": ("switchboard", tax_p, tax_cost, "taxonomy: nearest centroid -> category accuracy"),
+        "sb-learned": ("switchboard", learned_p, mean_cost * 1000, "learned router (MLP on embedding)"),
+        "sb-combined": ("switchboard", (tax_p + learned_p) / 2, tax_cost,
+                        "mean of taxonomy and learned router probabilities"),
+    }
+    knn = KnnRouter(k=40).fit(e_train, correct_tr)
+    routers["knn"] = ("baseline", knn.predict(e_test), mean_cost * 1000, "RouterBench kNN (k=40, cosine)")
+    for name, (kind, probs, costs, rule) in routers.items():
+        for kappa in KAPPAS:
+            choice = choose_by_utility(probs, costs, kappa / c_best)
+            rows_out.append(Row(f"{name}(κ={kappa:g})", kind, name, choice, test.cost[np.arange(n), choice],
+                                params={"rule": rule, "kappa": kappa, "utility": "P - kappa * cost / C_best"}))
+    next(tick, None)
+
+    # ---- RouteLLM: strong = best single model, weak = AutoMix's small model; threshold on the predicted
+    #      advantage, at the quantiles of the training prompts that send given shares to the strong model
+    slm = _small_model(system)
+    for name, maker in (("routellm-mf", lambda: MatrixFactorizationRouter(seed=seed)),
+                        ("routellm-bert", lambda: BertStyleRouter(C=0.1))):
+        router = maker().fit(e_train, correct_tr)
+        p_tr, p_te = router.predict(e_train), router.predict(e_test)
+        adv_tr = p_tr[:, best] - p_tr[:, slm]
+        adv_te = p_te[:, best] - p_te[:, slm]
+        for rate, alpha in zip(ROUTELLM_RATES, bl.quantile_thresholds(adv_tr, ROUTELLM_RATES), strict=True):
+            strong = bl.binary_route(adv_te, alpha)
+            choice = np.where(strong, best, slm)
+            rows_out.append(Row(f"{name}(strong≈{rate:.0%})", "baseline", name, choice,
+                                test.cost[np.arange(n), choice],
+                                params={"strong": test.models[best], "weak": test.models[slm],
+                                        "alpha": alpha, "train_strong_rate": rate}))
+    next(tick, None)
+
+    # ---- single-answer verifier scores (AutoMix / FrugalGPT), out-of-fold on the training prompts
+    oof = extras["oof"]
+    all_models = list(range(k))
+    tr_scored = oof.score(singleton_plan(train.n, all_models, [1.01] * k))
+    s_train = tr_scored.score  # (n_train, k): verifier on each model's answer alone
+
+    # AutoMix: SLM -> LLM through decide, meta-verifier from the automix-llm package
+    costs_1k = (float(mean_cost[slm]) * 1000, float(mean_cost[best]) * 1000)
+    frame = bl.automix_frame(s_train[:, slm], correct_tr[:, slm], correct_tr[:, best])
+    te_plan = singleton_plan(n, [slm, best], [0.5, 1.01])
+    te_raw = score_plan(sit, te_plan, system.verifier.predict)
+    for kind in ("threshold", "pomdp"):
+        automix, method, params = bl.train_automix(kind, frame, costs_1k)
+        chosen = automix.best_param
+        others = [p for p in params if str(p) != str(chosen)]
+        if len(others) > AUTOMIX_SWEEP:  # an even sample of the package's candidate settings
+            others = [others[i] for i in np.linspace(0, len(others) - 1, AUTOMIX_SWEEP).round().astype(int)]
+        settings = [(chosen, True)] + [(p, False) for p in others]
+        for q, (param, trained) in enumerate(settings):
+            cal = bl.policy_calibration(method, param)
+            out = run_cascade(sit, te_plan, recalibrate(te_raw, None, cal))
+            label = "trained" if trained else f"#{q}"
+            rows_out.append(Row(f"automix-{kind}({label})", "baseline", f"automix-{kind}", out.rep, out.cost,
+                                out.tiers_used, params={"slm": test.models[slm], "llm": test.models[best],
+                                                        "meta_verifier": str(param)[:200],
+                                                        "selected_by": "Automix.train (IBC lift) on training"
+                                                        if trained else "sweep"},
+                                first_model=slm))
+    next(tick, None)
+
+    # FrugalGPT: list + thresholds searched on training data, one configuration per budget
+    candidates = _frugal_candidates(train.accuracy(), mean_cost)
+    frugal = bl.search_frugal(s_train, correct_tr, train.cost, candidates)
+    chosen_cfgs = []
+    for f in BUDGET_FRACTIONS:
+        within = [c for c in frugal if c.train_cost_per_1k <= COST_MARGIN * f * c_best]
+        if within:
+            cfg = max(within, key=lambda c: (round(c.train_accuracy, 3), -c.train_cost_per_1k))
+            if all(cfg is not c for c, _ in chosen_cfgs):
+                chosen_cfgs.append((cfg, f))
+    for cfg, f in chosen_cfgs:
+        plan = singleton_plan(n, cfg.models, cfg.thresholds)
+        scored = score_plan(sit, plan, system.verifier.predict)
+        out = run_cascade(sit, plan, scored)
+        rows_out.append(Row(f"frugalgpt@{fraction_name(f)}", "baseline", "frugalgpt", out.rep, out.cost,
+                            out.tiers_used, params={"models": [test.models[j] for j in cfg.models],
+                                                    "thresholds": cfg.thresholds, "budget_fraction": f,
+                                                    "train_accuracy": round(cfg.train_accuracy, 4),
+                                                    "train_cost_per_1k_usd": round(cfg.train_cost_per_1k, 5)},
+                            first_model=cfg.models[0]))
+    next(tick, None)
+
+    # ---- Switchboard's dial: fusing cascades through decide
+    for point in system.dial:
+        plan = system.plan(point, tax_idx)
+        scored = score_plan(sit, plan, system.verifier.predict, system.weights, system.calibration)
+        out = run_cascade(sit, plan, scored)
+        rows_out.append(Row(f"sb-cascade {point.name}", "switchboard", "sb-cascade", out.rep, out.cost,
+                            out.tiers_used, params=point.as_dict(), first_model=system.global_order[0]))
+    next(tick, None)
+
+    results = assemble(test, rows_out, dataset, best_train=best, slm=slm)
+    results["train"] = {"prompts": train.n, **system.stats,
+                        "best_single_model": train.models[best], "small_model": train.models[slm]}
+    results["seconds"] = round(time.time() - t0, 1)
+    if hasattr(steps, "close"):
+        steps.close()
+    return results, system
+
+
+def _oracle(test: RecordedOutcomes) -> Row:
+    """Cheapest model that answered correctly; when none did, the cheapest model (its answer is wrong)."""
+    c = test.labels.correct
+    cost = np.where(c == 1.0, test.cost, np.inf)
+    has = np.isfinite(cost).any(axis=1)
+    choice = np.where(has, np.argmin(cost, axis=1), np.argmin(test.cost, axis=1))
+    return Row("oracle", "oracle", "oracle", choice, test.cost[np.arange(test.n), choice],
+               params={"rule": "cheapest correct model per prompt (reads labels: an upper bound)"})
+
+
+def _small_model(system: System) -> int:
+    """AutoMix / RouteLLM weak model: the most accurate model costing at most 1/10 of the best one."""
+    cheap = [j for j in range(len(system.models)) if j != system.best_model
+             and system.mean_cost[j] <= system.mean_cost[system.best_model] / 10]
+    if not cheap:
+        cheap = [int(np.argmin(system.mean_cost))]
+    return max(cheap, key=lambda j: (system.train_accuracy[j], -system.mean_cost[j]))
+
+
+def _frugal_candidates(acc: np.ndarray, cost: np.ndarray, limit: int = 7) -> list[int]:
+    """Models on or near the single-model frontier (FrugalGPT searches over the provider list)."""
+    front = pareto_frontier(cost, acc)
+    rest = sorted((j for j in range(len(acc)) if j not in front), key=lambda j: -acc[j] / max(cost[j], 1e-12))
+    return sorted([*front, *rest][:limit])
+
+
+def assemble(test: RecordedOutcomes, rows: Sequence[Row], dataset: str, best_train: int, slm: int) -> dict:
+    """Score every strategy on the test labels and build results.json's structure."""
+    correct = test.labels.correct
+    strategies = []
+    single_stats = {}
+    for j in range(test.k):
+        single_stats[j] = (accuracy(correct[:, j]), cost_per_1k(test.cost[:, j]))
+    llm = single_stats[best_train]
+    for row in rows:
+        chosen = correct[np.arange(test.n), row.rep]
+        acc = accuracy(chosen)
+        cost = cost_per_1k(row.cost)
+        params = dict(row.params or {})
+        params["family"] = row.family
+        if row.tiers_used is not None:
+            base = single_stats[row.first_model if row.first_model is not None else slm]
+            params["ibc"] = _round(ibc(acc, cost, *base))
+            params["ibc_lift"] = _round(ibc_lift(acc, cost, base, llm))
+        strategies.append({"name": row.name, "kind": row.kind, "accuracy": round(acc, 4),
+                           "cost_per_1k_usd": round(cost, 5),
+                           "escalation_rate": None if row.tiers_used is None
+                           else round(escalation_rate(row.tiers_used), 4),
+                           "params": params})
+    comparable = [s for s in strategies if s["kind"] != "oracle"]
+    front = pareto_frontier([s["cost_per_1k_usd"] for s in comparable], [s["accuracy"] for s in comparable])
+    for i, s in enumerate(comparable):
+        s["params"]["on_frontier"] = i in front
+    max_cost = max(s["cost_per_1k_usd"] for s in comparable)
+    families: dict[str, list[dict]] = {}
+    for s in comparable:
+        families.setdefault(s["params"]["family"], []).append(s)
+    families["zero-router (single models)"] = [s for s in strategies if s["kind"] == "single"]
+    families["switchboard (all points)"] = [s for s in strategies if s["kind"] == "switchboard"]
+    aiq_values = {name: round(aiq([s["cost_per_1k_usd"] for s in ss], [s["accuracy"] for s in ss], max_cost), 5)
+                  for name, ss in families.items() if name != "single"}
+    best_single = max((s for s in strategies if s["kind"] == "single"), key=lambda s: s["accuracy"])
+    results = {"dataset": dataset, "prompts": int(test.n), "strategies": strategies, "aiq": aiq_values,
+               "aiq_range_usd_per_1k": [0.0, max_cost],
+               "best_single": {"name": best_single["name"], "accuracy": best_single["accuracy"],
+                               "cost_per_1k_usd": best_single["cost_per_1k_usd"]},
+               "bars": bars(strategies, best_single)}
+    results["bars"]["aiq_above_every_baseline"] = aiq_verdict(results)
+    return results
+
+
+def bars(strategies: list[dict], best_single: dict) -> dict:
+    """The issue's bars, checked on these prompts: (1) a Switchboard point at >= best single + 3 pt and
+    <= 1/4 of its cost; (2) one at >= its accuracy and <= 1/10 of its cost; (3) Switchboard's AIQ above
+    every baseline's (checked by the caller, which has the AIQ table)."""
+    sb = [s for s in strategies if s["kind"] == "switchboard"]
+    acc, cost = best_single["accuracy"], best_single["cost_per_1k_usd"]
+
+    def best_within(limit: float) -> dict | None:
+        within = [s for s in sb if s["cost_per_1k_usd"] <= limit]
+        return max(within, key=lambda s: s["accuracy"]) if within else None
+
+    quarter, tenth = best_within(cost / 4), best_within(cost / 10)
+    return {
+        "plus3_at_quarter_cost": {"target_accuracy": round(acc + 0.03, 4), "max_cost_per_1k_usd": round(cost / 4, 5),
+                                  "best_point": quarter and quarter["name"],
+                                  "accuracy": quarter and quarter["accuracy"],
+                                  "met": bool(quarter and quarter["accuracy"] >= acc + 0.03 - 1e-9)},
+        "match_at_tenth_cost": {"target_accuracy": acc, "max_cost_per_1k_usd": round(cost / 10, 5),
+                                "best_point": tenth and tenth["name"], "accuracy": tenth and tenth["accuracy"],
+                                "met": bool(tenth and tenth["accuracy"] >= acc - 1e-9)},
+    }
+
+
+def _round(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 5)
+
+
+def write_results(results: dict, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def aiq_verdict(results: dict) -> dict:
+    """Is Switchboard's AIQ above every baseline's (random, kNN, RouteLLM, AutoMix, FrugalGPT, zero router)?"""
+    values = results["aiq"]
+    sb = values.get("switchboard (all points)", float("nan"))
+    base = {k: v for k, v in values.items() if not k.startswith("sb-") and not k.startswith("switchboard")
+            and k != "oracle"}
+    worst = max(base.items(), key=lambda kv: kv[1]) if base else (None, float("nan"))
+    return {"switchboard": sb, "best_baseline": worst[0], "best_baseline_aiq": worst[1],
+            "met": bool(base) and sb > worst[1]}
+

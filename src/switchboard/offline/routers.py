@@ -1,0 +1,339 @@
+"""Routers over prompt embeddings: Switchboard's taxonomy and learned router, and the baselines' routers
+(RouterBench kNN, RouteLLM matrix factorisation and BERT-style classifier), all on the same embeddings.
+
+Every router exposes ``predict(E) -> (n, k)`` per-model P(correct); choosing a model from those
+probabilities and prices is ``choose_by_utility``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from switchboard.domain.taxonomy import Category, centroid
+
+
+def _nanmean0(x: np.ndarray, axis: int = 0, default: float = 0.5) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmean(x, axis=axis)
+    return np.where(np.isnan(out), default, out)
+
+
+def fill_labels(correct: np.ndarray) -> np.ndarray:
+    """Ungraded calls (NaN) take the model's mean accuracy, so they carry no evidence either way."""
+    means = _nanmean0(correct, axis=0)
+    return np.where(np.isnan(correct), means[None, :], correct)
+
+
+def choose_by_utility(probs: np.ndarray, costs: np.ndarray, lam: float) -> np.ndarray:
+    """Per prompt, the model maximising P(correct) - lam * cost (RouterBench's willingness-to-pay rule).
+
+    ``costs`` is (k,) expected cost per call in USD per 1k prompts, or (n, k). Ties go to the cheaper model.
+    """
+    costs = np.broadcast_to(np.asarray(costs, dtype=float), probs.shape)
+    utility = probs - lam * costs - 1e-12 * costs
+    return np.argmax(utility, axis=1)
+
+
+# ---------------------------------------------------------------------------------------------- taxonomy
+
+
+@dataclass
+class Taxonomy:
+    """Categories with centroids, per-model accuracy and mean cost (USD per call), and a tier list.
+
+    ``assign`` is nearest-centroid by cosine similarity, the same rule as the router Lambda's
+    ``CentroidIndex``; the category labels of the data are read only when building it.
+    """
+
+    names: list[str]
+    models: list[str]
+    centroids: np.ndarray  # (c, d) unit vectors
+    accuracy: np.ndarray  # (c, k)
+    cost: np.ndarray  # (c, k) USD per call
+    counts: np.ndarray  # (c,)
+    tiers: list[list[str]] = field(default_factory=list)
+
+    def assign(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sims = np.asarray(embeddings, dtype=np.float32) @ self.centroids.T
+        idx = np.argmax(sims, axis=1)
+        return idx, sims[np.arange(len(idx)), idx]
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        """Per-model accuracy of each prompt's nearest category (n, k)."""
+        idx, _ = self.assign(embeddings)
+        return self.accuracy[idx]
+
+    def expected_cost(self, embeddings: np.ndarray) -> np.ndarray:
+        idx, _ = self.assign(embeddings)
+        return self.cost[idx]
+
+    def to_categories(self) -> list[Category]:
+        return [Category(name=name, centroid=[round(float(x), 6) for x in self.centroids[c]],
+                         tiers=self.tiers[c] if self.tiers else [self.models[int(np.argmax(self.accuracy[c]))]],
+                         accuracy={m: round(float(self.accuracy[c, j]), 4) for j, m in enumerate(self.models)},
+                         cost_usd={m: float(f"{self.cost[c, j]:.6g}") for j, m in enumerate(self.models)},
+                         examples=int(self.counts[c]))
+                for c, name in enumerate(self.names)]
+
+    @classmethod
+    def from_categories(cls, categories: Sequence[Category], models: Sequence[str]) -> Taxonomy:
+        models = list(models)
+        return cls(names=[c.name for c in categories], models=models,
+                   centroids=np.asarray([c.centroid for c in categories], dtype=np.float32),
+                   accuracy=np.asarray([[c.accuracy.get(m, 0.0) for m in models] for c in categories]),
+                   cost=np.asarray([[c.cost_usd.get(m, 0.0) for m in models] for c in categories]),
+                   counts=np.asarray([c.examples for c in categories]),
+                   tiers=[list(c.tiers) for c in categories])
+
+
+def efficient_tiers(accuracy: np.ndarray, cost: np.ndarray, models: Sequence[str], max_tiers: int = 4,
+                    margin: float = 0.01) -> list[str]:
+    """"Cheapest likely good first": the cost-accuracy frontier of one category, cheapest first, ending
+    with its most accurate model (the safety net). A model is kept only if it beats every cheaper kept
+    model by ``margin``; when there are more than ``max_tiers``, the cheapest ones are dropped first."""
+    order = np.lexsort((-accuracy, cost))
+    kept: list[int] = []
+    for j in order:
+        if not kept or accuracy[j] > accuracy[kept[-1]] + margin:
+            kept.append(int(j))
+    best = int(np.argmax(accuracy))
+    if kept[-1] != best:
+        kept.append(best)
+    kept = kept[-max_tiers:]
+    return [models[j] for j in kept]
+
+
+def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str], correct: np.ndarray, cost: np.ndarray,
+                   models: Sequence[str], max_tiers: int = 4, min_examples: int = 5) -> Taxonomy:
+    """One category per label with at least ``min_examples`` prompts (centroid = normalised mean)."""
+    labels = np.asarray(labels, dtype=object)
+    names = sorted(n for n in set(labels) if (labels == n).sum() >= min_examples) or sorted(set(labels))
+    cents, accs, costs, counts, tiers = [], [], [], [], []
+    for name in names:
+        mask = labels == name
+        cents.append(centroid(embeddings[mask]))
+        acc = _nanmean0(correct[mask], axis=0)
+        cst = cost[mask].mean(axis=0)
+        accs.append(acc)
+        costs.append(cst)
+        counts.append(int(mask.sum()))
+        tiers.append(efficient_tiers(acc, cst, list(models), max_tiers=max_tiers))
+    return Taxonomy(names=list(names), models=list(models), centroids=np.asarray(cents, dtype=np.float32),
+                    accuracy=np.asarray(accs), cost=np.asarray(costs), counts=np.asarray(counts), tiers=tiers)
+
+
+# ---------------------------------------------------------------------------------------------- learned
+
+
+class LearnedRouter:
+    """EMAFusion's multi-output predictor: one network maps a prompt embedding to every model's
+    P(correct) (a multi-label MLP with logistic outputs), exported to ONNX for the router Lambda."""
+
+    def __init__(self, hidden: int = 128, alpha: float = 1e-2, max_iter: int = 300, seed: int = 0) -> None:
+        self.hidden, self.alpha, self.max_iter, self.seed = hidden, alpha, max_iter, seed
+        self.model = None
+        self.prior: np.ndarray | None = None
+
+    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> LearnedRouter:
+        from sklearn.neural_network import MLPClassifier
+
+        y = np.rint(fill_labels(correct)).astype(int)
+        self.prior = _nanmean0(correct, axis=0)
+        self.model = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=self.alpha, max_iter=self.max_iter,
+                                   early_stopping=True, validation_fraction=0.15, n_iter_no_change=15,
+                                   learning_rate_init=1e-3, random_state=self.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model.fit(np.asarray(embeddings, dtype=np.float32), y)
+        return self
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        assert self.model is not None, "fit first"
+        probs = self.model.predict_proba(np.asarray(embeddings, dtype=np.float32))
+        return np.asarray(probs, dtype=float).reshape(len(embeddings), -1)
+
+    def to_onnx(self, input_name: str = "embedding") -> bytes:
+        """ONNX graph: float32 (batch, d) -> ``probabilities`` (batch, k)."""
+        from skl2onnx import to_onnx
+        from skl2onnx.common.data_types import FloatTensorType
+
+        d = self.model.coefs_[0].shape[0]
+        onx = to_onnx(self.model, initial_types=[(input_name, FloatTensorType([None, d]))],
+                      options={id(self.model): {"zipmap": False}}, target_opset=17)
+        k = self.model.coefs_[-1].shape[1]
+        for output in onx.graph.output:  # skl2onnx declares the multi-label 'label' output as 1-d
+            if output.name == "label":
+                dims = output.type.tensor_type.shape.dim
+                del dims[:]
+                dims.add().dim_param = "N"
+                dims.add().dim_value = k
+        return onx.SerializeToString()
+
+
+def cross_fit(make, embeddings: np.ndarray, correct: np.ndarray, folds: int = 5,  # noqa: ANN001
+              seed: int = 0) -> tuple[np.ndarray, list]:
+    """Out-of-fold predictions of ``make().fit(...)`` on the training prompts themselves (so models
+    stacked on top - verifier, calibration, dial - never see a router that memorised their labels), and
+    the fold models, whose average is the router used on new prompts: its outputs are distributed like
+    the out-of-fold ones the stacked models were fitted on (a router refitted on every prompt trains
+    for a different number of epochs and shifts its outputs, which the verifier would misread)."""
+    n = len(embeddings)
+    rng = np.random.default_rng(seed)
+    fold_of = rng.permutation(n) % folds
+    out = np.zeros(correct.shape, dtype=float)
+    members = []
+    for f in range(folds):
+        train = fold_of != f
+        router = make().fit(embeddings[train], correct[train])
+        out[~train] = router.predict(embeddings[~train])
+        members.append(router)
+    return out, members
+
+
+def cross_fit_predict(make, embeddings: np.ndarray, correct: np.ndarray, folds: int = 5,  # noqa: ANN001
+                      seed: int = 0) -> np.ndarray:
+    return cross_fit(make, embeddings, correct, folds, seed)[0]
+
+
+class RouterEnsemble:
+    """Mean of the cross-fitted ``LearnedRouter`` folds; ``to_onnx`` writes the whole ensemble as one graph
+    (each member: MatMul, Add, ReLU, MatMul, Add, Sigmoid; then the mean)."""
+
+    def __init__(self, members: Sequence[LearnedRouter]) -> None:
+        self.members = list(members)
+
+    @property
+    def model(self):  # noqa: ANN201 - the first member's network (input dimension for metadata)
+        return self.members[0].model
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict(embeddings) for m in self.members], axis=0)
+
+    def to_onnx(self, input_name: str = "embedding", output_name: str = "probabilities") -> bytes:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        nodes, inits, outs = [], [], []
+        d = self.members[0].model.coefs_[0].shape[0]
+        k = self.members[0].model.coefs_[-1].shape[1]
+        for i, member in enumerate(self.members):
+            net = member.model
+            if net.activation != "relu" or net.out_activation_ != "logistic":
+                raise ValueError("only relu MLPs with logistic outputs are exported")
+            h = input_name
+            for layer, (w, b) in enumerate(zip(net.coefs_, net.intercepts_, strict=True)):
+                wn, bn = f"m{i}_w{layer}", f"m{i}_b{layer}"
+                inits += [numpy_helper.from_array(w.astype(np.float32), wn),
+                          numpy_helper.from_array(b.astype(np.float32), bn)]
+                nodes.append(helper.make_node("MatMul", [h, wn], [f"m{i}_mm{layer}"]))
+                nodes.append(helper.make_node("Add", [f"m{i}_mm{layer}", bn], [f"m{i}_z{layer}"]))
+                last = layer == len(net.coefs_) - 1
+                h = f"m{i}_p" if last else f"m{i}_h{layer}"
+                nodes.append(helper.make_node("Sigmoid" if last else "Relu", [f"m{i}_z{layer}"], [h]))
+            outs.append(h)
+        nodes.append(helper.make_node("Mean", outs, [output_name]))
+        graph = helper.make_graph(nodes, "switchboard_router",
+                                  [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [None, d])],
+                                  [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [None, k])],
+                                  initializer=inits)
+        onx = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="switchboard")
+        onx.ir_version = 8
+        onnx.checker.check_model(onx)
+        return onx.SerializeToString()
+
+
+# ---------------------------------------------------------------------------------------------- baselines
+
+
+class KnnRouter:
+    """RouterBench's kNN router: P(correct) of each model = its mean correctness over the k nearest
+    training prompts (cosine similarity of the embeddings)."""
+
+    def __init__(self, k: int = 40) -> None:
+        self.k = k
+
+    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> KnnRouter:
+        self.E = np.asarray(embeddings, dtype=np.float32)
+        self.Y = fill_labels(correct)
+        return self
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        out = np.empty((len(embeddings), self.Y.shape[1]))
+        k = min(self.k, len(self.E))
+        for start in range(0, len(embeddings), 512):
+            sims = np.asarray(embeddings[start:start + 512], dtype=np.float32) @ self.E.T
+            nn = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            out[start:start + 512] = self.Y[nn].mean(axis=1)
+        return out
+
+
+class MatrixFactorizationRouter:
+    """RouteLLM's matrix-factorisation router, reimplemented for k models on the same embeddings:
+    score(q, m) = <v_m, W q> + b_m, P(correct) = sigmoid(score), trained by Adam on the logistic loss
+    with L2 (RouteLLM projects a text embedding with W and learns a model embedding v_m)."""
+
+    def __init__(self, dim: int = 32, epochs: int = 200, lr: float = 0.01, l2: float = 1e-3, seed: int = 0) -> None:
+        self.dim, self.epochs, self.lr, self.l2, self.seed = dim, epochs, lr, l2, seed
+
+    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> MatrixFactorizationRouter:
+        rng = np.random.default_rng(self.seed)
+        X = np.asarray(embeddings, dtype=np.float64)
+        mask = ~np.isnan(correct)
+        Y = np.where(mask, correct, 0.0)
+        n, d = X.shape
+        k = correct.shape[1]
+        W = rng.normal(0, 0.1, (d, self.dim))
+        V = rng.normal(0, 0.1, (k, self.dim))
+        prior = np.clip(_nanmean0(correct), 1e-3, 1 - 1e-3)
+        b = np.log(prior / (1 - prior))
+        params = [W, V, b]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        for t in range(1, self.epochs + 1):  # full-batch Adam: n is a few thousand
+            Q = X @ W
+            S = Q @ V.T + b
+            P = 1 / (1 + np.exp(-S))
+            G = (P - Y) * mask / max(1, mask.sum())
+            gV = G.T @ Q + self.l2 * V
+            gW = X.T @ (G @ V) + self.l2 * W
+            gb = G.sum(axis=0)
+            for i, g in enumerate((gW, gV, gb)):
+                m[i] = 0.9 * m[i] + 0.1 * g
+                v[i] = 0.999 * v[i] + 0.001 * g * g
+                params[i] -= self.lr * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
+        self.W, self.V, self.b = params
+        return self
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        S = (np.asarray(embeddings, dtype=np.float64) @ self.W) @ self.V.T + self.b
+        return 1 / (1 + np.exp(-S))
+
+
+class BertStyleRouter:
+    """RouteLLM's BERT classifier, reimplemented as a logistic-regression head per model on the frozen
+    MiniLM sentence embedding (the same embedding every router here uses)."""
+
+    def __init__(self, C: float = 1.0) -> None:
+        self.C = C
+
+    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> BertStyleRouter:
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.rint(fill_labels(correct)).astype(int)
+        self.heads = []
+        for j in range(y.shape[1]):
+            if len(set(y[:, j])) < 2:
+                self.heads.append(float(y[0, j]))
+                continue
+            self.heads.append(LogisticRegression(C=self.C, max_iter=500).fit(embeddings, y[:, j]))
+        return self
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        cols = [np.full(len(embeddings), h) if isinstance(h, float) else h.predict_proba(embeddings)[:, 1]
+                for h in self.heads]
+        return np.column_stack(cols)

@@ -1,0 +1,67 @@
+"""Tiny synthetic routing-outcome datasets (the shared schema) and a fake encoder, for fast offline tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+CATEGORIES = ("alpha", "beta", "gamma")
+LETTERS = "ABCD"
+# per-model accuracy in each category and price (USD per call)
+MODELS = {
+    "cheap-a": ({"alpha": 0.85, "beta": 0.35, "gamma": 0.5}, 0.0001),
+    "cheap-b": ({"alpha": 0.4, "beta": 0.8, "gamma": 0.5}, 0.0002),
+    "mid": ({"alpha": 0.6, "beta": 0.6, "gamma": 0.65}, 0.001),
+    "big": ({"alpha": 0.8, "beta": 0.8, "gamma": 0.8}, 0.01),
+}
+
+
+def prompt_text(category: str, i: int) -> str:
+    options = "\n".join(f"({letter}) option {letter.lower()} of {i}" for letter in LETTERS)
+    return f"{category} question number {i}: which option?\n{options}"
+
+
+def make_frame(n_per_category: int = 60, seed: int = 0, ungraded: int = 0):
+    """Long-format frame: one row per (prompt, model); CoT-like responses, no ``pred`` column values."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for category in CATEGORIES:
+        for i in range(n_per_category):
+            pid = f"{category}.{i}"
+            gold = LETTERS[rng.integers(0, 4)]
+            prompt = prompt_text(category, i)
+            for model, (acc, price) in MODELS.items():
+                right = rng.random() < acc[category]
+                letter = gold if right else rng.choice([x for x in LETTERS if x != gold])
+                response = f"Let me think. The answer is ({letter})."
+                rows.append({"prompt_id": pid, "prompt": prompt, "category": category, "subcategory": category,
+                             "reference": None, "model": model, "response": response, "pred": None,
+                             "correct": 1.0 if right else 0.0, "input_tokens": None, "output_tokens": None,
+                             "cost_usd": price * (0.8 + 0.4 * rng.random())})
+    frame = pd.DataFrame(rows)
+    if ungraded:
+        frame.loc[frame.index[:ungraded], "correct"] = np.nan
+    return frame
+
+
+def write_parquet(path: Path, **kwargs) -> Path:
+    make_frame(**kwargs).to_parquet(path)
+    return path
+
+
+class FakeEncoder:
+    """Text -> fixed unit vector: a category axis plus a small hash-derived jitter (dimension 8)."""
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), 8), dtype=np.float32)
+        for r, text in enumerate(texts):
+            for c, category in enumerate(CATEGORIES):
+                if text.startswith(category):
+                    out[r, c] = 1.0
+            digest = hashlib.sha256(text.encode()).digest()
+            out[r, 3:] = np.frombuffer(digest[:5], dtype=np.uint8) / 255.0 * 0.3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from switchboard.domain import policy
+from switchboard.offline import cascades
+from switchboard.offline.cascades import (
+    Plan,
+    Situation,
+    run_cascade,
+    score_plan,
+    stop_rule,
+    two_level_thresholds,
+)
+from switchboard.offline.judges import AgreementJudge, enumerate_candidates, fuse
+
+
+def situation(n=40, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(-1, 3, size=(n, k))
+    return Situation(answer_ids=ids, cost=rng.random((n, k)) * 0.01, router_p=rng.random((n, k)),
+                     resp_len=rng.integers(1, 500, size=(n, k)).astype(float),
+                     responses=np.full((n, k), "text", dtype=object), models=[f"m{j}" for j in range(k)])
+
+
+def fake_predict(X):
+    # a deterministic score in (0, 1) from the features (votes and router probabilities)
+    return 1 / (1 + np.exp(-(X[:, :8].sum(axis=1) * 0.7 - 0.3)))
+
+
+def test_cascades_call_the_production_policy():
+    assert cascades.decide is policy.decide
+    assert cascades.aggregate_confidence is policy.aggregate_confidence
+
+
+def test_stop_rule_replicates_decide(monkeypatch):
+    calls = []
+    real = policy.decide
+
+    def spy(**kwargs):
+        calls.append(kwargs["tier"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(cascades, "decide", spy)
+    sit = situation()
+    rng = np.random.default_rng(3)
+    tiers = [list(rng.permutation(4)[: rng.integers(1, 5)]) for _ in range(sit.n)]
+    judges = [[[] for _ in t] for t in tiers]
+    for i, t in enumerate(tiers):
+        if len(t) >= 2 and i % 2:
+            judges[i][0] = [int(next(j for j in range(4) if j not in t))] if len(t) < 4 else []
+    lens = np.asarray([len(t) for t in tiers])
+    for cheap, last in [(0.5, 0.7), (0.9, 0.2), (1.01, 1.01), (0.0, 0.0)]:
+        thr = two_level_thresholds(lens, int(lens.max()), cheap, last, final=0.6)
+        plan = Plan(tiers, judges, [list(row[:n]) for row, n in zip(thr, lens, strict=True)])
+        scored = score_plan(sit, plan, fake_predict)
+        out = run_cascade(sit, plan, scored)
+        stop, ret = stop_rule(scored.confidence, lens, thr)
+        assert (out.tiers_used == stop + 1).all()
+        assert (out.rep == scored.rep[np.arange(sit.n), ret]).all()
+        assert np.allclose(out.cost, np.cumsum(scored.new_cost, axis=1)[np.arange(sit.n), stop])
+    assert calls, "decide was not called"
+
+
+def test_each_answer_is_paid_once():
+    sit = situation(n=1, k=3)
+    sit.cost[:] = [[0.1, 0.2, 0.4]]
+    # tier 0: model 0 judged by model 1; tier 1: model 1 (already paid); tier 2: model 2
+    plan = Plan([[0, 1, 2]], [[[1], [], []]], [[1.01, 1.01, 0.0]])
+    scored = score_plan(sit, plan, fake_predict)
+    assert np.allclose(scored.new_cost[0], [0.3, 0.0, 0.4])
+    judge_verdict = [v for v in scored.verdicts[0][0] if v.kind == "agreement"][0]
+    assert judge_verdict.cost_usd == pytest.approx(0.2) and judge_verdict.judge == "agreement:m1"
+    assert "simulated" in judge_verdict.detail
+    out = run_cascade(sit, plan, scored, keep_traces=True)
+    assert out.cost[0] == pytest.approx(0.7)
+    assert sum(a.cost_usd for a in out.traces[0]) == pytest.approx(0.7)
+
+
+def test_agreement_judge_abstains_without_answer():
+    judge = AgreementJudge("j")
+    assert judge.verdict(1, 1, 0.1).score == 1.0
+    assert judge.verdict(1, 2, 0.1).score == 0.0
+    assert judge.verdict(-1, 2, 0.1).score is None
+    assert judge.verdict(1, -1, 0.1).score is None
+
+
+def test_fusion_picks_the_best_scored_candidate():
+    ids = np.array([[0, 0, 1, -1]])
+    called = np.array([[True, True, True, True]])
+    p = np.array([[0.6, 0.6, 0.9, 0.5]])
+    cand = enumerate_candidates(ids, called, p)
+    assert sorted(cand.answer.tolist()) == [0, 1]
+    # a verifier that trusts votes: answer 0 (two votes) wins; one that trusts model 2 alone: answer 1
+    votes = fuse(ids, called, p, np.ones((1, 4)), lambda X: X[:, :4].sum(axis=1) / 4 + 0.5)
+    assert votes[0].answer == 0 and votes[0].rep in (0, 1)
+    trust2 = fuse(ids, called, p, np.ones((1, 4)), lambda X: (X[:, 2] + 1) / 2)
+    assert trust2[0].answer == 1 and trust2[0].rep == 2

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+from offline_synth import MODELS, make_frame, write_parquet
+
+from switchboard.offline.data import infer_prices, load_outcomes, split_rows
+
+
+def test_load_dense_and_extract(tmp_path):
+    data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=10, ungraded=3))
+    assert data.n == 30 and data.models == sorted(MODELS)
+    assert np.isnan(data.labels.correct).sum() == 3
+    # extracted letters: the answer ids group equal letters; correct rows share the gold letter
+    for i in range(data.n):
+        gold = {data.answers[i, j] for j in range(data.k) if data.labels.correct[i, j] == 1.0}
+        assert len(gold) <= 1
+    assert (data.answer_ids >= 0).all()
+
+
+def test_incomplete_prompts_are_dropped(tmp_path):
+    frame = make_frame(n_per_category=5)
+    frame = frame.drop(frame.index[0])
+    frame.to_parquet(tmp_path / "d.parquet")
+    with pytest.warns(UserWarning):
+        data = load_outcomes(tmp_path / "d.parquet")
+    assert data.n == 14
+
+
+def test_split_is_deterministic_and_order_free():
+    ids = [f"p{i}" for i in range(100)]
+    tr, va = split_rows(ids, 0.3, seed=7)
+    assert len(va) == 30 and not set(tr) & set(va)
+    shuffled = list(reversed(ids))
+    tr2, va2 = split_rows(shuffled, 0.3, seed=7)
+    assert sorted(shuffled[i] for i in va2) == sorted(ids[i] for i in va)
+    assert not np.array_equal(split_rows(ids, 0.3, seed=8)[1], va)
+
+
+def test_prices_fit_recorded_costs(tmp_path):
+    data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=10))
+    prices = infer_prices(data)
+    assert set(prices) == set(MODELS)
+    assert prices["big"]["input_usd_per_mtok"] + prices["big"]["output_usd_per_mtok"] > \
+        prices["cheap-a"]["input_usd_per_mtok"] + prices["cheap-a"]["output_usd_per_mtok"]

@@ -1,0 +1,116 @@
+"""train -> artifacts -> load, and eval end to end on a tiny synthetic dataset with a fake encoder."""
+
+import json
+
+import numpy as np
+import pytest
+from offline_synth import FakeEncoder, write_parquet
+
+from switchboard.domain.models import ModelEntry
+from switchboard.domain.taxonomy import Category
+from switchboard.local.seed import load_taxonomy
+from switchboard.offline import cli
+from switchboard.offline.artifacts import catalog_items, load_artifacts, taxonomy_items, write_artifacts
+from switchboard.offline.data import load_outcomes, split_rows
+from switchboard.offline.embeddings import embed_texts, routing_text
+from switchboard.offline.evaluate import evaluate
+from switchboard.offline.judges import training_rows
+from switchboard.offline.report import strategy_table
+from switchboard.offline.train import TrainConfig, fit_system
+
+CONFIG = TrainConfig(router_folds=3, verifier_folds=2, subsets_per_prompt=3, min_category_prompts=20)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("offline")
+    data = load_outcomes(write_parquet(tmp / "d.parquet", n_per_category=60, ungraded=2))
+    emb = embed_texts([routing_text(p) for p in data.prompts], encoder=FakeEncoder(), cache_dir=tmp / "cache",
+                      progress=False)
+    tr, va = split_rows(data.prompt_ids, 0.3, seed=7)
+    return tmp, data, emb, tr, va
+
+
+def test_embedding_cache_round_trip(tmp_path):
+    texts = ["alpha one", "beta two", "alpha one"]
+    first = embed_texts(texts, encoder=FakeEncoder(), cache_dir=tmp_path, progress=False)
+
+    class Exploding:
+        def embed(self, texts):
+            raise AssertionError("should be cached")
+
+    again = embed_texts(texts, encoder=Exploding(), cache_dir=tmp_path, progress=False)
+    assert np.array_equal(first, again) and np.array_equal(first[0], first[2])
+
+
+def test_train_writes_loadable_artifacts(trained):
+    tmp, data, emb, tr, va = trained
+    train = data.subset(tr)
+    system, _ = fit_system(train, emb[tr], {}, CONFIG, progress=False)
+    out = write_artifacts(system, tmp / "art", dataset="synthetic")
+    art = load_artifacts(out)
+    assert art.models == data.models
+    # ONNX router and verifier reproduce the scikit-learn models
+    assert np.allclose(art.router.predict(emb[va]), system.router.predict(emb[va]), atol=1e-5)
+    X, _, _ = training_rows(data.answer_ids[va], data.labels.correct[va], system.router.predict(emb[va]),
+                            np.vectorize(len, otypes=[float])(data.responses[va]), per_prompt=3)
+    assert np.allclose(art.verifier.predict(X), system.verifier.predict(X), atol=1e-5)
+    assert len(art.verifier.features) == X.shape[1]
+    # taxonomy: one category per label, readable by the local stack's loader
+    assert {c.name for c in art.taxonomy} == {"alpha", "beta", "gamma"}
+    assert [c.name for c in load_taxonomy(out / "taxonomy.json")] == [c.name for c in art.taxonomy]
+    alpha = next(c for c in art.taxonomy if c.name == "alpha")
+    assert alpha.tiers[-1] in ("cheap-a", "big") and len(alpha.centroid) == emb.shape[1]
+    # the dial: named operating points with thresholds, orders, calibration
+    assert art.dial and all(p.name.startswith("dial") for p in art.dial)
+    assert set(art.dial_meta["orders"]) == {"global", "category"}
+    assert all(e.provider == "replay" for e in art.catalog)
+    # DynamoDB items round-trip through the store's format (body = the model's JSON)
+    items = taxonomy_items(art.taxonomy)
+    assert items[0]["category"]["S"] == art.taxonomy[0].name
+    assert Category.model_validate_json(items[0]["body"]["S"]) == art.taxonomy[0]
+    citems = catalog_items(art.catalog)
+    assert ModelEntry.model_validate_json(citems[0]["body"]["S"]) == art.catalog[0]
+    assert json.loads((out / "dynamodb" / "taxonomy_items.json").read_text())[0]["category"]["S"]
+
+
+def test_eval_structure_and_sanity(trained):
+    tmp, data, emb, tr, va = trained
+    results, _ = evaluate(data.subset(tr), data.subset(va), emb[tr], emb[va], {}, "synthetic", CONFIG,
+                          progress=False)
+    assert results["dataset"] == "synthetic" and results["prompts"] == len(va)
+    kinds = {s["kind"] for s in results["strategies"]}
+    assert kinds == {"single", "oracle", "baseline", "switchboard"}
+    names = [s["name"] for s in results["strategies"]]
+    for family in ("random", "knn", "routellm-mf", "routellm-bert", "automix-threshold", "automix-pomdp",
+                   "frugalgpt", "sb-taxonomy", "sb-learned", "sb-combined", "sb-cascade"):
+        assert any(s["params"]["family"] == family for s in results["strategies"]), family
+    assert len(names) == len(set(names))
+    oracle = next(s for s in results["strategies"] if s["kind"] == "oracle")
+    for s in results["strategies"]:
+        assert set(s) == {"name", "kind", "accuracy", "cost_per_1k_usd", "escalation_rate", "params"}
+        assert 0.0 <= s["accuracy"] <= oracle["accuracy"] + 1e-9
+        assert s["cost_per_1k_usd"] >= 0
+        is_cascade = s["params"]["family"] in ("automix-threshold", "automix-pomdp", "frugalgpt", "sb-cascade")
+        assert (s["escalation_rate"] is not None) == is_cascade
+    singles = {s["name"]: s for s in results["strategies"] if s["kind"] == "single"}
+    test = data.subset(va)
+    for j, m in enumerate(test.models):
+        assert singles[m]["accuracy"] == pytest.approx(np.nanmean(test.labels.correct[:, j]), abs=1e-4)
+        assert singles[m]["cost_per_1k_usd"] == pytest.approx(test.cost[:, j].mean() * 1000, rel=1e-3)
+    assert set(results["aiq"]) >= {"switchboard (all points)", "knn", "frugalgpt", "random"}
+    assert all(0 <= v <= 1 for v in results["aiq"].values())
+    assert set(results["bars"]) == {"plus3_at_quarter_cost", "match_at_tenth_cost", "aiq_above_every_baseline"}
+    table = strategy_table(results)
+    assert "| oracle |" in table and "(best single)" in table
+
+
+def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch):
+    _, data, _, _, _ = trained
+    path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
+    monkeypatch.setattr(cli, "_embed", lambda d, progress: FakeEncoder().embed([routing_text(p) for p in d.prompts]))
+    assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "out"),
+                     "--split", "0.3", "--seed", "7", "--no-progress"]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["prompts"] == 36  # 30% of 120 prompts
+    assert (tmp_path / "out" / "pareto.png").stat().st_size > 10_000
