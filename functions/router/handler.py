@@ -46,13 +46,19 @@ def service() -> RouterService:
     if _service is None:
         s = settings()
         from switchboard.adapters.encoder import get_encoder
-        from switchboard.service.learned import load_learned_router
+        from switchboard.service.learned import LearnedRouterUnavailable, load_learned_router
+
+        try:
+            learned = load_learned_router()
+        except LearnedRouterUnavailable:  # synth checks the artifacts; if they still break, keep serving
+            logger.exception("learned router unavailable; routing with the taxonomy and default plan only")
+            learned = None
 
         orchestrator = (SyncExpressOrchestrator(s.state_machine_arn) if s.orchestration == "sync"
                         else PollingOrchestrator(s.state_machine_arn))
         _service = RouterService(catalog=DynamoCatalog(s.catalog_table), taxonomy=DynamoTaxonomy(s.taxonomy_table),
                                  orchestrator=orchestrator, traces=DynamoTraces(s.traces_table),
-                                 encoder_factory=get_encoder, learned=load_learned_router(),
+                                 encoder_factory=get_encoder, learned=learned,
                                  trace_ttl_days=s.trace_ttl_days)
     return _service
 

@@ -12,3 +12,6 @@ ENV_ORCHESTRATION = "SB_ORCHESTRATION"
 ENV_TRACE_TTL_DAYS = "SB_TRACE_TTL_DAYS"
 ENV_MODEL_DIR = "SWITCHBOARD_MODEL_DIR"
 ENV_MAX_PROMPT_CHARS = "SB_MAX_PROMPT_CHARS"
+# Directory holding the learned router (router.onnx + router.json from `switchboard train`); unset = no
+# learned router (taxonomy and default tier order only). Infra sets it when a router layer is packaged.
+ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"

@@ -80,3 +80,17 @@ def test_centroid_index_finds_nearest_by_cosine():
     assert match.category == "b" and abs(match.similarity - 0.8) < 1e-6
     c = centroid(np.array([[1.0, 0.0], [0.0, 1.0]]))
     assert abs(np.linalg.norm(c) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize(("similarity", "bar", "route"), [
+    (0.30, 0.25, "taxonomy"),  # a broad category: 0.30 is familiar although under the global 0.35
+    (0.20, 0.25, "default"),   # ... but not below its own bar
+    (0.50, 0.90, "taxonomy"),  # a tight category does not raise the bar above the global 0.35
+    (0.30, 0.90, "default"),
+    (0.30, None, "default"),   # no trained bar: the global threshold applies
+])
+def test_a_broad_category_trained_bar_lowers_the_global_similarity_threshold(similarity, bar, route):
+    cat = Category(name="code", centroid=[1.0, 0.0], tiers=["mid", "big"], min_similarity=bar)
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG,
+                      match=Match(category="code", similarity=similarity), category=cat)
+    assert plan.route == route

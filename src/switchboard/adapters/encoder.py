@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+# Names this encoder (model + quantisation); embeddings of different encoders must never mix, so
+# caches and trained routers record it.
+TAG = "all-minilm-l6-v2-int8"
 DIM = 384
 MAX_TOKENS = 256
 ENV_MODEL_PATH = "SB_ENCODER_MODEL"

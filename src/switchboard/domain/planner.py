@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, Field
 
 from .models import ChatRequest, JudgeSpec, ModelEntry, Plan, RouteKind, TierSpec
-from .taxonomy import Category, Match
+from .taxonomy import Category, Match, is_familiar
 
 # Fixed overheads (tokens) of the judge prompts, used only to estimate a tier's cost before running it.
 _JUDGE_PROMPT_OVERHEAD = 120
@@ -109,7 +109,7 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
         if pinned_model not in catalog:
             raise PlanningError(f"unknown model '{pinned_model}'; known: {sorted(catalog)}")
         tiers, route = [pinned_model], "pinned"
-    elif match is not None and category is not None and match.similarity >= config.similarity_threshold:
+    elif category is not None and is_familiar(match, category, config.similarity_threshold):
         tiers, route = list(category.tiers), "taxonomy"
     elif learned:
         tiers, route = order_by_learned(learned, catalog, config.learned_floor, config.max_tiers), "learned"

@@ -20,10 +20,11 @@ from typing import Protocol
 
 import numpy as np
 
+from switchboard.adapters.encoder import TAG as ENCODER_TAG
 from switchboard.domain.taxonomy import ROUTING_TEXT_CHARS, routing_text  # noqa: F401 - re-exported
 
 ENV_CACHE = "SB_EMBED_CACHE"
-DEFAULT_TAG = "all-minilm-l6-v2-int8"
+DEFAULT_TAG = ENCODER_TAG
 
 
 class Encoder(Protocol):

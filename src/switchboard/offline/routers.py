@@ -57,6 +57,7 @@ class Taxonomy:
     cost: np.ndarray  # (c, k) USD per call
     counts: np.ndarray  # (c,)
     tiers: list[list[str]] = field(default_factory=list)
+    min_similarity: list[float | None] = field(default_factory=list)
 
     def assign(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sims = np.asarray(embeddings, dtype=np.float32) @ self.centroids.T
@@ -77,7 +78,8 @@ class Taxonomy:
                          tiers=self.tiers[c] if self.tiers else [self.models[int(np.argmax(self.accuracy[c]))]],
                          accuracy={m: round(float(self.accuracy[c, j]), 4) for j, m in enumerate(self.models)},
                          cost_usd={m: float(f"{self.cost[c, j]:.6g}") for j, m in enumerate(self.models)},
-                         examples=int(self.counts[c]))
+                         examples=int(self.counts[c]),
+                         min_similarity=self.min_similarity[c] if self.min_similarity else None)
                 for c, name in enumerate(self.names)]
 
     @classmethod
@@ -88,14 +90,22 @@ class Taxonomy:
                    accuracy=np.asarray([[c.accuracy.get(m, 0.0) for m in models] for c in categories]),
                    cost=np.asarray([[c.cost_usd.get(m, 0.0) for m in models] for c in categories]),
                    counts=np.asarray([c.examples for c in categories]),
-                   tiers=[list(c.tiers) for c in categories])
+                   tiers=[list(c.tiers) for c in categories],
+                   min_similarity=[c.min_similarity for c in categories])
 
 
 def efficient_tiers(accuracy: np.ndarray, cost: np.ndarray, models: Sequence[str], max_tiers: int = 4,
                     margin: float = 0.01) -> list[str]:
-    """"Cheapest likely good first": the cost-accuracy frontier of one category, cheapest first, ending
-    with its most accurate model (the safety net). A model is kept only if it beats every cheaper kept
-    model by ``margin``; when there are more than ``max_tiers``, the cheapest ones are dropped first."""
+    """"Cheapest likely good first": the tiers of one category's cascade, ending with its most accurate
+    model (the safety net).
+
+    Starts from the cost-accuracy frontier (a model is kept only if it beats every cheaper kept model by
+    ``margin``), then drops every tier that does not pay for itself as the first try before the next one:
+    trying model j first saves the next tier's cost only when j is right, so j stays only if
+    ``accuracy[j] * cost[next] > cost[j]`` (the cascade condition; judges' costs would only tighten it).
+    A 30%-accurate model at half the price of a 90%-accurate one is on the frontier but not worth a try.
+    When more than ``max_tiers`` remain, the cheapest are dropped first.
+    """
     order = np.lexsort((-accuracy, cost))
     kept: list[int] = []
     for j in order:
@@ -104,19 +114,38 @@ def efficient_tiers(accuracy: np.ndarray, cost: np.ndarray, models: Sequence[str
     best = int(np.argmax(accuracy))
     if kept[-1] != best:
         kept.append(best)
+    changed = True
+    while changed and len(kept) > 1:
+        changed = False
+        for pos in range(len(kept) - 1):
+            j, nxt = kept[pos], kept[pos + 1]
+            if accuracy[j] * cost[nxt] <= cost[j]:
+                del kept[pos]
+                changed = True
+                break
     kept = kept[-max_tiers:]
     return [models[j] for j in kept]
 
 
+FAMILIAR_PERCENTILE = 10.0
+
+
 def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str], correct: np.ndarray, cost: np.ndarray,
                    models: Sequence[str], max_tiers: int = 4, min_examples: int = 5) -> Taxonomy:
-    """One category per label with at least ``min_examples`` prompts (centroid = normalised mean)."""
+    """One category per label with at least ``min_examples`` prompts (centroid = normalised mean).
+
+    Each category's ``min_similarity`` is the ``FAMILIAR_PERCENTILE``-th percentile of its own prompts'
+    similarity to its centroid; the router uses it to lower its familiarity bar for broad categories
+    (``domain.taxonomy.is_familiar``).
+    """
     labels = np.asarray(labels, dtype=object)
     names = sorted(n for n in set(labels) if (labels == n).sum() >= min_examples) or sorted(set(labels))
-    cents, accs, costs, counts, tiers = [], [], [], [], []
+    cents, accs, costs, counts, tiers, bars = [], [], [], [], [], []
     for name in names:
         mask = labels == name
         cents.append(centroid(embeddings[mask]))
+        own = np.asarray(embeddings[mask], dtype=np.float32) @ cents[-1]
+        bars.append(round(float(np.percentile(own, FAMILIAR_PERCENTILE)), 4))
         acc = _nanmean0(correct[mask], axis=0)
         cst = cost[mask].mean(axis=0)
         accs.append(acc)
@@ -124,7 +153,8 @@ def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str], correct: np.nd
         counts.append(int(mask.sum()))
         tiers.append(efficient_tiers(acc, cst, list(models), max_tiers=max_tiers))
     return Taxonomy(names=list(names), models=list(models), centroids=np.asarray(cents, dtype=np.float32),
-                    accuracy=np.asarray(accs), cost=np.asarray(costs), counts=np.asarray(counts), tiers=tiers)
+                    accuracy=np.asarray(accs), cost=np.asarray(costs), counts=np.asarray(counts), tiers=tiers,
+                    min_similarity=bars)
 
 
 # ---------------------------------------------------------------------------------------------- learned

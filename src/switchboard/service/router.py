@@ -6,6 +6,7 @@ The router Lambda (and through it the local stack) is a thin adapter over ``Rout
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,9 +15,11 @@ import numpy as np
 
 from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
 from switchboard.domain.planner import PlannerConfig, build_plan
-from switchboard.domain.taxonomy import CentroidIndex, Match, routing_text
+from switchboard.domain.taxonomy import CentroidIndex, Match, TaxonomyMismatch, is_familiar, routing_text
 
 from .ports import CatalogSource, Orchestrator, TaxonomySource, Trace, TraceStore
+
+log = logging.getLogger(__name__)
 
 
 class CascadeFailed(RuntimeError):
@@ -81,12 +84,22 @@ class RouterService:
         if pinned_model is not None:
             return build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
         embedding = self.encoder.embed_one(routing_text(request.prompt))
-        index = self._centroids()
-        match: Match | None = index.nearest(embedding) if index else None
-        category = index.get(match.category) if index and match else None
+        match: Match | None = None
+        category = None
+        try:
+            index = self._centroids()
+            if index is not None:
+                match = index.nearest(embedding)
+                category = index.get(match.category)
+        except TaxonomyMismatch:
+            # A misconfigured taxonomy must not fail requests: plan without it, loudly.
+            log.exception("taxonomy does not fit the encoder; planning without it")
         learned = None
-        if self.learned is not None and (match is None or match.similarity < config.similarity_threshold):
-            learned = self.learned.predict(embedding)
+        if self.learned is not None and not is_familiar(match, category, config.similarity_threshold):
+            try:
+                learned = self.learned.predict(embedding)
+            except Exception:  # noqa: BLE001 - an unusable learned router degrades to the default plan
+                log.exception("learned router failed; planning without it")
         return build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=learned)
 
@@ -113,6 +126,4 @@ class RouterService:
         try:
             self.traces.put(trace, self.trace_ttl_days)
         except Exception:  # noqa: BLE001 - the caller already gets an error; the log keeps the rest
-            import logging
-
-            logging.getLogger(__name__).exception("could not write failure trace %s", trace.trace_id)
+            log.exception("could not write failure trace %s", trace.trace_id)

@@ -41,3 +41,19 @@ def test_prices_fit_recorded_costs(tmp_path):
     assert set(prices) == set(MODELS)
     assert prices["big"]["input_usd_per_mtok"] + prices["big"]["output_usd_per_mtok"] > \
         prices["cheap-a"]["input_usd_per_mtok"] + prices["cheap-a"]["output_usd_per_mtok"]
+
+
+def test_efficient_tiers_drop_a_cheap_model_that_does_not_pay_for_itself():
+    import numpy as np
+
+    from switchboard.offline.routers import efficient_tiers
+
+    models = ["weak-cheap", "good-cheap", "big"]
+    # weak-cheap: 30% right at half of good-cheap's price -> trying it first costs more than it saves
+    tiers = efficient_tiers(np.array([0.3, 0.9, 0.92]), np.array([1.0, 2.0, 50.0]), models)
+    assert tiers == ["good-cheap", "big"]
+    # a 90%-accurate model at a tenth of the next one's price is worth trying first
+    tiers = efficient_tiers(np.array([0.9, 0.6, 0.95]), np.array([1.0, 10.0, 20.0]), models)
+    assert tiers == ["weak-cheap", "big"]
+    # the most accurate model always closes the list, even when it is the cheapest
+    assert efficient_tiers(np.array([0.5, 0.4, 0.3]), np.array([1.0, 2.0, 3.0]), models) == ["weak-cheap"]
