@@ -60,6 +60,9 @@ class SwitchboardConfig(BaseModel):
     # Bedrock model ids the tier/judge functions may call; ["*"] = any foundation model (the catalogue
     # lives in DynamoDB and changes without a deployment).
     bedrock_model_ids: list[str] = Field(default_factory=lambda: ["*"], alias="bedrockModelIds", min_length=1)
+    # The learned router of a `switchboard train --out DIR` run (router.onnx + router.json), packaged as a
+    # layer of the router Lambda; relative paths are from the repository root. None = no learned router.
+    router_artifacts: str | None = Field(None, alias="routerArtifacts", min_length=1)
 
     @field_validator("log_retention_days")
     @classmethod

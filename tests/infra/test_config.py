@@ -66,3 +66,47 @@ def test_requiring_built_layers_fails_the_synth_with_the_build_command(tmp_path:
     (tmp_path / "functions").mkdir()
     with pytest.raises(LayersNotBuilt, match=r"bash layers/build\.sh"):
         cdk_app.build_app(context={"switchboard:requireBuiltLayers": True}, root=tmp_path)
+
+
+def _router_dir(path: Path, encoder: str = "all-minilm-l6-v2-int8") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "router.onnx").write_bytes(b"onnx graph bytes")
+    (path / "router.json").write_text(json.dumps({"models": ["m1", "m2"], "input": {"dim": 384, "encoder": encoder}}))
+    (path / "taxonomy.json").write_text("{}")  # other artifacts of the run must stay out of the layer
+    return path
+
+
+def test_router_artifacts_become_a_router_only_layer_and_the_env_var(tmp_path: Path) -> None:
+    from switchboard.settings import ENV_ROUTER_ARTIFACTS
+
+    artifacts = _router_dir(tmp_path / "run")
+    # Assets are staged here (unlike the shared synth) so the layer's actual contents can be checked.
+    the_app, stack = cdk_app.build_app(context={"switchboard:routerArtifacts": str(artifacts)},
+                                       outdir=str(tmp_path / "out"))
+    template = the_app.synth().get_stack_by_name(stack.stack_name).template
+    functions = {lid: r["Properties"] for lid, r in template["Resources"].items()
+                 if r["Type"] == "AWS::Lambda::Function" and lid in ("RouterFn", "TierFn")}
+    assert len(functions["RouterFn"]["Layers"]) == 3 and len(functions["TierFn"]["Layers"]) == 1
+    assert functions["RouterFn"]["Environment"]["Variables"][ENV_ROUTER_ARTIFACTS] == "/opt"
+    layer_ref = functions["RouterFn"]["Layers"][2]["Ref"]
+    assert "learned router" in template["Resources"][layer_ref]["Properties"]["Description"]
+    # the staged layer asset holds exactly the two router files, nothing else of the training run
+    staged = [d for d in (tmp_path / "out").glob("asset.*") if (d / "router.onnx").exists()]
+    assert len(staged) == 1
+    assert {p.name for p in staged[0].iterdir()} == {"router.onnx", "router.json"}
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p / "nowhere", "lacks"),
+    (lambda p: _router_dir(p / "other", encoder="bge-small"), "trained on 'bge-small'"),
+])
+def test_unusable_router_artifacts_fail_the_synth(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        cdk_app.build_app(context={"switchboard:routerArtifacts": str(make(tmp_path))})
+
+
+def test_default_synth_has_no_learned_router(synth) -> None:
+    from switchboard.settings import ENV_ROUTER_ARTIFACTS
+
+    router = synth.template["Resources"]["RouterFn"]["Properties"]
+    assert ENV_ROUTER_ARTIFACTS not in router["Environment"]["Variables"]

@@ -81,11 +81,18 @@ def _resources(template: dict, kind: str) -> dict[str, dict]:
 class LocalStack:
     def __init__(self, *, template: dict | None = None, root: Path | None = None,
                  catalog_path: Path | None = None, taxonomy_path: Path | None = None,
-                 dynamodb_endpoint: str | None = None, port: int | None = None) -> None:
+                 dynamodb_endpoint: str | None = None, port: int | None = None,
+                 router_artifacts: Path | None = None) -> None:
         self.root = root
         self.template = template
         self.catalog_path = catalog_path or DATA_DIR / "catalog.local.json"
+        # A training run's directory brings its taxonomy and its learned router (as in AWS, where the
+        # taxonomy is published to DynamoDB and the router ships as a layer of the router Lambda).
+        self.router_artifacts = Path(router_artifacts) if router_artifacts else None
+        if taxonomy_path is None and self.router_artifacts is not None:
+            taxonomy_path = self.router_artifacts / "taxonomy.json"
         self.taxonomy_path = taxonomy_path or DATA_DIR / "taxonomy.seed.json"
+        self.warnings: list[str] = []
         self.dynamodb_endpoint = dynamodb_endpoint
         self.dispatcher = LambdaDispatcher()
         self.aws = LocalAws(self.dispatcher, port=port)
@@ -98,6 +105,13 @@ class LocalStack:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        if self.router_artifacts is not None:
+            from switchboard.service.learned import LearnedRouterUnavailable, check_router_artifacts
+
+            try:
+                check_router_artifacts(self.router_artifacts)
+            except LearnedRouterUnavailable as exc:
+                raise LocalStackError(str(exc)) from exc
         if self.template is None:
             self.template = synth_template(self.root)
         from switchboard.local.definition import definition_from_template
@@ -211,6 +225,8 @@ class LocalStack:
             raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
         # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
         self.environment[names.ENV_ORCHESTRATION] = "poll"
+        if self.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
+            self.environment[names.ENV_ROUTER_ARTIFACTS] = str(self.router_artifacts.resolve())
         self._apply_env()
 
     # ---- data ------------------------------------------------------------------------------------
@@ -226,7 +242,18 @@ class LocalStack:
         entries = [ModelEntry.model_validate(e) for e in json.loads(self.catalog_path.read_text("utf-8"))]
         DynamoCatalog(self._table_for(names.ENV_CATALOG_TABLE), client=client).put_all(entries)
         categories = load_taxonomy(self.taxonomy_path)
+        from switchboard.adapters.encoder import DIM
+
+        wrong = sorted(c.name for c in categories if len(c.centroid) != DIM)
+        if wrong:
+            raise LocalStackError(f"{self.taxonomy_path}: centroids of {wrong[:5]} are not {DIM}-dimensional; "
+                                  "the taxonomy was not built with the router's encoder")
         DynamoTaxonomy(self._table_for(names.ENV_TAXONOMY_TABLE), client=client).put_all(categories)
+        from switchboard.service.learned import check_router_artifacts
+        from switchboard.service.publish import coverage_warnings
+
+        router_models = list(check_router_artifacts(self.router_artifacts)["models"]) if self.router_artifacts else []
+        self.warnings = coverage_warnings(categories, router_models, {e.model_id for e in entries})
 
     # ---- calls -----------------------------------------------------------------------------------
     def invoke_router(self, event: dict) -> dict:

@@ -113,9 +113,31 @@ class DynamoTaxonomy(_TableAdapter):
         count = 0
         for category in categories:
             self.client.put_item(TableName=self.table, Item={"category": {"S": category.name},
-                                                             "body": {"S": category.model_dump_json()}})
+                                                             "body": {"S": category.model_dump_json()},
+                                                             "tiers": {"L": [{"S": t} for t in category.tiers]}})
             count += 1
         return count
+
+    def replace_all(self, categories: Iterable[Category]) -> tuple[int, list[str]]:
+        """Make the table hold exactly ``categories``: write them all first, then delete the categories
+        that are no longer in the taxonomy. Returns (written, deleted names).
+
+        Writing before deleting means a publish that fails half-way leaves a usable taxonomy (old and new
+        categories side by side), never an empty table that would send every request to the default plan.
+        """
+        categories = list(categories)
+        keep = {c.name for c in categories}
+        try:
+            existing = [Category.model_validate_json(b).name for b in self._scan_bodies()]
+            written = self.put_all(categories)
+            stale = sorted(set(existing) - keep)
+            for name in stale:
+                self.client.delete_item(TableName=self.table, Key={"category": {"S": name}})
+        except StoreError:
+            raise
+        except Exception as exc:  # botocore ClientError / EndpointConnectionError
+            raise StoreError(f"cannot write table {self.table}: {exc}") from exc
+        return written, stale
 
 
 class DynamoTraces(_TableAdapter):

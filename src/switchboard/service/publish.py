@@ -1,0 +1,144 @@
+"""Publish a training run to a running Switchboard: the taxonomy (and optionally a model catalogue) into
+the DynamoDB tables the router reads.
+
+``switchboard train --out DIR`` writes ``taxonomy.json`` (centroids, per-category tiers) and the learned
+router (``router.onnx`` + ``router.json``). The router reads the taxonomy from DynamoDB (cached for five
+minutes per warm container), so publishing it takes effect without a deployment; the learned router is
+packaged with the router Lambda instead (CDK context ``switchboard:routerArtifacts``), because it is a
+model file, not data.
+
+Everything is checked before the first write, so a bad directory never leaves a half-published taxonomy:
+the centroids must have the encoder's dimension, catalogue entries must have a provider that can serve
+live traffic, and models named by the taxonomy or the learned router but missing from the catalogue are
+reported (the planner skips them, and a category with none left falls back to the default plan).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from switchboard.domain.models import ModelEntry
+from switchboard.domain.taxonomy import Category
+
+from .ports import CatalogSource
+
+
+class PublishError(ValueError):
+    """The artifacts or the target cannot be published (the message says what to fix)."""
+
+
+@dataclass
+class PublishReport:
+    categories: int = 0
+    deleted_categories: list[str] = field(default_factory=list)
+    catalog_entries: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_taxonomy(directory: Path, embedding_dim: int) -> list[Category]:
+    path = directory / "taxonomy.json"
+    if not path.is_file():
+        raise PublishError(f"{path} not found; point at the --out directory of `switchboard train`")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        categories = [Category.model_validate(c) for c in raw["categories"]]
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise PublishError(f"{path} is not a trained taxonomy: {exc}") from exc
+    if not categories:
+        raise PublishError(f"{path} has no categories")
+    wrong = sorted(c.name for c in categories if len(c.centroid) != embedding_dim)
+    if wrong:
+        raise PublishError(f"centroids of {wrong[:5]} are not {embedding_dim}-dimensional: this taxonomy was "
+                           "not built with the router's encoder")
+    return categories
+
+
+def read_catalog(path: Path) -> list[ModelEntry]:
+    try:
+        entries = [ModelEntry.model_validate(e) for e in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError, ValidationError) as exc:
+        raise PublishError(f"{path} is not a model catalogue (a JSON list of model entries): {exc}") from exc
+    replay = sorted(e.model_id for e in entries if e.provider in ("replay", "fault"))
+    if replay:
+        raise PublishError(f"catalogue entries {replay[:5]} use a provider that cannot serve live traffic "
+                           "(replay serves recorded answers for offline evaluation; fault is a test drill). "
+                           "Write a catalogue with the same model_ids and real providers (bedrock, openai, "
+                           "anthropic, local_gguf)")
+    return entries
+
+
+def _router_models(directory: Path) -> list[str]:
+    meta = directory / "router.json"
+    if not meta.is_file():
+        return []
+    try:
+        return list(json.loads(meta.read_text(encoding="utf-8")).get("models", []))
+    except ValueError:
+        return []
+
+
+def coverage_warnings(categories: Sequence[Category], router_models: Sequence[str],
+                      catalog_ids: set[str]) -> list[str]:
+    """What the planner will have to skip because the catalogue does not know the model."""
+    warnings = []
+    for category in categories:
+        missing = [m for m in category.tiers if m not in catalog_ids]
+        if len(missing) == len(category.tiers):
+            warnings.append(f"category '{category.name}': none of its tiers {category.tiers} is in the catalogue; "
+                            "its prompts will get the default plan")
+        elif missing:
+            warnings.append(f"category '{category.name}': tiers {missing} are not in the catalogue and will be skipped")
+    unknown = [m for m in router_models if m not in catalog_ids]
+    if router_models and len(unknown) == len(router_models):
+        warnings.append("none of the learned router's models is in the catalogue; it cannot route anything")
+    elif unknown:
+        warnings.append(f"the learned router scores models the catalogue does not have: {unknown}")
+    return warnings
+
+
+def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | None = None,
+            catalog_path: Path | None = None, current_catalog: CatalogSource | None = None,
+            embedding_dim: int = 384) -> PublishReport:
+    """Validate ``directory`` (and the catalogue file, if any), then write the taxonomy (replacing the
+    table's categories) and the catalogue entries. ``*_store`` are ``DynamoTaxonomy``/``DynamoCatalog``
+    or fakes with the same methods; ``current_catalog`` is read to check coverage when no catalogue file
+    is published."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PublishError(f"{directory} is not a directory")
+    categories = read_taxonomy(directory, embedding_dim)
+    entries = read_catalog(catalog_path) if catalog_path is not None else None
+    if entries is not None and catalog_store is None:
+        raise PublishError("a catalogue file was given but no catalogue table to write it to")
+    report = PublishReport()
+    if entries is not None:
+        catalog_ids = {e.model_id for e in entries}
+    elif current_catalog is not None:
+        catalog_ids = set(current_catalog.models())
+    else:
+        catalog_ids = set()
+    report.warnings = coverage_warnings(categories, _router_models(directory), catalog_ids)
+    if entries is not None:
+        report.catalog_entries = catalog_store.put_all(entries)  # type: ignore[union-attr]
+    report.categories, report.deleted_categories = taxonomy_store.replace_all(categories)
+    return report
+
+
+def tables_from_stack(stack_name: str, cloudformation: Any) -> dict[str, str]:
+    """The deployed stack's table names, from its CloudFormation outputs (``TaxonomyTableName``,
+    ``CatalogTableName``); ``cloudformation`` is an injected boto3 client."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except Exception as exc:  # botocore ClientError (stack does not exist), no credentials, no network
+        raise PublishError(f"cannot read stack '{stack_name}': {exc}") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs") or [])} if stacks else {}
+    try:
+        return {"taxonomy": outputs["TaxonomyTableName"], "catalog": outputs["CatalogTableName"]}
+    except KeyError as exc:
+        raise PublishError(f"stack '{stack_name}' has no output {exc}; is it a Switchboard stack?") from exc
