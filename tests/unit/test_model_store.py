@@ -168,3 +168,13 @@ def test_known_model_table_pins_every_part(name, count):
     assert len(spec.parts) == count and len(spec.sha256) == 64
     assert all(p.version and p.member.startswith(p.dist.replace("-", "_") + "/data/") for p in spec.parts)
     assert len({p.member.rsplit("/", 1)[1] for p in spec.parts}) == count  # distinct, ordered part files
+
+
+def test_models_pull_without_names_fetches_the_shipped_local_pool_only(monkeypatch):
+    from switchboard import cli
+    from switchboard.local import models
+
+    asked: list[list[str]] = []
+    monkeypatch.setattr(models, "pull_main", lambda names: asked.append(list(names)) or 0)
+    assert cli.main(["models", "pull"]) == 0
+    assert asked == [["qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m"]]

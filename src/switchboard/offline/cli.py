@@ -105,7 +105,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
                        help="leave this share of prompts out (the validation split of `eval`)")
     train.add_argument("--seed", type=int, default=7)
     train.add_argument("--no-progress", action="store_true")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=_reporting_data_errors(cmd_train))
 
     ev = subparsers.add_parser("eval", help="train on --train, replay every strategy on --data, write "
                                             "results.json and pareto.png")
@@ -119,7 +119,20 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
     ev.add_argument("--model-seed", type=int, default=0, help="seed of the trained models")
     ev.add_argument("--name", default=None, help="dataset name in results.json")
     ev.add_argument("--no-progress", action="store_true")
-    ev.set_defaults(func=cmd_eval)
+    ev.set_defaults(func=_reporting_data_errors(cmd_eval))
+
+
+def _reporting_data_errors(command):  # noqa: ANN001, ANN202
+    """Bad input files end the command with ``error: <what and why>`` and exit status 2, not a traceback."""
+    def run(args: argparse.Namespace) -> int:
+        from .data import DataError
+
+        try:
+            return command(args)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,16 +107,27 @@ def number_answers(answers: np.ndarray) -> np.ndarray:
     return ids
 
 
+class DataError(ValueError):
+    """An input file cannot be used (missing, unreadable, wrong schema); the message says which and why."""
+
+
 def load_outcomes(path: str | Path, name: str | None = None, progress: bool = False) -> RecordedOutcomes:
     """Read a Parquet file of the shared schema. Prompts that some model did not answer are dropped
     (with a warning), so every strategy sees the same prompts and every model."""
     import pandas as pd
 
     path = Path(path)
-    frame = pd.read_parquet(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid and friends: not a readable Parquet file
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing columns {missing}")
+        raise DataError(f"{path}: missing columns {missing} (the schema is in the data README)")
+    if frame.empty:
+        raise DataError(f"{path}: no rows")
     for column in ("pred", "reference", "input_tokens", "output_tokens", "subcategory"):
         if column not in frame.columns:
             frame[column] = None
@@ -154,7 +165,7 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
     categories = first["category"].astype(str).to_numpy(dtype=object)
     reference = np.asarray([r if isinstance(r, str) else None for r in first["reference"]], dtype=object)
     if np.isnan(cost).any():
-        raise ValueError(f"{path}: cost_usd has nulls")
+        raise DataError(f"{path}: cost_usd has nulls")
 
     answers = np.empty((n, k), dtype=object)
     rows = range(n)
@@ -196,9 +207,13 @@ def load_prices(path: str | Path | None) -> dict[str, dict[str, float]]:
     """models.json: model -> {input_usd_per_mtok, output_usd_per_mtok}; {} when no file is given."""
     if path is None:
         return {}
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {m: {"input_usd_per_mtok": float(p["input_usd_per_mtok"]),
-                "output_usd_per_mtok": float(p["output_usd_per_mtok"])} for m, p in data.items()}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {m: {"input_usd_per_mtok": float(p["input_usd_per_mtok"]),
+                    "output_usd_per_mtok": float(p["output_usd_per_mtok"])} for m, p in data.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path}: not a price table of model -> {{input_usd_per_mtok, output_usd_per_mtok}} "
+                        f"({type(exc).__name__}: {exc})") from exc
 
 
 def estimate_tokens(text: str) -> int:

@@ -57,3 +57,23 @@ def test_efficient_tiers_drop_a_cheap_model_that_does_not_pay_for_itself():
     assert tiers == ["weak-cheap", "big"]
     # the most accurate model always closes the list, even when it is the cheapest
     assert efficient_tiers(np.array([0.5, 0.4, 0.3]), np.array([1.0, 2.0, 3.0]), models) == ["weak-cheap"]
+
+
+def test_train_and_eval_report_unusable_inputs_without_a_traceback(tmp_path, capsys):
+    import pandas as pd
+
+    from switchboard.offline import cli
+
+    not_parquet = tmp_path / "notes.parquet"
+    not_parquet.write_text("just text")
+    wrong_schema = tmp_path / "wrong.parquet"
+    pd.DataFrame({"prompt_id": ["a"], "prompt": ["p"]}).to_parquet(wrong_schema)
+    cases = [
+        (["train", "--data", str(tmp_path / "missing.parquet")], "no such file"),
+        (["train", "--data", str(not_parquet)], "not a readable Parquet file"),
+        (["eval", "--train", str(wrong_schema), "--data", str(wrong_schema)], "missing columns"),
+    ]
+    for argv, message in cases:
+        assert cli.main([*argv, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
