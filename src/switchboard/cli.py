@@ -63,9 +63,16 @@ def cmd_local(args: argparse.Namespace) -> int:
     from switchboard.local.server import LocalServer
 
     _local_env(args.verbose)
+    # Bind first: a busy port should fail in a second, not after the stack has started.
+    try:
+        server = LocalServer(None, host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another with --port N",
+              file=sys.stderr)
+        return 2
     print("starting Switchboard's local stack (synth, emulator, models)...", file=sys.stderr)
     stack = _stack(args)
-    server = LocalServer(stack, host=args.host, port=args.port)
+    server.attach(stack)
     print(f"Switchboard is serving on {server.url}  (OpenAI base_url: {server.url}/v1)", file=sys.stderr)
     print(f"  try: curl -s {server.url}/v1/chat/completions -H 'Content-Type: application/json' "
           "-d '{\"messages\":[{\"role\":\"user\",\"content\":\"What is 2+2?\"}]}'", file=sys.stderr)

@@ -49,7 +49,7 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
     }
 
 
-def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
+def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "switchboard-local"
@@ -71,7 +71,14 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
             self._send(status, {"Content-Type": "application/json"}, body.encode())
 
         def _proxy(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length < 0:
+                    raise ValueError(length)
+            except ValueError:
+                self._error(400, "Content-Length must be a non-negative integer")
+                self.close_connection = True
+                return
             if length > MAX_BODY_BYTES:
                 self._error(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
                 self.close_connection = True
@@ -79,7 +86,10 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             event = api_gateway_event(self.command, self.path, headers, body)
-            result = stack.invoke_router(event)
+            if server.stack is None:
+                self._error(503, "Switchboard is still starting; retry in a few seconds")
+                return
+            result = server.stack.invoke_router(event)
             payload = result.get("body") or ""
             data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
             self._send(int(result.get("statusCode", 500)), result.get("headers") or {}, data)
@@ -90,11 +100,16 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
 
 
 class LocalServer:
-    def __init__(self, stack: LocalStack, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Binds at construction (so a busy port fails at once); ``stack`` may be attached later."""
+
+    def __init__(self, stack: LocalStack | None, host: str = "127.0.0.1", port: int = 8080) -> None:
         self.stack = stack
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(stack))
+        self.httpd = ThreadingHTTPServer((host, port), make_handler(self))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def attach(self, stack: LocalStack) -> None:
+        self.stack = stack
 
     @property
     def url(self) -> str:
