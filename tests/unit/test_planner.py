@@ -94,3 +94,23 @@ def test_a_broad_category_trained_bar_lowers_the_global_similarity_threshold(sim
     plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG,
                       match=Match(category="code", similarity=similarity), category=cat)
     assert plan.route == route
+
+
+def test_a_single_tier_plan_still_gets_an_independent_llm_judge():
+    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, pinned_model="big")
+    judges = {j.kind: j.model for j in plan.tiers[0].judges}
+    assert judges == {"self_verify": "big", "llm_judge": "small"}  # the cheapest other catalogue model
+
+
+def test_the_shipped_seed_taxonomy_only_escalates_to_dearer_models():
+    import json
+    from pathlib import Path
+
+    import switchboard
+
+    data = Path(switchboard.__file__).parent / "data"
+    prices = {e["model_id"]: e["price"]["input_usd_per_mtok"] + e["price"]["output_usd_per_mtok"]
+              for e in json.loads((data / "catalog.local.json").read_text())}
+    for name, spec in json.loads((data / "taxonomy.seed.json").read_text())["categories"].items():
+        costs = [prices[m] for m in spec["tiers"]]
+        assert costs == sorted(costs), f"category {name} escalates to a cheaper model: {spec['tiers']}"

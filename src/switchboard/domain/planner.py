@@ -44,19 +44,33 @@ def _request_tokens(request: ChatRequest) -> int:
     return sum(estimate_tokens(m.content) for m in request.messages) + 4 * len(request.messages)
 
 
-def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig) -> list[JudgeSpec]:
-    """Judges of one tier. The LLM judge is another model of the plan when there is one (independence),
-    preferring the next stronger tier; self-verification always uses the answering model."""
+def _independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, ModelEntry]) -> str:
+    """The LLM judge's model: never the answering model when another exists. Prefer the next stronger tier
+    of the plan, then another tier, then the cheapest other model of the catalogue (a single-tier or
+    pinned plan still gets an independent grader); the answering model only when it is alone."""
+    index = tiers.index(model)
+    stronger = list(tiers[index + 1:])
+    if stronger:
+        return stronger[0]
+    others = [m for m in tiers if m != model]
+    if others:
+        return others[-1]
+    spare = [e for e in catalog.values() if e.model_id != model and e.provider != "fault"]
+    if spare:
+        return min(spare, key=lambda e: (e.price.cost(1000, 250), e.model_id)).model_id
+    return model
+
+
+def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig,
+                catalog: Mapping[str, ModelEntry]) -> list[JudgeSpec]:
+    """Judges of one tier: self-verification by the answering model (AutoMix) and an LLM judge by
+    another model (``_independent_judge``)."""
     judges: list[JudgeSpec] = []
     for kind in config.judges_per_tier:
         if kind == "self_verify":
             judges.append(JudgeSpec(kind="self_verify", model=model, samples=config.self_verify_samples))
         elif kind == "llm_judge":
-            others = [m for m in tiers if m != model]
-            index = tiers.index(model)
-            stronger = [m for m in tiers[index + 1:]]
-            judge_model = stronger[0] if stronger else (others[-1] if others else model)
-            judges.append(JudgeSpec(kind="llm_judge", model=judge_model))
+            judges.append(JudgeSpec(kind="llm_judge", model=_independent_judge(model, tiers, catalog)))
         else:
             raise PlanningError(f"unknown judge kind in planner config: {kind}")
     return judges
@@ -123,7 +137,7 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
         raise PlanningError("no model of the plan is in the catalogue; check the catalog table")
     specs = []
     for model in tiers:
-        judges = _judges_for(model, tiers, config)
+        judges = _judges_for(model, tiers, config, catalog)
         specs.append(TierSpec(model=model, judges=judges, threshold=config.threshold,
                               est_cost_usd=estimate_tier_cost(request, catalog[model], judges, catalog)))
     return Plan(tiers=specs, route=route, category=match.category if match else None,
