@@ -29,17 +29,26 @@ SELF_VERIFY_SHOTS = (
 )
 
 
+# Appended to an answer that hit the token limit: a judge that cannot see it was cut off grades the
+# half-answer it was shown, and small models call a correct-looking derivation with no result CORRECT.
+TRUNCATED_NOTE = "[the answer was cut off here by the length limit; judge only what it states]"
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_FIELD_CHARS else text[:_MAX_FIELD_CHARS] + " [...]"
 
 
-def llm_judge_messages(question: str, answer: str) -> list[Message]:
-    user = (f"Request:\n{_clip(question)}\n\nAnswer:\n{_clip(answer)}\n\n"
+def _shown_answer(answer: str, truncated: bool) -> str:
+    return f"{_clip(answer)} {TRUNCATED_NOTE}" if truncated else _clip(answer)
+
+
+def llm_judge_messages(question: str, answer: str, truncated: bool = False) -> list[Message]:
+    user = (f"Request:\n{_clip(question)}\n\nAnswer:\n{_shown_answer(answer, truncated)}\n\n"
             "Is the answer correct? Reply with one word: CORRECT or INCORRECT.")
     return [Message(role="system", content=LLM_JUDGE_SYSTEM), Message(role="user", content=user)]
 
 
-def self_verify_messages(question: str, answer: str,
+def self_verify_messages(question: str, answer: str, truncated: bool = False,
                          shots: Sequence[tuple[str, str, str]] = SELF_VERIFY_SHOTS) -> list[Message]:
     """AutoMix-style few-shot verification prompt: worked examples, then the case to verify."""
     messages = [Message(role="system", content="You verify answers. For each request and answer, say "
@@ -47,8 +56,8 @@ def self_verify_messages(question: str, answer: str,
     for q, a, verdict in shots:
         messages.append(Message(role="user", content=f"Request: {q}\nAnswer: {a}\nVerdict:"))
         messages.append(Message(role="assistant", content=verdict))
-    messages.append(Message(role="user", content=f"Request: {_clip(question)}\nAnswer: {_clip(answer)}\n"
-                                                 "Verdict:"))
+    messages.append(Message(role="user", content=f"Request: {_clip(question)}\n"
+                                                 f"Answer: {_shown_answer(answer, truncated)}\nVerdict:"))
     return messages
 
 

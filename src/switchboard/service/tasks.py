@@ -64,11 +64,12 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
     spec = task.judge
     question = task.request.prompt
     answer = task.candidate.text
+    truncated = task.candidate.finish_reason == "length"
     try:
         entry = _entry(catalog, spec.model or task.candidate.model)
         provider = providers.provider_for(entry)
         if spec.kind == "llm_judge":
-            completion = provider.complete(llm_judge_messages(question, answer),
+            completion = provider.complete(llm_judge_messages(question, answer, truncated),
                                            max_tokens=VERDICT_MAX_TOKENS, temperature=0.0)
             cost = entry.price.cost(completion.input_tokens, completion.output_tokens)
             score = parse_verdict(completion.text)
@@ -78,7 +79,7 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
             cost = 0.0
             texts = []
             for k in range(spec.samples):
-                completion = provider.complete(self_verify_messages(question, answer),
+                completion = provider.complete(self_verify_messages(question, answer, truncated),
                                                max_tokens=VERDICT_MAX_TOKENS,
                                                temperature=SELF_VERIFY_TEMPERATURE, seed=1000 + k)
                 cost += entry.price.cost(completion.input_tokens, completion.output_tokens)
