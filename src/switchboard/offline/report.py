@@ -93,7 +93,104 @@ def robustness_table(files: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def _bar_cell(r: dict, key: str) -> str:
+    """One bar of one run: met or missed, with the Switchboard point closest to it within the budget."""
+    b, best = r["bars"][key], r["best_single"]
+    point = next((s for s in r["strategies"] if s["name"] == b.get("best_point")), None)
+    if point is None:
+        return "**missed**: no Switchboard point within the budget"
+    delta = 100 * (point["accuracy"] - best["accuracy"])
+    ratio = point["cost_per_1k_usd"] / best["cost_per_1k_usd"]
+    return (f"**{'met' if b['met'] else 'missed'}**: {point['name']} {point['accuracy']:.3f} ({delta:+.1f}) "
+            f"at ${point['cost_per_1k_usd']:.3f} ({ratio:.3f}x)")
+
+
+def summary_rows(name: str, files: list[Path]) -> list[str]:
+    """One row per split of the summary table: the best single model and the three bars."""
+    rows = []
+    for path in files:
+        r = json.loads(Path(path).read_text())
+        best, a = r["best_single"], r["bars"]["aiq_above_every_baseline"]
+        seed = r.get("split", "").split("seed ")[-1]
+        rows.append(f"| {name}, {r['prompts']:,} prompts, seed {seed} | {best['name']} {best['accuracy']:.3f} at "
+                    f"${best['cost_per_1k_usd']:.2f} | {_bar_cell(r, 'match_at_tenth_cost')} | "
+                    f"{_bar_cell(r, 'plus3_at_quarter_cost')} | **{'met' if a['met'] else 'missed'}**: "
+                    f"{a['switchboard']:.4f} / {a['best_baseline_aiq']:.4f} {a['best_baseline']} |")
+    return rows
+
+
+def _calibrator_line(r: dict) -> str:
+    c = r.get("train", {}).get("calibrators") or {}
+    if not c:
+        return ""
+    return (f"Calibrators compared on out-of-fold training scores (the accept-or-call-the-safety-net decision "
+            f"of the {c.get('layout_of')} layout): isotonic confidence + threshold, training AIQ "
+            f"{c['threshold']['aiq_train']:.4f}; AutoMix POMDP meta-verifier (`automix-llm`), "
+            f"{c['automix-pomdp']['aiq_train']:.4f}. Deployed: {c.get('deployed')}.")
+
+
+def _ibc_line(r: dict) -> str:
+    pick = [s for s in r["strategies"] if s["name"] in ("sb-cascade dial@1/10", "sb-cascade dial@1/4",
+                                                        "frugalgpt@1/10", "automix-pomdp(trained)")]
+    parts = [f"{s['name']} {s['params']['ibc_lift']:.1f}" for s in pick if s["params"].get("ibc_lift") is not None]
+    return "IBC lift over the straight line from each cascade's first model to the best one: " + ", ".join(parts) + "."
+
+
+def results_section(name: str, title: str, files: list[Path], image: str) -> str:
+    first = json.loads(Path(files[0]).read_text())
+    lo, hi = first["aiq_range_usd_per_1k"]
+    out = [f"## Results: {title} ({first['split']})", "", f"![{title} Pareto plot]({image})", "",
+           "Single models, the oracle, and for every strategy family the points on its own cost-accuracy "
+           "frontier (every point is in `results.json`; all Switchboard cascade points are listed).", "",
+           strategy_table(first), "", f"AIQ (cost range ${lo:g}-${hi:.2f} per 1k prompts):", "", aiq_table(first), "",
+           _ibc_line(first), "", _calibrator_line(first), "", f"Robustness over split seeds ({name}):", "",
+           robustness_table(files), ""]
+    return "\n".join(out)
+
+
+def _replace_block(text: str, key: str, body: str) -> str:
+    begin, end = f"<!-- generated:{key}:begin -->", f"<!-- generated:{key}:end -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"markers {begin} / {end} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body.rstrip()}\n{end}{tail}"
+
+
+def write_doc(doc: Path, datasets: list[tuple[str, str, list[Path]]], image_dir: Path) -> None:
+    """Rewrite the generated blocks of ``doc``: ``summary`` and ``results`` (figures and plots come only
+    from the given results.json files; the first file of each dataset is the main split)."""
+    import shutil
+
+    summary = ["| dataset (validation split, seed) | best single model | bar 2: best Switchboard point <= 1/10 of "
+               "its cost | bar 1: best Switchboard point <= 1/4 of its cost (+3 pt needed) | bar 3: AIQ "
+               "Switchboard / best baseline |", "|---|---|---|---|---|"]
+    sections = []
+    image_dir.mkdir(parents=True, exist_ok=True)
+    for name, title, files in datasets:
+        summary += summary_rows(title, files)
+        image = image_dir / f"pareto_{name}.png"
+        shutil.copyfile(Path(files[0]).parent / "pareto.png", image)
+        sections.append(results_section(name, title, files, str(image.relative_to(doc.parent))))
+    text = doc.read_text(encoding="utf-8")
+    text = _replace_block(text, "summary", "\n".join(summary))
+    text = _replace_block(text, "results", "\n".join(sections))
+    doc.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
+    """``report RESULTS...`` prints tables; ``report doc DOC.md NAME=TITLE:r1.json,r2.json ...`` rewrites
+    the doc's generated blocks."""
+    if argv and argv[0] == "doc":
+        doc = Path(argv[1])
+        datasets = []
+        for spec in argv[2:]:
+            key, files = spec.split(":", 1)
+            name, title = key.split("=", 1)
+            datasets.append((name, title, [Path(f) for f in files.split(",")]))
+        write_doc(doc, datasets, doc.parent / "img")
+        print(f"rewrote the generated blocks of {doc}")
+        return 0
     files = [Path(a) for a in argv]
     first = json.loads(files[0].read_text())
     print(f"### {first['dataset']} ({first['prompts']} validation prompts)\n")

@@ -94,17 +94,23 @@ class Taxonomy:
                    min_similarity=[c.min_similarity for c in categories])
 
 
+# What judging a tier costs, as a multiple of the tier's own call: on the request path each tier is
+# checked by k=3 self-verification samples over prompt + answer and by an LLM judge, at least as much as
+# the call itself.
+JUDGE_OVERHEAD = 1.0
+
+
 def efficient_tiers(accuracy: np.ndarray, cost: np.ndarray, models: Sequence[str], max_tiers: int = 4,
-                    margin: float = 0.01) -> list[str]:
+                    margin: float = 0.01, judge_overhead: float = JUDGE_OVERHEAD) -> list[str]:
     """"Cheapest likely good first": the tiers of one category's cascade, ending with its most accurate
     model (the safety net).
 
     Starts from the cost-accuracy frontier (a model is kept only if it beats every cheaper kept model by
     ``margin``), then drops every tier that does not pay for itself as the first try before the next one:
-    trying model j first saves the next tier's cost only when j is right, so j stays only if
-    ``accuracy[j] * cost[next] > cost[j]`` (the cascade condition; judges' costs would only tighten it).
-    A 30%-accurate model at half the price of a 90%-accurate one is on the frontier but not worth a try.
-    When more than ``max_tiers`` remain, the cheapest are dropped first.
+    trying model j first saves the next tier's cost only when j is right, and costs its call plus its
+    judges every time, so j stays only if ``accuracy[j] * cost[next] > (1 + judge_overhead) * cost[j]``
+    (the cascade condition). A 30%-accurate model at half the price of a 90%-accurate one is on the
+    frontier but not worth a try. When more than ``max_tiers`` remain, the cheapest are dropped first.
     """
     order = np.lexsort((-accuracy, cost))
     kept: list[int] = []
@@ -119,7 +125,7 @@ def efficient_tiers(accuracy: np.ndarray, cost: np.ndarray, models: Sequence[str
         changed = False
         for pos in range(len(kept) - 1):
             j, nxt = kept[pos], kept[pos + 1]
-            if accuracy[j] * cost[nxt] <= cost[j]:
+            if accuracy[j] * cost[nxt] <= (1.0 + judge_overhead) * cost[j]:
                 del kept[pos]
                 changed = True
                 break

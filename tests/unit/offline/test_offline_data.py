@@ -55,6 +55,10 @@ def test_efficient_tiers_drop_a_cheap_model_that_does_not_pay_for_itself():
     # a 90%-accurate model at a tenth of the next one's price is worth trying first
     tiers = efficient_tiers(np.array([0.9, 0.6, 0.95]), np.array([1.0, 10.0, 20.0]), models)
     assert tiers == ["weak-cheap", "big"]
+    # 48% right at half the next one's price: it would save 0.48 x 2 per call, but costs 1 + 1 for judging
+    # (MMLU-Pro business: Llama-3.1-8B before gemini-flash)
+    tiers = efficient_tiers(np.array([0.48, 0.71, 0.80]), np.array([1.0, 2.0, 30.0]), models)
+    assert tiers == ["good-cheap", "big"]
     # the most accurate model always closes the list, even when it is the cheapest
     assert efficient_tiers(np.array([0.5, 0.4, 0.3]), np.array([1.0, 2.0, 3.0]), models) == ["weak-cheap"]
 

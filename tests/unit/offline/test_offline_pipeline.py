@@ -114,3 +114,28 @@ def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["prompts"] == 36  # 30% of 120 prompts
     assert (tmp_path / "out" / "pareto.png").stat().st_size > 10_000
+
+
+def test_report_doc_rewrites_only_the_generated_blocks_from_results(trained, tmp_path, monkeypatch):
+    from switchboard.offline import report
+
+    path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
+    monkeypatch.setattr(cli, "_embed", lambda d, progress: FakeEncoder().embed([routing_text(p) for p in d.prompts]))
+    assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "run"),
+                     "--no-progress"]) == 0
+    doc = tmp_path / "docs" / "bench.md"
+    doc.parent.mkdir()
+    doc.write_text("# Title\nhand-written intro\n<!-- generated:summary:begin -->\nstale\n"
+                   "<!-- generated:summary:end -->\nprose\n<!-- generated:results:begin -->\nold numbers\n"
+                   "<!-- generated:results:end -->\nhand-written outro\n")
+    results = tmp_path / "run" / "results.json"
+    assert report.main(["doc", str(doc), f"synth=Synthetic:{results},{results}"]) == 0
+    text = doc.read_text()
+    assert "stale" not in text and "old numbers" not in text
+    assert "hand-written intro" in text and "prose" in text and "hand-written outro" in text
+    best = json.loads(results.read_text())["best_single"]
+    assert f"{best['name']} {best['accuracy']:.3f}" in text  # the summary row quotes the run's best model
+    assert (doc.parent / "img" / "pareto_synth.png").stat().st_size > 10_000
+    doc.write_text("no markers")
+    with pytest.raises(SystemExit, match="markers"):
+        report.main(["doc", str(doc), f"synth=Synthetic:{results}"])
