@@ -93,6 +93,7 @@ class LocalStack:
             taxonomy_path = self.router_artifacts / "taxonomy.json"
         self.taxonomy_path = taxonomy_path or DATA_DIR / "taxonomy.seed.json"
         self.warnings: list[str] = []
+        self._router_models: list[str] = []
         self.dynamodb_endpoint = dynamodb_endpoint
         self.dispatcher = LambdaDispatcher()
         self.aws = LocalAws(self.dispatcher, port=port)
@@ -109,7 +110,7 @@ class LocalStack:
             from switchboard.service.learned import LearnedRouterUnavailable, check_router_artifacts
 
             try:
-                check_router_artifacts(self.router_artifacts)
+                self._router_models = list(check_router_artifacts(self.router_artifacts)["models"])
             except LearnedRouterUnavailable as exc:
                 raise LocalStackError(str(exc)) from exc
         if self.template is None:
@@ -119,14 +120,18 @@ class LocalStack:
         self.definition, _ = definition_from_template(self.template)
         self._saved_env.setdefault("MOTO_PORT", os.environ.get("MOTO_PORT"))
         self.aws.start()
-        self.environment = self.aws.environment()
-        if self.dynamodb_endpoint:
-            self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
-        self._apply_env()
-        self._create_tables()
-        self._create_state_machine()
-        self._register_functions()
-        self.seed()
+        try:
+            self.environment = self.aws.environment()
+            if self.dynamodb_endpoint:
+                self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+            self._apply_env()
+            self._create_tables()
+            self._create_state_machine()
+            self._register_functions()
+            self.seed()
+        except BaseException:
+            self.stop()  # no emulator or environment left behind by a stack that did not start
+            raise
         return self
 
     def stop(self) -> None:
@@ -243,17 +248,14 @@ class LocalStack:
         DynamoCatalog(self._table_for(names.ENV_CATALOG_TABLE), client=client).put_all(entries)
         categories = load_taxonomy(self.taxonomy_path)
         from switchboard.adapters.encoder import DIM
+        from switchboard.service.publish import PublishError, coverage_warnings, require_dimension
 
-        wrong = sorted(c.name for c in categories if len(c.centroid) != DIM)
-        if wrong:
-            raise LocalStackError(f"{self.taxonomy_path}: centroids of {wrong[:5]} are not {DIM}-dimensional; "
-                                  "the taxonomy was not built with the router's encoder")
+        try:
+            require_dimension(categories, DIM, self.taxonomy_path)
+        except PublishError as exc:
+            raise LocalStackError(str(exc)) from exc
         DynamoTaxonomy(self._table_for(names.ENV_TAXONOMY_TABLE), client=client).put_all(categories)
-        from switchboard.service.learned import check_router_artifacts
-        from switchboard.service.publish import coverage_warnings
-
-        router_models = list(check_router_artifacts(self.router_artifacts)["models"]) if self.router_artifacts else []
-        self.warnings = coverage_warnings(categories, router_models, {e.model_id for e in entries})
+        self.warnings = coverage_warnings(categories, self._router_models, {e.model_id for e in entries})
 
     # ---- calls -----------------------------------------------------------------------------------
     def invoke_router(self, event: dict) -> dict:

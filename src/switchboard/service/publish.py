@@ -52,11 +52,16 @@ def read_taxonomy(directory: Path, embedding_dim: int) -> list[Category]:
         raise PublishError(f"{path} is not a trained taxonomy: {exc}") from exc
     if not categories:
         raise PublishError(f"{path} has no categories")
-    wrong = sorted(c.name for c in categories if len(c.centroid) != embedding_dim)
-    if wrong:
-        raise PublishError(f"centroids of {wrong[:5]} are not {embedding_dim}-dimensional: this taxonomy was "
-                           "not built with the router's encoder")
+    require_dimension(categories, embedding_dim, path)
     return categories
+
+
+def require_dimension(categories: Sequence[Category], dim: int, source: Path | str) -> None:
+    """Every centroid must be ``dim``-dimensional (the router's encoder); raise naming the offenders."""
+    wrong = sorted(c.name for c in categories if len(c.centroid) != dim)
+    if wrong:
+        raise PublishError(f"{source}: centroids of {wrong[:5]} are not {dim}-dimensional; the taxonomy was "
+                           "not built with the router's encoder")
 
 
 def read_catalog(path: Path) -> list[ModelEntry]:
