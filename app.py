@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "src"))  # infra imports env-var names from the runtime (switchboard.settings)
+sys.path.insert(0, str(ROOT / "src"))  # infra imports env-var names from the runtime (switchboard.envvars)
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402

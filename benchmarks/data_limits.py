@@ -42,7 +42,7 @@ def majority_vote_accuracy(answer_ids: np.ndarray, correct: np.ndarray, cols: li
 
 
 def analyse(path: Path) -> dict:
-    from switchboard.offline.data import load_outcomes
+    from switchboard.offline.outcomes import load_outcomes
 
     data = load_outcomes(path)
     acc, cost = data.accuracy(), data.cost.mean(axis=0) * 1000

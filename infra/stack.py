@@ -16,7 +16,7 @@ from infra.constructs.lambda_defaults import SwitchboardFunction, function_code
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, learned_router_layer
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
-from switchboard import settings as names
+from switchboard import envvars as names
 
 
 class SwitchboardStack(Stack):

@@ -7,7 +7,7 @@ bash scripts/setup.sh
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 echo "==> ruff"
 .venv/bin/ruff check src functions infra tests benchmarks scripts app.py
-echo "==> mypy (domain package)"
+echo "==> mypy (src, functions)"
 .venv/bin/mypy
 echo "==> pytest"
 exec .venv/bin/python -m pytest "$@"

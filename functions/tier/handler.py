@@ -7,29 +7,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.adapters.providers.registry import ProviderRegistry
-from switchboard.adapters.stores.dynamo import DynamoCatalog
+from switchboard.composition import container
 from switchboard.domain.models import CascadeState
-from switchboard.service.settings import ModelCallSettings
 from switchboard.service.tasks import run_tier
 
 logger = Logger(service="switchboard-tier")
-_deps: tuple[DynamoCatalog, ProviderRegistry] | None = None
-
-
-def deps() -> tuple[DynamoCatalog, ProviderRegistry]:
-    global _deps
-    if _deps is None:
-        s = ModelCallSettings.from_env()
-        _deps = (DynamoCatalog(s.catalog_table), ProviderRegistry(model_dir=s.model_dir))
-    return _deps
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
     state = CascadeState.model_validate(event)
-    catalog, providers = deps()
-    model = state.plan.tiers[state.tier].model
-    logger.info("calling tier", extra={"request_id": state.request_id, "tier": state.tier, "model": model})
-    result = run_tier(state, catalog.models(), providers)
+    logger.info("calling tier", extra={"request_id": state.request_id, "tier": state.tier,
+                                       "model": state.plan.tiers[state.tier].model})
+    result = run_tier(state, container().catalog().models(), container().providers())
     return result.model_dump(mode="json")

@@ -26,7 +26,7 @@ from infra import ids, lint, nag
 from infra.config import SwitchboardConfig
 from infra.constructs.lambda_defaults import SwitchboardFunction
 from infra.constructs.storage import Storage
-from switchboard import settings as names
+from switchboard import envvars as names
 
 # Errors Lambda raises when the *service* hiccups (not the handler): always worth one more try.
 TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException",

@@ -86,7 +86,7 @@ def learned_router_layer(scope: Construct, construct_id: str, *, root: Path, dir
     wrong path or a router trained on another encoder fails ``cdk synth`` rather than every request.
     """
     from infra.config import ConfigError
-    from switchboard.service.learned import LearnedRouterUnavailable, check_router_artifacts
+    from switchboard.adapters.learned import LearnedRouterUnavailable, check_router_artifacts
 
     path = Path(directory)
     path = path if path.is_absolute() else root / path

@@ -44,8 +44,8 @@ def _path(name: str) -> Path:
 
 @pytest.mark.parametrize("name", ["mmlu_pro", "routerbench"])
 def test_single_models_match_the_data_readme(name):
-    from switchboard.offline.data import load_outcomes
-    from switchboard.offline.metrics import accuracy, cost_per_1k
+    from switchboard.offline.evaluation.metrics import accuracy, cost_per_1k
+    from switchboard.offline.outcomes import load_outcomes
 
     data = load_outcomes(_path(name))
     assert data.n == PROMPTS[name] and sorted(data.models) == sorted(README[name])
@@ -58,10 +58,10 @@ def test_single_models_match_the_data_readme(name):
 
 @pytest.mark.parametrize("name,max_prompts", [("routerbench", None), ("mmlu_pro", 2400)])
 def test_reduced_eval(name, max_prompts, tmp_path):
-    from switchboard.offline.data import load_outcomes, load_prices, split_rows
     from switchboard.offline.embeddings import embed_texts, routing_text
-    from switchboard.offline.evaluate import evaluate, write_results
-    from switchboard.offline.plots import pareto_plot
+    from switchboard.offline.evaluation.evaluate import evaluate, write_results
+    from switchboard.offline.evaluation.plots import pareto_plot
+    from switchboard.offline.outcomes import load_outcomes, load_prices, split_rows
 
     path = _path(name)
     data = load_outcomes(path)

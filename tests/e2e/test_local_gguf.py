@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from switchboard.adapters.providers.base import ProviderTimeout
+from switchboard.adapters.providers.gguf_store import ensure_model
 from switchboard.adapters.providers.local_gguf import LocalGGUF, loaded_models
 from switchboard.domain.models import Message
-from switchboard.local.models import ensure_model
+from switchboard.ports import ProviderTimeout
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from switchboard import settings as names
+from switchboard import envvars as names
 from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
 from switchboard.domain.models import ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
@@ -32,7 +32,7 @@ SMALL, BIG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 def stack():
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    from switchboard.cli import _pull_catalog_models
+    from switchboard.cli.local import _pull_catalog_models
 
     _pull_catalog_models(None)
     local = LocalStack().start()
@@ -109,14 +109,19 @@ def test_provider_timeout_is_retried_then_falls_through_to_next_tier(stack, clie
 
 
 def test_budget_stops_before_the_second_tier(client):
+    # quality 1.0: tier 0 is accepted only if every judge is sure; otherwise the cascade would escalate,
+    # and only the budget can stop it before the second tier.
     reply = client.chat.completions.create(
         model="auto", max_tokens=16, messages=[{"role": "user", "content": "What is the capital of Canada?"}],
-        extra_body={"switchboard": {"max_cost_usd": 1e-9}})
+        extra_body={"switchboard": {"max_cost_usd": 1e-9, "quality": 1.0}})
     sb = reply.model_extra["switchboard"]
+    assert len(sb["planned_tiers"]) >= 2, "the claim needs a plan with a second tier to stop before"
     assert len(sb["tiers"]) == 1
-    assert (sb["decision"]["action"], sb["verified"]) in (("accept", True), ("stop", False))
-    if sb["decision"]["action"] == "stop":
-        assert sb["decision"]["reason"] in ("budget", "tiers_exhausted")
+    if sb["decision"]["action"] == "accept":
+        assert sb["verified"] and sb["confidence"] >= 1.0
+    else:
+        assert sb["decision"] == {**sb["decision"], "action": "stop", "reason": "budget"}
+        assert not sb["verified"]
 
 
 def test_bad_requests_are_4xx_through_the_sdk(client, stack):

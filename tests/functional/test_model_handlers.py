@@ -6,8 +6,10 @@ import pytest
 
 from functions.judge import handler as judge
 from functions.tier import handler as tier
-from switchboard.adapters.providers.base import ProviderTimeout, ProviderUnavailable
+from switchboard import composition
+from switchboard.composition import Container
 from switchboard.local.emulator import LocalLambdaContext
+from switchboard.ports import ProviderTimeout, ProviderUnavailable
 from tests.support.events import load_event
 from tests.support.fakes import InMemoryCatalog, ScriptedProvider, ScriptedProviders, catalog_entry
 
@@ -15,9 +17,16 @@ CTX = LocalLambdaContext(function_name="local")
 SMALL, BIG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 
 
+@pytest.fixture(autouse=True)
+def _reset():
+    yield
+    composition.reset()
+
+
 def install(monkeypatch, module, small, big=None):
+    """Fakes behind the handler's container (``module`` names the handler under test, for the reader)."""
     catalog = InMemoryCatalog([catalog_entry(SMALL, price=0.05), catalog_entry(BIG, price=0.15)])
-    monkeypatch.setattr(module, "_deps", (catalog, ScriptedProviders({SMALL: small, BIG: big or small})))
+    composition.use(Container(catalog=catalog, providers=ScriptedProviders({SMALL: small, BIG: big or small})))
 
 
 def test_tier_returns_candidate_priced_from_catalogue_and_the_tiers_judges(monkeypatch):

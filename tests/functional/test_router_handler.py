@@ -7,9 +7,11 @@ import json
 import pytest
 
 from functions.router import handler as router
-from switchboard.adapters.providers.base import ProviderTimeout
+from switchboard import composition
+from switchboard.composition import Container
 from switchboard.domain.taxonomy import Category
 from switchboard.local.emulator import LocalLambdaContext
+from switchboard.ports import ProviderTimeout
 from switchboard.service.router import RouterService
 from switchboard.service.settings import RouterSettings
 from tests.support.events import load_event
@@ -44,15 +46,16 @@ def make(small=None, big=None, traces=None, fail_with=None):
                                  Category(name="math", centroid=[0, 1, 0, 0, 0, 0, 0, 0], tiers=["big"])])
     svc = RouterService(catalog=catalog, taxonomy=taxonomy,
                         orchestrator=InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with),
-                        traces=traces, encoder_factory=FakeEncoder, id_factory=lambda: "trace-1")
-    router.set_service(svc, SETTINGS)
+                        traces=traces, encoder_factory=FakeEncoder, id_factory=lambda: "trace-1",
+                        max_prompt_chars=SETTINGS.max_prompt_chars)
+    composition.use(Container(router=svc, router_settings=SETTINGS))
     return svc
 
 
 @pytest.fixture(autouse=True)
 def _reset():
     yield
-    router.set_service(None, None)
+    composition.reset()
 
 
 def call(event):

@@ -14,9 +14,9 @@ import pytest
 from moto import mock_aws
 
 from switchboard import cli
+from switchboard.adapters.learned import OnnxLearnedRouter
 from switchboard.adapters.stores.dynamo import DynamoTaxonomy
 from switchboard.domain.models import ChatRequest, Message
-from switchboard.service.learned import OnnxLearnedRouter
 from switchboard.service.publish import PublishError, publish
 from switchboard.service.router import RouterService
 from tests.support.fakes import InMemoryCatalog, InMemoryTraces, catalog_entry

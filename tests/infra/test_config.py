@@ -77,7 +77,7 @@ def _router_dir(path: Path, encoder: str = "all-minilm-l6-v2-int8") -> Path:
 
 
 def test_router_artifacts_become_a_router_only_layer_and_the_env_var(tmp_path: Path) -> None:
-    from switchboard.settings import ENV_ROUTER_ARTIFACTS
+    from switchboard.envvars import ENV_ROUTER_ARTIFACTS
 
     artifacts = _router_dir(tmp_path / "run")
     # Assets are staged here (unlike the shared synth) so the layer's actual contents can be checked.
@@ -106,7 +106,7 @@ def test_unusable_router_artifacts_fail_the_synth(tmp_path: Path, make, message:
 
 
 def test_default_synth_has_no_learned_router(synth) -> None:
-    from switchboard.settings import ENV_ROUTER_ARTIFACTS
+    from switchboard.envvars import ENV_ROUTER_ARTIFACTS
 
     router = synth.template["Resources"]["RouterFn"]["Properties"]
     assert ENV_ROUTER_ARTIFACTS not in router["Environment"]["Variables"]

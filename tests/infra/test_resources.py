@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from switchboard import settings as names
+from switchboard import envvars as names
 from tests.infra.support import Synth
 
 FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)

@@ -7,33 +7,45 @@ import hashlib
 
 import numpy as np
 
-from switchboard.adapters.providers.base import Completion, ProviderUnavailable
-from switchboard.adapters.stores.dynamo import StoreError
 from switchboard.domain.cascade import step
 from switchboard.domain.models import CascadeState, JudgeTask, ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
-from switchboard.service.ports import ExecutionOutcome, Trace
+from switchboard.ports import Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
 from switchboard.service.tasks import run_judge, run_tier
 
 
 class FakeEncoder:
-    """Text -> fixed unit vector: keyword axes make taxonomy tests exact, a hash fills the rest."""
+    """Text -> fixed unit vector (dimension 8), so taxonomy and routing tests are exact.
 
-    AXES = {"python": 0, "code": 0, "function": 0, "sum": 1, "times": 1, "+": 1}
+    ``keywords`` maps a word to an axis: a text containing the word (lower-cased) points along that axis.
+    A text with no keyword gets a hash-chosen axis among the others. ``jitter`` > 0 adds a small
+    hash-derived offset on the axes from ``jitter_from`` on, so texts of one keyword are near but distinct.
+    """
+
+    MATH_AND_CODE = {"python": 0, "code": 0, "function": 0, "sum": 1, "times": 1, "+": 1}
+
+    def __init__(self, keywords: dict[str, int] | None = None, jitter: float = 0.0, jitter_from: int = 3,
+                 dim: int = 8) -> None:
+        self.keywords = self.MATH_AND_CODE if keywords is None else keywords
+        self.jitter, self.jitter_from, self.dim = jitter, jitter_from, dim
 
     def embed_one(self, text: str) -> np.ndarray:
-        vec = np.zeros(8, dtype=np.float32)
-        hits = [axis for word, axis in self.AXES.items() if word in text.lower()]
-        if hits:
-            for axis in hits:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        digest = hashlib.sha256(text.encode()).digest()
+        hits = {axis for word, axis in self.keywords.items() if word in text.lower()}
+        for word, axis in self.keywords.items():
+            if word in text.lower():
                 vec[axis] += 1.0
-        else:
-            digest = hashlib.sha256(text.encode()).digest()
-            vec[2 + digest[0] % 6] = 1.0
+        if not hits and not self.jitter:
+            free = [a for a in range(self.dim) if a not in set(self.keywords.values())]
+            vec[free[digest[0] % len(free)]] = 1.0
+        if self.jitter:
+            width = self.dim - self.jitter_from
+            vec[self.jitter_from:] = np.frombuffer(digest[:width], dtype=np.uint8) / 255.0 * self.jitter
         return vec / np.linalg.norm(vec)
 
     def embed(self, texts):
-        return np.stack([self.embed_one(t) for t in texts])
+        return np.stack([self.embed_one(t) for t in texts]) if len(texts) else np.zeros((0, self.dim), np.float32)
 
 
 def catalog_entry(model_id: str, provider: str = "openai", price: float = 1.0, **kw) -> ModelEntry:

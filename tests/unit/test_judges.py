@@ -1,6 +1,11 @@
 import pytest
 
-from switchboard.domain.judges import llm_judge_messages, parse_verdict, self_verify_messages, share_positive
+from switchboard.domain.verdicts import (
+    llm_judge_messages,
+    parse_verdict,
+    self_verify_messages,
+    share_positive,
+)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -26,8 +31,8 @@ def test_judge_prompts_carry_question_and_answer_and_clip_huge_fields():
 
 
 def test_judges_are_told_when_the_answer_was_cut_off_by_the_length_limit():
-    from switchboard.domain.judges import TRUNCATED_NOTE
     from switchboard.domain.models import Candidate, ChatRequest, JudgeSpec, JudgeTask, Message
+    from switchboard.domain.verdicts import TRUNCATED_NOTE
     from switchboard.service.tasks import run_judge
     from tests.support.fakes import ScriptedProvider, ScriptedProviders, catalog_entry
 

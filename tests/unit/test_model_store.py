@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.local import models
-from switchboard.local.models import (
+from switchboard.adapters.providers import gguf_store as models
+from switchboard.adapters.providers.gguf_store import (
     KNOWN_MODELS,
     ModelPart,
     ModelSpec,
@@ -172,7 +172,7 @@ def test_known_model_table_pins_every_part(name, count):
 
 def test_models_pull_without_names_fetches_the_shipped_local_pool_only(monkeypatch):
     from switchboard import cli
-    from switchboard.local import models
+    from switchboard.adapters.providers import gguf_store as models
 
     asked: list[list[str]] = []
     monkeypatch.setattr(models, "pull_main", lambda names: asked.append(list(names)) or 0)

@@ -7,9 +7,9 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
-from switchboard.adapters.providers.base import ProviderRejected, ProviderTimeout, ProviderUnavailable
 from switchboard.adapters.providers.bedrock import BedrockConverse
 from switchboard.domain.models import Message
+from switchboard.ports import ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 MESSAGES = [Message(role="system", content="Be terse."), Message(role="user", content="What is 2+2?")]

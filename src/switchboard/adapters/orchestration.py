@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from switchboard.domain.models import CascadeState
-from switchboard.service.ports import ExecutionOutcome
+from switchboard.ports import ExecutionOutcome
 
 
 def _outcome(status: str, output: str | None, error: str | None, cause: str | None) -> ExecutionOutcome:
@@ -23,7 +23,8 @@ def _outcome(status: str, output: str | None, error: str | None, cause: str | No
         return ExecutionOutcome(status="SUCCEEDED", state=CascadeState.model_validate(json.loads(output)))
     if status == "SUCCEEDED":
         return ExecutionOutcome(status="FAILED", error="Switchboard.EmptyOutput", cause="execution had no output")
-    mapped = status if status in ("FAILED", "TIMED_OUT", "ABORTED") else "FAILED"
+    mapped: Literal["FAILED", "TIMED_OUT", "ABORTED"] = (
+        "TIMED_OUT" if status == "TIMED_OUT" else "ABORTED" if status == "ABORTED" else "FAILED")
     return ExecutionOutcome(status=mapped, error=error or status, cause=(cause or "")[:2000])
 
 

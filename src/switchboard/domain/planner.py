@@ -35,6 +35,10 @@ class PlanningError(ValueError):
     """The request cannot be planned (e.g. a pinned or configured model is not in the catalogue)."""
 
 
+class UnknownModel(PlanningError):
+    """The caller pinned a model the catalogue does not have."""
+
+
 def estimate_tokens(text: str) -> int:
     """Rough token count (characters / 4), good enough for a budget check before a call."""
     return max(1, len(text) // 4)
@@ -121,7 +125,7 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
     tiers: list[str]
     if pinned_model is not None:
         if pinned_model not in catalog:
-            raise PlanningError(f"unknown model '{pinned_model}'; known: {sorted(catalog)}")
+            raise UnknownModel(f"unknown model '{pinned_model}'; known: {sorted(catalog)}")
         tiers, route = [pinned_model], "pinned"
     elif category is not None and is_familiar(match, category, config.similarity_threshold):
         tiers, route = list(category.tiers), "taxonomy"

@@ -112,7 +112,7 @@ def _install_patches() -> None:
             response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps(result).encode("utf-8")
 
-    simple_lambda.LambdaSimpleBackend.invoke = invoke
+    simple_lambda.LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
 
     original_start = sfn_parser.StepFunctionsParserBackend.start_execution
 
@@ -126,7 +126,7 @@ def _install_patches() -> None:
             # keep the last 200 executions: enough to inspect, bounded for a long-running server
             machine.executions = (history + machine.executions)[-200:]
 
-    sfn_parser.StepFunctionsParserBackend.start_execution = _detach_executions
+    sfn_parser.StepFunctionsParserBackend.start_execution = _detach_executions  # type: ignore[method-assign]
     _PATCHED = True
 
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from switchboard import settings as names
+from switchboard import envvars as names
 from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalAws
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def project_root() -> Path:
 
 def _sources_digest(root: Path) -> str:
     digest = hashlib.sha256()
-    files = [root / "app.py", root / "cdk.json", root / "src" / "switchboard" / "settings.py"]
+    files = [root / "app.py", root / "cdk.json", root / "src" / "switchboard" / "envvars.py"]
     files += sorted((root / "infra").rglob("*.py"))
     for path in files:
         if path.exists():
@@ -58,7 +58,7 @@ def _sources_digest(root: Path) -> str:
 def synth_template(root: Path | None = None, cache_dir: Path | None = None) -> dict:
     """Synthesise the CDK app offline and return the stack's template; cached by source digest."""
     root = root or project_root()
-    cache_dir = cache_dir or Path(os.environ.get("SB_SYNTH_CACHE", Path.home() / ".cache" / "switchboard" / "synth"))
+    cache_dir = cache_dir or Path(os.environ.get(names.ENV_SYNTH_CACHE, Path.home() / ".cache" / "switchboard" / "synth"))
     out = cache_dir / _sources_digest(root)
     templates = sorted(out.glob("*.template.json")) if out.exists() else []
     if not templates:
@@ -74,8 +74,8 @@ def synth_template(root: Path | None = None, cache_dir: Path | None = None) -> d
     return json.loads(templates[0].read_text(encoding="utf-8"))
 
 
-def _resources(template: dict, kind: str) -> dict[str, dict]:
-    return {lid: r for lid, r in template.get("Resources", {}).items() if r.get("Type") == kind}
+def _resources(template: dict | None, kind: str) -> dict[str, dict]:
+    return {lid: r for lid, r in (template or {}).get("Resources", {}).items() if r.get("Type") == kind}
 
 
 class LocalStack:
@@ -107,7 +107,7 @@ class LocalStack:
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
         if self.router_artifacts is not None:
-            from switchboard.service.learned import LearnedRouterUnavailable, check_router_artifacts
+            from switchboard.adapters.learned import LearnedRouterUnavailable, check_router_artifacts
 
             try:
                 self._router_models = list(check_router_artifacts(self.router_artifacts)["models"])
@@ -136,6 +136,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self.aws.stop()
+        from switchboard import composition
+
+        composition.reset()
         for key, value in self._saved_env.items():  # leave the process as we found it
             if value is None:
                 os.environ.pop(key, None)
@@ -220,9 +223,6 @@ class LocalStack:
                 self.environment[key] = self._resolve(value)
             module_name, func_name = handler_path.rsplit(".", 1)
             module = importlib.import_module(f"functions.{module_name}")
-            for cached in ("_deps", "_service", "_settings"):  # per-container caches: rebuild against us
-                if hasattr(module, cached):
-                    setattr(module, cached, None)
             self.dispatcher.register(logical_id, getattr(module, func_name))
             if module_name.startswith("router."):
                 self.router_function = logical_id
@@ -233,6 +233,9 @@ class LocalStack:
         if self.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
             self.environment[names.ENV_ROUTER_ARTIFACTS] = str(self.router_artifacts.resolve())
         self._apply_env()
+        from switchboard import composition
+
+        composition.reset()  # the warm-container caches are rebuilt against this stack's environment
 
     # ---- data ------------------------------------------------------------------------------------
     def _table_for(self, env_name: str) -> str:

@@ -8,9 +8,9 @@ Files in the output directory:
   mean cost in USD per call, examples). ``switchboard.local.seed.load_taxonomy`` reads it as is.
 - ``router.onnx`` + ``router.json``: the learned router. Input ``embedding`` float32 (batch, 384): the
   MiniLM embedding of ``routing_text(prompt)``; output ``probabilities`` float32 (batch, k): P(correct) per
-  model, in the order of ``router.json["models"]`` (the format ``service.learned.OnnxLearnedRouter`` reads).
+  model, in the order of ``router.json["models"]`` (the format ``adapters.learned.OnnxLearnedRouter`` reads).
 - ``verifier.onnx`` + ``verifier.json``: the learned verifier. Input ``features`` float32 (batch, F) built by
-  ``offline.judges.verifier_features`` (names in ``verifier.json["features"]``); output ``probability``
+  ``domain.fusion.verifier_features`` (names in ``verifier.json["features"]``); output ``probability``
   float32 (batch, 1) = P(candidate answer correct).
 - ``dial.json``: the operating points (order, pair start, models, thresholds, expected accuracy and cost
   on the training prompts), the tier orders (global and per category), the calibration knots and verdict
@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
+from switchboard.domain.fusion import feature_names
 from switchboard.domain.models import ModelEntry, ModelPrice
 from switchboard.domain.policy import Calibration
 from switchboard.domain.taxonomy import Category
-
-from .embeddings import DEFAULT_TAG, ROUTING_TEXT_CHARS
-from .judges import feature_names
-from .train import OperatingPoint, System
+from switchboard.offline.dial import OperatingPoint
+from switchboard.offline.embeddings import DEFAULT_TAG, ROUTING_TEXT_CHARS
+from switchboard.offline.fit import System
 
 ROUTER_INPUT = "embedding"
 ROUTER_OUTPUT = "probabilities"
@@ -103,7 +103,7 @@ def hgb_to_onnx(model, n_features: int, input_name: str = VERIFIER_INPUT,  # noq
     baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
     trees = helper.make_node("TreeEnsembleRegressor", [input_name], ["raw"], domain="ai.onnx.ml",
                              n_targets=1, post_transform="NONE", aggregate_function="SUM",
-                             base_values=[baseline], **attrs)
+                             base_values=[baseline], **attrs)  # type: ignore[arg-type]  # onnx's stub types
     sigmoid = helper.make_node("Sigmoid", ["raw"], [output_name])
     graph = helper.make_graph(
         [trees, sigmoid], "switchboard_verifier",
@@ -208,7 +208,7 @@ def write_artifacts(system: System, out_dir: str | Path, dataset: str = "") -> P
     (out / "verifier.onnx").write_bytes(hgb_to_onnx(system.verifier.model, len(names)))
     (out / "verifier.json").write_text(json.dumps({
         "input_name": VERIFIER_INPUT, "output_name": VERIFIER_OUTPUT, "features": names, "models": system.models,
-        "builder": "switchboard.offline.judges.verifier_features",
+        "builder": "switchboard.domain.fusion.verifier_features",
         "model": "histogram gradient-boosted trees, P(candidate answer correct)",
         "kind": "verifier"}, indent=1) + "\n", encoding="utf-8")
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from switchboard.adapters.encoder import TAG as ENCODER_TAG
 from switchboard.domain.taxonomy import ROUTING_TEXT_CHARS, routing_text  # noqa: F401 - re-exported
+from switchboard.envvars import ENV_EMBED_CACHE
 
-ENV_CACHE = "SB_EMBED_CACHE"
 DEFAULT_TAG = ENCODER_TAG
 
 
@@ -36,7 +36,7 @@ def text_key(text: str) -> str:
 
 
 def default_cache_dir(tag: str = DEFAULT_TAG) -> Path:
-    root = os.environ.get(ENV_CACHE) or str(Path.home() / ".cache" / "switchboard" / "embeddings")
+    root = os.environ.get(ENV_EMBED_CACHE) or str(Path.home() / ".cache" / "switchboard" / "embeddings")
     return Path(root) / tag
 
 

@@ -1,5 +1,6 @@
-"""Routers over prompt embeddings: Switchboard's taxonomy and learned router, and the baselines' routers
-(RouterBench kNN, RouteLLM matrix factorisation and BERT-style classifier), all on the same embeddings.
+"""Switchboard's routers over prompt embeddings: the taxonomy (centroids, per-category accuracy, cost and
+tiers) and the learned router (a multi-label MLP, cross-fitted, exported to ONNX). The baselines' routers
+live in ``offline.baselines.routers`` and use the same embeddings.
 
 Every router exposes ``predict(E) -> (n, k)`` per-model P(correct); choosing a model from those
 probabilities and prices is ``choose_by_utility``.
@@ -10,13 +11,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from switchboard.domain.taxonomy import Category, centroid
 
 
-def _nanmean0(x: np.ndarray, axis: int = 0, default: float = 0.5) -> np.ndarray:
+def nanmean_or(x: np.ndarray, axis: int = 0, default: float = 0.5) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = np.nanmean(x, axis=axis)
@@ -25,7 +27,7 @@ def _nanmean0(x: np.ndarray, axis: int = 0, default: float = 0.5) -> np.ndarray:
 
 def fill_labels(correct: np.ndarray) -> np.ndarray:
     """Ungraded calls (NaN) take the model's mean accuracy, so they carry no evidence either way."""
-    means = _nanmean0(correct, axis=0)
+    means = nanmean_or(correct, axis=0)
     return np.where(np.isnan(correct), means[None, :], correct)
 
 
@@ -136,7 +138,7 @@ def efficient_tiers(accuracy: np.ndarray, cost: np.ndarray, models: Sequence[str
 FAMILIAR_PERCENTILE = 10.0
 
 
-def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str], correct: np.ndarray, cost: np.ndarray,
+def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str] | np.ndarray, correct: np.ndarray, cost: np.ndarray,
                    models: Sequence[str], max_tiers: int = 4, min_examples: int = 5) -> Taxonomy:
     """One category per label with at least ``min_examples`` prompts (centroid = normalised mean).
 
@@ -144,15 +146,16 @@ def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str], correct: np.nd
     similarity to its centroid; the router uses it to lower its familiarity bar for broad categories
     (``domain.taxonomy.is_familiar``).
     """
-    labels = np.asarray(labels, dtype=object)
-    names = sorted(n for n in set(labels) if (labels == n).sum() >= min_examples) or sorted(set(labels))
-    cents, accs, costs, counts, tiers, bars = [], [], [], [], [], []
+    label_of = np.asarray(labels, dtype=object)
+    names = sorted(n for n in set(label_of) if int((label_of == n).sum()) >= min_examples) or sorted(set(label_of))
+    cents, accs, costs, counts, tiers = [], [], [], [], []
+    bars: list[float | None] = []
     for name in names:
-        mask = labels == name
+        mask = np.asarray(label_of == name)
         cents.append(centroid(embeddings[mask]))
         own = np.asarray(embeddings[mask], dtype=np.float32) @ cents[-1]
         bars.append(round(float(np.percentile(own, FAMILIAR_PERCENTILE)), 4))
-        acc = _nanmean0(correct[mask], axis=0)
+        acc = nanmean_or(correct[mask], axis=0)
         cst = cost[mask].mean(axis=0)
         accs.append(acc)
         costs.append(cst)
@@ -166,20 +169,20 @@ def build_taxonomy(embeddings: np.ndarray, labels: Sequence[str], correct: np.nd
 # ---------------------------------------------------------------------------------------------- learned
 
 
-class LearnedRouter:
+class MlpRouter:
     """EMAFusion's multi-output predictor: one network maps a prompt embedding to every model's
     P(correct) (a multi-label MLP with logistic outputs), exported to ONNX for the router Lambda."""
 
     def __init__(self, hidden: int = 128, alpha: float = 1e-2, max_iter: int = 300, seed: int = 0) -> None:
         self.hidden, self.alpha, self.max_iter, self.seed = hidden, alpha, max_iter, seed
-        self.model = None
+        self.model: Any = None  # sklearn's MLPClassifier once fitted
         self.prior: np.ndarray | None = None
 
-    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> LearnedRouter:
+    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> MlpRouter:
         from sklearn.neural_network import MLPClassifier
 
         y = np.rint(fill_labels(correct)).astype(int)
-        self.prior = _nanmean0(correct, axis=0)
+        self.prior = nanmean_or(correct, axis=0)
         self.model = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=self.alpha, max_iter=self.max_iter,
                                    early_stopping=True, validation_fraction=0.15, n_iter_no_change=15,
                                    learning_rate_init=1e-3, random_state=self.seed)
@@ -237,10 +240,10 @@ def cross_fit_predict(make, embeddings: np.ndarray, correct: np.ndarray, folds: 
 
 
 class RouterEnsemble:
-    """Mean of the cross-fitted ``LearnedRouter`` folds; ``to_onnx`` writes the whole ensemble as one graph
+    """Mean of the cross-fitted ``MlpRouter`` folds; ``to_onnx`` writes the whole ensemble as one graph
     (each member: MatMul, Add, ReLU, MatMul, Add, Sigmoid; then the mean)."""
 
-    def __init__(self, members: Sequence[LearnedRouter]) -> None:
+    def __init__(self, members: Sequence[MlpRouter]) -> None:
         self.members = list(members)
 
     @property
@@ -281,95 +284,3 @@ class RouterEnsemble:
         onx.ir_version = 8
         onnx.checker.check_model(onx)
         return onx.SerializeToString()
-
-
-# ---------------------------------------------------------------------------------------------- baselines
-
-
-class KnnRouter:
-    """RouterBench's kNN router: P(correct) of each model = its mean correctness over the k nearest
-    training prompts (cosine similarity of the embeddings)."""
-
-    def __init__(self, k: int = 40) -> None:
-        self.k = k
-
-    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> KnnRouter:
-        self.E = np.asarray(embeddings, dtype=np.float32)
-        self.Y = fill_labels(correct)
-        return self
-
-    def predict(self, embeddings: np.ndarray) -> np.ndarray:
-        out = np.empty((len(embeddings), self.Y.shape[1]))
-        k = min(self.k, len(self.E))
-        for start in range(0, len(embeddings), 512):
-            sims = np.asarray(embeddings[start:start + 512], dtype=np.float32) @ self.E.T
-            nn = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            out[start:start + 512] = self.Y[nn].mean(axis=1)
-        return out
-
-
-class MatrixFactorizationRouter:
-    """RouteLLM's matrix-factorisation router, reimplemented for k models on the same embeddings:
-    score(q, m) = <v_m, W q> + b_m, P(correct) = sigmoid(score), trained by Adam on the logistic loss
-    with L2 (RouteLLM projects a text embedding with W and learns a model embedding v_m)."""
-
-    def __init__(self, dim: int = 32, epochs: int = 200, lr: float = 0.01, l2: float = 1e-3, seed: int = 0) -> None:
-        self.dim, self.epochs, self.lr, self.l2, self.seed = dim, epochs, lr, l2, seed
-
-    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> MatrixFactorizationRouter:
-        rng = np.random.default_rng(self.seed)
-        X = np.asarray(embeddings, dtype=np.float64)
-        mask = ~np.isnan(correct)
-        Y = np.where(mask, correct, 0.0)
-        n, d = X.shape
-        k = correct.shape[1]
-        W = rng.normal(0, 0.1, (d, self.dim))
-        V = rng.normal(0, 0.1, (k, self.dim))
-        prior = np.clip(_nanmean0(correct), 1e-3, 1 - 1e-3)
-        b = np.log(prior / (1 - prior))
-        params = [W, V, b]
-        m = [np.zeros_like(p) for p in params]
-        v = [np.zeros_like(p) for p in params]
-        for t in range(1, self.epochs + 1):  # full-batch Adam: n is a few thousand
-            Q = X @ W
-            S = Q @ V.T + b
-            P = 1 / (1 + np.exp(-S))
-            G = (P - Y) * mask / max(1, mask.sum())
-            gV = G.T @ Q + self.l2 * V
-            gW = X.T @ (G @ V) + self.l2 * W
-            gb = G.sum(axis=0)
-            for i, g in enumerate((gW, gV, gb)):
-                m[i] = 0.9 * m[i] + 0.1 * g
-                v[i] = 0.999 * v[i] + 0.001 * g * g
-                params[i] -= self.lr * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
-        self.W, self.V, self.b = params
-        return self
-
-    def predict(self, embeddings: np.ndarray) -> np.ndarray:
-        S = (np.asarray(embeddings, dtype=np.float64) @ self.W) @ self.V.T + self.b
-        return 1 / (1 + np.exp(-S))
-
-
-class BertStyleRouter:
-    """RouteLLM's BERT classifier, reimplemented as a logistic-regression head per model on the frozen
-    MiniLM sentence embedding (the same embedding every router here uses)."""
-
-    def __init__(self, C: float = 1.0) -> None:
-        self.C = C
-
-    def fit(self, embeddings: np.ndarray, correct: np.ndarray) -> BertStyleRouter:
-        from sklearn.linear_model import LogisticRegression
-
-        y = np.rint(fill_labels(correct)).astype(int)
-        self.heads = []
-        for j in range(y.shape[1]):
-            if len(set(y[:, j])) < 2:
-                self.heads.append(float(y[0, j]))
-                continue
-            self.heads.append(LogisticRegression(C=self.C, max_iter=500).fit(embeddings, y[:, j]))
-        return self
-
-    def predict(self, embeddings: np.ndarray) -> np.ndarray:
-        cols = [np.full(len(embeddings), h) if isinstance(h, float) else h.predict_proba(embeddings)[:, 1]
-                for h in self.heads]
-        return np.column_stack(cols)

@@ -1,14 +1,24 @@
 """HTTP API models: the OpenAI-compatible chat completion and the native route call, mapped explicitly
-onto the domain's ChatRequest, and the final cascade state mapped back onto responses."""
+onto the domain's ChatRequest, and the final cascade state mapped back onto responses.
+
+Parsing raises ``BadRequest`` (or ``PromptTooLarge``) with a message a caller can act on; the status of
+each error is decided in ``service.errors``.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from switchboard.domain.models import CascadeState, ChatRequest, Message
+from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
+
+Model = TypeVar("Model", bound=BaseModel)
 
 AUTO_MODELS = {"auto", "switchboard", ""}
 
@@ -31,7 +41,7 @@ class ApiMessage(BaseModel):
             return self.content
         unsupported = {p.type for p in self.content if p.type != "text"}
         if unsupported:
-            raise ValueError(f"unsupported content part type(s): {sorted(unsupported)}; only text is supported")
+            raise BadRequest(f"unsupported content part type(s): {sorted(unsupported)}; only text is supported")
         return "\n".join(p.text or "" for p in self.content)
 
 
@@ -81,17 +91,13 @@ class ChatCompletionRequest(BaseModel):
             role = "system" if message.role == "developer" else message.role
             messages.append(Message(role=role, content=text))
         if not any(m.role == "user" and m.content.strip() for m in messages):
-            raise ValueError("messages must contain a non-empty user message")
+            raise BadRequest("messages must contain a non-empty user message")
         total = sum(len(m.content) for m in messages)
         if total > max_prompt_chars:
             raise PromptTooLarge(f"prompt is {total} characters; the limit is {max_prompt_chars}")
         return ChatRequest(messages=messages, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality)
-
-
-class PromptTooLarge(ValueError):
-    pass
 
 
 class FeedbackRequest(BaseModel):
@@ -145,7 +151,7 @@ def _answer_attempt(state: CascadeState):
 def chat_completion_response(state: CascadeState) -> dict[str, Any]:
     answer = _answer_attempt(state)
     if answer is None or answer.candidate is None:
-        raise ValueError("the cascade produced no answer")
+        raise CascadeFailed(state.request_id, "the cascade produced no answer")
     candidate = answer.candidate
     return {
         "id": f"chatcmpl-{state.request_id}",
@@ -164,3 +170,38 @@ def chat_completion_response(state: CascadeState) -> dict[str, Any]:
         },
         "switchboard": switchboard_extension(state),
     }
+
+
+def route_response(state: CascadeState) -> dict[str, Any]:
+    """``POST /v1/route``: the answer with the full plan, every attempt and the decision."""
+    response = chat_completion_response(state)
+    return {"trace_id": state.request_id, "answer": response["choices"][0]["message"]["content"],
+            "model": response["model"], "switchboard": switchboard_extension(state),
+            "plan": state.plan.model_dump(), "attempts": [a.model_dump() for a in state.attempts],
+            "decision": state.decision.model_dump() if state.decision else None}
+
+
+def parse_body(raw: str | None, base64_encoded: bool = False) -> dict[str, Any]:
+    """The JSON object of a request body (as API Gateway delivers it), or ``BadRequest`` saying why not."""
+    if raw is None or raw == "":
+        raise BadRequest("request body is empty; send a JSON object")
+    if base64_encoded:
+        try:
+            raw = base64.b64decode(raw).decode("utf-8", errors="replace")
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("request body is not valid base64") from exc
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def parse(model: type[Model], body: dict[str, Any]) -> Model:
+    """Validate ``body`` into ``model``; a validation error becomes ``BadRequest`` naming the fields."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(validation_message(exc)) from exc

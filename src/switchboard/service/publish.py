@@ -25,8 +25,7 @@ from pydantic import ValidationError
 
 from switchboard.domain.models import ModelEntry
 from switchboard.domain.taxonomy import Category
-
-from .ports import CatalogSource
+from switchboard.ports import CatalogSource
 
 
 class PublishError(ValueError):

@@ -5,36 +5,27 @@ The router Lambda (and through it the local stack) is a thin adapter over ``Rout
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import numpy as np
 
 from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
 from switchboard.domain.planner import PlannerConfig, build_plan
 from switchboard.domain.taxonomy import CentroidIndex, Match, TaxonomyMismatch, is_familiar, routing_text
-
-from .ports import CatalogSource, Orchestrator, TaxonomySource, Trace, TraceStore
+from switchboard.ports import (
+    CatalogSource,
+    Encoder,
+    LearnedRouter,
+    Orchestrator,
+    TaxonomySource,
+    Trace,
+    TraceStore,
+)
+from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
+from switchboard.service.errors import CascadeFailed, NotFound
+from switchboard.service.traces import now_iso, trace_of
 
 log = logging.getLogger(__name__)
-
-
-class CascadeFailed(RuntimeError):
-    """The cascade produced no answer (every tier failed, or the execution itself failed)."""
-
-    def __init__(self, trace_id: str, message: str) -> None:
-        super().__init__(message)
-        self.trace_id = trace_id
-
-
-class LearnedRouter:
-    """Protocol-like base: per-model probability of a correct answer from a prompt embedding."""
-
-    def predict(self, embedding: np.ndarray) -> Mapping[str, float]:  # pragma: no cover - interface
-        raise NotImplementedError
 
 
 def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
@@ -43,29 +34,26 @@ def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
     return [e.model_id for e in sorted(usable, key=lambda e: (e.price.cost(1000, 250), e.model_id))]
 
 
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
 class RouterService:
     def __init__(self, *, catalog: CatalogSource, taxonomy: TaxonomySource, orchestrator: Orchestrator,
-                 traces: TraceStore, encoder_factory: Callable[[], Any], planner: dict | None = None,
-                 learned: LearnedRouter | None = None, trace_ttl_days: int = 30,
+                 traces: TraceStore, encoder_factory: Callable[[], Encoder], planner: dict | None = None,
+                 learned: LearnedRouter | None = None, trace_ttl_days: int = 30, max_prompt_chars: int = 32000,
                  id_factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.catalog = catalog
         self.taxonomy = taxonomy
         self.orchestrator = orchestrator
         self.traces = traces
         self._encoder_factory = encoder_factory
-        self._encoder: Any = None
+        self._encoder: Encoder | None = None
         self.planner_overrides = planner or {}
         self.learned = learned
         self.trace_ttl_days = trace_ttl_days
+        self.max_prompt_chars = max_prompt_chars
         self.new_id = id_factory
         self._index: tuple[int, CentroidIndex] | None = None
 
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = self._encoder_factory()
         return self._encoder
@@ -103,6 +91,10 @@ class RouterService:
         return build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=learned)
 
+    def chat(self, request: ChatCompletionRequest) -> CascadeState:
+        """An API request, mapped onto the domain and run (``complete``)."""
+        return self.complete(request.to_domain(self.max_prompt_chars), pinned_model=request.pinned_model())
+
     def complete(self, request: ChatRequest, pinned_model: str | None = None) -> CascadeState:
         """Plan and run the cascade; returns the final state (its trace is written by the record task).
 
@@ -114,13 +106,25 @@ class RouterService:
         outcome = self.orchestrator.run(state)
         if outcome.status != "SUCCEEDED" or outcome.state is None:
             message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"
-            self._write_trace(Trace(trace_id=state.request_id, created_at=now_iso(), status="failed",
-                                    state=state, error=message))
+            self._write_trace(trace_of(state, error=message))
             raise CascadeFailed(state.request_id, message)
         final = outcome.state
         if final.decision is None or final.decision.answer_tier is None:
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
         return final
+
+    def trace(self, trace_id: str) -> Trace:
+        trace = self.traces.get(trace_id)
+        if trace is None:
+            raise NotFound(f"no trace with id '{trace_id}' (traces expire after their TTL)")
+        return trace
+
+    def feedback(self, request: FeedbackRequest) -> dict:
+        """Append the caller's score (and comment) to a stored trace, for the next training run."""
+        entry = {"score": request.score, "comment": request.comment, "at": now_iso()}
+        if not self.traces.add_feedback(request.trace_id, entry):
+            raise NotFound(f"no trace with id '{request.trace_id}'")
+        return {"trace_id": request.trace_id, "stored": True}
 
     def _write_trace(self, trace: Trace) -> None:
         try:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from switchboard import settings as names
+from switchboard import envvars as names
 
 
 class SettingsError(RuntimeError):

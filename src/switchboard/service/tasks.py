@@ -8,13 +8,6 @@ from __future__ import annotations
 
 import time
 
-from switchboard.adapters.providers.base import ProviderRejected
-from switchboard.domain.judges import (
-    llm_judge_messages,
-    parse_verdict,
-    self_verify_messages,
-    share_positive,
-)
 from switchboard.domain.models import (
     Candidate,
     CascadeState,
@@ -24,8 +17,13 @@ from switchboard.domain.models import (
     Usage,
     Verdict,
 )
-
-from .ports import ProviderSource
+from switchboard.domain.verdicts import (
+    llm_judge_messages,
+    parse_verdict,
+    self_verify_messages,
+    share_positive,
+)
+from switchboard.ports import ProviderRejected, ProviderSource
 
 SELF_VERIFY_TEMPERATURE = 0.7
 VERDICT_MAX_TOKENS = 8
@@ -48,9 +46,8 @@ def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: Pro
     completion = provider.complete(state.request.messages, max_tokens=state.request.max_tokens,
                                    temperature=state.request.temperature)
     latency_ms = (time.perf_counter() - started) * 1000
-    recorded_cost = getattr(completion, "cost_usd", None)
-    cost = recorded_cost if recorded_cost is not None else entry.price.cost(completion.input_tokens,
-                                                                           completion.output_tokens)
+    cost = completion.cost_usd if completion.cost_usd is not None else entry.price.cost(
+        completion.input_tokens, completion.output_tokens)
     candidate = Candidate(model=spec.model, text=completion.text,
                           usage=Usage(input_tokens=completion.input_tokens,
                                       output_tokens=completion.output_tokens),

@@ -1,4 +1,4 @@
-from switchboard.offline.answers import extract_answer, extract_choice, normalize_code, parse_options
+from switchboard.domain.answers import extract_answer, extract_choice, normalize_code, parse_options
 
 ARC = ("Q1?\nA) x\nB) y\nAnswer:\nA\n\nWhich is a metal?\nA) wood\nB) iron\nC) glass\nD) paper\n"
        'Print only a single choice from "A" or "B" or "C" or "D" without explanation.\nAnswer:')

@@ -2,16 +2,18 @@ import numpy as np
 import pytest
 
 from switchboard.domain import policy
-from switchboard.offline import cascades
-from switchboard.offline.cascades import (
-    Plan,
+from switchboard.domain.fusion import enumerate_candidates
+from switchboard.offline import replay as cascades
+from switchboard.offline.replay import (
+    AgreementJudge,
+    ReplayPlan,
     Situation,
     run_cascade,
     score_plan,
     stop_rule,
     two_level_thresholds,
 )
-from switchboard.offline.judges import AgreementJudge, enumerate_candidates, fuse
+from switchboard.offline.verifier import fuse
 
 
 def situation(n=40, k=4, seed=0):
@@ -51,7 +53,7 @@ def test_stop_rule_replicates_decide(monkeypatch):
     lens = np.asarray([len(t) for t in tiers])
     for cheap, last in [(0.5, 0.7), (0.9, 0.2), (1.01, 1.01), (0.0, 0.0)]:
         thr = two_level_thresholds(lens, int(lens.max()), cheap, last, final=0.6)
-        plan = Plan(tiers, judges, [list(row[:n]) for row, n in zip(thr, lens, strict=True)])
+        plan = ReplayPlan(tiers, judges, [list(row[:n]) for row, n in zip(thr, lens, strict=True)])
         scored = score_plan(sit, plan, fake_predict)
         out = run_cascade(sit, plan, scored)
         stop, ret = stop_rule(scored.confidence, lens, thr)
@@ -65,7 +67,7 @@ def test_each_answer_is_paid_once():
     sit = situation(n=1, k=3)
     sit.cost[:] = [[0.1, 0.2, 0.4]]
     # tier 0: model 0 judged by model 1; tier 1: model 1 (already paid); tier 2: model 2
-    plan = Plan([[0, 1, 2]], [[[1], [], []]], [[1.01, 1.01, 0.0]])
+    plan = ReplayPlan([[0, 1, 2]], [[[1], [], []]], [[1.01, 1.01, 0.0]])
     scored = score_plan(sit, plan, fake_predict)
     assert np.allclose(scored.new_cost[0], [0.3, 0.0, 0.4])
     judge_verdict = [v for v in scored.verdicts[0][0] if v.kind == "agreement"][0]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from offline_synth import MODELS, make_frame, write_parquet
 
-from switchboard.offline.data import infer_prices, load_outcomes, split_rows
+from switchboard.offline.outcomes import infer_prices, load_outcomes, split_rows
+from tests.support.offline_synth import MODELS, make_frame, write_parquet
 
 
 def test_load_dense_and_extract(tmp_path):
@@ -66,7 +66,7 @@ def test_efficient_tiers_drop_a_cheap_model_that_does_not_pay_for_itself():
 def test_train_and_eval_report_unusable_inputs_without_a_traceback(tmp_path, capsys):
     import pandas as pd
 
-    from switchboard.offline import cli
+    from switchboard import cli
 
     not_parquet = tmp_path / "notes.parquet"
     not_parquet.write_text("just text")

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from switchboard.offline.metrics import (
+from switchboard.offline.evaluation.metrics import (
     accuracy,
     aiq,
     cost_per_1k,

@@ -1,10 +1,10 @@
 import pytest
-from offline_synth import prompt_text, write_parquet
 
-from switchboard.adapters.providers.base import Provider, ProviderRejected
 from switchboard.adapters.providers.replay import ReplayProvider
 from switchboard.domain.models import Message
-from switchboard.offline.data import load_outcomes
+from switchboard.offline.outcomes import load_outcomes
+from switchboard.ports import Provider, ProviderRejected
+from tests.support.offline_synth import prompt_text, write_parquet
 
 
 def test_replay_serves_recorded_answer_and_cost(tmp_path):
@@ -18,7 +18,7 @@ def test_replay_serves_recorded_answer_and_cost(tmp_path):
     assert out.text == data.responses[i, j]
     assert out.cost_usd == pytest.approx(data.cost[i, j]) == pytest.approx(provider.recorded_cost(prompt))
     assert out.input_tokens == len(prompt) // 4 and out.output_tokens == len(out.text) // 4  # estimated
-    assert out.prompt_id == "beta.1"
+    assert data.prompt_ids[i] == "beta.1"  # the recorded prompt it matched
 
 
 def test_unknown_prompt_is_rejected(tmp_path):
@@ -35,7 +35,7 @@ def test_replay_runs_through_the_service_tier_task_and_policy(tmp_path):
     from switchboard.domain.cascade import step
     from switchboard.domain.models import CascadeState, ChatRequest, JudgeSpec, Plan, TierSpec
     from switchboard.offline.artifacts import catalog_entries
-    from switchboard.offline.judges import AgreementJudge
+    from switchboard.offline.replay import AgreementJudge
     from switchboard.service.tasks import run_tier
 
     data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=3))

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from switchboard.domain.models import Message
+from switchboard.ports import Completion, ProviderUnavailable
 
-from .base import Completion, ProviderUnavailable
 from .openai_compat import default_client, estimate_tokens, post_json
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -92,7 +92,8 @@ def _parse(data: dict[str, Any], messages: list[Message], latency_ms: float) -> 
     if not isinstance(blocks, list):
         raise ProviderUnavailable(f"anthropic response has no content blocks: {str(data)[:300]}")
     text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     input_tokens = usage.get("input_tokens")
     output_tokens = usage.get("output_tokens")
     if not isinstance(input_tokens, int):
@@ -100,5 +101,6 @@ def _parse(data: dict[str, Any], messages: list[Message], latency_ms: float) -> 
     if not isinstance(output_tokens, int):
         output_tokens = estimate_tokens(text)
     stop = data.get("stop_reason")
+    finish = _FINISH.get(stop, stop) if isinstance(stop, str) else None
     return Completion(text=text, input_tokens=input_tokens, output_tokens=output_tokens,
-                      finish_reason=_FINISH.get(stop, stop), latency_ms=latency_ms)
+                      finish_reason=finish, latency_ms=latency_ms)

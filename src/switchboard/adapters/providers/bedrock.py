@@ -19,9 +19,9 @@ from botocore.exceptions import (
 )
 
 from switchboard.domain.models import Message
+from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 from .anthropic import split_system
-from .base import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 _TIMEOUT_CODES = {"ModelTimeoutException", "RequestTimeout", "RequestTimeoutException"}
 _UNAVAILABLE_CODES = {"ThrottlingException", "ServiceUnavailableException", "InternalServerException",
@@ -102,6 +102,7 @@ def _parse(response: dict[str, Any], model_id: str, latency_ms: float) -> Comple
     text = "".join(b["text"] for b in blocks if isinstance(b, dict) and "text" in b)
     usage = response.get("usage") or {}
     stop = response.get("stopReason")
+    finish = _FINISH.get(stop, stop) if isinstance(stop, str) else None
     return Completion(text=text, input_tokens=int(usage.get("inputTokens", 0)),
-                      output_tokens=int(usage.get("outputTokens", 0)), finish_reason=_FINISH.get(stop, stop),
+                      output_tokens=int(usage.get("outputTokens", 0)), finish_reason=finish,
                       latency_ms=latency_ms)

@@ -11,8 +11,13 @@ from __future__ import annotations
 from typing import Literal
 
 from switchboard.domain.models import Message
-
-from .base import Completion, ProviderError, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import (
+    Completion,
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 FaultMode = Literal["timeout", "5xx", "4xx"]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.domain.models import Message
+from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
-from .base import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from .openai_compat import estimate_tokens
 
 PULL_HINT = "run `switchboard models pull`"

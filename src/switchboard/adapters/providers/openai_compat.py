@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 
 from switchboard.domain.models import Message
-
-from .base import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,8 @@ def parse_chat_completion(data: dict[str, Any], messages: list[Message],
     text = message.get("content") or ""  # null content: a refusal or a tool call; no text either way
     if not isinstance(text, str):
         raise ProviderUnavailable(f"response message content is not text: {type(text).__name__}")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     input_tokens = usage.get("prompt_tokens")
     output_tokens = usage.get("completion_tokens")
     if not isinstance(input_tokens, int):

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 
 from switchboard.domain.models import ModelEntry
-
-from .base import Provider, ProviderRejected
+from switchboard.ports import Provider, ProviderRejected
 
 
 def _api_key(entry: ModelEntry, required: bool) -> str | None:
@@ -37,7 +36,7 @@ def _local_model_path(entry: ModelEntry, model_dir: Path | str | None) -> Path:
     """A known model name resolves through the model store; a ``*.gguf`` path is taken as given."""
     if entry.provider_model.endswith(".gguf"):
         return Path(entry.provider_model)
-    from switchboard.local.models import UnknownModelError, model_path
+    from switchboard.adapters.providers.gguf_store import UnknownModelError, model_path
 
     try:
         return model_path(entry.provider_model, model_dir)

@@ -1,7 +1,7 @@
 """Replay provider: serves a recorded model's answer to a recorded prompt, with its recorded cost.
 
 It implements the same ``Provider`` protocol as the real adapters, so the whole cascade (tiers, judges,
-``decide``, traces) can run over recorded outcomes (``switchboard.offline.data.RecordedOutcomes``). The
+``decide``, traces) can run over recorded outcomes (``switchboard.offline.outcomes.RecordedOutcomes``). The
 prompt is the last user message, matched exactly against the recorded prompt texts; a prompt that was not
 recorded is a ``ProviderRejected`` (a 4xx: not retried, the cascade falls through to the next tier).
 Token counts are the recorded ones, or characters / 4 where the data has none.
@@ -11,20 +11,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from switchboard.domain.models import Message
-
-from .base import Completion, ProviderRejected
-
-
-@dataclass(frozen=True)
-class ReplayCompletion(Completion):
-    """A Completion that also carries the recorded cost of the call (USD)."""
-
-    cost_usd: float = 0.0
-    prompt_id: str = ""
+from switchboard.ports import Completion, ProviderRejected
 
 
 def _tokens(recorded: Any, text: str) -> int:
@@ -56,19 +46,18 @@ class ReplayProvider:
         return float(self.dataset.cost[self._row(prompt), self._j])
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> ReplayCompletion:
+                 seed: int | None = None) -> Completion:
         start = time.perf_counter()
         prompt = next((m.content for m in reversed(messages) if m.role == "user"), None)
         if prompt is None:
             raise ProviderRejected("replay: the request has no user message")
         i = self._row(prompt)
         text = str(self.dataset.responses[i, self._j] or "")
-        return ReplayCompletion(
+        return Completion(
             text=text,
             input_tokens=_tokens(self.dataset.input_tokens[i, self._j], prompt),
             output_tokens=_tokens(self.dataset.output_tokens[i, self._j], text),
             finish_reason="stop",
             latency_ms=(time.perf_counter() - start) * 1000.0,
             cost_usd=float(self.dataset.cost[i, self._j]),
-            prompt_id=str(self.dataset.prompt_ids[i]),
         )

@@ -22,11 +22,7 @@ from typing import Any
 
 from switchboard.domain.models import ModelEntry
 from switchboard.domain.taxonomy import Category
-from switchboard.service.ports import Trace
-
-
-class StoreError(RuntimeError):
-    """A store could not be read or written (the message says which table and why)."""
+from switchboard.ports import StoreError, Trace
 
 
 def _default_client(client: Any) -> Any:

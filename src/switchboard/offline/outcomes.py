@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answers import extract_answer
+from switchboard.domain.answers import extract_answer
 
 REQUIRED_COLUMNS = ("prompt_id", "prompt", "category", "model", "response", "correct", "cost_usd")
 

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from switchboard.domain.policy import Calibration
-
-from .cascades import stop_rule
+from switchboard.offline.replay import stop_rule
 
 AUTOMIX_BINS = 10
 
@@ -160,8 +159,8 @@ def search_frugal(scores: np.ndarray, correct: np.ndarray, cost: np.ndarray, can
     out: list[FrugalConfig] = []
     cand = sorted(candidates, key=lambda j: mean_cost[j])
     for length in range(1, max_len + 1):
-        for models in itertools.combinations(cand, length):
-            models = list(models)
+        for combo in itertools.combinations(cand, length):
+            models = list(combo)
             conf = scores[:, models]
             cum = np.cumsum(cost[:, models], axis=1)
             lens = np.full(n, length)

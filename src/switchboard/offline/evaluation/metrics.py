@@ -32,18 +32,18 @@ def escalation_rate(tiers_used: np.ndarray) -> float:
     return float((values > 1).mean()) if values.size else float("nan")
 
 
-def pareto_frontier(costs: Sequence[float], accs: Sequence[float]) -> list[int]:
+def pareto_frontier(costs: Sequence[float] | np.ndarray, accs: Sequence[float] | np.ndarray) -> list[int]:
     """Indices of the points not dominated (no other point is at most as costly and strictly more
     accurate, or strictly cheaper and at least as accurate), sorted by cost."""
-    costs = np.asarray(costs, dtype=float)
-    accs = np.asarray(accs, dtype=float)
-    order = sorted(range(len(costs)), key=lambda i: (costs[i], -accs[i]))
+    c = np.asarray(costs, dtype=float)
+    a = np.asarray(accs, dtype=float)
+    order = sorted(range(len(c)), key=lambda i: (c[i], -a[i]))
     frontier: list[int] = []
     best = -np.inf
     for i in order:
-        if accs[i] > best:
+        if a[i] > best:
             frontier.append(i)
-            best = accs[i]
+            best = a[i]
     return frontier
 
 

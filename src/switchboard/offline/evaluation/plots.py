@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .metrics import pareto_frontier
+from switchboard.offline.evaluation.metrics import pareto_frontier
 
 STYLE = {  # family -> (colour, marker)
     "single": ("#555555", "o"), "oracle": ("#000000", "*"), "random": ("#999999", "x"),

@@ -1,6 +1,6 @@
 """Markdown tables from ``results.json`` files (used to write docs/benchmarks.md).
 
-``python -m switchboard.offline.report main/results.json [seed2/results.json ...]`` prints the strategy
+``python -m switchboard.offline.evaluation.report main/results.json [seed2/results.json ...]`` prints the strategy
 table of the first file (each family's own frontier points) and a robustness table over all files.
 """
 
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .metrics import pareto_frontier
+from switchboard.offline.evaluation.metrics import pareto_frontier
 
 FAMILY_ORDER = ["single", "oracle", "random", "knn", "routellm-mf", "routellm-bert", "automix-threshold",
                 "automix-pomdp", "frugalgpt", "sb-taxonomy", "sb-learned", "sb-combined", "sb-cascade"]
@@ -185,9 +185,9 @@ def main(argv: list[str]) -> int:
         doc = Path(argv[1])
         datasets = []
         for spec in argv[2:]:
-            key, files = spec.split(":", 1)
+            key, paths = spec.split(":", 1)
             name, title = key.split("=", 1)
-            datasets.append((name, title, [Path(f) for f in files.split(",")]))
+            datasets.append((name, title, [Path(f) for f in paths.split(",")]))
         write_doc(doc, datasets, doc.parent / "img")
         print(f"rewrote the generated blocks of {doc}")
         return 0

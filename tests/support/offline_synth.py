@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -53,15 +52,8 @@ def write_parquet(path: Path, **kwargs) -> Path:
     return path
 
 
-class FakeEncoder:
-    """Text -> fixed unit vector: a category axis plus a small hash-derived jitter (dimension 8)."""
+def fake_encoder():
+    """The synthetic categories' encoder: one axis per category (its name opens every prompt), jittered."""
+    from tests.support.fakes import FakeEncoder
 
-    def embed(self, texts):
-        out = np.zeros((len(texts), 8), dtype=np.float32)
-        for r, text in enumerate(texts):
-            for c, category in enumerate(CATEGORIES):
-                if text.startswith(category):
-                    out[r, c] = 1.0
-            digest = hashlib.sha256(text.encode()).digest()
-            out[r, 3:] = np.frombuffer(digest[:5], dtype=np.uint8) / 255.0 * 0.3
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+    return FakeEncoder({c: i for i, c in enumerate(CATEGORIES)}, jitter=0.3)

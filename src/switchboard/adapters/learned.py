@@ -17,15 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from switchboard.adapters.encoder import TAG as ENCODER_TAG
-from switchboard.settings import ENV_ROUTER_ARTIFACTS
-
-from .router import LearnedRouter
+from switchboard.envvars import ENV_ROUTER_ARTIFACTS
+from switchboard.ports import LearnedRouterUnavailable
 
 REQUIRED_FILES = ("router.onnx", "router.json")
-
-
-class LearnedRouterUnavailable(RuntimeError):
-    """The learned router's artifacts are missing, unreadable or were trained for another encoder."""
 
 
 def check_router_artifacts(directory: str | Path) -> dict:
@@ -52,7 +47,9 @@ def check_router_artifacts(directory: str | Path) -> dict:
     return meta
 
 
-class OnnxLearnedRouter(LearnedRouter):
+class OnnxLearnedRouter:
+    """The ``LearnedRouter`` port over ``router.onnx``: one embedding in, P(correct) per model out."""
+
     def __init__(self, directory: str | Path) -> None:
         import onnxruntime as ort
 
@@ -80,7 +77,7 @@ class OnnxLearnedRouter(LearnedRouter):
         return {m: float(p) for m, p in zip(self.models, probs, strict=True)}
 
 
-def load_learned_router(directory: str | None = None) -> LearnedRouter | None:
+def load_learned_router(directory: str | None = None) -> OnnxLearnedRouter | None:
     directory = directory or os.environ.get(ENV_ROUTER_ARTIFACTS)
     if not directory:
         return None

@@ -15,6 +15,7 @@ Only ``response`` and ``prompt`` are read, never a reference answer, so it is sa
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import warnings
 from functools import lru_cache
@@ -97,6 +98,9 @@ def extract_choice(response: str | None, letters: str = _LETTERS, options: dict[
     return None
 
 
+_BUILTINS = frozenset(dir(builtins))
+
+
 class _Canon(ast.NodeTransformer):
     """Rename identifiers in order of first appearance; drop docstrings."""
 
@@ -104,7 +108,7 @@ class _Canon(ast.NodeTransformer):
         self.names: dict[str, str] = {}
 
     def _name(self, name: str) -> str:
-        if name in dir(__builtins__) if isinstance(__builtins__, dict) is False else name in __builtins__:
+        if name in _BUILTINS:
             return name
         if name not in self.names:
             self.names[name] = f"v{len(self.names)}"
@@ -161,7 +165,7 @@ def normalize_code(response: str) -> str | None:
                 tree = ast.parse(candidate)
         except (SyntaxError, ValueError):
             continue
-        keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+        keep: list[ast.stmt] = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
                                                         ast.Import, ast.ImportFrom))]
         if not keep:
             break

@@ -15,15 +15,26 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from . import baselines as bl
-from .cascades import Plan, Situation, recalibrate, run_cascade, score_plan
-from .data import RecordedOutcomes
-from .metrics import accuracy, aiq, cost_per_1k, escalation_rate, ibc, ibc_lift, pareto_frontier
-from .routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter, choose_by_utility
-from .train import BUDGET_FRACTIONS, COST_MARGIN, System, TrainConfig, fit_system, fraction_name
+from switchboard.offline.baselines import cascades as bl
+from switchboard.offline.baselines.routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
+from switchboard.offline.dial import BUDGET_FRACTIONS, COST_MARGIN, fraction_name
+from switchboard.offline.evaluation.metrics import (
+    accuracy,
+    aiq,
+    cost_per_1k,
+    escalation_rate,
+    ibc,
+    ibc_lift,
+    pareto_frontier,
+)
+from switchboard.offline.fit import System, TrainConfig, fit_system
+from switchboard.offline.outcomes import RecordedOutcomes
+from switchboard.offline.replay import ReplayPlan, Situation, recalibrate, run_cascade, score_plan
+from switchboard.offline.routers import choose_by_utility
 
 # Willingness to pay, as a share of the best single model's cost: utility = P(correct) - kappa * cost / C_best.
 KAPPAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 3.0)
@@ -51,9 +62,9 @@ def _bar(iterable, desc: str, progress: bool, total: int | None = None):  # noqa
     return tqdm(iterable, desc=desc, total=total, unit="step", leave=False)
 
 
-def singleton_plan(n: int, models: Sequence[int], thresholds: Sequence[float]) -> Plan:
+def singleton_plan(n: int, models: Sequence[int], thresholds: Sequence[float]) -> ReplayPlan:
     """A non-fusing cascade over ``models`` (each tier judged on its own answer only)."""
-    return Plan.uniform(n, list(models), list(thresholds), fuse=False)
+    return ReplayPlan.uniform(n, list(models), list(thresholds), fuse=False)
 
 
 def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarray, e_test: np.ndarray,
@@ -158,7 +169,7 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     # FrugalGPT: list + thresholds searched on training data, one configuration per budget
     candidates = _frugal_candidates(train.accuracy(), mean_cost)
     frugal = bl.search_frugal(s_train, correct_tr, train.cost, candidates)
-    chosen_cfgs = []
+    chosen_cfgs: list[tuple[bl.FrugalConfig, float]] = []
     for f in BUDGET_FRACTIONS:
         within = [c for c in frugal if c.train_cost_per_1k <= COST_MARGIN * f * c_best]
         if within:
@@ -224,7 +235,7 @@ def _frugal_candidates(acc: np.ndarray, cost: np.ndarray, limit: int = 7) -> lis
 def assemble(test: RecordedOutcomes, rows: Sequence[Row], dataset: str, best_train: int, slm: int) -> dict:
     """Score every strategy on the test labels and build results.json's structure."""
     correct = test.labels.correct
-    strategies = []
+    strategies: list[dict[str, Any]] = []
     single_stats = {}
     for j in range(test.k):
         single_stats[j] = (accuracy(correct[:, j]), cost_per_1k(test.cost[:, j]))
@@ -257,7 +268,7 @@ def assemble(test: RecordedOutcomes, rows: Sequence[Row], dataset: str, best_tra
     aiq_values = {name: round(aiq([s["cost_per_1k_usd"] for s in ss], [s["accuracy"] for s in ss], max_cost), 5)
                   for name, ss in families.items() if name != "single"}
     best_single = max((s for s in strategies if s["kind"] == "single"), key=lambda s: s["accuracy"])
-    results = {"dataset": dataset, "prompts": int(test.n), "strategies": strategies, "aiq": aiq_values,
+    results: dict[str, Any] = {"dataset": dataset, "prompts": int(test.n), "strategies": strategies, "aiq": aiq_values,
                "aiq_range_usd_per_1k": [0.0, max_cost],
                "best_single": {"name": best_single["name"], "accuracy": best_single["accuracy"],
                                "cost_per_1k_usd": best_single["cost_per_1k_usd"]},

@@ -7,13 +7,13 @@ import socket
 import httpx
 import pytest
 
-from switchboard.adapters.providers.base import (
+from switchboard.adapters.providers.openai_compat import OpenAICompatible
+from switchboard.domain.models import Message
+from switchboard.ports import (
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
 )
-from switchboard.adapters.providers.openai_compat import OpenAICompatible
-from switchboard.domain.models import Message
 from tests.support.fake_openai_server import FakeOpenAIServer
 
 MESSAGES = [Message(role="system", content="Be terse."), Message(role="user", content="What is 2+2?")]

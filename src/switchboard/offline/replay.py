@@ -17,6 +17,14 @@ verifier scores of every (prompt, tier) are computed in one batch first; the per
 calls the policy. ``stop_rule`` is a vectorised replica of the accept/stop rule, used only to
 *search* thresholds on training data; reported numbers always come from ``run_cascade`` (a unit test
 checks the two agree).
+
+Both judges here are *simulated from recorded data* and say so in every verdict they produce:
+
+- ``AgreementJudge`` (kind ``agreement``, name ``agreement:<J>``): judge model J agrees with the candidate
+  when J's recorded, extracted answer equals the candidate's. Its score is 1.0 (agrees) or 0.0, and it
+  abstains (None) when either answer could not be extracted. It costs J's recorded ``cost_usd`` for the
+  prompt, since J had to solve the prompt to judge it - charged once per prompt.
+- ``verifier_verdict``: the learned verifier's score of the candidate (``offline.verifier``), free.
 """
 
 from __future__ import annotations
@@ -26,12 +34,38 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from switchboard.domain.fusion import enumerate_candidates, verifier_features
 from switchboard.domain.models import Attempt, Candidate, Usage, Verdict
 from switchboard.domain.policy import Calibration, aggregate_confidence, decide
 
-from .judges import AgreementJudge, enumerate_candidates, verifier_features, verifier_verdict
-
 Predict = Callable[[np.ndarray], np.ndarray]
+SIMULATED = "simulated from recorded data"
+
+
+class AgreementJudge:
+    """Simulated agreement judge: J's recorded answer vs the candidate's (see the module docstring)."""
+
+    kind = "agreement"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @property
+    def name(self) -> str:
+        return f"agreement:{self.model}"
+
+    def verdict(self, candidate_answer: int, judge_answer: int, cost_usd: float) -> Verdict:
+        if candidate_answer < 0 or judge_answer < 0:
+            return Verdict(judge=self.name, kind="agreement", score=None, cost_usd=cost_usd,
+                           detail=f"{SIMULATED}: no extractable answer, abstains")
+        agrees = candidate_answer == judge_answer
+        return Verdict(judge=self.name, kind="agreement", score=1.0 if agrees else 0.0, cost_usd=cost_usd,
+                       detail=f"{SIMULATED}: {self.model}'s recorded answer {'agrees' if agrees else 'differs'}")
+
+
+def verifier_verdict(score: float, n_answers: int) -> Verdict:
+    return Verdict(judge="verifier", kind="verifier", score=float(min(1.0, max(0.0, score))), cost_usd=0.0,
+                   detail=f"learned verifier over {n_answers} recorded answer(s) ({SIMULATED})")
 
 
 @dataclass
@@ -55,7 +89,7 @@ class Situation:
 
 
 @dataclass
-class Plan:
+class ReplayPlan:
     """A cascade for ``n`` prompts. ``tiers[i]`` lists model indices; ``judges[i][t]`` the agreement judges
     of tier t; ``thresholds[i][t]`` the bar of tier t (the last tier of a prompt always stops)."""
 
@@ -67,7 +101,7 @@ class Plan:
 
     @classmethod
     def uniform(cls, n: int, tiers: Sequence[int], thresholds: Sequence[float] | float,
-                judges: Sequence[Sequence[int]] | None = None, fuse: bool = True) -> Plan:
+                judges: Sequence[Sequence[int]] | None = None, fuse: bool = True) -> ReplayPlan:
         tiers = list(tiers)
         if isinstance(thresholds, (int, float)):
             thresholds = [float(thresholds)] * len(tiers)
@@ -79,9 +113,9 @@ class Plan:
     def depth(self) -> int:
         return max((len(t) for t in self.tiers), default=0)
 
-    def rows(self, idx: Sequence[int]) -> Plan:
+    def rows(self, idx: Sequence[int] | np.ndarray) -> ReplayPlan:
         own = self.own_last if isinstance(self.own_last, bool) else [self.own_last[i] for i in idx]
-        return Plan([self.tiers[i] for i in idx], [self.judges[i] for i in idx],
+        return ReplayPlan([self.tiers[i] for i in idx], [self.judges[i] for i in idx],
                     [self.thresholds[i] for i in idx], self.fuse, own)
 
 
@@ -99,7 +133,7 @@ class Scored:
     verdicts: list[list[list[Verdict]]]
 
 
-def score_plan(sit: Situation, plan: Plan, predict: Predict, weights: dict[str, float] | None = None,
+def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict[str, float] | None = None,
                calibration: Calibration | None = None, models: Sequence[str] | None = None) -> Scored:
     """Batch part of a cascade run: candidates, verifier scores, verdicts and confidence per tier."""
     n, T = sit.n, plan.depth
@@ -184,7 +218,7 @@ class Outcome:
     traces: list[list[Attempt]] | None = None
 
 
-def run_cascade(sit: Situation, plan: Plan, scored: Scored, keep_traces: bool = False,
+def run_cascade(sit: Situation, plan: ReplayPlan, scored: Scored, keep_traces: bool = False,
                 max_cost_usd: float | None = None) -> Outcome:
     """The per-prompt loop: Attempts and ``policy.decide`` exactly as the decide Lambda runs them."""
     n = sit.n

@@ -4,19 +4,20 @@ import json
 
 import numpy as np
 import pytest
-from offline_synth import FakeEncoder, write_parquet
 
+from switchboard import cli
+from switchboard.cli import offline as offline_cli
 from switchboard.domain.models import ModelEntry
 from switchboard.domain.taxonomy import Category
 from switchboard.local.seed import load_taxonomy
-from switchboard.offline import cli
 from switchboard.offline.artifacts import catalog_items, load_artifacts, taxonomy_items, write_artifacts
-from switchboard.offline.data import load_outcomes, split_rows
 from switchboard.offline.embeddings import embed_texts, routing_text
-from switchboard.offline.evaluate import evaluate
-from switchboard.offline.judges import training_rows
-from switchboard.offline.report import strategy_table
-from switchboard.offline.train import TrainConfig, fit_system
+from switchboard.offline.evaluation.evaluate import evaluate
+from switchboard.offline.evaluation.report import strategy_table
+from switchboard.offline.fit import TrainConfig, fit_system
+from switchboard.offline.outcomes import load_outcomes, split_rows
+from switchboard.offline.verifier import training_rows
+from tests.support.offline_synth import fake_encoder, write_parquet
 
 CONFIG = TrainConfig(router_folds=3, verifier_folds=2, subsets_per_prompt=3, min_category_prompts=20)
 
@@ -25,7 +26,7 @@ CONFIG = TrainConfig(router_folds=3, verifier_folds=2, subsets_per_prompt=3, min
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("offline")
     data = load_outcomes(write_parquet(tmp / "d.parquet", n_per_category=60, ungraded=2))
-    emb = embed_texts([routing_text(p) for p in data.prompts], encoder=FakeEncoder(), cache_dir=tmp / "cache",
+    emb = embed_texts([routing_text(p) for p in data.prompts], encoder=fake_encoder(), cache_dir=tmp / "cache",
                       progress=False)
     tr, va = split_rows(data.prompt_ids, 0.3, seed=7)
     return tmp, data, emb, tr, va
@@ -33,7 +34,7 @@ def trained(tmp_path_factory):
 
 def test_embedding_cache_round_trip(tmp_path):
     texts = ["alpha one", "beta two", "alpha one"]
-    first = embed_texts(texts, encoder=FakeEncoder(), cache_dir=tmp_path, progress=False)
+    first = embed_texts(texts, encoder=fake_encoder(), cache_dir=tmp_path, progress=False)
 
     class Exploding:
         def embed(self, texts):
@@ -108,7 +109,7 @@ def test_eval_structure_and_sanity(trained):
 def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch):
     _, data, _, _, _ = trained
     path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
-    monkeypatch.setattr(cli, "_embed", lambda d, progress: FakeEncoder().embed([routing_text(p) for p in d.prompts]))
+    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
     assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "out"),
                      "--split", "0.3", "--seed", "7", "--no-progress"]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -117,10 +118,10 @@ def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch
 
 
 def test_report_doc_rewrites_only_the_generated_blocks_from_results(trained, tmp_path, monkeypatch):
-    from switchboard.offline import report
+    from switchboard.offline.evaluation import report
 
     path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
-    monkeypatch.setattr(cli, "_embed", lambda d, progress: FakeEncoder().embed([routing_text(p) for p in d.prompts]))
+    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
     assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "run"),
                      "--no-progress"]) == 0
     doc = tmp_path / "docs" / "bench.md"

@@ -1,5 +1,5 @@
-"""``switchboard train`` and ``switchboard eval`` (``register`` adds them to the main CLI; this module also
-runs alone: ``python -m switchboard.offline.cli train|eval ...``)."""
+"""``switchboard train`` and ``switchboard eval``: the offline commands (they need the offline extra:
+pandas, scikit-learn, onnx). ``register`` adds them to the main parser."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 
 def _load(path: Path, prices_path: Path | None, progress: bool):  # noqa: ANN202
-    from .data import infer_prices, load_outcomes, load_prices
+    from switchboard.offline.outcomes import infer_prices, load_outcomes, load_prices
 
     data = load_outcomes(path, name=path.parent.name if path.parent.name else path.stem, progress=progress)
     prices = load_prices(prices_path)
@@ -24,15 +24,15 @@ def _load(path: Path, prices_path: Path | None, progress: bool):  # noqa: ANN202
 
 
 def _embed(data, progress: bool) -> np.ndarray:  # noqa: ANN001
-    from .embeddings import embed_texts, routing_text
+    from switchboard.offline.embeddings import embed_texts, routing_text
 
     return embed_texts([routing_text(p) for p in data.prompts], progress=progress)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .artifacts import write_artifacts
-    from .data import split_rows
-    from .train import TrainConfig, fit_system
+    from switchboard.offline.artifacts import write_artifacts
+    from switchboard.offline.fit import TrainConfig, fit_system
+    from switchboard.offline.outcomes import split_rows
 
     progress = not args.no_progress
     t0 = time.time()
@@ -50,10 +50,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .data import split_rows
-    from .evaluate import evaluate, write_results
-    from .plots import pareto_plot
-    from .train import TrainConfig
+    from switchboard.offline.evaluation.evaluate import evaluate, write_results
+    from switchboard.offline.evaluation.plots import pareto_plot
+    from switchboard.offline.fit import TrainConfig
+    from switchboard.offline.outcomes import split_rows
 
     progress = not args.no_progress
     t0 = time.time()
@@ -125,7 +125,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
 def _reporting_data_errors(command):  # noqa: ANN001, ANN202
     """Bad input files end the command with ``error: <what and why>`` and exit status 2, not a traceback."""
     def run(args: argparse.Namespace) -> int:
-        from .data import DataError
+        from switchboard.offline.outcomes import DataError
 
         try:
             return command(args)
@@ -133,14 +133,3 @@ def _reporting_data_errors(command):  # noqa: ANN001, ANN202
             print(f"error: {exc}", file=sys.stderr)
             return 2
     return run
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from switchboard.adapters.providers.anthropic import AnthropicMessages
-from switchboard.adapters.providers.base import ProviderRejected, ProviderTimeout, ProviderUnavailable
 from switchboard.domain.models import Message
+from switchboard.ports import ProviderRejected, ProviderTimeout, ProviderUnavailable
 from tests.support.fake_openai_server import FakeOpenAIServer
 
 MESSAGES = [

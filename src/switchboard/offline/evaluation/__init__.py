@@ -1,0 +1,1 @@
+"""``switchboard eval``: replay strategies on held-out prompts, score them, report and plot."""

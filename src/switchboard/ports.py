@@ -1,0 +1,142 @@
+"""Every port of Switchboard in one place: the protocols the services depend on, the data types that
+cross them, and the errors they raise.
+
+Adapters (``switchboard.adapters``) implement these; services (``switchboard.service``) use them; tests
+pass in-memory fakes (``tests/support/fakes.py``) that raise the same errors. Nothing here performs I/O
+or imports an adapter.
+
+Provider errors are part of the contract with the state machine: a task that raises ``ProviderTimeout``
+or ``ProviderUnavailable`` is retried with backoff by the tier task's Retry (the error type is the class
+name); any provider error that survives the retries is caught and the cascade falls through to the next
+tier. ``ProviderRejected`` (a 4xx from the provider: bad key, bad request) is not retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from switchboard.domain.models import CascadeState, Message, ModelEntry
+from switchboard.domain.taxonomy import Category
+
+# ------------------------------------------------------------------------------------------ models
+
+
+class ProviderError(Exception):
+    """Base class of every provider failure."""
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time (retryable)."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider failed on its side: 5xx, throttling, connection refused (retryable)."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request: 4xx, authentication, unknown model (not retryable)."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One chat completion. ``cost_usd`` is set only by providers that know the exact cost of the call
+    (the replay provider's recorded cost); otherwise the caller prices the usage with the catalogue."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None = None
+    latency_ms: float = 0.0
+    cost_usd: float | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Produces one chat completion. Implementations take injected clients and never log secrets."""
+
+    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
+                 seed: int | None = None) -> Completion: ...
+
+
+class ProviderSource(Protocol):
+    """Builds (and caches) the provider a catalogue entry describes."""
+
+    def provider_for(self, entry: ModelEntry) -> Provider: ...
+
+
+# ------------------------------------------------------------------------------------------ routing
+
+
+class Encoder(Protocol):
+    """Text -> unit vector (the router's sentence encoder)."""
+
+    def embed_one(self, text: str) -> np.ndarray: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class LearnedRouter(Protocol):
+    """Per-model probability of a correct answer from a prompt embedding (EMAFusion's learned router)."""
+
+    def predict(self, embedding: np.ndarray) -> Mapping[str, float]: ...
+
+
+class LearnedRouterUnavailable(RuntimeError):
+    """The learned router's artifacts are missing, unreadable or were trained for another encoder."""
+
+
+class CatalogSource(Protocol):
+    def models(self) -> dict[str, ModelEntry]: ...
+
+
+class TaxonomySource(Protocol):
+    def categories(self) -> list[Category]: ...
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+
+class StoreError(RuntimeError):
+    """A store could not be read or written (the message says which table and why)."""
+
+
+class Trace(BaseModel):
+    """What Switchboard did for one request and what it cost; stored with a TTL."""
+
+    trace_id: str
+    created_at: str
+    status: Literal["succeeded", "failed"]
+    state: CascadeState | None = None
+    error: str | None = None
+    feedback: list[dict] = Field(default_factory=list)
+
+
+class TraceStore(Protocol):
+    def put(self, trace: Trace, ttl_days: int) -> None: ...
+
+    def get(self, trace_id: str) -> Trace | None: ...
+
+    def add_feedback(self, trace_id: str, feedback: dict) -> bool: ...
+
+
+# ------------------------------------------------------------------------------------------ orchestration
+
+
+class ExecutionOutcome(BaseModel):
+    """How one execution of the cascade state machine ended (its status mapped explicitly)."""
+
+    status: Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+    state: CascadeState | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class Orchestrator(Protocol):
+    """Runs the cascade for one request (Step Functions in AWS and locally; in-process in tests)."""
+
+    def run(self, state: CascadeState) -> ExecutionOutcome: ...
