@@ -18,6 +18,7 @@ RECORD_FN = "RecordFn"
 TRACES_TABLE = "TracesTable"
 CATALOG_TABLE = "CatalogTable"
 TAXONOMY_TABLE = "TaxonomyTable"
+POLICY_TABLE = "PolicyTable"
 STATE_MACHINE = "CascadeStateMachine"
 
 

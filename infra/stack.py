@@ -36,8 +36,13 @@ class SwitchboardStack(Stack):
                 f"Lambda layers {unbuilt} are not built: this template is NOT deployable. Run "
                 "`bash layers/build.sh` and synth with -c switchboard:requireBuiltLayers=true to deploy.")
         code = function_code(str(root / "functions"))
+        # The training run's ONNX models (learned router, verifier), for the router and decide functions.
+        self.routing_layer = (learned_router_layer(self, "LearnedRouter", root=root,
+                                                   directory=config.router_artifacts)
+                              if config.router_artifacts is not None else None)
         self.cascade = Cascade(self, "Cascade", config=config, storage=self.storage, code=code,
-                               core_layer=self.layers.core)
+                               core_layer=self.layers.core, encoder_layer=self.layers.encoder,
+                               routing_layer=self.routing_layer)
         self.router = self._router(config, code)
         self.api = Api(self, "Api", config=config, handler=self.router.function)
         self.observability = Observability(self, "Observability", config=config, router=self.router.function,
@@ -48,9 +53,8 @@ class SwitchboardStack(Stack):
         storage, machine = self.storage, self.cascade.state_machine
         layers = [self.layers.core, self.layers.encoder]
         learned: dict[str, str] = {}
-        if config.router_artifacts is not None:
-            layers.append(learned_router_layer(self, "LearnedRouter", root=self.root,
-                                               directory=config.router_artifacts))
+        if self.routing_layer is not None:
+            layers.append(self.routing_layer)
             learned[names.ENV_ROUTER_ARTIFACTS] = LEARNED_ROUTER_MOUNT
         router = SwitchboardFunction(
             self, "RouterFn", name="router", logical_id=ids.ROUTER_FN, code=code,
@@ -63,6 +67,7 @@ class SwitchboardStack(Stack):
                 names.ENV_TRACES_TABLE: storage.traces.table_name,
                 names.ENV_CATALOG_TABLE: storage.catalog.table_name,
                 names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
+                names.ENV_POLICY_TABLE: storage.policy.table_name,
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
                 names.ENV_ORCHESTRATION: "sync",
                 # The router writes a fallback trace when the cascade fails: same expiry as Record's.
@@ -71,6 +76,7 @@ class SwitchboardStack(Stack):
             })
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)
+        storage.policy.grant_read_data(router.function)
         storage.traces.grant_read_write_data(router.function)
         machine.grant_start_sync_execution(router.function)
         return router
@@ -87,4 +93,5 @@ class SwitchboardStack(Stack):
         CfnOutput(self, "TracesTableName", value=self.storage.traces.table_name)
         CfnOutput(self, "CatalogTableName", value=self.storage.catalog.table_name)
         CfnOutput(self, "TaxonomyTableName", value=self.storage.taxonomy.table_name)
+        CfnOutput(self, "PolicyTableName", value=self.storage.policy.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)

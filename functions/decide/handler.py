@@ -1,4 +1,5 @@
-"""Decide Lambda: fold the tier's outcome into the state and apply the pure cascade policy."""
+"""Decide Lambda: fold the tier's outcome into the state and apply the pure cascade policy (with a dial
+plan, after fusing the answers bought so far with the training run's verifier)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.domain.cascade import step
+from switchboard.composition import container
 from switchboard.domain.models import CascadeState
+from switchboard.service.tasks import run_decide
 
 logger = Logger(service="switchboard-decide")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
-    state = step(CascadeState.model_validate(event))
+    state = CascadeState.model_validate(event)
+    verifier = container().verifier() if state.plan.fusion is not None else None
+    state = run_decide(state, verifier=verifier, embed=container().embed())
     decision = state.decision
     logger.info("decision", extra={"request_id": state.request_id, "action": decision.action if decision else None,
                                    "reason": decision.reason if decision else None})

@@ -25,6 +25,7 @@ from constructs import Construct
 from infra import ids, lint, nag
 from infra.config import SwitchboardConfig
 from infra.constructs.lambda_defaults import SwitchboardFunction
+from infra.constructs.layers import LEARNED_ROUTER_MOUNT
 from infra.constructs.storage import Storage
 from switchboard import envvars as names
 
@@ -43,13 +44,14 @@ _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "glo
 
 class Cascade(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: SwitchboardConfig, storage: Storage,
-                 code: lambda_.Code, core_layer: lambda_.ILayerVersion) -> None:
+                 code: lambda_.Code, core_layer: lambda_.ILayerVersion, encoder_layer: lambda_.ILayerVersion,
+                 routing_layer: lambda_.ILayerVersion | None = None) -> None:
         super().__init__(scope, construct_id)
 
         def function(construct_id: str, name: str, logical_id: str, description: str,
-                     **options) -> SwitchboardFunction:
+                     layers: Sequence[lambda_.ILayerVersion] = (core_layer,), **options) -> SwitchboardFunction:
             return SwitchboardFunction(self, construct_id, name=name, logical_id=logical_id, code=code,
-                                       layers=[core_layer], log_retention=config.log_retention,
+                                       layers=list(layers), log_retention=config.log_retention,
                                        description=f"Switchboard: {description}", **options)
 
         model_call = {"memory_mb": 512, "timeout": Duration.seconds(120),  # a slow model, plus retries
@@ -57,8 +59,13 @@ class Cascade(Construct):
         self.tier = function("TierFn", "tier", ids.TIER_FN, "call one tier's model", **model_call)
         self.judge = function("JudgeFn", "judge", ids.JUDGE_FN, "one judge's verdict on a candidate",
                               **model_call)
-        self.decide = function("DecideFn", "decide", ids.DECIDE_FN, "accept / escalate / stop (pure policy)",
-                               memory_mb=256, timeout=Duration.seconds(10))
+        # decide fuses a dial plan's answers with the run's verifier (ONNX) and compares free-text answers
+        # with the encoder, so it carries the onnxruntime layer and the routing models.
+        decide_layers = [core_layer, encoder_layer, *([routing_layer] if routing_layer is not None else [])]
+        self.decide = function("DecideFn", "decide", ids.DECIDE_FN, "fuse, accept / escalate / stop (policy)",
+                               layers=decide_layers, memory_mb=1024, timeout=Duration.seconds(30),
+                               environment={names.ENV_ROUTER_ARTIFACTS: LEARNED_ROUTER_MOUNT}
+                               if routing_layer is not None else None)
         self.record = function("RecordFn", "record", ids.RECORD_FN, "store the trace, publish metrics",
                                environment={names.ENV_TRACES_TABLE: storage.traces.table_name,
                                             names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days)})
@@ -110,7 +117,9 @@ class Cascade(Construct):
             items_path="$.current.judges",
             item_selector={"judge": sfn.JsonPath.string_at("$$.Map.Item.Value"),
                            "request": sfn.JsonPath.string_at("$.request"),
-                           "candidate": sfn.JsonPath.string_at("$.current.candidate")},
+                           "candidate": sfn.JsonPath.string_at("$.current.candidate"),
+                           # answers bought earlier in the request: an agreement judge reuses its model's
+                           "answers": sfn.JsonPath.string_at("$.answers")},
             max_concurrency=0,  # all judges at once (CDK leaves a 0 out; absent means 0, no limit)
             result_path="$.current.verdicts",
         )

@@ -76,11 +76,13 @@ class SwitchboardLayers(Construct):
 
 # A layer's files land under /opt; the learned router's two files sit at its root.
 LEARNED_ROUTER_MOUNT = "/opt"
-LEARNED_ROUTER_FILES = ("router.onnx", "router.json")
+LEARNED_ROUTER_FILES = ("router.onnx", "router.json", "verifier.onnx", "verifier.json")
 
 
 def learned_router_layer(scope: Construct, construct_id: str, *, root: Path, directory: str) -> lambda_.LayerVersion:
-    """A layer holding only the learned router of a training run (``router.onnx`` + ``router.json``).
+    """A layer holding the ONNX models of a training run: the learned router (``router.onnx`` +
+    ``router.json``) for the router function and the verifier (``verifier.onnx`` + ``verifier.json``) for
+    the decide function. The run's dial is data: ``switchboard publish`` writes it to the Policy table.
 
     The directory is checked here, at synth time, with the same check the router runs at cold start, so a
     wrong path or a router trained on another encoder fails ``cdk synth`` rather than every request.
@@ -94,9 +96,9 @@ def learned_router_layer(scope: Construct, construct_id: str, *, root: Path, dir
         check_router_artifacts(path)
     except LearnedRouterUnavailable as exc:
         raise ConfigError(f"switchboard:routerArtifacts: {exc}") from exc
-    # Everything else a training run writes (taxonomy, verifier, dial, DynamoDB items) stays out.
+    # Everything else a training run writes (taxonomy, dial, DynamoDB items) is published as data.
     only_router = ["*", *(f"!{name}" for name in LEARNED_ROUTER_FILES)]
     return lambda_.LayerVersion(
         scope, construct_id, code=lambda_.Code.from_asset(str(path), exclude=only_router),
         compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
-        description="Switchboard learned router (router.onnx + router.json from switchboard train)")
+        description="Switchboard routing models (router.onnx, verifier.onnx from switchboard train)")

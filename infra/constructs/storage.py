@@ -1,4 +1,4 @@
-"""DynamoDB tables: traces (with TTL), the model catalogue and the taxonomy.
+"""DynamoDB tables: traces (with TTL), the model catalogue, the taxonomy and the policy (the trained dial).
 
 On-demand billing (traffic is bursty and small), point-in-time recovery, AWS-managed encryption (no key to
 administer; the data is prompts and prices, protected by IAM). Key names are the runtime's item keys.
@@ -39,3 +39,4 @@ class Storage(Construct):
                              ttl_attribute=TRACE_TTL_ATTRIBUTE)
         self.catalog = _table(self, "Catalog", ids.CATALOG_TABLE, "model_id", reference_removal)
         self.taxonomy = _table(self, "Taxonomy", ids.TAXONOMY_TABLE, "category", reference_removal)
+        self.policy = _table(self, "Policy", ids.POLICY_TABLE, "name", reference_removal)

@@ -12,17 +12,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from switchboard.ports import (
     CatalogSource,
     LearnedRouterUnavailable,
     Orchestrator,
+    PolicySource,
     ProviderSource,
     TraceStore,
+    Verifier,
 )
 from switchboard.service.router import RouterService
-from switchboard.service.settings import ModelCallSettings, RecordSettings, RouterSettings
+from switchboard.service.settings import DecideSettings, ModelCallSettings, RecordSettings, RouterSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +57,9 @@ class Container:
     def record_settings(self) -> RecordSettings:
         return self._part("record_settings", lambda: RecordSettings.from_env(self._env))
 
+    def decide_settings(self) -> DecideSettings:
+        return self._part("decide_settings", lambda: DecideSettings.from_env(self._env))
+
     # ---- adapters --------------------------------------------------------------------------------
     def catalog(self) -> CatalogSource:
         from switchboard.adapters.stores.dynamo import DynamoCatalog
@@ -75,6 +81,33 @@ class Container:
 
         return self._part("providers", lambda: ProviderRegistry(model_dir=self.model_call_settings().model_dir))
 
+    def policy(self) -> PolicySource | None:
+        """The published dial (None when the deployment has no policy table)."""
+        from switchboard.adapters.stores.dynamo import DynamoPolicy
+
+        table = self.router_settings().policy_table
+        return self._part("policy", lambda: DynamoPolicy(table) if table else None)
+
+    def verifier(self) -> Verifier | None:
+        """The training run's learned verifier (the decide task's fusion), or None when none is deployed.
+        A broken one is logged and left out: dial plans are then never accepted as verified."""
+        from switchboard.adapters.learned import load_verifier
+
+        def build() -> Verifier | None:
+            try:
+                return load_verifier(self.decide_settings().router_artifacts)
+            except LearnedRouterUnavailable:
+                log.exception("verifier unavailable; dial plans will not be verified")
+                return None
+
+        return self._part("verifier", build)
+
+    def embed(self) -> Callable[[str], Any]:
+        """The sentence encoder's one-text embedding (free-text answer equivalence), loaded on first use."""
+        from switchboard.adapters.encoder import get_encoder
+
+        return self._part("embed", lambda: lambda text: get_encoder().embed_one(text))
+
     def orchestrator(self) -> Orchestrator:
         from switchboard.adapters.orchestration import PollingOrchestrator, SyncExpressOrchestrator
 
@@ -90,18 +123,22 @@ class Container:
     def router(self) -> RouterService:
         def build() -> RouterService:
             from switchboard.adapters.encoder import get_encoder
-            from switchboard.adapters.learned import load_learned_router
+            from switchboard.adapters.learned import file_sha256, load_learned_router
 
             s = self.router_settings()
             try:
-                learned = load_learned_router()
+                learned = load_learned_router(s.router_artifacts)
             except LearnedRouterUnavailable:  # synth checks the artifacts; if they still break, keep serving
                 log.exception("learned router unavailable; routing with the taxonomy and default plan only")
                 learned = None
+            verifier_sha256 = None
+            if s.router_artifacts and (Path(s.router_artifacts) / "verifier.onnx").is_file():
+                verifier_sha256 = file_sha256(Path(s.router_artifacts) / "verifier.onnx")
             return RouterService(catalog=self.catalog(), taxonomy=self.taxonomy(),
                                  orchestrator=self.orchestrator(), traces=self.traces(),
                                  encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
-                                 max_prompt_chars=s.max_prompt_chars)
+                                 max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
+                                 verifier_sha256=verifier_sha256)
 
         return self._part("router", build)
 

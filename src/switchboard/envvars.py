@@ -9,6 +9,7 @@ on purpose: infra imports this module at synth time.
 ENV_TRACES_TABLE = "SB_TRACES_TABLE"
 ENV_CATALOG_TABLE = "SB_CATALOG_TABLE"
 ENV_TAXONOMY_TABLE = "SB_TAXONOMY_TABLE"
+ENV_POLICY_TABLE = "SB_POLICY_TABLE"  # the trained dial in force (switchboard publish writes it)
 ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
 # "sync" (StartSyncExecution, AWS) or "poll" (StartExecution + DescribeExecution, the local emulator).
 ENV_ORCHESTRATION = "SB_ORCHESTRATION"

@@ -20,6 +20,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, Field
 
+from switchboard.domain.dial import Dial
 from switchboard.domain.models import CascadeState, Message, ModelEntry
 from switchboard.domain.taxonomy import Category
 
@@ -45,7 +46,10 @@ class ProviderRejected(ProviderError):
 @dataclass(frozen=True)
 class Completion:
     """One chat completion. ``cost_usd`` is set only by providers that know the exact cost of the call
-    (the replay provider's recorded cost); otherwise the caller prices the usage with the catalogue."""
+    (the replay provider's recorded cost); otherwise the caller prices the usage with the catalogue.
+    ``answer_recorded`` says ``answer_key`` was read from a record (the replay provider serving a
+    benchmark's own answer extraction, None where it found none) and is to be used as is instead of
+    reading the text (``domain.answers.answer_key``)."""
 
     text: str
     input_tokens: int
@@ -53,6 +57,8 @@ class Completion:
     finish_reason: str | None = None
     latency_ms: float = 0.0
     cost_usd: float | None = None
+    answer_key: str | None = None
+    answer_recorded: bool = False
 
 
 @runtime_checkable
@@ -88,6 +94,21 @@ class LearnedRouter(Protocol):
 
 class LearnedRouterUnavailable(RuntimeError):
     """The learned router's artifacts are missing, unreadable or were trained for another encoder."""
+
+
+class Verifier(Protocol):
+    """The learned verifier: feature rows of candidate answers -> P(correct). ``sha256`` names it, so a
+    dial calibrated on another verifier is detected."""
+
+    sha256: str
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+
+class PolicySource(Protocol):
+    """The trained dial in force (``switchboard publish`` writes it), or None when none is published."""
+
+    def dial(self) -> Dial | None: ...
 
 
 class CatalogSource(Protocol):

@@ -71,7 +71,19 @@ def test_reduced_eval(name, max_prompts, tmp_path):
     prices = load_prices(path.parent / "models.json") if (path.parent / "models.json").exists() else {}
     tr, va = split_rows(data.prompt_ids, 0.3, seed=7)
     emb = embed_texts([routing_text(p) for p in data.prompts], progress=False)
-    results, _ = evaluate(data.subset(tr), data.subset(va), emb[tr], emb[va], prices, name, progress=False)
+    results, _ = evaluate(data.subset(tr), data.subset(va), emb[tr], emb[va], prices, name, progress=False,
+                          artifacts_dir=tmp_path / "artifacts")
+    if name == "routerbench":
+        # the cascade a deployment runs is the one measured: the dial's profiles replayed through the local
+        # stack (synthesised state machine, the five handlers) reach the offline replay's decisions
+        from switchboard.offline.evaluation.via_stack import via_stack
+
+        results["via_stack"] = via_stack(tmp_path / "artifacts", data.subset(va), emb[va], n=25, seed=7,
+                                         progress=False)
+        assert {row["profile"] for row in results["via_stack"]} == {"economy", "balanced", "best"}
+        for row in results["via_stack"]:
+            assert row["errors"] == 0 and row["same_decisions"] >= 0.99, row
+            assert row["stack"] == row["offline"], row
     write_results(results, tmp_path)
     pareto_plot(results, tmp_path / "pareto.png")
     loaded = json.loads((tmp_path / "results.json").read_text())
@@ -96,4 +108,5 @@ def test_reduced_eval(name, max_prompts, tmp_path):
     assert min(s["cost_per_1k_usd"] for s in sb) < best["cost_per_1k_usd"] / 10
     assert max(s["accuracy"] for s in sb) >= best["accuracy"] - 0.02
     assert loaded["aiq"]["switchboard (all points)"] > loaded["aiq"]["random"]
+    assert {"avengers-pro", "cascade-routing"} <= set(loaded["aiq"])
     assert (tmp_path / "pareto.png").stat().st_size > 10_000

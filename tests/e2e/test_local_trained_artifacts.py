@@ -1,9 +1,10 @@
 """The self-optimisation loop on one machine: `switchboard train` on recorded outcomes of the local pool's
-models -> `switchboard local --artifacts DIR` -> real local LLMs called in the order training chose.
+models -> `switchboard local --artifacts DIR` -> real local LLMs called in the cascade training measured.
 
 The outcomes are synthetic (topical prompts; the 0.5B model recorded as good at code only, the 1.5B model
-as good at everything), so the expected routes are known: code prompts try the 0.5B model first, history
-prompts go straight to the 1.5B model, and no trained model is missing from the local catalogue.
+as good at everything). The run's taxonomy and dial are published to the local stack's tables and its
+ONNX models loaded as a deployment loads them, so a request runs the cascade the dial lays out for its
+category, and no trained model is missing from the local catalogue.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 
 import pytest
 
+from switchboard.domain.dial import Dial, lay_out
 from switchboard.local.server import api_gateway_event
 from switchboard.local.stack import LocalStack
 from tests.support.topical_outcomes import TOPICS, train_run
@@ -53,17 +55,20 @@ def test_trained_models_are_all_in_the_local_catalogue(stack):
     assert stack.warnings == []
 
 
-# Unseen prompts of the recorded kinds (the templates with numbers training never saw): familiar to their
-# category, so they take its trained tiers. Unfamiliar prompts go to the learned router (functional tests).
-def test_code_prompt_tries_the_small_model_first_as_training_chose(stack):
-    out = route(stack, TOPICS["code"](1001))
-    assert (out["plan"]["route"], out["plan"]["category"]) == ("taxonomy", "code")
-    assert [t["model"] for t in out["plan"]["tiers"]] == [SMALL, BIG]
-    assert out["attempts"][0]["model"] == SMALL and out["attempts"][0]["candidate"]["text"].strip()
-
-
-def test_history_prompt_goes_straight_to_the_model_that_knows_history(stack):
-    out = route(stack, TOPICS["history"](1001))
-    assert (out["plan"]["route"], out["plan"]["category"]) == ("taxonomy", "history")
-    assert [t["model"] for t in out["plan"]["tiers"]] == [BIG]
-    assert out["model"] == BIG and out["answer"].strip()
+# Unseen prompts of the recorded kinds (the templates with numbers training never saw) land in their
+# category, and the cascade is the one the trained dial lays out for it at the default profile: the plan
+# a deployment runs is the plan training measured (tests/functional/offline checks the decisions too).
+@pytest.mark.parametrize("topic", ["code", "history"])
+def test_prompts_run_the_cascade_the_trained_dial_lays_out_for_their_category(stack, topic):
+    dial = Dial.model_validate_json((stack.router_artifacts / "dial.json").read_text())
+    expected = lay_out(dial, dial.select(), topic)
+    out = route(stack, TOPICS[topic](1001))
+    plan = out["plan"]
+    assert (plan["route"], plan["category"], plan["profile"]) == ("dial", topic, "balanced")
+    assert [t["model"] for t in plan["tiers"]] == expected.tiers
+    assert [[j["model"] for j in t["judges"]] for t in plan["tiers"]] == expected.judges
+    assert [t["threshold"] for t in plan["tiers"]] == expected.thresholds
+    # real local LLMs answered, in that order, and the trace names the answer it returned
+    assert [a["model"] for a in out["attempts"]] == expected.tiers[:len(out["attempts"])]
+    assert out["attempts"][0]["candidate"]["text"].strip()
+    assert out["answer"].strip() and out["model"] in {SMALL, BIG}

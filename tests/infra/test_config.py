@@ -72,11 +72,14 @@ def _router_dir(path: Path, encoder: str = "all-minilm-l6-v2-int8") -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "router.onnx").write_bytes(b"onnx graph bytes")
     (path / "router.json").write_text(json.dumps({"models": ["m1", "m2"], "input": {"dim": 384, "encoder": encoder}}))
+    (path / "verifier.onnx").write_bytes(b"onnx graph bytes")
+    (path / "verifier.json").write_text(json.dumps({"models": ["m1", "m2"], "features": []}))
     (path / "taxonomy.json").write_text("{}")  # other artifacts of the run must stay out of the layer
+    (path / "dial.json").write_text("{}")  # the dial is published as data (the Policy table)
     return path
 
 
-def test_router_artifacts_become_a_router_only_layer_and_the_env_var(tmp_path: Path) -> None:
+def test_router_artifacts_become_a_routing_layer_of_router_and_decide_with_the_env_var(tmp_path: Path) -> None:
     from switchboard.envvars import ENV_ROUTER_ARTIFACTS
 
     artifacts = _router_dir(tmp_path / "run")
@@ -85,15 +88,18 @@ def test_router_artifacts_become_a_router_only_layer_and_the_env_var(tmp_path: P
                                        outdir=str(tmp_path / "out"))
     template = the_app.synth().get_stack_by_name(stack.stack_name).template
     functions = {lid: r["Properties"] for lid, r in template["Resources"].items()
-                 if r["Type"] == "AWS::Lambda::Function" and lid in ("RouterFn", "TierFn")}
+                 if r["Type"] == "AWS::Lambda::Function" and lid in ("RouterFn", "TierFn", "DecideFn")}
     assert len(functions["RouterFn"]["Layers"]) == 3 and len(functions["TierFn"]["Layers"]) == 1
     assert functions["RouterFn"]["Environment"]["Variables"][ENV_ROUTER_ARTIFACTS] == "/opt"
+    assert functions["DecideFn"]["Environment"]["Variables"][ENV_ROUTER_ARTIFACTS] == "/opt"
     layer_ref = functions["RouterFn"]["Layers"][2]["Ref"]
-    assert "learned router" in template["Resources"][layer_ref]["Properties"]["Description"]
-    # the staged layer asset holds exactly the two router files, nothing else of the training run
+    assert {"Ref": layer_ref} in functions["DecideFn"]["Layers"]
+    assert "routing models" in template["Resources"][layer_ref]["Properties"]["Description"]
+    # the staged layer asset holds exactly the router's and the verifier's files, not the run's data
     staged = [d for d in (tmp_path / "out").glob("asset.*") if (d / "router.onnx").exists()]
     assert len(staged) == 1
-    assert {p.name for p in staged[0].iterdir()} == {"router.onnx", "router.json"}
+    assert {p.name for p in staged[0].iterdir()} == {"router.onnx", "router.json", "verifier.onnx",
+                                                     "verifier.json"}
 
 
 @pytest.mark.parametrize(("make", "message"), [

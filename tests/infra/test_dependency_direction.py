@@ -4,7 +4,7 @@ Layers of ``src/switchboard`` and what each may import of Switchboard (docs/arch
 
     envvars  <- domain <- ports <- adapters  <- composition <- local, cli
                                  <- service  <-
-    offline: domain, ports, adapters, envvars (the request path never imports it)
+    offline: everything but cli (it sits on top, like the CLI; the request path never imports it)
     functions/ (the Lambda handlers): composition, service, domain, ports - never an adapter directly
 
 Infra imports the runtime, never the reverse; the domain imports no AWS SDK, HTTP client, ONNX runtime
@@ -32,8 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "adapters": {"ports", "domain", "envvars"},
     "service": {"ports", "domain", "envvars"},
     "composition": {"service", "adapters", "ports", "domain", "envvars"},
-    "local": {"composition", "service", "adapters", "ports", "domain", "envvars"},
-    "offline": {"adapters", "ports", "domain", "envvars"},
+    "local": {"composition", "service", "adapters", "ports", "domain", "envvars"},  # never offline
+    "offline": {"local", "composition", "service", "adapters", "ports", "domain", "envvars"},
     "cli": {"local", "offline", "composition", "service", "adapters", "ports", "domain", "envvars"},
     "functions": {"composition", "service", "domain", "ports"},
 }

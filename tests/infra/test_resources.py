@@ -12,10 +12,11 @@ FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
     "RouterFn": ("router.handler.lambda_handler", 1024, 29, 2),
     "TierFn": ("tier.handler.lambda_handler", 512, 120, 1),
     "JudgeFn": ("judge.handler.lambda_handler", 512, 120, 1),
-    "DecideFn": ("decide.handler.lambda_handler", 256, 10, 1),
+    "DecideFn": ("decide.handler.lambda_handler", 1024, 30, 2),  # core + encoder (verifier, text equivalence)
     "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
 }
-TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category"}
+TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category",
+          "PolicyTable": "name"}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
            for lid in FUNCTIONS}
     assert env["RouterFn"] == {
         names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_CATALOG_TABLE: _ref("CatalogTable"),
-        names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"),
+        names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30"}
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
@@ -83,11 +84,11 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
     assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
 
 
-def test_the_router_has_the_encoder_layer_and_the_others_only_core(synth: Synth) -> None:
+def test_router_and_decide_have_the_encoder_layer_and_the_others_only_core(synth: Synth) -> None:
     layers = {lid: synth.template["Resources"][lid]["Properties"]["Layers"] for lid in FUNCTIONS}
     core = layers["DecideFn"][0]
     assert all(value[0] == core for value in layers.values())
-    assert layers["RouterFn"][1] != core
+    assert layers["RouterFn"][1] != core and layers["DecideFn"][1] == layers["RouterFn"][1]
 
 
 def _policy_statements(synth: Synth, function_id: str) -> list[dict]:

@@ -59,7 +59,7 @@ def test_run_judges_maps_every_judge_in_parallel_into_verdicts(states: dict) -> 
     assert {k: v for k, v in run.items() if k != "ItemProcessor"} == {
         "Type": "Map", "ItemsPath": "$.current.judges", "ResultPath": "$.current.verdicts", "Next": "Decide",
         "ItemSelector": {"judge.$": "$$.Map.Item.Value", "request.$": "$.request",
-                         "candidate.$": "$.current.candidate"},
+                         "candidate.$": "$.current.candidate", "answers.$": "$.answers"},
     }  # MaxConcurrency omitted = 0 = no limit (CDK does not render an explicit 0)
     assert run.get("MaxConcurrency", 0) == 0
     processor = run["ItemProcessor"]

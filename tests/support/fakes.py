@@ -7,11 +7,11 @@ import hashlib
 
 import numpy as np
 
-from switchboard.domain.cascade import step
+from switchboard.domain.dial import Dial
 from switchboard.domain.models import CascadeState, JudgeTask, ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
-from switchboard.service.tasks import run_judge, run_tier
+from switchboard.service.tasks import run_decide, run_judge, run_tier
 
 
 class FakeEncoder:
@@ -70,6 +70,19 @@ class InMemoryTaxonomy:
         return self._categories
 
 
+class InMemoryPolicy:
+    """The published dial (``PolicySource``), held in memory."""
+
+    def __init__(self, dial: Dial | None) -> None:
+        self._dial = dial
+
+    def dial(self) -> Dial | None:
+        return self._dial
+
+    def put(self, dial: Dial, published_at: str) -> None:
+        self._dial = dial
+
+
 class InMemoryTraces:
     def __init__(self, fail: bool = False) -> None:
         self.items: dict[str, Trace] = {}
@@ -120,12 +133,13 @@ class ScriptedProviders:
 
 class InProcessOrchestrator:
     """Runs the cascade with the same task functions and policy as the state machine, sequentially and
-    without Step Functions: tier -> judges -> step until the decision is not 'escalate'. Provider errors
-    are caught as the state machine's Catch would."""
+    without Step Functions: tier -> judges -> decide until the decision is not 'escalate'. Provider errors
+    are caught as the state machine's Catch would; ``verifier`` is the decide task's."""
 
-    def __init__(self, catalog: InMemoryCatalog, providers: ScriptedProviders, traces: InMemoryTraces,
-                 fail_with: str | None = None) -> None:
+    def __init__(self, catalog: InMemoryCatalog, providers, traces: InMemoryTraces,  # noqa: ANN001
+                 fail_with: str | None = None, verifier=None) -> None:  # noqa: ANN001
         self.catalog, self.providers, self.traces, self.fail_with = catalog, providers, traces, fail_with
+        self.verifier = verifier
 
     def run(self, state: CascadeState) -> ExecutionOutcome:
         if self.fail_with:
@@ -136,11 +150,12 @@ class InProcessOrchestrator:
                 result = run_tier(state, models, self.providers)
                 current = result.model_dump(mode="json")
                 current["verdicts"] = [
-                    run_judge(JudgeTask(judge=j, request=state.request, candidate=result.candidate), models,
-                              self.providers).model_dump(mode="json") for j in result.judges]
+                    run_judge(JudgeTask(judge=j, request=state.request, candidate=result.candidate,
+                                        answers=state.answers), models, self.providers).model_dump(mode="json")
+                    for j in result.judges]
             except Exception as exc:  # noqa: BLE001 - as Catch States.ALL
                 current = {"Error": type(exc).__name__, "Cause": str(exc)}
-            state = step(state.model_copy(update={"current": current}))
+            state = run_decide(state.model_copy(update={"current": current}), verifier=self.verifier)
             if state.decision.action != "escalate":
                 self.traces.put(Trace(trace_id=state.request_id, created_at="now", status="succeeded",
                                       state=state), 1)

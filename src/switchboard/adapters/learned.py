@@ -1,18 +1,22 @@
-"""The learned router at request time: an ONNX model (trained by ``switchboard train``) mapping a prompt
-embedding to each model's probability of answering correctly (EMAFusion's multi-output predictor).
+"""A training run's ONNX models at request time: the learned router (a prompt embedding -> each model's
+probability of answering correctly, EMAFusion's multi-output predictor) and the learned verifier (the
+features of the answers bought so far -> P(candidate correct), the fusion step).
 
-Loaded from the directory named by ``SB_ROUTER_ARTIFACTS`` (``router.onnx`` + ``router.json``); when
-the variable is unset, routing uses the taxonomy and the default tier order only. In AWS the directory
-is a Lambda layer built from a training run (CDK context ``switchboard:routerArtifacts``); locally it is
-``switchboard local --artifacts DIR``.
+Loaded from the directory named by ``SB_ROUTER_ARTIFACTS`` (``router.onnx`` + ``router.json``,
+``verifier.onnx`` + ``verifier.json``); when the variable is unset, routing uses the taxonomy and the
+default tier order only. In AWS the directory is a Lambda layer built from a training run (CDK context
+``switchboard:routerArtifacts``) on the router and decide functions; locally it is ``switchboard local
+--artifacts DIR``. The offline evaluator scores Switchboard through these same classes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +25,27 @@ from switchboard.envvars import ENV_ROUTER_ARTIFACTS
 from switchboard.ports import LearnedRouterUnavailable
 
 REQUIRED_FILES = ("router.onnx", "router.json")
+VERIFIER_FILES = ("verifier.onnx", "verifier.json")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file: identifies the verifier a dial was calibrated with."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for a corrupt graph
+        raise LearnedRouterUnavailable(f"cannot load {path}: {exc}") from exc
 
 
 def check_router_artifacts(directory: str | Path) -> dict:
@@ -51,30 +76,56 @@ class OnnxLearnedRouter:
     """The ``LearnedRouter`` port over ``router.onnx``: one embedding in, P(correct) per model out."""
 
     def __init__(self, directory: str | Path) -> None:
-        import onnxruntime as ort
-
         directory = Path(directory)
         meta = check_router_artifacts(directory)
         self.models: list[str] = list(meta["models"])
         self.input_name: str = meta.get("input_name", "embedding")
         self.output_name: str | None = meta.get("output_name")
         self.dim: int | None = (meta.get("input") or {}).get("dim")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(directory / "router.onnx"), sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for a corrupt graph
-            raise LearnedRouterUnavailable(f"cannot load {directory / 'router.onnx'}: {exc}") from exc
+        self._session = _session(directory / "router.onnx")
 
-    def predict(self, embedding: np.ndarray) -> Mapping[str, float]:
-        batch = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+    def predict_batch(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n, d) embeddings -> (n, k) P(correct), columns in ``models`` order."""
+        batch = np.asarray(embeddings, dtype=np.float32).reshape(len(embeddings), -1)
         if self.dim is not None and batch.shape[1] != self.dim:
             raise LearnedRouterUnavailable(f"the learned router expects {self.dim}-d embeddings, got "
                                            f"{batch.shape[1]}-d")
         outputs = self._session.run([self.output_name] if self.output_name else None, {self.input_name: batch})
-        probs = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
+        return np.asarray(outputs[0], dtype=np.float32).reshape(len(batch), -1).astype(float)
+
+    def predict(self, embedding: np.ndarray) -> Mapping[str, float]:
+        probs = self.predict_batch(np.asarray(embedding, dtype=np.float32).reshape(1, -1))[0]
         return {m: float(p) for m, p in zip(self.models, probs, strict=True)}
+
+
+class OnnxVerifier:
+    """The learned verifier (``verifier.onnx`` + ``verifier.json``): feature rows
+    (``domain.fusion.verifier_features``) -> P(candidate correct). ``sha256`` identifies it."""
+
+    def __init__(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        missing = [name for name in VERIFIER_FILES if not (directory / name).is_file()]
+        if missing:
+            raise LearnedRouterUnavailable(f"{directory} lacks {missing}; point it at the --out directory of "
+                                           "`switchboard train`")
+        try:
+            meta = json.loads((directory / "verifier.json").read_text(encoding="utf-8"))
+            self.models: list[str] = list(meta["models"])
+            self.features: list[str] = list(meta["features"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LearnedRouterUnavailable(f"{directory / 'verifier.json'} is not a verifier description: "
+                                           f"{exc}") from exc
+        self.input_name: str = meta.get("input_name", "features")
+        self.output_name: str = meta.get("output_name", "probability")
+        self.sha256 = file_sha256(directory / "verifier.onnx")
+        self._session = _session(directory / "verifier.onnx")
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """(n, F) verifier features -> (n,) P(correct)."""
+        if len(X) == 0:
+            return np.zeros(0)
+        out = self._session.run([self.output_name], {self.input_name: np.asarray(X, dtype=np.float32)})[0]
+        return np.asarray(out).reshape(-1).astype(float)
 
 
 def load_learned_router(directory: str | None = None) -> OnnxLearnedRouter | None:
@@ -82,3 +133,11 @@ def load_learned_router(directory: str | None = None) -> OnnxLearnedRouter | Non
     if not directory:
         return None
     return OnnxLearnedRouter(directory)
+
+
+def load_verifier(directory: str | None = None) -> OnnxVerifier | None:
+    """The run's verifier, or None when no artifacts are deployed or the run has none."""
+    directory = directory or os.environ.get(ENV_ROUTER_ARTIFACTS)
+    if not directory or not (Path(directory) / "verifier.onnx").is_file():
+        return None
+    return OnnxVerifier(directory)

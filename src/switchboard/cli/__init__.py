@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--catalog", type=Path, default=None,
                      help="model catalogue JSON to publish too (model ids as in the training data, real providers)")
     pub.add_argument("--catalog-table", default=None, help="catalogue table name (default: from --stack)")
+    pub.add_argument("--policy-table", default=None, help="policy (dial) table name (default: from --stack)")
     pub.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
     pub.add_argument("--region", default=None)
     pub.set_defaults(func=cmd_publish)

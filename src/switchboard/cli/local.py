@@ -120,35 +120,44 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    """``switchboard publish DIR``: load a training run's taxonomy (and a catalogue) into DynamoDB."""
+    """``switchboard publish DIR``: load a training run's taxonomy, dial (and a catalogue) into DynamoDB."""
     import boto3
 
     from switchboard.adapters.encoder import DIM
-    from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy, StoreError
+    from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoPolicy, DynamoTaxonomy, StoreError
     from switchboard.service.publish import PublishError, publish, tables_from_stack
 
     session = boto3.session.Session(region_name=args.region)
     try:
+        tables: dict[str, str | None]
         if args.taxonomy_table:
-            tables = {"taxonomy": args.taxonomy_table, "catalog": args.catalog_table}
+            tables = {"taxonomy": args.taxonomy_table, "catalog": args.catalog_table,
+                      "policy": args.policy_table}
         else:
-            tables = tables_from_stack(args.stack, session.client("cloudformation"))
+            tables = dict(tables_from_stack(args.stack, session.client("cloudformation")))
             tables["catalog"] = args.catalog_table or tables["catalog"]
+            tables["policy"] = args.policy_table or tables.get("policy")
         dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
-        catalog = DynamoCatalog(tables["catalog"], client=dynamodb) if tables.get("catalog") else None
-        report = publish(args.directory, taxonomy_store=DynamoTaxonomy(tables["taxonomy"], client=dynamodb),
+        catalog_table, policy_table, taxonomy_table = tables.get("catalog"), tables.get("policy"), tables["taxonomy"]
+        assert taxonomy_table is not None  # required by the parser (or read from the stack)
+        catalog = DynamoCatalog(catalog_table, client=dynamodb) if catalog_table else None
+        policy = DynamoPolicy(policy_table, client=dynamodb) if policy_table else None
+        report = publish(args.directory, taxonomy_store=DynamoTaxonomy(taxonomy_table, client=dynamodb),
                          catalog_store=catalog, catalog_path=args.catalog,
-                         current_catalog=catalog if args.catalog is None else None, embedding_dim=DIM)
+                         current_catalog=catalog if args.catalog is None else None, policy_store=policy,
+                         embedding_dim=DIM)
     except (PublishError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     deleted = f", removed {len(report.deleted_categories)} stale" if report.deleted_categories else ""
+    dial = (f"; the dial ({report.dial_points} points, profiles {report.profiles}) to {tables['policy']}"
+            if report.dial_points else "")
     print(f"published {report.categories} categories to {tables['taxonomy']}{deleted}"
           + (f"; {report.catalog_entries} catalogue entries to {tables['catalog']}" if args.catalog else "")
-          + ". Routers pick the taxonomy up within 5 minutes (their cache); the learned router ships with "
-            "the router Lambda: cdk deploy -c switchboard:routerArtifacts=" + str(args.directory))
+          + dial + ". Routers pick them up within 5 minutes (their cache); the run's ONNX models ship with "
+            "the router and decide Lambdas: cdk deploy -c switchboard:routerArtifacts=" + str(args.directory))
     return 0
 
 

@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed), progress=progress)
     out = write_artifacts(system, args.out, dataset=str(args.data))
     print(f"trained on {data.n} prompts x {data.k} models in {time.time() - t0:.0f}s; artifacts in {out}")
-    for p in system.dial:
+    for p in system.points:
         print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}")
     return 0
 
@@ -70,11 +70,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     e_train = _embed(train, progress)
     e_test = _embed(test, progress)
     name = args.name or Path(args.data).parent.name or Path(args.data).stem
-    results, _ = evaluate(train, test, e_train, e_test, prices, name, TrainConfig(seed=args.model_seed),
-                          seed=args.seed, progress=progress)
-    results["split"] = split_note
-    results["seconds_total"] = round(time.time() - t0, 1)
     out = Path(args.out)
+    results, _ = evaluate(train, test, e_train, e_test, prices, name, TrainConfig(seed=args.model_seed),
+                          seed=args.seed, progress=progress, artifacts_dir=out / "artifacts")
+    results["split"] = split_note
+    if args.via_stack:
+        from switchboard.offline.evaluation.via_stack import via_stack
+
+        results["via_stack"] = via_stack(out / "artifacts", test, e_test, args.via_stack, seed=args.seed,
+                                         progress=progress)
+    results["seconds_total"] = round(time.time() - t0, 1)
     path = write_results(results, out)
     pareto_plot(results, out / "pareto.png")
     _print_summary(results)
@@ -92,6 +97,11 @@ def _print_summary(results: dict) -> None:
         print(f"  {s['name'][:34]:34s} {s['kind']:11s} acc {s['accuracy']:.3f}  ${s['cost_per_1k_usd']:.3f}/1k{esc}")
     print("AIQ: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results["aiq"].items(), key=lambda kv: -kv[1])))
     print("bars: " + json.dumps({k: v.get("met") for k, v in results["bars"].items()}))
+    for row in results.get("via_stack", []):
+        print(f"via stack {row['profile']:9s} ({row['point']}, {row['prompts']} prompts): offline acc "
+              f"{row['offline']['accuracy']:.3f} ${row['offline']['cost_per_1k_usd']:.3f}/1k, stack acc "
+              f"{row['stack']['accuracy']:.3f} ${row['stack']['cost_per_1k_usd']:.3f}/1k, same decisions "
+              f"{row['same_decisions']:.3f}, errors {row['errors']}")
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParsersAction
@@ -118,6 +128,9 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
     ev.add_argument("--seed", type=int, default=7, help="split seed (and the random baseline's)")
     ev.add_argument("--model-seed", type=int, default=0, help="seed of the trained models")
     ev.add_argument("--name", default=None, help="dataset name in results.json")
+    ev.add_argument("--via-stack", type=int, default=0, metavar="N",
+                    help="also replay N evaluated prompts per profile through the local stack (the synthesised "
+                         "state machine and handlers, recorded answers) and compare with the offline replay")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_reporting_data_errors(cmd_eval))
 

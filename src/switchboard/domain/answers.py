@@ -7,9 +7,14 @@
 - Code (MBPP-style "write a function"): the code block, parsed and canonicalised (comments, docstrings,
   tests and example calls dropped; identifiers renamed in order of appearance), so two programs that
   differ only in naming or layout compare equal. Unparseable code falls back to whitespace-free text.
-- Anything else: lower-cased text with whitespace collapsed and trailing punctuation removed.
+- A number (the response is a number, or states one as its result: "#### 42", "the answer is 42",
+  "= 42" at its end): ``num:<value>``; two numbers agree within a relative tolerance of 1e-6.
+- Anything else: ``text:`` + lower-cased text with whitespace collapsed and trailing punctuation removed;
+  two texts agree when their embeddings' cosine similarity reaches a bar fitted in training (an exact
+  match when no embedding function is given).
 
-Only ``response`` and ``prompt`` are read, never a reference answer, so it is safe at decision time.
+Only ``response`` and ``prompt`` are read, never a reference answer, so it is safe at decision time, and
+the request path (``answer_key``) and training (``offline.outcomes``) read answers with these functions.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import ast
 import builtins
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 _LETTERS = "ABCDEFGHIJ"
@@ -26,7 +32,7 @@ _OPTION_LINE = re.compile(r"^\s*\(?([A-J])[).:]\s+(.+?)\s*$", re.MULTILINE)
 _CODE_BLOCK = re.compile(r"```[ \t]*(?:python|py|Python)?[ \t]*\r?\n(.*?)(?:```|$)", re.DOTALL)
 _PY_TAGS = re.compile(r"\[PYTHON\](.*?)(?:\[/PYTHON\]|$)", re.DOTALL)
 _CODE_HINT = re.compile(r"^\s*(def |class |import |from \S+ import )", re.MULTILINE)
-_CODE_TASK = re.compile(r"\b(write a (python )?function|write a program|python function|def \w+\()", re.I)
+_CODE_TASK = re.compile(r"\b(write (a |an )?(python )?function|write a program|python function|def \w+\()", re.I)
 
 
 def parse_options(prompt: str | None) -> dict[str, str]:
@@ -190,5 +196,71 @@ def extract_answer(category: str | None, response: str | None, prompt: str | Non
             return choice
     if is_code_task(category, prompt):
         return normalize_code(response)
+    number = _number_answer(response)
+    if number is not None:
+        return number
     text = _norm_text(response)
-    return text or None
+    return f"text:{text}" if text else None
+
+
+def answer_key(response: str | None, prompt: str | None) -> str | None:
+    """The comparable answer of a live response to ``prompt`` (no category label: a request has none)."""
+    return extract_answer(None, response, prompt)
+
+
+_NUMBER = r"[-+]?\$?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_STATED = re.compile(rf"(?:####|answer is:?|answer:|=)\s*\**\s*({_NUMBER})\s*%?\**\s*\.?\s*$", re.IGNORECASE)
+_BARE = re.compile(rf"^\s*({_NUMBER})\s*%?\s*\.?\s*$")
+
+
+def _number_answer(response: str) -> str | None:
+    """``num:<value>`` when the response is a number or ends by stating one; None otherwise."""
+    text = response.strip()
+    match = _BARE.match(text) or _STATED.search(text[-200:])
+    if match is None:
+        return None
+    try:
+        value = float(match.group(1).replace(",", "").replace("$", ""))
+    except ValueError:
+        return None
+    return f"num:{int(value)}" if value.is_integer() and abs(value) < 1e15 else f"num:{value!r}"
+
+
+NUMBER_TOLERANCE = 1e-6
+
+
+def same_answer(a: str | None, b: str | None, similar: Callable[[str, str], bool] | None = None) -> bool:
+    """Whether two answer keys say the same thing (None never agrees with anything).
+
+    Numbers agree within a relative tolerance; free texts agree when ``similar(a_text, b_text)`` (an
+    embedding-similarity test with the bar fitted in training) says so, else only when equal.
+    """
+    if a is None or b is None:
+        return False
+    if a == b:
+        return True
+    if a.startswith("num:") and b.startswith("num:"):
+        x, y = float(a[4:]), float(b[4:])
+        return abs(x - y) <= NUMBER_TOLERANCE * max(1.0, abs(x), abs(y))
+    if a.startswith("text:") and b.startswith("text:") and similar is not None:
+        return similar(a[5:], b[5:])
+    return False
+
+
+def group_answers(keys: Sequence[str | None], similar: Callable[[str, str], bool] | None = None) -> list[int]:
+    """Number the distinct answers among ``keys`` in order of first appearance (None -> -1): each key
+    joins the first earlier group whose first key it agrees with (``same_answer``)."""
+    heads: list[str] = []
+    ids: list[int] = []
+    for key in keys:
+        if key is None:
+            ids.append(-1)
+            continue
+        for gid, head in enumerate(heads):
+            if same_answer(key, head, similar):
+                ids.append(gid)
+                break
+        else:
+            heads.append(key)
+            ids.append(len(heads) - 1)
+    return ids

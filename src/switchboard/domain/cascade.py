@@ -1,9 +1,27 @@
-"""State transitions of the cascade: fold one tier's outcome into the state and apply the policy."""
+"""State transitions of the cascade: fold one tier's outcome into the state and apply the policy.
+
+``step`` is what the decide task runs after each tier. It files every answer bought at the tier (the
+tier model's, and those of agreement judges that solved the prompt) under ``state.answers``, so no answer
+is bought twice; scores the tier - with a dial plan (``plan.fusion``), by fusing every answer bought so far
+with the learned verifier (EMAFusion), else from the judges' verdicts - and asks ``policy.decide``. The
+offline replay (``switchboard.offline.replay``) scores recorded cascades with the same fusion, agreement
+and policy functions, and ``switchboard eval --via-stack`` checks that both reach the same decisions.
+"""
 
 from __future__ import annotations
 
-from .models import Attempt, CascadeState, TierResult, Verdict
+from collections.abc import Callable
+
+import numpy as np
+
+from .answers import group_answers, same_answer
+from .fusion import fuse_one
+from .models import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
 from .policy import aggregate_confidence, decide
+
+Predict = Callable[[np.ndarray], np.ndarray]  # verifier feature rows -> P(correct)
+DEFAULT_TEXT_BAR = 0.85  # free-text answers agree at this cosine similarity unless training fitted a bar
+Embed = Callable[[str], np.ndarray]  # text -> unit vector (free-text answer equivalence)
 
 
 def _error_text(current: dict) -> str:
@@ -13,41 +31,121 @@ def _error_text(current: dict) -> str:
     return f"{error}: {cause}"[:500]
 
 
-def attempt_from_current(state: CascadeState) -> Attempt:
-    """Turn the tier task's raw output (or its caught error) and the judges' verdicts into an Attempt."""
+def similarity_test(embed: Embed | None, bar: float) -> Callable[[str, str], bool] | None:
+    """Free-text equivalence: cosine similarity of the two texts' embeddings reaches ``bar``."""
+    if embed is None:
+        return None
+
+    def similar(a: str, b: str) -> bool:
+        return float(np.dot(embed(a), embed(b))) >= bar
+
+    return similar
+
+
+def attempt_from_current(state: CascadeState) -> tuple[Attempt, dict[str, Candidate]]:
+    """The current tier's attempt (its candidate or its caught error, and the judges' verdicts) and the
+    answers bought at this tier, keyed by model (reused answers are not bought again)."""
     tier_spec = state.plan.tiers[state.tier]
     current = state.current or {"Error": "Switchboard.MissingTierResult", "Cause": "no tier output"}
     if "candidate" not in current:
-        return Attempt(tier=state.tier, model=tier_spec.model, error=_error_text(current))
+        return Attempt(tier=state.tier, model=tier_spec.model, error=_error_text(current)), {}
     result = TierResult.model_validate(current)
-    verdicts = [Verdict.model_validate(v) for v in current.get("verdicts") or []]
-    weights = {j.name: j.weight for j in tier_spec.judges}
-    confidence = aggregate_confidence(verdicts, weights=weights)
-    return Attempt(tier=state.tier, model=tier_spec.model, candidate=result.candidate, verdicts=verdicts,
-                   confidence=confidence)
+    bought: dict[str, Candidate] = {}
+    if not result.candidate.reused:
+        bought[result.candidate.model] = result.candidate
+    verdicts = []
+    for raw in current.get("verdicts") or []:
+        verdict = Verdict.model_validate(raw)
+        if verdict.answer is not None:
+            if not verdict.answer.reused and verdict.answer.model not in state.answers:
+                bought.setdefault(verdict.answer.model, verdict.answer)
+            verdict = verdict.model_copy(update={"answer": None})
+        verdicts.append(verdict)
+    attempt = Attempt(tier=state.tier, model=tier_spec.model, candidate=result.candidate, verdicts=verdicts,
+                      answer_model=result.candidate.model, answer_key=result.candidate.key)
+    return attempt, bought
 
 
-def step(state: CascadeState) -> CascadeState:
+def _agreement(verdict: Verdict, candidate_key: str | None, similar: Callable[[str, str], bool] | None) -> Verdict:
+    """An agreement judge's score: 1 when its answer says what the candidate says, 0 when not; it
+    abstains when either answer could not be read. A verdict that carries no answer (a failed judge, or
+    one whose answer could not be read) keeps its own score."""
+    if verdict.kind != "agreement" or verdict.answer_key is None:
+        return verdict
+    if candidate_key is None or verdict.answer_key is None:
+        return verdict.model_copy(update={"score": None})
+    agrees = same_answer(candidate_key, verdict.answer_key, similar)
+    return verdict.model_copy(update={"score": 1.0 if agrees else 0.0})
+
+
+def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dict[str, Candidate],
+                 verifier: Predict | None, embed: Embed | None) -> Attempt:
+    """Score a dial plan's tier: fuse every answer bought so far (or, with ``own_last`` at the final
+    tier, the tier's own answer) with the learned verifier; the agreement judges compare their answers
+    with the fused one. Without the plan's verifier the tier gets no verifier verdict (and so no
+    confidence from it): an unverifiable plan is never accepted as verified."""
+    fusion = plan.fusion
+    assert fusion is not None
+    similar = similarity_test(embed, fusion.text_similarity_bar)
+    final = state.tier == len(plan.tiers) - 1
+    called_models = {attempt.model} if fusion.own_last and final else set(answers)
+    keys = [answers[m].key if m in answers else None for m in fusion.models]
+    called = [m in called_models and m in answers for m in fusion.models]
+    ids = group_answers([k if c else None for k, c in zip(keys, called, strict=True)], similar)
+    verdicts = list(attempt.verdicts)
+    answer_model, answer_key = attempt.answer_model, attempt.answer_key
+    if verifier is not None and any(called):
+        resp_len = [float(len(answers[m].text)) if m in answers else 0.0 for m in fusion.models]
+        fused = fuse_one(ids, called, fusion.router_p, resp_len, verifier)
+        answer_model = fusion.models[fused.rep]
+        answer_key = keys[fused.rep] if fused.answer >= 0 else None
+        verdicts.insert(0, Verdict(judge="verifier", kind="verifier", score=min(1.0, max(0.0, fused.score)),
+                                   detail=f"learned verifier over {fused.n_answers} answer(s); fused answer "
+                                          f"from {answer_model}"))
+    verdicts = [_agreement(v, answer_key, similar) for v in verdicts]
+    confidence = aggregate_confidence(verdicts, weights=fusion.weights, calibration=fusion.calibration)
+    return attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence, "answer_model": answer_model,
+                                      "answer_key": answer_key})
+
+
+def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | None = None) -> CascadeState:
     """Record the current tier's attempt, decide, and move the cursor when escalating.
 
-    Returns a new state; ``current`` is cleared so the next tier starts clean.
+    ``verifier`` is the learned verifier of the plan's dial (needed by fusing plans only); ``embed`` the
+    sentence encoder (needed only to compare free-text answers). Returns a new state; ``current`` is
+    cleared so the next tier starts clean.
     """
-    attempt = attempt_from_current(state)
+    plan = state.plan
+    attempt, bought = attempt_from_current(state)
+    answers = {**state.answers, **bought}
+    if attempt.candidate is not None:
+        if plan.fusion is not None:
+            attempt = fuse_attempt(state, plan, attempt, answers, verifier, embed)
+        else:
+            similar = similarity_test(embed, DEFAULT_TEXT_BAR)
+            verdicts = [_agreement(v, attempt.answer_key, similar) for v in attempt.verdicts]
+            weights = {j.name: j.weight for j in plan.tiers[state.tier].judges}
+            attempt = attempt.model_copy(update={"verdicts": verdicts,
+                                                 "confidence": aggregate_confidence(verdicts, weights=weights)})
     attempts = [*state.attempts, attempt]
     spent = state.spent_usd + attempt.cost_usd
     next_index = state.tier + 1
-    next_cost = state.plan.tiers[next_index].est_cost_usd if next_index < len(state.plan.tiers) else None
-    threshold = state.plan.tiers[state.tier].threshold
-    if state.request.quality is not None:
-        threshold = state.request.quality
-    decision = decide(tier=state.tier, n_tiers=len(state.plan.tiers), answered=attempt.candidate is not None,
+    next_cost = plan.tiers[next_index].est_cost_usd if next_index < len(plan.tiers) else None
+    threshold = plan.tiers[state.tier].threshold
+    if state.request.quality is not None and plan.fusion is None:
+        threshold = state.request.quality  # a dial plan's bars are the trained ones; quality chose its point
+    decision = decide(tier=state.tier, n_tiers=len(plan.tiers), answered=attempt.candidate is not None,
                       confidence=attempt.confidence, threshold=threshold, spent_usd=spent,
                       next_tier_cost_usd=next_cost,
                       max_cost_usd=state.request.max_cost_usd if state.request.max_cost_usd is not None
-                      else state.plan.max_cost_usd,
+                      else plan.max_cost_usd,
                       attempts=attempts)
+    if decision.answer_tier is not None:
+        chosen = next(a for a in attempts if a.tier == decision.answer_tier)
+        decision = decision.model_copy(update={"answer_model": chosen.answer_model})
     return state.model_copy(update={
         "attempts": attempts,
+        "answers": answers,
         "spent_usd": spent,
         "decision": decision,
         "tier": next_index if decision.action == "escalate" else state.tier,

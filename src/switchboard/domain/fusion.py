@@ -9,6 +9,7 @@ reliabilities). Answers are compared as integer ids per prompt (``-1``: no extra
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,14 +38,16 @@ def enumerate_candidates(answer_ids: np.ndarray, called: np.ndarray, router_p: n
 
     The representative of an answer is the called model giving it with the highest router P(correct).
     A situation where every called model abstained gets one candidate: the most trusted called model.
+    Candidates come in the order of their first supporter among the called models (model order), so the
+    order - and ``pick_best``'s tie-break - does not depend on answers that were not bought.
     """
     s_list, a_list, r_list = [], [], []
     ids = np.where(called, answer_ids, -2)
     score = np.where(called, router_p, -np.inf)
     for s in range(ids.shape[0]):
         row = ids[s]
-        answers = np.unique(row[row >= 0])
-        if answers.size == 0:
+        answers = list(dict.fromkeys(int(a) for a in row if a >= 0))
+        if not answers:
             s_list.append(s)
             a_list.append(-1)
             r_list.append(int(np.argmax(score[s])))
@@ -91,3 +94,38 @@ def feature_names(models: list[str]) -> list[str]:
     return ([f"vote:{m}" for m in models] + [f"router_p:{m}" for m in models] + [f"rep:{m}" for m in models]
             + ["n_called", "n_support", "n_against", "n_distinct", "w_support", "w_against", "share",
                "rep_router_p", "rep_log_len", "all_abstained"])
+
+
+def pick_best(situation: np.ndarray, scores: np.ndarray, n_situations: int) -> np.ndarray:
+    """Per situation, the candidate row with the highest score; ties go to the earlier candidate."""
+    best = np.full(n_situations, -1)
+    for row, s in enumerate(situation):
+        if best[s] < 0 or scores[row] > scores[best[s]]:
+            best[s] = row
+    return best
+
+
+@dataclass
+class Fused:
+    """The fused answer of one situation: its answer id, the model whose response is returned, the
+    verifier's score, and how many answers were bought."""
+
+    answer: int
+    rep: int
+    score: float
+    n_answers: int
+
+
+def fuse_one(answer_ids: Sequence[int], called: Sequence[bool], router_p: Sequence[float],
+             resp_len: Sequence[float], predict: Callable[[np.ndarray], np.ndarray]) -> Fused:
+    """The request path's fusion step for one prompt: every candidate answer among the called models,
+    scored by the verifier (``predict``: feature rows -> P(correct)); the best one wins."""
+    ids = np.asarray([answer_ids], dtype=int)
+    mask = np.asarray([called], dtype=bool)
+    rp = np.asarray([router_p], dtype=float)
+    cand = enumerate_candidates(ids, mask, rp)
+    scores = np.asarray(predict(verifier_features(ids, mask, rp, np.asarray([resp_len], dtype=float), cand)),
+                        dtype=float).reshape(-1)
+    row = int(pick_best(cand.situation, scores, 1)[0])
+    return Fused(answer=int(cand.answer[row]), rep=int(cand.rep[row]), score=float(scores[row]),
+                 n_answers=int(mask.sum()))

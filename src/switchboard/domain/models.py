@@ -13,7 +13,34 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Role = Literal["system", "user", "assistant"]
 JudgeKind = Literal["llm_judge", "self_verify", "agreement", "verifier"]
 Action = Literal["accept", "escalate", "stop"]
-RouteKind = Literal["taxonomy", "learned", "default", "pinned"]
+RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
+
+
+class Calibration(BaseModel):
+    """Monotone map from a raw aggregated score to P(correct), as fitted by ``switchboard train``.
+
+    Stored as the knots of a piecewise-linear function (isotonic regression output); the identity when
+    no knots are given.
+    """
+
+    xs: list[float] = Field(default_factory=list)
+    ys: list[float] = Field(default_factory=list)
+
+    def apply(self, score: float) -> float:
+        if not self.xs:
+            return score
+        xs, ys = self.xs, self.ys
+        if score <= xs[0]:
+            return ys[0]
+        if score >= xs[-1]:
+            return ys[-1]
+        for i in range(1, len(xs)):
+            if score <= xs[i]:
+                x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+                if x1 == x0:
+                    return y1
+                return y0 + (y1 - y0) * (score - x0) / (x1 - x0)
+        return ys[-1]  # pragma: no cover - loop always returns
 
 
 class Message(BaseModel):
@@ -31,6 +58,7 @@ class ChatRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
+    profile: str | None = None  # a named operating point of the trained dial (economy, balanced, best)
 
     @property
     def prompt(self) -> str:
@@ -86,8 +114,27 @@ class TierSpec(BaseModel):
 
     model: str
     judges: list[JudgeSpec] = Field(default_factory=list)
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.01)  # above 1: never accepted (escalate)
     est_cost_usd: float = Field(default=0.0, ge=0.0)
+
+
+class Fusion(BaseModel):
+    """How the decide task scores a dial plan's tiers (EMAFusion): the learned verifier over every answer
+    bought so far, then ``aggregate_confidence`` with the trained ``weights`` and ``calibration``.
+
+    ``models`` is the verifier's model order and ``router_p`` the learned router's P(correct) of each for
+    this prompt (verifier features); ``verifier_sha256`` names the verifier the calibration belongs to
+    (a decide task without it treats the plan as unverifiable); ``own_last`` makes the final tier put
+    forward its own answer instead of the fused one.
+    """
+
+    models: list[str] = Field(min_length=1)
+    router_p: list[float]
+    own_last: bool = False
+    weights: dict[str, float] = Field(default_factory=dict)
+    calibration: Calibration = Field(default_factory=Calibration)
+    verifier_sha256: str | None = None
+    text_similarity_bar: float = 0.85  # cosine similarity at which two free-text answers agree
 
 
 class Plan(BaseModel):
@@ -98,6 +145,9 @@ class Plan(BaseModel):
     category: str | None = None
     similarity: float | None = None
     max_cost_usd: float | None = None
+    profile: str | None = None
+    point: str | None = None
+    fusion: Fusion | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -114,7 +164,9 @@ class Usage(BaseModel):
 
 
 class Candidate(BaseModel):
-    """One model's answer to the request."""
+    """One model's answer to the request. ``key`` is its comparable answer (``domain.answers``: an option
+    letter, a number, canonical code, normalised text; None when none could be read); ``reused`` marks an
+    answer bought earlier in the same request (by a judge), which costs nothing again."""
 
     model: str
     text: str
@@ -122,16 +174,25 @@ class Candidate(BaseModel):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     finish_reason: str | None = None
+    key: str | None = None
+    reused: bool = False
 
 
 class Verdict(BaseModel):
-    """One judge's opinion of a candidate. ``score`` is P(correct) in [0, 1]; None means abstained."""
+    """One judge's opinion of a candidate. ``score`` is P(correct) in [0, 1]; None means abstained.
+
+    An agreement judge solves the prompt itself: ``answer_key`` is its answer, and ``answer`` carries the
+    answer it bought from the judge task to the decide task, which files it under the state's ``answers``
+    (so it is never bought twice) and drops it from the verdict.
+    """
 
     judge: str
     kind: JudgeKind
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     cost_usd: float = 0.0
     detail: str = ""
+    answer_key: str | None = None
+    answer: Candidate | None = None
 
     @property
     def abstained(self) -> bool:
@@ -139,7 +200,11 @@ class Verdict(BaseModel):
 
 
 class Attempt(BaseModel):
-    """What happened at one tier: the candidate (or the error) and the verdicts on it."""
+    """What happened at one tier: the candidate (or the error) and the verdicts on it.
+
+    ``answer_model`` is the model whose answer this attempt puts forward: the tier's own, or with fusion
+    the representative of the answer the verifier scores highest among every answer bought so far.
+    """
 
     tier: int
     model: str
@@ -147,6 +212,8 @@ class Attempt(BaseModel):
     error: str | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     confidence: float | None = None
+    answer_model: str | None = None
+    answer_key: str | None = None
 
     @property
     def cost_usd(self) -> float:
@@ -159,6 +226,7 @@ class Decision(BaseModel):
     reason: str
     confidence: float | None = None
     answer_tier: int | None = None
+    answer_model: str | None = None
     verified: bool = False
 
 
@@ -176,6 +244,7 @@ class CascadeState(BaseModel):
     plan: Plan
     tier: int = 0
     attempts: list[Attempt] = Field(default_factory=list)
+    answers: dict[str, Candidate] = Field(default_factory=dict)
     spent_usd: float = 0.0
     decision: Decision | None = None
     current: dict | None = None
@@ -190,8 +259,12 @@ class TierResult(BaseModel):
 
 
 class JudgeTask(BaseModel):
-    """Input of one judge task (one item of the judges' Map)."""
+    """Input of one judge task (one item of the judges' Map). ``answers`` are those bought so far in the
+    request: an agreement judge whose model already answered reuses that answer."""
+
+    model_config = ConfigDict(extra="ignore")
 
     judge: JudgeSpec
     request: ChatRequest
     candidate: Candidate
+    answers: dict[str, Candidate] = Field(default_factory=dict)

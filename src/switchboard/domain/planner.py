@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from .models import ChatRequest, JudgeSpec, ModelEntry, Plan, RouteKind, TierSpec
+from .dial import Dial, OperatingPoint, lay_out
+from .models import ChatRequest, Fusion, JudgeSpec, ModelEntry, Plan, RouteKind, TierSpec
 from .taxonomy import Category, Match, is_familiar
 
 # Fixed overheads (tokens) of the judge prompts, used only to estimate a tier's cost before running it.
@@ -37,6 +38,10 @@ class PlanningError(ValueError):
 
 class UnknownModel(PlanningError):
     """The caller pinned a model the catalogue does not have."""
+
+
+class UnknownProfile(UnknownModel):
+    """The caller asked for a profile of the dial (``auto:<profile>``) that it does not have."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -88,6 +93,9 @@ def estimate_tier_cost(request: ChatRequest, entry: ModelEntry, judges: Sequence
     for judge in judges:
         judge_entry = catalog.get(judge.model or "")
         if judge_entry is None:
+            continue
+        if judge.kind == "agreement":  # the judge solves the prompt itself
+            cost += judge_entry.price.cost(prompt_tokens, request.max_tokens)
             continue
         overhead = _SELF_VERIFY_OVERHEAD if judge.kind == "self_verify" else _JUDGE_PROMPT_OVERHEAD
         judge_in = prompt_tokens + request.max_tokens + overhead
@@ -146,3 +154,29 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
                               est_cost_usd=estimate_tier_cost(request, catalog[model], judges, catalog)))
     return Plan(tiers=specs, route=route, category=match.category if match else None,
                 similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd)
+
+
+def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
+                    point: OperatingPoint, router_p: Mapping[str, float], match: Match | None = None,
+                    profile: str | None = None, verifier_sha256: str | None = None) -> Plan:
+    """The cascade a trained dial lays out for this prompt (``domain.dial.lay_out``, the code training
+    measured): tiers with agreement judges and the trained bars, fused by the learned verifier
+    (``plan.fusion``). ``match`` is the prompt's nearest category - always taken, as in training.
+
+    Every tier stays in the plan even when its model is missing from the catalogue (its call then fails
+    and the cascade falls through, recorded in the trace): dropping it would run a cascade nobody measured.
+    """
+    layout = lay_out(dial, point, match.category if match else None)
+    specs = []
+    for model, judges, bar in zip(layout.tiers, layout.judges, layout.thresholds, strict=True):
+        judge_specs = [JudgeSpec(kind="agreement", model=j) for j in judges]
+        entry = catalog.get(model)
+        estimate = estimate_tier_cost(request, entry, judge_specs, catalog) if entry is not None else 0.0
+        specs.append(TierSpec(model=model, judges=judge_specs, threshold=min(bar, 1.01), est_cost_usd=estimate))
+    fusion = Fusion(models=list(dial.models), router_p=[float(router_p.get(m, 0.5)) for m in dial.models],
+                    own_last=layout.own_last, weights=dict(dial.weights), calibration=dial.calibration,
+                    verifier_sha256=verifier_sha256 or dial.verifier_sha256,
+                    text_similarity_bar=dial.text_similarity_bar)
+    return Plan(tiers=specs, route="dial", category=match.category if match else None,
+                similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd,
+                profile=profile, point=point.name, fusion=fusion)

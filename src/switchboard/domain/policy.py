@@ -9,36 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from .models import Attempt, Calibration, Decision, Verdict
 
-from .models import Attempt, Decision, Verdict
-
-
-class Calibration(BaseModel):
-    """Monotone map from a raw aggregated score to P(correct), as fitted by ``switchboard train``.
-
-    Stored as the knots of a piecewise-linear function (isotonic regression output); the identity when
-    no knots are given.
-    """
-
-    xs: list[float] = Field(default_factory=list)
-    ys: list[float] = Field(default_factory=list)
-
-    def apply(self, score: float) -> float:
-        if not self.xs:
-            return score
-        xs, ys = self.xs, self.ys
-        if score <= xs[0]:
-            return ys[0]
-        if score >= xs[-1]:
-            return ys[-1]
-        for i in range(1, len(xs)):
-            if score <= xs[i]:
-                x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
-                if x1 == x0:
-                    return y1
-                return y0 + (y1 - y0) * (score - x0) / (x1 - x0)
-        return ys[-1]  # pragma: no cover - loop always returns
+__all__ = ["Calibration", "aggregate_confidence", "best_attempt", "decide"]
 
 
 def aggregate_confidence(verdicts: Sequence[Verdict], weights: dict[str, float] | None = None,
@@ -93,8 +66,12 @@ def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None,
     answer on a stop.
     """
     if answered and confidence is not None and confidence >= threshold:
-        return Decision(action="accept", reason="confident", confidence=confidence, answer_tier=tier,
-                        verified=True)
+        # A bar of 0 (a dial's final tier) accepts whatever the judges said: the best answer available,
+        # returned with its calibrated confidence, but not "verified" - no judge cleared it.
+        if threshold > 0:
+            return Decision(action="accept", reason="confident", confidence=confidence, answer_tier=tier,
+                            verified=True)
+        return Decision(action="accept", reason="final_tier", confidence=confidence, answer_tier=tier)
 
     def stop(reason: str) -> Decision:
         best = best_attempt(attempts)

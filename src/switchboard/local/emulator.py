@@ -159,6 +159,11 @@ class LocalAws:
 
         # moto's ASL interpreter invokes Lambda through a boto3 client aimed at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
+        # Its HTTP server logs every internal AWS call (hundreds per request) at INFO; keep them unless
+        # the caller asked for them (switchboard local --verbose sets the level itself).
+        werkzeug = logging.getLogger("werkzeug")
+        if werkzeug.level == logging.NOTSET:
+            werkzeug.setLevel(logging.WARNING)
         _ACTIVE = self.dispatcher
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()

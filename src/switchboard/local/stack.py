@@ -82,7 +82,7 @@ class LocalStack:
     def __init__(self, *, template: dict | None = None, root: Path | None = None,
                  catalog_path: Path | None = None, taxonomy_path: Path | None = None,
                  dynamodb_endpoint: str | None = None, port: int | None = None,
-                 router_artifacts: Path | None = None) -> None:
+                 router_artifacts: Path | None = None, providers: Any | None = None) -> None:
         self.root = root
         self.template = template
         self.catalog_path = catalog_path or DATA_DIR / "catalog.local.json"
@@ -92,6 +92,9 @@ class LocalStack:
         if taxonomy_path is None and self.router_artifacts is not None:
             taxonomy_path = self.router_artifacts / "taxonomy.json"
         self.taxonomy_path = taxonomy_path or DATA_DIR / "taxonomy.seed.json"
+        # A ProviderSource to serve every model instead of the catalogue's providers (``eval --via-stack``
+        # replays recorded outcomes through the stack this way); None: the catalogue's own providers.
+        self.providers = providers
         self.warnings: list[str] = []
         self._router_models: list[str] = []
         self.dynamodb_endpoint = dynamodb_endpoint
@@ -235,7 +238,8 @@ class LocalStack:
         self._apply_env()
         from switchboard import composition
 
-        composition.reset()  # the warm-container caches are rebuilt against this stack's environment
+        # the warm-container caches are rebuilt against this stack's environment
+        composition.use(composition.Container(providers=self.providers) if self.providers is not None else None)
 
     # ---- data ------------------------------------------------------------------------------------
     def _table_for(self, env_name: str) -> str:
@@ -259,6 +263,16 @@ class LocalStack:
             raise LocalStackError(str(exc)) from exc
         DynamoTaxonomy(self._table_for(names.ENV_TAXONOMY_TABLE), client=client).put_all(categories)
         self.warnings = coverage_warnings(categories, self._router_models, {e.model_id for e in entries})
+        if self.router_artifacts is not None and (self.router_artifacts / "dial.json").is_file():
+            # In AWS, `switchboard publish DIR` writes the run's dial to the Policy table.
+            from switchboard.adapters.stores.dynamo import DynamoPolicy
+            from switchboard.service.publish import read_dial
+
+            try:
+                dial = read_dial(self.router_artifacts)
+            except PublishError as exc:
+                raise LocalStackError(str(exc)) from exc
+            DynamoPolicy(self._table_for(names.ENV_POLICY_TABLE), client=client).put(dial, "local")
 
     # ---- calls -----------------------------------------------------------------------------------
     def invoke_router(self, event: dict) -> dict:

@@ -12,9 +12,11 @@ Files in the output directory:
 - ``verifier.onnx`` + ``verifier.json``: the learned verifier. Input ``features`` float32 (batch, F) built by
   ``domain.fusion.verifier_features`` (names in ``verifier.json["features"]``); output ``probability``
   float32 (batch, 1) = P(candidate answer correct).
-- ``dial.json``: the operating points (order, pair start, models, thresholds, expected accuracy and cost
-  on the training prompts), the tier orders (global and per category), the calibration knots and verdict
-  weights for ``policy.aggregate_confidence``.
+- ``dial.json``: the deployable policy, a ``domain.dial.Dial``: the operating points (order, pair start,
+  models, thresholds, expected accuracy and cost on the training prompts, per-category settings), the
+  profiles (economy, balanced, best), the tier orders (global and per category), the calibration knots
+  and verdict weights for ``policy.aggregate_confidence``, and the sha256 of the verifier they belong to;
+  plus what training measured. ``switchboard publish`` writes it to the Policy table.
 - ``catalog.json``: ``[ModelEntry, ...]`` (provider "replay" for recorded models, prices per 1M tokens).
 - ``dynamodb/taxonomy_items.json``, ``dynamodb/catalog_items.json``: the tables' items in DynamoDB's
   attribute-value JSON (``put_item(Item=...)`` / ``batch-write-item`` ready).
@@ -36,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from switchboard.adapters.learned import OnnxLearnedRouter, OnnxVerifier, file_sha256
+from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.fusion import feature_names
 from switchboard.domain.models import ModelEntry, ModelPrice
-from switchboard.domain.policy import Calibration
 from switchboard.domain.taxonomy import Category
-from switchboard.offline.dial import OperatingPoint
 from switchboard.offline.embeddings import DEFAULT_TAG, ROUTING_TEXT_CHARS
 from switchboard.offline.fit import System
 
@@ -116,43 +118,6 @@ def hgb_to_onnx(model, n_features: int, input_name: str = VERIFIER_INPUT,  # noq
     return onx.SerializeToString()
 
 
-class OnnxModel:
-    """A small onnxruntime session: ``predict(X) -> np.ndarray`` of the named output."""
-
-    def __init__(self, path: str | Path, input_name: str, output_name: str) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-        self.input_name, self.output_name = input_name, output_name
-
-    def run(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.session.run([self.output_name], {self.input_name: np.asarray(X, np.float32)})[0])
-
-
-class OnnxRouter(OnnxModel):
-    def __init__(self, directory: Path, meta: dict) -> None:
-        super().__init__(directory / "router.onnx", meta["input_name"], meta["output_name"])
-        self.models: list[str] = list(meta["models"])
-
-    def predict(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, 384) embeddings -> (n, k) P(correct)."""
-        return self.run(embeddings).reshape(len(embeddings), -1).astype(float)
-
-
-class OnnxVerifier(OnnxModel):
-    def __init__(self, directory: Path, meta: dict) -> None:
-        super().__init__(directory / "verifier.onnx", meta["input_name"], meta["output_name"])
-        self.features: list[str] = list(meta["features"])
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """(n, F) verifier features -> (n,) P(correct)."""
-        if len(X) == 0:
-            return np.zeros(0)
-        return self.run(X).reshape(-1).astype(float)
-
-
 # ------------------------------------------------------------------------------------------- items
 
 
@@ -215,20 +180,20 @@ def write_artifacts(system: System, out_dir: str | Path, dataset: str = "") -> P
     entries = catalog_entries(system.models, system.prices)
     (out / "catalog.json").write_text(json.dumps([e.model_dump() for e in entries], indent=1) + "\n",
                                       encoding="utf-8")
-    dial = {
-        "source": dataset, "models": system.models, "best_single_model": system.models[system.best_model],
+    # The deployable policy (``domain.dial.Dial``, published to the Policy table) with what training
+    # measured beside it; the extra keys are ignored when the dial is loaded.
+    dial = system.dial(verifier_sha256=file_sha256(out / "verifier.onnx")).model_dump(mode="json")
+    dial.update({
+        "source": dataset,
         "semantics": ("cascade = first (models - 1) models of the prompt's order, then the order's last "
                       "model (safety net); pair_start: the second model is tier 0's agreement judge; a tier "
                       "accepts when aggregate_confidence(verdicts, weights, calibration) >= its threshold: "
-                      "'last' before the final tier, 'cheap' elsewhere, 'final' at the final tier"),
-        "points": [p.as_dict() for p in system.dial],
-        "orders": {"global": [system.models[j] for j in system.global_order],
-                   "category": {c: [system.models[j] for j in o] for c, o in system.category_orders.items()}},
-        "calibration": system.calibration.model_dump(), "weights": system.weights,
+                      "'last' before the final tier, 'cheap' elsewhere, 'final' at the final tier "
+                      "(domain.dial.lay_out)"),
         "train_models": {m: {"accuracy": round(float(a), 4), "mean_cost_usd": float(f"{c:.6g}")}
                          for m, a, c in zip(system.models, system.train_accuracy, system.mean_cost, strict=True)},
         "stats": system.stats,
-    }
+    })
     (out / "dial.json").write_text(json.dumps(dial, indent=1) + "\n", encoding="utf-8")
     (out / "dynamodb" / "taxonomy_items.json").write_text(json.dumps(taxonomy_items(categories)) + "\n",
                                                           encoding="utf-8")
@@ -239,26 +204,20 @@ def write_artifacts(system: System, out_dir: str | Path, dataset: str = "") -> P
 
 @dataclass
 class Artifacts:
-    """``load_artifacts(dir)``: everything ``write_artifacts`` wrote, ready to use."""
+    """``load_artifacts(dir)``: everything ``write_artifacts`` wrote, loaded with the request path's own
+    classes (``adapters.learned``), so what the evaluator scores is what a deployment runs."""
 
     directory: Path
     models: list[str]
     taxonomy: list[Category]
     catalog: list[ModelEntry]
-    router: OnnxRouter
-    router_meta: dict
+    router: OnnxLearnedRouter
     verifier: OnnxVerifier
-    verifier_meta: dict
-    dial: list[OperatingPoint]
+    dial: Dial
     dial_meta: dict
-    calibration: Calibration
-    weights: dict[str, float]
 
     def point(self, name: str) -> OperatingPoint:
-        for p in self.dial:
-            if p.name == name:
-                return p
-        raise KeyError(f"no operating point {name!r}; known: {[p.name for p in self.dial]}")
+        return self.dial.point(name)
 
 
 def load_artifacts(directory: str | Path) -> Artifacts:
@@ -267,12 +226,10 @@ def load_artifacts(directory: str | Path) -> Artifacts:
     def read(name: str) -> Any:
         return json.loads((d / name).read_text(encoding="utf-8"))
 
-    router_meta, verifier_meta, dial = read("router.json"), read("verifier.json"), read("dial.json")
+    dial_meta = read("dial.json")
+    router = OnnxLearnedRouter(d)
     return Artifacts(
-        directory=d, models=list(router_meta["models"]),
+        directory=d, models=list(router.models),
         taxonomy=[Category.model_validate(c) for c in read("taxonomy.json")["categories"]],
         catalog=[ModelEntry.model_validate(e) for e in read("catalog.json")],
-        router=OnnxRouter(d, router_meta), router_meta=router_meta,
-        verifier=OnnxVerifier(d, verifier_meta), verifier_meta=verifier_meta,
-        dial=[OperatingPoint.from_dict(p) for p in dial["points"]], dial_meta=dial,
-        calibration=Calibration.model_validate(dial["calibration"]), weights=dict(dial["weights"]))
+        router=router, verifier=OnnxVerifier(d), dial=Dial.model_validate(dial_meta), dial_meta=dial_meta)

@@ -10,13 +10,13 @@ models by marginal fused accuracy per cost.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from switchboard.domain.dial import OperatingPoint, PointConfig
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98, 1.01)
 BUDGET_FRACTIONS = (1 / 80, 1 / 40, 1 / 20, 1 / 10, 1 / 6, 1 / 4, 1 / 2, 1.0)
@@ -28,66 +28,29 @@ FINAL_THRESHOLD = 0.0
 
 
 CONFIG_KEYS = ("order", "pair_start", "models", "cheap", "last", "own_last")
+# The named profiles a request can ask for, and the budget fraction (of the best single model's cost) each
+# stands for: economy is the bar-2 point (<= 1/10), balanced the bar-1 point (<= 1/4); best is dial:best.
+PROFILE_FRACTIONS = {"economy": 1 / 10, "balanced": 1 / 4}
 
 
-@dataclass
-class OperatingPoint:
-    """One setting of the dial: how to build each prompt's cascade and when to accept.
-
-    The cascade uses the first ``models - 1`` models of the prompt's tier order (global or its
-    category's), then the order's safety net; with ``pair_start`` the second model answers at once as tier
-    0's agreement judge. ``cheap`` is the confidence bar of every tier except the decision before the
-    safety net, whose bar is ``last``; a bar above 1 never accepts. The final tier accepts (bar 0); it
-    returns the fused answer of every answer bought, or with ``own_last`` the safety net's own answer.
-    ``per_category`` overrides these settings for the prompts matched to a category (the taxonomy
-    makes the dial category-aware: e.g. straight to the strong model where cheap models are weak).
-    """
-
-    name: str
-    order: str  # "global" | "category"
-    pair_start: bool
-    models: int
-    cheap: float
-    last: float
-    own_last: bool = False
-    train_accuracy: float = float("nan")
-    train_cost_per_1k: float = float("nan")
-    budget_fraction: float | None = None
-    per_category: dict[str, dict] = field(default_factory=dict)
-
-    def config(self) -> dict:
-        return {k: getattr(self, k) for k in CONFIG_KEYS}
-
-    def config_for(self, category: str) -> dict:
-        return self.per_category.get(category, self.config())
-
-    def as_dict(self) -> dict:
-        out = {"name": self.name, "order": self.order, "pair_start": self.pair_start, "models": self.models,
-               "thresholds": {"cheap": self.cheap, "last": self.last, "final": FINAL_THRESHOLD},
-               "own_last": self.own_last, "train_accuracy": round(self.train_accuracy, 4),
-               "train_cost_per_1k_usd": round(self.train_cost_per_1k, 5), "budget_fraction": self.budget_fraction}
-        if self.per_category:
-            out["per_category"] = self.per_category
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict) -> OperatingPoint:
-        return cls(d["name"], d["order"], bool(d["pair_start"]), int(d["models"]), float(d["thresholds"]["cheap"]),
-                   float(d["thresholds"]["last"]), bool(d.get("own_last", False)),
-                   float(d.get("train_accuracy", "nan")), float(d.get("train_cost_per_1k_usd", "nan")),
-                   d.get("budget_fraction"), {c: dict(v) for c, v in d.get("per_category", {}).items()})
+def config_of(values: Sequence) -> PointConfig:
+    """A ``PointConfig`` from a configuration tuple's (order, pair_start, models, cheap, last, own_last)."""
+    return PointConfig(**dict(zip(CONFIG_KEYS, values, strict=True)))
 
 
-def cascade_layout(order: Sequence[int], n_models: int, pair_start: bool) -> tuple[list[int], list[list[int]]]:
-    """Tiers and judges from a model order whose last model is the safety net (the most accurate): the
-    first ``n_models - 1`` models, then the safety net. With ``pair_start`` the second model answers at
-    once as tier 0's agreement judge instead of being a tier of its own."""
-    order = list(order)
-    n_models = max(1, min(n_models, len(order)))
-    use = [*order[: n_models - 1], order[-1]]
-    if pair_start and len(use) >= 3:
-        return [use[0], *use[2:]], [[use[1]]] + [[] for _ in use[2:]]
-    return use, [[] for _ in use]
+def point_params(point: OperatingPoint) -> dict:
+    """A point as results.json reports it."""
+    out = {"name": point.name, "order": point.order, "pair_start": point.pair_start, "models": point.models,
+           "thresholds": {"cheap": point.cheap, "last": point.last, "final": FINAL_THRESHOLD},
+           "own_last": point.own_last, "train_accuracy": _rounded(point.train_accuracy, 4),
+           "train_cost_per_1k_usd": _rounded(point.train_cost_per_1k, 5), "budget_fraction": point.budget_fraction}
+    if point.per_category:
+        out["per_category"] = {c: v.model_dump() for c, v in point.per_category.items()}
+    return out
+
+
+def _rounded(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
 
 
 def greedy_order(acc_of: Callable[[list[int]], float], cost: np.ndarray, eps: float = 0.002,
@@ -155,28 +118,33 @@ def category_aware_configs(configs: list[tuple], per_cat: np.ndarray, names: Seq
             cv_cost += K[pick, 1 - h, cols].sum()
         total_cost, total_acc = float(cv_cost / n), float(cv_acc / max(graded, 1.0))
         default = configs[front[int(np.argmin(np.abs(cost[front] - total_cost)))]]
-        mapping = {name: dict(zip(CONFIG_KEYS, configs[front[int(choice[c])]][2:8], strict=True))
-                   for c, name in enumerate(names)}
-        if len({json.dumps(v, sort_keys=True) for v in mapping.values()}) == 1:
+        mapping = {name: config_of(configs[front[int(choice[c])]][2:8]) for c, name in enumerate(names)}
+        if len(set(mapping.values())) == 1:
             continue  # the same setting everywhere: already a uniform configuration
         out.append((total_cost, total_acc, *default[2:8], mapping))
     return out
 
 
-def choose_dial(configs: list[tuple], best_single_cost: float, best_single_acc: float) -> list[OperatingPoint]:
-    """Named operating points from the searched (cost, accuracy, ...) configurations on training data.
+def choose_dial(configs: list[tuple], best_single_cost: float, best_single_acc: float
+                ) -> tuple[list[OperatingPoint], dict[str, str]]:
+    """Named operating points from the searched (cost, accuracy, ...) configurations on training data,
+    and the profiles (``economy``, ``balanced``, ``best``) that name three of them.
 
     - ``dial@<f>``: the most accurate configuration costing at most COST_MARGIN x f x the best single
       model's cost, for each budget fraction f (1/80 ... 1x);
     - ``dial:match-best``: the cheapest configuration at least 0.5 pt above the best single model;
     - ``dial:best``: the most accurate configuration.
-    Accuracy is compared at 0.1-pt resolution, ties going to the cheaper configuration.
+    Accuracy is compared at 0.1-pt resolution, ties going to the cheaper configuration. A configuration
+    chosen for several budgets keeps its first name. ``economy`` and ``balanced`` are the points chosen
+    for 1/10 and 1/4 of the best single model's cost (the cheapest point when none fits), ``best`` is
+    ``dial:best``.
     """
     def make(name: str, cfg: tuple, fraction: float | None) -> OperatingPoint:
         cost, acc, mode, pair, n_models, cheap, last, own_last = cfg[:8]
         per_category = cfg[8] if len(cfg) > 8 else {}
-        return OperatingPoint(name, mode, pair, n_models, cheap, last, own_last, acc, cost, fraction,
-                              per_category)
+        return OperatingPoint(name=name, order=mode, pair_start=pair, models=n_models, cheap=cheap, last=last,
+                              own_last=own_last, train_accuracy=acc, train_cost_per_1k=cost,
+                              budget_fraction=fraction, per_category=per_category)
 
     def merit(c: tuple) -> float:
         # a category-aware setting is picked per category on the same prompts it is scored on, so its
@@ -196,15 +164,22 @@ def choose_dial(configs: list[tuple], best_single_cost: float, best_single_acc: 
         points.append(make("dial:match-best", min(match, key=lambda c: c[0]), None))
     if configs:
         points.append(make("dial:best", most_accurate(configs), None))
-    seen: set[tuple] = set()
+    first_name: dict[tuple, str] = {}
     unique = []
+    alias: dict[str, str] = {}
     for p in points:  # the same configuration chosen for several budgets keeps its first name
-        key = (p.order, p.pair_start, p.models, p.cheap, p.last, p.own_last, json.dumps(p.per_category,
-                                                                                          sort_keys=True))
-        if key not in seen:
-            seen.add(key)
+        key = (p.config_for(None), tuple(sorted(p.per_category.items())))
+        if key not in first_name:
+            first_name[key] = p.name
             unique.append(p)
-    return unique
+        alias[p.name] = first_name[key]
+    profiles: dict[str, str] = {}
+    if unique:
+        cheapest = min(unique, key=lambda p: (p.train_cost_per_1k or 0.0))
+        for profile, fraction in PROFILE_FRACTIONS.items():
+            profiles[profile] = alias.get(f"dial@{fraction_name(fraction)}", cheapest.name)
+        profiles["best"] = alias.get("dial:best", unique[-1].name)
+    return unique, profiles
 
 
 def fraction_name(f: float) -> str:

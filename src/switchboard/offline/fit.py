@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout, lay_out
 from switchboard.domain.policy import Calibration
 from switchboard.offline.dial import (
     FINAL_THRESHOLD,
     THRESHOLDS,
-    OperatingPoint,
-    cascade_layout,
     choose_dial,
     greedy_order,
     layouts,
@@ -32,7 +31,6 @@ from switchboard.offline.replay import (
     Scored,
     Situation,
     score_plan,
-    two_level_thresholds,
 )
 from switchboard.offline.routers import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
 from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
@@ -73,7 +71,8 @@ class System:
     weights: dict[str, float]
     global_order: list[int]
     category_orders: dict[str, list[int]]
-    dial: list[OperatingPoint]
+    points: list[OperatingPoint]
+    profiles: dict[str, str]
     mean_cost: np.ndarray  # (k,) USD per call on training data
     train_accuracy: np.ndarray  # (k,)
     best_model: int
@@ -93,17 +92,26 @@ class System:
             judges.append(j)
         return tiers, judges, np.asarray([len(t) for t in tiers])
 
+    def dial(self, points: Sequence[OperatingPoint] | None = None, verifier_sha256: str | None = None) -> Dial:
+        """The deployable dial (model names): what ``dial.json`` holds and the planner lays cascades from."""
+        names = self.models
+        return Dial(models=list(names), global_order=[names[j] for j in self.global_order],
+                    category_orders={c: [names[j] for j in o] for c, o in self.category_orders.items()},
+                    points=list(points if points is not None else self.points), profiles=dict(self.profiles),
+                    calibration=self.calibration, weights=dict(self.weights), final_threshold=FINAL_THRESHOLD,
+                    verifier_sha256=verifier_sha256, best_single_model=names[self.best_model])
+
     def plan(self, point: OperatingPoint, category_idx: np.ndarray) -> ReplayPlan:
+        """Each prompt's cascade under ``point``, laid out by the planner's own ``domain.dial.lay_out``."""
+        dial = self.dial([point])
+        index = {m: j for j, m in enumerate(self.models)}
         tiers, judges, thresholds, own_last = [], [], [], []
         for c in category_idx:
-            cfg = point.config_for(self.taxonomy.names[int(c)])
-            t, j = cascade_layout(self.order_for(cfg["order"], int(c)), int(cfg["models"]), bool(cfg["pair_start"]))
-            tiers.append(t)
-            judges.append(j)
-            thr = two_level_thresholds(np.asarray([len(t)]), len(t), float(cfg["cheap"]), float(cfg["last"]),
-                                       FINAL_THRESHOLD)[0]
-            thresholds.append([float(v) for v in thr])
-            own_last.append(bool(cfg["own_last"]))
+            layout = lay_out(dial, point, self.taxonomy.names[int(c)])
+            tiers.append([index[m] for m in layout.tiers])
+            judges.append([[index[m] for m in js] for js in layout.judges])
+            thresholds.append(list(layout.thresholds))
+            own_last.append(layout.own_last)
         return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last)
 
 
@@ -251,8 +259,9 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     #    of every prompt's global order) to P(correct). The agreement verdicts get weight 0 in the mean:
     #    the verifier already weighs every agreement, with learned, prompt-dependent reliabilities.
     system = System(list(data.models), prices, taxonomy, router, verifier, Calibration(), {}, global_order,
-                    category_orders, [], mean_cost, train_acc, best_model)
-    probe = OperatingPoint("probe", "global", False, config.max_models, 1.01, 1.01, False)
+                    category_orders, [], {}, mean_cost, train_acc, best_model)
+    probe = OperatingPoint(name="probe", order="global", pair_start=False, models=config.max_models,
+                           cheap=NEVER, last=NEVER)
     raw = oof.score(system.plan(probe, tax_idx))
     rr, cc = np.nonzero(raw.rep >= 0)
     calibration = _isotonic(raw.confidence[rr, cc], correct[rr, raw.rep[rr, cc]])
@@ -272,8 +281,8 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     configs = search_configs(scored_layout, layouts(modes, config.max_models), correct, tax_idx, half,
                              taxonomy.names, per_category=config.per_category_dial,
                              progress=lambda it: _bar(it, "dial search", progress))
-    dial = choose_dial(configs, float(mean_cost[best_model]) * 1000, float(train_acc[best_model]))
-    system.dial = dial
+    dial, profiles = choose_dial(configs, float(mean_cost[best_model]) * 1000, float(train_acc[best_model]))
+    system.points, system.profiles = dial, profiles
     calibrators = compare_calibrators(system, oof, tax_idx, correct, dial)
     tick("done")
     if hasattr(bar, "close"):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from switchboard.domain.answers import extract_answer
+from switchboard.domain.answers import answer_key, group_answers
 
 REQUIRED_COLUMNS = ("prompt_id", "prompt", "category", "model", "response", "correct", "cost_usd")
 
@@ -50,6 +50,8 @@ class RecordedOutcomes:
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     labels: Labels
+    # True when ``answers`` are the benchmark's own recorded extraction (``pred``), not read from responses
+    answers_recorded: bool = False
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,7 +83,8 @@ class RecordedOutcomes:
             categories=self.categories[rows], models=list(self.models), responses=self.responses[rows],
             answers=self.answers[rows], answer_ids=self.answer_ids[rows], cost=self.cost[rows],
             input_tokens=self.input_tokens[rows], output_tokens=self.output_tokens[rows],
-            labels=Labels(correct=self.labels.correct[rows], reference=self.labels.reference[rows]))
+            labels=Labels(correct=self.labels.correct[rows], reference=self.labels.reference[rows]),
+            answers_recorded=self.answers_recorded)
 
     def mean_cost(self) -> np.ndarray:
         """Mean cost per call of each model (k,)."""
@@ -94,16 +97,12 @@ class RecordedOutcomes:
             return np.nanmean(self.labels.correct, axis=0)
 
 
-def number_answers(answers: np.ndarray) -> np.ndarray:
-    """Per row, map each distinct non-None answer to 0, 1, ...; None -> -1."""
+def number_answers(answers: np.ndarray, similar: Callable[[str, str], bool] | None = None) -> np.ndarray:
+    """Per row, number the distinct answers 0, 1, ... (``domain.answers.group_answers``: numbers agree
+    within a tolerance, free texts by ``similar``); None -> -1."""
     ids = np.full(answers.shape, -1, dtype=np.int32)
     for i in range(answers.shape[0]):
-        seen: dict[str, int] = {}
-        for j in range(answers.shape[1]):
-            a = answers[i, j]
-            if a is None:
-                continue
-            ids[i, j] = seen.setdefault(a, len(seen))
+        ids[i] = group_answers(list(answers[i]), similar)
     return ids
 
 
@@ -174,7 +173,8 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
 
         rows = tqdm(rows, desc="extracting answers", unit="prompt")
     # A dataset that records ``pred`` (MMLU-Pro: the benchmark's own extractor, whose failures it grades as
-    # wrong) is read as recorded, a null pred being an abstention; otherwise answers are extracted here.
+    # wrong) is read as recorded, a null pred being an abstention; otherwise answers are extracted here
+    # with the request path's own function (no category label: a live request has none).
     use_pred = any(isinstance(p, str) and p for p in preds.ravel())
     for i in rows:
         for j in range(k):
@@ -182,12 +182,12 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
             if use_pred:
                 answers[i, j] = pred if isinstance(pred, str) and pred else None
             else:
-                answers[i, j] = extract_answer(categories[i], responses[i, j], prompts[i])
+                answers[i, j] = answer_key(responses[i, j], prompts[i])
     return RecordedOutcomes(
         name=name or path.parent.name or path.stem, prompt_ids=prompt_ids, prompts=prompts,
         categories=categories, models=models, responses=responses, answers=answers,
         answer_ids=number_answers(answers), cost=cost, input_tokens=in_tok, output_tokens=out_tok,
-        labels=Labels(correct=correct, reference=reference))
+        labels=Labels(correct=correct, reference=reference), answers_recorded=use_pred)
 
 
 def split_rows(prompt_ids: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

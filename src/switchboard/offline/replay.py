@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from switchboard.domain.fusion import enumerate_candidates, verifier_features
+from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
 from switchboard.domain.models import Attempt, Candidate, Usage, Verdict
 from switchboard.domain.policy import Calibration, aggregate_confidence, decide
 
@@ -167,10 +167,7 @@ def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict
     cand = enumerate_candidates(sit.answer_ids[ii], called, sit.router_p[ii])
     X = verifier_features(sit.answer_ids[ii], called, sit.router_p[ii], sit.resp_len[ii], cand)
     p = predict(X) if len(X) else np.zeros(0)
-    best = np.full(len(ii), -1)
-    for row, s in enumerate(cand.situation):
-        if best[s] < 0 or p[row] > p[best[s]]:
-            best[s] = row
+    best = pick_best(cand.situation, p, len(ii))
     rep[ii, tt] = cand.rep[best]
     answer[ii, tt] = cand.answer[best]
     score[ii, tt] = p[best]

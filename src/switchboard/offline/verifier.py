@@ -10,12 +10,11 @@ highest. Labels (``correct``) enter only ``LearnedVerifier.fit`` and ``training_
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from switchboard.domain.fusion import enumerate_candidates, verifier_features
+from switchboard.domain.fusion import Fused, enumerate_candidates, pick_best, verifier_features
 
 
 def sample_called_sets(n: int, k: int, per_prompt: int, rng: np.random.Generator,
@@ -77,23 +76,12 @@ def training_rows(answer_ids: np.ndarray, correct: np.ndarray, router_p: np.ndar
     return X[keep], y[keep], prompt[cand.situation][keep]
 
 
-@dataclass
-class Fused:
-    """Outcome of fusing the answers of one situation: the answer returned and its verifier score."""
-
-    answer: int
-    rep: int
-    score: float
-
-
 def fuse(answer_ids: np.ndarray, called: np.ndarray, router_p: np.ndarray, resp_len: np.ndarray,
          predict) -> list[Fused]:  # noqa: ANN001 - predict: features -> P(correct)
     """For each situation, the candidate the verifier scores highest (EMAFusion-style weighted vote)."""
     cand = enumerate_candidates(answer_ids, called, router_p)
     scores = predict(verifier_features(answer_ids, called, router_p, resp_len, cand))
-    out: list[Fused | None] = [None] * answer_ids.shape[0]
-    for row, s in enumerate(cand.situation):
-        current = out[s]
-        if current is None or scores[row] > current.score:
-            out[s] = Fused(int(cand.answer[row]), int(cand.rep[row]), float(scores[row]))
-    return out  # type: ignore[return-value]
+    best = pick_best(cand.situation, scores, answer_ids.shape[0])
+    n_called = called.sum(axis=1)
+    return [Fused(int(cand.answer[row]), int(cand.rep[row]), float(scores[row]), int(n_called[s]))
+            for s, row in enumerate(best)]

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from switchboard.domain.models import CascadeState, ChatRequest, Message
+from switchboard.domain.models import Candidate, CascadeState, ChatRequest, Message
 from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -52,6 +52,7 @@ class SwitchboardOptions(BaseModel):
 
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
+    profile: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class ChatCompletionRequest(BaseModel):
@@ -81,7 +82,26 @@ class ChatCompletionRequest(BaseModel):
         return stream
 
     def pinned_model(self) -> str | None:
-        return None if self.model.strip().lower() in AUTO_MODELS else self.model
+        return None if self._auto() is not None else self.model
+
+    def _auto(self) -> tuple[str | None] | None:
+        """(profile,) when the model routes (``auto`` or ``auto:<profile>``), None when it pins a model."""
+        name = self.model.strip()
+        if name.lower() in AUTO_MODELS:
+            return (None,)
+        head, _, tail = name.partition(":")
+        if head.lower() in AUTO_MODELS and tail:
+            return (tail,)
+        return None
+
+    def profile(self) -> str | None:
+        """The dial profile asked for: ``model="auto:<profile>"`` or ``switchboard.profile``."""
+        auto = self._auto()
+        by_name = auto[0] if auto else None
+        if by_name and self.switchboard.profile and by_name != self.switchboard.profile:
+            raise BadRequest(f"model asks for profile '{by_name}' but switchboard.profile is "
+                             f"'{self.switchboard.profile}'; give one")
+        return by_name or self.switchboard.profile
 
     def to_domain(self, max_prompt_chars: int) -> ChatRequest:
         """Map onto the domain request; raises ValueError with a user-facing message when unusable."""
@@ -97,7 +117,8 @@ class ChatCompletionRequest(BaseModel):
             raise PromptTooLarge(f"prompt is {total} characters; the limit is {max_prompt_chars}")
         return ChatRequest(messages=messages, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
-                           max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality)
+                           max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
+                           profile=self.profile())
 
 
 class FeedbackRequest(BaseModel):
@@ -111,13 +132,15 @@ class FeedbackRequest(BaseModel):
 def switchboard_extension(state: CascadeState) -> dict[str, Any]:
     """What Switchboard did: the route, every tier it ran with each judge's verdict, the decision, the cost."""
     decision = state.decision
-    answer = _answer_attempt(state)
+    answer = answer_of(state)
     return {
         "trace_id": state.request_id,
         "route": state.plan.route,
+        "profile": state.plan.profile,
+        "point": state.plan.point,
         "category": state.plan.category,
         "similarity": state.plan.similarity,
-        "answered_by": {"model": answer.model, "tier": answer.tier} if answer else None,
+        "answered_by": {"model": answer.model, "tier": decision.answer_tier} if answer and decision else None,
         "decision": decision.model_dump() if decision else None,
         "verified": bool(decision and decision.verified),
         "confidence": decision.confidence if decision else None,
@@ -131,7 +154,8 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
                 "confidence": a.confidence,
                 "cost_usd": round(a.cost_usd, 10),
                 "latency_ms": round(a.candidate.latency_ms, 1) if a.candidate else None,
-                "verdicts": [v.model_dump() for v in a.verdicts],
+                "answer_model": a.answer_model,
+                "verdicts": [v.model_dump(exclude={"answer"}) for v in a.verdicts],
             }
             for a in state.attempts
         ],
@@ -139,20 +163,24 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
     }
 
 
-def _answer_attempt(state: CascadeState):
-    if state.decision is None or state.decision.answer_tier is None:
+def answer_of(state: CascadeState) -> Candidate | None:
+    """The answer the decision returns: the answer of ``decision.answer_model`` (with fusion, possibly a
+    judge's), else the answering tier's own candidate."""
+    decision = state.decision
+    if decision is None or decision.answer_tier is None:
         return None
+    if decision.answer_model is not None and decision.answer_model in state.answers:
+        return state.answers[decision.answer_model]
     for attempt in state.attempts:
-        if attempt.tier == state.decision.answer_tier and attempt.candidate is not None:
-            return attempt
+        if attempt.tier == decision.answer_tier and attempt.candidate is not None:
+            return attempt.candidate
     return None
 
 
 def chat_completion_response(state: CascadeState) -> dict[str, Any]:
-    answer = _answer_attempt(state)
-    if answer is None or answer.candidate is None:
+    candidate = answer_of(state)
+    if candidate is None:
         raise CascadeFailed(state.request_id, "the cascade produced no answer")
-    candidate = answer.candidate
     return {
         "id": f"chatcmpl-{state.request_id}",
         "object": "chat.completion",

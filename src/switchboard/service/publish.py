@@ -1,11 +1,13 @@
-"""Publish a training run to a running Switchboard: the taxonomy (and optionally a model catalogue) into
-the DynamoDB tables the router reads.
+"""Publish a training run to a running Switchboard: the taxonomy, the dial (and optionally a model
+catalogue) into the DynamoDB tables the router reads.
 
-``switchboard train --out DIR`` writes ``taxonomy.json`` (centroids, per-category tiers) and the learned
-router (``router.onnx`` + ``router.json``). The router reads the taxonomy from DynamoDB (cached for five
-minutes per warm container), so publishing it takes effect without a deployment; the learned router is
-packaged with the router Lambda instead (CDK context ``switchboard:routerArtifacts``), because it is a
-model file, not data.
+``switchboard train --out DIR`` writes ``taxonomy.json`` (centroids, per-category tiers), ``dial.json``
+(the operating points, profiles, calibration) and the ONNX models (``router.onnx``, ``verifier.onnx``).
+The router reads the taxonomy and the dial from DynamoDB (cached for five minutes per warm container),
+so publishing them takes effect without a deployment; the ONNX models are packaged with the router and
+decide Lambdas instead (CDK context ``switchboard:routerArtifacts``), because they are model files, not
+data. The dial names the verifier it was calibrated with; a deployment whose verifier differs plans
+without the dial (and logs why) rather than trusting scores it was not calibrated for.
 
 Everything is checked before the first write, so a bad directory never leaves a half-published taxonomy:
 the centroids must have the encoder's dimension, catalogue entries must have a provider that can serve
@@ -15,6 +17,7 @@ reported (the planner skips them, and a category with none left falls back to th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,9 +26,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from switchboard.domain.dial import Dial
 from switchboard.domain.models import ModelEntry
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import CatalogSource
+from switchboard.service.traces import now_iso
 
 
 class PublishError(ValueError):
@@ -37,6 +42,8 @@ class PublishReport:
     categories: int = 0
     deleted_categories: list[str] = field(default_factory=list)
     catalog_entries: int = 0
+    dial_points: int = 0
+    profiles: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -106,17 +113,49 @@ def coverage_warnings(categories: Sequence[Category], router_models: Sequence[st
     return warnings
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_dial(directory: Path) -> Dial:
+    """The run's dial (``dial.json``), checked against the run's own learned router and verifier: the
+    models it orders must be the router's, and the verifier it was calibrated with must be the one in the
+    directory (the one that ships with the deployment's routing layer)."""
+    path = directory / "dial.json"
+    try:
+        dial = Dial.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise PublishError(f"{path} is not a trained dial: {exc}") from exc
+    router_models = _router_models(directory)
+    if router_models and router_models != dial.models:
+        raise PublishError(f"{path} orders {dial.models}, but the learned router in {directory} scores "
+                           f"{router_models}: the files come from different training runs")
+    verifier = directory / "verifier.onnx"
+    if dial.verifier_sha256 and verifier.is_file() and _sha256(verifier) != dial.verifier_sha256:
+        raise PublishError(f"{path} was calibrated with another verifier than {verifier}: the files come from "
+                           "different training runs")
+    unknown = sorted({p for p, name in dial.profiles.items() if name not in {q.name for q in dial.points}})
+    if unknown:
+        raise PublishError(f"{path}: profiles {unknown} name points the dial does not have")
+    return dial
+
+
 def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | None = None,
             catalog_path: Path | None = None, current_catalog: CatalogSource | None = None,
-            embedding_dim: int = 384) -> PublishReport:
+            policy_store: Any | None = None, embedding_dim: int = 384) -> PublishReport:
     """Validate ``directory`` (and the catalogue file, if any), then write the taxonomy (replacing the
-    table's categories) and the catalogue entries. ``*_store`` are ``DynamoTaxonomy``/``DynamoCatalog``
-    or fakes with the same methods; ``current_catalog`` is read to check coverage when no catalogue file
-    is published."""
+    table's categories), the catalogue entries and the dial (the Policy table's active item).
+    ``*_store`` are ``DynamoTaxonomy``/``DynamoCatalog``/``DynamoPolicy`` or fakes with the same methods;
+    ``current_catalog`` is read to check coverage when no catalogue file is published."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PublishError(f"{directory} is not a directory")
     categories = read_taxonomy(directory, embedding_dim)
+    dial = read_dial(directory) if (directory / "dial.json").is_file() else None
     entries = read_catalog(catalog_path) if catalog_path is not None else None
     if entries is not None and catalog_store is None:
         raise PublishError("a catalogue file was given but no catalogue table to write it to")
@@ -128,9 +167,16 @@ def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | 
     else:
         catalog_ids = set()
     report.warnings = coverage_warnings(categories, _router_models(directory), catalog_ids)
+    if dial is not None and policy_store is None:
+        report.warnings.append(f"{directory} has a dial, but no policy table was given (--policy-table, or "
+                               "--stack): it is not published, and routers plan with the taxonomy alone")
     if entries is not None:
         report.catalog_entries = catalog_store.put_all(entries)  # type: ignore[union-attr]
     report.categories, report.deleted_categories = taxonomy_store.replace_all(categories)
+    if dial is not None and policy_store is not None:
+        policy_store.put(dial, now_iso())
+        report.dial_points = len(dial.points)
+        report.profiles = dict(dial.profiles)
     return report
 
 
@@ -143,6 +189,9 @@ def tables_from_stack(stack_name: str, cloudformation: Any) -> dict[str, str]:
         raise PublishError(f"cannot read stack '{stack_name}': {exc}") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs") or [])} if stacks else {}
     try:
-        return {"taxonomy": outputs["TaxonomyTableName"], "catalog": outputs["CatalogTableName"]}
+        tables = {"taxonomy": outputs["TaxonomyTableName"], "catalog": outputs["CatalogTableName"]}
     except KeyError as exc:
         raise PublishError(f"stack '{stack_name}' has no output {exc}; is it a Switchboard stack?") from exc
+    if "PolicyTableName" in outputs:
+        tables["policy"] = outputs["PolicyTableName"]
+    return tables

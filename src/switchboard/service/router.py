@@ -9,14 +9,16 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 
+from switchboard.domain.dial import DEFAULT_PROFILE, Dial
 from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
-from switchboard.domain.planner import PlannerConfig, build_plan
+from switchboard.domain.planner import PlannerConfig, UnknownProfile, build_dial_plan, build_plan
 from switchboard.domain.taxonomy import CentroidIndex, Match, TaxonomyMismatch, is_familiar, routing_text
 from switchboard.ports import (
     CatalogSource,
     Encoder,
     LearnedRouter,
     Orchestrator,
+    PolicySource,
     TaxonomySource,
     Trace,
     TraceStore,
@@ -38,6 +40,7 @@ class RouterService:
     def __init__(self, *, catalog: CatalogSource, taxonomy: TaxonomySource, orchestrator: Orchestrator,
                  traces: TraceStore, encoder_factory: Callable[[], Encoder], planner: dict | None = None,
                  learned: LearnedRouter | None = None, trace_ttl_days: int = 30, max_prompt_chars: int = 32000,
+                 policy: PolicySource | None = None, verifier_sha256: str | None = None,
                  id_factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.catalog = catalog
         self.taxonomy = taxonomy
@@ -47,6 +50,9 @@ class RouterService:
         self._encoder: Encoder | None = None
         self.planner_overrides = planner or {}
         self.learned = learned
+        self.policy = policy
+        self.verifier_sha256 = verifier_sha256
+        self._dial_problem: str | None = None
         self.trace_ttl_days = trace_ttl_days
         self.max_prompt_chars = max_prompt_chars
         self.new_id = id_factory
@@ -66,11 +72,35 @@ class RouterService:
             self._index = (id(categories), CentroidIndex(categories))
         return self._index[1]
 
+    def dial(self) -> Dial | None:
+        """The published dial, when it can be run as trained: the learned router it was trained with is
+        loaded (same models) and the verifier it was calibrated with is deployed (same sha256)."""
+        dial = self.policy.dial() if self.policy is not None else None
+        if dial is None:
+            return None
+        problem = None
+        if self.learned is None:
+            problem = "no learned router is deployed (cdk deploy -c switchboard:routerArtifacts=DIR)"
+        elif list(getattr(self.learned, "models", dial.models)) != dial.models:
+            problem = "the deployed learned router scores other models than the dial"
+        elif dial.verifier_sha256 and dial.verifier_sha256 != self.verifier_sha256:
+            problem = "the deployed verifier is not the one the dial was calibrated with (redeploy its run)"
+        if problem is not None:
+            if problem != self._dial_problem:  # once per cause, not once per request
+                log.error("published dial not used: %s; planning without it", problem)
+            self._dial_problem = problem
+            return None
+        return dial
+
     def plan(self, request: ChatRequest, pinned_model: str | None = None) -> Plan:
         catalog = self.catalog.models()
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **self.planner_overrides)
         if pinned_model is not None:
             return build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
+        dial = self.dial()
+        if dial is None and request.profile is not None:
+            raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
+                                 "(switchboard train, then switchboard publish); use model 'auto'")
         embedding = self.encoder.embed_one(routing_text(request.prompt))
         match: Match | None = None
         category = None
@@ -82,6 +112,18 @@ class RouterService:
         except TaxonomyMismatch:
             # A misconfigured taxonomy must not fail requests: plan without it, loudly.
             log.exception("taxonomy does not fit the encoder; planning without it")
+        if dial is not None and self.learned is not None:
+            try:
+                point = dial.select(profile=request.profile, quality=request.quality,
+                                    max_cost_usd=request.max_cost_usd)
+            except KeyError as exc:
+                raise UnknownProfile(str(exc.args[0])) from None
+            profile = request.profile
+            if profile is None and request.quality is None and request.max_cost_usd is None:
+                profile = DEFAULT_PROFILE if DEFAULT_PROFILE in dial.profiles else None
+            return build_dial_plan(request=request, catalog=catalog, dial=dial, point=point,
+                                   router_p=self.learned.predict(embedding), match=match, profile=profile,
+                                   verifier_sha256=self.verifier_sha256)
         learned = None
         if self.learned is not None and not is_familiar(match, category, config.similarity_threshold):
             try:

@@ -34,6 +34,8 @@ class RouterSettings(BaseModel):
     catalog_table: str
     taxonomy_table: str
     state_machine_arn: str
+    policy_table: str | None = None
+    router_artifacts: str | None = None
     orchestration: Literal["sync", "poll"] = "sync"
     trace_ttl_days: int = Field(default=30, ge=1)
     max_prompt_chars: int = Field(default=32000, ge=1)
@@ -43,6 +45,8 @@ class RouterSettings(BaseModel):
         return _read(cls, {"traces_table": names.ENV_TRACES_TABLE, "catalog_table": names.ENV_CATALOG_TABLE,
                            "taxonomy_table": names.ENV_TAXONOMY_TABLE,
                            "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
+                           "policy_table": names.ENV_POLICY_TABLE,
+                           "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
                            "orchestration": names.ENV_ORCHESTRATION,
                            "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
                            "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS}, env)
@@ -57,6 +61,16 @@ class ModelCallSettings(BaseModel):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ModelCallSettings:
         return _read(cls, {"catalog_table": names.ENV_CATALOG_TABLE, "model_dir": names.ENV_MODEL_DIR}, env)
+
+
+class DecideSettings(BaseModel):
+    """Settings of the decide function: where the training run's verifier is (none: no fusion)."""
+
+    router_artifacts: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DecideSettings:
+        return _read(cls, {"router_artifacts": names.ENV_ROUTER_ARTIFACTS}, env)
 
 
 class RecordSettings(BaseModel):

@@ -1,16 +1,21 @@
-"""The work of the cascade's task states: call a tier's model, run one judge.
+"""The work of the cascade's task states: call a tier's model, run one judge, decide.
 
-The tier and judge Lambdas are thin adapters over these two functions; the local stack runs the same
-handlers, so this code is what runs everywhere.
+The tier, judge and decide Lambdas are thin adapters over these functions; the local stack runs the same
+handlers, so this code is what runs everywhere. Every answer a model gives within a request is bought
+once: a tier or an agreement judge whose model already answered reuses that answer.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
+from switchboard.domain.answers import answer_key, same_answer
+from switchboard.domain.cascade import Embed, Predict, step
 from switchboard.domain.models import (
     Candidate,
     CascadeState,
+    ChatRequest,
     JudgeTask,
     ModelEntry,
     TierResult,
@@ -23,8 +28,9 @@ from switchboard.domain.verdicts import (
     self_verify_messages,
     share_positive,
 )
-from switchboard.ports import ProviderRejected, ProviderSource
+from switchboard.ports import Completion, ProviderRejected, ProviderSource, Verifier
 
+log = logging.getLogger(__name__)
 SELF_VERIFY_TEMPERATURE = 0.7
 VERDICT_MAX_TOKENS = 8
 
@@ -36,22 +42,40 @@ def _entry(catalog: dict[str, ModelEntry], model_id: str) -> ModelEntry:
     return entry
 
 
-def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierResult:
-    """Call the model of the state's current tier. Provider errors propagate (the state machine retries
-    the transient ones and then falls through to the next tier)."""
-    spec = state.plan.tiers[state.tier]
-    entry = _entry(catalog, spec.model)
-    provider = providers.provider_for(entry)
-    started = time.perf_counter()
-    completion = provider.complete(state.request.messages, max_tokens=state.request.max_tokens,
-                                   temperature=state.request.temperature)
-    latency_ms = (time.perf_counter() - started) * 1000
+def _answer(model: str, completion: Completion, entry: ModelEntry, prompt: str, latency_ms: float) -> Candidate:
+    """A completion as an answer: priced (the provider's exact cost when it knows it, else the catalogue's
+    price of the usage) and keyed for comparison (``domain.answers``; a provider that read the key from a
+    record - the replay provider - gives it as recorded)."""
     cost = completion.cost_usd if completion.cost_usd is not None else entry.price.cost(
         completion.input_tokens, completion.output_tokens)
-    candidate = Candidate(model=spec.model, text=completion.text,
-                          usage=Usage(input_tokens=completion.input_tokens,
-                                      output_tokens=completion.output_tokens),
-                          cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason)
+    key = completion.answer_key if completion.answer_recorded else answer_key(completion.text, prompt)
+    return Candidate(model=model, text=completion.text,
+                     usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
+                     cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason, key=key)
+
+
+def _reused(answer: Candidate) -> Candidate:
+    """An answer bought earlier in the request, put forward again: it costs nothing this time."""
+    return answer.model_copy(update={"cost_usd": 0.0, "latency_ms": 0.0, "reused": True})
+
+
+def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Candidate:
+    """Ask ``model`` the request itself (a tier, or an agreement judge that solves the prompt)."""
+    entry = _entry(catalog, model)
+    provider = providers.provider_for(entry)
+    started = time.perf_counter()
+    completion = provider.complete(request.messages, max_tokens=request.max_tokens,
+                                   temperature=request.temperature)
+    return _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000)
+
+
+def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierResult:
+    """Call the model of the state's current tier - or reuse its answer when a judge already bought it in
+    this request. Provider errors propagate (the state machine retries the transient ones and then falls
+    through to the next tier)."""
+    spec = state.plan.tiers[state.tier]
+    bought = state.answers.get(spec.model)
+    candidate = _reused(bought) if bought is not None else solve(spec.model, state.request, catalog, providers)
     return TierResult(tier=state.tier, candidate=candidate, judges=spec.judges)
 
 
@@ -63,6 +87,8 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
     answer = task.candidate.text
     truncated = task.candidate.finish_reason == "length"
     try:
+        if spec.kind == "agreement":
+            return _agreement(task, catalog, providers)
         entry = _entry(catalog, spec.model or task.candidate.model)
         provider = providers.provider_for(entry)
         if spec.kind == "llm_judge":
@@ -93,3 +119,34 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
     if score is None:
         detail = f"unparseable verdict, abstained: {detail}"
     return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, detail=detail)
+
+
+def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
+    """EMAFusion's agreement test: judge model J solves the prompt (or its answer bought earlier in the
+    request is reused); its answer, carried to the decide task, is compared there with the answer the
+    tier puts forward. The score here is the comparison with the tier's own answer (exact keys)."""
+    spec = task.judge
+    model = spec.model or task.candidate.model
+    bought = task.answers.get(model)
+    answer = _reused(bought) if bought is not None else solve(model, task.request, catalog, providers)
+    agrees = same_answer(task.candidate.key, answer.key)
+    score = None if task.candidate.key is None or answer.key is None else float(agrees)
+    how = "reused its answer bought earlier in this request" if answer.reused else "solved the prompt"
+    return Verdict(judge=spec.name, kind="agreement", score=score, cost_usd=answer.cost_usd,
+                   detail=f"{model} {how}; answer {answer.key!r:.60}", answer_key=answer.key, answer=answer)
+
+
+def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
+    """The decide task: fold the tier into the state and apply the policy (``domain.cascade.step``).
+
+    ``verifier`` is used only when it is the one the plan's dial was calibrated with; otherwise the dial
+    plan's tiers get no verifier verdict, so nothing is accepted as verified on a miscalibrated score."""
+    fusion = state.plan.fusion
+    predict: Predict | None = None
+    if fusion is not None and verifier is not None:
+        if fusion.verifier_sha256 is None or fusion.verifier_sha256 == verifier.sha256:
+            predict = verifier.predict
+        else:
+            log.error("the plan's verifier %s is not the deployed one %s; not verifying",
+                      fusion.verifier_sha256[:12], verifier.sha256[:12])
+    return step(state, verifier=predict, embed=embed)

@@ -52,7 +52,7 @@ def test_train_writes_loadable_artifacts(trained):
     art = load_artifacts(out)
     assert art.models == data.models
     # ONNX router and verifier reproduce the scikit-learn models
-    assert np.allclose(art.router.predict(emb[va]), system.router.predict(emb[va]), atol=1e-5)
+    assert np.allclose(art.router.predict_batch(emb[va]), system.router.predict(emb[va]), atol=1e-5)
     X, _, _ = training_rows(data.answer_ids[va], data.labels.correct[va], system.router.predict(emb[va]),
                             np.vectorize(len, otypes=[float])(data.responses[va]), per_prompt=3)
     assert np.allclose(art.verifier.predict(X), system.verifier.predict(X), atol=1e-5)
@@ -63,8 +63,11 @@ def test_train_writes_loadable_artifacts(trained):
     alpha = next(c for c in art.taxonomy if c.name == "alpha")
     assert alpha.tiers[-1] in ("cheap-a", "big") and len(alpha.centroid) == emb.shape[1]
     # the dial: named operating points with thresholds, orders, calibration
-    assert art.dial and all(p.name.startswith("dial") for p in art.dial)
-    assert set(art.dial_meta["orders"]) == {"global", "category"}
+    assert art.dial.points and all(p.name.startswith("dial") for p in art.dial.points)
+    assert set(art.dial.profiles) == {"economy", "balanced", "best"}
+    assert set(art.dial.profiles.values()) <= {p.name for p in art.dial.points}
+    assert art.dial.category_orders and art.dial.global_order[-1] in art.dial.models
+    assert art.dial.verifier_sha256 == art.verifier.sha256
     assert all(e.provider == "replay" for e in art.catalog)
     # DynamoDB items round-trip through the store's format (body = the model's JSON)
     items = taxonomy_items(art.taxonomy)
@@ -84,7 +87,8 @@ def test_eval_structure_and_sanity(trained):
     assert kinds == {"single", "oracle", "baseline", "switchboard"}
     names = [s["name"] for s in results["strategies"]]
     for family in ("random", "knn", "routellm-mf", "routellm-bert", "automix-threshold", "automix-pomdp",
-                   "frugalgpt", "sb-taxonomy", "sb-learned", "sb-combined", "sb-cascade"):
+                   "frugalgpt", "avengers-pro", "cascade-routing", "sb-taxonomy", "sb-learned", "sb-combined",
+                   "sb-cascade"):
         assert any(s["params"]["family"] == family for s in results["strategies"]), family
     assert len(names) == len(set(names))
     oracle = next(s for s in results["strategies"] if s["kind"] == "oracle")
@@ -92,7 +96,8 @@ def test_eval_structure_and_sanity(trained):
         assert set(s) == {"name", "kind", "accuracy", "cost_per_1k_usd", "escalation_rate", "params"}
         assert 0.0 <= s["accuracy"] <= oracle["accuracy"] + 1e-9
         assert s["cost_per_1k_usd"] >= 0
-        is_cascade = s["params"]["family"] in ("automix-threshold", "automix-pomdp", "frugalgpt", "sb-cascade")
+        is_cascade = s["params"]["family"] in ("automix-threshold", "automix-pomdp", "frugalgpt", "cascade-routing",
+                                               "sb-cascade")
         assert (s["escalation_rate"] is not None) == is_cascade
     singles = {s["name"]: s for s in results["strategies"] if s["kind"] == "single"}
     test = data.subset(va)
@@ -140,3 +145,45 @@ def test_report_doc_rewrites_only_the_generated_blocks_from_results(trained, tmp
     doc.write_text("no markers")
     with pytest.raises(SystemExit, match="markers"):
         report.main(["doc", str(doc), f"synth=Synthetic:{results}"])
+
+
+def test_the_request_path_reaches_the_offline_replays_decisions(trained):
+    """The cascade a deployment runs is the one measured: every point of a trained dial, planned by the
+    router service from the published dial and run by the request path's own tier, judge and decide
+    tasks (replay providers), returns the same model's answer at the same cost as the offline replay."""
+    from switchboard.adapters.learned import OnnxLearnedRouter
+    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.domain.models import ChatRequest, Message
+    from switchboard.offline.evaluation.evaluate import deployed_outcomes
+    from switchboard.service.router import RouterService
+    from tests.support.fakes import (
+        InMemoryCatalog,
+        InMemoryPolicy,
+        InMemoryTaxonomy,
+        InMemoryTraces,
+        InProcessOrchestrator,
+    )
+
+    tmp, data, emb, tr, va = trained
+    system, _ = fit_system(data.subset(tr), emb[tr], {}, CONFIG, progress=False)
+    art = load_artifacts(write_artifacts(system, tmp / "deployed", dataset="synthetic"))
+    test = data.subset(va)
+    offline = deployed_outcomes(art, test, emb[va])
+    catalog, traces = InMemoryCatalog(art.catalog), InMemoryTraces()
+    service = RouterService(
+        catalog=catalog, taxonomy=InMemoryTaxonomy(art.taxonomy), traces=traces, encoder_factory=fake_encoder,
+        orchestrator=InProcessOrchestrator(catalog, ReplayProviders(test), traces, verifier=art.verifier),
+        learned=OnnxLearnedRouter(art.directory), policy=InMemoryPolicy(art.dial),
+        verifier_sha256=art.verifier.sha256)
+    compared = 0
+    for profile, point in art.dial.profiles.items():
+        expected = offline[point]
+        for i in range(test.n):
+            request = ChatRequest(messages=[Message(role="user", content=test.prompts[i])], profile=profile)
+            state = service.complete(request)
+            assert state.plan.route == "dial" and state.plan.point == point
+            assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
+            assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)
+            assert len(state.attempts) == expected.tiers_used[i]
+            compared += 1
+    assert compared == len(art.dial.profiles) * test.n >= 3 * 30

@@ -60,4 +60,23 @@ class ReplayProvider:
             finish_reason="stop",
             latency_ms=(time.perf_counter() - start) * 1000.0,
             cost_usd=float(self.dataset.cost[i, self._j]),
+            # A benchmark's own answer extraction (MMLU-Pro's pred) is served as recorded; otherwise the
+            # request path reads the answer from the text, as training did.
+            answer_key=self.dataset.answers[i, self._j] if self.dataset.answers_recorded else None,
+            answer_recorded=bool(self.dataset.answers_recorded),
         )
+
+
+class ReplayProviders:
+    """A ``ProviderSource`` that serves every catalogue model from recorded outcomes (the entry's
+    ``provider_model`` names the recorded model): how ``switchboard eval --via-stack`` runs the real
+    stack with recorded answers."""
+
+    def __init__(self, dataset) -> None:  # noqa: ANN001 - RecordedOutcomes (offline extra)
+        self.dataset = dataset
+        self._built: dict[str, ReplayProvider] = {}
+
+    def provider_for(self, entry) -> ReplayProvider:  # noqa: ANN001 - ModelEntry
+        if entry.provider_model not in self._built:
+            self._built[entry.provider_model] = ReplayProvider(self.dataset, entry.provider_model)
+        return self._built[entry.provider_model]

@@ -7,6 +7,8 @@ taxonomy are cached per warm container for ``cache_s`` seconds, since they chang
 Item formats (one attribute holds the JSON body, so floats never meet DynamoDB's Decimal rules):
 - Catalog: ``model_id`` (S, key), ``body`` (S: a ModelEntry as JSON).
 - Taxonomy: ``category`` (S, key), ``body`` (S: a Category as JSON, centroid included).
+- Policy: ``name`` (S, key; ``active`` is the dial in force), ``body`` (S: a Dial as JSON),
+  ``published_at`` (S).
 - Traces: ``trace_id`` (S, key), ``created_at`` (S), ``status`` (S), ``cost_usd`` (N), ``body`` (S: the
   Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute).
 """
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from switchboard.domain.dial import Dial
 from switchboard.domain.models import ModelEntry
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import StoreError, Trace
@@ -134,6 +137,36 @@ class DynamoTaxonomy(_TableAdapter):
         except Exception as exc:  # botocore ClientError / EndpointConnectionError
             raise StoreError(f"cannot write table {self.table}: {exc}") from exc
         return written, stale
+
+
+class DynamoPolicy(_TableAdapter):
+    """The trained dial in force: one item, ``name = "active"``, cached per warm container."""
+
+    ACTIVE = "active"
+
+    def __init__(self, table: str, client: Any = None, cache_s: float = 300.0) -> None:
+        super().__init__(table, client)
+        self._cache = _Cached(cache_s)
+
+    def dial(self) -> Dial | None:
+        def load() -> tuple[Dial | None]:
+            try:
+                found = self.client.get_item(TableName=self.table, Key={"name": {"S": self.ACTIVE}},
+                                             ConsistentRead=True)
+            except Exception as exc:  # botocore ClientError / EndpointConnectionError
+                raise StoreError(f"cannot read table {self.table}: {exc}") from exc
+            item = found.get("Item")
+            return (Dial.model_validate_json(item["body"]["S"]) if item else None,)
+
+        return self._cache.get(load)[0]
+
+    def put(self, dial: Dial, published_at: str) -> None:
+        item = {"name": {"S": self.ACTIVE}, "body": {"S": dial.model_dump_json()},
+                "published_at": {"S": published_at}}
+        try:
+            self.client.put_item(TableName=self.table, Item=item)
+        except Exception as exc:
+            raise StoreError(f"cannot write the policy to {self.table}: {exc}") from exc
 
 
 class DynamoTraces(_TableAdapter):

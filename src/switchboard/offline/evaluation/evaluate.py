@@ -2,15 +2,18 @@
 
 Strategies (``kind``): every single model (``single``); the oracle (cheapest correct model per prompt,
 ``oracle``); random and the baselines (``baseline``): RouterBench kNN, RouteLLM matrix factorisation and
-BERT-style routers, AutoMix threshold and POMDP cascades, FrugalGPT cascades; and Switchboard's operating
-points (``switchboard``): taxonomy only, learned only, combined (single call each, one point per
-willingness-to-pay), and the dial of fusing cascades. Every cascade runs through ``policy.decide``.
-Labels are read only to score the returned answer.
+BERT-style routers, AutoMix threshold and POMDP cascades, FrugalGPT cascades, Avengers-Pro style cluster
+routing and Dekoninck et al.'s cascade routing; and Switchboard's operating points (``switchboard``):
+taxonomy only, learned only, combined (single call each, one point per willingness-to-pay), and the dial
+of fusing cascades, scored with the artifacts a deployment loads. Switchboard's, AutoMix's and
+FrugalGPT's cascades run through ``policy.decide``. Labels are read only to score the returned answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +22,16 @@ from typing import Any
 
 import numpy as np
 
+from switchboard.domain.dial import Dial, OperatingPoint, lay_out
+from switchboard.domain.taxonomy import CentroidIndex
+from switchboard.offline.artifacts import Artifacts, load_artifacts, write_artifacts
 from switchboard.offline.baselines import cascades as bl
+from switchboard.offline.baselines.cascade_routing import LAMBDAS as CASCADE_LAMBDAS
+from switchboard.offline.baselines.cascade_routing import CascadeRouting
+from switchboard.offline.baselines.cluster_routing import ClusterRouter
+from switchboard.offline.baselines.cluster_routing import sweep as cluster_sweep
 from switchboard.offline.baselines.routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
-from switchboard.offline.dial import BUDGET_FRACTIONS, COST_MARGIN, fraction_name
+from switchboard.offline.dial import BUDGET_FRACTIONS, COST_MARGIN, fraction_name, point_params
 from switchboard.offline.evaluation.metrics import (
     accuracy,
     aiq,
@@ -33,7 +43,7 @@ from switchboard.offline.evaluation.metrics import (
 )
 from switchboard.offline.fit import System, TrainConfig, fit_system
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.replay import ReplayPlan, Situation, recalibrate, run_cascade, score_plan
+from switchboard.offline.replay import Outcome, ReplayPlan, Situation, recalibrate, run_cascade, score_plan
 from switchboard.offline.routers import choose_by_utility
 
 # Willingness to pay, as a share of the best single model's cost: utility = P(correct) - kappa * cost / C_best.
@@ -69,8 +79,11 @@ def singleton_plan(n: int, models: Sequence[int], thresholds: Sequence[float]) -
 
 def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarray, e_test: np.ndarray,
              prices: dict[str, dict[str, float]], dataset: str, config: TrainConfig | None = None,
-             seed: int = 0, progress: bool = True) -> tuple[dict, System]:
-    """Train on ``train``, replay every strategy on ``test``; returns (results dict, trained system)."""
+             seed: int = 0, progress: bool = True, artifacts_dir: str | Path | None = None) -> tuple[dict, System]:
+    """Train on ``train``, replay every strategy on ``test``; returns (results dict, trained system).
+
+    Switchboard's cascades are scored through the artifacts ``switchboard train`` would write (kept in
+    ``artifacts_dir`` when given), loaded with the request path's own classes."""
     if train.models != test.models:
         raise ValueError(f"train and test must have the same models: {train.models} vs {test.models}")
     t0 = time.time()
@@ -85,7 +98,7 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     router_p = system.router.predict(e_test)
     tax_idx, _ = system.taxonomy.assign(e_test)
     sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models))
-    steps = _bar(range(7), f"eval {dataset}", progress, total=7)
+    steps = _bar(range(8), f"eval {dataset}", progress, total=8)
     tick = iter(steps)
     next(tick, None)
 
@@ -188,13 +201,37 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
                             first_model=cfg.models[0]))
     next(tick, None)
 
-    # ---- Switchboard's dial: fusing cascades through decide
-    for point in system.dial:
-        plan = system.plan(point, tax_idx)
-        scored = score_plan(sit, plan, system.verifier.predict, system.weights, system.calibration)
-        out = run_cascade(sit, plan, scored)
-        rows_out.append(Row(f"sb-cascade {point.name}", "switchboard", "sb-cascade", out.rep, out.cost,
-                            out.tiers_used, params=point.as_dict(), first_model=system.global_order[0]))
+    # ---- Avengers-Pro style cluster routing (alpha sweep) and Dekoninck et al.'s cascade routing (lambda
+    #      sweep), on the same embeddings, router estimates, answers and costs
+    clusters = ClusterRouter(seed=seed).fit(e_train, correct_tr, train.cost)
+    for alpha, choice in cluster_sweep(clusters, e_test):
+        rows_out.append(Row(f"avengers-pro(α={alpha:g})", "baseline", "avengers-pro", choice,
+                            test.cost[np.arange(n), choice],
+                            params={"alpha": alpha, "clusters": 0 if clusters.centroids is None else len(clusters.centroids),
+                                    "rule": "k-means cluster -> alpha*performance + (1-alpha)*(1-cost), min-max "
+                                            "normalised per cluster"}))
+    routing = CascadeRouting(seed=seed).fit(train.answer_ids, extras["router_oof"], correct_tr, train.cost)
+    cost_order = [int(j) for j in np.asarray(routing.order)]
+    for lam in CASCADE_LAMBDAS:
+        out_cr = routing.run(test.answer_ids, router_p, test.cost, lam)
+        rows_out.append(Row(f"cascade-routing(λ={lam:g})", "baseline", "cascade-routing", out_cr.rep, out_cr.cost,
+                            out_cr.tiers_used, params={"lambda_per_usd_per_1k": lam, "max_depth": routing.max_depth,
+                                                       "order": [test.models[j] for j in cost_order]},
+                            first_model=cost_order[0]))
+    next(tick, None)
+
+    # ---- Switchboard's dial: fusing cascades through decide, scored with the artifacts a deployment runs
+    #      (the ONNX router and verifier, the published taxonomy and dial), written and loaded back here
+    with contextlib.ExitStack() as stack:
+        out_dir = Path(artifacts_dir) if artifacts_dir is not None else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-artifacts-")))
+        art = load_artifacts(write_artifacts(system, out_dir, dataset))
+        for name, out in deployed_outcomes(art, test, e_test).items():
+            point = art.dial.point(name)
+            profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
+            rows_out.append(Row(f"sb-cascade {point.name}", "switchboard", "sb-cascade", out.rep, out.cost,
+                                out.tiers_used, params={**point_params(point), "profiles": profiles},
+                                first_model=system.global_order[0]))
     next(tick, None)
 
     results = assemble(test, rows_out, dataset, best_train=best, slm=slm)
@@ -204,6 +241,43 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     if hasattr(steps, "close"):
         steps.close()
     return results, system
+
+
+def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> tuple[Situation, list[str]]:
+    """Decision-time inputs of the test prompts as a deployment sees them: the learned router's ONNX
+    probabilities and each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
+    the router matches)."""
+    index = CentroidIndex(art.taxonomy)
+    categories = [index.nearest(e).category for e in np.asarray(e_test, dtype=np.float32)]
+    router_p = art.router.predict_batch(e_test)
+    resp_len = np.vectorize(len, otypes=[float])(test.responses)
+    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models)), categories
+
+
+def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
+    """Each prompt's cascade under ``point``, laid out by the planner's ``domain.dial.lay_out``."""
+    index = {m: j for j, m in enumerate(models)}
+    tiers, judges, thresholds, own_last = [], [], [], []
+    for category in categories:
+        layout = lay_out(dial, point, category)
+        tiers.append([index[m] for m in layout.tiers])
+        judges.append([[index[m] for m in js] for js in layout.judges])
+        thresholds.append(list(layout.thresholds))
+        own_last.append(layout.own_last)
+    return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last)
+
+
+def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict[str, Outcome]:
+    """Every point of the trained dial (by name) replayed on ``test`` with the deployed artifacts."""
+    if list(test.models) != list(art.dial.models):
+        raise ValueError(f"the dial was trained on {art.dial.models}, the data has {test.models}")
+    sit, categories = deployed_situation(art, test, e_test)
+    outcomes = {}
+    for point in art.dial.points:
+        plan = deployed_plan(art.dial, point, categories, test.models)
+        scored = score_plan(sit, plan, art.verifier.predict, art.dial.weights, art.dial.calibration)
+        outcomes[point.name] = run_cascade(sit, plan, scored)
+    return outcomes
 
 
 def _oracle(test: RecordedOutcomes) -> Row:

@@ -1,0 +1,152 @@
+"""The cost-accuracy dial: a training run's operating points, and how one lays out a request's cascade.
+
+``switchboard train`` searches cascades on recorded outcomes and keeps named operating points; this module
+is the one place that turns a point and a prompt's category into tiers, judges and confidence bars, so the
+cascade measured offline (``switchboard.offline``) and the cascade the planner builds for a live request
+are laid out by the same code. Pure: no I/O.
+
+A point's cascade uses the first ``models - 1`` models of a tier order (the global one, or the prompt's
+category's), then the order's last model (the safety net, its most accurate). With ``pair_start`` the
+second model answers at once as tier 0's agreement judge instead of being a tier of its own. ``cheap`` is
+the bar of every tier but the decision before the safety net, whose bar is ``last``; the safety net's bar
+is ``final_threshold`` (it accepts the fused answer of everything bought; with ``own_last``, its own).
+A bar above 1 never accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import Calibration
+
+T = TypeVar("T")
+NEVER = 1.01  # a bar no confidence reaches
+PROFILES = ("economy", "balanced", "best")
+DEFAULT_PROFILE = "balanced"
+
+
+class PointConfig(BaseModel):
+    """One cascade setting: which order, how many models, pair start, the bars, the safety net's answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: Literal["global", "category"] = "global"
+    pair_start: bool = False
+    models: int = Field(default=1, ge=1)
+    cheap: float = Field(default=NEVER, ge=0.0)
+    last: float = Field(default=NEVER, ge=0.0)
+    own_last: bool = False
+
+
+class OperatingPoint(PointConfig):
+    """A named setting of the dial, with what it achieved on the training prompts; ``per_category``
+    overrides the setting for prompts matched to a category (e.g. straight to the strong model where the
+    cheap ones are weak)."""
+
+    name: str
+    train_accuracy: float | None = None
+    train_cost_per_1k: float | None = None  # USD per 1,000 prompts on the training prompts
+    budget_fraction: float | None = None  # the share of the best single model's cost it was chosen for
+    per_category: dict[str, PointConfig] = Field(default_factory=dict)
+
+    def config_for(self, category: str | None) -> PointConfig:
+        if category is not None and category in self.per_category:
+            return self.per_category[category]
+        return PointConfig(order=self.order, pair_start=self.pair_start, models=self.models, cheap=self.cheap,
+                           last=self.last, own_last=self.own_last)
+
+
+class Dial(BaseModel):
+    """Everything the planner and the decide task need from a training run, besides the ONNX models.
+
+    ``models`` is the order of the learned router's outputs and of the verifier's features;
+    ``profiles`` names points (``economy``, ``balanced``, ``best``) a request can ask for;
+    ``calibration`` and ``weights`` fold the verdicts into a confidence (``policy.aggregate_confidence``);
+    ``verifier_sha256`` identifies the verifier the calibration was fitted with.
+    """
+
+    models: list[str] = Field(min_length=1)
+    global_order: list[str] = Field(min_length=1)
+    category_orders: dict[str, list[str]] = Field(default_factory=dict)
+    points: list[OperatingPoint] = Field(min_length=1)
+    profiles: dict[str, str] = Field(default_factory=dict)
+    calibration: Calibration = Field(default_factory=Calibration)
+    weights: dict[str, float] = Field(default_factory=dict)
+    final_threshold: float = 0.0
+    text_similarity_bar: float = Field(default=0.85, ge=-1.0, le=1.0)
+    verifier_sha256: str | None = None
+    best_single_model: str | None = None
+
+    def point(self, name: str) -> OperatingPoint:
+        for p in self.points:
+            if p.name == name:
+                return p
+        raise KeyError(f"no operating point {name!r}; known: {[p.name for p in self.points]}")
+
+    def order_for(self, mode: str, category: str | None) -> list[str]:
+        if mode == "category" and category is not None and category in self.category_orders:
+            return self.category_orders[category]
+        return self.global_order
+
+    def select(self, *, profile: str | None = None, quality: float | None = None,
+               max_cost_usd: float | None = None) -> OperatingPoint:
+        """The point a request asks for: a named profile; else the cheapest point whose training accuracy
+        reaches ``quality``; else the most accurate point whose training cost per prompt fits
+        ``max_cost_usd``; else the default profile. Raises ``KeyError`` for an unknown profile."""
+        if profile is not None:
+            if profile not in self.profiles:
+                raise KeyError(f"unknown profile {profile!r}; known: {sorted(self.profiles)}")
+            return self.point(self.profiles[profile])
+        measured = [p for p in self.points if p.train_accuracy is not None and p.train_cost_per_1k is not None]
+        if quality is not None and measured:
+            good = [p for p in measured if (p.train_accuracy or 0.0) >= quality]
+            if good:
+                return min(good, key=lambda p: (p.train_cost_per_1k, p.name))
+            return max(measured, key=lambda p: (p.train_accuracy, -(p.train_cost_per_1k or 0.0)))
+        if max_cost_usd is not None and measured:
+            within = [p for p in measured if (p.train_cost_per_1k or 0.0) / 1000 <= max_cost_usd]
+            if within:
+                return max(within, key=lambda p: (p.train_accuracy, -(p.train_cost_per_1k or 0.0)))
+            return min(measured, key=lambda p: (p.train_cost_per_1k, p.name))
+        if DEFAULT_PROFILE in self.profiles:
+            return self.point(self.profiles[DEFAULT_PROFILE])
+        return self.points[len(self.points) // 2]
+
+
+def cascade_layout(order: Sequence[T], n_models: int, pair_start: bool) -> tuple[list[T], list[list[T]]]:
+    """Tiers and each tier's agreement judges from a model order whose last model is the safety net."""
+    order = list(order)
+    n_models = max(1, min(n_models, len(order)))
+    use = [*order[: n_models - 1], order[-1]]
+    if pair_start and len(use) >= 3:
+        return [use[0], *use[2:]], [[use[1]]] + [[] for _ in use[2:]]
+    return use, [[] for _ in use]
+
+
+def tier_thresholds(n_tiers: int, cheap: float, last: float, final: float) -> list[float]:
+    """``last`` at the decision before the final tier, ``final`` at the final tier, ``cheap`` elsewhere."""
+    bars = [last if t == n_tiers - 2 else cheap for t in range(n_tiers)]
+    if n_tiers:
+        bars[-1] = final
+    return bars
+
+
+class Layout(BaseModel):
+    """A request's cascade as a dial point lays it out."""
+
+    tiers: list[str]
+    judges: list[list[str]]
+    thresholds: list[float]
+    own_last: bool
+
+
+def lay_out(dial: Dial, point: OperatingPoint, category: str | None) -> Layout:
+    """The cascade of ``point`` for a prompt matched to ``category`` (None: no taxonomy)."""
+    config = point.config_for(category)
+    tiers, judges = cascade_layout(dial.order_for(config.order, category), config.models, config.pair_start)
+    return Layout(tiers=tiers, judges=judges,
+                  thresholds=tier_thresholds(len(tiers), config.cheap, config.last, dial.final_threshold),
+                  own_last=config.own_last)

@@ -1,0 +1,101 @@
+"""``switchboard eval --via-stack N``: the proof that the cascade a user deploys is the cascade measured.
+
+A training run's artifacts are loaded into the local stack exactly as a deployment loads them (the
+taxonomy and the dial published to their tables, the ONNX models where the routing layer puts them), and
+N validation prompts are sent through it for each named profile: the synthesised state machine, the five
+handlers, DynamoDB traces - with the replay provider serving every model's recorded answer and cost. Each
+answer is compared with the offline replay of the same profile on the same prompt: same model's answer
+returned, same cost (to 1e-9 USD). Labels are read only to score the returned answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from switchboard.offline.artifacts import load_artifacts
+from switchboard.offline.evaluation.evaluate import deployed_outcomes
+from switchboard.offline.evaluation.metrics import accuracy, cost_per_1k
+from switchboard.offline.outcomes import RecordedOutcomes
+
+COST_TOLERANCE_USD = 1e-9
+
+
+def sample_rows(n_prompts: int, n: int, seed: int) -> np.ndarray:
+    """The prompts to send: a seeded sample of ``n`` of them (all when ``n`` >= their number), in order."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(n_prompts)[: min(n, n_prompts)])
+
+
+def _ask(stack: Any, prompt: str, profile: str) -> tuple[int, dict]:
+    from switchboard.local.server import api_gateway_event
+
+    body = {"model": f"auto:{profile}", "messages": [{"role": "user", "content": prompt}]}
+    event = api_gateway_event("POST", "/v1/chat/completions", {"content-type": "application/json"},
+                              json.dumps(body).encode())
+    result = stack.invoke_router(event)
+    return int(result.get("statusCode", 500)), json.loads(result.get("body") or "{}")
+
+
+def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndarray, n: int, seed: int = 0,
+              progress: bool = True, template: dict | None = None) -> list[dict]:
+    """Replay ``n`` prompts of ``test`` per profile through the local stack; one entry per profile:
+    ``{"profile", "point", "prompts", "offline": {accuracy, cost_per_1k_usd}, "stack": {...},
+    "same_decisions", "errors", "seconds"}``."""
+    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.local.stack import LocalStack
+
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    artifacts_dir = Path(artifacts_dir)
+    art = load_artifacts(artifacts_dir)
+    offline = deployed_outcomes(art, test, e_test)
+    rows = sample_rows(test.n, n, seed)
+    correct = test.labels.correct
+    index = {m: j for j, m in enumerate(test.models)}
+    results = []
+    stack = LocalStack(catalog_path=artifacts_dir / "catalog.json", router_artifacts=artifacts_dir,
+                       providers=ReplayProviders(test), template=template).start()
+    try:
+        for profile, point in sorted(art.dial.profiles.items()):
+            started = time.time()
+            out = offline[point]
+            returned, spent, same, errors = [], [], 0, 0
+            items = rows
+            if progress:
+                from tqdm import tqdm
+
+                items = tqdm(rows, desc=f"via stack: {profile}", unit="prompt")
+            for i in items:
+                status, body = _ask(stack, test.prompts[int(i)], profile)
+                if status != 200:
+                    errors += 1
+                    returned.append(-1)
+                    spent.append(float("nan"))
+                    continue
+                sb = body["switchboard"]
+                j = index.get(sb["answered_by"]["model"], -1)
+                returned.append(j)
+                spent.append(float(sb["cost_usd"]))
+                if j == int(out.rep[i]) and abs(float(sb["cost_usd"]) - float(out.cost[i])) <= COST_TOLERANCE_USD:
+                    same += 1
+            got = np.asarray(returned)
+            ok = np.where(got >= 0, correct[rows, np.maximum(got, 0)], 0.0)
+            results.append({
+                "profile": profile, "point": point, "prompts": int(len(rows)),
+                "offline": {"accuracy": round(accuracy(correct[rows, out.rep[rows]]), 4),
+                            "cost_per_1k_usd": round(cost_per_1k(out.cost[rows]), 5)},
+                "stack": {"accuracy": round(accuracy(ok), 4),
+                          "cost_per_1k_usd": round(cost_per_1k(np.nan_to_num(np.asarray(spent))), 5)},
+                "same_decisions": round(same / max(1, len(rows)), 4),
+                "errors": errors,
+                "seconds": round(time.time() - started, 1),
+            })
+    finally:
+        stack.stop()
+    return results
