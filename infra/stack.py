@@ -18,6 +18,10 @@ from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
 from switchboard import envvars as names
 
+# A request's deadline: API Gateway's integration timeout is 29 s; the router needs a moment after the
+# cascade stops to answer (and to write a failure trace).
+REQUEST_DEADLINE_S = 24
+
 
 class SwitchboardStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: SwitchboardConfig, root: Path,
@@ -72,6 +76,8 @@ class SwitchboardStack(Stack):
                 names.ENV_ORCHESTRATION: "sync",
                 # The router writes a fallback trace when the cascade fails: same expiry as Record's.
                 names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days),
+                # Every request ends before API Gateway's 29 s integration timeout cuts it off untraced.
+                names.ENV_REQUEST_DEADLINE_S: str(REQUEST_DEADLINE_S),
                 **learned,
             })
         storage.catalog.grant_read_data(router.function)

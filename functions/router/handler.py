@@ -14,7 +14,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from switchboard.composition import container
 from switchboard.service import api
-from switchboard.service.errors import NotFound, http_error
+from switchboard.service.errors import MethodNotAllowed, NotFound, http_error
+from switchboard.service.openapi import openapi_document
 
 logger = Logger(service="switchboard-router")
 app = APIGatewayRestResolver()
@@ -44,9 +45,18 @@ def feedback():
     return container().router().feedback(api.parse(api.FeedbackRequest, _body()))
 
 
+@app.get("/openapi.json")
+def openapi_json():
+    return openapi_document()
+
+
 @app.not_found
 def _not_found(_exc):
-    return _error(NotFound(f"no route {app.current_event.http_method} {app.current_event.path}"))
+    method, path = app.current_event.http_method, app.current_event.path
+    allowed = api.methods_for(path)
+    if allowed:
+        return _error(MethodNotAllowed(f"{method} is not allowed on {path}; use {' or '.join(allowed)}"))
+    return _error(NotFound(f"no route {method} {path}"))
 
 
 @app.exception_handler(Exception)

@@ -21,7 +21,7 @@ from infra.config import SwitchboardConfig
 
 STAGE = "prod"  # the sample events under events/router/ carry this stage
 ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/route"), ("GET", "v1/traces/{trace_id}"),
-          ("POST", "v1/feedback"))
+          ("POST", "v1/feedback"), ("GET", "openapi.json"))
 
 
 class Api(Construct):

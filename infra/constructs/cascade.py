@@ -5,6 +5,11 @@ definition), so its state names and JSON paths are fixed:
 
     CallTier ─▶ RunJudges (Map: Judge | JudgeAbstains) ─▶ Decide ─▶ Route ─┬─ escalate ─▶ CallTier
        └─ Catch States.ALL → $.current ───────────────────────▶ Decide    └─ otherwise ─▶ Record ─▶ Done
+                                          Decide ─ Catch ▶ DecideFailed ──────────────▶ Record
+                                                                   Record ─ Catch ($.record_error) ▶ Done
+
+Every task has a TimeoutSeconds below its function's timeout, and every state that can fail has a Catch
+that ends in Record (or, for Record itself, in Done with ``record_error`` set, which the router sees).
 
 JSONPath throughout (the local interpreter has no JSONata). Every task uses ``payload_response_only`` so
 the state's Resource is the function ARN and the handler receives the state as-is.
@@ -37,7 +42,13 @@ PROVIDER_ERRORS = ["ProviderTimeout", "ProviderUnavailable"]
 # What a judge that failed (after its retries) contributes: an abstention. jsii drops None values on the
 # way to the CDK, so "score" is absent from the rendered Pass result; the Verdict model reads that as None.
 JUDGE_ABSTAINS = {"judge": "unavailable", "kind": "llm_judge", "score": None, "cost_usd": 0.0,
-                  "detail": "judge task failed"}
+                  "detail": "judge task failed", "failed": True}
+# What a failed Decide task leaves: a stop with no answer, so Record keeps the trace and the router answers
+# with a traced error rather than the execution failing without one.
+DECIDE_FAILED = {"action": "stop", "reason": "decide_failed", "verified": False}
+# Per-task time limits (seconds), below each function's own timeout; the request's deadline, carried in
+# the state, normally ends provider calls long before these.
+TASK_TIMEOUTS = {"CallTier": 110, "Judge": 110, "Decide": 25, "Record": 10}
 # Cross-region inference profiles carry a geography prefix before the foundation model id.
 _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.")
 
@@ -98,7 +109,8 @@ class Cascade(Construct):
                 ) -> tasks.LambdaInvoke:
         # No payload: the task's input ($) is sent as-is. No default retry: each state's policy is ours.
         return tasks.LambdaInvoke(self, state_id, lambda_function=fn.function, payload_response_only=True,
-                                  retry_on_service_exceptions=False, result_path=result_path)
+                                  retry_on_service_exceptions=False, result_path=result_path,
+                                  task_timeout=sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUTS[state_id])))
 
     @staticmethod
     def _retry(task: tasks.LambdaInvoke, errors: Sequence[str]) -> None:
@@ -119,7 +131,9 @@ class Cascade(Construct):
                            "request": sfn.JsonPath.string_at("$.request"),
                            "candidate": sfn.JsonPath.string_at("$.current.candidate"),
                            # answers bought earlier in the request: an agreement judge reuses its model's
-                           "answers": sfn.JsonPath.string_at("$.answers")},
+                           "answers": sfn.JsonPath.string_at("$.answers"),
+                           "deadline": sfn.JsonPath.string_at("$.deadline"),
+                           "answer_bytes_cap": sfn.JsonPath.string_at("$.plan.answer_bytes_cap")},
             max_concurrency=0,  # all judges at once (CDK leaves a 0 out; absent means 0, no limit)
             result_path="$.current.verdicts",
         )
@@ -132,9 +146,14 @@ class Cascade(Construct):
 
         done = sfn.Succeed(self, "Done")
         record = self._invoke("Record", self.record, result_path="$.record")
-        # A failed trace write must not lose the answer; the router writes a fallback trace.
+        # A failed trace write must not lose the answer: the router sees record_error and writes the trace.
         record.add_catch(done, errors=["States.ALL"], result_path="$.record_error")
         record.next(done)
+        # A failed decide ends in a stop without an answer, recorded like any other outcome.
+        decide_failed = sfn.Pass(self, "DecideFailed", result=sfn.Result.from_object(DECIDE_FAILED),
+                                 result_path="$.decision")
+        decide.add_catch(decide_failed, errors=["States.ALL"], result_path="$.decide_error")
+        decide_failed.next(record)
 
         route = (sfn.Choice(self, "Route")
                  .when(sfn.Condition.string_equals("$.decision.action", "escalate"), call_tier)

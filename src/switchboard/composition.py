@@ -138,7 +138,7 @@ class Container:
                                  orchestrator=self.orchestrator(), traces=self.traces(),
                                  encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
                                  max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
-                                 verifier_sha256=verifier_sha256)
+                                 verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s)
 
         return self._part("router", build)
 

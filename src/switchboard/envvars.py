@@ -15,6 +15,9 @@ ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
 ENV_ORCHESTRATION = "SB_ORCHESTRATION"
 ENV_TRACE_TTL_DAYS = "SB_TRACE_TTL_DAYS"
 ENV_MAX_PROMPT_CHARS = "SB_MAX_PROMPT_CHARS"
+# Seconds a request may take end to end (its deadline): below API Gateway's 29 s integration timeout in
+# AWS; longer locally, where models run on a CPU.
+ENV_REQUEST_DEADLINE_S = "SB_REQUEST_DEADLINE_S"
 # Directory holding the learned router (router.onnx + router.json from `switchboard train`); unset = no
 # learned router (taxonomy and default tier order only). Infra sets it when a router layer is packaged.
 ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"
@@ -29,3 +32,4 @@ ENV_ENCODER_TOKENIZER = "SB_ENCODER_TOKENIZER"
 # --- caches of the local stack and the offline tools ---
 ENV_SYNTH_CACHE = "SB_SYNTH_CACHE"  # synthesised templates (default ~/.cache/switchboard/synth)
 ENV_EMBED_CACHE = "SB_EMBED_CACHE"  # prompt embeddings (default ~/.cache/switchboard/embeddings)
+ENV_STATE_DIR = "SB_STATE_DIR"  # the local stack's durable tables (default ~/.cache/switchboard/state)

@@ -8,7 +8,10 @@ or imports an adapter.
 Provider errors are part of the contract with the state machine: a task that raises ``ProviderTimeout``
 or ``ProviderUnavailable`` is retried with backoff by the tier task's Retry (the error type is the class
 name); any provider error that survives the retries is caught and the cascade falls through to the next
-tier. ``ProviderRejected`` (a 4xx from the provider: bad key, bad request) is not retried.
+tier. ``ProviderRejected`` (a 4xx from the provider: bad key, bad request) and ``DeadlineExceeded`` (the
+request's deadline passed) are not retried. A provider error's message is what callers and traces see: it
+names the provider kind, the model and the failure category (and the HTTP status), never the upstream's
+body, URL or credentials - adapters log those, redacted (``adapters.providers.redact``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class ProviderRejected(ProviderError):
     """The provider refused the request: 4xx, authentication, unknown model (not retryable)."""
 
 
+class DeadlineExceeded(ProviderError):
+    """The request's own deadline passed before the provider answered (not retryable: no time is left)."""
+
+
 @dataclass(frozen=True)
 class Completion:
     """One chat completion. ``cost_usd`` is set only by providers that know the exact cost of the call
@@ -66,7 +73,12 @@ class Provider(Protocol):
     """Produces one chat completion. Implementations take injected clients and never log secrets."""
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion: ...
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
+        """One completion of at most ``max_tokens`` tokens. ``deadline`` (epoch seconds) bounds the whole
+        call: past it the provider raises ``DeadlineExceeded``. ``choices`` asks for a reply that is
+        exactly one of these strings, where the provider can constrain its output (others ignore it)."""
+        ...
 
 
 class ProviderSource(Protocol):

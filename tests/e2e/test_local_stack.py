@@ -72,6 +72,8 @@ def test_openai_sdk_gets_a_real_answer_with_switchboard_extension(stack, client)
     verdicts = sb["tiers"][0]["verdicts"]
     assert {v["kind"] for v in verdicts} == {"self_verify", "llm_judge"}
     assert all(v["score"] is None or 0.0 <= v["score"] <= 1.0 for v in verdicts)
+    # the local judges are constrained to the verdict line, so every one that ran stated a verdict
+    assert all(v["score"] is not None for v in verdicts if not v["failed"]), verdicts
     assert sb["decision"]["action"] in ("accept", "stop") and sb["cost_usd"] > 0
     # the trace was written by the state machine's Record task and is readable over HTTP
     _, server = stack
@@ -108,20 +110,36 @@ def test_provider_timeout_is_retried_then_falls_through_to_next_tier(stack, clie
     assert len(tier_calls) >= 3  # the first attempt and two retries
 
 
-def test_budget_stops_before_the_second_tier(client):
-    # quality 1.0: tier 0 is accepted only if every judge is sure; otherwise the cascade would escalate,
-    # and only the budget can stop it before the second tier.
+def test_budget_stops_before_the_second_tier_and_is_never_exceeded(stack, client):
+    # A budget that pays for the first tier and its judges at their cost bound, but not for the second:
+    # quality 1.0 keeps tier 0 from being accepted unless every judge is sure, so only the budget can stop
+    # the cascade before the second tier.
+    from switchboard import composition
+    from switchboard.domain.models import ChatRequest, Message
+
+    question = "What is the capital of Canada?"
+    plan = composition.container().router().plan(
+        ChatRequest(messages=[Message(role="user", content=question)], max_tokens=16, quality=1.0))
+    assert len(plan.tiers) >= 2, "the claim needs a plan with a second tier to stop before"
+    budget = plan.tiers[0].est_cost_usd + plan.tiers[1].est_cost_usd / 2
     reply = client.chat.completions.create(
-        model="auto", max_tokens=16, messages=[{"role": "user", "content": "What is the capital of Canada?"}],
-        extra_body={"switchboard": {"max_cost_usd": 1e-9, "quality": 1.0}})
+        model="auto", max_tokens=16, messages=[{"role": "user", "content": question}],
+        extra_body={"switchboard": {"max_cost_usd": budget, "quality": 1.0}})
     sb = reply.model_extra["switchboard"]
-    assert len(sb["planned_tiers"]) >= 2, "the claim needs a plan with a second tier to stop before"
-    assert len(sb["tiers"]) == 1
+    assert len(sb["tiers"]) == 1 and sb["cost_usd"] <= budget
     if sb["decision"]["action"] == "accept":
         assert sb["verified"] and sb["confidence"] >= 1.0
     else:
         assert sb["decision"] == {**sb["decision"], "action": "stop", "reason": "budget"}
         assert not sb["verified"]
+
+
+def test_a_budget_too_small_for_any_tier_is_a_402_before_anything_is_spent(client):
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="auto", max_tokens=16,
+                                       messages=[{"role": "user", "content": "What is the capital of Canada?"}],
+                                       extra_body={"switchboard": {"max_cost_usd": 1e-12}})
+    assert info.value.status_code == 402 and "cannot pay" in str(info.value)
 
 
 def test_bad_requests_are_4xx_through_the_sdk(client, stack):

@@ -47,27 +47,42 @@ def test_tier_provider_errors_propagate_by_class_name_for_retry(monkeypatch, err
 
 
 def test_llm_judge_verdict_parsed_and_priced(monkeypatch):
-    install(monkeypatch, judge, ScriptedProvider(lambda m: "INCORRECT"))
+    install(monkeypatch, judge, ScriptedProvider(lambda m: "VERDICT: INCORRECT"))
     out = judge.lambda_handler(load_event("judge", "llm_judge"), CTX)
     assert (out["kind"], out["score"], out["judge"]) == ("llm_judge", 0.0, f"llm_judge:{BIG}")
     assert out["cost_usd"] > 0
 
 
 def test_self_verify_samples_k_times_and_scores_share_correct(monkeypatch):
-    replies = iter(["CORRECT", "INCORRECT", "Correct."])
+    replies = iter(["VERDICT: CORRECT", "VERDICT: INCORRECT", "It checks out.\nVERDICT: CORRECT"])
     small = ScriptedProvider(lambda m: next(replies))
     install(monkeypatch, judge, small)
     out = judge.lambda_handler(load_event("judge", "self_verify"), CTX)
     assert small.calls == 3 and abs(out["score"] - 2 / 3) < 1e-9
 
 
+def test_a_failed_self_verify_sample_lowers_the_count_not_the_judge(monkeypatch):
+    replies = iter(["VERDICT: CORRECT", ProviderUnavailable("503"), "VERDICT: CORRECT"])
+
+    def reply(messages):
+        value = next(replies)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    install(monkeypatch, judge, ScriptedProvider(reply))
+    out = judge.lambda_handler(load_event("judge", "self_verify"), CTX)
+    assert out["score"] == 1.0 and not out["failed"] and "ProviderUnavailable" in out["detail"]
+    assert "2/2 stated CORRECT of 3 asked" in out["detail"]
+
+
 def test_unparseable_verdict_is_an_abstention(monkeypatch):
     install(monkeypatch, judge, ScriptedProvider(lambda m: "I think the weather is nice"))
     out = judge.lambda_handler(load_event("judge", "llm_judge"), CTX)
-    assert out["score"] is None and "unparseable" in out["detail"]
+    assert out["score"] is None and not out["failed"] and "no stated verdict" in out["detail"]
 
 
 def test_judge_model_failure_is_an_abstention_not_an_error(monkeypatch):
     install(monkeypatch, judge, ScriptedProvider(error=ProviderUnavailable("judge endpoint 500")))
     out = judge.lambda_handler(load_event("judge", "llm_judge"), CTX)
-    assert out["score"] is None and "ProviderUnavailable" in out["detail"]
+    assert out["score"] is None and out["failed"] and "ProviderUnavailable" in out["detail"]

@@ -124,3 +124,49 @@ def test_injected_client_is_used(server):
     client = httpx.Client(event_hooks={"request": [lambda request: seen.append(str(request.url))]})
     complete(OpenAICompatible(server.base_url, "tiny", http=client))
     assert seen == [server.base_url + "/chat/completions"]
+
+
+def test_a_dripping_upstream_is_cut_off_at_the_total_timeout(server):
+    """httpx times each read separately: one byte a second never trips a 2 s read timeout. The adapter
+    bounds the whole call."""
+    import time
+
+    server.behaviour, server.drip_s = "drip", 0.5
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout):
+        complete(OpenAICompatible(server.base_url, "tiny", timeout_s=1.5))
+    assert time.monotonic() - started < 2.5
+
+
+def test_the_requests_deadline_bounds_the_call_and_is_not_retryable(server):
+    import time
+
+    from switchboard.ports import DeadlineExceeded
+
+    server.behaviour, server.delay_s = "slow", 5
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        complete(OpenAICompatible(server.base_url, "tiny", timeout_s=30), deadline=time.time() + 0.8)
+    assert time.monotonic() - started < 1.8
+    with pytest.raises(DeadlineExceeded):  # a deadline already past: no call at all
+        complete(OpenAICompatible(server.base_url, "tiny"), deadline=time.time() - 1)
+
+
+def test_an_upstream_that_echoes_the_key_leaks_it_nowhere(server, caplog):
+    server.behaviour = "echo_auth"
+    provider = OpenAICompatible(server.base_url, "tiny", api_key="sk-live-abcdefghijklmnop")
+    with caplog.at_level("WARNING"), pytest.raises(ProviderRejected) as info:
+        complete(provider)
+    message = str(info.value)
+    assert "sk-live-abcdefghijklmnop" not in message and "127.0.0.1" not in message and "HTTP 401" in message
+    assert server.requests[-1].headers["authorization"] == "Bearer sk-live-abcdefghijklmnop"  # it was sent
+    assert "sk-live-abcdefghijklmnop" not in caplog.text and "invalid credentials" in caplog.text  # logged, redacted
+
+
+@pytest.mark.parametrize("behaviour", ["500", "malformed", "no_choices"])
+def test_error_messages_carry_no_upstream_body_or_url(server, behaviour):
+    server.behaviour = behaviour
+    with pytest.raises(ProviderUnavailable) as info:
+        complete(OpenAICompatible(server.base_url, "tiny"))
+    assert "fake error" not in str(info.value) and "not json" not in str(info.value)
+    assert server.base_url not in str(info.value) and "tiny" in str(info.value)

@@ -34,7 +34,7 @@ def judge_says(verdict: str, answer: str = "4"):
     """A provider that answers questions with ``answer`` and judge prompts with ``verdict``."""
     def reply(messages):
         last = messages[-1].content
-        return verdict if ("Verdict:" in last or "CORRECT or INCORRECT" in last) else answer
+        return f"VERDICT: {verdict}" if "<<<ANSWER" in last else answer
     return ScriptedProvider(reply)
 
 
@@ -103,8 +103,9 @@ def test_every_tier_failing_is_a_502_with_the_trace_id():
 def test_failed_execution_is_a_502_and_leaves_a_failure_trace():
     svc = make(fail_with="States.Runtime")
     status, body = call(load_event("router", "chat_completion"))
-    assert status == 502 and "States.Runtime" in body["error"]["message"]
-    assert svc.traces.get("trace-1").status == "failed"
+    assert status == 502 and body["error"]["trace_id"] == "trace-1" and "see the trace" in body["error"]["message"]
+    trace = svc.traces.get("trace-1")
+    assert trace.status == "failed" and "States.Runtime" in trace.error  # the why is in the trace, not the reply
 
 
 @pytest.mark.parametrize("scenario,status,fragment", [

@@ -78,7 +78,8 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_CATALOG_TABLE: _ref("CatalogTable"),
         names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
-        names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30"}
+        names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
+        names.ENV_REQUEST_DEADLINE_S: "24"}  # below API Gateway's 29 s integration timeout
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
     assert env["DecideFn"] == {}
     assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
@@ -152,7 +153,7 @@ def test_api_is_regional_with_the_four_routes(synth: Synth) -> None:
     routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
               for m in synth.resources("AWS::ApiGateway::Method").values()}
     assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/route"),
-                      ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback")}
+                      ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json")}
 
 
 def test_every_route_needs_an_api_key_and_proxies_to_the_router(synth: Synth) -> None:

@@ -36,7 +36,8 @@ def arn(logical_id: str) -> str:
 def test_definition_has_exactly_the_cascade_states(loaded: tuple[dict, dict]) -> None:
     definition, _ = loaded
     assert definition["StartAt"] == "CallTier"
-    assert set(definition["States"]) == {"CallTier", "RunJudges", "Decide", "Route", "Record", "Done"}
+    assert set(definition["States"]) == {"CallTier", "RunJudges", "Decide", "DecideFailed", "Route", "Record",
+                                         "Done"}
     assert definition["TimeoutSeconds"] == 300  # Express maximum
     assert "QueryLanguage" not in definition  # JSONPath (the local interpreter has no JSONata)
 
@@ -49,9 +50,9 @@ def test_helper_maps_each_placeholder_arn_to_its_function(loaded: tuple[dict, di
 def test_call_tier_retries_provider_and_lambda_errors_then_falls_through_to_decide(states: dict) -> None:
     assert states["CallTier"] == {
         "Type": "Task", "Resource": arn("TierFn"), "ResultPath": "$.current", "Next": "RunJudges",
-        "Retry": _retry(["ProviderTimeout", "ProviderUnavailable", *TRANSIENT]),
+        "TimeoutSeconds": 110, "Retry": _retry(["ProviderTimeout", "ProviderUnavailable", *TRANSIENT]),
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.current", "Next": "Decide"}],
-    }  # no Parameters: the Lambda gets the whole state
+    }  # no Parameters: the Lambda gets the whole state; DeadlineExceeded and ProviderRejected are not retried
 
 
 def test_run_judges_maps_every_judge_in_parallel_into_verdicts(states: dict) -> None:
@@ -59,13 +60,14 @@ def test_run_judges_maps_every_judge_in_parallel_into_verdicts(states: dict) -> 
     assert {k: v for k, v in run.items() if k != "ItemProcessor"} == {
         "Type": "Map", "ItemsPath": "$.current.judges", "ResultPath": "$.current.verdicts", "Next": "Decide",
         "ItemSelector": {"judge.$": "$$.Map.Item.Value", "request.$": "$.request",
-                         "candidate.$": "$.current.candidate", "answers.$": "$.answers"},
+                         "candidate.$": "$.current.candidate", "answers.$": "$.answers",
+                         "deadline.$": "$.deadline", "answer_bytes_cap.$": "$.plan.answer_bytes_cap"},
     }  # MaxConcurrency omitted = 0 = no limit (CDK does not render an explicit 0)
     assert run.get("MaxConcurrency", 0) == 0
     processor = run["ItemProcessor"]
     assert processor["StartAt"] == "Judge"
     assert processor["States"]["Judge"] == {
-        "Type": "Task", "Resource": arn("JudgeFn"), "End": True, "Retry": _retry(TRANSIENT),
+        "Type": "Task", "Resource": arn("JudgeFn"), "End": True, "TimeoutSeconds": 110, "Retry": _retry(TRANSIENT),
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "JudgeAbstains"}],
     }
 
@@ -75,14 +77,19 @@ def test_a_failed_judge_abstains_instead_of_failing_the_map(states: dict) -> Non
     assert abstains["Type"] == "Pass" and abstains["End"] is True
     # jsii drops None values, so "score" is absent rather than null; the verdict model reads both as None.
     assert {k: v for k, v in abstains["Result"].items() if k != "score"} == {
-        "judge": "unavailable", "kind": "llm_judge", "cost_usd": 0, "detail": "judge task failed"}
+        "judge": "unavailable", "kind": "llm_judge", "cost_usd": 0, "detail": "judge task failed", "failed": True}
     verdict = Verdict.model_validate(abstains["Result"])
-    assert verdict.abstained and verdict.cost_usd == 0.0
+    assert verdict.abstained and verdict.failed and verdict.cost_usd == 0.0  # it counts against the quorum
 
 
-def test_decide_replaces_the_state_and_retries_only_transient_errors(states: dict) -> None:
+def test_decide_replaces_the_state_retries_only_transient_errors_and_a_failure_is_recorded(states: dict) -> None:
     assert states["Decide"] == {"Type": "Task", "Resource": arn("DecideFn"), "ResultPath": "$",
-                                "Next": "Route", "Retry": _retry(TRANSIENT)}
+                                "Next": "Route", "TimeoutSeconds": 25, "Retry": _retry(TRANSIENT),
+                                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.decide_error",
+                                           "Next": "DecideFailed"}]}
+    failed = states["DecideFailed"]
+    assert (failed["Type"], failed["ResultPath"], failed["Next"]) == ("Pass", "$.decision", "Record")
+    assert failed["Result"]["action"] == "stop" and "answer_tier" not in failed["Result"]
 
 
 def test_route_escalates_back_to_call_tier_or_records(states: dict) -> None:
@@ -94,7 +101,7 @@ def test_route_escalates_back_to_call_tier_or_records(states: dict) -> None:
 
 def test_record_keeps_the_answer_even_when_the_trace_write_fails(states: dict) -> None:
     assert states["Record"] == {
-        "Type": "Task", "Resource": arn("RecordFn"), "ResultPath": "$.record", "Next": "Done",
+        "Type": "Task", "Resource": arn("RecordFn"), "ResultPath": "$.record", "Next": "Done", "TimeoutSeconds": 10,
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.record_error", "Next": "Done"}],
     }
     assert states["Done"] == {"Type": "Succeed"}

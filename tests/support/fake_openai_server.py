@@ -10,6 +10,10 @@ and status mapping are exercised for real. Switch ``behaviour`` to make it misbe
     malformed  200 with a body that is not JSON
     no_choices 200 with JSON lacking ``choices`` (or ``content`` on /v1/messages)
     no_usage   200 without a ``usage`` object
+    drip       200 whose body arrives one byte every ``drip_s`` seconds (per-phase timeouts never fire)
+    echo_auth  401 whose body echoes the request's Authorization header (a leak waiting to happen)
+    flaky      each request misbehaves with probability ``fail_rate`` (500, 429, 408, slow, drip,
+               malformed, echo_auth, no_choices, chosen by a seeded RNG), else answers ok
 
 Use it as a context manager, typically from a fixture in the test module (importing a fixture by
 name would trip ruff's F811 at every use)::
@@ -38,7 +42,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-BEHAVIOURS = ("ok", "500", "429", "401", "400", "408", "slow", "malformed", "no_choices", "no_usage")
+BEHAVIOURS = ("ok", "500", "429", "401", "400", "408", "slow", "malformed", "no_choices", "no_usage", "drip",
+              "echo_auth", "flaky")
+FAULTS = ("500", "429", "408", "slow", "drip", "malformed", "echo_auth", "no_choices")
 
 
 @dataclass
@@ -54,7 +60,11 @@ class FakeOpenAIServer:
     behaviour: str = "ok"
     reply: str | Callable[[dict], str] = "4"
     delay_s: float = 2.0
+    drip_s: float = 1.0
+    fail_rate: float = 0.3
+    seed: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)  # what "flaky" chose, request by request
     _httpd: ThreadingHTTPServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -70,6 +80,10 @@ class FakeOpenAIServer:
         return f"{self.url}/v1"
 
     def start(self) -> FakeOpenAIServer:
+        import random
+
+        self._rng = random.Random(self.seed)
+        self._rng_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self._httpd = ThreadingHTTPServer((self.host, 0), handler)
         self._httpd.daemon_threads = True
@@ -99,6 +113,15 @@ class FakeOpenAIServer:
     def answer_text(self, body: dict) -> str:
         return self.reply(body) if callable(self.reply) else self.reply
 
+    def pick(self) -> str:
+        """The behaviour of one request (``flaky`` draws a fault with probability ``fail_rate``)."""
+        if self.behaviour != "flaky":
+            return self.behaviour
+        with self._rng_lock:
+            choice = self._rng.choice(FAULTS) if self._rng.random() < self.fail_rate else "ok"
+            self.faults.append(choice)
+        return choice
+
 
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeOpenAIServer
@@ -119,7 +142,11 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append(RecordedRequest(self.path, headers, body))
         if self.path not in ("/v1/chat/completions", "/v1/messages"):
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
-        behaviour = fake.behaviour
+        behaviour = fake.pick()
+        if behaviour == "echo_auth":
+            echo = {"error": {"message": "invalid credentials",
+                              "received_headers": {"Authorization": headers.get("authorization", "")}}}
+            return self._send(401, echo)
         if behaviour.isdigit():
             error = {"error": {"message": f"fake error {behaviour}", "type": "fake"}}
             return self._send(int(behaviour), error)
@@ -134,7 +161,23 @@ class _Handler(BaseHTTPRequestHandler):
         payload = _anthropic_reply(body, text) if anthropic else _openai_reply(body, text)
         if behaviour == "no_usage":
             payload.pop("usage", None)
+        if behaviour == "drip":
+            return self._drip(json.dumps(payload).encode())
         return self._send(200, payload)
+
+    def _drip(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(len(data)):
+                if self.fake._stop.wait(self.fake.drip_s):
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _send(self, status: int, payload: Any) -> None:
         self._send_raw(status, json.dumps(payload).encode(), "application/json")

@@ -114,7 +114,7 @@ class ScriptedProvider:
         self.error = error
         self.calls = 0
 
-    def complete(self, messages, *, max_tokens, temperature, seed=None) -> Completion:
+    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None) -> Completion:
         self.calls += 1
         if self.error is not None:
             raise self.error

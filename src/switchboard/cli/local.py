@@ -47,11 +47,13 @@ def _stack(args: argparse.Namespace):
 
     if not args.no_pull:
         _pull_catalog_models(args.catalog)
-    from switchboard.local.stack import LocalStackError
+    from switchboard.local.stack import LocalStackError, default_state_dir
 
+    state_dir = None if args.ephemeral else (args.state_dir or default_state_dir())
     try:
         stack = LocalStack(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
-                           dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts).start()
+                           dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts,
+                           state_dir=state_dir, deadline_s=args.deadline_s).start()
     except LocalStackError as exc:
         raise SystemExit(f"error: {exc}") from None
     for warning in stack.warnings:
@@ -176,4 +178,10 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dynamodb-endpoint", default=None,
                         help="use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded emulator")
     parser.add_argument("--no-pull", action="store_true", help="do not download missing local models")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where traces are kept across restarts (default: $SB_STATE_DIR or "
+                             "~/.cache/switchboard/state)")
+    parser.add_argument("--ephemeral", action="store_true", help="keep traces in memory only")
+    parser.add_argument("--deadline-s", type=float, default=240.0,
+                        help="each request's deadline in seconds (local models run on a CPU)")
     parser.add_argument("-v", "--verbose", action="store_true")

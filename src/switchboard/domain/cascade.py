@@ -108,12 +108,27 @@ def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dic
                                       "answer_key": answer_key})
 
 
-def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | None = None) -> CascadeState:
+def quorum_met(plan: Plan, tier: int, attempt: Attempt) -> bool:
+    """Whether enough of the tier's judges stated a verdict for its confidence to be trusted: with a dial
+    plan, the verifier scored and no agreement judge failed (the verifier was trained on every answer the
+    plan buys); otherwise at least ``quorum`` judges (default: all) stated one."""
+    verdicts = attempt.verdicts
+    if plan.fusion is not None:
+        return any(v.kind == "verifier" and v.score is not None for v in verdicts) and not any(
+            v.failed for v in verdicts)
+    spec = plan.tiers[tier]
+    required = spec.quorum if spec.quorum is not None else len(spec.judges)
+    return sum(1 for v in verdicts if v.score is not None and not v.failed) >= required
+
+
+def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | None = None,
+         now: float | None = None) -> CascadeState:
     """Record the current tier's attempt, decide, and move the cursor when escalating.
 
     ``verifier`` is the learned verifier of the plan's dial (needed by fusing plans only); ``embed`` the
-    sentence encoder (needed only to compare free-text answers). Returns a new state; ``current`` is
-    cleared so the next tier starts clean.
+    sentence encoder (needed only to compare free-text answers); ``now`` (epoch seconds) measures what
+    is left of the request's deadline. Returns a new state; ``current`` is cleared so the next tier starts
+    clean.
     """
     plan = state.plan
     attempt, bought = attempt_from_current(state)
@@ -139,7 +154,8 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
                       next_tier_cost_usd=next_cost,
                       max_cost_usd=state.request.max_cost_usd if state.request.max_cost_usd is not None
                       else plan.max_cost_usd,
-                      attempts=attempts)
+                      attempts=attempts, quorum_met=quorum_met(plan, state.tier, attempt),
+                      time_left_s=None if state.deadline is None or now is None else state.deadline - now)
     if decision.answer_tier is not None:
         chosen = next(a for a in attempts if a.tier == decision.answer_tier)
         decision = decision.model_copy(update={"answer_model": chosen.answer_model})

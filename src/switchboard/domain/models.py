@@ -115,6 +115,9 @@ class TierSpec(BaseModel):
     model: str
     judges: list[JudgeSpec] = Field(default_factory=list)
     threshold: float = Field(default=0.5, ge=0.0, le=1.01)  # above 1: never accepted (escalate)
+    # How many judges must state a verdict for the tier to be accepted (None: every judge). A dial plan's
+    # quorum is its verifier's verdict with every agreement judge's answer bought.
+    quorum: int | None = Field(default=None, ge=0)
     est_cost_usd: float = Field(default=0.0, ge=0.0)
 
 
@@ -148,6 +151,9 @@ class Plan(BaseModel):
     profile: str | None = None
     point: str | None = None
     fusion: Fusion | None = None
+    # The most UTF-8 bytes an answer may take in the state (the router sizes it so the state fits Step
+    # Functions' 256 KB); the tasks clip a longer answer and mark it.
+    answer_bytes_cap: int | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -176,6 +182,7 @@ class Candidate(BaseModel):
     finish_reason: str | None = None
     key: str | None = None
     reused: bool = False
+    clipped: bool = False  # the text was cut to the room the cascade state has for an answer
 
 
 class Verdict(BaseModel):
@@ -190,9 +197,11 @@ class Verdict(BaseModel):
     kind: JudgeKind
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     cost_usd: float = 0.0
+    latency_ms: float = 0.0
     detail: str = ""
     answer_key: str | None = None
     answer: Candidate | None = None
+    failed: bool = False  # the judge could not run (its model failed, the task crashed): not a verdict
 
     @property
     def abstained(self) -> bool:
@@ -246,8 +255,13 @@ class CascadeState(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     answers: dict[str, Candidate] = Field(default_factory=dict)
     spent_usd: float = 0.0
+    # When the request must be answered by (epoch seconds): every provider call is bounded by it, and the
+    # policy does not escalate when too little of it is left.
+    deadline: float | None = None
     decision: Decision | None = None
     current: dict | None = None
+    # Set by the state machine when the Record task failed: the router then writes the trace itself.
+    record_error: dict | None = None
 
 
 class TierResult(BaseModel):
@@ -268,3 +282,5 @@ class JudgeTask(BaseModel):
     request: ChatRequest
     candidate: Candidate
     answers: dict[str, Candidate] = Field(default_factory=dict)
+    deadline: float | None = None  # the request's deadline (epoch seconds)
+    answer_bytes_cap: int | None = None  # the plan's cap on an answer's size in the state

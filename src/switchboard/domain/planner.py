@@ -10,14 +10,10 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
+from .costs import tier_bound
 from .dial import Dial, OperatingPoint, lay_out
 from .models import ChatRequest, Fusion, JudgeSpec, ModelEntry, Plan, RouteKind, TierSpec
 from .taxonomy import Category, Match, is_familiar
-
-# Fixed overheads (tokens) of the judge prompts, used only to estimate a tier's cost before running it.
-_JUDGE_PROMPT_OVERHEAD = 120
-_SELF_VERIFY_OVERHEAD = 220
-_VERDICT_TOKENS = 4
 
 
 class PlannerConfig(BaseModel):
@@ -44,13 +40,9 @@ class UnknownProfile(UnknownModel):
     """The caller asked for a profile of the dial (``auto:<profile>``) that it does not have."""
 
 
-def estimate_tokens(text: str) -> int:
-    """Rough token count (characters / 4), good enough for a budget check before a call."""
-    return max(1, len(text) // 4)
-
-
-def _request_tokens(request: ChatRequest) -> int:
-    return sum(estimate_tokens(m.content) for m in request.messages) + 4 * len(request.messages)
+class BudgetTooSmall(PlanningError):
+    """``max_cost_usd`` cannot pay for even the cheapest first tier of any plan for this request, so the
+    request is refused before anything is spent."""
 
 
 def _independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, ModelEntry]) -> str:
@@ -87,20 +79,8 @@ def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig,
 
 def estimate_tier_cost(request: ChatRequest, entry: ModelEntry, judges: Sequence[JudgeSpec],
                        catalog: Mapping[str, ModelEntry]) -> float:
-    """Upper estimate of one tier: the call at ``max_tokens`` plus each judge's calls."""
-    prompt_tokens = _request_tokens(request)
-    cost = entry.price.cost(prompt_tokens, request.max_tokens)
-    for judge in judges:
-        judge_entry = catalog.get(judge.model or "")
-        if judge_entry is None:
-            continue
-        if judge.kind == "agreement":  # the judge solves the prompt itself
-            cost += judge_entry.price.cost(prompt_tokens, request.max_tokens)
-            continue
-        overhead = _SELF_VERIFY_OVERHEAD if judge.kind == "self_verify" else _JUDGE_PROMPT_OVERHEAD
-        judge_in = prompt_tokens + request.max_tokens + overhead
-        cost += judge.samples * judge_entry.price.cost(judge_in, _VERDICT_TOKENS)
-    return cost
+    """The most one tier can cost: its call at ``max_tokens`` plus each judge (``domain.costs``)."""
+    return tier_bound(request, entry.model_id, judges, catalog)
 
 
 def order_by_learned(probabilities: Mapping[str, float], catalog: Mapping[str, ModelEntry],
@@ -170,9 +150,8 @@ def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], 
     specs = []
     for model, judges, bar in zip(layout.tiers, layout.judges, layout.thresholds, strict=True):
         judge_specs = [JudgeSpec(kind="agreement", model=j) for j in judges]
-        entry = catalog.get(model)
-        estimate = estimate_tier_cost(request, entry, judge_specs, catalog) if entry is not None else 0.0
-        specs.append(TierSpec(model=model, judges=judge_specs, threshold=min(bar, 1.01), est_cost_usd=estimate))
+        specs.append(TierSpec(model=model, judges=judge_specs, threshold=min(bar, 1.01),
+                              est_cost_usd=tier_bound(request, model, judge_specs, catalog)))
     fusion = Fusion(models=list(dial.models), router_p=[float(router_p.get(m, 0.5)) for m in dial.models],
                     own_last=layout.own_last, weights=dict(dial.weights), calibration=dial.calibration,
                     verifier_sha256=verifier_sha256 or dial.verifier_sha256,
@@ -180,3 +159,45 @@ def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], 
     return Plan(tiers=specs, route="dial", category=match.category if match else None,
                 similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd,
                 profile=profile, point=point.name, fusion=fusion)
+
+
+def fits(plan: Plan, budget: float | None) -> bool:
+    """Whether the plan's first tier - model and judges, at their bound - fits the budget. (Later tiers
+    run only when their bound still fits what is left: ``policy.decide``.)"""
+    return budget is None or plan.tiers[0].est_cost_usd <= budget
+
+
+def within_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
+                  alternatives: Sequence[Plan] = ()) -> Plan:
+    """``plan`` when its first tier fits ``request.max_cost_usd``; else the first fitting plan of: the
+    ``alternatives`` (other dial points, cheapest first), a single tier of a cheaper model with its judges,
+    the cheapest model without judges (its answer can then only be returned unverified). Raises
+    ``BudgetTooSmall`` - before anything is spent - when nothing fits."""
+    budget = request.max_cost_usd
+    if fits(plan, budget):
+        return plan
+    for alternative in alternatives:
+        if fits(alternative, budget):
+            return alternative
+    if plan.route != "dial":
+        usable = sorted((e for e in catalog.values() if e.provider != "fault"),
+                        key=lambda e: (tier_bound(request, e.model_id, [], catalog), e.model_id))
+        if plan.route == "pinned":
+            usable = [catalog[plan.tiers[0].model]]
+        models = [e.model_id for e in usable]
+        for model in models:
+            judges = _judges_for(model, [model], config, catalog)
+            tier = TierSpec(model=model, judges=judges, threshold=config.threshold,
+                            est_cost_usd=tier_bound(request, model, judges, catalog))
+            if tier.est_cost_usd <= (budget or 0.0):
+                return plan.model_copy(update={"tiers": [tier]})
+        for model in models:
+            tier = TierSpec(model=model, judges=[], threshold=config.threshold,
+                            est_cost_usd=tier_bound(request, model, [], catalog))
+            if tier.est_cost_usd <= (budget or 0.0):
+                return plan.model_copy(update={"tiers": [tier]})
+    cheapest = min([plan, *alternatives], key=lambda p: p.tiers[0].est_cost_usd)
+    floor = min(cheapest.tiers[0].est_cost_usd,
+                min((tier_bound(request, m, [], catalog) for m in catalog if plan.route != "dial"), default=1e9))
+    raise BudgetTooSmall(f"max_cost_usd {budget:g} cannot pay for this request: its cheapest first tier can cost "
+                         f"up to ${floor:.3g} (the prompt's length and max_tokens={request.max_tokens} bound it)")

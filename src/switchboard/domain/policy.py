@@ -52,20 +52,27 @@ def best_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
     return best
 
 
+# Escalating with less time than this left would only start a call the deadline cuts off.
+MIN_ESCALATION_SECONDS = 3.0
+
+
 def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None, threshold: float,
            spent_usd: float, next_tier_cost_usd: float | None, max_cost_usd: float | None,
-           attempts: Sequence[Attempt] = ()) -> Decision:
+           attempts: Sequence[Attempt] = (), quorum_met: bool = True,
+           time_left_s: float | None = None) -> Decision:
     """Decide what to do after tier ``tier`` of ``n_tiers`` has answered (or failed) and been judged.
 
-    - accept when the tier answered and its confidence reaches ``threshold``;
-    - stop when no tier is left, or when the next tier's estimated cost would take the spend past the
-      request's budget; the answer is then the best attempt so far, flagged unverified;
+    - accept when the tier answered, its confidence reaches ``threshold`` and its judges reached their
+      quorum (a judge that failed counts against acceptance);
+    - stop when no tier is left, when the next tier's cost bound would take the spend past the request's
+      budget, or when less than ``MIN_ESCALATION_SECONDS`` of the request's deadline is left; the answer
+      is then the best attempt so far, flagged unverified;
     - escalate otherwise.
 
     ``attempts`` are all attempts including the current one; they only matter for choosing the best
     answer on a stop.
     """
-    if answered and confidence is not None and confidence >= threshold:
+    if answered and confidence is not None and confidence >= threshold and (quorum_met or threshold <= 0):
         # A bar of 0 (a dial's final tier) accepts whatever the judges said: the best answer available,
         # returned with its calibrated confidence, but not "verified" - no judge cleared it.
         if threshold > 0:
@@ -83,5 +90,7 @@ def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None,
         return stop("tiers_exhausted")
     if max_cost_usd is not None and spent_usd + (next_tier_cost_usd or 0.0) > max_cost_usd:
         return stop("budget")
+    if time_left_s is not None and time_left_s < MIN_ESCALATION_SECONDS:
+        return stop("deadline")
     reason = "not_confident" if answered else "tier_failed"
     return Decision(action="escalate", reason=reason, confidence=confidence, answer_tier=None)

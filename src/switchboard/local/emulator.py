@@ -9,9 +9,12 @@ Functions backend executes real Amazon States Language (an interpreter ported fr
    ``lambda.use_docker`` is off, which otherwise echoes payloads) with a call to our handler, and reports
    a raised exception the way Lambda does (``X-Amz-Function-Error: Unhandled`` and an
    ``{"errorType", "errorMessage"}`` payload), so the state machine's Retry/Catch see the real error names.
-2. moto deep-copies the state machine, including its finished executions, at every StartExecution; an
-   execution holds a thread lock, so the second execution would crash. ``_detach_executions`` hands the
-   copy a state machine without its history and puts the history back after.
+2. moto keeps every execution in a list it scans for DescribeExecution; concurrent StartExecution and
+   DescribeExecution calls (several clients at once) are serialised by one lock here, and finished
+   executions beyond the last ``KEEP_EXECUTIONS`` are dropped so a long-running server does not grow.
+   (moto >= 5.1 deep-copies a state machine without its executions at StartExecution, so the copy no
+   longer needs help; an earlier workaround that emptied the list during the copy raced with concurrent
+   requests and made them fail with ExecutionDoesNotExist.)
 
 The endpoint is loopback only; nothing here reaches the network.
 """
@@ -25,6 +28,7 @@ import socket
 import threading
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +63,7 @@ class LambdaDispatcher:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
-        self.invocations: list[tuple[str, str]] = []
+        self.invocations: deque[tuple[str, str]] = deque(maxlen=10_000)  # bounded for a long-running server
         self._lock = threading.Lock()
 
     def register(self, function_name: str, handler: Handler) -> None:
@@ -90,6 +94,8 @@ class LambdaDispatcher:
 
 _ACTIVE: LambdaDispatcher | None = None
 _PATCHED = False
+_EXECUTIONS_LOCK = threading.Lock()
+KEEP_EXECUTIONS = 200  # finished executions kept for inspection
 
 
 def _install_patches() -> None:
@@ -114,19 +120,26 @@ def _install_patches() -> None:
 
     simple_lambda.LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
 
-    original_start = sfn_parser.StepFunctionsParserBackend.start_execution
+    backend_cls = sfn_parser.StepFunctionsParserBackend
+    original_start = backend_cls.start_execution
+    original_describe = backend_cls.describe_execution
 
-    def _detach_executions(self, state_machine_arn, *args, **kwargs):  # noqa: ANN001
-        machine = self.describe_state_machine(state_machine_arn)
-        history = machine.executions
-        machine.executions = []
-        try:
-            return original_start(self, state_machine_arn, *args, **kwargs)
-        finally:
-            # keep the last 200 executions: enough to inspect, bounded for a long-running server
-            machine.executions = (history + machine.executions)[-200:]
+    def start_execution(self, state_machine_arn, *args, **kwargs):  # noqa: ANN001, ANN202
+        with _EXECUTIONS_LOCK:
+            execution = original_start(self, state_machine_arn, *args, **kwargs)
+            machine = self.describe_state_machine(state_machine_arn)
+            finished = [e for e in machine.executions if e.status != "RUNNING"]
+            if len(finished) > KEEP_EXECUTIONS:
+                drop = {id(e) for e in finished[:-KEEP_EXECUTIONS]}
+                machine.executions[:] = [e for e in machine.executions if id(e) not in drop]
+            return execution
 
-    sfn_parser.StepFunctionsParserBackend.start_execution = _detach_executions  # type: ignore[method-assign]
+    def describe_execution(self, execution_arn):  # noqa: ANN001, ANN202
+        with _EXECUTIONS_LOCK:
+            return original_describe(self, execution_arn)
+
+    backend_cls.start_execution = start_execution  # type: ignore[method-assign]
+    backend_cls.describe_execution = describe_execution  # type: ignore[method-assign]
     _PATCHED = True
 
 

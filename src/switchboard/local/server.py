@@ -49,6 +49,16 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
     }
 
 
+def response_headers(result: dict) -> dict[str, str]:
+    """The headers of a Lambda proxy response, as API Gateway returns them: ``multiValueHeaders`` (what
+    Powertools sets) merged with ``headers``; JSON when the handler named no Content-Type."""
+    headers = {k: ", ".join(str(x) for x in v) for k, v in (result.get("multiValueHeaders") or {}).items() if v}
+    headers.update({k: str(v) for k, v in (result.get("headers") or {}).items()})
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
 def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -64,7 +74,8 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD response carries the headers of the GET, never a body
+                self.wfile.write(body)
 
         def _error(self, status: int, message: str) -> None:
             body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": status}})
@@ -92,9 +103,17 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             result = server.stack.invoke_router(event)
             payload = result.get("body") or ""
             data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
-            self._send(int(result.get("statusCode", 500)), result.get("headers") or {}, data)
+            self._send(int(result.get("statusCode", 500)), response_headers(result), data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _proxy
+        def __getattr__(self, name: str):  # noqa: ANN204 - any HTTP method reaches the router (JSON 405/404)
+            if name.startswith("do_"):
+                return self._proxy
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The stdlib's own errors (a malformed request line, a header too long) in OpenAI's JSON shape."""
+            self.close_connection = True
+            self._error(code, message or explain or "bad request")
 
     return Handler
 
@@ -126,5 +145,8 @@ class LocalServer:
         self.httpd.serve_forever()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        # shutdown() waits for serve_forever to return: only ask when it runs, or it would wait forever
+        if self._thread is not None and self._thread.is_alive():
+            self.httpd.shutdown()
+            self._thread.join(timeout=10)
         self.httpd.server_close()

@@ -28,6 +28,13 @@ from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalA
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+LOCAL_DEADLINE_S = 240.0
+# Tables whose items must survive a restart of the local stack (the others are seeded at every start).
+DURABLE_TABLES = ("TracesTable",)
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get(names.ENV_STATE_DIR) or Path.home() / ".cache" / "switchboard" / "state")
 
 
 class LocalStackError(RuntimeError):
@@ -82,7 +89,8 @@ class LocalStack:
     def __init__(self, *, template: dict | None = None, root: Path | None = None,
                  catalog_path: Path | None = None, taxonomy_path: Path | None = None,
                  dynamodb_endpoint: str | None = None, port: int | None = None,
-                 router_artifacts: Path | None = None, providers: Any | None = None) -> None:
+                 router_artifacts: Path | None = None, providers: Any | None = None,
+                 deadline_s: float = LOCAL_DEADLINE_S, state_dir: Path | None = None) -> None:
         self.root = root
         self.template = template
         self.catalog_path = catalog_path or DATA_DIR / "catalog.local.json"
@@ -95,6 +103,11 @@ class LocalStack:
         # A ProviderSource to serve every model instead of the catalogue's providers (``eval --via-stack``
         # replays recorded outcomes through the stack this way); None: the catalogue's own providers.
         self.providers = providers
+        self.deadline_s = deadline_s
+        # Where the durable tables (traces) are journaled so they survive a restart; None: in memory only.
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.journal: Any = None
+        self.restored: dict[str, int] = {}
         self.warnings: list[str] = []
         self._router_models: list[str] = []
         self.dynamodb_endpoint = dynamodb_endpoint
@@ -129,6 +142,7 @@ class LocalStack:
                 self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
             self._apply_env()
             self._create_tables()
+            self._restore_durable_tables()
             self._create_state_machine()
             self._register_functions()
             self.seed()
@@ -138,6 +152,12 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        if self.journal is not None:
+            from switchboard.local.journal import activate
+
+            activate(None)
+            self.journal.close()
+            self.journal = None
         self.aws.stop()
         from switchboard import composition
 
@@ -182,6 +202,19 @@ class LocalStack:
             if ttl and ttl.get("Enabled"):
                 client.update_time_to_live(TableName=name, TimeToLiveSpecification={
                     "Enabled": True, "AttributeName": ttl["AttributeName"]})
+
+    def _restore_durable_tables(self) -> None:
+        """Journal the durable tables (``local.journal``) and put back what an earlier run recorded."""
+        if self.state_dir is None or self.dynamodb_endpoint:
+            return  # DynamoDB Local keeps its own data (-dbPath)
+        from switchboard.local.journal import Journal, activate
+
+        tables = _resources(self.template, "AWS::DynamoDB::Table")
+        durable = {self.table_names[lid]: [k["AttributeName"] for k in tables[lid]["Properties"]["KeySchema"]]
+                   for lid in DURABLE_TABLES if lid in tables}
+        self.journal = Journal(self.state_dir, durable)
+        activate(self.journal)
+        self.restored = self.journal.restore(self._dynamodb())
 
     def _create_state_machine(self) -> None:
         machines = _resources(self.template, "AWS::StepFunctions::StateMachine")
@@ -233,6 +266,8 @@ class LocalStack:
             raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
         # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
         self.environment[names.ENV_ORCHESTRATION] = "poll"
+        # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
+        self.environment[names.ENV_REQUEST_DEADLINE_S] = str(self.deadline_s)
         if self.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
             self.environment[names.ENV_ROUTER_ARTIFACTS] = str(self.router_artifacts.resolve())
         self._apply_env()
@@ -277,8 +312,9 @@ class LocalStack:
     # ---- calls -----------------------------------------------------------------------------------
     def invoke_router(self, event: dict) -> dict:
         ok, result = self.dispatcher.invoke(self.router_function, event)
-        if not ok:  # the router handler maps every error itself; this is a bug, reported as such
+        if not ok:  # the router handler maps every error itself; this is a bug: logged, not shown
+            log.error("router handler raised %s: %s", result.get("errorType"), str(result.get("errorMessage"))[:500])
             return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"error": {"message": "router failed: " + result["errorMessage"],
+                    "body": json.dumps({"error": {"message": "internal error in the local router",
                                                   "type": "internal_error", "code": 500}})}
         return result

@@ -24,14 +24,14 @@ AUTO_MODELS = {"auto", "switchboard", ""}
 
 
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     type: str
     text: str | None = None
 
 
 class ApiMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "user", "assistant", "developer"]
     content: str | list[ContentPart]
@@ -48,7 +48,7 @@ class ApiMessage(BaseModel):
 class SwitchboardOptions(BaseModel):
     """Switchboard's extensions of the OpenAI request (send as ``extra_body={"switchboard": {...}}``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -56,7 +56,7 @@ class SwitchboardOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str = "auto"
     messages: list[ApiMessage] = Field(min_length=1)
@@ -122,7 +122,7 @@ class ChatCompletionRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     trace_id: str = Field(min_length=1, max_length=128)
     score: float = Field(ge=0.0, le=1.0)
@@ -209,6 +209,32 @@ def route_response(state: CascadeState) -> dict[str, Any]:
             "decision": state.decision.model_dump() if state.decision else None}
 
 
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(text: str) -> int:
+    """How deeply the JSON in ``text`` nests (strings skipped): checked before parsing, so a body nested
+    thousands deep is a 400 instead of a recursion error."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_body(raw: str | None, base64_encoded: bool = False) -> dict[str, Any]:
     """The JSON object of a request body (as API Gateway delivers it), or ``BadRequest`` saying why not."""
     if raw is None or raw == "":
@@ -218,6 +244,8 @@ def parse_body(raw: str | None, base64_encoded: bool = False) -> dict[str, Any]:
             raw = base64.b64decode(raw).decode("utf-8", errors="replace")
         except (binascii.Error, ValueError) as exc:
             raise BadRequest("request body is not valid base64") from exc
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         body = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -233,3 +261,19 @@ def parse(model: type[Model], body: dict[str, Any]) -> Model:
         return model.model_validate(body)
     except ValidationError as exc:
         raise BadRequest(validation_message(exc)) from exc
+
+
+# The API's routes (method, path pattern); the router handler serves exactly these.
+ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/traces/{trace_id}"),
+          ("POST", "/v1/feedback"), ("GET", "/openapi.json"))
+
+
+def methods_for(path: str) -> list[str]:
+    """The methods a path is served with (empty: no such path)."""
+    parts = path.rstrip("/").split("/")
+    out = []
+    for method, pattern in ROUTES:
+        expected = pattern.split("/")
+        if len(expected) == len(parts) and all(e.startswith("{") or e == p for e, p in zip(expected, parts, strict=True)):
+            out.append(method)
+    return out

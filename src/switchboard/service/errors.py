@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from switchboard.domain.planner import PlanningError, UnknownModel
+from switchboard.domain.planner import BudgetTooSmall, PlanningError, UnknownModel
 from switchboard.ports import StoreError
 
 
@@ -36,11 +36,19 @@ class NotFound(ApiError):
     """The addressed resource (a trace) does not exist or has expired."""
 
 
+class MethodNotAllowed(ApiError):
+    """The path exists, but not with this HTTP method."""
+
+
 class CascadeFailed(ApiError):
     """The cascade produced no answer (every tier failed, or the execution itself failed)."""
 
     def __init__(self, trace_id: str, message: str) -> None:
         super().__init__(message, trace_id=trace_id)
+
+
+class CascadeTimedOut(CascadeFailed):
+    """The request's deadline passed before any model answered."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,11 @@ class ErrorKind:
 # Most specific first: the first class an exception is an instance of decides.
 STATUS_TABLE: tuple[tuple[type[BaseException], ErrorKind], ...] = (
     (PromptTooLarge, ErrorKind(413, "invalid_request_error")),
+    (BudgetTooSmall, ErrorKind(402, "insufficient_budget")),
     (UnknownModel, ErrorKind(404, "invalid_request_error")),
     (NotFound, ErrorKind(404, "not_found")),
+    (MethodNotAllowed, ErrorKind(405, "invalid_request_error")),
+    (CascadeTimedOut, ErrorKind(504, "timeout")),
     (CascadeFailed, ErrorKind(502, "upstream_error")),
     (StoreError, ErrorKind(503, "service_unavailable")),
     (PlanningError, ErrorKind(400, "invalid_request_error")),

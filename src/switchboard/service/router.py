@@ -6,12 +6,19 @@ The router Lambda (and through it the local stack) is a thin adapter over ``Rout
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 
-from switchboard.domain.dial import DEFAULT_PROFILE, Dial
+from switchboard.domain.dial import DEFAULT_PROFILE, Dial, OperatingPoint
 from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
-from switchboard.domain.planner import PlannerConfig, UnknownProfile, build_dial_plan, build_plan
+from switchboard.domain.planner import (
+    PlannerConfig,
+    UnknownProfile,
+    build_dial_plan,
+    build_plan,
+    within_budget,
+)
 from switchboard.domain.taxonomy import CentroidIndex, Match, TaxonomyMismatch, is_familiar, routing_text
 from switchboard.ports import (
     CatalogSource,
@@ -24,10 +31,34 @@ from switchboard.ports import (
     TraceStore,
 )
 from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
-from switchboard.service.errors import CascadeFailed, NotFound
+from switchboard.service.errors import CascadeFailed, CascadeTimedOut, NotFound, PromptTooLarge
 from switchboard.service.traces import now_iso, trace_of
 
 log = logging.getLogger(__name__)
+
+
+# Step Functions passes at most 256 KB between states; the state must stay below it with every answer in.
+STATE_LIMIT_BYTES = 256 * 1024
+STATE_RESERVE_BYTES = 24 * 1024  # verdicts, decisions and the Map's own envelope
+TYPICAL_BYTES_PER_TOKEN = 4
+
+
+def answer_bytes_cap(state: CascadeState) -> int:
+    """How many bytes each answer of the plan may take in the state so that the state - request, plan,
+    every answer (kept once in ``answers`` and once in its attempt) - fits Step Functions' 256 KB.
+
+    A request whose answers would get less room than ``max_tokens`` typical tokens is refused with 413
+    before any model is called; the tasks clip an answer that still exceeds the cap (``plan.answer_bytes_cap``).
+    """
+    models = {t.model for t in state.plan.tiers} | {j.model for t in state.plan.tiers for j in t.judges if j.model}
+    fixed = len(state.model_dump_json().encode("utf-8")) + STATE_RESERVE_BYTES
+    cap = (STATE_LIMIT_BYTES - fixed) // (2 * max(1, len(models)))
+    needed = state.request.max_tokens * TYPICAL_BYTES_PER_TOKEN
+    if cap < needed:
+        raise PromptTooLarge(f"the request is too large for the cascade: its prompt and up to {len(models)} answers "
+                             f"of max_tokens={state.request.max_tokens} cannot fit the {STATE_LIMIT_BYTES // 1024} KB "
+                             "a cascade state can carry; shorten the messages or lower max_tokens")
+    return int(cap)
 
 
 def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
@@ -41,7 +72,7 @@ class RouterService:
                  traces: TraceStore, encoder_factory: Callable[[], Encoder], planner: dict | None = None,
                  learned: LearnedRouter | None = None, trace_ttl_days: int = 30, max_prompt_chars: int = 32000,
                  policy: PolicySource | None = None, verifier_sha256: str | None = None,
-                 id_factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+                 deadline_s: float = 25.0, id_factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.catalog = catalog
         self.taxonomy = taxonomy
         self.orchestrator = orchestrator
@@ -54,6 +85,7 @@ class RouterService:
         self.verifier_sha256 = verifier_sha256
         self._dial_problem: str | None = None
         self.trace_ttl_days = trace_ttl_days
+        self.deadline_s = deadline_s
         self.max_prompt_chars = max_prompt_chars
         self.new_id = id_factory
         self._index: tuple[int, CentroidIndex] | None = None
@@ -96,7 +128,8 @@ class RouterService:
         catalog = self.catalog.models()
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **self.planner_overrides)
         if pinned_model is not None:
-            return build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
+            plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
+            return within_budget(plan, request, catalog, config)
         dial = self.dial()
         if dial is None and request.profile is not None:
             raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
@@ -121,17 +154,26 @@ class RouterService:
             profile = request.profile
             if profile is None and request.quality is None and request.max_cost_usd is None:
                 profile = DEFAULT_PROFILE if DEFAULT_PROFILE in dial.profiles else None
-            return build_dial_plan(request=request, catalog=catalog, dial=dial, point=point,
-                                   router_p=self.learned.predict(embedding), match=match, profile=profile,
-                                   verifier_sha256=self.verifier_sha256)
+            router_p = self.learned.predict(embedding)
+
+            def dial_plan(p: OperatingPoint, named: str | None) -> Plan:
+                return build_dial_plan(request=request, catalog=catalog, dial=dial, point=p, router_p=router_p,
+                                       match=match, profile=named, verifier_sha256=self.verifier_sha256)
+
+            # when the chosen point's first tier cannot fit the budget, a cheaper point of the dial may
+            cheaper = sorted((p for p in dial.points if p.name != point.name),
+                             key=lambda p: (p.train_cost_per_1k or 0.0, p.name))
+            return within_budget(dial_plan(point, profile), request, catalog, config,
+                                 alternatives=[dial_plan(p, None) for p in cheaper])
         learned = None
         if self.learned is not None and not is_familiar(match, category, config.similarity_threshold):
             try:
                 learned = self.learned.predict(embedding)
             except Exception:  # noqa: BLE001 - an unusable learned router degrades to the default plan
                 log.exception("learned router failed; planning without it")
-        return build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
+        plan = build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=learned)
+        return within_budget(plan, request, catalog, config)
 
     def chat(self, request: ChatCompletionRequest) -> CascadeState:
         """An API request, mapped onto the domain and run (``complete``)."""
@@ -144,14 +186,26 @@ class RouterService:
         ``CascadeFailed`` carries its id to the caller.
         """
         plan = self.plan(request, pinned_model)
-        state = CascadeState(request_id=self.new_id(), request=request, plan=plan)
+        state = CascadeState(request_id=self.new_id(), request=request, plan=plan,
+                             deadline=time.time() + self.deadline_s)
+        state = state.model_copy(update={"plan": plan.model_copy(update={
+            "answer_bytes_cap": answer_bytes_cap(state)})})
         outcome = self.orchestrator.run(state)
         if outcome.status != "SUCCEEDED" or outcome.state is None:
-            message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"
+            message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"[:2000]
             self._write_trace(trace_of(state, error=message))
-            raise CascadeFailed(state.request_id, message)
+            if outcome.status == "TIMED_OUT":
+                raise CascadeTimedOut(state.request_id, "the cascade did not finish in time; see the trace")
+            raise CascadeFailed(state.request_id, f"the cascade execution failed ({outcome.status}); "
+                                                  "see the trace")
         final = outcome.state
+        if final.record_error is not None:  # the Record task failed: keep the trace anyway
+            log.error("record task failed for %s: %s", final.request_id, str(final.record_error)[:300])
+            self._write_trace(trace_of(final))
         if final.decision is None or final.decision.answer_tier is None:
+            if final.decision is not None and final.decision.reason == "deadline":
+                raise CascadeTimedOut(final.request_id, "no model answered before the request's deadline; "
+                                                        "see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
         return final
 

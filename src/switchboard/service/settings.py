@@ -39,6 +39,7 @@ class RouterSettings(BaseModel):
     orchestration: Literal["sync", "poll"] = "sync"
     trace_ttl_days: int = Field(default=30, ge=1)
     max_prompt_chars: int = Field(default=32000, ge=1)
+    request_deadline_s: float = Field(default=25.0, gt=0, le=900)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RouterSettings:
@@ -49,7 +50,8 @@ class RouterSettings(BaseModel):
                            "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
                            "orchestration": names.ENV_ORCHESTRATION,
                            "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
-                           "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS}, env)
+                           "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS,
+                           "request_deadline_s": names.ENV_REQUEST_DEADLINE_S}, env)
 
 
 class ModelCallSettings(BaseModel):

@@ -12,6 +12,7 @@ import time
 
 from switchboard.domain.answers import answer_key, same_answer
 from switchboard.domain.cascade import Embed, Predict, step
+from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.models import (
     Candidate,
     CascadeState,
@@ -23,16 +24,17 @@ from switchboard.domain.models import (
     Verdict,
 )
 from switchboard.domain.verdicts import (
+    VERDICT_CHOICES,
+    answer_field_limit,
     llm_judge_messages,
     parse_verdict,
     self_verify_messages,
     share_positive,
 )
-from switchboard.ports import Completion, ProviderRejected, ProviderSource, Verifier
+from switchboard.ports import Completion, DeadlineExceeded, ProviderRejected, ProviderSource, Verifier
 
 log = logging.getLogger(__name__)
 SELF_VERIFY_TEMPERATURE = 0.7
-VERDICT_MAX_TOKENS = 8
 
 
 def _entry(catalog: dict[str, ModelEntry], model_id: str) -> ModelEntry:
@@ -42,14 +44,19 @@ def _entry(catalog: dict[str, ModelEntry], model_id: str) -> ModelEntry:
     return entry
 
 
-def _answer(model: str, completion: Completion, entry: ModelEntry, prompt: str, latency_ms: float) -> Candidate:
+def _answer(model: str, completion: Completion, entry: ModelEntry, prompt: str, latency_ms: float,
+            cap: int | None = None) -> Candidate:
     """A completion as an answer: priced (the provider's exact cost when it knows it, else the catalogue's
-    price of the usage) and keyed for comparison (``domain.answers``; a provider that read the key from a
-    record - the replay provider - gives it as recorded)."""
+    price of the usage), keyed for comparison (``domain.answers``; a provider that read the key from a
+    record - the replay provider - gives it as recorded) and clipped to ``cap`` bytes, the room the
+    state has for it (the router sizes the cap so that this practically never happens)."""
     cost = completion.cost_usd if completion.cost_usd is not None else entry.price.cost(
         completion.input_tokens, completion.output_tokens)
     key = completion.answer_key if completion.answer_recorded else answer_key(completion.text, prompt)
-    return Candidate(model=model, text=completion.text,
+    text, clipped = completion.text, False
+    if cap is not None and len(text.encode("utf-8")) > cap:
+        text, clipped = text.encode("utf-8")[:cap].decode("utf-8", errors="ignore"), True
+    return Candidate(model=model, text=text, clipped=clipped,
                      usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
                      cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason, key=key)
 
@@ -59,14 +66,15 @@ def _reused(answer: Candidate) -> Candidate:
     return answer.model_copy(update={"cost_usd": 0.0, "latency_ms": 0.0, "reused": True})
 
 
-def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Candidate:
+def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], providers: ProviderSource,
+          deadline: float | None = None, cap: int | None = None) -> Candidate:
     """Ask ``model`` the request itself (a tier, or an agreement judge that solves the prompt)."""
     entry = _entry(catalog, model)
     provider = providers.provider_for(entry)
     started = time.perf_counter()
     completion = provider.complete(request.messages, max_tokens=request.max_tokens,
-                                   temperature=request.temperature)
-    return _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000)
+                                   temperature=request.temperature, deadline=deadline)
+    return _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
 
 
 def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierResult:
@@ -75,49 +83,73 @@ def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: Pro
     through to the next tier)."""
     spec = state.plan.tiers[state.tier]
     bought = state.answers.get(spec.model)
-    candidate = _reused(bought) if bought is not None else solve(spec.model, state.request, catalog, providers)
+    candidate = (_reused(bought) if bought is not None
+                 else solve(spec.model, state.request, catalog, providers, deadline=state.deadline,
+                            cap=state.plan.answer_bytes_cap))
     return TierResult(tier=state.tier, candidate=candidate, judges=spec.judges)
 
 
 def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
-    """Run one judge on a candidate. Any failure of the judge's model becomes an abstention that says why:
-    a judge that cannot judge must not sink an answer that may be good."""
+    """Run one judge on a candidate. A judge that cannot judge abstains, saying why (and counts against
+    the tier's quorum in ``decide``); it never raises. A self-verification that loses some samples scores
+    the ones that returned a verdict. Judge prompts ask for a stated verdict (``domain.verdicts``); local
+    models are constrained to the two verdict lines."""
     spec = task.judge
-    question = task.request.prompt
-    answer = task.candidate.text
-    truncated = task.candidate.finish_reason == "length"
+    started = time.perf_counter()
     try:
         if spec.kind == "agreement":
-            return _agreement(task, catalog, providers)
-        entry = _entry(catalog, spec.model or task.candidate.model)
-        provider = providers.provider_for(entry)
-        if spec.kind == "llm_judge":
-            completion = provider.complete(llm_judge_messages(question, answer, truncated),
-                                           max_tokens=VERDICT_MAX_TOKENS, temperature=0.0)
-            cost = entry.price.cost(completion.input_tokens, completion.output_tokens)
-            score = parse_verdict(completion.text)
-            detail = completion.text.strip()[:200]
-        elif spec.kind == "self_verify":
-            samples: list[float | None] = []
-            cost = 0.0
-            texts = []
-            for k in range(spec.samples):
-                completion = provider.complete(self_verify_messages(question, answer, truncated),
-                                               max_tokens=VERDICT_MAX_TOKENS,
-                                               temperature=SELF_VERIFY_TEMPERATURE, seed=1000 + k)
-                cost += entry.price.cost(completion.input_tokens, completion.output_tokens)
-                samples.append(parse_verdict(completion.text))
-                texts.append(completion.text.strip()[:40])
-            score = share_positive(samples)
-            detail = f"{sum(1 for s in samples if s == 1.0)}/{len(samples)} correct; samples={texts}"
+            verdict = _agreement(task, catalog, providers)
+        elif spec.kind in ("llm_judge", "self_verify"):
+            verdict = _ask_for_verdicts(task, catalog, providers)
         else:
-            return Verdict(judge=spec.name, kind=spec.kind, score=None,
-                           detail=f"judge kind '{spec.kind}' needs recorded data (offline evaluation only)")
+            verdict = Verdict(judge=spec.name, kind=spec.kind, score=None,
+                              detail=f"judge kind '{spec.kind}' does not run as a judge task")
     except Exception as exc:  # noqa: BLE001 - every judge failure is an abstention, recorded in the trace
-        return Verdict(judge=spec.name, kind=spec.kind, score=None,
-                       detail=f"judge failed: {type(exc).__name__}: {str(exc)[:200]}")
+        verdict = Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True,
+                          detail=f"judge failed: {type(exc).__name__}: {str(exc)[:200]}")
+    return verdict.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+
+def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
+    spec = task.judge
+    question, answer = task.request.prompt, task.candidate.text
+    truncated = task.candidate.finish_reason == "length"
+    entry = _entry(catalog, spec.model or task.candidate.model)
+    provider = providers.provider_for(entry)
+    limit = answer_field_limit(task.request.max_tokens)
+    if spec.kind == "llm_judge":
+        messages = llm_judge_messages(question, answer, truncated, answer_limit=limit)
+        temperature, samples = 0.0, 1
+    else:
+        messages = self_verify_messages(question, answer, truncated, answer_limit=limit)
+        temperature, samples = SELF_VERIFY_TEMPERATURE, spec.samples
+    scores: list[float | None] = []
+    texts: list[str] = []
+    failures: list[str] = []
+    cost = 0.0
+    for k in range(samples):
+        try:
+            completion = provider.complete(messages, max_tokens=VERDICT_MAX_TOKENS, temperature=temperature,
+                                           seed=1000 + k if spec.kind == "self_verify" else None,
+                                           deadline=task.deadline, choices=VERDICT_CHOICES)
+        except DeadlineExceeded as exc:
+            failures.append(type(exc).__name__)
+            break  # no time for more samples
+        except Exception as exc:  # noqa: BLE001 - a failed sample lowers the count, not the judge
+            failures.append(type(exc).__name__)
+            continue
+        cost += entry.price.cost(completion.input_tokens, completion.output_tokens)
+        scores.append(parse_verdict(completion.text))
+        texts.append(completion.text.strip()[:60])
+    score = share_positive(scores)
+    stated = sum(1 for v in scores if v is not None)
+    detail = (f"{sum(1 for v in scores if v == 1.0)}/{stated} stated CORRECT of {samples} asked; "
+              f"replies={texts}" + (f"; failed samples: {failures}" if failures else ""))
+    if not scores and failures:  # no sample came back: the judge did not run
+        return Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, cost_usd=cost,
+                       detail=f"judge failed: every sample failed ({failures})")
     if score is None:
-        detail = f"unparseable verdict, abstained: {detail}"
+        detail = f"no stated verdict, abstained: {detail}"
     return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, detail=detail)
 
 
@@ -128,7 +160,8 @@ def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provi
     spec = task.judge
     model = spec.model or task.candidate.model
     bought = task.answers.get(model)
-    answer = _reused(bought) if bought is not None else solve(model, task.request, catalog, providers)
+    answer = (_reused(bought) if bought is not None
+              else solve(model, task.request, catalog, providers, deadline=task.deadline, cap=task.answer_bytes_cap))
     agrees = same_answer(task.candidate.key, answer.key)
     score = None if task.candidate.key is None or answer.key is None else float(agrees)
     how = "reused its answer bought earlier in this request" if answer.reused else "solved the prompt"
@@ -149,4 +182,4 @@ def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Emb
         else:
             log.error("the plan's verifier %s is not the deployed one %s; not verifying",
                       fusion.verifier_sha256[:12], verifier.sha256[:12])
-    return step(state, verifier=predict, embed=embed)
+    return step(state, verifier=predict, embed=embed, now=time.time())

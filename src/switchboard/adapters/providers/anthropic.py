@@ -8,16 +8,20 @@ turns of one role are merged), and the answer is a list of content blocks. The k
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
+from switchboard.adapters.providers.redact import redact
 from switchboard.domain.models import Message
 from switchboard.ports import Completion, ProviderUnavailable
 
 from .openai_compat import default_client, estimate_tokens, post_json
 
+log = logging.getLogger(__name__)
 ANTHROPIC_VERSION = "2023-06-01"
 
 # The Messages API's stop reasons, in the OpenAI vocabulary the rest of Switchboard speaks.
@@ -64,8 +68,9 @@ class AnthropicMessages:
         return self._http
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion:
-        """``seed`` is accepted for the protocol but the Messages API has no seed parameter."""
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
+        """``seed`` and ``choices`` are accepted for the protocol; the Messages API has neither."""
         system, turns = split_system(messages)
         body: dict[str, Any] = {
             "model": self.model,
@@ -80,17 +85,19 @@ class AnthropicMessages:
             headers["x-api-key"] = self._api_key
         started = time.perf_counter()
         data = post_json(self.http, f"{self.base_url}/v1/messages", body, headers,
-                         provider=f"anthropic {self.model}")
+                         provider=f"anthropic model '{self.model}'", timeout_s=self.timeout_s, deadline=deadline,
+                         secrets=(self._api_key,))
         latency_ms = (time.perf_counter() - started) * 1000
         return _parse(data, messages, latency_ms)
 
 
 def _parse(data: dict[str, Any], messages: list[Message], latency_ms: float) -> Completion:
     if data.get("type") == "error":
-        raise ProviderUnavailable(f"anthropic returned an error object: {str(data.get('error'))[:300]}")
+        log.warning("anthropic returned an error object: %s", redact(str(data.get("error"))))
+        raise ProviderUnavailable("anthropic returned an error object")
     blocks = data.get("content")
     if not isinstance(blocks, list):
-        raise ProviderUnavailable(f"anthropic response has no content blocks: {str(data)[:300]}")
+        raise ProviderUnavailable("the anthropic response has no content blocks")
     text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
     raw_usage = data.get("usage")
     usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}

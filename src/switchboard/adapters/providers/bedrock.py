@@ -7,7 +7,9 @@ The SDK's own retries are cut to one extra attempt because the state machine alr
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import (
@@ -22,7 +24,10 @@ from switchboard.domain.models import Message
 from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 from .anthropic import split_system
+from .openai_compat import within
+from .redact import redact
 
+log = logging.getLogger(__name__)
 _TIMEOUT_CODES = {"ModelTimeoutException", "RequestTimeout", "RequestTimeoutException"}
 _UNAVAILABLE_CODES = {"ThrottlingException", "ServiceUnavailableException", "InternalServerException",
                       "ModelNotReadyException", "ServiceQuotaExceededException", "TooManyRequestsException",
@@ -59,8 +64,10 @@ class BedrockConverse:
         return self._client
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion:
-        """``seed`` is accepted for the protocol; Converse has no portable seed parameter."""
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
+        """``seed`` and ``choices`` are accepted for the protocol; Converse has no portable way to use them.
+        The call is bounded by the provider's timeout and the request's deadline (``within``)."""
         system, turns = split_system(messages)
         request: dict[str, Any] = {
             "modelId": self.model_id,
@@ -70,14 +77,20 @@ class BedrockConverse:
         if system:
             request["system"] = [{"text": system}]
         started = time.perf_counter()
-        try:
-            response = self.client.converse(**request)
-        except ClientError as exc:
-            raise _map_client_error(exc, self.model_id) from exc
-        except (ReadTimeoutError, ConnectTimeoutError) as exc:
-            raise ProviderTimeout(f"bedrock {self.model_id} did not answer in time: {exc}") from exc
-        except (EndpointConnectionError, ConnectionClosedError) as exc:
-            raise ProviderUnavailable(f"bedrock {self.model_id} unreachable: {exc}") from exc
+        client = self.client  # built here, not on the worker thread
+
+        def call(_limit: float) -> dict[str, Any]:
+            try:
+                return client.converse(**request)
+            except ClientError as exc:
+                raise _map_client_error(exc, self.model_id) from exc
+            except (ReadTimeoutError, ConnectTimeoutError) as exc:
+                raise ProviderTimeout(f"bedrock model '{self.model_id}' did not answer in time") from exc
+            except (EndpointConnectionError, ConnectionClosedError) as exc:
+                raise ProviderUnavailable(f"bedrock model '{self.model_id}' unreachable "
+                                          f"({type(exc).__name__})") from exc
+
+        response = within(call, self.timeout_s, deadline, f"bedrock model '{self.model_id}'")
         latency_ms = (time.perf_counter() - started) * 1000
         return _parse(response, self.model_id, latency_ms)
 
@@ -86,7 +99,8 @@ def _map_client_error(exc: ClientError, model_id: str) -> Exception:
     error = exc.response.get("Error", {})
     code = error.get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    message = f"bedrock {model_id}: {code}: {error.get('Message', '')}".rstrip(": ")
+    log.warning("bedrock %s: %s (HTTP %s): %s", model_id, code, status, redact(error.get("Message", "")))
+    message = f"bedrock model '{model_id}' failed: {code or 'error'} (HTTP {status})"
     if code in _TIMEOUT_CODES:
         return ProviderTimeout(message)
     if code in _UNAVAILABLE_CODES or (isinstance(status, int) and (status == 429 or status >= 500)):
@@ -98,7 +112,7 @@ def _parse(response: dict[str, Any], model_id: str, latency_ms: float) -> Comple
     try:
         blocks = response["output"]["message"]["content"]
     except (KeyError, TypeError):
-        raise ProviderUnavailable(f"bedrock {model_id}: response has no output message") from None
+        raise ProviderUnavailable(f"bedrock model '{model_id}': the response has no output message") from None
     text = "".join(b["text"] for b in blocks if isinstance(b, dict) and "text" in b)
     usage = response.get("usage") or {}
     stop = response.get("stopReason")

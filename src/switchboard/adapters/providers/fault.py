@@ -8,6 +8,7 @@ It exists so the failure paths of the cascade (the state machine's Retry on ``Pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from switchboard.domain.models import Message
@@ -42,6 +43,7 @@ class FaultInjecting:
         return f"FaultInjecting(mode={self.mode!r})"
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
         self.calls += 1
         raise _ERRORS[self.mode](f"injected fault ({self.mode}) on call {self.calls}")

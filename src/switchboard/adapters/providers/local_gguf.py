@@ -19,15 +19,23 @@ as it is exceeded and ``ProviderTimeout`` is raised (the prompt's prefill itself
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from switchboard.domain.models import Message
-from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import (
+    Completion,
+    DeadlineExceeded,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 from .openai_compat import estimate_tokens
 
@@ -42,6 +50,11 @@ _ENGINES: dict[tuple[str, int, int], _Engine] = {}
 class _Engine:
     server: Any
     load_seconds: float
+
+
+def choice_grammar(choices: Sequence[str]) -> str:
+    """A llama.cpp (GBNF) grammar whose only sentences are the given strings."""
+    return "root ::= " + " | ".join(json.dumps(c) for c in choices)
 
 
 def default_threads() -> int:
@@ -139,9 +152,19 @@ class LocalGGUF:
         return _load(self.model_path, self.n_ctx, self.n_threads).load_seconds
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
+        """``choices`` constrains the reply to exactly one of them (a llama.cpp grammar); ``deadline``
+        (epoch seconds) and the provider's ``timeout_s`` bound the call, whichever ends first."""
         started = time.perf_counter()
-        deadline = started + self.timeout_s if self.timeout_s else None
+        limit, by_request = self.timeout_s, False
+        if deadline is not None:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"{self.model_path.name}: the request's deadline had passed")
+            if limit is None or remaining < limit:
+                limit, by_request = remaining, True
+        stop_at = started + limit if limit else None
         engine = _load(self.model_path, self.n_ctx, self.n_threads)
         request: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -153,12 +176,17 @@ class LocalGGUF:
         }
         if seed is not None:
             request["seed"] = seed
-        wait = -1 if deadline is None else max(0.0, deadline - time.perf_counter())
+        if choices:
+            request["grammar"] = choice_grammar(choices)
+        wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
+            if by_request:
+                raise DeadlineExceeded(f"{self.model_path.name}: still busy with another request at the "
+                                       "request's deadline")
             raise ProviderTimeout(f"{self.model_path.name}: still busy with another request "
                                   f"after {self.timeout_s}s")
         try:
-            stream = _Stream(deadline)
+            stream = _Stream(stop_at)
             try:
                 engine.server.handle_chat_completions(request, stream)
             except ValueError as exc:  # xllamacpp validates the request shape before running it
@@ -166,6 +194,8 @@ class LocalGGUF:
         finally:
             _INFER_LOCK.release()
         latency_ms = (time.perf_counter() - started) * 1000
+        if stream.timed_out and by_request:
+            raise DeadlineExceeded(f"{self.model_path.name}: generation passed the request's deadline")
         return stream.completion(self.model_path.name, messages, self.timeout_s, latency_ms)
 
 

@@ -4,6 +4,8 @@ One adapter covers most hosted and self-hosted models because that wire format i
 Failures are mapped onto the provider error classes the state machine retries on (timeouts, 5xx, 429,
 connection errors, garbled bodies) or gives up on (other 4xx). The API key only ever goes into the
 ``Authorization`` header: it is never logged, never put in an error message and hidden from ``repr``.
+Error messages name the model and the failure, never the endpoint's URL or what the upstream said (that
+is logged, redacted); every call is bounded by a total time limit (``within``).
 """
 
 from __future__ import annotations
@@ -11,16 +13,25 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
 
 import httpx
 
+from switchboard.adapters.providers.redact import redact
 from switchboard.domain.models import Message
-from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import (
+    Completion,
+    DeadlineExceeded,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 log = logging.getLogger(__name__)
-
-_ERROR_BODY_CHARS = 300
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="switchboard-provider")
 
 
 def estimate_tokens(text: str) -> int:
@@ -29,17 +40,50 @@ def estimate_tokens(text: str) -> int:
 
 
 def default_client(timeout_s: float) -> httpx.Client:
-    """The client an adapter builds when none is injected: the whole call bounded by ``timeout_s``."""
+    """The client an adapter builds when none is injected (each call passes its own total timeout)."""
     return httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)))
 
 
-def raise_for_status(response: httpx.Response, provider: str) -> None:
-    """Map an HTTP error status onto the provider error classes (shared by the httpx-based adapters)."""
+T = TypeVar("T")
+
+
+def within(call: Callable[[float], T], timeout_s: float, deadline: float | None, provider: str) -> T:
+    """Run ``call(seconds_left)`` with a *total* time limit: the provider's own ``timeout_s`` or what is
+    left of the request's ``deadline`` (epoch seconds), whichever ends first.
+
+    httpx and botocore time each phase (connect, every read) separately, so an upstream that drips a byte
+    a second never trips them; the call therefore runs on a worker thread and is abandoned when the limit
+    passes (its own per-phase timeouts, set to the same limit, end the thread soon after). Raises
+    ``ProviderTimeout`` (retryable) when the provider's timeout ran out, ``DeadlineExceeded`` (not
+    retryable) when the request's deadline did.
+    """
+    limit, by_deadline = timeout_s, False
+    if deadline is not None:
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"{provider}: the request's deadline had passed before the call")
+        if remaining < limit:
+            limit, by_deadline = remaining, True
+    future = _POOL.submit(call, limit)
+    try:
+        return future.result(timeout=limit)
+    except FutureTimeout:
+        future.cancel()
+        if by_deadline:
+            raise DeadlineExceeded(f"{provider} did not answer before the request's deadline") from None
+        raise ProviderTimeout(f"{provider} did not answer within {timeout_s:g}s") from None
+
+
+def raise_for_status(response: httpx.Response, provider: str, secrets: tuple[str | None, ...] = ()) -> None:
+    """Map an HTTP error status onto the provider error classes (shared by the httpx-based adapters).
+
+    The message names the provider and the status only; the upstream's body goes to the log, redacted.
+    """
     status = response.status_code
     if status < 400:
         return
-    detail = response.text[:_ERROR_BODY_CHARS].strip()
-    message = f"{provider} returned HTTP {status}" + (f": {detail}" if detail else "")
+    log.warning("%s returned HTTP %d: %s", provider, status, redact(response.text, secrets))
+    message = f"{provider} returned HTTP {status}"
     if status == 408:
         raise ProviderTimeout(message)
     if status == 429 or status >= 500:
@@ -47,24 +91,33 @@ def raise_for_status(response: httpx.Response, provider: str) -> None:
     raise ProviderRejected(message)
 
 
-def post_json(http: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str],
-              provider: str) -> dict[str, Any]:
-    """POST ``body`` and return the decoded JSON object, mapping transport and HTTP failures."""
-    try:
-        response = http.post(url, json=body, headers=headers)
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeout(f"{provider} did not answer in time ({type(exc).__name__})") from exc
-    except httpx.TransportError as exc:  # connection refused/reset, DNS, protocol errors
-        raise ProviderUnavailable(f"{provider} unreachable: {type(exc).__name__}: {exc}") from exc
-    raise_for_status(response, provider)
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProviderUnavailable(f"{provider} returned malformed JSON (HTTP {response.status_code}): "
-                                  f"{response.text[:_ERROR_BODY_CHARS]!r}") from exc
-    if not isinstance(data, dict):
-        raise ProviderUnavailable(f"{provider} returned JSON that is not an object: {type(data).__name__}")
-    return data
+def post_json(http: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str], provider: str,
+              timeout_s: float = 60.0, deadline: float | None = None,
+              secrets: tuple[str | None, ...] = ()) -> dict[str, Any]:
+    """POST ``body`` and return the decoded JSON object within a total time limit (``within``), mapping
+    transport and HTTP failures. ``provider`` names the provider in errors (never the URL); ``secrets``
+    are redacted from anything logged."""
+
+    def call(limit: float) -> dict[str, Any]:
+        timeout = httpx.Timeout(limit, connect=min(10.0, limit))
+        try:
+            response = http.post(url, json=body, headers=headers, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"{provider} did not answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:  # connection refused/reset, DNS, protocol errors
+            log.warning("%s unreachable: %s", provider, redact(str(exc), secrets))
+            raise ProviderUnavailable(f"{provider} unreachable ({type(exc).__name__})") from exc
+        raise_for_status(response, provider, secrets)
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            log.warning("%s returned malformed JSON: %s", provider, redact(response.text, secrets))
+            raise ProviderUnavailable(f"{provider} returned malformed JSON (HTTP {response.status_code})") from exc
+        if not isinstance(data, dict):
+            raise ProviderUnavailable(f"{provider} returned JSON that is not an object: {type(data).__name__}")
+        return data
+
+    return within(call, timeout_s, deadline, provider)
 
 
 class OpenAICompatible:
@@ -90,7 +143,9 @@ class OpenAICompatible:
         return self._http
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
+        """``choices`` is ignored: the chat-completions API has no portable way to constrain a reply."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -100,26 +155,28 @@ class OpenAICompatible:
         if seed is not None:
             body["seed"] = seed
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        url = f"{self.base_url}/chat/completions"
         started = time.perf_counter()
-        data = post_json(self.http, url, body, headers, provider=f"{self.model} at {self.base_url}")
+        data = post_json(self.http, f"{self.base_url}/chat/completions", body, headers,
+                         provider=f"openai-compatible model '{self.model}'", timeout_s=self.timeout_s,
+                         deadline=deadline, secrets=(self._api_key,))
         latency_ms = (time.perf_counter() - started) * 1000
-        completion = parse_chat_completion(data, messages, latency_ms)
+        completion = parse_chat_completion(data, messages, latency_ms, provider=f"openai-compatible model "
+                                                                                 f"'{self.model}'")
         log.debug("openai-compatible completion: model=%s latency_ms=%.0f output_tokens=%d", self.model,
                   latency_ms, completion.output_tokens)
         return completion
 
 
-def parse_chat_completion(data: dict[str, Any], messages: list[Message],
-                          latency_ms: float = 0.0) -> Completion:
+def parse_chat_completion(data: dict[str, Any], messages: list[Message], latency_ms: float = 0.0,
+                          provider: str = "the provider") -> Completion:
     """Read an OpenAI chat-completion object; estimate usage (chars/4) when the server does not report it."""
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise ProviderUnavailable(f"response has no choices: {json.dumps(data)[:_ERROR_BODY_CHARS]}")
+        raise ProviderUnavailable(f"{provider}: the response has no choices")
     choice = choices[0]
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise ProviderUnavailable(f"response choice has no message: {json.dumps(choice)[:_ERROR_BODY_CHARS]}")
+        raise ProviderUnavailable(f"{provider}: the response's choice has no message")
     text = message.get("content") or ""  # null content: a refusal or a tool call; no text either way
     if not isinstance(text, str):
         raise ProviderUnavailable(f"response message content is not text: {type(text).__name__}")

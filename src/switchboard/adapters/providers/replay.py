@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from switchboard.domain.models import Message
@@ -46,7 +47,8 @@ class ReplayProvider:
         return float(self.dataset.cost[self._row(prompt), self._j])
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, deadline: float | None = None,
+                 choices: Sequence[str] | None = None) -> Completion:
         start = time.perf_counter()
         prompt = next((m.content for m in reversed(messages) if m.role == "user"), None)
         if prompt is None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from switchboard.offline.evaluation.metrics import pareto_frontier
 
 FAMILY_ORDER = ["single", "oracle", "random", "knn", "routellm-mf", "routellm-bert", "automix-threshold",
-                "automix-pomdp", "frugalgpt", "sb-taxonomy", "sb-learned", "sb-combined", "sb-cascade"]
+                "automix-pomdp", "frugalgpt", "avengers-pro", "cascade-routing", "sb-taxonomy", "sb-learned",
+                "sb-combined", "sb-cascade"]
 
 
 def _fmt_cost(x: float) -> str:
@@ -148,6 +149,22 @@ def results_section(name: str, title: str, files: list[Path], image: str) -> str
     return "\n".join(out)
 
 
+def via_stack_table(datasets: list[tuple[str, str, list[Path]]]) -> str:
+    """One row per (dataset, split, profile) of every run that replayed prompts through the local stack."""
+    lines = ["| dataset, split seed | profile (dial point) | prompts | offline: accuracy, $/1k | stack: accuracy, "
+             "$/1k | same decisions | errors |", "|---|---|---:|---|---|---:|---:|"]
+    for _, title, files in datasets:
+        for path in files:
+            r = json.loads(Path(path).read_text())
+            seed = r.get("split", "").split("seed ")[-1]
+            for row in r.get("via_stack", []):
+                off, st = row["offline"], row["stack"]
+                lines.append(f"| {title}, {seed} | {row['profile']} ({row['point']}) | {row['prompts']} | "
+                             f"{off['accuracy']:.3f}, ${off['cost_per_1k_usd']:.3f} | {st['accuracy']:.3f}, "
+                             f"${st['cost_per_1k_usd']:.3f} | {row['same_decisions']:.3f} | {row['errors']} |")
+    return "\n".join(lines) if len(lines) > 2 else "(no run replayed prompts through the stack)"
+
+
 def _replace_block(text: str, key: str, body: str) -> str:
     begin, end = f"<!-- generated:{key}:begin -->", f"<!-- generated:{key}:end -->"
     if begin not in text or end not in text:
@@ -175,6 +192,8 @@ def write_doc(doc: Path, datasets: list[tuple[str, str, list[Path]]], image_dir:
     text = doc.read_text(encoding="utf-8")
     text = _replace_block(text, "summary", "\n".join(summary))
     text = _replace_block(text, "results", "\n".join(sections))
+    if "<!-- generated:via-stack:begin -->" in text:
+        text = _replace_block(text, "via-stack", via_stack_table(datasets))
     doc.write_text(text, encoding="utf-8")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,16 @@ from switchboard.offline.outcomes import RecordedOutcomes
 COST_TOLERANCE_USD = 1e-9
 
 
-def sample_rows(n_prompts: int, n: int, seed: int) -> np.ndarray:
-    """The prompts to send: a seeded sample of ``n`` of them (all when ``n`` >= their number), in order."""
+def sample_rows(prompts: list[str], n: int, seed: int) -> np.ndarray:
+    """The prompts to send: a seeded sample of ``n`` of them (all when ``n`` >= their number), in order.
+
+    Prompts whose text occurs more than once in the data are left out: the replay provider can only match
+    a request by its text, so it would serve the first recorded question with that text for all of them
+    (MMLU-Pro has 84 such texts of 7,242)."""
+    counts = Counter(prompts)
+    unique = np.asarray([i for i, p in enumerate(prompts) if counts[p] == 1], dtype=int)
     rng = np.random.default_rng(seed)
-    return np.sort(rng.permutation(n_prompts)[: min(n, n_prompts)])
+    return np.sort(unique[rng.permutation(len(unique))[: min(n, len(unique))]])
 
 
 def _ask(stack: Any, prompt: str, profile: str) -> tuple[int, dict]:
@@ -55,7 +62,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     artifacts_dir = Path(artifacts_dir)
     art = load_artifacts(artifacts_dir)
     offline = deployed_outcomes(art, test, e_test)
-    rows = sample_rows(test.n, n, seed)
+    rows = sample_rows(test.prompts, n, seed)
     correct = test.labels.correct
     index = {m: j for j, m in enumerate(test.models)}
     results = []
@@ -93,6 +100,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
                 "stack": {"accuracy": round(accuracy(ok), 4),
                           "cost_per_1k_usd": round(cost_per_1k(np.nan_to_num(np.asarray(spent))), 5)},
                 "same_decisions": round(same / max(1, len(rows)), 4),
+                "excluded_ambiguous_prompts": int(sum(c for c in Counter(test.prompts).values() if c > 1)),
                 "errors": errors,
                 "seconds": round(time.time() - started, 1),
             })

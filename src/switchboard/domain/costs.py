@@ -1,0 +1,64 @@
+"""What a call can cost at most, known before it runs: the bounds that make ``max_cost_usd`` a cap.
+
+Token counts come from a conservative bound rather than a guess. Every tokenizer Switchboard's providers
+use is byte-level (GPT, Llama 3, Qwen, Claude) or SentencePiece with byte fallback (Llama 2, Mistral,
+Gemma): a token covers at least one UTF-8 byte of the text, SentencePiece adds at most one leading-space
+marker, and a chat template adds a few special tokens per message. So ``bytes + 16 per message + 32`` is
+never below the real count (characters / 4 is: a CJK character is three bytes and often one token each,
+so a four-character CJK prompt "estimated" at one token costs four). The output is bounded by the
+request's ``max_tokens``, which every provider enforces, and a judge's by its verdict budget.
+
+A tier's bound is its model's call plus every judge of the tier; a judge prompt carries at most
+``MAX_FIELD_BYTES`` of the question and of the answer (``domain.verdicts``), so its bound is known before
+the answer exists. The planner builds plans whose first tier fits the budget and the policy escalates
+only when the next tier's bound still fits, so the spend recorded never exceeds ``max_cost_usd``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .models import ChatRequest, JudgeSpec, Message, ModelEntry, ModelPrice
+from .verdicts import WORST_FIELD, answer_field_limit, llm_judge_messages, self_verify_messages
+
+PER_MESSAGE_TOKENS = 16
+PER_REQUEST_TOKENS = 32
+VERDICT_MAX_TOKENS = 12  # "VERDICT: INCORRECT" is 5-7 tokens in every tokenizer above
+
+
+def input_token_bound(messages: Sequence[Message]) -> int:
+    """An upper bound of the input tokens ``messages`` can take (see the module docstring)."""
+    return sum(len(m.content.encode("utf-8")) + PER_MESSAGE_TOKENS for m in messages) + PER_REQUEST_TOKENS
+
+
+def call_bound(price: ModelPrice, messages: Sequence[Message], max_tokens: int) -> float:
+    """The most one call can cost (USD)."""
+    return price.cost(input_token_bound(messages), max_tokens)
+
+
+def judge_bound(request: ChatRequest, judge: JudgeSpec, entry: ModelEntry) -> float:
+    """The most one judge of a tier can cost, whatever the answer it judges turns out to be."""
+    if judge.kind == "agreement":  # the judge solves the request itself
+        return call_bound(entry.price, request.messages, request.max_tokens)
+    limit = answer_field_limit(request.max_tokens)
+    if judge.kind == "llm_judge":
+        return call_bound(entry.price, llm_judge_messages(request.prompt, WORST_FIELD, True, answer_limit=limit),
+                          VERDICT_MAX_TOKENS)
+    if judge.kind == "self_verify":
+        per_sample = call_bound(entry.price, self_verify_messages(request.prompt, WORST_FIELD, True,
+                                                                  answer_limit=limit), VERDICT_MAX_TOKENS)
+        return judge.samples * per_sample
+    return 0.0  # the learned verifier runs in the decide task: no model call
+
+
+def tier_bound(request: ChatRequest, model: str, judges: Sequence[JudgeSpec],
+               catalog: Mapping[str, ModelEntry]) -> float:
+    """The most a tier can cost: its model's call and every judge. A model missing from the catalogue
+    cannot be called and costs nothing (its call fails and the cascade falls through)."""
+    entry = catalog.get(model)
+    cost = call_bound(entry.price, request.messages, request.max_tokens) if entry is not None else 0.0
+    for judge in judges:
+        judge_entry = catalog.get(judge.model or model)
+        if judge_entry is not None:
+            cost += judge_bound(request, judge, judge_entry)
+    return cost

@@ -1,0 +1,101 @@
+"""The HTTP API's OpenAPI 3.1 document, generated from the same pydantic models that validate requests.
+
+Served at ``GET /openapi.json`` and kept in the repository as ``docs/openapi.json`` (a test keeps the two
+equal); the schemathesis run in the tests fuzzes the local server from it. Writing the document from the
+models (rather than by hand) means a field added to a request model appears in the document, and a
+constraint the document states is the one the handler enforces.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel
+
+from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["message", "type", "code"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"}, "code": {"type": ["integer", "string"]},
+        "param": {"type": ["string", "null"]}, "trace_id": {"type": "string"}}}},
+}
+COMPLETION_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "object", "model", "choices", "usage", "switchboard"],
+    "properties": {
+        "id": {"type": "string"}, "object": {"const": "chat.completion"}, "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "choices": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["message"]}},
+        "usage": {"type": "object"}, "switchboard": {"type": "object", "required": ["trace_id"]}},
+}
+ROUTE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["trace_id", "answer", "model", "plan", "attempts", "decision"],
+    "properties": {"trace_id": {"type": "string"}, "answer": {"type": "string"}, "model": {"type": "string"},
+                   "plan": {"type": "object"}, "attempts": {"type": "array"}, "decision": {"type": "object"},
+                   "switchboard": {"type": "object"}},
+}
+# What every operation may answer besides its success: the statuses of service.errors' table.
+ERRORS = {
+    "400": "the request is malformed or asks for something unsupported",
+    "402": "max_cost_usd cannot pay for any plan of this request (nothing was spent)",
+    "404": "unknown model, profile, trace or route",
+    "413": "the request is too large",
+    "502": "no model could answer (the body names the trace)",
+    "503": "storage is unavailable",
+    "504": "no model answered before the request's deadline (the body names the trace)",
+}
+
+
+def _body_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _responses(success: dict[str, Any], codes: tuple[str, ...]) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    out = {"200": {"description": "OK", "content": {"application/json": {"schema": success}}}}
+    for code in codes:
+        out[code] = {"description": ERRORS[code], **copy.deepcopy(error)}
+    return out
+
+
+def openapi_document() -> dict[str, Any]:
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    chat = _body_schema(ChatCompletionRequest, components)
+    feedback = _body_schema(FeedbackRequest, components)
+    completion_errors = ("400", "402", "404", "413", "502", "503", "504")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Switchboard", "version": "1",
+                 "description": "Self-optimising LLM gateway: OpenAI-compatible chat completions routed through "
+                                "a judged cascade. Errors are OpenAI-shaped JSON."},
+        "paths": {
+            "/v1/chat/completions": {"post": {
+                "operationId": "createChatCompletion", "summary": "OpenAI-compatible chat completion",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
+                "responses": _responses(COMPLETION_SCHEMA, completion_errors)}},
+            "/v1/route": {"post": {
+                "operationId": "route", "summary": "The same request, answered with the full plan and attempts",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
+                "responses": _responses(ROUTE_SCHEMA, completion_errors)}},
+            "/v1/traces/{trace_id}": {"get": {
+                "operationId": "getTrace", "summary": "A stored trace",
+                "parameters": [{"name": "trace_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+                "responses": _responses({"type": "object", "required": ["trace_id", "status"]},
+                                        ("400", "404", "503"))}},
+            "/v1/feedback": {"post": {
+                "operationId": "postFeedback", "summary": "Score an answer, for the next training run",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": feedback}}},
+                "responses": _responses({"type": "object", "required": ["trace_id", "stored"]},
+                                        ("400", "404", "503"))}},
+            "/openapi.json": {"get": {
+                "operationId": "getOpenApi", "summary": "This document",
+                "responses": _responses({"type": "object", "required": ["openapi", "paths"]}, ())}},
+        },
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,165 @@
+"""The local stack (synthesised state machine, five handlers, emulator) in front of a misbehaving upstream:
+concurrent clients get no 500, deadlines hold, secrets never leave, traces survive a restart, and a
+schemathesis run over the API's OpenAPI document finds no 5xx and no non-JSON body.
+
+The models are served by a FAKE OpenAI-compatible server on loopback (``tests/support/fake_openai_server``),
+through the real OpenAI-compatible adapter: fast and deterministic, with faults injected on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from switchboard import composition
+from switchboard.local.emulator import free_port
+from switchboard.local.server import LocalServer, api_gateway_event
+from switchboard.local.stack import LocalStack
+from switchboard.service.openapi import openapi_document
+from tests.support.fake_openai_server import FakeOpenAIServer
+
+KEY = "sk-live-do-not-leak-0123456789"
+KEY_ENV = "SB_FAKE_UPSTREAM_KEY"
+
+
+def reply(body: dict) -> str:
+    """Judges (their prompts fence the answer) say the answer is correct; everything else answers 4."""
+    last = (body.get("messages") or [{}])[-1].get("content", "")
+    return "VERDICT: CORRECT" if "<<<ANSWER" in str(last) else "4"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with FakeOpenAIServer(reply=reply, drip_s=0.3, delay_s=1.0) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def stack(upstream, tmp_path_factory):
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    os.environ[KEY_ENV] = KEY
+    tmp = tmp_path_factory.mktemp("faults")
+    catalog = tmp / "catalog.json"
+    catalog.write_text(json.dumps([
+        {"model_id": name, "provider": "openai", "provider_model": name, "endpoint": upstream.base_url,
+         "api_key_env": KEY_ENV, "timeout_s": 3.0,
+         "price": {"input_usd_per_mtok": price, "output_usd_per_mtok": 2 * price}}
+        for name, price in (("fast", 0.1), ("strong", 1.0))]))
+    local = LocalStack(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15).start()
+    server = LocalServer(local, port=free_port()).start_background()
+    yield local, server, catalog, tmp / "state"
+    server.stop()
+    local.stop()
+
+
+def ask(url: str, content: str = "What is 2+2?", **extra) -> httpx.Response:
+    body = {"model": "auto", "messages": [{"role": "user", "content": content}], "max_tokens": 8, **extra}
+    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
+
+
+def test_concurrent_clients_against_a_faulty_upstream_get_no_500(stack, upstream):
+    _, server, _, _ = stack
+    upstream.behaviour, upstream.fail_rate = "flaky", 0.3
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(lambda i: ask(server.url, f"What is {i} + 2?"), range(48)))
+    finally:
+        upstream.behaviour = "ok"
+    statuses = [r.status_code for r in responses]
+    assert 500 not in statuses, statuses
+    assert set(statuses) <= {200, 502, 504}, statuses
+    assert statuses.count(200) >= len(statuses) // 2  # faults cost some answers, not most of them
+    for response in responses:
+        assert response.headers["content-type"].startswith("application/json")
+        assert KEY not in response.text and upstream.url not in response.text
+        body = response.json()
+        trace_id = body["switchboard"]["trace_id"] if response.status_code == 200 else body["error"]["trace_id"]
+        trace = httpx.get(f"{server.url}/v1/traces/{trace_id}", timeout=30)
+        assert trace.status_code == 200 and KEY not in trace.text and upstream.url not in trace.text
+    assert any(f != "ok" for f in upstream.faults), "the upstream injected faults"
+
+
+def test_a_dripping_upstream_cannot_hold_a_request_past_its_deadline(stack, upstream):
+    local, server, _, _ = stack
+    router = composition.container().router()
+    upstream.behaviour, upstream.drip_s = "drip", 1.0
+    saved, router.deadline_s = router.deadline_s, 4.0
+    started = time.monotonic()
+    try:
+        response = ask(server.url)
+    finally:
+        upstream.behaviour, upstream.drip_s, router.deadline_s = "ok", 0.3, saved
+    elapsed = time.monotonic() - started
+    assert elapsed < 4.0 + 3.0, elapsed  # the deadline, plus the router's own bookkeeping
+    assert response.status_code in (502, 504) and response.json()["error"]["trace_id"]
+    trace = httpx.get(f"{server.url}/v1/traces/{response.json()['error']['trace_id']}", timeout=30).json()
+    assert trace["status"] == "failed"
+    errors = " ".join(a.get("error") or "" for a in trace["state"]["attempts"])
+    assert "DeadlineExceeded" in errors or "ProviderTimeout" in errors
+
+
+def test_hostile_inputs_are_4xx_with_json_bodies(stack):
+    _, server, _, _ = stack
+    url = f"{server.url}/v1/chat/completions"
+    cases = {
+        "deep": b"[" * 1000 + b"]" * 1000,
+        "bool max_tokens": json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": True}).encode(),
+        "string stream": json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": "false"}).encode(),
+        "huge": json.dumps({"messages": [{"role": "user", "content": "x" * 680_000}]}).encode(),
+        "not json": b"{nope",
+        "no user": json.dumps({"messages": [{"role": "system", "content": "hi"}]}).encode(),
+    }
+    for name, body in cases.items():
+        response = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=60)
+        assert 400 <= response.status_code < 500, (name, response.status_code, response.text[:200])
+        assert response.headers["content-type"].startswith("application/json"), name
+        assert response.json()["error"]["message"], name
+
+
+def test_traces_and_feedback_survive_a_restart_of_the_stack(stack, upstream):
+    local, server, catalog, state = stack
+    upstream.behaviour = "ok"
+    response = ask(server.url)
+    assert response.status_code == 200
+    trace_id = response.json()["switchboard"]["trace_id"]
+    assert httpx.post(f"{server.url}/v1/feedback", json={"trace_id": trace_id, "score": 0.0},
+                      timeout=30).status_code == 200
+    second = LocalStack(catalog_path=catalog, state_dir=state, template=local.template)
+    local.stop()  # the first stack's process state is gone; only the journal remains
+    second.start()
+    try:
+        assert second.restored.get("TracesTable", 0) >= 1
+        event = api_gateway_event("GET", f"/v1/traces/{trace_id}", {}, b"")
+        result = second.invoke_router(event)
+        assert result["statusCode"] == 200
+        trace = json.loads(result["body"])
+        assert trace["trace_id"] == trace_id and trace["feedback"][0]["score"] == 0.0
+    finally:
+        second.stop()
+        local.start()  # the module's stack again, for any test after this one
+
+
+SCHEMA = schemathesis.openapi.from_dict(openapi_document())
+
+
+@SCHEMA.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzzed_requests_never_get_a_5xx_or_a_body_that_is_not_json(case, stack, upstream):
+    from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+
+    _, server, _, _ = stack
+    upstream.behaviour = "ok"
+    response = case.call(base_url=server.url, timeout=120)
+    content_type = response.headers.get("content-type") or [""]
+    assert content_type[0].startswith("application/json"), (case.method, case.path, response.status_code, response.text[:200])
+    json.loads(response.text)
+    case.validate_response(response, checks=[not_a_server_error, content_type_conformance,
+                                              response_schema_conformance])

@@ -1,0 +1,27 @@
+"""The OpenAPI document kept in the repository is the one the API serves, generated from its models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from switchboard.service.openapi import openapi_document
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_the_committed_document_is_the_generated_one():
+    assert json.loads(DOC.read_text()) == openapi_document(), (
+        "docs/openapi.json is stale: regenerate it with "
+        "python -c 'import json; from switchboard.service.openapi import openapi_document as d; "
+        "print(json.dumps(d(), indent=1, sort_keys=True))' > docs/openapi.json")
+
+
+def test_every_route_of_the_api_is_documented_with_its_error_statuses():
+    doc = openapi_document()
+    assert set(doc["paths"]) == {"/v1/chat/completions", "/v1/route", "/v1/traces/{trace_id}", "/v1/feedback",
+                                 "/openapi.json"}
+    completions = doc["paths"]["/v1/chat/completions"]["post"]
+    assert {"400", "402", "404", "413", "502", "504"} <= set(completions["responses"])
+    schema = doc["components"]["schemas"]["ChatCompletionRequest"]
+    assert schema["properties"]["max_tokens"]["anyOf"][0] == {"maximum": 4096, "minimum": 1, "type": "integer"}
