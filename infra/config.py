@@ -8,12 +8,18 @@ deployment. Defaults live here; cdk.json repeats them for discoverability (a tes
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from switchboard.domain.models import ModelEntry
+
+BEDROCK_CATALOG = Path(__file__).resolve().parent.parent / "src" / "switchboard" / "data" / "catalog.bedrock.json"
 
 CONTEXT_PREFIX = "switchboard:"
 
@@ -57,9 +63,16 @@ class SwitchboardConfig(BaseModel):
     # Catalog and taxonomy are reloaded from the repo and from `switchboard train` artifacts.
     reference_tables_removal_policy: RemovalChoice = Field("retain", alias="referenceTablesRemovalPolicy")
     log_retention_days: int = Field(30, alias="logRetentionDays")
-    # Bedrock model ids the tier/judge functions may call; ["*"] = any foundation model (the catalogue
-    # lives in DynamoDB and changes without a deployment).
-    bedrock_model_ids: list[str] = Field(default_factory=lambda: ["*"], alias="bedrockModelIds", min_length=1)
+    # The catalogue written into the catalogue table when the stack is created, so a fresh deployment
+    # answers from its first request: a JSON catalogue file (relative paths are from the repository root),
+    # "bedrock" for the shipped Bedrock catalogue, or "none". Entries already in the table are kept.
+    default_catalog: str = Field("bedrock", alias="defaultCatalog", min_length=1)
+    # Bedrock model ids the tier/judge functions may call. Default: exactly the default catalogue's Bedrock
+    # models. ["*"] = any foundation model (for catalogues published later that name other models).
+    bedrock_model_ids: list[str] | None = Field(None, alias="bedrockModelIds", min_length=1)
+    # Secrets Manager secrets (ARNs) holding API keys of openai/anthropic catalogue entries, which the
+    # tier/judge functions may read; the default catalogue's api_key_secret_arn values are always added.
+    secret_arns: list[str] = Field(default_factory=list, alias="secretArns")
     # The learned router of a `switchboard train --out DIR` run (router.onnx + router.json), packaged as a
     # layer of the router Lambda; relative paths are from the repository root. None = no learned router.
     router_artifacts: str | None = Field(None, alias="routerArtifacts", min_length=1)
@@ -71,7 +84,7 @@ class SwitchboardConfig(BaseModel):
             raise ValueError(f"must be one of {sorted(_RETENTION_DAYS)}")
         return days
 
-    @field_validator("bedrock_model_ids", mode="before")
+    @field_validator("bedrock_model_ids", "secret_arns", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         # `cdk synth -c switchboard:bedrockModelIds=a,b` arrives as one string.
@@ -80,15 +93,52 @@ class SwitchboardConfig(BaseModel):
             return json.loads(value) if value.startswith("[") else [v.strip() for v in value.split(",") if v]
         return value
 
+    @field_validator("secret_arns")
+    @classmethod
+    def _sane_arns(cls, arns: list[str]) -> list[str]:
+        for arn in arns:
+            if not re.fullmatch(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+", arn):
+                raise ValueError(f"not a Secrets Manager secret ARN: {arn!r}")
+        return arns
+
     @field_validator("bedrock_model_ids")
     @classmethod
-    def _sane_ids(cls, ids: list[str]) -> list[str]:
-        for model_id in ids:
+    def _sane_ids(cls, ids: list[str] | None) -> list[str] | None:
+        for model_id in ids or []:
             if model_id != "*" and not model_id.replace(".", "").replace("-", "").replace(":", "").isalnum():
                 raise ValueError(f"not a Bedrock model id: {model_id!r}")
         return ids
 
     # ---- derived values ----------------------------------------------------------------------------
+    def default_catalog_entries(self, root: Path | None = None) -> list[ModelEntry]:
+        """The catalogue seeded into the table at creation ([] for "none")."""
+        if self.default_catalog == "none":
+            return []
+        path = BEDROCK_CATALOG if self.default_catalog == "bedrock" else Path(self.default_catalog)
+        if not path.is_absolute() and root is not None:
+            path = root / path
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            entries = [ModelEntry.model_validate(e) for e in raw]
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"switchboard:defaultCatalog: {path} is not a model catalogue: {exc}") from exc
+        unusable = sorted(e.model_id for e in entries if e.provider in ("replay", "fault", "local_gguf"))
+        if unusable:
+            raise ConfigError(f"switchboard:defaultCatalog: entries {unusable} use a provider a Lambda cannot "
+                              "serve (bedrock, openai and anthropic can)")
+        return entries
+
+    def bedrock_models(self, root: Path | None = None) -> list[str]:
+        """The Bedrock model ids the functions may invoke (see ``bedrock_model_ids``)."""
+        if self.bedrock_model_ids is not None:
+            return list(self.bedrock_model_ids)
+        ids = sorted({e.provider_model for e in self.default_catalog_entries(root) if e.provider == "bedrock"})
+        return ids
+
+    def secrets(self, root: Path | None = None) -> list[str]:
+        arns = {e.api_key_secret_arn for e in self.default_catalog_entries(root) if e.api_key_secret_arn}
+        return sorted(arns | set(self.secret_arns))
+
     @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION_DAYS[self.log_retention_days]

@@ -46,7 +46,11 @@ class SwitchboardStack(Stack):
                               if config.router_artifacts is not None else None)
         self.cascade = Cascade(self, "Cascade", config=config, storage=self.storage, code=code,
                                core_layer=self.layers.core, encoder_layer=self.layers.encoder,
-                               routing_layer=self.routing_layer)
+                               routing_layer=self.routing_layer, bedrock_models=config.bedrock_models(root),
+                               secret_arns=config.secrets(root))
+        self.default_catalog = config.default_catalog_entries(root)
+        if self.default_catalog:
+            self.storage.seed_catalog(self.default_catalog)
         self.router = self._router(config, code)
         self.api = Api(self, "Api", config=config, handler=self.router.function)
         self.observability = Observability(self, "Observability", config=config, router=self.router.function,

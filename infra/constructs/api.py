@@ -21,7 +21,7 @@ from infra.config import SwitchboardConfig
 
 STAGE = "prod"  # the sample events under events/router/ carry this stage
 ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/route"), ("GET", "v1/traces/{trace_id}"),
-          ("POST", "v1/feedback"), ("GET", "openapi.json"))
+          ("POST", "v1/feedback"), ("GET", "v1/models"), ("GET", "health"), ("GET", "openapi.json"))
 
 
 class Api(Construct):

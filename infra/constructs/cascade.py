@@ -56,7 +56,8 @@ _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "glo
 class Cascade(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: SwitchboardConfig, storage: Storage,
                  code: lambda_.Code, core_layer: lambda_.ILayerVersion, encoder_layer: lambda_.ILayerVersion,
-                 routing_layer: lambda_.ILayerVersion | None = None) -> None:
+                 routing_layer: lambda_.ILayerVersion | None = None, bedrock_models: Sequence[str] = ("*",),
+                 secret_arns: Sequence[str] = ()) -> None:
         super().__init__(scope, construct_id)
 
         def function(construct_id: str, name: str, logical_id: str, description: str,
@@ -83,7 +84,12 @@ class Cascade(Construct):
 
         for model_caller in (self.tier, self.judge):
             storage.catalog.grant_read_data(model_caller.function)
-            self._grant_bedrock(model_caller, config.bedrock_model_ids)
+            if bedrock_models:
+                self._grant_bedrock(model_caller, bedrock_models)
+            if secret_arns:
+                # The API keys of openai/anthropic catalogue entries: read once per container, these only.
+                model_caller.function.add_to_role_policy(iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"], resources=sorted(secret_arns)))
         storage.traces.grant_write_data(self.record.function)
 
         self.log_group = logs.LogGroup(

@@ -6,11 +6,15 @@ administer; the data is prompts and prices, protected by IAM). Key names are the
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from collections.abc import Sequence
+
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra import ids
+from infra import ids, lint, nag
+from switchboard.domain.models import ModelEntry
 
 TRACE_TTL_ATTRIBUTE = "expires_at"
 
@@ -40,3 +44,26 @@ class Storage(Construct):
         self.catalog = _table(self, "Catalog", ids.CATALOG_TABLE, "model_id", reference_removal)
         self.taxonomy = _table(self, "Taxonomy", ids.TAXONOMY_TABLE, "category", reference_removal)
         self.policy = _table(self, "Policy", ids.POLICY_TABLE, "name", reference_removal)
+
+    def seed_catalog(self, entries: Sequence[ModelEntry]) -> None:
+        """Write the default catalogue into the catalogue table when the stack is created, so a fresh
+        deployment answers from its first request. Each entry is a conditional PutItem: an entry the table
+        already holds (published by the user) is kept, and stack updates never rewrite the table."""
+        for entry in entries:
+            put = cr.AwsSdkCall(
+                service="DynamoDB", action="putItem",
+                parameters={"TableName": self.catalog.table_name,
+                            "Item": {"model_id": {"S": entry.model_id}, "body": {"S": entry.model_dump_json()}},
+                            "ConditionExpression": "attribute_not_exists(model_id)"},
+                physical_resource_id=cr.PhysicalResourceId.of(f"catalog-seed-{entry.model_id}"),
+                ignore_error_codes_matching="ConditionalCheckFailedException")
+            cr.AwsCustomResource(
+                self, f"SeedCatalog{''.join(c for c in entry.model_id.title() if c.isalnum())}",
+                on_create=put, install_latest_aws_sdk=False,
+                policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.catalog.table_arn]))
+        # The SDK-call provider is one function per stack, created by CDK with the basic execution role.
+        provider = Stack.of(self).node.try_find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
+        if provider is not None:
+            nag.acknowledge(provider, "AwsSolutions-IAM4", nag.LAMBDA_BASIC_EXECUTION,
+                            findings=[nag.LAMBDA_BASIC_EXECUTION_POLICY])
+            lint.acknowledge(provider.node.find_child("Resource"), lint.REDUNDANT_ROLE_DEPENDENCY)

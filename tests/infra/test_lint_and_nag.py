@@ -13,6 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 
 import app as cdk_app
 from infra import nag
+from infra.constructs.api import ROUTES
 from tests.infra.support import Synth
 
 
@@ -75,7 +76,7 @@ def test_iam_authorisation_variant_is_nag_clean_and_needs_no_api_key() -> None:
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
     methods = [c for c in stack.node.find_all() if isinstance(c, apigw.CfnMethod)]
-    assert len(methods) == 4
+    assert len(methods) == len(ROUTES)
     assert all(m.authorization_type == "AWS_IAM" and not m.api_key_required for m in methods)
     assert not [c for c in stack.node.find_all() if isinstance(c, apigw.CfnApiKey)]
 
@@ -94,3 +95,16 @@ def test_pinned_bedrock_models_scope_the_policy_and_stay_nag_clean() -> None:
     assert "foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in resources  # profile prefix dropped
     assert "inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0" in resources
     assert "foundation-model/*" not in resources and "inference-profile/*" not in resources
+
+
+def test_secret_arns_are_readable_by_the_model_callers_only() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:switchboard/openai-AbCdEf"
+    the_app, stack = cdk_app.build_app(context={"switchboard:secretArns": [arn],
+                                                "aws:cdk:disable-asset-staging": True})
+    report = AwsSolutionsChecks().validate_scope(the_app)
+    assert report.success, [v.rule_name for v in report.violations]
+    for fn, expected in ((stack.cascade.tier, True), (stack.cascade.judge, True), (stack.cascade.decide, False),
+                         (stack.router, False)):
+        policy = stack.resolve(fn.function.role.node.find_child("DefaultPolicy").node.default_child.policy_document)
+        secrets = [s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
+        assert (secrets == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": arn}]) is expected

@@ -54,8 +54,43 @@ def test_tables_are_retained_by_default(synth: Synth) -> None:
 
 
 # ---- functions -------------------------------------------------------------------------------------
+# The one function CDK adds: the provider of the custom resources that seed the default catalogue.
+SDK_CALL_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
 def test_exactly_the_five_switchboard_functions_exist(synth: Synth) -> None:
-    assert set(synth.resources("AWS::Lambda::Function")) == set(FUNCTIONS)
+    others = {f for f in synth.resources("AWS::Lambda::Function") if not f.startswith(SDK_CALL_PROVIDER)}
+    assert others == set(FUNCTIONS)
+
+
+def test_a_fresh_stack_seeds_the_default_bedrock_catalogue_without_overwriting(synth: Synth) -> None:
+    import json as _json
+
+    from infra.config import BEDROCK_CATALOG
+
+    shipped = _json.loads(BEDROCK_CATALOG.read_text(encoding="utf-8"))
+    seeds = [r["Properties"] for r in synth.resources("Custom::AWS").values()]
+    calls = [_json.loads("".join(str(p) if isinstance(p, str) else "<ref>" for p in s["Create"]["Fn::Join"][1]))
+             for s in seeds]
+    assert sorted(c["parameters"]["Item"]["model_id"]["S"] for c in calls) == sorted(e["model_id"] for e in shipped)
+    assert {c["action"] for c in calls} == {"putItem"}
+    assert {c["parameters"]["ConditionExpression"] for c in calls} == {"attribute_not_exists(model_id)"}
+    assert all("Update" not in s for s in seeds)  # never rewritten by a later deploy
+    families = {e["provider_model"].split(".")[0] for e in shipped}
+    assert len(families) >= 2 and {e["provider"] for e in shipped} == {"bedrock"}
+
+
+def test_bedrock_access_defaults_to_exactly_the_catalogue_models(synth: Synth) -> None:
+    import json as _json
+
+    from infra.config import BEDROCK_CATALOG
+
+    shipped = {e["provider_model"] for e in _json.loads(BEDROCK_CATALOG.read_text(encoding="utf-8"))}
+    statements = [s for s in _policy_statements(synth, "TierFn") if "bedrock:InvokeModel" in _actions(s)]
+    text = _json.dumps(statements)
+    assert "foundation-model/*" not in text and "inference-profile/*" not in text
+    for model in shipped:
+        assert f"foundation-model/{model}" in text
 
 
 @pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())

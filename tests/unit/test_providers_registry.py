@@ -116,3 +116,63 @@ def test_registry_builds_once_per_model_and_rebuilds_when_entry_changes():
     assert changed is not first and changed.mode == "timeout"
     other = registry.provider_for(entry("fault", "5xx", model_id="y"))
     assert other is not changed
+
+
+# ---- API keys from AWS Secrets Manager (moto stands in for the service, in process) --------------------
+
+@pytest.fixture
+def secrets():
+    import boto3
+    from moto import mock_aws
+
+    from switchboard.adapters.providers.registry import forget_secrets
+
+    forget_secrets()
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="eu-west-1", aws_access_key_id="test",
+                           aws_secret_access_key="test")
+    forget_secrets()
+
+
+def _keyed(arn: str, provider: str = "anthropic") -> ModelEntry:
+    return ModelEntry(model_id="m", provider=provider, provider_model="claude", api_key_secret_arn=arn,
+                      endpoint="http://127.0.0.1:9" if provider == "openai" else None,
+                      price=ModelPrice(input_usd_per_mtok=1, output_usd_per_mtok=1))
+
+
+@pytest.mark.parametrize("stored", ["sk-secret-123", '{"api_key": "sk-secret-123"}'])
+def test_the_api_key_comes_from_the_secret_once_per_container(secrets, stored):
+    from switchboard.adapters.providers.registry import build_provider
+
+    arn = secrets.create_secret(Name="switchboard/anthropic", SecretString=stored)["ARN"]
+    calls = []
+    original = secrets.get_secret_value
+
+    def counting(**kwargs):
+        calls.append(kwargs["SecretId"])
+        return original(**kwargs)
+
+    secrets.get_secret_value = counting
+    first = build_provider(_keyed(arn), secrets_client=secrets)
+    second = build_provider(_keyed(arn, provider="openai"), secrets_client=secrets)
+    assert first._api_key == "sk-secret-123" and second._api_key == "sk-secret-123"
+    assert "sk-secret-123" not in repr(first) + repr(second)
+    assert calls == [arn]
+
+
+def test_a_missing_or_empty_secret_is_refused_without_its_value(secrets):
+    from switchboard.adapters.providers.registry import build_provider
+
+    missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:nope-AbCdEf"
+    with pytest.raises(ProviderRejected, match="ResourceNotFoundException") as caught:
+        build_provider(_keyed(missing), secrets_client=secrets)
+    assert missing in str(caught.value)
+    arn = secrets.create_secret(Name="empty", SecretString='{"token": "sk-not-the-field"}')["ARN"]
+    with pytest.raises(ProviderRejected, match="empty") as caught:
+        build_provider(_keyed(arn), secrets_client=secrets)
+    assert "sk-not-the-field" not in str(caught.value)
+
+
+def test_a_secret_arn_must_look_like_one():
+    with pytest.raises(ValueError):
+        _keyed("my-key")
