@@ -66,7 +66,13 @@ def reply(body: dict) -> str:
 
 
 def start_server(catalog: Path, state: Path, port: int, deadline_s: float) -> subprocess.Popen:
-    env = {**os.environ, KEY_ENV: KEY, "POWERTOOLS_LOG_LEVEL": "ERROR", "PYTHONPATH": str(ROOT / "src")}
+    # The fake models' judges count as measured (a calibration that maps a unanimous stated CORRECT to 0.9),
+    # so the drill checks what matters: that nothing a faulty or fooled judge said turns into `verified`.
+    policy = state.parent / "judges.json"
+    policy.write_text(json.dumps({"judges": ["self_verify", "llm_judge"], "threshold": 0.6, "calibration": {
+        m: {"xs": [0.0, 0.99, 1.0], "ys": [0.1, 0.1, 0.9]} for m in ("fast", "strong")}}))
+    env = {**os.environ, KEY_ENV: KEY, "POWERTOOLS_LOG_LEVEL": "ERROR", "PYTHONPATH": str(ROOT / "src"),
+           "SB_JUDGE_POLICY": str(policy)}
     process = subprocess.Popen(
         [sys.executable, "-m", "switchboard.cli", "local", "--catalog", str(catalog), "--port", str(port),
          "--state-dir", str(state), "--no-pull", "--deadline-s", str(deadline_s)],

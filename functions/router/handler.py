@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from switchboard.composition import container
 from switchboard.service import api
-from switchboard.service.errors import MethodNotAllowed, NotFound, http_error
+from switchboard.service.errors import BadRequest, MethodNotAllowed, NotFound, NotReady, http_error
 from switchboard.service.openapi import openapi_document
 
 logger = Logger(service="switchboard-router")
@@ -27,12 +27,23 @@ def _body() -> dict:
 
 @app.post("/v1/chat/completions")
 def chat_completions():
-    return api.chat_completion_response(container().router().chat(api.parse(api.ChatCompletionRequest, _body())))
+    request = api.parse(api.ChatCompletionRequest, _body())
+    state = container().router().chat(request)
+    if request.stream:
+        usage = bool(request.stream_options and request.stream_options.include_usage)
+        return Response(status_code=200, content_type="text/event-stream",
+                        body=api.chat_completion_stream(state, include_usage=usage),
+                        headers={"Cache-Control": "no-cache"})
+    return api.chat_completion_response(state)
 
 
 @app.post("/v1/route")
 def route():
-    return api.route_response(container().router().chat(api.parse(api.ChatCompletionRequest, _body())))
+    request = api.parse(api.ChatCompletionRequest, _body())
+    if request.stream:
+        raise BadRequest("/v1/route answers with the whole plan; stream only /v1/chat/completions",
+                         param="stream")
+    return api.route_response(container().router().chat(request))
 
 
 @app.get("/v1/traces/<trace_id>")
@@ -43,6 +54,16 @@ def get_trace(trace_id: str):
 @app.post("/v1/feedback")
 def feedback():
     return container().router().feedback(api.parse(api.FeedbackRequest, _body()))
+
+
+@app.get("/v1/models")
+def models():
+    return container().router().models()
+
+
+@app.get("/health")
+def health():
+    return container().router().health()
 
 
 @app.get("/openapi.json")
@@ -62,11 +83,12 @@ def _not_found(_exc):
 @app.exception_handler(Exception)
 def _error(exc: Exception) -> Response:
     status, body = http_error(exc)
+    headers = {"Retry-After": str(NotReady.retry_after_s)} if status == 503 else None
     if status == 502:  # the trace holds the why; the cascade's failure is not the router's
         logger.warning("cascade failed", extra={"trace_id": body["error"].get("trace_id")})
     elif status >= 500:
         logger.exception("request failed", extra={"status": status})
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
 
 
 @logger.inject_lambda_context(clear_state=True)

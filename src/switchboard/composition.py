@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from switchboard.domain.models import JudgePolicy
 from switchboard.ports import (
     CatalogSource,
     LearnedRouterUnavailable,
@@ -25,7 +26,13 @@ from switchboard.ports import (
     Verifier,
 )
 from switchboard.service.router import RouterService
-from switchboard.service.settings import DecideSettings, ModelCallSettings, RecordSettings, RouterSettings
+from switchboard.service.settings import (
+    DecideSettings,
+    ModelCallSettings,
+    RecordSettings,
+    RouterSettings,
+    SettingsError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -134,13 +141,36 @@ class Container:
             verifier_sha256 = None
             if s.router_artifacts and (Path(s.router_artifacts) / "verifier.onnx").is_file():
                 verifier_sha256 = file_sha256(Path(s.router_artifacts) / "verifier.onnx")
-            return RouterService(catalog=self.catalog(), taxonomy=self.taxonomy(),
+            return RouterService(judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
+                                 catalog=self.catalog(), taxonomy=self.taxonomy(),
                                  orchestrator=self.orchestrator(), traces=self.traces(),
                                  encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
                                  max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
                                  verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s)
 
         return self._part("router", build)
+
+
+DEFAULT_JUDGE_POLICY = Path(__file__).parent / "data" / "judges.local.json"
+
+
+def load_judge_policy(setting: str | None, router_artifacts: str | None) -> JudgePolicy | None:
+    """The judge policy a router plans with until one is published (see ``envvars.ENV_JUDGE_POLICY``). A
+    configured file that cannot be read is an error at start, not a silent fallback."""
+    if setting and setting.lower() == "none":
+        return None
+    if setting:
+        path = Path(setting)
+    elif router_artifacts and (Path(router_artifacts) / "judges.json").is_file():
+        path = Path(router_artifacts) / "judges.json"
+    elif DEFAULT_JUDGE_POLICY.is_file():
+        path = DEFAULT_JUDGE_POLICY
+    else:
+        return None
+    try:
+        return JudgePolicy.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"judge policy {path} cannot be read: {exc}") from exc
 
 
 _CURRENT: Container | None = None

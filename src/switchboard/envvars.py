@@ -21,6 +21,10 @@ ENV_REQUEST_DEADLINE_S = "SB_REQUEST_DEADLINE_S"
 # Directory holding the learned router (router.onnx + router.json from `switchboard train`); unset = no
 # learned router (taxonomy and default tier order only). Infra sets it when a router layer is packaged.
 ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"
+# The judge policy to use until one is published (a judges.json of `switchboard train`); unset = the router
+# artifacts' judges.json, else the one shipped in the package (measured on the local model pool); "none" =
+# no measured judges (every answer unverified until a policy is published).
+ENV_JUDGE_POLICY = "SB_JUDGE_POLICY"
 
 # --- local models and the encoder ---
 # Where local GGUF models are stored (default ~/.cache/switchboard/models).

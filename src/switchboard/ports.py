@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import CascadeState, Message, ModelEntry
+from switchboard.domain.models import CascadeState, JudgePolicy, Message, ModelEntry
 from switchboard.domain.taxonomy import Category
 
 # ------------------------------------------------------------------------------------------ models
@@ -66,6 +66,9 @@ class Completion:
     cost_usd: float | None = None
     answer_key: str | None = None
     answer_recorded: bool = False
+    # The most likely alternatives of the first generated token, token -> log-probability, when the call
+    # asked for ``top_logprobs`` and the provider exposes them (local GGUF, OpenAI-compatible).
+    first_token_logprobs: dict[str, float] | None = None
 
 
 @runtime_checkable
@@ -74,10 +77,12 @@ class Provider(Protocol):
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
         """One completion of at most ``max_tokens`` tokens. ``deadline`` (epoch seconds) bounds the whole
         call: past it the provider raises ``DeadlineExceeded``. ``choices`` asks for a reply that is
-        exactly one of these strings, where the provider can constrain its output (others ignore it)."""
+        exactly one of these strings, where the provider can constrain its output (others ignore it).
+        ``top_logprobs`` asks for the first token's most likely alternatives (providers that cannot give
+        them leave ``first_token_logprobs`` empty)."""
         ...
 
 
@@ -118,9 +123,12 @@ class Verifier(Protocol):
 
 
 class PolicySource(Protocol):
-    """The trained dial in force (``switchboard publish`` writes it), or None when none is published."""
+    """What ``switchboard publish`` put in force: the trained dial and the measured judge policy (each
+    None when none is published)."""
 
     def dial(self) -> Dial | None: ...
+
+    def judge_policy(self) -> JudgePolicy | None: ...
 
 
 class CatalogSource(Protocol):

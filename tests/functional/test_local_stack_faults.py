@@ -163,3 +163,25 @@ def test_fuzzed_requests_never_get_a_5xx_or_a_body_that_is_not_json(case, stack,
     json.loads(response.text)
     case.validate_response(response, checks=[not_a_server_error, content_type_conformance,
                                               response_schema_conformance])
+
+
+def test_the_openai_sdk_streams_the_accepted_answer_and_lists_the_models(stack):
+    import openai
+
+    _, server, _, _ = stack
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-locally", max_retries=0)
+    chunks = list(client.chat.completions.create(
+        model="auto", max_tokens=8, messages=[{"role": "user", "content": "What is 2+2?"}], stream=True,
+        stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "4"
+    finals = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finals) == 1 and finals[0].model_extra["switchboard"]["trace_id"]
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    models = {m.id for m in client.models.list()}
+    assert {"auto", "fast", "strong"} <= models
+    assert httpx.get(f"{server.url}/health", timeout=10).json()["status"] == "ok"
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="auto", max_tokens=8, top_p=0.5,
+                                       messages=[{"role": "user", "content": "What is 2+2?"}])
+    assert refused.value.body["param"] == "top_p"

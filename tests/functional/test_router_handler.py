@@ -9,6 +9,7 @@ import pytest
 from functions.router import handler as router
 from switchboard import composition
 from switchboard.composition import Container
+from switchboard.domain.models import Calibration, JudgePolicy
 from switchboard.domain.taxonomy import Category
 from switchboard.local.emulator import LocalLambdaContext
 from switchboard.ports import ProviderTimeout
@@ -38,7 +39,13 @@ def judge_says(verdict: str, answer: str = "4"):
     return ScriptedProvider(reply)
 
 
-def make(small=None, big=None, traces=None, fail_with=None):
+# Judges measured on these two models (as `switchboard train` fits them from collected verdicts): a stated
+# CORRECT from both means P(correct) 0.9, anything less 0.2.
+MEASURED = JudgePolicy(judges=["self_verify", "llm_judge"], threshold=0.6,
+                       calibration={m: Calibration(xs=[0.0, 0.99, 1.0], ys=[0.2, 0.2, 0.9]) for m in ("small", "big")})
+
+
+def make(small=None, big=None, traces=None, fail_with=None, judges=MEASURED):
     catalog = InMemoryCatalog([catalog_entry("small", price=0.1), catalog_entry("big", price=5.0)])
     providers = ScriptedProviders({"small": small or judge_says("CORRECT"), "big": big or judge_says("CORRECT")})
     traces = traces or InMemoryTraces()
@@ -47,7 +54,7 @@ def make(small=None, big=None, traces=None, fail_with=None):
     svc = RouterService(catalog=catalog, taxonomy=taxonomy,
                         orchestrator=InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with),
                         traces=traces, encoder_factory=FakeEncoder, id_factory=lambda: "trace-1",
-                        max_prompt_chars=SETTINGS.max_prompt_chars)
+                        max_prompt_chars=SETTINGS.max_prompt_chars, judge_policy=judges)
     composition.use(Container(router=svc, router_settings=SETTINGS))
     return svc
 
@@ -71,9 +78,19 @@ def test_chat_completion_answers_with_switchboard_extension():
     sb = body["switchboard"]
     assert sb["route"] == "taxonomy" and sb["category"] == "code"
     assert sb["decision"]["action"] == "accept" and sb["verified"] is True
+    assert sb["confidence"] == pytest.approx(0.9)  # the measured P(correct), not the raw vote
     assert sb["answered_by"] == {"model": "small", "tier": 0}
     assert [v["kind"] for v in sb["tiers"][0]["verdicts"]] == ["self_verify", "llm_judge"]
     assert sb["cost_usd"] > 0
+
+
+def test_judges_of_unknown_accuracy_never_verify_an_answer():
+    make(judges=None)
+    status, body = call(load_event("router", "chat_completion"))
+    sb = body["switchboard"]
+    assert status == 200 and body["choices"][0]["message"]["content"] == "4"
+    assert sb["decision"]["action"] == "accept" and sb["decision"]["reason"] == "confident_unmeasured"
+    assert sb["verified"] is False
 
 
 def test_unconfident_judges_escalate_to_the_stronger_model():
@@ -129,11 +146,9 @@ def test_oversized_prompt_is_413():
     assert status == 413 and "limit is 2000" in body["error"]["message"]
 
 
-def test_streaming_and_non_text_parts_are_rejected_clearly():
+def test_non_text_parts_are_rejected_clearly():
     make()
     event = load_event("router", "chat_completion")
-    event["body"] = json.dumps({"stream": True, "messages": [{"role": "user", "content": "hi"}]})
-    assert call(event)[0] == 400
     event["body"] = json.dumps({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})
     status, body = call(event)
     assert status == 400 and "image_url" in body["error"]["message"]
@@ -164,3 +179,47 @@ def test_unknown_route_is_404():
     event = load_event("router", "get_trace")
     event["path"], event["httpMethod"] = "/v2/nothing", "GET"
     assert call(event)[0] == 404
+
+
+def _header(response: dict, name: str) -> str | None:
+    """A header of a REST API proxy response (Powertools answers with multiValueHeaders)."""
+    single = response.get("headers") or {}
+    multi = response.get("multiValueHeaders") or {}
+    return single.get(name) or (multi.get(name) or [None])[0]
+
+
+def test_stream_true_answers_with_server_sent_events_of_the_accepted_answer():
+    make()
+    event = load_event("router", "chat_completion")
+    body = json.loads(event["body"])
+    event["body"] = json.dumps({**body, "stream": True, "stream_options": {"include_usage": True}})
+    response = router.lambda_handler(event, LocalLambdaContext(function_name="router"))
+    assert response["statusCode"] == 200
+    assert _header(response, "Content-Type") == "text/event-stream"
+    events = [line[len("data: "):] for line in response["body"].split("\n\n") if line]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "4"
+    final = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+    assert final["switchboard"]["verified"] is True
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
+
+
+def test_models_and_health():
+    make()
+    event = load_event("router", "get_trace")
+    for path, check in (("/v1/models", lambda b: {"auto", "small", "big"} <= {m["id"] for m in b["data"]}),
+                        ("/health", lambda b: b["status"] == "ok" and b["models"] == 2)):
+        status, body = call({**event, "path": path, "resource": path, "pathParameters": None})
+        assert status == 200 and check(body), body
+
+
+def test_health_is_503_with_retry_after_until_there_is_a_model():
+    svc = make()
+    svc.catalog = InMemoryCatalog([])
+    event = load_event("router", "get_trace")
+    response = router.lambda_handler({**event, "path": "/health", "resource": "/health", "pathParameters": None},
+                                     LocalLambdaContext(function_name="router"))
+    assert response["statusCode"] == 503 and _header(response, "Retry-After") == "5"
+    assert json.loads(response["body"])["error"]["code"] == "not_ready"

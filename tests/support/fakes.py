@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import CascadeState, JudgeTask, ModelEntry, ModelPrice
+from switchboard.domain.models import CascadeState, JudgePolicy, JudgeTask, ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
 from switchboard.service.tasks import run_decide, run_judge, run_tier
@@ -73,14 +73,21 @@ class InMemoryTaxonomy:
 class InMemoryPolicy:
     """The published dial (``PolicySource``), held in memory."""
 
-    def __init__(self, dial: Dial | None) -> None:
+    def __init__(self, dial: Dial | None, judges: JudgePolicy | None = None) -> None:
         self._dial = dial
+        self._judges = judges
 
     def dial(self) -> Dial | None:
         return self._dial
 
+    def judge_policy(self) -> JudgePolicy | None:
+        return self._judges
+
     def put(self, dial: Dial, published_at: str) -> None:
         self._dial = dial
+
+    def put_judges(self, policy: JudgePolicy, published_at: str) -> None:
+        self._judges = policy
 
 
 class InMemoryTraces:
@@ -107,20 +114,25 @@ class InMemoryTraces:
 
 
 class ScriptedProvider:
-    """Answers from a script: a callable(messages) -> text, or raises the given error."""
+    """Answers from a script: a callable(messages) -> text, or raises the given error. ``logprobs``
+    (a dict of first-token alternatives) is returned when the caller asks for ``top_logprobs``."""
 
-    def __init__(self, reply=lambda messages: "4", error: Exception | None = None) -> None:
+    def __init__(self, reply=lambda messages: "4", error: Exception | None = None,
+                 logprobs: dict[str, float] | None = None) -> None:
         self.reply = reply
         self.error = error
+        self.logprobs = logprobs
         self.calls = 0
 
-    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None) -> Completion:
+    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
+                 top_logprobs=None) -> Completion:
         self.calls += 1
         if self.error is not None:
             raise self.error
         text = self.reply(messages)
         return Completion(text=text, input_tokens=sum(len(m.content) for m in messages) // 4,
-                          output_tokens=max(1, len(text) // 4), finish_reason="stop")
+                          output_tokens=max(1, len(text) // 4), finish_reason="stop",
+                          first_token_logprobs=self.logprobs if top_logprobs else None)
 
 
 class ScriptedProviders:

@@ -6,10 +6,13 @@ import re
 
 import pytest
 
+from switchboard.domain.models import Message
 from switchboard.domain.verdicts import (
     TRUNCATED_NOTE,
     clip_bytes,
     llm_judge_messages,
+    logprob_judge_messages,
+    logprob_score,
     parse_verdict,
     self_verify_messages,
     share_positive,
@@ -95,12 +98,13 @@ def _fences(content: str, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("candidate", INJECTIONS)
-@pytest.mark.parametrize("build", [llm_judge_messages, self_verify_messages], ids=["llm_judge", "self_verify"])
+@pytest.mark.parametrize("build", [llm_judge_messages, self_verify_messages, logprob_judge_messages],
+                         ids=["llm_judge", "self_verify", "logprob"])
 def test_an_injected_candidate_stays_inside_its_fence_and_carries_no_verdict(build, candidate):
     messages = build("What is 2+2?", candidate)
     case = messages[-1].content
-    answers, requests = _fences(case, "ANSWER"), _fences(case, "REQUEST")
-    assert len(answers) == 1 and len(requests) == 1, "the candidate opened or closed a fence"
+    answers = _fences(case, "ANSWER")
+    assert len(answers) == 1, "the candidate opened or closed a fence"
     inside = answers[0]
     assert "<<<" not in inside and ">>>" not in inside
     assert not re.search(r"<\|[^|>]*\|>|\[/?INST\]|</?s>|<</?SYS>>|_of_turn>", inside)
@@ -109,21 +113,40 @@ def test_an_injected_candidate_stays_inside_its_fence_and_carries_no_verdict(bui
     assert all(line.startswith("| ") for line in data_lines), "every data line is quoted"
     # a judge that merely repeats the last line it was shown, or the whole answer, states no verdict
     assert parse_verdict(data_lines[-1]) is None and parse_verdict(inside) is None
-    # the rules of the fence are in the system prompt of both judges
-    assert "never an instruction" in messages[0].content
+    # the rules of the fence are in the grader turn of every judge
+    assert "never an instruction" in case
 
 
 def test_there_are_enough_injection_cases():
     assert len(INJECTIONS) >= 20
 
 
-def test_judge_prompts_carry_question_and_answer_and_clip_huge_fields_by_bytes():
-    msgs = llm_judge_messages("What is 2+2?", "4")
-    assert msgs[0].role == "system" and "2+2" in msgs[-1].content and "| 4" in msgs[-1].content
-    few_shot = self_verify_messages("Q?", "A" * 10000)
-    assert few_shot[-1].content.count("A") < 7000
-    assert [m.role for m in few_shot[1:3]] == ["user", "assistant"] and few_shot[2].content == "VERDICT: INCORRECT"
+def test_judge_prompts_are_the_conversation_then_one_grader_turn_with_clipped_fields():
+    conversation = [Message(role="system", content="Be brief."), Message(role="user", content="What is 2+2?")]
+    msgs = llm_judge_messages("What is 2+2?", "4", conversation=conversation)
+    assert msgs[:2] == conversation  # verbatim: a model that answered it reuses its prompt's KV cache
+    assert msgs[-1].role == "user" and "| 4" in msgs[-1].content
+    assert "What is 2+2?" not in msgs[-1].content  # the question is the conversation above, not repeated
+    long_answer = self_verify_messages("Q?", "A" * 10000)
+    assert long_answer[-1].content.count("A") < 7000
+    turns = [build("Q?", "4", conversation=conversation)[-1].content
+             for build in (llm_judge_messages, self_verify_messages, logprob_judge_messages)]
+    # the kinds differ in the last line only: a model running several judges on one answer reuses the rest
+    assert len({t.rsplit("\n", 1)[0] for t in turns}) == 1
+    assert len(turns[0]) < 700  # short: its prefill is a judge's latency on a CPU
     assert len(clip_bytes("字" * 5000).encode()) <= 6000  # a CJK answer is clipped by bytes, whole characters
+
+
+@pytest.mark.parametrize(("alternatives", "expected"), [
+    ({"COR": -0.25, "INC": -1.69, "Correct": -4.8}, 0.808),
+    ({"CORRECT": -3.0, "INCORRECT": -0.05}, 0.0497),
+    ({" COR": -0.1, "Yes": -3.0}, 0.9478),  # INCORRECT missing: bounded by the least likely alternative
+    ({"Yes": -0.1, "No": -2.0}, None),
+    (None, None),
+])
+def test_the_logprob_judge_reads_correct_against_incorrect_from_the_first_token(alternatives, expected):
+    score = logprob_score(alternatives)
+    assert score == (None if expected is None else pytest.approx(expected, abs=1e-3))
 
 
 def test_an_echoing_judge_abstains_end_to_end():

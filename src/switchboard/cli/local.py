@@ -156,6 +156,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     deleted = f", removed {len(report.deleted_categories)} stale" if report.deleted_categories else ""
     dial = (f"; the dial ({report.dial_points} points, profiles {report.profiles}) to {tables['policy']}"
             if report.dial_points else "")
+    if report.judges:
+        dial += (f"; the judge policy ({'+'.join(report.judges)}, calibrated for {report.judges_calibrated_for}) "
+                 f"to {tables['policy']}")
     print(f"published {report.categories} categories to {tables['taxonomy']}{deleted}"
           + (f"; {report.catalog_entries} catalogue entries to {tables['catalog']}" if args.catalog else "")
           + dial + ". Routers pick them up within 5 minutes (their cache); the run's ONNX models ship with "

@@ -36,6 +36,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     t0 = time.time()
+    if (args.data.parent / "judges.parquet").is_file():
+        _train_judges(args)
     data, prices = _load(args.data, args.prices, progress)
     if args.holdout > 0:
         rows, _ = split_rows(data.prompt_ids, args.holdout, args.seed)
@@ -47,6 +49,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     for p in system.points:
         print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}")
     return 0
+
+
+def _train_judges(args: argparse.Namespace) -> None:
+    """Collected verdicts beside the outcomes (``switchboard collect``): fit the judge policy on the
+    training prompts, report on the held-out ones (``--holdout``)."""
+    from switchboard.offline.judges import Collected, judges_plot, measure
+    from switchboard.offline.outcomes import split_rows
+    from switchboard.service.publish import read_catalog
+
+    directory = args.data.parent
+    catalog_path = directory / "catalog.json"
+    catalog = {e.model_id: e for e in read_catalog(catalog_path)} if catalog_path.is_file() else None
+    data = Collected.read(directory, catalog)
+    ids = np.asarray(data.prompt_ids, dtype=object)
+    if args.holdout > 0:
+        tr, te = split_rows(list(data.prompt_ids), args.holdout, args.seed)
+        train_ids, test_ids = [str(i) for i in ids[tr]], [str(i) for i in ids[te]]
+    else:
+        train_ids, test_ids = list(data.prompt_ids), list(data.prompt_ids)
+    policy, report = measure(data, train_ids, test_ids, catalog)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "judges.json").write_text(policy.model_dump_json(indent=1), encoding="utf-8")
+    (out / "judges_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    judges_plot(report, out / "judges.png")
+    where = "held-out" if args.holdout > 0 else "training (no --holdout: not a measurement)"
+    print(f"judges: {'+'.join(policy.judges)} at bar {policy.threshold:.2f}, calibrated for "
+          f"{sorted(policy.calibration)}; on {len(test_ids)} {where} prompts:")
+    for r in report["roles"]:
+        print(f"  judge {r['role']:14s} AUROC {r['auroc']}  abstained {r['abstained']:.3f}  "
+              f"p50 {r['p50_latency_ms'] / 1000:.2f}s")
+    for m in report["single_models"]:
+        print(f"  {m['model']:24s} alone   acc {m['accuracy']:.3f}  mean {m['mean_latency_ms'] / 1000:.2f}s  "
+              f"${m['mean_cost_usd'] * 1000:.4f}/1k")
+    c = report["cascade"]
+    print(f"  cascade {' -> '.join(c['tiers'])}: acc {c['accuracy']:.3f}  mean {c['mean_latency_ms'] / 1000:.2f}s  "
+          f"${c['mean_cost_usd'] * 1000:.4f}/1k  verified {c['verified']:.2f}  escalated {c['escalated']:.2f}")
+    print(f"  wrote {out / 'judges.json'}, judges_report.json, judges.png")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -84,6 +124,89 @@ def cmd_eval(args: argparse.Namespace) -> int:
     pareto_plot(results, out / "pareto.png")
     _print_summary(results)
     print(f"wrote {path} and {out / 'pareto.png'} ({results['seconds_total']:.0f}s)")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from switchboard.adapters.providers.registry import ProviderRegistry
+    from switchboard.offline.collect import JUDGE_KINDS, CollectError, collect, load_prompts, sample_prompts
+    from switchboard.service.publish import PublishError, read_catalog
+
+    try:
+        entries = read_catalog(args.catalog)
+        prompts = load_prompts(args.prompts, limit=args.limit)
+        if args.sample:
+            prompts = sample_prompts(prompts, args.sample, args.seed)
+        kinds = [k for k in args.judges.split(",") if k] if args.judges else list(JUDGE_KINDS)
+        bad = sorted(set(kinds) - set(JUDGE_KINDS))
+        if bad:
+            raise CollectError(f"unknown judge kind(s) {bad}; known: {list(JUDGE_KINDS)}")
+        catalog = {e.model_id: e for e in entries}
+        models = args.models.split(",") if args.models else None
+        if not args.no_pull:
+            from switchboard.adapters.providers.gguf_store import ensure_model
+
+            for entry in entries:
+                if entry.provider == "local_gguf" and not entry.provider_model.endswith(".gguf") and (
+                        models is None or entry.model_id in models):
+                    ensure_model(entry.provider_model)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "catalog.json").write_text(json.dumps([e.model_dump(mode="json", exclude_none=True)
+                                                          for e in entries], indent=1), encoding="utf-8")
+        report = collect(catalog=catalog, prompts=prompts, providers=ProviderRegistry(), out_dir=args.out,
+                         models=models, judge_kinds=kinds, max_tokens=args.max_tokens,
+                         max_cost_usd=args.max_cost_usd, concurrency=args.concurrency,
+                         progress=not args.no_progress)
+    except (CollectError, PublishError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{report.outcomes} outcomes and {report.judges} judge verdicts for {report.prompts} prompts x "
+          f"{len(report.models)} models in {args.out} ({report.new_calls} new calls, ${report.spent_usd:.6f} "
+          f"spent in all, {report.seconds:.0f}s)")
+    if report.failures:
+        print(f"warning: {report.failures} calls failed; a rerun retries them", file=sys.stderr)
+    if report.stopped_for_budget:
+        print(f"stopped at --max-cost-usd {args.max_cost_usd}: a rerun with a larger cap continues",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from switchboard.offline.export import (
+        ExportError,
+        local_traces,
+        summary,
+        table_traces,
+        training_rows,
+        write_rows,
+    )
+
+    try:
+        if args.state_dir is not None:
+            traces = local_traces(args.state_dir)
+        else:
+            import boto3
+
+            table = args.traces_table
+            if table is None:
+                from switchboard.service.publish import PublishError, tables_from_stack
+
+                cloudformation = boto3.client("cloudformation", region_name=args.region)
+                try:
+                    table = tables_from_stack(args.stack, cloudformation)["traces"]
+                except (PublishError, KeyError) as exc:
+                    raise ExportError(f"no traces table from stack {args.stack}: {exc}") from exc
+            client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url)
+            traces = table_traces(table, client)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = training_rows(traces)
+    path = write_rows(rows, args.out)
+    info = summary(traces, rows)
+    print(f"{info['traces']} traces, {info['with_feedback']} with feedback: {info['rows']} training rows "
+          f"({', '.join(info['models']) or 'no models'}) in {path}")
     return 0
 
 
@@ -133,6 +256,56 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
                          "state machine and handlers, recorded answers) and compare with the offline replay")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_reporting_data_errors(cmd_eval))
+
+    register_collect(subparsers)
+
+    ex = subparsers.add_parser("export", help="traces with feedback (POST /v1/feedback) as training rows for "
+                                              "`switchboard train`")
+    source = ex.add_mutually_exclusive_group()
+    source.add_argument("--state-dir", type=Path, default=None,
+                        help="the local stack's state directory (default source: ~/.cache/switchboard/state)")
+    source.add_argument("--stack", default=None, help="deployed stack whose outputs name the traces table")
+    source.add_argument("--traces-table", default=None, help="traces table name")
+    ex.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
+    ex.add_argument("--region", default=None)
+    ex.add_argument("--out", type=Path, required=True, help="Parquet file of training rows")
+    ex.set_defaults(func=_default_export_source(cmd_export))
+
+
+def register_collect(subparsers) -> None:  # noqa: ANN001
+    from switchboard.offline.collect import JUDGE_KINDS
+
+    co = subparsers.add_parser("collect", help="run a catalogue's models (and the production judges) on "
+                                               "labelled prompts; write outcomes for train and eval")
+    co.add_argument("--catalog", type=Path, required=True, help="model catalogue JSON (real providers)")
+    co.add_argument("--prompts", type=Path, required=True,
+                    help="JSON lines of {prompt_id, prompt, reference, category, grader}")
+    co.add_argument("--out", type=Path, required=True,
+                    help="directory: journal.jsonl (resumable), outcomes.parquet, judges.parquet")
+    co.add_argument("--limit", type=int, default=None, help="first N prompts only")
+    co.add_argument("--sample", type=int, default=None, help="N prompts drawn at random (seeded by --seed)")
+    co.add_argument("--seed", type=int, default=7)
+    co.add_argument("--models", default=None, help="comma-separated model ids (default: the whole catalogue)")
+    co.add_argument("--judges", default=",".join(JUDGE_KINDS),
+                    help=f"comma-separated judge kinds to record (default: all of {','.join(JUDGE_KINDS)}; "
+                         "'' for none)")
+    co.add_argument("--max-tokens", type=int, default=16, help="answer length (default 16: option letters)")
+    co.add_argument("--max-cost-usd", type=float, default=None,
+                    help="never spend more than this in all (runs so far included)")
+    co.add_argument("--concurrency", type=int, default=1, help="calls in flight (remote providers)")
+    co.add_argument("--no-pull", action="store_true", help="do not fetch missing local models")
+    co.add_argument("--no-progress", action="store_true")
+    co.set_defaults(func=cmd_collect)
+
+
+def _default_export_source(command):  # noqa: ANN001, ANN202
+    def run(args: argparse.Namespace) -> int:
+        if args.state_dir is None and args.stack is None and args.traces_table is None:
+            from switchboard.local.stack import default_state_dir
+
+            args.state_dir = default_state_dir()
+        return command(args)
+    return run
 
 
 def _reporting_data_errors(command):  # noqa: ANN001, ANN202

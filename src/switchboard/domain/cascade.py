@@ -139,9 +139,10 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
         else:
             similar = similarity_test(embed, DEFAULT_TEXT_BAR)
             verdicts = [_agreement(v, attempt.answer_key, similar) for v in attempt.verdicts]
-            weights = {j.name: j.weight for j in plan.tiers[state.tier].judges}
-            attempt = attempt.model_copy(update={"verdicts": verdicts,
-                                                 "confidence": aggregate_confidence(verdicts, weights=weights)})
+            tier_spec = plan.tiers[state.tier]
+            weights = {j.name: j.weight for j in tier_spec.judges}
+            confidence = aggregate_confidence(verdicts, weights=weights, calibration=tier_spec.calibration)
+            attempt = attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence})
     attempts = [*state.attempts, attempt]
     spent = state.spent_usd + attempt.cost_usd
     next_index = state.tier + 1
@@ -155,6 +156,7 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
                       max_cost_usd=state.request.max_cost_usd if state.request.max_cost_usd is not None
                       else plan.max_cost_usd,
                       attempts=attempts, quorum_met=quorum_met(plan, state.tier, attempt),
+                      measured=plan.fusion is not None or plan.tiers[state.tier].calibration is not None,
                       time_left_s=None if state.deadline is None or now is None else state.deadline - now)
     if decision.answer_tier is not None:
         chosen = next(a for a in attempts if a.tier == decision.answer_tier)

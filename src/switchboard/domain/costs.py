@@ -19,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .models import ChatRequest, JudgeSpec, Message, ModelEntry, ModelPrice
-from .verdicts import WORST_FIELD, answer_field_limit, llm_judge_messages, self_verify_messages
+from .verdicts import (
+    WORST_FIELD,
+    answer_field_limit,
+    llm_judge_messages,
+    logprob_judge_messages,
+    self_verify_messages,
+)
 
 PER_MESSAGE_TOKENS = 16
 PER_REQUEST_TOKENS = 32
@@ -41,12 +47,17 @@ def judge_bound(request: ChatRequest, judge: JudgeSpec, entry: ModelEntry) -> fl
     if judge.kind == "agreement":  # the judge solves the request itself
         return call_bound(entry.price, request.messages, request.max_tokens)
     limit = answer_field_limit(request.max_tokens)
+    conversation = request.messages
     if judge.kind == "llm_judge":
-        return call_bound(entry.price, llm_judge_messages(request.prompt, WORST_FIELD, True, answer_limit=limit),
-                          VERDICT_MAX_TOKENS)
+        return call_bound(entry.price, llm_judge_messages(request.prompt, WORST_FIELD, True, answer_limit=limit,
+                                                          conversation=conversation), VERDICT_MAX_TOKENS)
+    if judge.kind == "logprob":
+        return call_bound(entry.price, logprob_judge_messages(request.prompt, WORST_FIELD, True, answer_limit=limit,
+                                                              conversation=conversation), 1)
     if judge.kind == "self_verify":
         per_sample = call_bound(entry.price, self_verify_messages(request.prompt, WORST_FIELD, True,
-                                                                  answer_limit=limit), VERDICT_MAX_TOKENS)
+                                                                  answer_limit=limit, conversation=conversation),
+                                VERDICT_MAX_TOKENS)
         return judge.samples * per_sample
     return 0.0  # the learned verifier runs in the decide task: no model call
 

@@ -6,12 +6,12 @@ Everything that crosses a state of the cascade state machine is one of these mod
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Role = Literal["system", "user", "assistant"]
-JudgeKind = Literal["llm_judge", "self_verify", "agreement", "verifier"]
+JudgeKind = Literal["llm_judge", "self_verify", "logprob", "agreement", "verifier"]
 Action = Literal["accept", "escalate", "stop"]
 RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
 
@@ -43,6 +43,29 @@ class Calibration(BaseModel):
         return ys[-1]  # pragma: no cover - loop always returns
 
 
+# Judge roles of a ``JudgePolicy``, relative to the answering model: the model itself, or an independent one.
+JudgeRole = Literal["self_verify", "logprob", "llm_judge", "logprob_other"]
+
+
+class JudgePolicy(BaseModel):
+    """Which judges check a tier's answer and what their score means, as measured: fitted by
+    ``switchboard train`` from verdicts that ``switchboard collect`` recorded on labelled prompts.
+
+    ``calibration`` maps the judges' combined score (``aggregate_confidence``'s mean) to P(correct), per
+    answering model (``"*"``: pooled over the measured models). A tier whose model has no calibration
+    here is judged by these judges uncalibrated, and so never returns a verified answer.
+    """
+
+    judges: list[JudgeRole] = Field(min_length=1)
+    self_verify_samples: int = Field(default=3, ge=1, le=16)
+    calibration: dict[str, Calibration] = Field(default_factory=dict)
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    measured: dict[str, Any] = Field(default_factory=dict)
+
+    def calibration_for(self, model: str) -> Calibration | None:
+        return self.calibration.get(model) or self.calibration.get("*")
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -59,6 +82,9 @@ class ChatRequest(BaseModel):
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
     profile: str | None = None  # a named operating point of the trained dial (economy, balanced, best)
+    # Up to 4 sequences the answer ends before (OpenAI's ``stop``): the text is cut at the first one.
+    stop: list[str] = Field(default_factory=list, max_length=4)
+    user: str | None = Field(default=None, max_length=256)  # the caller's end-user id, kept in the trace
 
     @property
     def prompt(self) -> str:
@@ -86,7 +112,10 @@ class ModelEntry(BaseModel):
     provider: Literal["local_gguf", "openai", "bedrock", "anthropic", "replay", "fault"]
     provider_model: str = Field(min_length=1)
     endpoint: str | None = None
+    # Where the provider's API key comes from: an environment variable (local runs), or - in AWS - a
+    # Secrets Manager secret (its ARN; the secret string is the key, or JSON with an "api_key" field).
     api_key_env: str | None = None
+    api_key_secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
     price: ModelPrice
     context_tokens: int = 8192
     timeout_s: float = 60.0
@@ -119,6 +148,9 @@ class TierSpec(BaseModel):
     # quorum is its verifier's verdict with every agreement judge's answer bought.
     quorum: int | None = Field(default=None, ge=0)
     est_cost_usd: float = Field(default=0.0, ge=0.0)
+    # The measured map from this tier's judge score to P(correct) (a ``JudgePolicy``'s, fitted on collected
+    # verdicts). Without one the judges' accuracy is unknown: the tier may still accept, never as verified.
+    calibration: Calibration | None = None
 
 
 class Fusion(BaseModel):

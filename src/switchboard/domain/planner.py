@@ -12,7 +12,17 @@ from pydantic import BaseModel, Field
 
 from .costs import tier_bound
 from .dial import Dial, OperatingPoint, lay_out
-from .models import ChatRequest, Fusion, JudgeSpec, ModelEntry, Plan, RouteKind, TierSpec
+from .models import (
+    Calibration,
+    ChatRequest,
+    Fusion,
+    JudgePolicy,
+    JudgeSpec,
+    ModelEntry,
+    Plan,
+    RouteKind,
+    TierSpec,
+)
 from .taxonomy import Category, Match, is_familiar
 
 
@@ -26,6 +36,26 @@ class PlannerConfig(BaseModel):
     judges_per_tier: list[str] = Field(default_factory=lambda: ["self_verify", "llm_judge"])
     max_tiers: int = Field(default=3, ge=1)
     learned_floor: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Measured judges (``switchboard train`` on collected verdicts). For a model it has a calibration for,
+    # its judges, bar and calibration replace judges_per_tier and threshold; other models keep those,
+    # uncalibrated (their answers are never verified).
+    judge_policy: JudgePolicy | None = None
+
+    def calibration_for(self, model: str) -> Calibration | None:
+        return self.judge_policy.calibration_for(model) if self.judge_policy else None
+
+    def judge_roles(self, model: str) -> list[str]:
+        if self.judge_policy is not None and self.calibration_for(model) is not None:
+            return list(self.judge_policy.judges)
+        return list(self.judges_per_tier)
+
+    def bar(self, model: str) -> float:
+        if self.judge_policy is not None and self.calibration_for(model) is not None:
+            return self.judge_policy.threshold
+        return self.threshold
+
+    def samples(self) -> int:
+        return self.judge_policy.self_verify_samples if self.judge_policy else self.self_verify_samples
 
 
 class PlanningError(ValueError):
@@ -64,14 +94,19 @@ def _independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, M
 
 def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig,
                 catalog: Mapping[str, ModelEntry]) -> list[JudgeSpec]:
-    """Judges of one tier: self-verification by the answering model (AutoMix) and an LLM judge by
-    another model (``_independent_judge``)."""
+    """Judges of one tier, by role: the answering model checks itself (``self_verify``, AutoMix's sampled
+    self-verification; ``logprob``, its P(CORRECT) from one forward pass) and another model grades it
+    (``llm_judge``; ``logprob_other``) - see ``_independent_judge``."""
     judges: list[JudgeSpec] = []
-    for kind in config.judges_per_tier:
+    for kind in config.judge_roles(model):
         if kind == "self_verify":
-            judges.append(JudgeSpec(kind="self_verify", model=model, samples=config.self_verify_samples))
+            judges.append(JudgeSpec(kind="self_verify", model=model, samples=config.samples()))
+        elif kind == "logprob":
+            judges.append(JudgeSpec(kind="logprob", model=model))
         elif kind == "llm_judge":
             judges.append(JudgeSpec(kind="llm_judge", model=_independent_judge(model, tiers, catalog)))
+        elif kind == "logprob_other":
+            judges.append(JudgeSpec(kind="logprob", model=_independent_judge(model, tiers, catalog)))
         else:
             raise PlanningError(f"unknown judge kind in planner config: {kind}")
     return judges
@@ -130,8 +165,9 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
     specs = []
     for model in tiers:
         judges = _judges_for(model, tiers, config, catalog)
-        specs.append(TierSpec(model=model, judges=judges, threshold=config.threshold,
-                              est_cost_usd=estimate_tier_cost(request, catalog[model], judges, catalog)))
+        specs.append(TierSpec(model=model, judges=judges, threshold=config.bar(model),
+                              est_cost_usd=estimate_tier_cost(request, catalog[model], judges, catalog),
+                              calibration=config.calibration_for(model)))
     return Plan(tiers=specs, route=route, category=match.category if match else None,
                 similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd)
 
@@ -187,12 +223,13 @@ def within_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelE
         models = [e.model_id for e in usable]
         for model in models:
             judges = _judges_for(model, [model], config, catalog)
-            tier = TierSpec(model=model, judges=judges, threshold=config.threshold,
-                            est_cost_usd=tier_bound(request, model, judges, catalog))
+            tier = TierSpec(model=model, judges=judges, threshold=config.bar(model),
+                            est_cost_usd=tier_bound(request, model, judges, catalog),
+                            calibration=config.calibration_for(model))
             if tier.est_cost_usd <= (budget or 0.0):
                 return plan.model_copy(update={"tiers": [tier]})
         for model in models:
-            tier = TierSpec(model=model, judges=[], threshold=config.threshold,
+            tier = TierSpec(model=model, judges=[], threshold=config.bar(model),
                             est_cost_usd=tier_bound(request, model, [], catalog))
             if tier.est_cost_usd <= (budget or 0.0):
                 return plan.model_copy(update={"tiers": [tier]})

@@ -59,7 +59,7 @@ MIN_ESCALATION_SECONDS = 3.0
 def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None, threshold: float,
            spent_usd: float, next_tier_cost_usd: float | None, max_cost_usd: float | None,
            attempts: Sequence[Attempt] = (), quorum_met: bool = True,
-           time_left_s: float | None = None) -> Decision:
+           time_left_s: float | None = None, measured: bool = True) -> Decision:
     """Decide what to do after tier ``tier`` of ``n_tiers`` has answered (or failed) and been judged.
 
     - accept when the tier answered, its confidence reaches ``threshold`` and its judges reached their
@@ -70,14 +70,19 @@ def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None,
     - escalate otherwise.
 
     ``attempts`` are all attempts including the current one; they only matter for choosing the best
-    answer on a stop.
+    answer on a stop. ``measured`` says whether the confidence is a measured P(correct) (a calibrated
+    judge set, or a dial's verifier): only then is an accepted answer ``verified``; a tier judged by
+    judges of unknown accuracy is accepted on their word (reason ``confident_unmeasured``), unverified.
     """
     if answered and confidence is not None and confidence >= threshold and (quorum_met or threshold <= 0):
         # A bar of 0 (a dial's final tier) accepts whatever the judges said: the best answer available,
         # returned with its calibrated confidence, but not "verified" - no judge cleared it.
-        if threshold > 0:
+        if threshold > 0 and measured:
             return Decision(action="accept", reason="confident", confidence=confidence, answer_tier=tier,
                             verified=True)
+        if threshold > 0:
+            return Decision(action="accept", reason="confident_unmeasured", confidence=confidence,
+                            answer_tier=tier)
         return Decision(action="accept", reason="final_tier", confidence=confidence, answer_tier=tier)
 
     def stop(reason: str) -> Decision:

@@ -77,9 +77,11 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":  # a HEAD response carries the headers of the GET, never a body
                 self.wfile.write(body)
 
-        def _error(self, status: int, message: str) -> None:
-            body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": status}})
-            self._send(status, {"Content-Type": "application/json"}, body.encode())
+        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+            code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(status, "invalid_request")
+            body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                         "code": code}})
+            self._send(status, {"Content-Type": "application/json", **(headers or {})}, body.encode())
 
         def _proxy(self) -> None:
             try:
@@ -98,7 +100,7 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             event = api_gateway_event(self.command, self.path, headers, body)
             if server.stack is None:
-                self._error(503, "Switchboard is still starting; retry in a few seconds")
+                self._error(503, "Switchboard is still starting; retry in a few seconds", {"Retry-After": "5"})
                 return
             result = server.stack.invoke_router(event)
             payload = result.get("body") or ""

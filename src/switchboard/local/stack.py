@@ -316,5 +316,6 @@ class LocalStack:
             log.error("router handler raised %s: %s", result.get("errorType"), str(result.get("errorMessage"))[:500])
             return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
                     "body": json.dumps({"error": {"message": "internal error in the local router",
-                                                  "type": "internal_error", "code": 500}})}
+                                                  "type": "internal_error", "param": None,
+                                                  "code": "internal_error"}})}
         return result

@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from switchboard.domain.models import Candidate, CascadeState, ChatRequest, Message
 from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
@@ -55,8 +55,37 @@ class SwitchboardOptions(BaseModel):
     profile: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+# OpenAI request parameters Switchboard accepts only at the value that changes nothing (what SDKs and
+# frameworks send by default); any other value is refused with a 400 naming the parameter - never dropped.
+NEUTRAL_PARAMETERS: dict[str, tuple[Any, ...]] = {
+    "top_p": (1, 1.0), "presence_penalty": (0, 0.0), "frequency_penalty": (0, 0.0), "logit_bias": ({},),
+    "logprobs": (False,), "top_logprobs": (0,), "response_format": ({"type": "text"},), "tools": ([],),
+    "tool_choice": ("none",), "functions": ([],), "parallel_tool_calls": (True, False), "store": (False,),
+    "metadata": ({},), "service_tier": ("auto", "default"), "seed": (),
+    "modalities": (["text"],), "reasoning_effort": (), "prediction": (), "audio": (), "web_search_options": (),
+    "function_call": ("none",),
+}
+WHY_REFUSED = {
+    "tools": "tool calling is not supported by the cascade (the judges grade text answers)",
+    "functions": "function calling is not supported by the cascade (the judges grade text answers)",
+    "tool_choice": "tool calling is not supported", "function_call": "function calling is not supported",
+    "response_format": "only {\"type\": \"text\"} is supported",
+    "logprobs": "token log-probabilities of a cascade's answer are not returned",
+    "top_logprobs": "token log-probabilities of a cascade's answer are not returned",
+    "seed": "not every provider of the cascade can honour a seed",
+}
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
+    """OpenAI's chat completion request. Every parameter is honoured or refused (400 naming it)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = "auto"
     messages: list[ApiMessage] = Field(min_length=1)
@@ -65,7 +94,38 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     n: int | None = Field(default=None, ge=1)
     stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    user: str | None = Field(default=None, max_length=256)
     switchboard: SwitchboardOptions = Field(default_factory=SwitchboardOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_parameters(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        honoured = set(cls.model_fields)
+        for name in list(data):
+            if name in honoured:
+                continue
+            value = data[name]
+            if name in NEUTRAL_PARAMETERS:
+                if value is None or any(value == v and type(value) is type(v) for v in NEUTRAL_PARAMETERS[name]):
+                    del data[name]  # the no-op value: nothing to honour
+                    continue
+                why = WHY_REFUSED.get(name, "only its default value is supported")
+                raise BadRequest(f"parameter '{name}' = {json.dumps(value)[:80]} is not supported: {why}",
+                                 param=name)
+            raise BadRequest(f"unknown parameter '{name}'", param=name)
+        return data
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_sequences(cls, stop: str | list[str] | None) -> str | list[str] | None:
+        sequences = [stop] if isinstance(stop, str) else (stop or [])
+        if len(sequences) > 4 or any(not s for s in sequences):
+            raise ValueError("stop takes up to 4 non-empty sequences")
+        return stop
 
     @field_validator("n")
     @classmethod
@@ -74,12 +134,11 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError("only n=1 is supported")
         return n
 
-    @field_validator("stream")
-    @classmethod
-    def _no_stream(cls, stream: bool | None) -> bool | None:
-        if stream:
-            raise ValueError("streaming is not supported; send stream=false")
-        return stream
+    @model_validator(mode="after")
+    def _stream_options_need_a_stream(self) -> ChatCompletionRequest:
+        if self.stream_options is not None and not self.stream:
+            raise BadRequest("stream_options is only allowed with stream=true", param="stream_options")
+        return self
 
     def pinned_model(self) -> str | None:
         return None if self._auto() is not None else self.model
@@ -118,7 +177,8 @@ class ChatCompletionRequest(BaseModel):
         return ChatRequest(messages=messages, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
-                           profile=self.profile())
+                           profile=self.profile(), user=self.user,
+                           stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []))
 
 
 class FeedbackRequest(BaseModel):
@@ -161,6 +221,30 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
         ],
         "planned_tiers": [t.model for t in state.plan.tiers],
     }
+
+
+def chat_completion_stream(state: CascadeState, include_usage: bool = False) -> str:
+    """The answer as OpenAI's server-sent events (``stream=true``): a role chunk, the content, a final chunk
+    with the finish reason and the ``switchboard`` object, an optional usage chunk, then ``[DONE]``.
+
+    The cascade decides before anything is sent - an answer is streamed only once it has been accepted (or
+    the cascade stopped), never tokens a judge may still reject - so the events follow each other at once;
+    a client sees OpenAI's stream format and the verified answer."""
+    whole = chat_completion_response(state)
+    base = {"id": whole["id"], "object": "chat.completion.chunk", "created": whole["created"],
+            "model": whole["model"]}
+    choice = whole["choices"][0]
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        return "data: " + json.dumps({**base, "choices": choices, **extra}, separators=(",", ":")) + "\n\n"
+
+    events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]),
+              event([{"index": 0, "delta": {"content": choice["message"]["content"]}, "finish_reason": None}]),
+              event([{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}],
+                    switchboard=whole["switchboard"])]
+    if include_usage:
+        events.append(event([], usage=whole["usage"]))
+    return "".join(events) + "data: [DONE]\n\n"
 
 
 def answer_of(state: CascadeState) -> Candidate | None:
@@ -260,12 +344,14 @@ def parse(model: type[Model], body: dict[str, Any]) -> Model:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise BadRequest(validation_message(exc)) from exc
+        errors = exc.errors()
+        param = ".".join(str(p) for p in errors[0]["loc"] if not isinstance(p, int) or p) if errors else None
+        raise BadRequest(validation_message(exc), param=param or None) from exc
 
 
 # The API's routes (method, path pattern); the router handler serves exactly these.
 ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/traces/{trace_id}"),
-          ("POST", "/v1/feedback"), ("GET", "/openapi.json"))
+          ("POST", "/v1/feedback"), ("GET", "/v1/models"), ("GET", "/health"), ("GET", "/openapi.json"))
 
 
 def methods_for(path: str) -> list[str]:

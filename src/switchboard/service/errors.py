@@ -17,11 +17,13 @@ from switchboard.ports import StoreError
 
 
 class ApiError(Exception):
-    """An error whose message is meant for the caller (no secrets, no upstream bodies)."""
+    """An error whose message is meant for the caller (no secrets, no upstream bodies); ``param`` names the
+    request parameter at fault, as OpenAI's error object does."""
 
-    def __init__(self, message: str, *, trace_id: str | None = None) -> None:
+    def __init__(self, message: str, *, trace_id: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.trace_id = trace_id
+        self.param = param
 
 
 class BadRequest(ApiError):
@@ -34,6 +36,12 @@ class PromptTooLarge(BadRequest):
 
 class NotFound(ApiError):
     """The addressed resource (a trace) does not exist or has expired."""
+
+
+class NotReady(ApiError):
+    """The service cannot serve yet (nothing to route to); retry after ``retry_after_s``."""
+
+    retry_after_s = 5
 
 
 class MethodNotAllowed(ApiError):
@@ -55,27 +63,29 @@ class CascadeTimedOut(CascadeFailed):
 class ErrorKind:
     status: int
     type: str
+    code: str
 
 
 # Most specific first: the first class an exception is an instance of decides.
 STATUS_TABLE: tuple[tuple[type[BaseException], ErrorKind], ...] = (
-    (PromptTooLarge, ErrorKind(413, "invalid_request_error")),
-    (BudgetTooSmall, ErrorKind(402, "insufficient_budget")),
-    (UnknownModel, ErrorKind(404, "invalid_request_error")),
-    (NotFound, ErrorKind(404, "not_found")),
-    (MethodNotAllowed, ErrorKind(405, "invalid_request_error")),
-    (CascadeTimedOut, ErrorKind(504, "timeout")),
-    (CascadeFailed, ErrorKind(502, "upstream_error")),
-    (StoreError, ErrorKind(503, "service_unavailable")),
-    (PlanningError, ErrorKind(400, "invalid_request_error")),
-    (BadRequest, ErrorKind(400, "invalid_request_error")),
-    (ValidationError, ErrorKind(400, "invalid_request_error")),
+    (PromptTooLarge, ErrorKind(413, "invalid_request_error", "context_length_exceeded")),
+    (BudgetTooSmall, ErrorKind(402, "insufficient_budget", "budget_too_small")),
+    (UnknownModel, ErrorKind(404, "invalid_request_error", "model_not_found")),
+    (NotFound, ErrorKind(404, "not_found", "not_found")),
+    (MethodNotAllowed, ErrorKind(405, "invalid_request_error", "method_not_allowed")),
+    (CascadeTimedOut, ErrorKind(504, "timeout", "deadline_exceeded")),
+    (CascadeFailed, ErrorKind(502, "upstream_error", "no_model_answered")),
+    (StoreError, ErrorKind(503, "service_unavailable", "storage_unavailable")),
+    (NotReady, ErrorKind(503, "service_unavailable", "not_ready")),
+    (PlanningError, ErrorKind(400, "invalid_request_error", "unplannable_request")),
+    (BadRequest, ErrorKind(400, "invalid_request_error", "invalid_request")),
+    (ValidationError, ErrorKind(400, "invalid_request_error", "invalid_request")),
 )
-INTERNAL = ErrorKind(500, "internal_error")
+INTERNAL = ErrorKind(500, "internal_error", "internal_error")
 
 # What the caller reads for errors whose own message must not leave the service.
 _PUBLIC_MESSAGES = {
-    503: "storage is unavailable; retry later",
+    503: "storage is unavailable; retry later",  # NotReady's own message is public (see http_error)
     500: "internal error; the request id is in the response headers of API Gateway",
 }
 
@@ -99,7 +109,9 @@ def classify(exc: BaseException) -> ErrorKind:
 def http_error(exc: BaseException) -> tuple[int, dict]:
     """(status, OpenAI-shaped error body) for ``exc``."""
     kind = classify(exc)
-    if kind.status in _PUBLIC_MESSAGES:
+    if isinstance(exc, NotReady):
+        message = str(exc)
+    elif kind.status in _PUBLIC_MESSAGES:
         message = _PUBLIC_MESSAGES[kind.status]
     elif isinstance(exc, ValidationError):
         message = validation_message(exc)
@@ -107,7 +119,14 @@ def http_error(exc: BaseException) -> tuple[int, dict]:
         message = f"no model could answer: {exc}"
     else:
         message = str(exc)
-    body: dict = {"message": message, "type": kind.type, "code": kind.status}
+    param = getattr(exc, "param", None)
+    if param is None and isinstance(exc, ValidationError) and exc.errors():
+        param = ".".join(str(p) for p in exc.errors()[0]["loc"]) or None
+    if param is None and isinstance(exc, UnknownModel):
+        param = "model"
+    if param is None and isinstance(exc, BudgetTooSmall):
+        param = "switchboard.max_cost_usd"
+    body: dict = {"message": message, "type": kind.type, "param": param, "code": kind.code}
     trace_id = getattr(exc, "trace_id", None)
     if trace_id:
         body["trace_id"] = trace_id

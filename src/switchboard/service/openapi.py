@@ -17,8 +17,8 @@ from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["message", "type", "code"], "properties": {
-        "message": {"type": "string"}, "type": {"type": "string"}, "code": {"type": ["integer", "string"]},
+    "properties": {"error": {"type": "object", "required": ["message", "type", "param", "code"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"}, "code": {"type": "string"},
         "param": {"type": ["string", "null"]}, "trace_id": {"type": "string"}}}},
 }
 COMPLETION_SCHEMA: dict[str, Any] = {
@@ -42,7 +42,7 @@ ERRORS = {
     "404": "unknown model, profile, trace or route",
     "413": "the request is too large",
     "502": "no model could answer (the body names the trace)",
-    "503": "storage is unavailable",
+    "503": "storage is unavailable, or nothing to route to yet (Retry-After says when to retry)",
     "504": "no model answered before the request's deadline (the body names the trace)",
 }
 
@@ -63,6 +63,11 @@ def _responses(success: dict[str, Any], codes: tuple[str, ...]) -> dict[str, Any
     return out
 
 
+def _streaming(responses: dict[str, Any]) -> dict[str, Any]:
+    responses["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+    return responses
+
+
 def openapi_document() -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     chat = _body_schema(ChatCompletionRequest, components)
@@ -75,9 +80,10 @@ def openapi_document() -> dict[str, Any]:
                                 "a judged cascade. Errors are OpenAI-shaped JSON."},
         "paths": {
             "/v1/chat/completions": {"post": {
-                "operationId": "createChatCompletion", "summary": "OpenAI-compatible chat completion",
+                "operationId": "createChatCompletion",
+                "summary": "OpenAI-compatible chat completion (stream=true: server-sent events)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
-                "responses": _responses(COMPLETION_SCHEMA, completion_errors)}},
+                "responses": _streaming(_responses(COMPLETION_SCHEMA, completion_errors))}},
             "/v1/route": {"post": {
                 "operationId": "route", "summary": "The same request, answered with the full plan and attempts",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
@@ -93,6 +99,14 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": feedback}}},
                 "responses": _responses({"type": "object", "required": ["trace_id", "stored"]},
                                         ("400", "404", "503"))}},
+            "/v1/models": {"get": {
+                "operationId": "listModels", "summary": "The routing names and the catalogue's models",
+                "responses": _responses({"type": "object", "required": ["object", "data"],
+                                         "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
+                                        ("503",))}},
+            "/health": {"get": {
+                "operationId": "health", "summary": "Ready to route (503 with Retry-After while not)",
+                "responses": _responses({"type": "object", "required": ["status"]}, ("503",))}},
             "/openapi.json": {"get": {
                 "operationId": "getOpenApi", "summary": "This document",
                 "responses": _responses({"type": "object", "required": ["openapi", "paths"]}, ())}},

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import ModelEntry
+from switchboard.domain.models import JudgePolicy, ModelEntry
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import CatalogSource
 from switchboard.service.traces import now_iso
@@ -43,6 +43,8 @@ class PublishReport:
     deleted_categories: list[str] = field(default_factory=list)
     catalog_entries: int = 0
     dial_points: int = 0
+    judges: list[str] = field(default_factory=list)
+    judges_calibrated_for: list[str] = field(default_factory=list)
     profiles: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -121,6 +123,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_judges(directory: Path) -> JudgePolicy:
+    """The run's measured judge policy (``judges.json``, fitted from collected verdicts)."""
+    path = directory / "judges.json"
+    try:
+        return JudgePolicy.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PublishError(f"{path} is not a judge policy: {exc}") from exc
+
+
 def read_dial(directory: Path) -> Dial:
     """The run's dial (``dial.json``), checked against the run's own learned router and verifier: the
     models it orders must be the router's, and the verifier it was calibrated with must be the one in the
@@ -156,6 +167,7 @@ def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | 
         raise PublishError(f"{directory} is not a directory")
     categories = read_taxonomy(directory, embedding_dim)
     dial = read_dial(directory) if (directory / "dial.json").is_file() else None
+    judges = read_judges(directory) if (directory / "judges.json").is_file() else None
     entries = read_catalog(catalog_path) if catalog_path is not None else None
     if entries is not None and catalog_store is None:
         raise PublishError("a catalogue file was given but no catalogue table to write it to")
@@ -167,6 +179,9 @@ def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | 
     else:
         catalog_ids = set()
     report.warnings = coverage_warnings(categories, _router_models(directory), catalog_ids)
+    if judges is not None and policy_store is None:
+        report.warnings.append(f"{directory} has a judge policy, but no policy table was given: it is not "
+                               "published")
     if dial is not None and policy_store is None:
         report.warnings.append(f"{directory} has a dial, but no policy table was given (--policy-table, or "
                                "--stack): it is not published, and routers plan with the taxonomy alone")
@@ -177,6 +192,10 @@ def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | 
         policy_store.put(dial, now_iso())
         report.dial_points = len(dial.points)
         report.profiles = dict(dial.profiles)
+    if judges is not None and policy_store is not None:
+        policy_store.put_judges(judges, now_iso())
+        report.judges = list(judges.judges)
+        report.judges_calibrated_for = sorted(judges.calibration)
     return report
 
 
@@ -194,4 +213,6 @@ def tables_from_stack(stack_name: str, cloudformation: Any) -> dict[str, str]:
         raise PublishError(f"stack '{stack_name}' has no output {exc}; is it a Switchboard stack?") from exc
     if "PolicyTableName" in outputs:
         tables["policy"] = outputs["PolicyTableName"]
+    if "TracesTableName" in outputs:
+        tables["traces"] = outputs["TracesTableName"]
     return tables

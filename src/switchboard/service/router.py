@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from switchboard.domain.dial import DEFAULT_PROFILE, Dial, OperatingPoint
-from switchboard.domain.models import CascadeState, ChatRequest, ModelEntry, Plan
+from switchboard.domain.models import CascadeState, ChatRequest, JudgePolicy, ModelEntry, Plan
 from switchboard.domain.planner import (
     PlannerConfig,
     UnknownProfile,
@@ -31,7 +31,7 @@ from switchboard.ports import (
     TraceStore,
 )
 from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
-from switchboard.service.errors import CascadeFailed, CascadeTimedOut, NotFound, PromptTooLarge
+from switchboard.service.errors import CascadeFailed, CascadeTimedOut, NotFound, NotReady, PromptTooLarge
 from switchboard.service.traces import now_iso, trace_of
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ class RouterService:
                  traces: TraceStore, encoder_factory: Callable[[], Encoder], planner: dict | None = None,
                  learned: LearnedRouter | None = None, trace_ttl_days: int = 30, max_prompt_chars: int = 32000,
                  policy: PolicySource | None = None, verifier_sha256: str | None = None,
-                 deadline_s: float = 25.0, id_factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+                 deadline_s: float = 25.0, id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 judge_policy: JudgePolicy | None = None) -> None:
         self.catalog = catalog
         self.taxonomy = taxonomy
         self.orchestrator = orchestrator
@@ -82,6 +83,7 @@ class RouterService:
         self.planner_overrides = planner or {}
         self.learned = learned
         self.policy = policy
+        self.default_judge_policy = judge_policy
         self.verifier_sha256 = verifier_sha256
         self._dial_problem: str | None = None
         self.trace_ttl_days = trace_ttl_days
@@ -124,9 +126,15 @@ class RouterService:
             return None
         return dial
 
+    def judge_policy(self) -> JudgePolicy | None:
+        """The published judge policy, else the deployment's default (``SB_JUDGE_POLICY``)."""
+        published = self.policy.judge_policy() if self.policy is not None else None
+        return published or self.default_judge_policy
+
     def plan(self, request: ChatRequest, pinned_model: str | None = None) -> Plan:
         catalog = self.catalog.models()
-        config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **self.planner_overrides)
+        overrides = {"judge_policy": self.judge_policy(), **self.planner_overrides}
+        config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **overrides)
         if pinned_model is not None:
             plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
             return within_budget(plan, request, catalog, config)
@@ -208,6 +216,28 @@ class RouterService:
                                                         "see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
         return final
+
+    def models(self) -> dict:
+        """OpenAI's model list: the routing names (``auto`` and, with a published dial, ``auto:<profile>``)
+        and every catalogue model a caller may pin."""
+        dial = self.dial()
+        names = ["auto", *(f"auto:{p}" for p in sorted(dial.profiles))] if dial is not None else ["auto"]
+        entries = [{"id": n, "object": "model", "created": 0, "owned_by": "switchboard"} for n in names]
+        for model_id, entry in sorted(self.catalog.models().items()):
+            if entry.provider == "fault":
+                continue
+            entries.append({"id": model_id, "object": "model", "created": 0, "owned_by": entry.provider,
+                            "switchboard": {"price": entry.price.model_dump(), "context_tokens": entry.context_tokens}})
+        return {"object": "list", "data": entries}
+
+    def health(self) -> dict:
+        """Readiness: the catalogue can be read and has a model to route to."""
+        models = self.catalog.models()
+        usable = [m for m, e in models.items() if e.provider != "fault"]
+        if not usable:
+            raise NotReady("the catalogue has no model yet: publish one (switchboard publish --catalog)")
+        return {"status": "ok", "models": len(usable), "dial": self.dial() is not None,
+                "judge_policy": self.judge_policy() is not None}
 
     def trace(self, trace_id: str) -> Trace:
         trace = self.traces.get(trace_id)

@@ -40,6 +40,7 @@ class RouterSettings(BaseModel):
     trace_ttl_days: int = Field(default=30, ge=1)
     max_prompt_chars: int = Field(default=32000, ge=1)
     request_deadline_s: float = Field(default=25.0, gt=0, le=900)
+    judge_policy: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RouterSettings:
@@ -51,7 +52,8 @@ class RouterSettings(BaseModel):
                            "orchestration": names.ENV_ORCHESTRATION,
                            "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
                            "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS,
-                           "request_deadline_s": names.ENV_REQUEST_DEADLINE_S}, env)
+                           "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
+                           "judge_policy": names.ENV_JUDGE_POLICY}, env)
 
 
 class ModelCallSettings(BaseModel):

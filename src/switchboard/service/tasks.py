@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from switchboard.domain.answers import answer_key, same_answer
 from switchboard.domain.cascade import Embed, Predict, step
@@ -24,9 +25,12 @@ from switchboard.domain.models import (
     Verdict,
 )
 from switchboard.domain.verdicts import (
+    LOGPROB_CHOICES,
     VERDICT_CHOICES,
     answer_field_limit,
     llm_judge_messages,
+    logprob_judge_messages,
+    logprob_score,
     parse_verdict,
     self_verify_messages,
     share_positive,
@@ -35,6 +39,7 @@ from switchboard.ports import Completion, DeadlineExceeded, ProviderRejected, Pr
 
 log = logging.getLogger(__name__)
 SELF_VERIFY_TEMPERATURE = 0.7
+LOGPROB_ALTERNATIVES = 20  # first-token alternatives asked for
 
 
 def _entry(catalog: dict[str, ModelEntry], model_id: str) -> ModelEntry:
@@ -74,7 +79,19 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
     started = time.perf_counter()
     completion = provider.complete(request.messages, max_tokens=request.max_tokens,
                                    temperature=request.temperature, deadline=deadline)
+    if request.stop:
+        completion = cut_at_stop(completion, request.stop)
     return _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
+
+
+def cut_at_stop(completion: Completion, stop: list[str]) -> Completion:
+    """The completion ending before the first of the ``stop`` sequences (OpenAI's semantics: the sequence
+    is not returned, and the finish reason is "stop"). Providers are asked for the whole answer and it is
+    cut here, so every provider honours ``stop`` the same way; the tokens generated past it are paid."""
+    cut = min((i for i in (completion.text.find(s) for s in stop if s) if i >= 0), default=-1)
+    if cut < 0:
+        return completion
+    return replace(completion, text=completion.text[:cut], finish_reason="stop")
 
 
 def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierResult:
@@ -101,6 +118,8 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
             verdict = _agreement(task, catalog, providers)
         elif spec.kind in ("llm_judge", "self_verify"):
             verdict = _ask_for_verdicts(task, catalog, providers)
+        elif spec.kind == "logprob":
+            verdict = _logprob(task, catalog, providers)
         else:
             verdict = Verdict(judge=spec.name, kind=spec.kind, score=None,
                               detail=f"judge kind '{spec.kind}' does not run as a judge task")
@@ -117,20 +136,20 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     entry = _entry(catalog, spec.model or task.candidate.model)
     provider = providers.provider_for(entry)
     limit = answer_field_limit(task.request.max_tokens)
+    conversation = task.request.messages
     if spec.kind == "llm_judge":
-        messages = llm_judge_messages(question, answer, truncated, answer_limit=limit)
+        messages = llm_judge_messages(question, answer, truncated, answer_limit=limit, conversation=conversation)
         temperature, samples = 0.0, 1
     else:
-        messages = self_verify_messages(question, answer, truncated, answer_limit=limit)
+        messages = self_verify_messages(question, answer, truncated, answer_limit=limit, conversation=conversation)
         temperature, samples = SELF_VERIFY_TEMPERATURE, spec.samples
     scores: list[float | None] = []
     texts: list[str] = []
     failures: list[str] = []
     cost = 0.0
-    for k in range(samples):
+    for _ in range(samples):
         try:
             completion = provider.complete(messages, max_tokens=VERDICT_MAX_TOKENS, temperature=temperature,
-                                           seed=1000 + k if spec.kind == "self_verify" else None,
                                            deadline=task.deadline, choices=VERDICT_CHOICES)
         except DeadlineExceeded as exc:
             failures.append(type(exc).__name__)
@@ -151,6 +170,27 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     if score is None:
         detail = f"no stated verdict, abstained: {detail}"
     return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, detail=detail)
+
+
+def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
+    """One forward pass of the judge model: P(CORRECT) from its first token's probabilities. A provider
+    that exposes none makes the judge abstain (it ran: not a failure)."""
+    spec = task.judge
+    entry = _entry(catalog, spec.model or task.candidate.model)
+    provider = providers.provider_for(entry)
+    messages = logprob_judge_messages(task.request.prompt, task.candidate.text,
+                                      task.candidate.finish_reason == "length",
+                                      answer_limit=answer_field_limit(task.request.max_tokens),
+                                      conversation=task.request.messages)
+    completion = provider.complete(messages, max_tokens=1, temperature=0.0, deadline=task.deadline,
+                                   choices=LOGPROB_CHOICES, top_logprobs=LOGPROB_ALTERNATIVES)
+    cost = entry.price.cost(completion.input_tokens, completion.output_tokens)
+    score = logprob_score(completion.first_token_logprobs)
+    if score is None:
+        detail = f"no token probabilities for CORRECT/INCORRECT, abstained (reply {completion.text!r:.40})"
+    else:
+        detail = f"P(CORRECT) = {score:.3f} from the first token (reply {completion.text!r:.20})"
+    return Verdict(judge=spec.name, kind="logprob", score=score, cost_usd=cost, detail=detail)
 
 
 def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:

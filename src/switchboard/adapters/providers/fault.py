@@ -44,6 +44,6 @@ class FaultInjecting:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
         self.calls += 1
         raise _ERRORS[self.mode](f"injected fault ({self.mode}) on call {self.calls}")

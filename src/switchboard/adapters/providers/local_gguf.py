@@ -37,7 +37,7 @@ from switchboard.ports import (
     ProviderUnavailable,
 )
 
-from .openai_compat import estimate_tokens
+from .openai_compat import estimate_tokens, first_token_logprobs
 
 PULL_HINT = "run `switchboard models pull`"
 
@@ -153,7 +153,7 @@ class LocalGGUF:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
         """``choices`` constrains the reply to exactly one of them (a llama.cpp grammar); ``deadline``
         (epoch seconds) and the provider's ``timeout_s`` bound the call, whichever ends first."""
         started = time.perf_counter()
@@ -178,6 +178,8 @@ class LocalGGUF:
             request["seed"] = seed
         if choices:
             request["grammar"] = choice_grammar(choices)
+        if top_logprobs:
+            request["logprobs"], request["top_logprobs"] = True, int(top_logprobs)
         wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
             if by_request:
@@ -212,6 +214,7 @@ class _Stream:
         self.usage: dict[str, Any] = {}
         self.error: dict[str, Any] | None = None
         self.timed_out = False
+        self.first_token_logprobs: dict[str, float] | None = None
 
     def __call__(self, chunk: Any) -> bool:
         if not isinstance(chunk, dict):
@@ -225,6 +228,8 @@ class _Stream:
             content = (choice.get("delta") or {}).get("content")
             if content:
                 self.parts.append(content)
+            if self.first_token_logprobs is None:
+                self.first_token_logprobs = first_token_logprobs(choice.get("logprobs"))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         if isinstance(chunk.get("usage"), dict):
@@ -254,4 +259,5 @@ class _Stream:
             output_tokens=output_tokens if isinstance(output_tokens, int) else estimate_tokens(text),
             finish_reason=self.finish_reason,
             latency_ms=latency_ms,
+            first_token_logprobs=self.first_token_logprobs,
         )

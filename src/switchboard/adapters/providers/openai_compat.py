@@ -72,6 +72,11 @@ def within(call: Callable[[float], T], timeout_s: float, deadline: float | None,
         if by_deadline:
             raise DeadlineExceeded(f"{provider} did not answer before the request's deadline") from None
         raise ProviderTimeout(f"{provider} did not answer within {timeout_s:g}s") from None
+    except ProviderTimeout:
+        # the call's own per-phase timeout (set to the same limit) fired first: the same limit ran out
+        if by_deadline:
+            raise DeadlineExceeded(f"{provider} did not answer before the request's deadline") from None
+        raise
 
 
 def raise_for_status(response: httpx.Response, provider: str, secrets: tuple[str | None, ...] = ()) -> None:
@@ -144,7 +149,7 @@ class OpenAICompatible:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
         """``choices`` is ignored: the chat-completions API has no portable way to constrain a reply."""
         body: dict[str, Any] = {
             "model": self.model,
@@ -154,6 +159,8 @@ class OpenAICompatible:
         }
         if seed is not None:
             body["seed"] = seed
+        if top_logprobs:
+            body["logprobs"], body["top_logprobs"] = True, min(20, int(top_logprobs))
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         started = time.perf_counter()
         data = post_json(self.http, f"{self.base_url}/chat/completions", body, headers,
@@ -189,4 +196,21 @@ def parse_chat_completion(data: dict[str, Any], messages: list[Message], latency
     if not isinstance(output_tokens, int):
         output_tokens = estimate_tokens(text)
     return Completion(text=text, input_tokens=input_tokens, output_tokens=output_tokens,
-                      finish_reason=choice.get("finish_reason"), latency_ms=latency_ms)
+                      finish_reason=choice.get("finish_reason"), latency_ms=latency_ms,
+                      first_token_logprobs=first_token_logprobs(choice.get("logprobs")))
+
+
+def first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
+    """The first generated token's alternatives (token -> log-probability) from an OpenAI-shaped
+    ``logprobs`` object (``{"content": [{"token", "logprob", "top_logprobs": [...]}, ...]}``)."""
+    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list) or not logprobs["content"]:
+        return None
+    first = logprobs["content"][0]
+    if not isinstance(first, dict):
+        return None
+    out: dict[str, float] = {}
+    for entry in [first, *(first.get("top_logprobs") or [])]:
+        if isinstance(entry, dict) and isinstance(entry.get("token"), str) and isinstance(entry.get("logprob"),
+                                                                                        (int, float)):
+            out[entry["token"]] = max(float(entry["logprob"]), out.get(entry["token"], float("-inf")))
+    return out or None

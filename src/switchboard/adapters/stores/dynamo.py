@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import ModelEntry
+from switchboard.domain.models import JudgePolicy, ModelEntry
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import StoreError, Trace
 
@@ -140,33 +140,51 @@ class DynamoTaxonomy(_TableAdapter):
 
 
 class DynamoPolicy(_TableAdapter):
-    """The trained dial in force: one item, ``name = "active"``, cached per warm container."""
+    """What is in force, one item each, cached per warm container: the trained dial (``name = "active"``)
+    and the measured judge policy (``name = "judges"``)."""
 
     ACTIVE = "active"
+    JUDGES = "judges"
 
     def __init__(self, table: str, client: Any = None, cache_s: float = 300.0) -> None:
         super().__init__(table, client)
         self._cache = _Cached(cache_s)
+        self._judges_cache = _Cached(cache_s)
 
-    def dial(self) -> Dial | None:
-        def load() -> tuple[Dial | None]:
-            try:
-                found = self.client.get_item(TableName=self.table, Key={"name": {"S": self.ACTIVE}},
-                                             ConsistentRead=True)
-            except Exception as exc:  # botocore ClientError / EndpointConnectionError
-                raise StoreError(f"cannot read table {self.table}: {exc}") from exc
-            item = found.get("Item")
-            return (Dial.model_validate_json(item["body"]["S"]) if item else None,)
+    def _body(self, name: str) -> str | None:
+        try:
+            found = self.client.get_item(TableName=self.table, Key={"name": {"S": name}}, ConsistentRead=True)
+        except Exception as exc:  # botocore ClientError / EndpointConnectionError
+            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
+        item = found.get("Item")
+        return item["body"]["S"] if item else None
 
-        return self._cache.get(load)[0]
-
-    def put(self, dial: Dial, published_at: str) -> None:
-        item = {"name": {"S": self.ACTIVE}, "body": {"S": dial.model_dump_json()},
-                "published_at": {"S": published_at}}
+    def _put(self, name: str, body: str, published_at: str) -> None:
+        item = {"name": {"S": name}, "body": {"S": body}, "published_at": {"S": published_at}}
         try:
             self.client.put_item(TableName=self.table, Item=item)
         except Exception as exc:
             raise StoreError(f"cannot write the policy to {self.table}: {exc}") from exc
+
+    def dial(self) -> Dial | None:
+        def load() -> tuple[Dial | None]:
+            body = self._body(self.ACTIVE)
+            return (Dial.model_validate_json(body) if body else None,)
+
+        return self._cache.get(load)[0]
+
+    def judge_policy(self) -> JudgePolicy | None:
+        def load() -> tuple[JudgePolicy | None]:
+            body = self._body(self.JUDGES)
+            return (JudgePolicy.model_validate_json(body) if body else None,)
+
+        return self._judges_cache.get(load)[0]
+
+    def put(self, dial: Dial, published_at: str) -> None:
+        self._put(self.ACTIVE, dial.model_dump_json(), published_at)
+
+    def put_judges(self, policy: JudgePolicy, published_at: str) -> None:
+        self._put(self.JUDGES, policy.model_dump_json(), published_at)
 
 
 class DynamoTraces(_TableAdapter):

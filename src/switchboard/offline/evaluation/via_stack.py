@@ -73,6 +73,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
             started = time.time()
             out = offline[point]
             returned, spent, same, errors = [], [], 0, 0
+            first_error: dict | None = None
             items = rows
             if progress:
                 from tqdm import tqdm
@@ -82,6 +83,8 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
                 status, body = _ask(stack, test.prompts[int(i)], profile)
                 if status != 200:
                     errors += 1
+                    if first_error is None:
+                        first_error = {"status": status, "error": (body or {}).get("error")}
                     returned.append(-1)
                     spent.append(float("nan"))
                     continue
@@ -102,6 +105,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
                 "same_decisions": round(same / max(1, len(rows)), 4),
                 "excluded_ambiguous_prompts": int(sum(c for c in Counter(test.prompts).values() if c > 1)),
                 "errors": errors,
+                **({"first_error": first_error} if first_error else {}),
                 "seconds": round(time.time() - started, 1),
             })
     finally:

@@ -1,0 +1,137 @@
+"""``switchboard export``: production traces with feedback become training rows.
+
+A caller scores an answer with ``POST /v1/feedback`` (``score`` in [0, 1]); the trace keeps the score beside
+what the cascade did. Each trace with feedback gives:
+
+- the answer it returned, labelled with the mean feedback score;
+- every other answer the cascade bought for the request whose comparable answer (``Candidate.key``: an
+  option letter, a number, canonical code, normalised text) is known: the same answer as the scored one
+  takes its score; a different answer is labelled wrong when the scored one was right (score 1), and left
+  out otherwise (two answers can both be wrong).
+
+Rows are written in the recorded-outcomes schema of ``../shared/data`` (plus ``latency_ms`` and
+``source = "traffic"``), so ``switchboard train`` reads them unchanged, alone or beside collected outcomes.
+The prompt id is the trace id. Traces come from the deployed stack's traces table (DynamoDB Scan) or from
+the local stack's state directory (its journal of the traces table).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from switchboard.domain.models import Candidate
+from switchboard.ports import Trace
+
+LOCAL_TRACES_FILE = "TracesTable.jsonl"
+COLUMNS = ["prompt_id", "prompt", "category", "subcategory", "reference", "model", "response", "pred", "correct",
+           "input_tokens", "output_tokens", "cost_usd", "latency_ms", "source"]
+
+
+class ExportError(ValueError):
+    """The traces cannot be read (the message says where and why)."""
+
+
+def traces_from_items(items: Iterable[dict[str, Any]]) -> Iterator[Trace]:
+    """Traces from DynamoDB items (``body`` holds the trace JSON); unreadable items are skipped."""
+    for item in items:
+        body = (item.get("body") or {}).get("S")
+        if not body:
+            continue
+        try:
+            yield Trace.model_validate_json(body)
+        except ValueError:
+            continue
+
+
+def local_traces(state_dir: str | Path) -> list[Trace]:
+    """The local stack's traces, from its journal (``switchboard local --state-dir``)."""
+    from switchboard.local.journal import Journal
+
+    path = Path(state_dir) / LOCAL_TRACES_FILE
+    if not path.is_file():
+        raise ExportError(f"{path} does not exist: no traces were kept there (the local stack keeps them in "
+                          "--state-dir, default ~/.cache/switchboard/state, unless --ephemeral)")
+    return list(traces_from_items(Journal(state_dir, {}).items(LOCAL_TRACES_FILE[: -len(".jsonl")])))
+
+
+def table_traces(table: str, client: Any) -> list[Trace]:
+    """Every trace of a DynamoDB traces table (a paginated Scan; ``client`` is a boto3 DynamoDB client)."""
+    items: list[dict[str, Any]] = []
+    try:
+        for page in client.get_paginator("scan").paginate(TableName=table):
+            items.extend(page.get("Items", []))
+    except Exception as exc:  # botocore ClientError, no credentials, no network
+        raise ExportError(f"cannot scan table {table}: {exc}") from exc
+    return list(traces_from_items(items))
+
+
+def _score(trace: Trace) -> float | None:
+    scores = [float(f["score"]) for f in trace.feedback if isinstance(f.get("score"), int | float)]
+    return sum(scores) / len(scores) if scores else None
+
+
+def _row(trace: Trace, candidate: Candidate, correct: float) -> dict[str, Any]:
+    state = trace.state
+    assert state is not None
+    category = (state.plan.category if state.plan is not None else None) or "traffic"
+    return {"prompt_id": trace.trace_id, "prompt": state.request.prompt, "category": category,
+            "subcategory": category, "reference": None, "model": candidate.model, "response": candidate.text,
+            "pred": candidate.key, "correct": correct, "input_tokens": candidate.usage.input_tokens,
+            "output_tokens": candidate.usage.output_tokens, "cost_usd": candidate.cost_usd,
+            "latency_ms": candidate.latency_ms, "source": "traffic"}
+
+
+def training_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
+    """The labelled answers of every trace with feedback (see the module docstring)."""
+    rows = []
+    for trace in traces:
+        score = _score(trace)
+        state = trace.state
+        if score is None or state is None or state.decision is None or state.decision.answer_tier is None:
+            continue
+        answers: dict[str, Candidate] = {}
+        for attempt in state.attempts:
+            if attempt.candidate is not None and not attempt.candidate.reused:
+                answers.setdefault(attempt.candidate.model, attempt.candidate)
+        for model, answer in state.answers.items():
+            if not answer.reused:
+                answers.setdefault(model, answer)
+        chosen = next((a for a in state.attempts if a.tier == state.decision.answer_tier), None)
+        if chosen is None:
+            continue
+        returned_model = chosen.answer_model or chosen.model
+        returned = answers.get(returned_model) or chosen.candidate
+        if returned is None:
+            continue
+        rows.append(_row(trace, returned, score))
+        for model, answer in answers.items():
+            if model == returned_model or answer.key is None or returned.key is None:
+                continue
+            if answer.key == returned.key:
+                rows.append(_row(trace, answer, score))
+            elif score >= 1.0:
+                rows.append(_row(trace, answer, 0.0))
+    return rows
+
+
+def write_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    import pandas as pd
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_parquet(path, index=False)
+    return path
+
+
+def summary(traces: list[Trace], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    scored = sum(1 for t in traces if _score(t) is not None)
+    return {"traces": len(traces), "with_feedback": scored, "rows": len(rows),
+            "models": sorted({r["model"] for r in rows}),
+            "mean_label": round(sum(r["correct"] for r in rows) / len(rows), 4) if rows else None}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=1)

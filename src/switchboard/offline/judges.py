@@ -1,0 +1,368 @@
+"""Measure and calibrate the production judges from verdicts ``switchboard collect`` recorded.
+
+``collect`` records, for every (prompt, model) answer, what each judge role said about it:
+``self_verify`` and ``logprob`` by the answering model, ``llm_judge`` and ``logprob_other`` by an independent
+model. Here, on prompts split by ``prompt_id``:
+
+- each role's AUROC (how well its score separates right answers from wrong ones), abstention rate,
+  latency and cost, on the held-out prompts;
+- a ``JudgePolicy`` fitted on the training prompts only: which roles judge a tier (every set of one or
+  two roles is tried), an isotonic calibration per answering model of their combined score (the mean the
+  request path's ``aggregate_confidence`` takes) to P(correct), and the bar;
+- the accuracy-latency-cost curve the policy gives as a cascade, replayed on the held-out prompts with
+  the request path's own code: ``planner.build_plan`` lays out the tiers and their judges,
+  ``policy.aggregate_confidence``, ``cascade.quorum_met`` and ``policy.decide`` decide. Latency and cost
+  are the sums of the recorded calls the cascade makes (models here run one call at a time).
+
+The choice rule (documented, not tuned by hand): the judge set and bar with the highest training accuracy
+of the cascade, then the lowest training latency among those within ``ACCURACY_SLACK`` of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from switchboard.domain.cascade import quorum_met
+from switchboard.domain.models import (
+    Attempt,
+    Calibration,
+    Candidate,
+    ChatRequest,
+    JudgePolicy,
+    JudgeRole,
+    Message,
+    ModelEntry,
+    Verdict,
+)
+from switchboard.domain.planner import PlannerConfig, build_plan
+from switchboard.domain.policy import aggregate_confidence, decide
+from switchboard.domain.taxonomy import Category, Match
+
+ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "llm_judge", "logprob_other")
+BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
+ACCURACY_SLACK = 0.01
+
+
+class JudgeDataError(ValueError):
+    """The collected files cannot be used (the message says why)."""
+
+
+def role_of(kind: str, role: str) -> str:
+    if kind == "logprob":
+        return "logprob" if role == "self" else "logprob_other"
+    return kind
+
+
+@dataclass
+class Collected:
+    """Collected answers and verdicts, indexed for replay."""
+
+    models: list[str]  # cheapest first
+    prompt_ids: list[str]
+    correct: dict[tuple[str, str], float]  # (prompt, model) -> 0/1
+    answer: dict[tuple[str, str], dict[str, Any]]  # (prompt, model) -> latency_ms, cost_usd, text
+    verdicts: dict[tuple[str, str, str], dict[str, Any]]  # (prompt, model, judge name) -> row
+
+    @classmethod
+    def read(cls, directory: str | Path, catalog: dict[str, ModelEntry] | None = None) -> Collected:
+        import pandas as pd
+
+        directory = Path(directory)
+        try:
+            outcomes = pd.read_parquet(directory / "outcomes.parquet")
+            judges = pd.read_parquet(directory / "judges.parquet")
+        except (OSError, ValueError) as exc:
+            raise JudgeDataError(f"{directory}: no collected outcomes and verdicts (switchboard collect "
+                                 f"writes outcomes.parquet and judges.parquet): {exc}") from exc
+        if judges.empty:
+            raise JudgeDataError(f"{directory}/judges.parquet has no verdicts (collect ran with --judges '')")
+        cost = outcomes.groupby("model")["cost_usd"].mean().to_dict()
+        if catalog:
+            def price(m: str) -> float:
+                return catalog[m].price.cost(1000, 250) if m in catalog else cost[m]
+        else:
+            def price(m: str) -> float:
+                return cost[m]
+        models = sorted(cost, key=lambda m: (price(m), m))
+        complete = outcomes.groupby("prompt_id")["model"].nunique()
+        prompt_ids = sorted(complete[complete == len(models)].index)
+        correct, answer = {}, {}
+        for row in outcomes.itertuples(index=False):
+            key = (row.prompt_id, row.model)
+            correct[key] = float(row.correct)
+            answer[key] = {"latency_ms": float(row.latency_ms or 0.0), "cost_usd": float(row.cost_usd or 0.0),
+                           "text": str(row.response)}
+        verdicts = {(r["prompt_id"], r["model"], r["judge"]): r for r in judges.to_dict("records")}
+        return cls(models=models, prompt_ids=prompt_ids, correct=correct, answer=answer, verdicts=verdicts)
+
+    def role_rows(self, prompts: Sequence[str], role: str) -> list[dict[str, Any]]:
+        """The verdicts of one role on every model's answer to ``prompts``."""
+        rows = []
+        for p in prompts:
+            for m in self.models:
+                for name in self._names(m, role):
+                    found = self.verdicts.get((p, m, name))
+                    if found is not None:
+                        rows.append({**found, "correct": self.correct[(p, m)]})
+        return rows
+
+    def _names(self, model: str, role: str) -> list[str]:
+        others = [m for m in self.models if m != model]
+        if role == "self_verify":
+            return [f"self_verify:{model}"]
+        if role == "logprob":
+            return [f"logprob:{model}"]
+        if role == "llm_judge":
+            return [f"llm_judge:{o}" for o in others]
+        return [f"logprob:{o}" for o in others]
+
+
+def auroc(scores: Sequence[float], labels: Sequence[float]) -> float | None:
+    """Area under the ROC curve (ties count half); None when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(set(labels)) < 2:
+        return None
+    return float(roc_auc_score(labels, scores))
+
+
+def role_table(data: Collected, prompts: Sequence[str]) -> list[dict[str, Any]]:
+    """Each judge role on ``prompts``: AUROC over stated scores, abstentions, latency, cost."""
+    table = []
+    for role in ROLES:
+        rows = data.role_rows(prompts, role)
+        if not rows:
+            continue
+        stated = [r for r in rows if r["score"] is not None and not (isinstance(r["score"], float)
+                                                                      and math.isnan(r["score"]))]
+        entry: dict[str, Any] = {
+            "role": role, "verdicts": len(rows),
+            "abstained": round(1 - len(stated) / len(rows), 4),
+            "auroc": _round(auroc([r["score"] for r in stated], [r["correct"] for r in stated])),
+            "mean_latency_ms": round(float(np.mean([r["latency_ms"] for r in rows])), 1),
+            "p50_latency_ms": round(float(np.median([r["latency_ms"] for r in rows])), 1),
+            "mean_cost_usd": float(np.mean([r["cost_usd"] for r in rows])),
+            "per_model_auroc": {}}
+        for m in data.models:
+            mine = [r for r in stated if r["model"] == m]
+            entry["per_model_auroc"][m] = _round(auroc([r["score"] for r in mine], [r["correct"] for r in mine]))
+        table.append(entry)
+    return table
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+# ---------------------------------------------------------------------------------------------- replay
+
+
+def _catalog(data: Collected, catalog: dict[str, ModelEntry] | None) -> dict[str, ModelEntry]:
+    if catalog:
+        return {m: catalog[m] for m in data.models if m in catalog}
+    from switchboard.domain.models import ModelPrice
+
+    return {m: ModelEntry(model_id=m, provider="replay", provider_model=m,
+                          price=ModelPrice(input_usd_per_mtok=float(i + 1), output_usd_per_mtok=float(i + 1)))
+            for i, m in enumerate(data.models)}
+
+
+def _plan(data: Collected, tiers: Sequence[str], policy: JudgePolicy, catalog: dict[str, ModelEntry]):  # noqa: ANN202
+    """The plan the request path builds for a prompt whose category lists ``tiers`` (a taxonomy match)."""
+    config = PlannerConfig(default_tiers=list(tiers), judges_per_tier=list(policy.judges),
+                           self_verify_samples=policy.self_verify_samples, judge_policy=policy,
+                           max_tiers=len(tiers))
+    category = Category(name="collected", centroid=[1.0], tiers=list(tiers))
+    request = ChatRequest(messages=[Message(role="user", content="x")], max_tokens=16)
+    return build_plan(request=request, catalog=catalog, config=config, match=Match(category="collected",
+                      similarity=1.0), category=category)
+
+
+def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy: JudgePolicy,
+           catalog: dict[str, ModelEntry] | None = None, bar: float | None = None) -> dict[str, Any]:
+    """The cascade ``tiers`` judged by ``policy`` on ``prompts``, decided by the request path's code."""
+    plan = _plan(data, tiers, policy, _catalog(data, catalog))
+    threshold = policy.threshold if bar is None else bar
+    correct, latency, cost, verified, escalated, answered_by = [], [], [], 0, 0, dict.fromkeys(tiers, 0)
+    for p in prompts:
+        attempts: list[Attempt] = []
+        ms = usd = 0.0
+        chosen = None
+        for index, spec in enumerate(plan.tiers):
+            own = data.answer[(p, spec.model)]
+            ms += own["latency_ms"]
+            usd += own["cost_usd"]
+            verdicts = []
+            for judge in spec.judges:
+                row = data.verdicts.get((p, spec.model, judge.name))
+                if row is None:
+                    verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=None, failed=True,
+                                            detail="not collected"))
+                    continue
+                score = row["score"]
+                score = None if score is None or (isinstance(score, float) and math.isnan(score)) else score
+                verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=score, failed=bool(row["failed"]),
+                                        cost_usd=float(row["cost_usd"]), latency_ms=float(row["latency_ms"])))
+                ms += float(row["latency_ms"])
+                usd += float(row["cost_usd"])
+            weights = {j.name: j.weight for j in spec.judges}
+            confidence = aggregate_confidence(verdicts, weights=weights, calibration=spec.calibration)
+            attempt = Attempt(tier=index, model=spec.model, verdicts=verdicts, confidence=confidence,
+                              candidate=Candidate(model=spec.model, text=own["text"]))
+            attempts.append(attempt)
+            decision = decide(tier=index, n_tiers=len(plan.tiers), answered=True, confidence=confidence,
+                              threshold=threshold, spent_usd=usd, next_tier_cost_usd=None, max_cost_usd=None,
+                              attempts=attempts, quorum_met=quorum_met(plan, index, attempt),
+                              measured=spec.calibration is not None)
+            if decision.action == "escalate":
+                continue
+            chosen = attempts[decision.answer_tier].model if decision.answer_tier is not None else None
+            verified += int(decision.verified)
+            break
+        escalated += int(len(attempts) > 1)
+        if chosen is not None:
+            answered_by[chosen] += 1
+        correct.append(data.correct[(p, chosen)] if chosen else 0.0)
+        latency.append(ms)
+        cost.append(usd)
+    n = max(1, len(prompts))
+    return {"tiers": list(tiers), "judges": list(policy.judges), "bar": threshold, "prompts": len(prompts),
+            "accuracy": round(float(np.mean(correct)), 4) if prompts else None,
+            "mean_latency_ms": round(float(np.mean(latency)), 1) if prompts else None,
+            "p50_latency_ms": round(float(np.median(latency)), 1) if prompts else None,
+            "mean_cost_usd": float(np.mean(cost)) if prompts else None,
+            "verified": round(verified / n, 4), "escalated": round(escalated / n, 4),
+            "answered_by": answered_by}
+
+
+def single_model(data: Collected, prompts: Sequence[str], model: str) -> dict[str, Any]:
+    rows = [data.answer[(p, model)] for p in prompts]
+    return {"model": model, "prompts": len(prompts),
+            "accuracy": round(float(np.mean([data.correct[(p, model)] for p in prompts])), 4),
+            "mean_latency_ms": round(float(np.mean([r["latency_ms"] for r in rows])), 1),
+            "p50_latency_ms": round(float(np.median([r["latency_ms"] for r in rows])), 1),
+            "mean_cost_usd": float(np.mean([r["cost_usd"] for r in rows]))}
+
+
+# ---------------------------------------------------------------------------------------------- fit
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray) -> Calibration | None:
+    from switchboard.offline.fit import _isotonic as fit_isotonic
+
+    calibration = fit_isotonic(x, y, knots=24)
+    return calibration if calibration.xs else None
+
+
+def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRole],
+               catalog: dict[str, ModelEntry] | None = None, samples: int = 3) -> JudgePolicy:
+    """Calibrate the combined score of ``judges`` per answering model on ``prompts`` (uncalibrated models
+    are left out: their answers are never verified)."""
+    uncalibrated = JudgePolicy(judges=list(judges), self_verify_samples=samples)
+    plan = _plan(data, data.models, uncalibrated, _catalog(data, catalog))
+    calibration: dict[str, Calibration] = {}
+    for spec in plan.tiers:
+        xs, ys = [], []
+        for p in prompts:
+            verdicts = []
+            for judge in spec.judges:
+                row = data.verdicts.get((p, spec.model, judge.name))
+                score = None if row is None else row["score"]
+                if score is not None and not (isinstance(score, float) and math.isnan(score)):
+                    verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=score))
+            raw = aggregate_confidence(verdicts)
+            if raw is not None:
+                xs.append(raw)
+                ys.append(data.correct[(p, spec.model)])
+        fitted = _isotonic(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+        if fitted is not None:
+            calibration[spec.model] = fitted
+    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration=calibration)
+
+
+def judge_sets(available: Sequence[JudgeRole]) -> list[tuple[JudgeRole, ...]]:
+    return [s for k in (1, 2) for s in itertools.combinations(available, k)]
+
+
+def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, ModelEntry] | None = None
+                  ) -> tuple[JudgePolicy, list[dict[str, Any]]]:
+    """Fit every judge set of one or two roles on ``train``; keep the most accurate cascade (see module)."""
+    available: list[JudgeRole] = [r for r in ROLES if data.role_rows(train[:50], r)]
+    if not available:
+        raise JudgeDataError("no judge role has verdicts on the training prompts")
+    tried = []
+    for roles in judge_sets(available):
+        policy = fit_policy(data, train, roles, catalog)
+        if not policy.calibration:
+            continue
+        best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in BARS),
+                   key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
+        tried.append({"judges": list(roles), "bar": best["bar"], "train_accuracy": best["accuracy"],
+                      "train_mean_latency_ms": best["mean_latency_ms"], "policy": policy})
+    if not tried:
+        raise JudgeDataError("too few verdicts to calibrate any judge set (at least 20 per model)")
+    top = max(t["train_accuracy"] for t in tried)
+    pick = min((t for t in tried if t["train_accuracy"] >= top - ACCURACY_SLACK),
+               key=lambda t: (t["train_mean_latency_ms"], t["judges"]))
+    policy = pick["policy"].model_copy(update={"threshold": pick["bar"]})
+    return policy, [{k: v for k, v in t.items() if k != "policy"} for t in tried]
+
+
+def measure(data: Collected, train: Sequence[str], test: Sequence[str],
+            catalog: dict[str, ModelEntry] | None = None) -> tuple[JudgePolicy, dict[str, Any]]:
+    """Fit the policy on ``train``; report roles, single models and the cascade curve on ``test``."""
+    policy, tried = choose_policy(data, train, catalog)
+    report: dict[str, Any] = {
+        "models": data.models, "train_prompts": len(train), "test_prompts": len(test),
+        "choice": {"judges": policy.judges, "bar": policy.threshold,
+                   "rule": f"highest training accuracy of the cascade, then lowest training latency within "
+                           f"{ACCURACY_SLACK} of it"},
+        "judge_sets_tried": tried,
+        "roles": role_table(data, test),
+        "single_models": [single_model(data, test, m) for m in data.models],
+        "cascade": replay(data, test, data.models, policy, catalog),
+        "curve": [replay(data, test, data.models, policy, catalog, bar=b) for b in BARS],
+    }
+    policy = policy.model_copy(update={"measured": {
+        "test_prompts": len(test), "cascade_accuracy": report["cascade"]["accuracy"],
+        "cascade_mean_latency_ms": report["cascade"]["mean_latency_ms"],
+        "roles_auroc": {r["role"]: r["auroc"] for r in report["roles"]}}})
+    return policy, report
+
+
+def judges_plot(report: dict[str, Any], path: str | Path) -> Path:
+    """Accuracy against mean latency: each model alone, the cascade at every bar, the chosen bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=100)
+    curve = report["curve"]
+    ax.plot([c["mean_latency_ms"] / 1000 for c in curve], [c["accuracy"] for c in curve], "-o", color="#d62728",
+            markersize=4, label=f"cascade {' -> '.join(report['models'])}, judges {'+'.join(report['choice']['judges'])}")
+    for c in curve[:: max(1, len(curve) // 6)]:
+        ax.annotate(f"bar {c['bar']:.2f}", (c["mean_latency_ms"] / 1000, c["accuracy"]), fontsize=7,
+                    xytext=(4, -9), textcoords="offset points")
+    chosen = report["cascade"]
+    ax.plot([chosen["mean_latency_ms"] / 1000], [chosen["accuracy"]], "P", color="#7f0000", markersize=12,
+            label=f"chosen bar {chosen['bar']:.2f}")
+    for s in report["single_models"]:
+        ax.plot([s["mean_latency_ms"] / 1000], [s["accuracy"]], "o", color="#555555", markersize=8)
+        ax.annotate(s["model"], (s["mean_latency_ms"] / 1000, s["accuracy"]), fontsize=8, xytext=(5, 4),
+                    textcoords="offset points")
+    ax.set_xlabel("mean latency per prompt (s, this machine, calls in sequence)")
+    ax.set_ylabel(f"accuracy on {report['test_prompts']} held-out prompts")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,60 @@
+"""``switchboard export``: traces with feedback become labelled rows in the recorded-outcomes schema."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from switchboard.domain.models import (
+    Attempt,
+    Candidate,
+    CascadeState,
+    ChatRequest,
+    Decision,
+    Message,
+    Plan,
+    TierSpec,
+)
+from switchboard.offline.export import COLUMNS, traces_from_items, training_rows, write_rows
+from switchboard.ports import Trace
+
+
+def _trace(trace_id: str, keys: dict[str, str | None], answered: str, feedback: list[float]) -> Trace:
+    models = list(keys)
+    attempts = [Attempt(tier=i, model=m, candidate=Candidate(model=m, text=f"answer {keys[m]}", key=keys[m],
+                                                               cost_usd=0.001 * (i + 1)))
+                for i, m in enumerate(models)]
+    plan = Plan(tiers=[TierSpec(model=m) for m in models], route="taxonomy", category="science")
+    state = CascadeState(request_id=trace_id, request=ChatRequest(messages=[Message(role="user", content=f"question {trace_id}")]),
+                         plan=plan, attempts=attempts,
+                         decision=Decision(action="accept", reason="confident", confidence=0.9,
+                                           answer_tier=models.index(answered)))
+    return Trace(trace_id=trace_id, created_at="2026-11-30T00:00:00Z", status="succeeded", state=state,
+                 feedback=[{"score": s} for s in feedback])
+
+
+def test_the_returned_answer_takes_the_score_and_the_others_follow_their_answer():
+    traces = [
+        _trace("t1", {"small": "B", "big": "C"}, answered="big", feedback=[1.0]),   # small differed: wrong
+        _trace("t2", {"small": "A", "big": "A"}, answered="big", feedback=[0.0]),   # same answer: same label
+        _trace("t3", {"small": "A", "big": "D"}, answered="big", feedback=[0.0]),   # both may be wrong: skip
+        _trace("t4", {"small": "A"}, answered="small", feedback=[]),               # no feedback: nothing
+        _trace("t5", {"small": None, "big": "A"}, answered="big", feedback=[1.0, 0.0]),  # mean; no key: skip
+    ]
+    rows = {(r["prompt_id"], r["model"]): r for r in training_rows(traces)}
+    assert set(rows) == {("t1", "big"), ("t1", "small"), ("t2", "big"), ("t2", "small"), ("t3", "big"),
+                         ("t5", "big")}
+    assert rows[("t1", "big")]["correct"] == 1.0 and rows[("t1", "small")]["correct"] == 0.0
+    assert rows[("t2", "small")]["correct"] == 0.0 and rows[("t5", "big")]["correct"] == 0.5
+    assert rows[("t1", "small")]["prompt"] == "question t1" and rows[("t1", "small")]["category"] == "science"
+    assert rows[("t1", "big")]["cost_usd"] == 0.002
+
+
+def test_rows_are_written_in_the_outcomes_schema_and_items_are_read_from_dynamodb_json(tmp_path):
+    trace = _trace("t1", {"small": "B"}, answered="small", feedback=[1.0])
+    items = [{"trace_id": {"S": "t1"}, "body": {"S": trace.model_dump_json()}}, {"trace_id": {"S": "bad"}},
+             {"trace_id": {"S": "junk"}, "body": {"S": "{not json"}}]
+    traces = list(traces_from_items(items))
+    assert [t.trace_id for t in traces] == ["t1"]
+    path = write_rows(training_rows(traces), tmp_path / "traffic.parquet")
+    frame = pd.read_parquet(path)
+    assert list(frame.columns) == COLUMNS and len(frame) == 1 and frame["source"].tolist() == ["traffic"]

@@ -1,0 +1,58 @@
+"""Every OpenAI request parameter is honoured or refused with a 400 naming it - never silently dropped."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchboard.ports import Completion
+from switchboard.service.api import NEUTRAL_PARAMETERS, ChatCompletionRequest, parse
+from switchboard.service.errors import BadRequest, http_error
+from switchboard.service.tasks import cut_at_stop
+
+BASE = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("top_p", 0.5), ("presence_penalty", 1.0), ("frequency_penalty", -0.5), ("logit_bias", {"50256": -100}),
+    ("logprobs", True), ("top_logprobs", 5), ("response_format", {"type": "json_object"}),
+    ("tools", [{"type": "function", "function": {"name": "f"}}]), ("tool_choice", "auto"), ("seed", 7),
+    ("store", True), ("metadata", {"k": "v"}), ("stream_options", {"include_usage": True}),
+    ("temperaturee", 0.2), ("max_token", 5), ("service_tier", "flex"),
+])
+def test_a_parameter_that_would_change_the_answer_is_refused_by_name(name, value):
+    with pytest.raises(BadRequest) as caught:
+        parse(ChatCompletionRequest, {**BASE, name: value})
+    status, body = http_error(caught.value)
+    assert status == 400
+    assert body["error"]["param"] == name and name in body["error"]["message"]
+    assert body["error"]["type"] == "invalid_request_error" and isinstance(body["error"]["code"], str)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, values in NEUTRAL_PARAMETERS.items() if values))
+def test_sdk_defaults_are_accepted(name):
+    for value in (*NEUTRAL_PARAMETERS[name], None):
+        request = parse(ChatCompletionRequest, {**BASE, name: value})
+        assert request.to_domain(10_000).prompt == "hi"
+
+
+def test_honoured_parameters_reach_the_domain_request():
+    request = parse(ChatCompletionRequest, {**BASE, "stop": ["\n\n", "END"], "user": "u-42", "max_completion_tokens": 9,
+                                            "temperature": 0.3, "n": 1, "stream": False})
+    domain = request.to_domain(10_000)
+    assert domain.stop == ["\n\n", "END"] and domain.user == "u-42"
+    assert domain.max_tokens == 9 and domain.temperature == 0.3
+    assert parse(ChatCompletionRequest, {**BASE, "stop": "###"}).to_domain(100).stop == ["###"]
+
+
+@pytest.mark.parametrize("stop", [["a", "b", "c", "d", "e"], [""]])
+def test_bad_stop_sequences_are_refused(stop):
+    with pytest.raises(BadRequest) as caught:
+        parse(ChatCompletionRequest, {**BASE, "stop": stop})
+    assert http_error(caught.value)[1]["error"]["param"] == "stop"
+
+
+def test_the_answer_is_cut_at_the_first_stop_sequence():
+    completion = Completion(text="4\n\nExplanation: END", input_tokens=3, output_tokens=5, finish_reason="length")
+    cut = cut_at_stop(completion, ["END", "\n\n"])
+    assert cut.text == "4" and cut.finish_reason == "stop" and cut.output_tokens == 5
+    assert cut_at_stop(completion, ["zzz"]) is completion
