@@ -137,6 +137,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         prompts = load_prompts(args.prompts, limit=args.limit)
         if args.sample:
             prompts = sample_prompts(prompts, args.sample, args.seed)
+        if args.first is not None:
+            prompts = prompts[:args.first]
         kinds = [k for k in args.judges.split(",") if k] if args.judges else list(JUDGE_KINDS)
         bad = sorted(set(kinds) - set(JUDGE_KINDS))
         if bad:
@@ -284,6 +286,9 @@ def register_collect(subparsers) -> None:  # noqa: ANN001
                     help="directory: journal.jsonl (resumable), outcomes.parquet, judges.parquet")
     co.add_argument("--limit", type=int, default=None, help="first N prompts only")
     co.add_argument("--sample", type=int, default=None, help="N prompts drawn at random (seeded by --seed)")
+    co.add_argument("--first", type=int, default=None,
+                    help="only the first N of the selected prompts, in order: grow N on a rerun to collect more "
+                         "of the same sample")
     co.add_argument("--seed", type=int, default=7)
     co.add_argument("--models", default=None, help="comma-separated model ids (default: the whole catalogue)")
     co.add_argument("--judges", default=",".join(JUDGE_KINDS),
