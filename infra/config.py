@@ -50,8 +50,10 @@ class SwitchboardConfig(BaseModel):
     stack_name: str = Field("Switchboard", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     # False lets tests and the local stack synthesise without the (slow, 200 MB) layer build.
     require_built_layers: bool = Field(False, alias="requireBuiltLayers")
-    # "api_key": API key + usage plan (callers are services, not users); "iam": SigV4-signed calls.
-    api_auth: Literal["api_key", "iam"] = Field("api_key", alias="apiAuth")
+    # "keys": Authorization: Bearer <key> checked by the router against the keys table (switchboard keys
+    # create), each key with an optional budget - what the OpenAI SDK sends as is; "api_key": API Gateway's
+    # x-api-key + usage plan; "iam": SigV4-signed calls. With api_key and iam, Bearer keys are optional.
+    api_auth: Literal["keys", "api_key", "iam"] = Field("keys", alias="apiAuth")
     throttle_rate_limit: float = Field(20.0, gt=0, le=10000, alias="throttleRateLimit")
     throttle_burst_limit: int = Field(40, ge=1, le=5000, alias="throttleBurstLimit")
     # API Gateway needs an account-level role to write logs; turn off if the account already has one.

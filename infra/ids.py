@@ -19,6 +19,7 @@ TRACES_TABLE = "TracesTable"
 CATALOG_TABLE = "CatalogTable"
 TAXONOMY_TABLE = "TaxonomyTable"
 POLICY_TABLE = "PolicyTable"
+KEYS_TABLE = "KeysTable"
 STATE_MACHINE = "CascadeStateMachine"
 
 

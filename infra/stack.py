@@ -76,6 +76,8 @@ class SwitchboardStack(Stack):
                 names.ENV_CATALOG_TABLE: storage.catalog.table_name,
                 names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
                 names.ENV_POLICY_TABLE: storage.policy.table_name,
+                names.ENV_KEYS_TABLE: storage.keys.table_name,
+                names.ENV_REQUIRE_KEYS: "true" if config.api_auth == "keys" else "false",
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
                 names.ENV_ORCHESTRATION: "sync",
                 # The router writes a fallback trace when the cascade fails: same expiry as Record's.
@@ -87,6 +89,7 @@ class SwitchboardStack(Stack):
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)
         storage.policy.grant_read_data(router.function)
+        storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.traces.grant_read_write_data(router.function)
         machine.grant_start_sync_execution(router.function)
         return router
@@ -104,4 +107,6 @@ class SwitchboardStack(Stack):
         CfnOutput(self, "CatalogTableName", value=self.storage.catalog.table_name)
         CfnOutput(self, "TaxonomyTableName", value=self.storage.taxonomy.table_name)
         CfnOutput(self, "PolicyTableName", value=self.storage.policy.table_name)
+        CfnOutput(self, "KeysTableName", value=self.storage.keys.table_name,
+                  description="switchboard keys create --stack <stack name> --name NAME --budget-usd N")
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)

@@ -25,10 +25,18 @@ def _body() -> dict:
     return api.parse_body(app.current_event.body, bool(app.current_event.is_base64_encoded))
 
 
+def _authorization() -> str | None:
+    return app.current_event.headers.get("Authorization")  # case-insensitive
+
+
+def _authenticated() -> None:
+    container().router().authenticate(_authorization())
+
+
 @app.post("/v1/chat/completions")
 def chat_completions():
     request = api.parse(api.ChatCompletionRequest, _body())
-    state = container().router().chat(request)
+    state = container().router().chat(request, _authorization())
     if request.stream:
         usage = bool(request.stream_options and request.stream_options.include_usage)
         return Response(status_code=200, content_type="text/event-stream",
@@ -43,21 +51,24 @@ def route():
     if request.stream:
         raise BadRequest("/v1/route answers with the whole plan; stream only /v1/chat/completions",
                          param="stream")
-    return api.route_response(container().router().chat(request))
+    return api.route_response(container().router().chat(request, _authorization()))
 
 
 @app.get("/v1/traces/<trace_id>")
 def get_trace(trace_id: str):
+    _authenticated()
     return container().router().trace(trace_id).model_dump(mode="json")
 
 
 @app.post("/v1/feedback")
 def feedback():
+    _authenticated()
     return container().router().feedback(api.parse(api.FeedbackRequest, _body()))
 
 
 @app.get("/v1/models")
 def models():
+    _authenticated()
     return container().router().models()
 
 

@@ -2,9 +2,11 @@
 
 REST rather than HTTP API: its integration timeout can be raised above 29 s by quota (long cascades), and it
 has usage plans, API keys, X-Ray and stage throttling built in. Authorisation is chosen by context:
-- ``api_key`` (default): every method requires an API key, attached to a usage plan that throttles per
-  key. Callers are back-end services, which is what API keys are for; the OpenAI SDK sends the key with
-  ``default_headers={"x-api-key": ...}``.
+- ``keys`` (default): ``Authorization: Bearer <key>``, which every OpenAI client sends as is, checked by the
+  router against the keys table (hashed keys, each with an optional budget that is a cap; ``service.keys``).
+  API Gateway's own API keys cannot do this: they are read from ``x-api-key`` only, and carry no budget.
+- ``api_key``: every method requires an API Gateway API key (``x-api-key``), attached to a usage plan that
+  throttles per key; the OpenAI SDK sends it with ``default_headers={"x-api-key": ...}``.
 - ``iam``: SigV4-signed requests (``AWS_IAM``); grant ``execute-api:Invoke`` to the callers' roles.
 """
 
@@ -29,6 +31,7 @@ class Api(Construct):
                  handler: lambda_.IFunction) -> None:
         super().__init__(scope, construct_id)
         iam_auth = config.api_auth == "iam"
+        gateway_keys = config.api_auth == "api_key"
         self.api_key: apigw.IApiKey | None = None
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=config.log_retention,
                                          removal_policy=RemovalPolicy.DESTROY)
@@ -55,7 +58,7 @@ class Api(Construct):
             ),
             default_method_options=apigw.MethodOptions(
                 authorization_type=apigw.AuthorizationType.IAM if iam_auth else apigw.AuthorizationType.NONE,
-                api_key_required=not iam_auth),
+                api_key_required=gateway_keys),
             # One permission per method is enough; test-invoke permissions double the resource policy.
             default_integration=apigw.LambdaIntegration(handler, allow_test_invoke=False),
         )
@@ -67,9 +70,9 @@ class Api(Construct):
             resource = self.rest_api.root.resource_for_path(path)
             params = {f"method.request.path.{p}": True for p in _path_params(path)}
             resource.add_method(method, request_parameters=params or None, request_validator=validator)
-        if not iam_auth:
+        if gateway_keys:
             self._usage_plan(config)
-        self._acknowledge(iam_auth)
+        self._acknowledge(config.api_auth)
 
     def _usage_plan(self, config: SwitchboardConfig) -> None:
         self.api_key = self.rest_api.add_api_key("ApiKey", description="Switchboard default client key")
@@ -80,7 +83,7 @@ class Api(Construct):
         plan.add_api_key(self.api_key)
         plan.add_api_stage(stage=self.rest_api.deployment_stage)
 
-    def _acknowledge(self, iam_auth: bool) -> None:
+    def _acknowledge(self, api_auth: str) -> None:
         nag.acknowledge(self.rest_api, "AwsSolutions-APIG2", reason=(
             "Request parameters are validated by API Gateway; bodies are validated by the router with "
             "pydantic so that invalid requests get OpenAI-shaped error bodies the OpenAI SDK can parse."))
@@ -91,7 +94,14 @@ class Api(Construct):
             "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"],
             reason=("The account-level role API Gateway uses to write access and execution logs; this AWS "
                     "managed policy is the one API Gateway documents for it and grants logs actions only."))
-        if not iam_auth:
+        if api_auth == "keys":
+            nag.acknowledge(self.rest_api, "AwsSolutions-APIG4", reason=(
+                "Authorised by the router (switchboard:apiAuth=keys): every route but /health and "
+                "/openapi.json needs Authorization: Bearer with a key of the keys table (stored hashed, with "
+                "a budget). Set switchboard:apiAuth=iam for SigV4 (IAM) authorisation at the edge."))
+            nag.acknowledge(self.rest_api, "AwsSolutions-COG4", reason=(
+                "No Cognito user pool: callers are services authorised by bearer keys (or IAM), not users."))
+        elif api_auth == "api_key":
             nag.acknowledge(self.rest_api, "AwsSolutions-APIG4", reason=(
                 "Authorised by API key + usage plan (switchboard:apiAuth=api_key): callers are services, "
                 "not end users. Set switchboard:apiAuth=iam for SigV4 (IAM) authorisation."))

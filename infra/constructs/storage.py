@@ -1,4 +1,5 @@
-"""DynamoDB tables: traces (with TTL), the model catalogue, the taxonomy and the policy (the trained dial).
+"""DynamoDB tables: traces (with TTL), the model catalogue, the taxonomy, the policy (the trained dial) and
+the callers' API keys.
 
 On-demand billing (traffic is bursty and small), point-in-time recovery, AWS-managed encryption (no key to
 administer; the data is prompts and prices, protected by IAM). Key names are the runtime's item keys.
@@ -44,6 +45,9 @@ class Storage(Construct):
         self.catalog = _table(self, "Catalog", ids.CATALOG_TABLE, "model_id", reference_removal)
         self.taxonomy = _table(self, "Taxonomy", ids.TAXONOMY_TABLE, "category", reference_removal)
         self.policy = _table(self, "Policy", ids.POLICY_TABLE, "name", reference_removal)
+        # Callers' API keys: sha256 of the secret -> budget and spend. Retained like the traces: losing it
+        # would lose what every key has spent.
+        self.keys = _table(self, "Keys", ids.KEYS_TABLE, "key_hash", traces_removal)
 
     def seed_catalog(self, entries: Sequence[ModelEntry]) -> None:
         """Write the default catalogue into the catalogue table when the stack is created, so a fresh

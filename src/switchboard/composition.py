@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from switchboard import envvars as names
 from switchboard.domain.models import JudgePolicy
 from switchboard.ports import (
     CatalogSource,
@@ -25,6 +26,7 @@ from switchboard.ports import (
     TraceStore,
     Verifier,
 )
+from switchboard.service.keys import KeyService
 from switchboard.service.router import RouterService
 from switchboard.service.settings import (
     DecideSettings,
@@ -146,9 +148,20 @@ class Container:
                                  orchestrator=self.orchestrator(), traces=self.traces(),
                                  encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
                                  max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
-                                 verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s)
+                                 verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s,
+                                 keys=self.keys())
 
         return self._part("router", build)
+
+    def keys(self) -> KeyService | None:
+        """Callers' API keys and budgets (None when the deployment has no keys table)."""
+        from switchboard.adapters.stores.dynamo import DynamoKeys
+
+        s = self.router_settings()
+        if s.require_keys and not s.keys_table:
+            raise SettingsError(f"{names.ENV_REQUIRE_KEYS} is true but {names.ENV_KEYS_TABLE} is not set")
+        return self._part("keys", lambda: KeyService(DynamoKeys(s.keys_table), required=s.require_keys)
+                          if s.keys_table else None)
 
 
 DEFAULT_JUDGE_POLICY = Path(__file__).parent / "data" / "judges.local.json"

@@ -10,6 +10,11 @@ ENV_TRACES_TABLE = "SB_TRACES_TABLE"
 ENV_CATALOG_TABLE = "SB_CATALOG_TABLE"
 ENV_TAXONOMY_TABLE = "SB_TAXONOMY_TABLE"
 ENV_POLICY_TABLE = "SB_POLICY_TABLE"  # the trained dial in force (switchboard publish writes it)
+# Callers' API keys (hashed) and their budgets (switchboard keys create writes them); unset = no keys.
+ENV_KEYS_TABLE = "SB_KEYS_TABLE"
+# "true": every request but /health and /openapi.json needs Authorization: Bearer <key> of the keys table.
+# Otherwise a key is optional, and a request that sends one of ours is held to its budget.
+ENV_REQUIRE_KEYS = "SB_REQUIRE_KEYS"
 ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
 # "sync" (StartSyncExecution, AWS) or "poll" (StartExecution + DescribeExecution, the local emulator).
 ENV_ORCHESTRATION = "SB_ORCHESTRATION"

@@ -157,6 +157,39 @@ class Trace(BaseModel):
     feedback: list[dict] = Field(default_factory=list)
 
 
+class ApiKey(BaseModel):
+    """A caller's API key as stored: only the sha256 of the secret, never the secret itself. With a
+    ``budget_usd``, ``available_usd`` is what is left to reserve (budget - spent - reserved), kept as one
+    attribute so a reservation is one conditional write (DynamoDB conditions cannot add)."""
+
+    key_id: str
+    key_hash: str
+    name: str = ""
+    created_at: str = ""
+    revoked: bool = False
+    budget_usd: float | None = None
+    spent_usd: float = 0.0
+    available_usd: float | None = None
+
+
+class KeyStore(Protocol):
+    """Callers' API keys and their spend. ``reserve`` takes ``amount`` from the key's available budget
+    only if that much is available, atomically (False otherwise, or when the key is unknown or revoked);
+    ``settle`` returns what a request reserved but did not spend."""
+
+    def get(self, key_hash: str) -> ApiKey | None: ...
+
+    def reserve(self, key_hash: str, amount: float) -> bool: ...
+
+    def settle(self, key_hash: str, reserved: float, spent: float) -> None: ...
+
+    def create(self, key: ApiKey) -> None: ...
+
+    def all(self) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: str) -> bool: ...
+
+
 class TraceStore(Protocol):
     def put(self, trace: Trace, ttl_days: int) -> None: ...
 

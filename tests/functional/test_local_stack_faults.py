@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from switchboard import composition
+from switchboard.domain.models import ChatRequest, Message
 from switchboard.local.emulator import free_port
 from switchboard.local.server import LocalServer, api_gateway_event
 from switchboard.local.stack import LocalStack
@@ -145,6 +146,69 @@ def test_traces_and_feedback_survive_a_restart_of_the_stack(stack, upstream):
     finally:
         second.stop()
         local.start()  # the module's stack again, for any test after this one
+
+
+def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstream):
+    import boto3
+
+    from switchboard import envvars as names
+    from switchboard.adapters.stores.dynamo import DynamoKeys
+    from switchboard.service.keys import new_key
+
+    local, server, _, _ = stack
+    upstream.behaviour = "ok"
+    client = boto3.client("dynamodb", endpoint_url=local.environment["AWS_ENDPOINT_URL_DYNAMODB"],
+                          region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+    store = DynamoKeys(local.environment[names.ENV_KEYS_TABLE], client=client)
+    plan = composition.container().router().plan(
+        ChatRequest(messages=[Message(role="user", content="What is 2+2?")], max_tokens=8))
+    budget = 2.5 * sum(t.est_cost_usd for t in plan.tiers)  # two whole plans' bounds, then only part of one
+    secret, key = new_key("faults", budget)
+    store.create(key)
+
+    def call(_: int) -> httpx.Response:
+        return httpx.post(f"{server.url}/v1/chat/completions", timeout=120, headers={"Authorization": f"Bearer {secret}"},
+                          json={"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "What is 2+2?"}]})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(call, range(12)))
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {200, 429} and 200 in codes and 429 in codes, codes
+    refused = next(r for r in responses if r.status_code == 429).json()["error"]
+    assert refused["code"] == "insufficient_quota" and "budget" in refused["message"]
+    stored = store.get(key.key_hash)
+    billed = sum(r.json()["switchboard"]["cost_usd"] for r in responses if r.status_code == 200)
+    assert stored.spent_usd <= budget and stored.spent_usd == pytest.approx(billed, rel=1e-6, abs=1e-9)
+    assert stored.available_usd == pytest.approx(budget - stored.spent_usd, abs=1e-9)
+    wrong = httpx.post(f"{server.url}/v1/chat/completions", timeout=30, headers={"Authorization": "Bearer sb-wrong"},
+                       json={"messages": [{"role": "user", "content": "What is 2+2?"}]})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
+
+
+def _served_models(local: LocalStack) -> set[str]:
+    result = local.invoke_router(api_gateway_event("GET", "/v1/models", {}, b""))
+    assert result["statusCode"] == 200
+    return {m["id"] for m in json.loads(result["body"])["data"]}
+
+
+def test_a_stack_serves_its_own_state_never_a_previous_stacks(stack, upstream, tmp_path):
+    # moto keeps resources in process-global backends: a stack started after another in the same process
+    # must not see the first one's catalogue, taxonomy or policy.
+    local, _, catalog, _ = stack
+    other_catalog = tmp_path / "catalog.json"
+    other_catalog.write_text(json.dumps([{**entry, "model_id": "elsewhere"}
+                                         for entry in json.loads(catalog.read_text())[:1]]))
+    local.stop()
+    other = LocalStack(catalog_path=other_catalog, state_dir=tmp_path / "state", template=local.template)
+    other.start()
+    try:
+        served = _served_models(other)
+        assert "elsewhere" in served and not {"fast", "strong"} & served
+    finally:
+        other.stop()
+        local.start()
+    served = _served_models(local)
+    assert {"fast", "strong"} <= served and "elsewhere" not in served
 
 
 SCHEMA = schemathesis.openapi.from_dict(openapi_document())

@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 import app as cdk_app
 from infra import nag
 from infra.constructs.api import ROUTES
+from switchboard import envvars as names
 from tests.infra.support import Synth
 
 
@@ -68,6 +69,19 @@ def test_every_finding_is_acknowledged_and_every_acknowledgement_is_needed(monke
     assert all(len(reason) >= 60 for _, _, reason in acks), "every acknowledgement needs a real reason"
     assert all("[" in i for _, i, _ in acks if i.startswith(("AwsSolutions-IAM4", "AwsSolutions-IAM5"))), \
         "wildcard and managed-policy findings must be acknowledged one by one"
+
+
+def test_api_gateway_key_variant_is_nag_clean_and_needs_a_key_on_every_route() -> None:
+    the_app, stack = cdk_app.build_app(context={"switchboard:apiAuth": "api_key",
+                                                "aws:cdk:disable-asset-staging": True})
+    report = AwsSolutionsChecks().validate_scope(the_app)
+    assert report.success, [v.rule_name for v in report.violations]
+    methods = [c for c in stack.node.find_all() if isinstance(c, apigw.CfnMethod)]
+    assert len(methods) == len(ROUTES) and all(m.api_key_required for m in methods)
+    assert len([c for c in stack.node.find_all() if isinstance(c, apigw.CfnUsagePlan)]) == 1
+    template = the_app.synth().get_stack_by_name(stack.stack_name).template
+    router_env = template["Resources"]["RouterFn"]["Properties"]["Environment"]["Variables"]
+    assert router_env[names.ENV_REQUIRE_KEYS] == "false"
 
 
 def test_iam_authorisation_variant_is_nag_clean_and_needs_no_api_key() -> None:

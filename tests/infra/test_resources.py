@@ -16,7 +16,7 @@ FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
     "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
 }
 TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category",
-          "PolicyTable": "name"}
+          "PolicyTable": "name", "KeysTable": "key_hash"}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,7 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
     assert env["RouterFn"] == {
         names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_CATALOG_TABLE: _ref("CatalogTable"),
         names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
+        names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
         names.ENV_REQUEST_DEADLINE_S: "24"}  # below API Gateway's 29 s integration timeout
@@ -172,7 +173,7 @@ def test_cascade_is_an_express_machine_with_error_logging_and_tracing(template: 
     })
 
 
-def test_api_is_regional_with_the_four_routes(synth: Synth) -> None:
+def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) -> None:
     api = next(iter(synth.resources("AWS::ApiGateway::RestApi").values()))
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     paths = {}
@@ -187,18 +188,29 @@ def test_api_is_regional_with_the_four_routes(synth: Synth) -> None:
 
     routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
               for m in synth.resources("AWS::ApiGateway::Method").values()}
-    assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/route"),
-                      ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json")}
+    assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/models"),
+                      ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json"),
+                      ("GET", "/health")}
 
 
-def test_every_route_needs_an_api_key_and_proxies_to_the_router(synth: Synth) -> None:
+def test_every_route_proxies_to_the_router_which_checks_bearer_keys(synth: Synth) -> None:
+    # Default apiAuth "keys": API Gateway passes Authorization through; the router checks it against the
+    # keys table (SB_REQUIRE_KEYS=true, see test_function_environments...), so no gateway key or usage plan.
     for method in synth.resources("AWS::ApiGateway::Method").values():
         props = method["Properties"]
-        assert props["ApiKeyRequired"] is True
+        assert props["AuthorizationType"] == "NONE" and props.get("ApiKeyRequired") in (None, False)
         assert props["Integration"]["Type"] == "AWS_PROXY"
         assert "RouterFn" in str(props["Integration"]["Uri"])
-    assert len(synth.resources("AWS::ApiGateway::UsagePlan")) == 1
-    assert len(synth.resources("AWS::ApiGateway::ApiKey")) == 1
+    assert len(synth.resources("AWS::ApiGateway::UsagePlan")) == 0
+    assert len(synth.resources("AWS::ApiGateway::ApiKey")) == 0
+
+
+def test_the_router_may_reserve_and_settle_spend_in_the_keys_table(synth: Synth) -> None:
+    policies = [p for p in synth.resources("AWS::IAM::Policy").values()
+                if any("RouterFn" in str(r) for r in p["Properties"].get("Roles", []))]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    keys = [s for s in statements if "KeysTable" in str(s["Resource"])]
+    assert keys and any("dynamodb:UpdateItem" in s["Action"] for s in keys)
 
 
 def test_stage_is_throttled_traced_and_access_logged(template: Template) -> None:
@@ -249,6 +261,6 @@ def test_dashboard_shows_cost_requests_escalations_and_latency(synth: Synth) -> 
 
 def test_outputs_name_the_api_machine_and_tables(synth: Synth) -> None:
     outputs = synth.template["Outputs"]
-    assert {"ApiUrl", "OpenAIBaseUrl", "ApiKeyId", "StateMachineArn", "TracesTableName", "CatalogTableName",
-            "TaxonomyTableName"} <= set(outputs)
+    assert {"ApiUrl", "OpenAIBaseUrl", "StateMachineArn", "TracesTableName", "CatalogTableName",
+            "TaxonomyTableName", "KeysTableName"} <= set(outputs)
     assert outputs["TracesTableName"]["Value"] == _ref("TracesTable")

@@ -4,13 +4,14 @@ real adapters (StoreError), so error mapping is tested without AWS."""
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
 from switchboard.domain.dial import Dial
 from switchboard.domain.models import CascadeState, JudgePolicy, JudgeTask, ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
+from switchboard.ports import ApiKey, Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
 from switchboard.service.tasks import run_decide, run_judge, run_tier
 
 
@@ -176,3 +177,51 @@ class InProcessOrchestrator:
 
 def flaky(error: Exception | None = None) -> ScriptedProvider:
     return ScriptedProvider(error=error or ProviderUnavailable("upstream 503"))
+
+
+class InMemoryKeys:
+    """``KeyStore`` in a dict; each operation atomic under one lock, as DynamoDB's conditional writes are."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKey] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> ApiKey | None:
+        with self._lock:
+            key = self.keys.get(key_hash)
+            return key.model_copy() if key is not None else None
+
+    def reserve(self, key_hash: str, amount: float) -> bool:
+        with self._lock:
+            key = self.keys.get(key_hash)
+            if key is None or key.revoked:
+                return False
+            available = key.available_usd or 0.0
+            if key.budget_usd is not None and available < amount:
+                return False
+            key.available_usd = available - amount
+            return True
+
+    def settle(self, key_hash: str, reserved: float, spent: float) -> None:
+        with self._lock:
+            key = self.keys[key_hash]
+            key.available_usd = (key.available_usd or 0.0) + reserved - spent
+            key.spent_usd += spent
+
+    def create(self, key: ApiKey) -> None:
+        with self._lock:
+            assert key.key_hash not in self.keys
+            self.keys[key.key_hash] = key.model_copy(
+                update={"available_usd": key.budget_usd if key.budget_usd is not None else 0.0})
+
+    def all(self) -> list[ApiKey]:
+        with self._lock:
+            return [k.model_copy() for k in self.keys.values()]
+
+    def revoke(self, key_id: str) -> bool:
+        with self._lock:
+            for key in self.keys.values():
+                if key.key_id == key_id:
+                    key.revoked = True
+                    return True
+            return False

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from switchboard.cli.keys import register as register_keys
 from switchboard.cli.local import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull, cmd_publish
 from switchboard.cli.offline import register as register_offline
 
@@ -18,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     local = sub.add_parser("local", help="serve the local stack over HTTP (OpenAI-compatible)")
     local.add_argument("--port", type=int, default=8080)
     local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--require-keys", action="store_true",
+                       help="every request needs Authorization: Bearer <key> (switchboard keys create), as deployed")
     _add_stack_options(local)
     local.set_defaults(func=cmd_local)
 
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=cmd_publish)
 
     register_offline(sub)  # train, eval: their heavy imports happen when they run
+    register_keys(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from switchboard import envvars as names
 from switchboard.local.server import api_gateway_event
 
 
@@ -53,7 +54,8 @@ def _stack(args: argparse.Namespace):
     try:
         stack = LocalStack(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
                            dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts,
-                           state_dir=state_dir, deadline_s=args.deadline_s).start()
+                           state_dir=state_dir, deadline_s=args.deadline_s,
+                           require_keys=getattr(args, "require_keys", False)).start()
     except LocalStackError as exc:
         raise SystemExit(f"error: {exc}") from None
     for warning in stack.warnings:
@@ -76,6 +78,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     stack = _stack(args)
     server.attach(stack)
     print(f"Switchboard is serving on {server.url}  (OpenAI base_url: {server.url}/v1)", file=sys.stderr)
+    keys_table = stack.environment.get(names.ENV_KEYS_TABLE)
+    print(f"  API keys{' (required)' if args.require_keys else ''}: switchboard keys create --budget-usd 1 "
+          f"--table {keys_table} --endpoint-url {stack.environment['AWS_ENDPOINT_URL_DYNAMODB']}", file=sys.stderr)
     print(f"  try: curl -s {server.url}/v1/chat/completions -H 'Content-Type: application/json' "
           "-d '{\"messages\":[{\"role\":\"user\",\"content\":\"What is 2+2?\"}]}'", file=sys.stderr)
     sys.stderr.flush()

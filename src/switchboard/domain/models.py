@@ -85,6 +85,7 @@ class ChatRequest(BaseModel):
     # Up to 4 sequences the answer ends before (OpenAI's ``stop``): the text is cut at the first one.
     stop: list[str] = Field(default_factory=list, max_length=4)
     user: str | None = Field(default=None, max_length=256)  # the caller's end-user id, kept in the trace
+    key_id: str | None = None  # the API key the request came with (its public id), kept in the trace
 
     @property
     def prompt(self) -> str:

@@ -168,6 +168,9 @@ class LocalAws:
     def start(self) -> LocalAws:
         global _ACTIVE
         _install_patches()
+        from switchboard.local.journal import install_patches as atomic_dynamodb_writes
+
+        atomic_dynamodb_writes()
         from moto.server import ThreadedMotoServer
 
         # moto's ASL interpreter invokes Lambda through a boto3 client aimed at localhost:$MOTO_PORT.
@@ -180,6 +183,12 @@ class LocalAws:
         _ACTIVE = self.dispatcher
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        # moto keeps its resources in process-global backends that outlive a server: without a reset, a
+        # stack started after another in the same process would see (and serve) the first one's tables.
+        # A stack's state comes from its state directory alone.
+        import httpx
+
+        httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
         return self
 
     def stop(self) -> None:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _ACTIVE: Journal | None = None
 _PATCHED = False
+_WRITE_LOCK = threading.RLock()
 
 
 class Journal:
@@ -121,12 +122,13 @@ class Journal:
 def activate(journal: Journal | None) -> None:
     """Route the emulator's writes to ``journal`` (None: stop journaling)."""
     global _ACTIVE
-    _install_patches()
+    install_patches()
     _ACTIVE = journal
 
 
-def _install_patches() -> None:
-    """Wrap moto's DynamoDB backend so every successful write of a journaled table is recorded."""
+def install_patches() -> None:
+    """Wrap moto's DynamoDB backend so that every write is atomic and every successful write of a
+    journaled table is recorded."""
     global _PATCHED
     if _PATCHED:
         return
@@ -142,25 +144,33 @@ def _install_patches() -> None:
     original_put, original_update = DynamoDBBackend.put_item, DynamoDBBackend.update_item
     original_delete = DynamoDBBackend.delete_item
 
+    # moto's server is threaded and its backend takes no lock: a conditional write (check, then write) could
+    # interleave with another thread's. DynamoDB makes each write atomic; one lock around every write (and
+    # its journal line, so the journal's order is the table's) makes the emulator do the same, which is what
+    # API-key reservations (service.keys) rely on.
     def put_item(self, table_name, item_attrs, *args, **kwargs):  # noqa: ANN001, ANN202
-        result = original_put(self, table_name, item_attrs, *args, **kwargs)
-        if _ACTIVE is not None and table_name in _ACTIVE.tables:
-            table = self.get_table(table_name)
-            key = {n: item_attrs[n] for n in (table.hash_key_attr, table.range_key_attr) if n and n in item_attrs}
-            _ACTIVE.record(table_name, key, dict(item_attrs))
-        return result
+        with _WRITE_LOCK:
+            result = original_put(self, table_name, item_attrs, *args, **kwargs)
+            if _ACTIVE is not None and table_name in _ACTIVE.tables:
+                table = self.get_table(table_name)
+                key = {n: item_attrs[n] for n in (table.hash_key_attr, table.range_key_attr)
+                       if n and n in item_attrs}
+                _ACTIVE.record(table_name, key, dict(item_attrs))
+            return result
 
     def update_item(self, table_name, key, *args, **kwargs):  # noqa: ANN001, ANN202
-        result = original_update(self, table_name, key, *args, **kwargs)
-        if _ACTIVE is not None and table_name in _ACTIVE.tables:
-            _ACTIVE.record(table_name, *current(self, table_name, key))
-        return result
+        with _WRITE_LOCK:
+            result = original_update(self, table_name, key, *args, **kwargs)
+            if _ACTIVE is not None and table_name in _ACTIVE.tables:
+                _ACTIVE.record(table_name, *current(self, table_name, key))
+            return result
 
     def delete_item(self, table_name, key, *args, **kwargs):  # noqa: ANN001, ANN202
-        result = original_delete(self, table_name, key, *args, **kwargs)
-        if _ACTIVE is not None and table_name in _ACTIVE.tables:
-            _ACTIVE.record(table_name, *current(self, table_name, key))
-        return result
+        with _WRITE_LOCK:
+            result = original_delete(self, table_name, key, *args, **kwargs)
+            if _ACTIVE is not None and table_name in _ACTIVE.tables:
+                _ACTIVE.record(table_name, *current(self, table_name, key))
+            return result
 
     DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]

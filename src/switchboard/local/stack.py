@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LOCAL_DEADLINE_S = 240.0
 # Tables whose items must survive a restart of the local stack (the others are seeded at every start).
-DURABLE_TABLES = ("TracesTable",)
+DURABLE_TABLES = ("TracesTable", "KeysTable")
 
 
 def default_state_dir() -> Path:
@@ -90,7 +90,8 @@ class LocalStack:
                  catalog_path: Path | None = None, taxonomy_path: Path | None = None,
                  dynamodb_endpoint: str | None = None, port: int | None = None,
                  router_artifacts: Path | None = None, providers: Any | None = None,
-                 deadline_s: float = LOCAL_DEADLINE_S, state_dir: Path | None = None) -> None:
+                 deadline_s: float = LOCAL_DEADLINE_S, state_dir: Path | None = None,
+                 require_keys: bool = False) -> None:
         self.root = root
         self.template = template
         self.catalog_path = catalog_path or DATA_DIR / "catalog.local.json"
@@ -104,6 +105,9 @@ class LocalStack:
         # replays recorded outcomes through the stack this way); None: the catalogue's own providers.
         self.providers = providers
         self.deadline_s = deadline_s
+        # As deployed (apiAuth "keys"), every request needs a bearer key of the keys table; locally a key is
+        # optional unless asked for (a key of ours that is sent is still held to its budget).
+        self.require_keys = require_keys
         # Where the durable tables (traces) are journaled so they survive a restart; None: in memory only.
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.journal: Any = None
@@ -141,6 +145,9 @@ class LocalStack:
             if self.dynamodb_endpoint:
                 self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
             self._apply_env()
+            from switchboard import composition
+
+            composition.reset()  # parts cached under another stack's environment are not this stack's
             self._create_tables()
             self._restore_durable_tables()
             self._create_state_machine()
@@ -268,6 +275,7 @@ class LocalStack:
         self.environment[names.ENV_ORCHESTRATION] = "poll"
         # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
         self.environment[names.ENV_REQUEST_DEADLINE_S] = str(self.deadline_s)
+        self.environment[names.ENV_REQUIRE_KEYS] = "true" if self.require_keys else "false"
         if self.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
             self.environment[names.ENV_ROUTER_ARTIFACTS] = str(self.router_artifacts.resolve())
         self._apply_env()

@@ -38,6 +38,14 @@ class NotFound(ApiError):
     """The addressed resource (a trace) does not exist or has expired."""
 
 
+class Unauthorized(ApiError):
+    """No API key, or a key that is unknown or revoked."""
+
+
+class KeyBudgetExhausted(ApiError):
+    """The API key has too little budget left for this request's first tier."""
+
+
 class NotReady(ApiError):
     """The service cannot serve yet (nothing to route to); retry after ``retry_after_s``."""
 
@@ -69,6 +77,8 @@ class ErrorKind:
 # Most specific first: the first class an exception is an instance of decides.
 STATUS_TABLE: tuple[tuple[type[BaseException], ErrorKind], ...] = (
     (PromptTooLarge, ErrorKind(413, "invalid_request_error", "context_length_exceeded")),
+    (Unauthorized, ErrorKind(401, "invalid_request_error", "invalid_api_key")),
+    (KeyBudgetExhausted, ErrorKind(429, "insufficient_quota", "insufficient_quota")),
     (BudgetTooSmall, ErrorKind(402, "insufficient_budget", "budget_too_small")),
     (UnknownModel, ErrorKind(404, "invalid_request_error", "model_not_found")),
     (NotFound, ErrorKind(404, "not_found", "not_found")),

@@ -38,9 +38,11 @@ ROUTE_SCHEMA: dict[str, Any] = {
 # What every operation may answer besides its success: the statuses of service.errors' table.
 ERRORS = {
     "400": "the request is malformed or asks for something unsupported",
+    "401": "missing (where keys are required), unknown or revoked API key (Authorization: Bearer)",
     "402": "max_cost_usd cannot pay for any plan of this request (nothing was spent)",
     "404": "unknown model, profile, trace or route",
     "413": "the request is too large",
+    "429": "the API key's budget has too little left for this request (nothing was spent)",
     "502": "no model could answer (the body names the trace)",
     "503": "storage is unavailable, or nothing to route to yet (Retry-After says when to retry)",
     "504": "no model answered before the request's deadline (the body names the trace)",
@@ -72,7 +74,7 @@ def openapi_document() -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     chat = _body_schema(ChatCompletionRequest, components)
     feedback = _body_schema(FeedbackRequest, components)
-    completion_errors = ("400", "402", "404", "413", "502", "503", "504")
+    completion_errors = ("400", "401", "402", "404", "413", "429", "502", "503", "504")
     return {
         "openapi": "3.1.0",
         "info": {"title": "Switchboard", "version": "1",
@@ -93,17 +95,17 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [{"name": "trace_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
                 "responses": _responses({"type": "object", "required": ["trace_id", "status"]},
-                                        ("400", "404", "503"))}},
+                                        ("400", "401", "404", "503"))}},
             "/v1/feedback": {"post": {
                 "operationId": "postFeedback", "summary": "Score an answer, for the next training run",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": feedback}}},
                 "responses": _responses({"type": "object", "required": ["trace_id", "stored"]},
-                                        ("400", "404", "503"))}},
+                                        ("400", "401", "404", "503"))}},
             "/v1/models": {"get": {
                 "operationId": "listModels", "summary": "The routing names and the catalogue's models",
                 "responses": _responses({"type": "object", "required": ["object", "data"],
                                          "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
-                                        ("503",))}},
+                                        ("401", "503"))}},
             "/health": {"get": {
                 "operationId": "health", "summary": "Ready to route (503 with Retry-After while not)",
                 "responses": _responses({"type": "object", "required": ["status"]}, ("503",))}},
@@ -111,5 +113,9 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "getOpenApi", "summary": "This document",
                 "responses": _responses({"type": "object", "required": ["openapi", "paths"]}, ())}},
         },
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a key of `switchboard keys create` (required where the deployment says so)"}}},
+        # Optional here: required deployed with apiAuth "keys" (the default), optional locally.
+        "security": [{"bearer": []}, {}],
     }

@@ -215,4 +215,6 @@ def tables_from_stack(stack_name: str, cloudformation: Any) -> dict[str, str]:
         tables["policy"] = outputs["PolicyTableName"]
     if "TracesTableName" in outputs:
         tables["traces"] = outputs["TracesTableName"]
+    if "KeysTableName" in outputs:
+        tables["keys"] = outputs["KeysTableName"]
     return tables

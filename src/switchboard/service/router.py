@@ -21,6 +21,7 @@ from switchboard.domain.planner import (
 )
 from switchboard.domain.taxonomy import CentroidIndex, Match, TaxonomyMismatch, is_familiar, routing_text
 from switchboard.ports import (
+    ApiKey,
     CatalogSource,
     Encoder,
     LearnedRouter,
@@ -31,7 +32,15 @@ from switchboard.ports import (
     TraceStore,
 )
 from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
-from switchboard.service.errors import CascadeFailed, CascadeTimedOut, NotFound, NotReady, PromptTooLarge
+from switchboard.service.errors import (
+    ApiError,
+    CascadeFailed,
+    CascadeTimedOut,
+    NotFound,
+    NotReady,
+    PromptTooLarge,
+)
+from switchboard.service.keys import KeyService
 from switchboard.service.traces import now_iso, trace_of
 
 log = logging.getLogger(__name__)
@@ -73,7 +82,7 @@ class RouterService:
                  learned: LearnedRouter | None = None, trace_ttl_days: int = 30, max_prompt_chars: int = 32000,
                  policy: PolicySource | None = None, verifier_sha256: str | None = None,
                  deadline_s: float = 25.0, id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
-                 judge_policy: JudgePolicy | None = None) -> None:
+                 judge_policy: JudgePolicy | None = None, keys: KeyService | None = None) -> None:
         self.catalog = catalog
         self.taxonomy = taxonomy
         self.orchestrator = orchestrator
@@ -84,6 +93,7 @@ class RouterService:
         self.learned = learned
         self.policy = policy
         self.default_judge_policy = judge_policy
+        self.keys = keys
         self.verifier_sha256 = verifier_sha256
         self._dial_problem: str | None = None
         self.trace_ttl_days = trace_ttl_days
@@ -183,9 +193,43 @@ class RouterService:
                           learned=learned)
         return within_budget(plan, request, catalog, config)
 
-    def chat(self, request: ChatCompletionRequest) -> CascadeState:
-        """An API request, mapped onto the domain and run (``complete``)."""
-        return self.complete(request.to_domain(self.max_prompt_chars), pinned_model=request.pinned_model())
+    def authenticate(self, authorization: str | None) -> ApiKey | None:
+        """The caller's API key (``Authorization: Bearer``), or None where keys are off or optional and none
+        of ours was sent; raises ``Unauthorized`` for a missing (when required), unknown or revoked key."""
+        return self.keys.authenticate(authorization) if self.keys is not None else None
+
+    def chat(self, request: ChatCompletionRequest, authorization: str | None = None) -> CascadeState:
+        """An API request, mapped onto the domain and run (``complete``) - on the caller's API key's
+        budget when it has one (``service.keys``): the plan's cost bound is reserved from the key with a
+        conditional write before anything runs, the request is capped at the reservation, and what it did
+        not spend is returned after."""
+        key = self.authenticate(authorization)
+        domain = request.to_domain(self.max_prompt_chars)
+        pinned = request.pinned_model()
+        if key is None or self.keys is None:
+            return self.complete(domain, pinned_model=pinned)
+        domain = domain.model_copy(update={"key_id": key.key_id})
+        plan = self.plan(domain, pinned)  # refusals (402, 404, 413) come before any reservation
+        worst = sum(t.est_cost_usd for t in plan.tiers)
+        if domain.max_cost_usd is not None:
+            worst = min(worst, domain.max_cost_usd)
+        reservation = self.keys.reserve(key, worst, plan.tiers[0].est_cost_usd)
+        capped = domain.model_copy(update={"max_cost_usd": reservation.amount})
+        spent = reservation.amount  # what is not known to be unspent stays spent: the cap errs on holding
+        try:
+            state = self.complete(capped, pinned_model=pinned)
+            spent = state.spent_usd
+            return state
+        except (CascadeFailed, CascadeTimedOut) as exc:
+            trace = self.traces.get(exc.trace_id) if exc.trace_id else None
+            if trace is not None and trace.state is not None and trace.state.decision is not None:
+                spent = trace.state.spent_usd
+            raise
+        except ApiError:
+            spent = 0.0  # any other refusal is raised by planning, before a model is called
+            raise
+        finally:
+            self.keys.settle(reservation, spent)
 
     def complete(self, request: ChatRequest, pinned_model: str | None = None) -> CascadeState:
         """Plan and run the cascade; returns the final state (its trace is written by the record task).

@@ -35,6 +35,8 @@ class RouterSettings(BaseModel):
     taxonomy_table: str
     state_machine_arn: str
     policy_table: str | None = None
+    keys_table: str | None = None
+    require_keys: bool = False
     router_artifacts: str | None = None
     orchestration: Literal["sync", "poll"] = "sync"
     trace_ttl_days: int = Field(default=30, ge=1)
@@ -48,6 +50,7 @@ class RouterSettings(BaseModel):
                            "taxonomy_table": names.ENV_TAXONOMY_TABLE,
                            "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
                            "policy_table": names.ENV_POLICY_TABLE,
+                           "keys_table": names.ENV_KEYS_TABLE, "require_keys": names.ENV_REQUIRE_KEYS,
                            "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
                            "orchestration": names.ENV_ORCHESTRATION,
                            "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,

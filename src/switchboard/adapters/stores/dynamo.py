@@ -25,7 +25,7 @@ from typing import Any
 from switchboard.domain.dial import Dial
 from switchboard.domain.models import JudgePolicy, ModelEntry
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import StoreError, Trace
+from switchboard.ports import ApiKey, StoreError, Trace
 
 
 def _default_client(client: Any) -> Any:
@@ -194,7 +194,7 @@ class DynamoTraces(_TableAdapter):
             "trace_id": {"S": trace.trace_id},
             "created_at": {"S": trace.created_at},
             "status": {"S": trace.status},
-            "cost_usd": {"N": str(Decimal(repr(round(cost, 12))))},
+            "cost_usd": _n(cost),
             "body": {"S": trace.model_dump_json()},
             "expires_at": {"N": str(int(time.time()) + ttl_days * 86400)},
         }
@@ -252,3 +252,110 @@ def load_json_items(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     return data if isinstance(data, list) else list(data.values())
+
+
+def _n(value: float) -> dict[str, str]:
+    """A DynamoDB number, exact to 1e-12 and in fixed-point notation (no exponent: DynamoDB Local and moto
+    cannot add "1E-7")."""
+    return {"N": format(Decimal(repr(round(value, 12))), "f")}
+
+
+PICO = 10**12  # key budgets are kept as integer picodollars
+
+
+def _pico(usd: float) -> dict[str, str]:
+    return {"N": str(round(usd * PICO))}
+
+
+class DynamoKeys(_TableAdapter):
+    """API keys (``KeyStore``), keyed by the sha256 of the secret. Money is kept as integer picodollars
+    (exact sums, and no decimal notation for an emulator's arithmetic to trip on) and every change is one
+    conditional ``UpdateItem``, so concurrent requests on many router containers can never reserve more
+    than a key's budget."""
+
+    def get(self, key_hash: str) -> ApiKey | None:
+        try:
+            item = self.client.get_item(TableName=self.table, Key={"key_hash": {"S": key_hash}},
+                                        ConsistentRead=True).get("Item")
+        except Exception as exc:
+            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
+        return self._key(item) if item else None
+
+    @staticmethod
+    def _key(item: dict[str, Any]) -> ApiKey:
+        def num(name: str) -> float | None:
+            return int(item[name]["N"]) / PICO if name in item else None
+
+        return ApiKey(key_id=item["key_id"]["S"], key_hash=item["key_hash"]["S"],
+                      name=item.get("name", {}).get("S", ""), created_at=item.get("created_at", {}).get("S", ""),
+                      revoked=bool(item.get("revoked", {}).get("BOOL", False)), budget_usd=num("budget_usd"),
+                      spent_usd=num("spent_usd") or 0.0, available_usd=num("available_usd"))
+
+    def reserve(self, key_hash: str, amount: float) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"key_hash": {"S": key_hash}},
+                UpdateExpression="SET available_usd = available_usd - :r",
+                ConditionExpression="attribute_exists(key_hash) AND revoked = :no AND "
+                                    "(attribute_not_exists(budget_usd) OR available_usd >= :r)",
+                ExpressionAttributeValues={":r": _pico(amount), ":no": {"BOOL": False}})
+            return True
+        except Exception as exc:
+            if _conditional_failure(exc):
+                return False
+            raise StoreError(f"cannot reserve spend in {self.table}: {exc}") from exc
+
+    def settle(self, key_hash: str, reserved: float, spent: float) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"key_hash": {"S": key_hash}},
+                UpdateExpression="SET available_usd = available_usd + :back ADD spent_usd :spent",
+                ConditionExpression="attribute_exists(key_hash)",
+                ExpressionAttributeValues={":back": _pico(reserved - spent), ":spent": _pico(spent)})
+        except Exception as exc:
+            if _conditional_failure(exc):
+                return  # the key was deleted meanwhile: nothing to settle
+            raise StoreError(f"cannot settle spend in {self.table}: {exc}") from exc
+
+    def create(self, key: ApiKey) -> None:
+        item: dict[str, Any] = {"key_hash": {"S": key.key_hash}, "key_id": {"S": key.key_id},
+                                "name": {"S": key.name}, "created_at": {"S": key.created_at},
+                                "revoked": {"BOOL": key.revoked}, "spent_usd": _pico(0.0),
+                                "available_usd": _pico(key.budget_usd if key.budget_usd is not None else 0.0)}
+        if key.budget_usd is not None:
+            item["budget_usd"] = _pico(key.budget_usd)
+        try:
+            self.client.put_item(TableName=self.table, Item=item,
+                                 ConditionExpression="attribute_not_exists(key_hash)")
+        except Exception as exc:
+            raise StoreError(f"cannot write a key to {self.table}: {exc}") from exc
+
+    def all(self) -> list[ApiKey]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table}
+        try:
+            while True:
+                page = self.client.scan(**kwargs)
+                items.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except Exception as exc:
+            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
+        return sorted((self._key(i) for i in items), key=lambda k: (k.created_at, k.key_id))
+
+    def revoke(self, key_id: str) -> bool:
+        for key in self.all():
+            if key.key_id == key_id:
+                try:
+                    self.client.update_item(TableName=self.table, Key={"key_hash": {"S": key.key_hash}},
+                                            UpdateExpression="SET revoked = :yes",
+                                            ExpressionAttributeValues={":yes": {"BOOL": True}})
+                except Exception as exc:
+                    raise StoreError(f"cannot revoke in {self.table}: {exc}") from exc
+                return True
+        return False
+
+
+def _conditional_failure(exc: Exception) -> bool:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"

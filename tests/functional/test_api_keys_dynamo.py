@@ -1,0 +1,72 @@
+"""The DynamoDB key store (``DynamoKeys``) on the emulator (moto, with the local stack's atomic writes):
+reservations are conditional writes, so threads racing for one key's budget can never take more than it,
+and a revoked key reserves nothing."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from switchboard.adapters.stores.dynamo import DynamoKeys
+from switchboard.local.journal import install_patches
+from switchboard.service.keys import new_key
+
+
+@pytest.fixture(scope="module")
+def table():
+    install_patches()  # the local emulator's write lock: each DynamoDB write is atomic, as in AWS
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        client.create_table(TableName="keys", KeySchema=[{"AttributeName": "key_hash", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "key_hash", "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")
+        yield DynamoKeys("keys", client=client)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(budget=st.floats(0.01, 5.0), amounts=st.lists(st.floats(0.001, 2.0), min_size=1, max_size=30),
+       spend_share=st.floats(0.0, 1.0), workers=st.integers(2, 8), seed=st.integers(0, 1000))
+def test_racing_reservations_never_take_more_than_the_budget(table, budget, amounts, spend_share, workers, seed):
+    secret, key = new_key("race", budget)
+    table.create(key)
+    rng = random.Random(seed)
+
+    def request(amount: float) -> float:
+        if not table.reserve(key.key_hash, amount):
+            return 0.0
+        spent = amount * spend_share * rng.random()
+        table.settle(key.key_hash, amount, spent)
+        return spent
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        spent = list(pool.map(request, amounts))
+    stored = table.get(key.key_hash)
+    assert stored.spent_usd <= budget + 1e-9
+    assert stored.spent_usd == pytest.approx(sum(spent), abs=1e-9)
+    assert stored.available_usd == pytest.approx(budget - stored.spent_usd, abs=1e-9)
+    assert secret not in str(stored.model_dump())
+
+
+def test_a_revoked_key_reserves_nothing_and_keys_are_listed_without_secrets(table):
+    secret, key = new_key("to-revoke", 1.0)
+    table.create(key)
+    assert table.reserve(key.key_hash, 0.1)
+    assert table.revoke(key.key_id) and not table.revoke("key_unknown")
+    assert not table.reserve(key.key_hash, 0.1)
+    listed = [k for k in table.all() if k.key_id == key.key_id]
+    assert listed[0].revoked and secret not in str([k.model_dump() for k in table.all()])
+
+
+def test_a_key_without_budget_records_spend_and_is_never_refused(table):
+    _, key = new_key("unlimited", None)
+    table.create(key)
+    assert table.reserve(key.key_hash, 1e6)
+    table.settle(key.key_hash, 1e6, 0.25)
+    stored = table.get(key.key_hash)
+    assert stored.budget_usd is None and stored.spent_usd == pytest.approx(0.25)
