@@ -231,6 +231,7 @@ class Verdict(BaseModel):
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    usage: Usage = Field(default_factory=Usage)  # tokens the judge was billed for (all its samples)
     detail: str = ""
     answer_key: str | None = None
     answer: Candidate | None = None

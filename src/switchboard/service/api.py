@@ -261,6 +261,20 @@ def answer_of(state: CascadeState) -> Candidate | None:
     return None
 
 
+def billed_usage(state: CascadeState) -> dict[str, int]:
+    """OpenAI's ``usage`` for the whole cascade: the tokens of every call billed for this request - each
+    tier's answer and every judge's calls (an answer reused within the request is counted once)."""
+    prompt = completion = 0
+    for attempt in state.attempts:
+        if attempt.candidate is not None and not attempt.candidate.reused:
+            prompt += attempt.candidate.usage.input_tokens
+            completion += attempt.candidate.usage.output_tokens
+        for verdict in attempt.verdicts:
+            prompt += verdict.usage.input_tokens
+            completion += verdict.usage.output_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
 def chat_completion_response(state: CascadeState) -> dict[str, Any]:
     candidate = answer_of(state)
     if candidate is None:
@@ -275,12 +289,10 @@ def chat_completion_response(state: CascadeState) -> dict[str, Any]:
             "message": {"role": "assistant", "content": candidate.text},
             "finish_reason": candidate.finish_reason if candidate.finish_reason in ("stop", "length") else "stop",
         }],
-        "usage": {
-            "prompt_tokens": candidate.usage.input_tokens,
-            "completion_tokens": candidate.usage.output_tokens,
-            "total_tokens": candidate.usage.input_tokens + candidate.usage.output_tokens,
-        },
-        "switchboard": switchboard_extension(state),
+        "usage": billed_usage(state),
+        "switchboard": {**switchboard_extension(state),
+                        "answer_usage": {"prompt_tokens": candidate.usage.input_tokens,
+                                         "completion_tokens": candidate.usage.output_tokens}},
     }
 
 

@@ -147,6 +147,7 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     texts: list[str] = []
     failures: list[str] = []
     cost = 0.0
+    usage = Usage()
     for _ in range(samples):
         try:
             completion = provider.complete(messages, max_tokens=VERDICT_MAX_TOKENS, temperature=temperature,
@@ -158,6 +159,8 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
             failures.append(type(exc).__name__)
             continue
         cost += entry.price.cost(completion.input_tokens, completion.output_tokens)
+        usage = Usage(input_tokens=usage.input_tokens + completion.input_tokens,
+                      output_tokens=usage.output_tokens + completion.output_tokens)
         scores.append(parse_verdict(completion.text))
         texts.append(completion.text.strip()[:60])
     score = share_positive(scores)
@@ -165,11 +168,11 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     detail = (f"{sum(1 for v in scores if v == 1.0)}/{stated} stated CORRECT of {samples} asked; "
               f"replies={texts}" + (f"; failed samples: {failures}" if failures else ""))
     if not scores and failures:  # no sample came back: the judge did not run
-        return Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, cost_usd=cost,
+        return Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, cost_usd=cost, usage=usage,
                        detail=f"judge failed: every sample failed ({failures})")
     if score is None:
         detail = f"no stated verdict, abstained: {detail}"
-    return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, detail=detail)
+    return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, usage=usage, detail=detail)
 
 
 def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
@@ -190,7 +193,8 @@ def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provide
         detail = f"no token probabilities for CORRECT/INCORRECT, abstained (reply {completion.text!r:.40})"
     else:
         detail = f"P(CORRECT) = {score:.3f} from the first token (reply {completion.text!r:.20})"
-    return Verdict(judge=spec.name, kind="logprob", score=score, cost_usd=cost, detail=detail)
+    return Verdict(judge=spec.name, kind="logprob", score=score, cost_usd=cost, detail=detail,
+                   usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens))
 
 
 def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
@@ -206,6 +210,7 @@ def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provi
     score = None if task.candidate.key is None or answer.key is None else float(agrees)
     how = "reused its answer bought earlier in this request" if answer.reused else "solved the prompt"
     return Verdict(judge=spec.name, kind="agreement", score=score, cost_usd=answer.cost_usd,
+                   usage=Usage() if answer.reused else answer.usage,
                    detail=f"{model} {how}; answer {answer.key!r:.60}", answer_key=answer.key, answer=answer)
 
 
