@@ -223,3 +223,26 @@ def test_health_is_503_with_retry_after_until_there_is_a_model():
                                      LocalLambdaContext(function_name="router"))
     assert response["statusCode"] == 503 and _header(response, "Retry-After") == "5"
     assert json.loads(response["body"])["error"]["code"] == "not_ready"
+
+
+def test_required_keys_guard_every_route_but_health_and_openapi():
+    from switchboard.service.keys import KeyService, new_key
+    from tests.support.fakes import InMemoryKeys
+
+    svc = make()
+    store = InMemoryKeys()
+    secret, key = new_key("svc", 1.0)
+    store.create(key)
+    svc.keys = KeyService(store, required=True)
+    for scenario in ("chat_completion", "get_trace", "feedback"):
+        status, body = call(load_event("router", scenario))
+        assert status == 401 and body["error"]["code"] == "invalid_api_key", scenario
+    models = {**load_event("router", "get_trace"), "path": "/v1/models", "resource": "/v1/models",
+              "pathParameters": None}
+    assert call(models)[0] == 401
+    for path in ("/health", "/openapi.json"):
+        assert call({**models, "path": path, "resource": path})[0] == 200, path
+    event = load_event("router", "chat_completion")
+    event["headers"] = {**(event.get("headers") or {}), "Authorization": f"Bearer {secret}"}
+    status, body = call(event)
+    assert status == 200 and store.all()[0].spent_usd == pytest.approx(body["switchboard"]["cost_usd"])

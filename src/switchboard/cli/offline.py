@@ -134,7 +134,18 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     try:
         entries = read_catalog(args.catalog)
-        prompts = load_prompts(args.prompts, limit=args.limit)
+        if args.from_traces is not None:
+            from switchboard.offline.export import ExportError, labelled_prompts, read_rows
+
+            try:
+                prompts = labelled_prompts(read_rows(args.from_traces))[: args.limit]
+            except ExportError as exc:
+                raise CollectError(str(exc)) from exc
+            if not prompts:
+                raise CollectError(f"{args.from_traces}: no prompt has an answer scored correct (feedback 1.0) "
+                                   "to serve as its reference")
+        else:
+            prompts = load_prompts(args.prompts, limit=args.limit)
         if args.sample:
             prompts = sample_prompts(prompts, args.sample, args.seed)
         if args.first is not None:
@@ -280,8 +291,12 @@ def register_collect(subparsers) -> None:  # noqa: ANN001
     co = subparsers.add_parser("collect", help="run a catalogue's models (and the production judges) on "
                                                "labelled prompts; write outcomes for train and eval")
     co.add_argument("--catalog", type=Path, required=True, help="model catalogue JSON (real providers)")
-    co.add_argument("--prompts", type=Path, required=True,
-                    help="JSON lines of {prompt_id, prompt, reference, category, grader}")
+    source = co.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompts", type=Path,
+                        help="JSON lines of {prompt_id, prompt, reference, category, grader}")
+    source.add_argument("--from-traces", type=Path, default=None,
+                        help="rows of `switchboard export`: traffic prompts whose answer was scored correct, "
+                             "with that answer as the reference")
     co.add_argument("--out", type=Path, required=True,
                     help="directory: journal.jsonl (resumable), outcomes.parquet, judges.parquet")
     co.add_argument("--limit", type=int, default=None, help="first N prompts only")

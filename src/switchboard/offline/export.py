@@ -10,19 +10,24 @@ what the cascade did. Each trace with feedback gives:
   out otherwise (two answers can both be wrong).
 
 Rows are written in the recorded-outcomes schema of ``../shared/data`` (plus ``latency_ms`` and
-``source = "traffic"``), so ``switchboard train`` reads them unchanged, alone or beside collected outcomes.
-The prompt id is the trace id. Traces come from the deployed stack's traces table (DynamoDB Scan) or from
+``source = "traffic"``). They are sparse - a prompt has rows only for the models its cascade ran - while
+``train`` learns from every model on every prompt; ``switchboard collect --from-traces ROWS`` closes the
+gap: each prompt with an answer scored correct gets that answer as its reference (``labelled_prompts``),
+every catalogue model answers it and is graded against it, and the result is read by ``train`` beside
+earlier outcomes. The prompt id is the trace id. Traces come from the deployed stack's traces table (DynamoDB Scan) or from
 the local stack's state directory (its journal of the traces table).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from switchboard.domain.models import Candidate
+from switchboard.offline.collect import LabelledPrompt
 from switchboard.ports import Trace
 
 LOCAL_TRACES_FILE = "TracesTable.jsonl"
@@ -115,6 +120,46 @@ def training_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
             elif score >= 1.0:
                 rows.append(_row(trace, answer, 0.0))
     return rows
+
+
+_LETTER = re.compile(r"^[A-Z]$")
+_NUMERIC = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def labelled_prompts(rows: Iterable[dict[str, Any]]) -> list[LabelledPrompt]:
+    """Traffic prompts a caller has labelled, for ``collect --from-traces``: an answer scored correct
+    (feedback 1.0) is the prompt's reference, so every catalogue model can then be run on the prompt and
+    graded against it - which turns traffic into full rows (every model on the prompt) that ``train`` reads.
+    Prompts with no answer scored correct have no reference and are left out (feedback 0 says what is
+    wrong, not what is right); prompts whose correct answers disagree are left out too."""
+    references: dict[str, set[str]] = {}
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.get("correct") is None or float(row["correct"]) < 1.0 or not row.get("pred"):
+            continue
+        references.setdefault(str(row["prompt_id"]), set()).add(str(row["pred"]))
+        first.setdefault(str(row["prompt_id"]), row)
+    prompts = []
+    for prompt_id, refs in references.items():
+        if len(refs) != 1:
+            continue
+        reference = next(iter(refs))
+        grader = "choice" if _LETTER.match(reference) else "number" if _NUMERIC.match(reference) else "exact"
+        row = first[prompt_id]
+        prompts.append(LabelledPrompt(prompt_id=prompt_id, prompt=str(row["prompt"]), category=str(row["category"]),
+                                      subcategory=str(row.get("subcategory") or row["category"]),
+                                      reference=reference, grader=grader))
+    return prompts
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow's errors: not a readable file
+        raise ExportError(f"{path}: not a readable Parquet file of exported rows ({exc})") from exc
+    return frame.to_dict("records")
 
 
 def write_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:

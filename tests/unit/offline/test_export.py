@@ -58,3 +58,21 @@ def test_rows_are_written_in_the_outcomes_schema_and_items_are_read_from_dynamod
     path = write_rows(training_rows(traces), tmp_path / "traffic.parquet")
     frame = pd.read_parquet(path)
     assert list(frame.columns) == COLUMNS and len(frame) == 1 and frame["source"].tolist() == ["traffic"]
+
+
+def test_prompts_labelled_by_feedback_take_the_answer_scored_correct_as_reference():
+    from switchboard.offline.export import labelled_prompts
+
+    rows = [
+        {"prompt_id": "t1", "prompt": "Q1", "category": "c", "model": "a", "pred": "B", "correct": 1.0},
+        {"prompt_id": "t1", "prompt": "Q1", "category": "c", "model": "b", "pred": "C", "correct": 0.0},
+        {"prompt_id": "t2", "prompt": "Q2", "category": "c", "model": "a", "pred": "D", "correct": 0.0},  # no reference
+        {"prompt_id": "t3", "prompt": "Q3", "category": "c", "model": "a", "pred": "42", "correct": 1.0},
+        {"prompt_id": "t4", "prompt": "Q4", "category": "c", "model": "a", "pred": "A", "correct": 1.0},
+        {"prompt_id": "t4", "prompt": "Q4", "category": "c", "model": "b", "pred": "C", "correct": 1.0},  # conflict
+        {"prompt_id": "t5", "prompt": "Q5", "category": "c", "model": "a", "pred": None, "correct": 1.0},  # no key
+    ]
+    labelled = {p.prompt_id: p for p in labelled_prompts(rows)}
+    assert set(labelled) == {"t1", "t3"}
+    assert (labelled["t1"].reference, labelled["t1"].grader) == ("B", "choice")
+    assert (labelled["t3"].reference, labelled["t3"].grader) == ("42", "number")
