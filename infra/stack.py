@@ -21,6 +21,7 @@ from switchboard import envvars as names
 # A request's deadline: API Gateway's integration timeout is 29 s; the router needs a moment after the
 # cascade stops to answer (and to write a failure trace).
 REQUEST_DEADLINE_S = 24
+JOB_DEADLINE_S = 270
 
 
 class SwitchboardStack(Stack):
@@ -84,6 +85,8 @@ class SwitchboardStack(Stack):
                 names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days),
                 # Every request ends before API Gateway's 29 s integration timeout cuts it off untraced.
                 names.ENV_REQUEST_DEADLINE_S: str(REQUEST_DEADLINE_S),
+                # A job runs asynchronously on the Express machine, whose executions last at most 5 minutes.
+                names.ENV_JOB_DEADLINE_S: str(JOB_DEADLINE_S),
                 **learned,
             })
         storage.catalog.grant_read_data(router.function)
@@ -92,6 +95,7 @@ class SwitchboardStack(Stack):
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.traces.grant_read_write_data(router.function)
         machine.grant_start_sync_execution(router.function)
+        machine.grant_start_execution(router.function)  # jobs (POST /v1/route with "async": true)
         return router
 
     def _outputs(self) -> None:

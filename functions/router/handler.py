@@ -36,6 +36,8 @@ def _authenticated() -> None:
 @app.post("/v1/chat/completions")
 def chat_completions():
     request = api.parse(api.ChatCompletionRequest, _body())
+    if request.async_:
+        raise BadRequest("jobs are started with POST /v1/route and \"async\": true", param="async")
     state = container().router().chat(request, _authorization())
     if request.stream:
         usage = bool(request.stream_options and request.stream_options.include_usage)
@@ -51,7 +53,17 @@ def route():
     if request.stream:
         raise BadRequest("/v1/route answers with the whole plan; stream only /v1/chat/completions",
                          param="stream")
+    if request.async_:
+        job = container().router().submit(request, _authorization())
+        return Response(status_code=202, content_type="application/json", body=json.dumps(api.job_response(job)),
+                        headers={"Location": f"/v1/jobs/{job.trace_id}"})
     return api.route_response(container().router().chat(request, _authorization()))
+
+
+@app.get("/v1/jobs/<job_id>")
+def get_job(job_id: str):
+    _authenticated()
+    return api.job_response(*container().router().job(job_id))
 
 
 @app.get("/v1/traces/<trace_id>")

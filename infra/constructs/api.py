@@ -22,7 +22,8 @@ from infra import nag
 from infra.config import SwitchboardConfig
 
 STAGE = "prod"  # the sample events under events/router/ carry this stage
-ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/route"), ("GET", "v1/traces/{trace_id}"),
+ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/route"), ("GET", "v1/jobs/{job_id}"),
+          ("GET", "v1/traces/{trace_id}"),
           ("POST", "v1/feedback"), ("GET", "v1/models"), ("GET", "health"), ("GET", "openapi.json"))
 
 

@@ -149,6 +149,7 @@ class Container:
                                  encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
                                  max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
                                  verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s,
+                                 job_deadline_s=s.job_deadline_s,
                                  keys=self.keys())
 
         return self._part("router", build)

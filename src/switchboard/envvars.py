@@ -23,6 +23,9 @@ ENV_MAX_PROMPT_CHARS = "SB_MAX_PROMPT_CHARS"
 # Seconds a request may take end to end (its deadline): below API Gateway's 29 s integration timeout in
 # AWS; longer locally, where models run on a CPU.
 ENV_REQUEST_DEADLINE_S = "SB_REQUEST_DEADLINE_S"
+# Seconds a job (POST /v1/route with "async": true) may take: below an Express state machine's 5 minutes
+# in AWS; longer locally.
+ENV_JOB_DEADLINE_S = "SB_JOB_DEADLINE_S"
 # Directory holding the learned router (router.onnx + router.json from `switchboard train`); unset = no
 # learned router (taxonomy and default tier order only). Infra sets it when a router layer is packaged.
 ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"

@@ -151,7 +151,7 @@ class Trace(BaseModel):
 
     trace_id: str
     created_at: str
-    status: Literal["succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed"]  # running: a job (POST /v1/route async) not done yet
     state: CascadeState | None = None
     error: str | None = None
     feedback: list[dict] = Field(default_factory=list)
@@ -214,3 +214,7 @@ class Orchestrator(Protocol):
     """Runs the cascade for one request (Step Functions in AWS and locally; in-process in tests)."""
 
     def run(self, state: CascadeState) -> ExecutionOutcome: ...
+
+    def start(self, state: CascadeState) -> None:
+        """Start the cascade and return at once (a job): the record task stores its trace when it ends."""
+        ...

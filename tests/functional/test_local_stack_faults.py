@@ -185,6 +185,28 @@ def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstrea
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
 
 
+def test_an_async_route_request_runs_as_a_job_on_the_state_machine(stack, upstream):
+    _, server, _, _ = stack
+    upstream.behaviour = "ok"
+    started = httpx.post(f"{server.url}/v1/route", timeout=30, json={
+        "async": True, "max_tokens": 8, "messages": [{"role": "user", "content": "What is 2+2?"}]})
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert job["status"] == "running" and started.headers["location"] == f"/v1/jobs/{job['id']}"
+    deadline = time.time() + 90
+    while True:
+        polled = httpx.get(f"{server.url}/v1/jobs/{job['id']}", timeout=30)
+        assert polled.status_code == 200
+        if polled.json()["status"] != "running" or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    done = polled.json()
+    assert done["status"] == "succeeded", done
+    assert done["result"]["answer"] == "4" and done["result"]["trace_id"] == job["trace_id"]
+    trace = httpx.get(f"{server.url}/v1/traces/{job['trace_id']}", timeout=30).json()
+    assert trace["status"] == "succeeded"
+
+
 def _served_models(local: LocalStack) -> set[str]:
     result = local.invoke_router(api_gateway_event("GET", "/v1/models", {}, b""))
     assert result["statusCode"] == 200

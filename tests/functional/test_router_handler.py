@@ -246,3 +246,60 @@ def test_required_keys_guard_every_route_but_health_and_openapi():
     event["headers"] = {**(event.get("headers") or {}), "Authorization": f"Bearer {secret}"}
     status, body = call(event)
     assert status == 200 and store.all()[0].spent_usd == pytest.approx(body["switchboard"]["cost_usd"])
+
+
+def test_an_async_route_request_is_a_job_read_back_until_done():
+    make(small=judge_says("CORRECT"))
+    event = load_event("router", "route")
+    event["body"] = json.dumps({**json.loads(event["body"]), "async": True})
+    response = router.lambda_handler(event, LocalLambdaContext(function_name="router"))
+    assert response["statusCode"] == 202
+    job = json.loads(response["body"])
+    location = (response.get("headers") or {}).get("Location") or response["multiValueHeaders"]["Location"][0]
+    assert job["object"] == "job" and job["status"] == "running" and location == f"/v1/jobs/{job['id']}"
+    get = {**load_event("router", "get_trace"), "path": f"/v1/jobs/{job['id']}", "resource": "/v1/jobs/{job_id}",
+           "pathParameters": {"job_id": job["id"]}}
+    status, body = call(get)
+    # the in-process orchestrator runs a job to its end at once: the record step stored the finished trace
+    assert status == 200 and body["status"] == "succeeded" and body["result"]["answer"] == "4"
+    assert body["result"]["trace_id"] == job["trace_id"]
+    missing = {**get, "path": "/v1/jobs/nope", "pathParameters": {"job_id": "nope"}}
+    assert call(missing)[0] == 404
+
+
+def test_async_is_refused_on_chat_completions_and_with_a_budgeted_key():
+    from switchboard.service.keys import KeyService, new_key
+    from tests.support.fakes import InMemoryKeys
+
+    svc = make()
+    event = load_event("router", "chat_completion")
+    event["body"] = json.dumps({**json.loads(event["body"]), "async": True})
+    status, body = call(event)
+    assert status == 400 and body["error"]["param"] == "async"
+    store = InMemoryKeys()
+    secret, key = new_key("svc", 1.0)
+    store.create(key)
+    svc.keys = KeyService(store, required=False)
+    event = load_event("router", "route")
+    event["body"] = json.dumps({**json.loads(event["body"]), "async": True})
+    event["headers"] = {**(event.get("headers") or {}), "Authorization": f"Bearer {secret}"}
+    status, body = call(event)
+    assert status == 400 and body["error"]["param"] == "async" and store.all()[0].spent_usd == 0.0
+
+
+def test_a_job_running_long_past_its_deadline_is_reported_failed():
+    import time as _time
+
+    from switchboard.domain.models import CascadeState, ChatRequest, Message
+    from switchboard.ports import Trace
+    from switchboard.service.router import JOB_GRACE_S
+
+    svc = make()
+    request = ChatRequest(messages=[Message(role="user", content="q")])
+    state = CascadeState(request_id="stale", request=request, plan=svc.plan(request),
+                         deadline=_time.time() - JOB_GRACE_S - 1)
+    svc.traces.put(Trace(trace_id="stale", created_at="then", status="running", state=state), 1)
+    get = {**load_event("router", "get_trace"), "path": "/v1/jobs/stale", "resource": "/v1/jobs/{job_id}",
+           "pathParameters": {"job_id": "stale"}}
+    status, body = call(get)
+    assert status == 200 and body["status"] == "failed" and "without recording a result" in body["error"]["message"]

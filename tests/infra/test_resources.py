@@ -115,7 +115,7 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
-        names.ENV_REQUEST_DEADLINE_S: "24"}  # below API Gateway's 29 s integration timeout
+        names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270"}  # below API Gateway's 29 s integration timeout
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
     assert env["DecideFn"] == {}
     assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
@@ -139,10 +139,11 @@ def _actions(statement: dict) -> set[str]:
     return {action} if isinstance(action, str) else set(action)
 
 
-def test_router_may_start_sync_executions_of_the_cascade_only(synth: Synth) -> None:
+def test_router_may_start_executions_of_the_cascade_only(synth: Synth) -> None:
+    # sync executions for requests, async ones for jobs (POST /v1/route with "async": true)
     statements = [s for s in _policy_statements(synth, "RouterFn")
-                  if "states:StartSyncExecution" in _actions(s)]
-    assert statements == [{"Action": "states:StartSyncExecution", "Effect": "Allow",
+                  if {"states:StartSyncExecution", "states:StartExecution"} & _actions(s)]
+    assert statements == [{"Action": ["states:StartExecution", "states:StartSyncExecution"], "Effect": "Allow",
                            "Resource": _ref("CascadeStateMachine")}]
 
 
@@ -189,6 +190,7 @@ def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) 
     routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
               for m in synth.resources("AWS::ApiGateway::Method").values()}
     assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/models"),
+                      ("GET", "/v1/jobs/{job_id}"),
                       ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json"),
                       ("GET", "/health")}
 

@@ -154,6 +154,10 @@ class InProcessOrchestrator:
         self.catalog, self.providers, self.traces, self.fail_with = catalog, providers, traces, fail_with
         self.verifier = verifier
 
+    def start(self, state: CascadeState) -> None:
+        """A job: run to the end at once (the record step stores its trace, as in the state machine)."""
+        self.run(state)
+
     def run(self, state: CascadeState) -> ExecutionOutcome:
         if self.fail_with:
             return ExecutionOutcome(status="FAILED", error=self.fail_with, cause="scripted failure")

@@ -41,6 +41,11 @@ class SyncExpressOrchestrator:
             self._client = boto3.client("stepfunctions")
         return self._client
 
+    def start(self, state: CascadeState) -> None:
+        # An Express machine also runs asynchronously (StartExecution): up to its 5-minute limit.
+        self.client.start_execution(stateMachineArn=self.state_machine_arn, name=state.request_id,
+                                    input=state.model_dump_json())
+
     def run(self, state: CascadeState) -> ExecutionOutcome:
         response = self.client.start_sync_execution(stateMachineArn=self.state_machine_arn,
                                                     name=state.request_id,
@@ -64,6 +69,10 @@ class PollingOrchestrator:
 
             self._client = boto3.client("stepfunctions")
         return self._client
+
+    def start(self, state: CascadeState) -> None:
+        self.client.start_execution(stateMachineArn=self.state_machine_arn, name=state.request_id,
+                                    input=state.model_dump_json())
 
     def run(self, state: CascadeState) -> ExecutionOutcome:
         started = self.client.start_execution(stateMachineArn=self.state_machine_arn, name=state.request_id,

@@ -31,6 +31,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LOCAL_DEADLINE_S = 240.0
 # Tables whose items must survive a restart of the local stack (the others are seeded at every start).
 DURABLE_TABLES = ("TracesTable", "KeysTable")
+LOCAL_JOB_DEADLINE_S = 900.0  # a job's deadline locally (models on a CPU; no 5-minute Express limit)
 
 
 def default_state_dir() -> Path:
@@ -275,6 +276,7 @@ class LocalStack:
         self.environment[names.ENV_ORCHESTRATION] = "poll"
         # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
         self.environment[names.ENV_REQUEST_DEADLINE_S] = str(self.deadline_s)
+        self.environment[names.ENV_JOB_DEADLINE_S] = str(max(self.deadline_s, LOCAL_JOB_DEADLINE_S))
         self.environment[names.ENV_REQUIRE_KEYS] = "true" if self.require_keys else "false"
         if self.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
             self.environment[names.ENV_ROUTER_ARTIFACTS] = str(self.router_artifacts.resolve())

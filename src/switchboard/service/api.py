@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from switchboard.domain.models import Candidate, CascadeState, ChatRequest, Message
+from switchboard.ports import Trace
 from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -98,13 +99,16 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     user: str | None = Field(default=None, max_length=256)
     switchboard: SwitchboardOptions = Field(default_factory=SwitchboardOptions)
+    # POST /v1/route only: run as a job (202 and a job id; GET /v1/jobs/{id}) for cascades longer than the
+    # API's integration timeout
+    async_: bool | None = Field(default=None, alias="async")
 
     @model_validator(mode="before")
     @classmethod
     def _known_parameters(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        honoured = set(cls.model_fields)
+        honoured = {f.alias or name for name, f in cls.model_fields.items()}
         for name in list(data):
             if name in honoured:
                 continue
@@ -296,6 +300,20 @@ def chat_completion_response(state: CascadeState) -> dict[str, Any]:
     }
 
 
+def job_response(trace: Trace, lost: bool = False) -> dict[str, Any]:
+    """``GET /v1/jobs/{id}``: a job's status and, once it is done, its result (``/v1/route``'s body) or
+    error. ``lost``: the job is past its deadline and no result was recorded."""
+    created = trace.created_at
+    body: dict[str, Any] = {"id": trace.trace_id, "object": "job", "created_at": created, "trace_id": trace.trace_id}
+    if trace.status == "running" and not lost:
+        return {**body, "status": "running"}
+    if trace.status == "succeeded" and trace.state is not None:
+        return {**body, "status": "succeeded", "result": route_response(trace.state)}
+    why = ("the cascade stopped without recording a result" if lost
+           else trace.error or "no model could answer; see the trace")
+    return {**body, "status": "failed", "error": {"message": why, "type": "cascade_failed", "code": "cascade_failed"}}
+
+
 def route_response(state: CascadeState) -> dict[str, Any]:
     """``POST /v1/route``: the answer with the full plan, every attempt and the decision."""
     response = chat_completion_response(state)
@@ -362,8 +380,9 @@ def parse(model: type[Model], body: dict[str, Any]) -> Model:
 
 
 # The API's routes (method, path pattern); the router handler serves exactly these.
-ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/traces/{trace_id}"),
-          ("POST", "/v1/feedback"), ("GET", "/v1/models"), ("GET", "/health"), ("GET", "/openapi.json"))
+ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/jobs/{job_id}"),
+          ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/v1/models"), ("GET", "/health"),
+          ("GET", "/openapi.json"))
 
 
 def methods_for(path: str) -> list[str]:

@@ -35,6 +35,12 @@ ROUTE_SCHEMA: dict[str, Any] = {
                    "plan": {"type": "object"}, "attempts": {"type": "array"}, "decision": {"type": "object"},
                    "switchboard": {"type": "object"}},
 }
+JOB_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "object", "status", "trace_id"],
+    "properties": {"id": {"type": "string"}, "object": {"const": "job"}, "trace_id": {"type": "string"},
+                   "status": {"enum": ["running", "succeeded", "failed"]}, "created_at": {"type": "string"},
+                   "result": ROUTE_SCHEMA, "error": {"type": "object"}},
+}
 # What every operation may answer besides its success: the statuses of service.errors' table.
 ERRORS = {
     "400": "the request is malformed or asks for something unsupported",
@@ -87,9 +93,17 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
                 "responses": _streaming(_responses(COMPLETION_SCHEMA, completion_errors))}},
             "/v1/route": {"post": {
-                "operationId": "route", "summary": "The same request, answered with the full plan and attempts",
+                "operationId": "route", "summary": "The same request, answered with the full plan and attempts; "
+                                                   "with \"async\": true a job (202; GET /v1/jobs/{id})",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
-                "responses": _responses(ROUTE_SCHEMA, completion_errors)}},
+                "responses": {**_responses(ROUTE_SCHEMA, completion_errors),
+                              "202": {"description": "a job was started (\"async\": true)",
+                                      "content": {"application/json": {"schema": JOB_SCHEMA}}}}}},
+            "/v1/jobs/{job_id}": {"get": {
+                "operationId": "getJob", "summary": "A job's status, and its result or error once done",
+                "parameters": [{"name": "job_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+                "responses": _responses(JOB_SCHEMA, ("400", "401", "404", "503"))}},
             "/v1/traces/{trace_id}": {"get": {
                 "operationId": "getTrace", "summary": "A stored trace",
                 "parameters": [{"name": "trace_id", "in": "path", "required": True,

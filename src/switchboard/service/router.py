@@ -34,6 +34,7 @@ from switchboard.ports import (
 from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
 from switchboard.service.errors import (
     ApiError,
+    BadRequest,
     CascadeFailed,
     CascadeTimedOut,
     NotFound,
@@ -44,6 +45,10 @@ from switchboard.service.keys import KeyService
 from switchboard.service.traces import now_iso, trace_of
 
 log = logging.getLogger(__name__)
+
+# After its deadline a job's tasks stop and the record task runs; a job still "running" this much later
+# ended without a result.
+JOB_GRACE_S = 120.0
 
 
 # Step Functions passes at most 256 KB between states; the state must stay below it with every answer in.
@@ -82,6 +87,7 @@ class RouterService:
                  learned: LearnedRouter | None = None, trace_ttl_days: int = 30, max_prompt_chars: int = 32000,
                  policy: PolicySource | None = None, verifier_sha256: str | None = None,
                  deadline_s: float = 25.0, id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 job_deadline_s: float = 270.0,
                  judge_policy: JudgePolicy | None = None, keys: KeyService | None = None) -> None:
         self.catalog = catalog
         self.taxonomy = taxonomy
@@ -98,6 +104,7 @@ class RouterService:
         self._dial_problem: str | None = None
         self.trace_ttl_days = trace_ttl_days
         self.deadline_s = deadline_s
+        self.job_deadline_s = job_deadline_s
         self.max_prompt_chars = max_prompt_chars
         self.new_id = id_factory
         self._index: tuple[int, CentroidIndex] | None = None
@@ -230,6 +237,44 @@ class RouterService:
             raise
         finally:
             self.keys.settle(reservation, spent)
+
+    def submit(self, request: ChatCompletionRequest, authorization: str | None = None) -> Trace:
+        """``POST /v1/route`` with ``"async": true``: plan, store a running trace, start the cascade and
+        return at once; the record task stores the finished trace, read back by ``job``. The job has its own,
+        longer deadline (``job_deadline_s``). A key with a budget is refused: a job is settled by no one
+        who could return what it did not spend, so its budget could not be held."""
+        key = self.authenticate(authorization)
+        if key is not None and key.budget_usd is not None:
+            raise BadRequest("jobs cannot run on an API key with a budget yet (nothing would settle the "
+                             "reservation); send the request without async, or with a key without budget",
+                             param="async")
+        domain = request.to_domain(self.max_prompt_chars)
+        if key is not None:
+            domain = domain.model_copy(update={"key_id": key.key_id})
+        plan = self.plan(domain, request.pinned_model())
+        state = CascadeState(request_id=self.new_id(), request=domain, plan=plan,
+                             deadline=time.time() + self.job_deadline_s)
+        state = state.model_copy(update={"plan": plan.model_copy(update={
+            "answer_bytes_cap": answer_bytes_cap(state)})})
+        running = Trace(trace_id=state.request_id, created_at=now_iso(), status="running", state=state)
+        self.traces.put(running, self.trace_ttl_days)
+        try:
+            self.orchestrator.start(state)
+        except Exception as exc:
+            log.exception("could not start job %s", state.request_id)
+            self._write_trace(trace_of(state, error=f"the job could not start: {type(exc).__name__}"))
+            raise CascadeFailed(state.request_id, "the job could not start; see the trace") from exc
+        return running
+
+    def job(self, job_id: str) -> tuple[Trace, bool]:
+        """A job's trace, and whether it is lost: still running well past its deadline (the execution
+        ended without the record task storing a result)."""
+        trace = self.traces.get(job_id)
+        if trace is None:
+            raise NotFound(f"no job with id '{job_id}' (jobs expire with their traces)")
+        deadline = trace.state.deadline if trace.state is not None else None
+        lost = trace.status == "running" and deadline is not None and time.time() > deadline + JOB_GRACE_S
+        return trace, lost
 
     def complete(self, request: ChatRequest, pinned_model: str | None = None) -> CascadeState:
         """Plan and run the cascade; returns the final state (its trace is written by the record task).

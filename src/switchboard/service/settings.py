@@ -42,6 +42,7 @@ class RouterSettings(BaseModel):
     trace_ttl_days: int = Field(default=30, ge=1)
     max_prompt_chars: int = Field(default=32000, ge=1)
     request_deadline_s: float = Field(default=25.0, gt=0, le=900)
+    job_deadline_s: float = Field(default=270.0, gt=0, le=3600)
     judge_policy: str | None = None
 
     @classmethod
@@ -56,6 +57,7 @@ class RouterSettings(BaseModel):
                            "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
                            "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS,
                            "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
+                           "job_deadline_s": names.ENV_JOB_DEADLINE_S,
                            "judge_policy": names.ENV_JUDGE_POLICY}, env)
 
 

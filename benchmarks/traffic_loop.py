@@ -1,0 +1,218 @@
+"""The learning loop, measured: serve traffic, score it, retrain from the traces, and compare the frontier on
+held-out traffic before and after.
+
+On recorded outcomes (MMLU-Pro by default; ``../shared/data``), in one run:
+
+1. The categories are split at random: half are *seen* (the first policy, v1, is trained on their prompts
+   only), half are *new* - the traffic the deployment has never been trained for. The new categories'
+   prompts are split into *traffic* and *held-out*.
+2. v1 serves the traffic through the local stack (synthesised state machine, the five handlers, DynamoDB
+   traces), with the REPLAY provider answering as every model (each model's recorded answer and cost).
+   Each answer is then scored with ``POST /v1/feedback`` - a SIMULATED user: the score is the recorded
+   grade of the answer the stack returned, and nothing else about the prompt is revealed.
+3. ``switchboard export``'s code turns the traces into rows; ``collect --from-traces``'s code keeps the
+   prompts with an answer scored correct (that answer becomes the reference) and runs every catalogue
+   model on them (the replay provider again) graded against that reference - never against the dataset's
+   own labels.
+4. v2 is trained on the seen prompts plus the collected traffic rows.
+5. v1 and v2 are replayed offline (``deployed_outcomes``: the deployed artifacts, every point of their dial)
+   on the held-out prompts of the new categories, which neither ever trained on.
+
+Prints the two frontiers and writes them to benchmarks/out/traffic_loop.json (and traffic_loop.png).
+
+Run: .venv/bin/python benchmarks/traffic_loop.py [--traffic 400] [--heldout 1000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+DATA = ROOT.parent / "shared" / "data" / "mmlu_pro"
+
+
+def _frontier(art_dir: Path, data, rows: np.ndarray, embeddings: np.ndarray) -> list[dict]:  # noqa: ANN001
+    from switchboard.offline.artifacts import load_artifacts
+    from switchboard.offline.evaluation.evaluate import deployed_outcomes
+    from switchboard.offline.evaluation.metrics import accuracy, cost_per_1k
+
+    art = load_artifacts(art_dir)
+    test = data.subset(rows)
+    outcomes = deployed_outcomes(art, test, embeddings[rows])
+    correct = test.labels.correct
+    points = []
+    for point in art.dial.points:
+        out = outcomes[point.name]
+        points.append({"point": point.name, "accuracy": round(accuracy(correct[np.arange(test.n), out.rep]), 4),
+                       "cost_per_1k_usd": round(cost_per_1k(out.cost), 5)})
+    profiles = {profile: name for profile, name in art.dial.profiles.items()}
+    for p in points:
+        p["profiles"] = sorted(k for k, v in profiles.items() if v == p["point"])
+    return sorted(points, key=lambda p: p["cost_per_1k_usd"])
+
+
+def _train(data, embeddings: np.ndarray, prices: dict, out: Path, seed: int, dataset: str) -> Path:  # noqa: ANN001
+    from switchboard.offline.artifacts import write_artifacts
+    from switchboard.offline.fit import TrainConfig, fit_system
+
+    system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=seed), progress=True)
+    return write_artifacts(system, out, dataset=dataset)
+
+
+def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path) -> dict:  # noqa: ANN001
+    """The traffic through the local stack on v1; each answer scored by the simulated user."""
+    from tqdm import tqdm
+
+    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.local.server import api_gateway_event
+    from switchboard.local.stack import LocalStack
+
+    stack = LocalStack(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=ReplayProviders(data),
+                       state_dir=state_dir).start()
+    index = {m: j for j, m in enumerate(data.models)}
+    served, errors, right, spent = 0, Counter(), 0, 0.0
+    try:
+        for i in tqdm(rows, desc="traffic on v1", unit="prompt"):
+            body = {"model": "auto", "messages": [{"role": "user", "content": data.prompts[int(i)]}]}
+            result = stack.invoke_router(api_gateway_event(
+                "POST", "/v1/chat/completions", {"content-type": "application/json"}, json.dumps(body).encode()))
+            reply = json.loads(result.get("body") or "{}")
+            if result.get("statusCode") != 200:
+                errors[str(result.get("statusCode"))] += 1
+                continue
+            sb = reply["switchboard"]
+            # SIMULATED user feedback: the recorded grade of the answer that was returned, nothing more
+            score = float(data.labels.correct[int(i), index[sb["answered_by"]["model"]]])
+            if np.isnan(score):
+                continue
+            feedback = {"trace_id": sb["trace_id"], "score": score}
+            stack.invoke_router(api_gateway_event("POST", "/v1/feedback", {"content-type": "application/json"},
+                                                  json.dumps(feedback).encode()))
+            served += 1
+            right += int(score >= 1.0)
+            spent += float(sb["cost_usd"])
+    finally:
+        stack.stop()
+    return {"served": served, "errors": dict(errors), "accuracy_on_traffic": round(right / max(1, served), 4),
+            "cost_per_1k_usd_on_traffic": round(1000 * spent / max(1, served), 5)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA / "dev.parquet")
+    parser.add_argument("--prices", type=Path, default=DATA / "models.json")
+    parser.add_argument("--traffic", type=int, default=400)
+    parser.add_argument("--heldout", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "traffic_loop.json")
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+    import pandas as pd
+
+    from switchboard.cli.offline import _embed, _load
+    from switchboard.offline.collect import collect
+    from switchboard.offline.export import labelled_prompts, local_traces, training_rows
+    from switchboard.offline.outcomes import load_outcomes
+    from switchboard.service.publish import read_catalog
+
+    started = time.time()
+    data, prices = _load(args.data, args.prices, progress=True)
+    embeddings = _embed(data, progress=True)
+    rng = np.random.default_rng(args.seed)
+    categories = sorted(set(data.categories.tolist()))
+    rng.shuffle(categories)
+    seen = set(categories[: len(categories) // 2])
+    counts = Counter(data.prompts)  # the replay provider matches a prompt by its text: unique texts only
+    seen_rows = np.asarray([i for i in range(data.n) if data.categories[i] in seen], dtype=int)
+    new_rows = np.asarray([i for i in range(data.n) if data.categories[i] not in seen and counts[data.prompts[i]] == 1],
+                          dtype=int)
+    new_rows = new_rows[rng.permutation(len(new_rows))]
+    traffic, heldout = np.sort(new_rows[: args.traffic]), np.sort(new_rows[args.traffic: args.traffic + args.heldout])
+
+    work = Path(tempfile.mkdtemp(prefix="switchboard-loop-"))
+    print(f"seen categories {sorted(seen)}; new {sorted(set(categories) - seen)}; "
+          f"{len(seen_rows)} seen prompts, {len(traffic)} traffic, {len(heldout)} held out; work in {work}")
+    v1 = _train(data.subset(seen_rows), embeddings[seen_rows], prices, work / "v1", args.seed, "seen categories")
+    before = _frontier(v1, data, heldout, embeddings)
+
+    served = _serve_traffic(v1, data, traffic, work / "state")
+    rows = training_rows(local_traces(work / "state"))
+    labelled = labelled_prompts(rows)
+    catalog = {e.model_id: e for e in read_catalog(v1 / "catalog.json")}
+    from switchboard.adapters.providers.replay import ReplayProviders
+
+    report = collect(catalog=catalog, prompts=labelled, providers=ReplayProviders(data), out_dir=work / "collect",
+                     judge_kinds=(), max_tokens=16, progress=True)
+    frame = pd.read_parquet(args.data)
+    seen_frame = frame[frame["prompt_id"].isin(set(data.prompt_ids[seen_rows].tolist()))]
+    collected = pd.read_parquet(work / "collect" / "outcomes.parquet")
+    combined = pd.concat([seen_frame, collected[[c for c in frame.columns if c in collected.columns]]],
+                         ignore_index=True)
+    combined.to_parquet(work / "v2_data.parquet", index=False)
+    v2_data = load_outcomes(work / "v2_data.parquet", name="seen+traffic")
+    v2 = _train(v2_data, _embed(v2_data, progress=True), prices, work / "v2", args.seed, "seen + traffic")
+    after = _frontier(v2, data, heldout, embeddings)
+
+    # How good the references from feedback were (read only to report it, never to train)
+    truth = {str(data.prompt_ids[i]): data.labels.reference[i] for i in traffic}
+    agree = [p.reference == truth.get(p.prompt_id) for p in labelled if truth.get(p.prompt_id) is not None]
+    result = {
+        "dataset": str(args.data), "seed": args.seed, "seen_categories": sorted(seen),
+        "new_categories": sorted(set(categories) - seen), "seen_prompts": int(len(seen_rows)),
+        "traffic_prompts": int(len(traffic)), "heldout_prompts": int(len(heldout)),
+        "traffic": {**served, "training_rows_exported": len(rows), "prompts_labelled_by_feedback": len(labelled),
+                    "collected_outcomes": report.outcomes,
+                    "feedback_reference_agrees_with_dataset": round(float(np.mean(agree)), 4) if agree else None},
+        "before": before, "after": after, "seconds": round(time.time() - started, 1),
+        "feedback": "SIMULATED: the recorded grade of the returned answer",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    _plot(result, args.out.with_suffix(".png"))
+    print(f"\nheld-out prompts of the new categories ({len(heldout)}), every point of each dial:")
+    for name, points in (("before (v1: seen categories)", before), ("after (v2: + traffic)", after)):
+        print(f"  {name}")
+        for p in points:
+            print(f"    {p['point']:22s} accuracy {p['accuracy']:.4f}  cost/1k ${p['cost_per_1k_usd']:.4f}  "
+                  f"{','.join(p['profiles'])}")
+    print(f"traffic: {json.dumps(result['traffic'])}")
+    print(f"written to {args.out} in {result['seconds']:.0f}s")
+    return 0
+
+
+def _plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, key, style in (("before: trained on the seen categories", "before", "o--"),
+                             ("after: retrained with scored traffic", "after", "s-")):
+        pts = result[key]
+        ax.plot([p["cost_per_1k_usd"] for p in pts], [p["accuracy"] for p in pts], style, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("cost per 1k prompts (USD, log)")
+    ax.set_ylabel("accuracy on held-out prompts")
+    ax.set_title(f"Learning from traffic: new categories, {result['heldout_prompts']} held-out prompts")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
