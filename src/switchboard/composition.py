@@ -118,12 +118,16 @@ class Container:
         return self._part("embed", lambda: lambda text: get_encoder().embed_one(text))
 
     def orchestrator(self) -> Orchestrator:
-        from switchboard.adapters.orchestration import PollingOrchestrator, SyncExpressOrchestrator
+        from switchboard.adapters.orchestration import (
+            DEADLINE_GRACE_S,
+            PollingOrchestrator,
+            SyncExpressOrchestrator,
+        )
 
         def build() -> Orchestrator:
             s = self.router_settings()
             if s.orchestration == "sync":
-                return SyncExpressOrchestrator(s.state_machine_arn)
+                return SyncExpressOrchestrator(s.state_machine_arn, wait_s=s.request_deadline_s + DEADLINE_GRACE_S + 1)
             return PollingOrchestrator(s.state_machine_arn)
 
         return self._part("orchestrator", build)

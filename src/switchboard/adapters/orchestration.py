@@ -17,6 +17,16 @@ from typing import Any, Literal
 from switchboard.domain.models import CascadeState
 from switchboard.ports import ExecutionOutcome
 
+# How long after a request's deadline the router stops waiting for its execution: the tasks stop at the
+# deadline, so this only covers the last task's return and the record step. Then the caller gets a 504 with
+# the trace id (the execution still records its trace when it ends).
+DEADLINE_GRACE_S = 2.0
+
+
+def _past_deadline(state: CascadeState) -> ExecutionOutcome:
+    return ExecutionOutcome(status="TIMED_OUT", error="Switchboard.DeadlinePassed",
+                            cause=f"no result {DEADLINE_GRACE_S:.0f} s after the request's deadline")
+
 
 def _outcome(status: str, output: str | None, error: str | None, cause: str | None) -> ExecutionOutcome:
     if status == "SUCCEEDED" and output:
@@ -29,16 +39,23 @@ def _outcome(status: str, output: str | None, error: str | None, cause: str | No
 
 
 class SyncExpressOrchestrator:
-    def __init__(self, state_machine_arn: str, client: Any = None) -> None:
+    """``wait_s`` bounds the StartSyncExecution call (the request's deadline plus the grace): a read timeout
+    past it is a TIMED_OUT outcome - a 504 with the trace id - not an untraced gateway timeout."""
+
+    def __init__(self, state_machine_arn: str, client: Any = None, wait_s: float = 27.0) -> None:
         self.state_machine_arn = state_machine_arn
         self._client = client
+        self.wait_s = wait_s
 
     @property
     def client(self) -> Any:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("stepfunctions")
+            # one attempt: a retried start of the same execution name would fail as a duplicate anyway
+            self._client = boto3.client("stepfunctions", config=Config(
+                read_timeout=self.wait_s, connect_timeout=3, retries={"total_max_attempts": 1}))
         return self._client
 
     def start(self, state: CascadeState) -> None:
@@ -47,9 +64,14 @@ class SyncExpressOrchestrator:
                                     input=state.model_dump_json())
 
     def run(self, state: CascadeState) -> ExecutionOutcome:
-        response = self.client.start_sync_execution(stateMachineArn=self.state_machine_arn,
-                                                    name=state.request_id,
-                                                    input=state.model_dump_json())
+        from botocore.exceptions import ReadTimeoutError
+
+        try:
+            response = self.client.start_sync_execution(stateMachineArn=self.state_machine_arn,
+                                                        name=state.request_id,
+                                                        input=state.model_dump_json())
+        except ReadTimeoutError:
+            return _past_deadline(state)
         return _outcome(response["status"], response.get("output"), response.get("error"),
                         response.get("cause"))
 
@@ -77,13 +99,16 @@ class PollingOrchestrator:
     def run(self, state: CascadeState) -> ExecutionOutcome:
         started = self.client.start_execution(stateMachineArn=self.state_machine_arn, name=state.request_id,
                                               input=state.model_dump_json())
-        deadline = time.monotonic() + self.timeout_s
+        give_up = time.monotonic() + self.timeout_s
+        wait_until = state.deadline + DEADLINE_GRACE_S if state.deadline is not None else None
         while True:
             described = self.client.describe_execution(executionArn=started["executionArn"])
             if described["status"] != "RUNNING":
                 return _outcome(described["status"], described.get("output"), described.get("error"),
                                 described.get("cause"))
-            if time.monotonic() > deadline:
+            if wait_until is not None and time.time() > wait_until:
+                return _past_deadline(state)
+            if time.monotonic() > give_up:
                 return ExecutionOutcome(status="TIMED_OUT", error="States.Timeout",
                                         cause=f"no result after {self.timeout_s:.0f} s")
             time.sleep(self.poll_s)

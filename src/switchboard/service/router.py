@@ -290,7 +290,9 @@ class RouterService:
         outcome = self.orchestrator.run(state)
         if outcome.status != "SUCCEEDED" or outcome.state is None:
             message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"[:2000]
-            self._write_trace(trace_of(state, error=message))
+            if outcome.status != "TIMED_OUT" or self._no_trace_yet(state.request_id):
+                # a timed-out wait may end just as the execution's own record step stores the whole trace
+                self._write_trace(trace_of(state, error=message))
             if outcome.status == "TIMED_OUT":
                 raise CascadeTimedOut(state.request_id, "the cascade did not finish in time; see the trace")
             raise CascadeFailed(state.request_id, f"the cascade execution failed ({outcome.status}); "
@@ -340,6 +342,12 @@ class RouterService:
         if not self.traces.add_feedback(request.trace_id, entry):
             raise NotFound(f"no trace with id '{request.trace_id}'")
         return {"trace_id": request.trace_id, "stored": True}
+
+    def _no_trace_yet(self, trace_id: str) -> bool:
+        try:
+            return self.traces.get(trace_id) is None
+        except Exception:  # noqa: BLE001 - unreadable store: write the failure trace (it may fail too)
+            return True
 
     def _write_trace(self, trace: Trace) -> None:
         try:
