@@ -79,7 +79,33 @@ def run_asks(questions: list[str], max_tokens: int) -> list[dict]:
     return results
 
 
-def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[dict]]:
+def run_streaming(server_url: str, questions: list[str], max_tokens: int) -> list[dict]:
+    """Over HTTP (the local server): time to the first byte and in total of ``stream=true``, beside the
+    same request without streaming."""
+    import httpx
+
+    runs = []
+    for question in questions:
+        body = {"model": "auto", "max_tokens": max_tokens, "messages": [{"role": "user", "content": question}]}
+        started = time.perf_counter()
+        first = None
+        with httpx.stream("POST", f"{server_url}/v1/chat/completions", json={**body, "stream": True},
+                          timeout=600) as response:
+            for _ in response.iter_bytes():
+                if first is None:
+                    first = time.perf_counter() - started
+        streamed = time.perf_counter() - started
+        started = time.perf_counter()
+        httpx.post(f"{server_url}/v1/chat/completions", json=body, timeout=600)
+        plain = time.perf_counter() - started
+        runs.append({"question": question, "stream_first_byte_s": round(first or streamed, 3),
+                     "stream_total_s": round(streamed, 3), "no_stream_total_s": round(plain, 3)})
+        print(f"  stream first byte {runs[-1]['stream_first_byte_s']:6.2f}s  total {streamed:6.2f}s  "
+              f"without streaming {plain:6.2f}s  {question}", flush=True)
+    return runs
+
+
+def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[dict], list[dict]]:
     from switchboard.cli.local import _local_env
     from switchboard.local.server import api_gateway_event
     from switchboard.local.stack import LocalStack
@@ -128,9 +154,17 @@ def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[di
                             "seconds": round(time.perf_counter() - started, 3), "answer": completion.text,
                             "finish_reason": completion.finish_reason})
             print(f"  {strongest.model_id} alone {singles[-1]['seconds']:6.2f}s  {question}", flush=True)
+        from switchboard.local.emulator import free_port
+        from switchboard.local.server import LocalServer
+
+        server = LocalServer(stack, port=free_port()).start_background()
+        try:
+            streaming = run_streaming(server.url, questions[:4], max_tokens)
+        finally:
+            server.stop()
     finally:
         stack.stop()
-    return requests, singles
+    return requests, singles, streaming
 
 
 def main() -> int:
@@ -140,7 +174,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     print(f"warm stack on {len(QUESTIONS)} questions:")
-    warm, singles = run_warm(QUESTIONS, args.max_tokens)
+    warm, singles, streaming = run_warm(QUESTIONS, args.max_tokens)
     print(f"`switchboard ask` on {args.asks} questions:")
     asks = run_asks(QUESTIONS[: args.asks], args.max_tokens)
     stage_names = sorted({k for r in warm for k in r["stages"]})
@@ -153,6 +187,9 @@ def main() -> int:
                  "escalated": sum(len([k for k in r["stages"] if k.startswith("tier1 answer")]) for r in warm),
                  "stages": {s: stats([r["stages"][s] for r in warm if s in r["stages"]]) for s in stage_names},
                  "runs": warm},
+        "streaming": {"first_byte": stats([r["stream_first_byte_s"] for r in streaming]),
+                      "total": stats([r["stream_total_s"] for r in streaming]),
+                      "without_streaming": stats([r["no_stream_total_s"] for r in streaming]), "runs": streaming},
         "strongest_alone": {**stats([s["seconds"] for s in singles]), "model": singles[0]["model"] if singles else None,
                             "runs": singles},
     }
@@ -167,6 +204,9 @@ def main() -> int:
         print(f"  {name:58s} n={s['n']:3d}  p50 {s['p50_s']}s  p95 {s['p95_s']}s")
     alone = report["strongest_alone"]
     print(f"{alone['model']} alone (warm): p50 {alone['p50_s']}s  p95 {alone['p95_s']}s")
+    st = report["streaming"]
+    print(f"stream=true over HTTP ({st['total']['n']}): first byte p50 {st['first_byte']['p50_s']}s, total p50 "
+          f"{st['total']['p50_s']}s; without streaming p50 {st['without_streaming']['p50_s']}s")
     print(f"wrote {out}")
     return 0
 
