@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -114,6 +115,8 @@ def main() -> int:
     parser.add_argument("--traffic", type=int, default=400)
     parser.add_argument("--heldout", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="working directory (default: a new temporary one); a v1 already trained there is reused")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "traffic_loop.json")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -122,10 +125,10 @@ def main() -> int:
     import pandas as pd
 
     from switchboard.cli.offline import _embed, _load
+    from switchboard.domain.models import ModelEntry
     from switchboard.offline.collect import collect
     from switchboard.offline.export import labelled_prompts, local_traces, training_rows
     from switchboard.offline.outcomes import load_outcomes
-    from switchboard.service.publish import read_catalog
 
     started = time.time()
     data, prices = _load(args.data, args.prices, progress=True)
@@ -141,16 +144,26 @@ def main() -> int:
     new_rows = new_rows[rng.permutation(len(new_rows))]
     traffic, heldout = np.sort(new_rows[: args.traffic]), np.sort(new_rows[args.traffic: args.traffic + args.heldout])
 
-    work = Path(tempfile.mkdtemp(prefix="switchboard-loop-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="switchboard-loop-"))
+    work.mkdir(parents=True, exist_ok=True)
     print(f"seen categories {sorted(seen)}; new {sorted(set(categories) - seen)}; "
           f"{len(seen_rows)} seen prompts, {len(traffic)} traffic, {len(heldout)} held out; work in {work}")
-    v1 = _train(data.subset(seen_rows), embeddings[seen_rows], prices, work / "v1", args.seed, "seen categories")
+    if (work / "v1" / "dial.json").is_file() and (work / "v1" / "split.json").is_file() and json.loads(
+            (work / "v1" / "split.json").read_text()) == sorted(seen):
+        v1 = work / "v1"  # trained on the same seen categories by an earlier run of this command
+    else:
+        v1 = _train(data.subset(seen_rows), embeddings[seen_rows], prices, work / "v1", args.seed, "seen categories")
+        (v1 / "split.json").write_text(json.dumps(sorted(seen)))
     before = _frontier(v1, data, heldout, embeddings)
 
+    shutil.rmtree(work / "state", ignore_errors=True)  # traces of this run's traffic only
+    shutil.rmtree(work / "collect", ignore_errors=True)
     served = _serve_traffic(v1, data, traffic, work / "state")
     rows = training_rows(local_traces(work / "state"))
     labelled = labelled_prompts(rows)
-    catalog = {e.model_id: e for e in read_catalog(v1 / "catalog.json")}
+    # the run's catalogue names replay providers (publish refuses those for live traffic; here they are the point)
+    catalog = {e.model_id: e for e in (ModelEntry.model_validate(x)
+                                       for x in json.loads((v1 / "catalog.json").read_text(encoding="utf-8")))}
     from switchboard.adapters.providers.replay import ReplayProviders
 
     report = collect(catalog=catalog, prompts=labelled, providers=ReplayProviders(data), out_dir=work / "collect",

@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_judges(args: argparse.Namespace) -> None:
     """Collected verdicts beside the outcomes (``switchboard collect``): fit the judge policy on the
     training prompts, report on the held-out ones (``--holdout``)."""
-    from switchboard.offline.judges import Collected, judges_plot, measure
+    from switchboard.offline.judges import MIN_JUDGE_AUROC, Collected, judges_plot, measure
     from switchboard.offline.outcomes import split_rows
     from switchboard.service.publish import read_catalog
 
@@ -75,8 +75,12 @@ def _train_judges(args: argparse.Namespace) -> None:
     (out / "judges_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     judges_plot(report, out / "judges.png")
     where = "held-out" if args.holdout > 0 else "training (no --holdout: not a measurement)"
-    print(f"judges: {'+'.join(policy.judges)} at bar {policy.threshold:.2f}, calibrated for "
-          f"{sorted(policy.calibration)}; on {len(test_ids)} {where} prompts:")
+    calibrated = (f"calibrated for {sorted(policy.calibration)}" if policy.calibration else
+                  "calibrated for no model: on the training prompts no judge set separated right from wrong "
+                  f"answers (AUROC of the combined score {policy.measured.get('train_auroc')}, needs "
+                  f"{MIN_JUDGE_AUROC}); its judges only decide escalation and no answer is verified")
+    print(f"judges: {'+'.join(policy.judges)} at bar {policy.threshold:.2f}, {calibrated}; "
+          f"on {len(test_ids)} {where} prompts:")
     for r in report["roles"]:
         print(f"  judge {r['role']:14s} AUROC {r['auroc']}  abstained {r['abstained']:.3f}  "
               f"p50 {r['p50_latency_ms'] / 1000:.2f}s")

@@ -15,7 +15,11 @@ model. Here, on prompts split by ``prompt_id``:
   are the sums of the recorded calls the cascade makes (models here run one call at a time).
 
 The choice rule (documented, not tuned by hand): the judge set and bar with the highest training accuracy
-of the cascade, then the lowest training latency among those within ``ACCURACY_SLACK`` of it.
+of the cascade, then the lowest training latency among those within ``ACCURACY_SLACK`` of it. A model's
+calibration is kept only when the judges' combined score reaches an AUROC of ``MIN_JUDGE_AUROC`` on the
+training prompts, and with any calibration the bar is at least ``MIN_VERIFIED_BAR``: an answer is never
+called verified on judges that cannot tell right from wrong, or at a P(correct) below one half. When no
+judge set passes, the policy has no calibration: its judges only decide escalation, and nothing is verified.
 """
 
 from __future__ import annotations
@@ -48,6 +52,13 @@ from switchboard.domain.taxonomy import Category, Match
 ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "llm_judge", "logprob_other")
 BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
 ACCURACY_SLACK = 0.01
+# A calibration is kept - and the model's answers can be verified - only where the judges' combined score
+# separates right answers from wrong ones on the training prompts: judges no better than a coin are not
+# "judges whose accuracy we know" in any sense a caller cares about, whatever their isotonic fit says.
+MIN_JUDGE_AUROC = 0.6
+MIN_CALIBRATION_ROWS = 20
+# With calibrated judges the bar is a calibrated P(correct), and "verified" means at least this.
+MIN_VERIFIED_BAR = 0.5
 
 
 class JudgeDataError(ValueError):
@@ -268,6 +279,7 @@ def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRo
     uncalibrated = JudgePolicy(judges=list(judges), self_verify_samples=samples)
     plan = _plan(data, data.models, uncalibrated, _catalog(data, catalog))
     calibration: dict[str, Calibration] = {}
+    separation: dict[str, float | None] = {}
     for spec in plan.tiers:
         xs, ys = [], []
         for p in prompts:
@@ -281,10 +293,14 @@ def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRo
             if raw is not None:
                 xs.append(raw)
                 ys.append(data.correct[(p, spec.model)])
+        separation[spec.model] = _round(auroc(xs, ys)) if len(xs) >= MIN_CALIBRATION_ROWS else None
+        if (separation[spec.model] or 0.0) < MIN_JUDGE_AUROC:
+            continue  # these judges cannot tell this model's right answers from its wrong ones
         fitted = _isotonic(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         if fitted is not None:
             calibration[spec.model] = fitted
-    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration=calibration)
+    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration=calibration,
+                       measured={"train_auroc": separation})
 
 
 def judge_sets(available: Sequence[JudgeRole]) -> list[tuple[JudgeRole, ...]]:
@@ -300,14 +316,12 @@ def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, Mode
     tried = []
     for roles in judge_sets(available):
         policy = fit_policy(data, train, roles, catalog)
-        if not policy.calibration:
-            continue
-        best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in BARS),
+        bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if policy.calibration else list(BARS)
+        best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in bars),
                    key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
         tried.append({"judges": list(roles), "bar": best["bar"], "train_accuracy": best["accuracy"],
-                      "train_mean_latency_ms": best["mean_latency_ms"], "policy": policy})
-    if not tried:
-        raise JudgeDataError("too few verdicts to calibrate any judge set (at least 20 per model)")
+                      "train_mean_latency_ms": best["mean_latency_ms"], "calibrated_for": sorted(policy.calibration),
+                      "train_auroc": policy.measured.get("train_auroc"), "policy": policy})
     top = max(t["train_accuracy"] for t in tried)
     pick = min((t for t in tried if t["train_accuracy"] >= top - ACCURACY_SLACK),
                key=lambda t: (t["train_mean_latency_ms"], t["judges"]))
@@ -331,7 +345,7 @@ def measure(data: Collected, train: Sequence[str], test: Sequence[str],
         "curve": [replay(data, test, data.models, policy, catalog, bar=b) for b in BARS],
     }
     policy = policy.model_copy(update={"measured": {
-        "test_prompts": len(test), "cascade_accuracy": report["cascade"]["accuracy"],
+        **policy.measured, "test_prompts": len(test), "cascade_accuracy": report["cascade"]["accuracy"],
         "cascade_mean_latency_ms": report["cascade"]["mean_latency_ms"],
         "roles_auroc": {r["role"]: r["auroc"] for r in report["roles"]}}})
     return policy, report

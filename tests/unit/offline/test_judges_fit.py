@@ -78,3 +78,17 @@ def test_without_calibration_nothing_is_verified(tmp_path):
 def test_missing_files_are_reported(tmp_path):
     with pytest.raises(JudgeDataError, match="switchboard collect"):
         Collected.read(tmp_path)
+
+
+def test_judges_that_cannot_tell_right_from_wrong_calibrate_nothing_and_verify_nothing(tmp_path):
+    from switchboard.offline.judges import MIN_JUDGE_AUROC, MIN_VERIFIED_BAR, fit_policy
+
+    data = _write(tmp_path, n=200)
+    coin = fit_policy(data, data.prompt_ids, ["self_verify"])  # coin-flip judges, by construction
+    assert coin.calibration == {}
+    assert all(a is None or a < MIN_JUDGE_AUROC for a in coin.measured["train_auroc"].values())
+    assert replay(data, data.prompt_ids, list(MODELS), coin.model_copy(update={"threshold": 0.3}))["verified"] == 0.0
+    informative = fit_policy(data, data.prompt_ids, ["logprob"])
+    assert set(informative.calibration) == set(MODELS)
+    policy, _ = measure(data, data.prompt_ids[:150], data.prompt_ids[150:])
+    assert policy.threshold >= MIN_VERIFIED_BAR  # calibrated: "verified" means P(correct) of at least a half
