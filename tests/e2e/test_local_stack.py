@@ -70,7 +70,13 @@ def test_openai_sdk_gets_a_real_answer_with_switchboard_extension(stack, client)
     assert sb["tiers"] and sb["tiers"][0]["model"] in (SMALL, BIG)
     assert reply.model == sb["answered_by"]["model"]
     verdicts = sb["tiers"][0]["verdicts"]
-    assert {v["kind"] for v in verdicts} == {"self_verify", "llm_judge"}
+    # the judges of the shipped judge policy, measured on the local pool (src/switchboard/data/judges.local.json)
+    from switchboard.composition import DEFAULT_JUDGE_POLICY
+    from switchboard.domain.models import JudgePolicy
+
+    shipped = JudgePolicy.model_validate_json(DEFAULT_JUDGE_POLICY.read_text())
+    kinds = {"logprob_other": "logprob"}
+    assert {v["kind"] for v in verdicts} == {kinds.get(r, r) for r in shipped.judges}
     assert all(v["score"] is None or 0.0 <= v["score"] <= 1.0 for v in verdicts)
     # the local judges are constrained to the verdict line, so every one that ran stated a verdict
     assert all(v["score"] is not None for v in verdicts if not v["failed"]), verdicts

@@ -114,3 +114,16 @@ def test_the_shipped_seed_taxonomy_only_escalates_to_dearer_models():
     for name, spec in json.loads((data / "taxonomy.seed.json").read_text())["categories"].items():
         costs = [prices[m] for m in spec["tiers"]]
         assert costs == sorted(costs), f"category {name} escalates to a cheaper model: {spec['tiers']}"
+
+
+def test_a_measured_policy_without_calibration_sets_judges_and_bar_but_never_verifies():
+    from switchboard.domain.models import Calibration, JudgePolicy
+
+    policy = JudgePolicy(judges=["logprob"], threshold=0.8, calibration={"big": Calibration(xs=[0, 1], ys=[0.1, 0.9])},
+                         measured={"train_auroc": {"small": 0.5, "big": 0.8}})
+    config = PlannerConfig(default_tiers=["small", "mid", "big"], judge_policy=policy)
+    plan = build_plan(request=REQ, catalog=CATALOG, config=config)
+    by_model = {t.model: t for t in plan.tiers}
+    assert [j.kind for j in by_model["small"].judges] == ["logprob"] and by_model["small"].calibration is None
+    assert [j.kind for j in by_model["big"].judges] == ["logprob"] and by_model["big"].calibration is not None
+    assert [j.kind for j in by_model["mid"].judges] == ["self_verify", "llm_judge"]  # never measured: defaults

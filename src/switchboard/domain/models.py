@@ -65,6 +65,11 @@ class JudgePolicy(BaseModel):
     def calibration_for(self, model: str) -> Calibration | None:
         return self.calibration.get(model) or self.calibration.get("*")
 
+    def covers(self, model: str) -> bool:
+        """Whether these judges and this bar were measured on ``model``'s answers: calibrated for it, or
+        measured and found unable to verify it (then they still decide its escalation, as measured)."""
+        return self.calibration_for(model) is not None or model in (self.measured.get("train_auroc") or {})
+
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")

@@ -36,21 +36,21 @@ class PlannerConfig(BaseModel):
     judges_per_tier: list[str] = Field(default_factory=lambda: ["self_verify", "llm_judge"])
     max_tiers: int = Field(default=3, ge=1)
     learned_floor: float = Field(default=0.5, ge=0.0, le=1.0)
-    # Measured judges (``switchboard train`` on collected verdicts). For a model it has a calibration for,
-    # its judges, bar and calibration replace judges_per_tier and threshold; other models keep those,
-    # uncalibrated (their answers are never verified).
+    # Measured judges (``switchboard train`` on collected verdicts). For a model it was measured on, its
+    # judges and bar replace judges_per_tier and threshold (with its calibration where it has one: only then
+    # are answers verified); models it never measured keep judges_per_tier and threshold, uncalibrated.
     judge_policy: JudgePolicy | None = None
 
     def calibration_for(self, model: str) -> Calibration | None:
         return self.judge_policy.calibration_for(model) if self.judge_policy else None
 
     def judge_roles(self, model: str) -> list[str]:
-        if self.judge_policy is not None and self.calibration_for(model) is not None:
+        if self.judge_policy is not None and self.judge_policy.covers(model):
             return list(self.judge_policy.judges)
         return list(self.judges_per_tier)
 
     def bar(self, model: str) -> float:
-        if self.judge_policy is not None and self.calibration_for(model) is not None:
+        if self.judge_policy is not None and self.judge_policy.covers(model):
             return self.judge_policy.threshold
         return self.threshold
 
