@@ -179,8 +179,8 @@ def main() -> int:
     after = _frontier(v2, data, heldout, embeddings)
 
     # How good the references from feedback were (read only to report it, never to train)
-    truth = {str(data.prompt_ids[i]): data.labels.reference[i] for i in traffic}
-    agree = [p.reference == truth.get(p.prompt_id) for p in labelled if truth.get(p.prompt_id) is not None]
+    truth = {data.prompts[int(i)]: data.labels.reference[int(i)] for i in traffic}  # exported ids are trace ids
+    agree = [p.reference == truth.get(p.prompt) for p in labelled if truth.get(p.prompt) is not None]
     result = {
         "dataset": str(args.data), "seed": args.seed, "seen_categories": sorted(seen),
         "new_categories": sorted(set(categories) - seen), "seen_prompts": int(len(seen_rows)),
