@@ -188,7 +188,7 @@ class LocalAws:
         # A stack's state comes from its state directory alone.
         import httpx
 
-        httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30, trust_env=False).raise_for_status()  # no proxy
         return self
 
     def stop(self) -> None:
