@@ -104,11 +104,7 @@ def run(args: argparse.Namespace) -> dict:
     upstream = FakeOpenAIServer(reply=reply, behaviour="flaky", fail_rate=args.fail_rate, seed=args.seed,
                                 delay_s=6.0, drip_s=0.5).start()
     catalog = tmp / "catalog.json"
-    catalog.write_text(json.dumps([
-        {"model_id": name, "provider": "openai", "provider_model": name, "endpoint": upstream.base_url,
-         "api_key_env": KEY_ENV, "timeout_s": 4.0,
-         "price": {"input_usd_per_mtok": price, "output_usd_per_mtok": 2 * price}}
-        for name, price in (("fast", 0.5), ("strong", 5.0))]))
+    catalog.write_text(json.dumps(upstream.catalog({"fast": 0.5, "strong": 5.0}, KEY_ENV, timeout_s=4.0)))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(catalog, tmp / "state", port, args.deadline_s)

@@ -49,11 +49,7 @@ def stack(upstream, tmp_path_factory):
     os.environ[KEY_ENV] = KEY
     tmp = tmp_path_factory.mktemp("faults")
     catalog = tmp / "catalog.json"
-    catalog.write_text(json.dumps([
-        {"model_id": name, "provider": "openai", "provider_model": name, "endpoint": upstream.base_url,
-         "api_key_env": KEY_ENV, "timeout_s": 3.0,
-         "price": {"input_usd_per_mtok": price, "output_usd_per_mtok": 2 * price}}
-        for name, price in (("fast", 0.1), ("strong", 1.0))]))
+    catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=3.0)))
     local = LocalStack(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15).start()
     server = LocalServer(local, port=free_port()).start_background()
     yield local, server, catalog, tmp / "state"

@@ -79,6 +79,14 @@ class FakeOpenAIServer:
         """What an OpenAI client takes as ``base_url`` (includes ``/v1``)."""
         return f"{self.url}/v1"
 
+    def catalog(self, prices: dict[str, float], api_key_env: str, timeout_s: float) -> list[dict[str, Any]]:
+        """A model catalogue (JSON entries) of OpenAI-compatible models all served by this server; output
+        tokens cost twice the input price."""
+        return [{"model_id": name, "provider": "openai", "provider_model": name, "endpoint": self.base_url,
+                 "api_key_env": api_key_env, "timeout_s": timeout_s,
+                 "price": {"input_usd_per_mtok": price, "output_usd_per_mtok": 2 * price}}
+                for name, price in prices.items()]
+
     def start(self) -> FakeOpenAIServer:
         import random
 

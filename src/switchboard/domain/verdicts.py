@@ -114,30 +114,33 @@ def _conversation(conversation: Sequence[Message] | None, question: str) -> list
     return list(conversation) if conversation else [Message(role="user", content=question)]
 
 
+def _judge_messages(question: str, answer: str, truncated: bool, answer_limit: int,
+                    conversation: Sequence[Message] | None, reply_as: str) -> list[Message]:
+    """The conversation verbatim (so the judge model reuses its KV cache), then the grader turn."""
+    turn = _judge_turn(answer, truncated, f"Is the answer correct? {reply_as}", answer_limit)
+    return [*_conversation(conversation, question), Message(role="user", content=turn)]
+
+
 def llm_judge_messages(question: str, answer: str, truncated: bool = False, answer_limit: int = MAX_FIELD_BYTES,
                        conversation: Sequence[Message] | None = None) -> list[Message]:
-    """The rubric judge (another model, greedy): the conversation, then the grader turn asking for a
-    stated verdict."""
-    turn = _judge_turn(answer, truncated, f"Is the answer correct? {STATED}", answer_limit)
-    return [*_conversation(conversation, question), Message(role="user", content=turn)]
+    """The rubric judge (another model, greedy), asked for a stated verdict."""
+    return _judge_messages(question, answer, truncated, answer_limit, conversation, STATED)
 
 
 def self_verify_messages(question: str, answer: str, truncated: bool = False,
                          answer_limit: int = MAX_FIELD_BYTES,
                          conversation: Sequence[Message] | None = None) -> list[Message]:
-    """AutoMix-style self-verification (the answering model, sampled k times): the conversation, then the
-    grader turn."""
-    turn = _judge_turn(answer, truncated, f"Is the answer correct? {STATED}", answer_limit)
-    return [*_conversation(conversation, question), Message(role="user", content=turn)]
+    """AutoMix-style self-verification (the answering model, sampled k times): the same grader turn as the
+    rubric judge, asked of the answering model itself."""
+    return _judge_messages(question, answer, truncated, answer_limit, conversation, STATED)
 
 
 def logprob_judge_messages(question: str, answer: str, truncated: bool = False,
                            answer_limit: int = MAX_FIELD_BYTES,
                            conversation: Sequence[Message] | None = None) -> list[Message]:
-    """One forward pass: the conversation, then the grader turn asking for one word; the judge's score is
-    the probability its first token gives CORRECT over INCORRECT (``logprob_score``)."""
-    turn = _judge_turn(answer, truncated, f"Is the answer correct? {ONE_WORD}", answer_limit)
-    return [*_conversation(conversation, question), Message(role="user", content=turn)]
+    """One forward pass, asked for one word; the judge's score is the probability its first token gives
+    CORRECT over INCORRECT (``logprob_score``)."""
+    return _judge_messages(question, answer, truncated, answer_limit, conversation, ONE_WORD)
 
 
 def logprob_score(first_token_logprobs: dict[str, float] | None) -> float | None:

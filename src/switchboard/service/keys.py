@@ -75,13 +75,17 @@ class KeyService:
         if key.budget_usd is None:
             self.store.reserve(key.key_hash, worst_case)  # unlimited: tracked, never refused
             return Reservation(key, worst_case)
-        for _ in range(5):  # another request may take what we read; re-read and try again
-            current = self.store.get(key.key_hash)
+        current: ApiKey | None = key  # as authenticate just read it; re-read only after losing a race
+        for attempt in range(5):  # another request may take what we read; re-read and try again
+            if attempt:
+                current = self.store.get(key.key_hash)
             if current is None or current.revoked:
                 raise Unauthorized("invalid or revoked API key")
             left = max(0.0, current.available_usd or 0.0)
             amount = math.floor(min(worst_case, left) * 1e12) / 1e12  # stores keep whole picodollars
             if amount < first_tier or amount <= 0:
+                if attempt == 0:
+                    continue  # read again before refusing: a settle may have returned budget meanwhile
                 raise KeyBudgetExhausted(f"API key {key.key_id} has ${left:.6f} of its ${key.budget_usd:g} budget "
                                          "left, less than this request's first tier can cost")
             if self.store.reserve(key.key_hash, amount):

@@ -221,10 +221,12 @@ class RouterService:
         if domain.max_cost_usd is not None:
             worst = min(worst, domain.max_cost_usd)
         reservation = self.keys.reserve(key, worst, plan.tiers[0].est_cost_usd)
+        # The same plan (routing is the caller's, not the key's), run with the reservation as its hard cap:
+        # the first tier fits it (reserve checked) and the policy escalates only within it.
         capped = domain.model_copy(update={"max_cost_usd": reservation.amount})
         spent = reservation.amount  # what is not known to be unspent stays spent: the cap errs on holding
         try:
-            state = self.complete(capped, pinned_model=pinned)
+            state = self.complete(capped, pinned_model=pinned, plan=plan)
             spent = state.spent_usd
             return state
         except (CascadeFailed, CascadeTimedOut) as exc:
@@ -276,13 +278,14 @@ class RouterService:
         lost = trace.status == "running" and deadline is not None and time.time() > deadline + JOB_GRACE_S
         return trace, lost
 
-    def complete(self, request: ChatRequest, pinned_model: str | None = None) -> CascadeState:
+    def complete(self, request: ChatRequest, pinned_model: str | None = None, plan: Plan | None = None
+                 ) -> CascadeState:
         """Plan and run the cascade; returns the final state (its trace is written by the record task).
 
         When the execution fails, a trace of the failure is written here so nothing is lost, and
-        ``CascadeFailed`` carries its id to the caller.
+        ``CascadeFailed`` carries its id to the caller. ``plan``: one already built for this request.
         """
-        plan = self.plan(request, pinned_model)
+        plan = plan or self.plan(request, pinned_model)
         state = CascadeState(request_id=self.new_id(), request=request, plan=plan,
                              deadline=time.time() + self.deadline_s)
         state = state.model_copy(update={"plan": plan.model_copy(update={
