@@ -71,3 +71,30 @@ def test_a_request_picks_a_point_by_profile_quality_or_budget(kwargs, point):
 def test_an_unknown_profile_is_an_error_naming_the_known_ones():
     with pytest.raises(KeyError, match="economy"):
         _dial().select(profile="turbo")
+
+
+def _config(cost: float, acc: float, models: int, last: float = 0.0) -> tuple:
+    # (cost per 1k, accuracy, mode, pair, models, cheap, last, own_last), as the dial search returns them
+    return (cost, acc, "global", False, models, 0.0, last, False)
+
+
+def test_profiles_name_the_budget_fraction_points_when_the_pool_has_models_that_cheap():
+    from switchboard.offline.dial import choose_dial
+
+    configs = [_config(0.05, 0.60, 2), _config(0.2, 0.70, 3), _config(1.0, 0.72, 1)]
+    points, profiles = choose_dial(configs, best_single_cost=1.0, best_single_acc=0.72)
+    assert (profiles["economy"], profiles["balanced"]) == ("dial@1/10", "dial@1/4")
+    assert {p.name: p.train_accuracy for p in points}["dial@1/4"] == 0.70
+
+
+def test_a_pool_without_a_model_that_cheap_balances_at_the_most_accurate_point_cheaper_than_the_best():
+    """A local pool: the cheapest model costs a third of the strongest, so no point fits 1/4 of its cost;
+    balanced is then the most accurate point cheaper than the strongest model, economy the cheapest."""
+    from switchboard.offline.dial import choose_dial
+
+    configs = [_config(0.33, 0.36, 2), _config(0.88, 0.50, 2, last=0.5), _config(1.0, 0.49, 1)]
+    points, profiles = choose_dial(configs, best_single_cost=1.0, best_single_acc=0.49)
+    by_name = {p.name: p for p in points}
+    assert by_name[profiles["economy"]].train_accuracy == 0.36
+    assert by_name[profiles["balanced"]].train_accuracy == 0.50
+    assert by_name[profiles["balanced"]].train_cost_per_1k < 1.0

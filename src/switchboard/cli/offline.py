@@ -39,16 +39,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     if (args.data.parent / "judges.parquet").is_file():
         _train_judges(args)
     data, prices = _load(args.data, args.prices, progress)
+    test = None
     if args.holdout > 0:
-        rows, _ = split_rows(data.prompt_ids, args.holdout, args.seed)
-        data = data.subset(rows)
+        rows, held = split_rows(data.prompt_ids, args.holdout, args.seed)
+        data, test = data.subset(rows), data.subset(held)
     embeddings = _embed(data, progress)
     system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed), progress=progress)
     out = write_artifacts(system, args.out, dataset=str(args.data))
     print(f"trained on {data.n} prompts x {data.k} models in {time.time() - t0:.0f}s; artifacts in {out}")
     for p in system.points:
         print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}")
+    if test is not None:
+        _report_held_out(out, test, progress)
     return 0
+
+
+def _report_held_out(out: Path, test, progress: bool) -> None:  # noqa: ANN001 - RecordedOutcomes
+    """The trained dial's points and each model alone on the held-out prompts (``held_out.json``)."""
+    from switchboard.offline.artifacts import load_artifacts
+    from switchboard.offline.evaluation.evaluate import held_out_points
+
+    report = held_out_points(load_artifacts(out), test, _embed(test, progress))
+    (Path(out) / "held_out.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"on {report['prompts']} held-out prompts (the deployed artifacts, replayed):")
+
+    def line(name: str, r: dict) -> str:
+        seconds = f"  mean {r['mean_latency_s']:.2f}s" if r["mean_latency_s"] is not None else ""
+        return f"  {name:28s} acc {r['accuracy']:.3f}  cost/1k ${r['cost_per_1k']:.4f}{seconds}"
+
+    for r in report["single_models"]:
+        print(line(f"{r['model']} alone", r))
+    for r in report["points"]:
+        print(line(r["point"] + (f" ({', '.join(r['profiles'])})" if r["profiles"] else ""), r))
+    faster = report["points_as_accurate_and_faster"]
+    if faster is not None:
+        print(f"  as accurate as {report['strongest_alone']} alone and faster: {faster or 'none'}")
+    print(f"  wrote {Path(out) / 'held_out.json'}")
 
 
 def _train_judges(args: argparse.Namespace) -> None:

@@ -176,8 +176,15 @@ def choose_dial(configs: list[tuple], best_single_cost: float, best_single_acc: 
     profiles: dict[str, str] = {}
     if unique:
         cheapest = min(unique, key=lambda p: (p.train_cost_per_1k or 0.0))
+        # a pool with no model cheap enough for a fraction (a local pool: its cheapest model costs a third of
+        # its strongest) would give ``balanced`` the cheapest model alone; it takes the most accurate point
+        # cheaper than the best single model instead, and ``economy`` the cheapest point
+        cheaper = [p for p in unique if (p.train_cost_per_1k or 0.0) < best_single_cost]
+        fallback = {"balanced": max(cheaper, key=lambda p: (round(p.train_accuracy or 0.0, 3),
+                                                            -(p.train_cost_per_1k or 0.0))).name
+                    if cheaper else cheapest.name}
         for profile, fraction in PROFILE_FRACTIONS.items():
-            profiles[profile] = alias.get(f"dial@{fraction_name(fraction)}", cheapest.name)
+            profiles[profile] = alias.get(f"dial@{fraction_name(fraction)}", fallback.get(profile, cheapest.name))
         profiles["best"] = alias.get("dial:best", unique[-1].name)
     return unique, profiles
 

@@ -52,6 +52,8 @@ class RecordedOutcomes:
     labels: Labels
     # True when ``answers`` are the benchmark's own recorded extraction (``pred``), not read from responses
     answers_recorded: bool = False
+    # seconds each call took when the data records it (``latency_ms``, as ``switchboard collect`` writes)
+    latency_s: np.ndarray | None = None
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +86,8 @@ class RecordedOutcomes:
             answers=self.answers[rows], answer_ids=self.answer_ids[rows], cost=self.cost[rows],
             input_tokens=self.input_tokens[rows], output_tokens=self.output_tokens[rows],
             labels=Labels(correct=self.labels.correct[rows], reference=self.labels.reference[rows]),
-            answers_recorded=self.answers_recorded)
+            answers_recorded=self.answers_recorded,
+            latency_s=None if self.latency_s is None else self.latency_s[rows])
 
     def mean_cost(self) -> np.ndarray:
         """Mean cost per call of each model (k,)."""
@@ -159,6 +162,9 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
     cost = dense(numeric("cost_usd"), np.nan, float)
     in_tok = dense(numeric("input_tokens"), np.nan, float)
     out_tok = dense(numeric("output_tokens"), np.nan, float)
+    latency_s = dense(numeric("latency_ms") / 1000.0, np.nan, float) if "latency_ms" in frame else None
+    if latency_s is not None and np.isnan(latency_s).any():
+        latency_s = None  # a partial record of latency is no measurement of it
     first = frame.drop_duplicates("prompt_id").set_index("prompt_id").loc[prompt_ids]
     prompts = [str(p) for p in first["prompt"]]
     categories = first["category"].astype(str).to_numpy(dtype=object)
@@ -187,7 +193,7 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
         name=name or path.parent.name or path.stem, prompt_ids=prompt_ids, prompts=prompts,
         categories=categories, models=models, responses=responses, answers=answers,
         answer_ids=number_answers(answers), cost=cost, input_tokens=in_tok, output_tokens=out_tok,
-        labels=Labels(correct=correct, reference=reference), answers_recorded=use_pred)
+        labels=Labels(correct=correct, reference=reference), answers_recorded=use_pred, latency_s=latency_s)
 
 
 def split_rows(prompt_ids: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

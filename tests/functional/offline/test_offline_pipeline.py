@@ -187,3 +187,31 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
             assert len(state.attempts) == expected.tiers_used[i]
             compared += 1
     assert compared == len(art.dial.profiles) * test.n >= 3 * 30
+
+
+def test_train_with_holdout_reports_every_point_and_model_on_the_held_out_prompts(tmp_path, monkeypatch):
+    """``train --holdout`` replays the written artifacts on the prompts it did not train on; with each call's
+    latency recorded (as ``collect`` writes it) a point's latency is the sum of its calls' seconds."""
+    from tests.support.offline_synth import make_frame
+
+    frame = make_frame(n_per_category=40)
+    seconds = {"cheap-a": 1.0, "cheap-b": 1.5, "mid": 2.0, "big": 4.0}
+    frame["latency_ms"] = frame["model"].map(seconds) * 1000
+    path = tmp_path / "d.parquet"
+    frame.to_parquet(path)
+    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "run"), "--holdout", "0.3",
+                     "--no-progress"]) == 0
+    report = json.loads((tmp_path / "run" / "held_out.json").read_text())
+    assert report["prompts"] == 36
+    alone = {s["model"]: s for s in report["single_models"]}
+    assert {m: alone[m]["mean_latency_s"] for m in seconds} == seconds
+    held = load_outcomes(path).subset(split_rows(load_outcomes(path).prompt_ids, 0.3, 7)[1])  # train --seed 7
+    assert alone["big"]["accuracy"] == round(float(np.nanmean(held.labels.correct[:, held.model_index("big")])), 4)
+    art = load_artifacts(tmp_path / "run")
+    assert {p["point"] for p in report["points"]} == {p.name for p in art.dial.points}
+    for p in report["points"]:  # every prompt runs at least one model and at most all of them
+        assert 1.0 <= p["mean_latency_s"] <= sum(seconds.values())
+        assert p["accuracy"] is not None and p["cost_per_1k"] > 0
+    assert report["strongest_alone"] in seconds
+    assert all(name in {p.name for p in art.dial.points} for name in report["points_as_accurate_and_faster"])

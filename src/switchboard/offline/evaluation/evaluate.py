@@ -396,3 +396,44 @@ def aiq_verdict(results: dict) -> dict:
     return {"switchboard": sb, "best_baseline": worst[0], "best_baseline_aiq": worst[1],
             "met": bool(base) and sb > worst[1]}
 
+
+
+def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict:
+    """Every dial point and every model alone on ``test`` (prompts training did not see), replayed with
+    the deployed artifacts: accuracy, mean cost and - when the data records each call's latency
+    (``switchboard collect`` does) - mean latency with the calls of a prompt made one after another.
+
+    Latency is replayed by the same cascade with each call's seconds in place of its dollars (decisions
+    do not read cost without a budget), so a point's latency is what its own calls took when collected.
+    """
+    from dataclasses import replace
+
+    by_cost = deployed_outcomes(art, test, e_test)
+    by_time = (deployed_outcomes(art, replace(test, cost=test.latency_s), e_test)
+               if test.latency_s is not None else None)
+    correct = test.labels.correct
+    rows = np.arange(test.n)
+
+    def figures(rep: np.ndarray, cost: np.ndarray, seconds: np.ndarray | None) -> dict:
+        return {"accuracy": round(float(np.nanmean(correct[rows, rep])), 4),
+                "cost_per_1k": round(float(cost.mean() * 1000), 6),
+                "mean_latency_s": None if seconds is None else round(float(seconds.mean()), 3)}
+
+    singles = [{"model": m, **figures(np.full(test.n, j), test.cost[:, j],
+                                      None if test.latency_s is None else test.latency_s[:, j])}
+               for j, m in enumerate(test.models)]
+    points = []
+    for point in art.dial.points:
+        out = by_cost[point.name]
+        seconds = by_time[point.name].cost if by_time is not None else None
+        profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
+        points.append({"point": point.name, "profiles": profiles, **figures(out.rep, out.cost, seconds)})
+    strongest = max(singles, key=lambda s: (s["accuracy"], -s["cost_per_1k"]))
+    beats = [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
+             and (p["mean_latency_s"] if p["mean_latency_s"] is not None else p["cost_per_1k"])
+             < (strongest["mean_latency_s"] if strongest["mean_latency_s"] is not None else strongest["cost_per_1k"])]
+    return {"prompts": int(test.n), "single_models": singles, "points": points,
+            "strongest_alone": strongest["model"],
+            "points_as_accurate_and_faster": beats if test.latency_s is not None else None,
+            "points_as_accurate_and_cheaper": [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
+                                               and p["cost_per_1k"] < strongest["cost_per_1k"]]}
