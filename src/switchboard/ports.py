@@ -69,6 +69,9 @@ class Completion:
     # The most likely alternatives of the first generated token, token -> log-probability, when the call
     # asked for ``top_logprobs`` and the provider exposes them (local GGUF, OpenAI-compatible).
     first_token_logprobs: dict[str, float] | None = None
+    # The mean log-probability of the generated tokens (the model's own confidence in its answer), when
+    # the provider returned each token's log-probability (local GGUF always does).
+    mean_logprob: float | None = None
 
 
 @runtime_checkable

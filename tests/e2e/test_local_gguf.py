@@ -32,6 +32,15 @@ def test_greedy_answer_to_arithmetic_question_is_non_empty_and_contains_4(qwen):
     assert completion.finish_reason in ("stop", "length")
 
 
+def test_every_answer_carries_its_tokens_mean_log_probability(qwen):
+    sure = qwen.complete(QUESTION, max_tokens=16, temperature=0.0)
+    assert sure.mean_logprob is not None and -20.0 < sure.mean_logprob <= 0.0
+    # a greedy answer to 2+2 is near-certain; a free story is not: the model's own confidence separates them
+    story = qwen.complete([Message(role="user", content="Invent the name of a fictional island.")],
+                          max_tokens=16, temperature=1.0, seed=3)
+    assert story.mean_logprob is not None and story.mean_logprob < sure.mean_logprob
+
+
 def test_same_seed_gives_same_answer_across_calls(qwen):
     story = [Message(role="user", content="Invent a one-sentence story about a robot.")]
     first = qwen.complete(story, max_tokens=16, temperature=0.9, seed=1234)

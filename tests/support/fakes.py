@@ -116,13 +116,15 @@ class InMemoryTraces:
 
 class ScriptedProvider:
     """Answers from a script: a callable(messages) -> text, or raises the given error. ``logprobs``
-    (a dict of first-token alternatives) is returned when the caller asks for ``top_logprobs``."""
+    (a dict of first-token alternatives) is returned when the caller asks for ``top_logprobs``;
+    ``mean_logprob`` (the answer's own token log-probability) with every completion."""
 
     def __init__(self, reply=lambda messages: "4", error: Exception | None = None,
-                 logprobs: dict[str, float] | None = None) -> None:
+                 logprobs: dict[str, float] | None = None, mean_logprob: float | None = None) -> None:
         self.reply = reply
         self.error = error
         self.logprobs = logprobs
+        self.mean_logprob = mean_logprob
         self.calls = 0
 
     def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
@@ -133,7 +135,8 @@ class ScriptedProvider:
         text = self.reply(messages)
         return Completion(text=text, input_tokens=sum(len(m.content) for m in messages) // 4,
                           output_tokens=max(1, len(text) // 4), finish_reason="stop",
-                          first_token_logprobs=self.logprobs if top_logprobs else None)
+                          first_token_logprobs=self.logprobs if top_logprobs else None,
+                          mean_logprob=self.mean_logprob)
 
 
 class ScriptedProviders:

@@ -127,3 +127,23 @@ def test_a_measured_policy_without_calibration_sets_judges_and_bar_but_never_ver
     assert [j.kind for j in by_model["small"].judges] == ["logprob"] and by_model["small"].calibration is None
     assert [j.kind for j in by_model["big"].judges] == ["logprob"] and by_model["big"].calibration is not None
     assert [j.kind for j in by_model["mid"].judges] == ["self_verify", "llm_judge"]  # never measured: defaults
+
+
+def test_a_policy_that_measured_a_tier_not_worth_its_time_skips_it_but_never_the_last_or_a_pinned_one():
+    from switchboard.domain.models import JudgePolicy
+
+    policy = JudgePolicy(judges=["confidence"], threshold=0.9, skip=["small", "unmeasured"],
+                         measured={"train_auroc": {"small": 0.5, "big": 0.5}})
+    config = PlannerConfig(default_tiers=["small", "mid", "big"], judge_policy=policy)
+    assert [t.model for t in build_plan(request=REQ, catalog=CATALOG, config=config).tiers] == ["mid", "big"]
+    only_small = Category(name="chat", centroid=[1.0], tiers=["small"])
+    plan = build_plan(request=REQ, catalog=CATALOG, config=config, match=Match(category="chat", similarity=0.9),
+                      category=only_small)
+    assert [t.model for t in plan.tiers] == ["small"]  # the last tier stays: a plan needs a model
+    assert [t.model for t in build_plan(request=REQ, catalog=CATALOG, config=config,
+                                        pinned_model="small").tiers] == ["small"]
+    # a model the policy never measured is not skipped on its say-so
+    catalog = {**CATALOG, "unmeasured": entry("unmeasured", 0.05)}
+    plan = build_plan(request=REQ, catalog=catalog, config=config.model_copy(
+        update={"default_tiers": ["unmeasured", "big"]}))
+    assert [t.model for t in plan.tiers] == ["unmeasured", "big"]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Role = Literal["system", "user", "assistant"]
-JudgeKind = Literal["llm_judge", "self_verify", "logprob", "agreement", "verifier"]
+JudgeKind = Literal["llm_judge", "self_verify", "logprob", "confidence", "agreement", "verifier"]
 Action = Literal["accept", "escalate", "stop"]
 RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
 
@@ -44,7 +44,7 @@ class Calibration(BaseModel):
 
 
 # Judge roles of a ``JudgePolicy``, relative to the answering model: the model itself, or an independent one.
-JudgeRole = Literal["self_verify", "logprob", "llm_judge", "logprob_other"]
+JudgeRole = Literal["self_verify", "logprob", "confidence", "llm_judge", "logprob_other"]
 
 
 class JudgePolicy(BaseModel):
@@ -60,6 +60,10 @@ class JudgePolicy(BaseModel):
     self_verify_samples: int = Field(default=3, ge=1, le=16)
     calibration: dict[str, Calibration] = Field(default_factory=dict)
     threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Models not worth a tier of their own under these judges: on the training prompts the cascade through
+    # them was no more accurate than going straight to a stronger model, and slower. The planner drops them
+    # from a plan's tiers (never the plan's last one); a caller can still pin them.
+    skip: list[str] = Field(default_factory=list)
     measured: dict[str, Any] = Field(default_factory=dict)
 
     def calibration_for(self, model: str) -> Calibration | None:
@@ -221,6 +225,9 @@ class Candidate(BaseModel):
     key: str | None = None
     reused: bool = False
     clipped: bool = False  # the text was cut to the room the cascade state has for an answer
+    # the answering call's mean token log-probability, where the provider returned it (the ``confidence``
+    # judge reads it: the model's own certainty in what it said, at no extra call)
+    mean_logprob: float | None = None
 
 
 class Verdict(BaseModel):

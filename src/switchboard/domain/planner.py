@@ -95,7 +95,8 @@ def _independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, M
 def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig,
                 catalog: Mapping[str, ModelEntry]) -> list[JudgeSpec]:
     """Judges of one tier, by role: the answering model checks itself (``self_verify``, AutoMix's sampled
-    self-verification; ``logprob``, its P(CORRECT) from one forward pass) and another model grades it
+    self-verification; ``logprob``, its P(CORRECT) from one forward pass; ``confidence``, the probability it
+    gave its own answer's tokens, read from the answering call) and another model grades it
     (``llm_judge``; ``logprob_other``) - see ``_independent_judge``."""
     judges: list[JudgeSpec] = []
     for kind in config.judge_roles(model):
@@ -103,6 +104,8 @@ def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig,
             judges.append(JudgeSpec(kind="self_verify", model=model, samples=config.samples()))
         elif kind == "logprob":
             judges.append(JudgeSpec(kind="logprob", model=model))
+        elif kind == "confidence":
+            judges.append(JudgeSpec(kind="confidence", model=model))
         elif kind == "llm_judge":
             judges.append(JudgeSpec(kind="llm_judge", model=_independent_judge(model, tiers, catalog)))
         elif kind == "logprob_other":
@@ -156,7 +159,12 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
         tiers, route = order_by_learned(learned, catalog, config.learned_floor, config.max_tiers), "learned"
     else:
         tiers = list(config.default_tiers)
-    tiers = [m for m in dict.fromkeys(tiers) if m in catalog][: config.max_tiers]
+    tiers = [m for m in dict.fromkeys(tiers) if m in catalog]
+    if route != "pinned" and config.judge_policy is not None and config.judge_policy.skip:
+        policy = config.judge_policy
+        worth = [m for m in tiers if not (m in policy.skip and policy.covers(m))]
+        tiers = worth or tiers[-1:]  # the measured judges say the skipped tiers do not pay
+    tiers = tiers[: config.max_tiers]
     if not tiers:
         tiers = [m for m in config.default_tiers if m in catalog][: config.max_tiers]
         route = "default"

@@ -4,7 +4,8 @@ judge says about each answer - in the recorded-outcomes schema that ``train`` an
 For every (prompt, model): the model answers the prompt through its real provider (the request path's own
 ``service.tasks.solve``), the answer is graded against the reference (``GRADERS``: option letter, number,
 exact text), and the production judges (``service.tasks.run_judge``: self-verification by the answering
-model, the logprob judge by it and by an independent model, the rubric judge by the independent model)
+model, the logprob judge by it and by an independent model, the answer's own token probabilities
+(``confidence``, read from the answering call), the rubric judge by the independent model)
 give their verdicts, so ``train`` can calibrate each judge kind and measure how well it separates right
 answers from wrong ones.
 
@@ -35,7 +36,7 @@ from switchboard.domain.models import Candidate, ChatRequest, JudgeSpec, JudgeTa
 from switchboard.ports import ProviderSource
 from switchboard.service.tasks import run_judge, solve
 
-JUDGE_KINDS = ("self_verify", "logprob", "llm_judge", "logprob_other")
+JUDGE_KINDS = ("self_verify", "logprob", "confidence", "llm_judge", "logprob_other")
 
 
 class CollectError(ValueError):
@@ -222,6 +223,8 @@ def _judge_specs(model: str, other: str | None, kinds: Sequence[str]) -> list[Ju
             specs.append(JudgeSpec(kind="self_verify", model=model, samples=3))
         elif kind == "logprob":
             specs.append(JudgeSpec(kind="logprob", model=model))
+        elif kind == "confidence":
+            specs.append(JudgeSpec(kind="confidence", model=model))
         elif kind == "llm_judge" and other:
             specs.append(JudgeSpec(kind="llm_judge", model=other))
         elif kind == "logprob_other" and other:
@@ -279,7 +282,8 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
                    "reference": prompt.reference, "model": model, "response": candidate.text, "pred": pred,
                    "correct": correct, "input_tokens": candidate.usage.input_tokens,
                    "output_tokens": candidate.usage.output_tokens, "cost_usd": candidate.cost_usd,
-                   "latency_ms": round(candidate.latency_ms, 1), "finish_reason": candidate.finish_reason}
+                   "latency_ms": round(candidate.latency_ms, 1), "finish_reason": candidate.finish_reason,
+                   "mean_logprob": candidate.mean_logprob}
         journal.append(outcome)
         note("new_calls")
         return outcome
@@ -292,7 +296,7 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
         if not budget.reserve(bound):
             return
         candidate = Candidate(model=model, text=outcome["response"], finish_reason=outcome.get("finish_reason"),
-                              key=outcome["pred"])
+                              key=outcome["pred"], mean_logprob=outcome.get("mean_logprob"))
         verdict = run_judge(JudgeTask(judge=spec, request=request, candidate=candidate), catalog, providers)
         budget.settle(bound, verdict.cost_usd)
         journal.append({"type": "judge", "prompt_id": prompt.prompt_id, "model": model, "judge": spec.name,

@@ -14,8 +14,9 @@ model. Here, on prompts split by ``prompt_id``:
   ``policy.aggregate_confidence``, ``cascade.quorum_met`` and ``policy.decide`` decide. Latency and cost
   are the sums of the recorded calls the cascade makes (models here run one call at a time).
 
-The choice rule (documented, not tuned by hand): the judge set and bar with the highest training accuracy
-of the cascade, then the lowest training latency among those within ``ACCURACY_SLACK`` of it. A model's
+The choice rule (documented, not tuned by hand): the judge set, bar and tiers - the cascade through every
+model, or straight to the model most accurate alone with the others skipped (``JudgePolicy.skip``) - with
+the highest training accuracy, then the lowest training latency among those within ``ACCURACY_SLACK`` of it. A model's
 calibration is kept only when the judges' combined score reaches an AUROC of ``MIN_JUDGE_AUROC`` on the
 training prompts, and with any calibration the bar is at least ``MIN_VERIFIED_BAR``: an answer is never
 called verified on judges that cannot tell right from wrong, or at a P(correct) below one half. When no
@@ -49,7 +50,7 @@ from switchboard.domain.planner import PlannerConfig, build_plan
 from switchboard.domain.policy import aggregate_confidence, decide
 from switchboard.domain.taxonomy import Category, Match
 
-ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "llm_judge", "logprob_other")
+ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "confidence", "llm_judge", "logprob_other")
 BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
 ACCURACY_SLACK = 0.01
 # A calibration is kept - and the model's answers can be verified - only where the judges' combined score
@@ -130,6 +131,8 @@ class Collected:
             return [f"self_verify:{model}"]
         if role == "logprob":
             return [f"logprob:{model}"]
+        if role == "confidence":
+            return [f"confidence:{model}"]
         if role == "llm_judge":
             return [f"llm_judge:{o}" for o in others]
         return [f"logprob:{o}" for o in others]
@@ -201,7 +204,8 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
     """The cascade ``tiers`` judged by ``policy`` on ``prompts``, decided by the request path's code."""
     plan = _plan(data, tiers, policy, _catalog(data, catalog))
     threshold = policy.threshold if bar is None else bar
-    correct, latency, cost, verified, escalated, answered_by = [], [], [], 0, 0, dict.fromkeys(tiers, 0)
+    planned = [t.model for t in plan.tiers]  # the tiers the request path lays out (``policy.skip`` applied)
+    correct, latency, cost, verified, escalated, answered_by = [], [], [], 0, 0, dict.fromkeys(planned, 0)
     for p in prompts:
         attempts: list[Attempt] = []
         ms = usd = 0.0
@@ -244,7 +248,7 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
         latency.append(ms)
         cost.append(usd)
     n = max(1, len(prompts))
-    return {"tiers": list(tiers), "judges": list(policy.judges), "bar": threshold, "prompts": len(prompts),
+    return {"tiers": planned, "judges": list(policy.judges), "bar": threshold, "prompts": len(prompts),
             "accuracy": round(float(np.mean(correct)), 4) if prompts else None,
             "mean_latency_ms": round(float(np.mean(latency)), 1) if prompts else None,
             "p50_latency_ms": round(float(np.median(latency)), 1) if prompts else None,
@@ -314,17 +318,24 @@ def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, Mode
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
     tried = []
+    # the cascade through every model, and straight to the most accurate model alone (the others skipped)
+    strongest = max(data.models, key=lambda m: (np.mean([data.correct[(p, m)] for p in train]),
+                                                data.models.index(m)))
+    skips: list[list[str]] = [[]] + ([[m for m in data.models if m != strongest]] if len(data.models) > 1 else [])
     for roles in judge_sets(available):
-        policy = fit_policy(data, train, roles, catalog)
-        bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if policy.calibration else list(BARS)
-        best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in bars),
-                   key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
-        tried.append({"judges": list(roles), "bar": best["bar"], "train_accuracy": best["accuracy"],
-                      "train_mean_latency_ms": best["mean_latency_ms"], "calibrated_for": sorted(policy.calibration),
-                      "train_auroc": policy.measured.get("train_auroc"), "policy": policy})
+        fitted = fit_policy(data, train, roles, catalog)
+        for skip in skips:
+            policy = fitted.model_copy(update={"skip": skip})
+            bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if policy.calibration else list(BARS)
+            best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in bars),
+                       key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
+            tried.append({"judges": list(roles), "tiers": best["tiers"], "bar": best["bar"],
+                          "train_accuracy": best["accuracy"], "train_mean_latency_ms": best["mean_latency_ms"],
+                          "calibrated_for": sorted(policy.calibration),
+                          "train_auroc": policy.measured.get("train_auroc"), "policy": policy})
     top = max(t["train_accuracy"] for t in tried)
     pick = min((t for t in tried if t["train_accuracy"] >= top - ACCURACY_SLACK),
-               key=lambda t: (t["train_mean_latency_ms"], t["judges"]))
+               key=lambda t: (t["train_mean_latency_ms"], -len(t["tiers"]), t["judges"]))
     policy = pick["policy"].model_copy(update={"threshold": pick["bar"]})
     return policy, [{k: v for k, v in t.items() if k != "policy"} for t in tried]
 
@@ -336,7 +347,9 @@ def measure(data: Collected, train: Sequence[str], test: Sequence[str],
     report: dict[str, Any] = {
         "models": data.models, "train_prompts": len(train), "test_prompts": len(test),
         "choice": {"judges": policy.judges, "bar": policy.threshold,
-                   "rule": f"highest training accuracy of the cascade, then lowest training latency within "
+                   "tiers": [m for m in data.models if m not in policy.skip], "skip": policy.skip,
+                   "rule": f"highest training accuracy (every judge set of one or two roles, bar, and the cascade "
+                           f"or the most accurate model alone), then lowest training latency within "
                            f"{ACCURACY_SLACK} of it"},
         "judge_sets_tried": tried,
         "roles": role_table(data, test),

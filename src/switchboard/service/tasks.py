@@ -8,6 +8,7 @@ once: a tier or an agreement judge whose model already answered reuses that answ
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import replace
 
@@ -63,7 +64,8 @@ def _answer(model: str, completion: Completion, entry: ModelEntry, prompt: str, 
         text, clipped = text.encode("utf-8")[:cap].decode("utf-8", errors="ignore"), True
     return Candidate(model=model, text=text, clipped=clipped,
                      usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
-                     cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason, key=key)
+                     cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason, key=key,
+                     mean_logprob=completion.mean_logprob)
 
 
 def _reused(answer: Candidate) -> Candidate:
@@ -120,6 +122,8 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
             verdict = _ask_for_verdicts(task, catalog, providers)
         elif spec.kind == "logprob":
             verdict = _logprob(task, catalog, providers)
+        elif spec.kind == "confidence":
+            verdict = _confidence(task)
         else:
             verdict = Verdict(judge=spec.name, kind=spec.kind, score=None,
                               detail=f"judge kind '{spec.kind}' does not run as a judge task")
@@ -195,6 +199,23 @@ def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provide
         detail = f"P(CORRECT) = {score:.3f} from the first token (reply {completion.text!r:.20})"
     return Verdict(judge=spec.name, kind="logprob", score=score, cost_usd=cost, detail=detail,
                    usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens))
+
+
+def _confidence(task: JudgeTask) -> Verdict:
+    """The answering model's own certainty: the geometric mean of the probabilities it gave the tokens of
+    its answer (exp of their mean log-probability), read from the call that produced it - no model call,
+    nothing to pay. An answer whose provider returned no token probabilities, or one that was cut off at
+    the length limit (its tokens say nothing of the answer it did not finish), makes it abstain."""
+    spec, candidate = task.judge, task.candidate
+    if candidate.mean_logprob is None:
+        return Verdict(judge=spec.name, kind="confidence", score=None,
+                       detail="the answer's provider returned no token probabilities, abstained")
+    if candidate.finish_reason == "length":
+        return Verdict(judge=spec.name, kind="confidence", score=None,
+                       detail="the answer was cut off at the length limit, abstained")
+    score = math.exp(min(0.0, candidate.mean_logprob))
+    return Verdict(judge=spec.name, kind="confidence", score=score,
+                   detail=f"the answer's tokens had a geometric-mean probability of {score:.3f}")
 
 
 def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:

@@ -41,8 +41,8 @@ def _judge_or_answer(answer: str):
 def _setup():
     catalog = {"small": catalog_entry("small", price=0.1), "big": catalog_entry("big", price=1.0)}
     providers = ScriptedProviders({
-        "small": ScriptedProvider(_judge_or_answer("A"), logprobs={"COR": -2.0, "INC": -0.2}),
-        "big": ScriptedProvider(_judge_or_answer("B"), logprobs={"COR": -0.1, "INC": -2.5}),
+        "small": ScriptedProvider(_judge_or_answer("A"), logprobs={"COR": -2.0, "INC": -0.2}, mean_logprob=-1.2),
+        "big": ScriptedProvider(_judge_or_answer("B"), logprobs={"COR": -0.1, "INC": -2.5}, mean_logprob=-0.05),
     })
     return catalog, providers
 
@@ -58,9 +58,13 @@ def test_outcomes_are_graded_and_every_judge_kind_is_recorded(tmp_path):
     assert by_model == {"small": 0.0, "big": 1.0}
     assert set(outcomes.columns) >= {"prompt_id", "prompt", "category", "subcategory", "reference", "model",
                                      "response", "pred", "correct", "input_tokens", "output_tokens", "cost_usd"}
-    assert set(judges["kind"]) == {"self_verify", "logprob", "llm_judge"}
-    # each answer: self_verify + logprob by itself, llm_judge + logprob by the other model
-    assert len(judges) == 8 * 4
+    assert set(judges["kind"]) == {"self_verify", "logprob", "confidence", "llm_judge"}
+    # each answer: self_verify + logprob + its own token confidence by itself, llm_judge + logprob by the other
+    assert len(judges) == 8 * 5
+    confidence = judges[judges["kind"] == "confidence"].groupby("model")
+    assert confidence["score"].mean().round(4).to_dict() == {"big": round(2.718281828 ** -0.05, 4),
+                                                            "small": round(2.718281828 ** -1.2, 4)}
+    assert (confidence["cost_usd"].max() == 0.0).all()  # read from the answering call: nothing to pay
     rubric = judges[judges["kind"] == "llm_judge"].set_index("model")["score"].groupby(level=0).mean()
     assert rubric["big"] == 1.0 and rubric["small"] == 0.0
     self_logprob = judges[(judges["kind"] == "logprob") & (judges["role"] == "self")]
@@ -79,9 +83,10 @@ def test_a_rerun_pays_for_nothing_twice_and_finishes_what_was_interrupted(tmp_pa
     report = collect(catalog=catalog, prompts=prompts, providers=providers, out_dir=tmp_path / "out",
                      progress=False)
     assert report.outcomes == 6
-    assert report.new_calls == 2 + 2 * 4  # the third prompt's two answers and its eight judge verdicts
+    assert report.new_calls == 2 + 2 * 5  # the third prompt's two answers and its ten judge verdicts
     new = {m: p.calls - calls[m] for m, p in providers.providers.items()}
-    # one answer each, plus 3 self-verify samples + 1 logprob as self, 1 rubric + 1 logprob as other
+    # one answer each, plus 3 self-verify samples + 1 logprob as self, 1 rubric + 1 logprob as other (the
+    # confidence verdict is read from the answer: no call)
     assert new == {"small": 1 + 4 + 2, "big": 1 + 4 + 2}
 
 

@@ -92,3 +92,19 @@ def test_judges_that_cannot_tell_right_from_wrong_calibrate_nothing_and_verify_n
     assert set(informative.calibration) == set(MODELS)
     policy, _ = measure(data, data.prompt_ids[:150], data.prompt_ids[150:])
     assert policy.threshold >= MIN_VERIFIED_BAR  # calibrated: "verified" means P(correct) of at least a half
+
+
+def test_when_no_judge_makes_the_cascade_pay_the_policy_goes_straight_to_the_most_accurate_model(tmp_path):
+    """Coin-flip judges only: a cascade through the small model is no more accurate than the big model
+    alone and slower, so the fitted policy skips the small model - and the held-out replay, laid out by
+    the request path's planner, runs the big model alone."""
+    data = _write(tmp_path, n=300)
+    for key in [k for k in data.verdicts if not k[2].startswith(("self_verify", "llm_judge"))]:
+        del data.verdicts[key]
+    policy, report = measure(data, data.prompt_ids[:200], data.prompt_ids[200:])
+    assert policy.skip == ["small"] and report["choice"]["tiers"] == ["big"]
+    assert report["cascade"]["tiers"] == ["big"] and report["cascade"]["escalated"] == 0.0
+    single = {s["model"]: s for s in report["single_models"]}
+    assert report["cascade"]["accuracy"] == single["big"]["accuracy"]
+    tried = {(tuple(t["judges"]), tuple(t["tiers"])) for t in report["judge_sets_tried"]}
+    assert (("self_verify",), ("small", "big")) in tried and (("self_verify",), ("big",)) in tried

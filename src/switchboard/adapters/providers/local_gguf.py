@@ -178,8 +178,13 @@ class LocalGGUF:
             request["seed"] = seed
         if choices:
             request["grammar"] = choice_grammar(choices)
+        # every generated token's log-probability (the answer's own confidence, ``mean_logprob``): llama.cpp
+        # has the logits anyway; alternatives only when asked for
+        request["logprobs"] = True
         if top_logprobs:
-            request["logprobs"], request["top_logprobs"] = True, int(top_logprobs)
+            request["top_logprobs"] = int(top_logprobs)
+        else:
+            request["top_logprobs"] = 1  # the sampled token and no alternatives (llama.cpp defaults to 20)
         wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
             if by_request:
@@ -215,6 +220,7 @@ class _Stream:
         self.error: dict[str, Any] | None = None
         self.timed_out = False
         self.first_token_logprobs: dict[str, float] | None = None
+        self.token_logprobs: list[float] = []
 
     def __call__(self, chunk: Any) -> bool:
         if not isinstance(chunk, dict):
@@ -228,8 +234,12 @@ class _Stream:
             content = (choice.get("delta") or {}).get("content")
             if content:
                 self.parts.append(content)
+            logprobs = choice.get("logprobs")
             if self.first_token_logprobs is None:
-                self.first_token_logprobs = first_token_logprobs(choice.get("logprobs"))
+                self.first_token_logprobs = first_token_logprobs(logprobs)
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                self.token_logprobs += [float(e["logprob"]) for e in logprobs["content"]
+                                        if isinstance(e, dict) and isinstance(e.get("logprob"), (int, float))]
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         if isinstance(chunk.get("usage"), dict):
@@ -260,4 +270,5 @@ class _Stream:
             finish_reason=self.finish_reason,
             latency_ms=latency_ms,
             first_token_logprobs=self.first_token_logprobs,
+            mean_logprob=sum(self.token_logprobs) / len(self.token_logprobs) if self.token_logprobs else None,
         )

@@ -197,7 +197,18 @@ def parse_chat_completion(data: dict[str, Any], messages: list[Message], latency
         output_tokens = estimate_tokens(text)
     return Completion(text=text, input_tokens=input_tokens, output_tokens=output_tokens,
                       finish_reason=choice.get("finish_reason"), latency_ms=latency_ms,
-                      first_token_logprobs=first_token_logprobs(choice.get("logprobs")))
+                      first_token_logprobs=first_token_logprobs(choice.get("logprobs")),
+                      mean_logprob=mean_token_logprob(choice.get("logprobs")))
+
+
+def mean_token_logprob(logprobs: Any) -> float | None:
+    """The mean log-probability of the generated tokens from an OpenAI-shaped ``logprobs`` object; None
+    when it holds none."""
+    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
+        return None
+    values = [float(e["logprob"]) for e in logprobs["content"]
+              if isinstance(e, dict) and isinstance(e.get("logprob"), (int, float))]
+    return sum(values) / len(values) if values else None
 
 
 def first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
