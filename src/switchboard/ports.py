@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -80,12 +80,15 @@ class Provider(Protocol):
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
+                 response_format: dict[str, Any] | None = None) -> Completion:
         """One completion of at most ``max_tokens`` tokens. ``deadline`` (epoch seconds) bounds the whole
         call: past it the provider raises ``DeadlineExceeded``. ``choices`` asks for a reply that is
         exactly one of these strings, where the provider can constrain its output (others ignore it).
         ``top_logprobs`` asks for the first token's most likely alternatives (providers that cannot give
-        them leave ``first_token_logprobs`` empty)."""
+        them leave ``first_token_logprobs`` empty). ``response_format`` (OpenAI's object) asks for JSON
+        where the provider has a JSON mode; others ignore it (the request's messages say it too, and the
+        cascade checks every answer: ``domain.formats``)."""
         ...
 
 

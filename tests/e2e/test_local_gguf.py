@@ -72,3 +72,15 @@ def test_generation_past_its_deadline_raises_provider_timeout(qwen):
     essay = [Message(role="user", content="Write a long essay about the history of computing.")]
     with pytest.raises(ProviderTimeout):
         hurried.complete(essay, max_tokens=200, temperature=0.0)
+
+
+def test_a_json_schema_response_format_constrains_the_local_model_to_valid_json(qwen):
+    import json
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+              "required": ["city", "country"], "additionalProperties": False}
+    completion = qwen.complete([Message(role="user", content="Name the capital of France as JSON.")],
+                               max_tokens=48, temperature=0.0,
+                               response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
+    value = json.loads(completion.text)
+    assert set(value) == {"city", "country"} and all(isinstance(v, str) for v in value.values())

@@ -31,9 +31,14 @@ KEY_ENV = "SB_FAKE_UPSTREAM_KEY"
 
 
 def reply(body: dict) -> str:
-    """Judges (their prompts fence the answer) say the answer is correct; everything else answers 4."""
+    """Judges (their prompts fence the answer) say the answer is correct; everything else answers 4 - asked
+    for JSON, the strong model in a code fence and the fast one in prose."""
     last = (body.get("messages") or [{}])[-1].get("content", "")
-    return "VERDICT: CORRECT" if "<<<ANSWER" in str(last) else "4"
+    if "<<<ANSWER" in str(last):
+        return "VERDICT: CORRECT"
+    if body.get("response_format"):
+        return '```json\n{"answer": 4}\n```' if body.get("model") == "strong" else "The answer is 4."
+    return "4"
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +272,28 @@ def test_the_openai_sdk_streams_the_accepted_answer_and_lists_the_models(stack):
         client.chat.completions.create(model="auto", max_tokens=8, top_p=0.5,
                                        messages=[{"role": "user", "content": "What is 2+2?"}])
     assert refused.value.body["param"] == "top_p"
+
+
+def test_a_json_response_format_returns_json_or_an_error_never_prose(stack):
+    """The fast model answers in prose: its tier fails the format check (paid for, recorded) and the cascade
+    falls through to the strong one, whose fenced JSON comes back as the JSON alone. A schema no model meets
+    is a 502 naming response_format, with the trace."""
+    import openai
+
+    _, server, _, _ = stack
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-locally", max_retries=0)
+    messages = [{"role": "user", "content": "What is 2+2? Answer in JSON."}]
+    reply_ = client.chat.completions.create(model="auto", max_tokens=16, messages=messages,
+                                            response_format={"type": "json_object"})
+    assert json.loads(reply_.choices[0].message.content) == {"answer": 4}
+    sb = reply_.model_extra["switchboard"]
+    assert sb["answered_by"]["model"] == "strong"
+    rejected = [t for t in sb["tiers"] if t["status"] == "rejected"]
+    assert [t["model"] for t in rejected] == ["fast"] and "not JSON" in rejected[0]["error"]
+    assert rejected[0]["cost_usd"] > 0
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    with pytest.raises(openai.APIStatusError) as failed:
+        client.chat.completions.create(model="auto", max_tokens=16, messages=messages, response_format={
+            "type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
+    assert failed.value.status_code == 502 and "response_format" in failed.value.body["message"]
+    assert "city" in failed.value.body["message"] and failed.value.body.get("trace_id")

@@ -170,3 +170,10 @@ def test_error_messages_carry_no_upstream_body_or_url(server, behaviour):
         complete(OpenAICompatible(server.base_url, "tiny"))
     assert "fake error" not in str(info.value) and "not json" not in str(info.value)
     assert server.base_url not in str(info.value) and "tiny" in str(info.value)
+
+
+def test_a_response_format_is_sent_as_given_and_token_log_probabilities_are_read(server):
+    fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}
+    complete(OpenAICompatible(server.base_url, "tiny"), response_format=fmt)
+    [request] = server.requests
+    assert request.body["response_format"] == fmt

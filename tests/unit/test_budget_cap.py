@@ -33,7 +33,8 @@ class WorstCaseProvider:
     def __init__(self, verdict: str) -> None:
         self.verdict, self.calls = verdict, 0
 
-    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None):
+    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
+                 response_format=None):
         self.calls += 1
         judging = "<<<ANSWER" in messages[-1].content
         text = self.verdict if judging else "答" * max_tokens

@@ -14,7 +14,9 @@ BASE = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.mark.parametrize(("name", "value"), [
     ("top_p", 0.5), ("presence_penalty", 1.0), ("frequency_penalty", -0.5), ("logit_bias", {"50256": -100}),
-    ("logprobs", True), ("top_logprobs", 5), ("response_format", {"type": "json_object"}),
+    ("logprobs", True), ("top_logprobs", 5), ("response_format", {"type": "xml"}),
+    ("response_format", {"type": "json_schema"}), ("response_format", {"type": "json_object", "json_schema": {}}),
+    ("response_format", {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "nonsense"}}}),
     ("tools", [{"type": "function", "function": {"name": "f"}}]), ("tool_choice", "auto"), ("seed", 7),
     ("store", True), ("metadata", {"k": "v"}), ("stream_options", {"include_usage": True}),
     ("temperaturee", 0.2), ("max_token", 5), ("service_tier", "flex"),
@@ -24,7 +26,7 @@ def test_a_parameter_that_would_change_the_answer_is_refused_by_name(name, value
         parse(ChatCompletionRequest, {**BASE, name: value})
     status, body = http_error(caught.value)
     assert status == 400
-    assert body["error"]["param"] == name and name in body["error"]["message"]
+    assert body["error"]["param"].split(".")[0] == name and name in body["error"]["message"]  # or a field of it
     assert body["error"]["type"] == "invalid_request_error" and isinstance(body["error"]["code"], str)
 
 
@@ -56,3 +58,18 @@ def test_the_answer_is_cut_at_the_first_stop_sequence():
     cut = cut_at_stop(completion, ["END", "\n\n"])
     assert cut.text == "4" and cut.finish_reason == "stop" and cut.output_tokens == 5
     assert cut_at_stop(completion, ["zzz"]) is completion
+
+
+def test_a_json_response_format_is_told_to_every_model_and_kept_for_the_check():
+    plain = parse(ChatCompletionRequest, {**BASE, "response_format": {"type": "text"}}).to_domain(10_000)
+    assert plain.response_format is None and [m.role for m in plain.messages] == ["user"]
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    request = parse(ChatCompletionRequest, {
+        "model": "auto", "messages": [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "hi"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "count", "schema": schema, "strict": True}}})
+    domain = request.to_domain(10_000)
+    assert domain.response_format is not None and domain.response_format.json_schema == schema
+    assert [m.role for m in domain.messages] == ["system", "user"]  # one system message, the format appended
+    assert domain.messages[0].content.startswith("Be terse.") and '"required":["n"]' in domain.messages[0].content
+    assert domain.prompt == "hi"
+    assert domain.response_format.openai() == {"type": "json_schema", "json_schema": {"name": "count", "schema": schema}}

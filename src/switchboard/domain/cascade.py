@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .answers import group_answers, same_answer
+from .formats import check_answer
 from .fusion import fuse_one
 from .models import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
 from .policy import aggregate_confidence, decide
@@ -143,6 +144,12 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
             weights = {j.name: j.weight for j in tier_spec.judges}
             confidence = aggregate_confidence(verdicts, weights=weights, calibration=tier_spec.calibration)
             attempt = attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence})
+    fmt = state.request.response_format
+    if attempt.candidate is not None and fmt is not None:
+        forward = answers.get(attempt.answer_model or "", attempt.candidate)
+        _, why = check_answer(forward.text, fmt)
+        if why is not None:  # a free, deterministic judge that no confidence can overrule
+            attempt = attempt.model_copy(update={"rejected": f"response_format: {why}"})
     attempts = [*state.attempts, attempt]
     spent = state.spent_usd + attempt.cost_usd
     next_index = state.tier + 1
@@ -150,7 +157,8 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
     threshold = plan.tiers[state.tier].threshold
     if state.request.quality is not None and plan.fusion is None:
         threshold = state.request.quality  # a dial plan's bars are the trained ones; quality chose its point
-    decision = decide(tier=state.tier, n_tiers=len(plan.tiers), answered=attempt.candidate is not None,
+    decision = decide(tier=state.tier, n_tiers=len(plan.tiers),
+                      answered=attempt.candidate is not None and attempt.rejected is None,
                       confidence=attempt.confidence, threshold=threshold, spent_usd=spent,
                       next_tier_cost_usd=next_cost,
                       max_cost_usd=state.request.max_cost_usd if state.request.max_cost_usd is not None

@@ -82,6 +82,24 @@ class Message(BaseModel):
     content: str
 
 
+class ResponseFormat(BaseModel):
+    """What the caller asked the answer to be (OpenAI's ``response_format``; ``domain.formats`` checks it).
+    ``json_schema`` is the JSON Schema of a ``json_schema`` request."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: Literal["json_object", "json_schema"]
+    name: str | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    def openai(self) -> dict[str, Any]:
+        """The OpenAI ``response_format`` object (sent to providers that take one)."""
+        if self.type == "json_object":
+            return {"type": "json_object"}
+        return {"type": "json_schema", "json_schema": {"name": self.name or "answer",
+                                                        "schema": self.json_schema or {}}}
+
+
 class ChatRequest(BaseModel):
     """What a caller asks for, after validation (the HTTP layer maps its own schema onto this)."""
 
@@ -95,6 +113,9 @@ class ChatRequest(BaseModel):
     stop: list[str] = Field(default_factory=list, max_length=4)
     user: str | None = Field(default=None, max_length=256)  # the caller's end-user id, kept in the trace
     key_id: str | None = None  # the API key the request came with (its public id), kept in the trace
+    # JSON answers (``domain.formats``): every model is told, and an answer that fails the check is never
+    # returned; the format's instruction is already in ``messages``
+    response_format: ResponseFormat | None = None
 
     @property
     def prompt(self) -> str:
@@ -269,6 +290,9 @@ class Attempt(BaseModel):
     confidence: float | None = None
     answer_model: str | None = None
     answer_key: str | None = None
+    # why the answer this attempt puts forward can never be returned (it broke the request's
+    # ``response_format``); the attempt is then a failed tier whose call was still paid for
+    rejected: str | None = None
 
     @property
     def cost_usd(self) -> float:

@@ -44,7 +44,7 @@ def best_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
     best: Attempt | None = None
     best_key: tuple[float, int] | None = None
     for attempt in attempts:
-        if attempt.candidate is None:
+        if attempt.candidate is None or attempt.rejected is not None:
             continue
         key = (attempt.confidence if attempt.confidence is not None else -1.0, attempt.tier)
         if best_key is None or key > best_key:

@@ -15,7 +15,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from switchboard.domain.models import Candidate, CascadeState, ChatRequest, Message
+from switchboard.domain.formats import SchemaError, check_answer, check_schema, with_instruction
+from switchboard.domain.models import Candidate, CascadeState, ChatRequest, Message, ResponseFormat
 from switchboard.ports import Trace
 from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
 
@@ -60,7 +61,7 @@ class SwitchboardOptions(BaseModel):
 # frameworks send by default); any other value is refused with a 400 naming the parameter - never dropped.
 NEUTRAL_PARAMETERS: dict[str, tuple[Any, ...]] = {
     "top_p": (1, 1.0), "presence_penalty": (0, 0.0), "frequency_penalty": (0, 0.0), "logit_bias": ({},),
-    "logprobs": (False,), "top_logprobs": (0,), "response_format": ({"type": "text"},), "tools": ([],),
+    "logprobs": (False,), "top_logprobs": (0,), "tools": ([],),
     "tool_choice": ("none",), "functions": ([],), "parallel_tool_calls": (True, False), "store": (False,),
     "metadata": ({},), "service_tier": ("auto", "default"), "seed": (),
     "modalities": (["text"],), "reasoning_effort": (), "prediction": (), "audio": (), "web_search_options": (),
@@ -70,11 +71,51 @@ WHY_REFUSED = {
     "tools": "tool calling is not supported by the cascade (the judges grade text answers)",
     "functions": "function calling is not supported by the cascade (the judges grade text answers)",
     "tool_choice": "tool calling is not supported", "function_call": "function calling is not supported",
-    "response_format": "only {\"type\": \"text\"} is supported",
     "logprobs": "token log-probabilities of a cascade's answer are not returned",
     "top_logprobs": "token log-probabilities of a cascade's answer are not returned",
     "seed": "not every provider of the cascade can honour a seed",
 }
+
+
+class JsonSchemaParam(BaseModel):
+    """``response_format.json_schema``: the schema the answer must be valid against."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = Field(default=None, max_length=2000)
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: bool | None = None  # every answer is checked against the schema: strict is always honoured
+
+
+class ResponseFormatParam(BaseModel):
+    """OpenAI's ``response_format``: text (the default), a JSON object, or JSON valid against a schema."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaParam | None = None
+
+    @model_validator(mode="after")
+    def _schema_with_its_type(self) -> ResponseFormatParam:
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise BadRequest("response_format.json_schema is given with, and only with, type \"json_schema\"",
+                             param="response_format")
+        if self.json_schema is not None:
+            try:
+                check_schema(self.json_schema.schema_)
+            except SchemaError as exc:
+                raise BadRequest(f"response_format.json_schema.schema is not a valid JSON Schema: {exc}"[:300],
+                                 param="response_format") from None
+        return self
+
+    def to_domain(self) -> ResponseFormat | None:
+        if self.type == "text":
+            return None
+        if self.json_schema is None:
+            return ResponseFormat(type="json_object")
+        return ResponseFormat.model_validate({"type": "json_schema", "name": self.json_schema.name,
+                                              "schema": self.json_schema.schema_})
 
 
 class StreamOptions(BaseModel):
@@ -98,6 +139,7 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
     user: str | None = Field(default=None, max_length=256)
+    response_format: ResponseFormatParam | None = None
     switchboard: SwitchboardOptions = Field(default_factory=SwitchboardOptions)
     # POST /v1/route only: run as a job (202 and a job id; GET /v1/jobs/{id}) for cascades longer than the
     # API's integration timeout
@@ -178,7 +220,8 @@ class ChatCompletionRequest(BaseModel):
         total = sum(len(m.content) for m in messages)
         if total > max_prompt_chars:
             raise PromptTooLarge(f"prompt is {total} characters; the limit is {max_prompt_chars}")
-        return ChatRequest(messages=messages, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
+        fmt = self.response_format.to_domain() if self.response_format is not None else None
+        return ChatRequest(messages=with_instruction(messages, fmt), response_format=fmt, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
                            profile=self.profile(), user=self.user,
@@ -213,8 +256,8 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
             {
                 "tier": a.tier,
                 "model": a.model,
-                "status": "answered" if a.candidate else "failed",
-                "error": a.error,
+                "status": "rejected" if a.rejected else "answered" if a.candidate else "failed",
+                "error": a.error or a.rejected,
                 "confidence": a.confidence,
                 "cost_usd": round(a.cost_usd, 10),
                 "latency_ms": round(a.candidate.latency_ms, 1) if a.candidate else None,
@@ -279,6 +322,18 @@ def billed_usage(state: CascadeState) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+def answer_text(state: CascadeState, candidate: Candidate) -> str:
+    """The content returned: the answer's text, or with a ``response_format`` its JSON alone (the cascade
+    never accepts an answer that fails the format, so this finds it)."""
+    fmt = state.request.response_format
+    if fmt is None:
+        return candidate.text
+    text, why = check_answer(candidate.text, fmt)
+    if text is None:  # pragma: no cover - the decide step rejects such answers
+        raise CascadeFailed(state.request_id, f"the answer does not meet the response_format: {why}")
+    return text
+
+
 def chat_completion_response(state: CascadeState) -> dict[str, Any]:
     candidate = answer_of(state)
     if candidate is None:
@@ -290,7 +345,7 @@ def chat_completion_response(state: CascadeState) -> dict[str, Any]:
         "model": candidate.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": candidate.text},
+            "message": {"role": "assistant", "content": answer_text(state, candidate)},
             "finish_reason": candidate.finish_reason if candidate.finish_reason in ("stop", "length") else "stop",
         }],
         "usage": billed_usage(state),

@@ -308,6 +308,11 @@ class RouterService:
             if final.decision is not None and final.decision.reason == "deadline":
                 raise CascadeTimedOut(final.request_id, "no model answered before the request's deadline; "
                                                         "see the trace")
+            rejected = [a.rejected for a in final.attempts if a.rejected]
+            if rejected:
+                raise CascadeFailed(final.request_id, f"no model's answer met the response_format ({rejected[-1]}"
+                                                      f"{'' if len(rejected) == 1 else f'; {len(rejected)} answers'}"
+                                                      "); see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
         return final
 

@@ -80,7 +80,8 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
     provider = providers.provider_for(entry)
     started = time.perf_counter()
     completion = provider.complete(request.messages, max_tokens=request.max_tokens,
-                                   temperature=request.temperature, deadline=deadline)
+                                   temperature=request.temperature, deadline=deadline,
+                                   response_format=request.response_format.openai() if request.response_format else None)
     if request.stop:
         completion = cut_at_stop(completion, request.stop)
     return _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)

@@ -69,7 +69,8 @@ class AnthropicMessages:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
+                 response_format: dict[str, Any] | None = None) -> Completion:
         """``seed`` and ``choices`` are accepted for the protocol; the Messages API has neither."""
         system, turns = split_system(messages)
         body: dict[str, Any] = {

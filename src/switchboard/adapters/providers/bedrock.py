@@ -65,7 +65,8 @@ class BedrockConverse:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
+                 response_format: dict[str, Any] | None = None) -> Completion:
         """``seed`` and ``choices`` are accepted for the protocol; Converse has no portable way to use them.
         The call is bounded by the provider's timeout and the request's deadline (``within``)."""
         system, turns = split_system(messages)

@@ -153,7 +153,8 @@ class LocalGGUF:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
+                 response_format: dict[str, Any] | None = None) -> Completion:
         """``choices`` constrains the reply to exactly one of them (a llama.cpp grammar); ``deadline``
         (epoch seconds) and the provider's ``timeout_s`` bound the call, whichever ends first."""
         started = time.perf_counter()
@@ -178,6 +179,8 @@ class LocalGGUF:
             request["seed"] = seed
         if choices:
             request["grammar"] = choice_grammar(choices)
+        elif response_format:
+            request["response_format"] = response_format  # llama.cpp compiles it to a grammar
         # every generated token's log-probability (the answer's own confidence, ``mean_logprob``): llama.cpp
         # has the logits anyway; alternatives only when asked for
         request["logprobs"] = True

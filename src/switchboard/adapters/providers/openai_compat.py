@@ -149,7 +149,8 @@ class OpenAICompatible:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
+                 response_format: dict[str, Any] | None = None) -> Completion:
         """``choices`` is ignored: the chat-completions API has no portable way to constrain a reply."""
         body: dict[str, Any] = {
             "model": self.model,
@@ -161,6 +162,8 @@ class OpenAICompatible:
             body["seed"] = seed
         if top_logprobs:
             body["logprobs"], body["top_logprobs"] = True, min(20, int(top_logprobs))
+        if response_format:
+            body["response_format"] = response_format
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         started = time.perf_counter()
         data = post_json(self.http, f"{self.base_url}/chat/completions", body, headers,

@@ -48,7 +48,8 @@ class ReplayProvider:
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None) -> Completion:
+                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
+                 response_format: dict[str, Any] | None = None) -> Completion:
         start = time.perf_counter()
         prompt = next((m.content for m in reversed(messages) if m.role == "user"), None)
         if prompt is None:
