@@ -88,6 +88,28 @@ def test_openai_sdk_gets_a_real_answer_with_switchboard_extension(stack, client)
     assert trace["state"]["decision"]["action"] == sb["decision"]["action"]
 
 
+def test_real_local_models_call_a_tool_with_arguments_valid_against_its_schema(client):
+    """The local models are constrained to the tool-call protocol (a grammar from its JSON Schema), and the
+    cascade checks the call: the SDK gets OpenAI tool_calls whose arguments fit the tool's schema."""
+    weather = {"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                        "unit": {"type": "string", "enum": ["C", "F"]}},
+                       "required": ["city", "unit"], "additionalProperties": False}}}
+    reply = client.chat.completions.create(model="auto", max_tokens=64, tools=[weather], tool_choice="required",
+                                           messages=[{"role": "user", "content": "What's the weather in Oslo, in C?"}])
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.tool_calls
+    for call in choice.message.tool_calls:
+        arguments = json.loads(call.function.arguments)
+        assert call.function.name == "get_weather" and set(arguments) == {"city", "unit"}
+        assert isinstance(arguments["city"], str) and arguments["unit"] in ("C", "F")
+    json_reply = client.chat.completions.create(
+        model="auto", max_tokens=48, response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": "Give the capital of Norway as JSON with the key capital."}])
+    assert isinstance(json.loads(json_reply.choices[0].message.content), dict)
+
+
 def test_local_run_executes_the_definition_cdk_synth_emits(stack):
     local, _ = stack
     emitted, _ = definition_from_template(synth_template())

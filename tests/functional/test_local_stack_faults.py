@@ -36,7 +36,11 @@ def reply(body: dict) -> str:
     last = (body.get("messages") or [{}])[-1].get("content", "")
     if "<<<ANSWER" in str(last):
         return "VERDICT: CORRECT"
-    if body.get("response_format"):
+    fmt = body.get("response_format") or {}
+    if fmt.get("json_schema", {}).get("name") == "tool_calls":  # the tool-call protocol
+        city = {"city": "Paris"} if body.get("model") == "strong" else {"town": "Paris"}
+        return json.dumps({"tool_calls": [{"name": "get_weather", "arguments": city}]})
+    if fmt:
         return '```json\n{"answer": 4}\n```' if body.get("model") == "strong" else "The answer is 4."
     return "4"
 
@@ -297,3 +301,35 @@ def test_a_json_response_format_returns_json_or_an_error_never_prose(stack):
             "type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
     assert failed.value.status_code == 502 and "response_format" in failed.value.body["message"]
     assert "city" in failed.value.body["message"] and failed.value.body.get("trace_id")
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Current weather of a city",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                           "required": ["city"], "additionalProperties": False}}}
+
+
+def test_tools_come_back_as_openai_tool_calls_whose_arguments_match_the_schema(stack):
+    """The fast model calls the tool with arguments its schema refuses: rejected, and the strong model's
+    valid call is returned as OpenAI tool_calls - also streamed, as the SDK accumulates them."""
+    import openai
+
+    _, server, _, _ = stack
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-locally", max_retries=0)
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    reply_ = client.chat.completions.create(model="auto", max_tokens=32, messages=messages, tools=[WEATHER])
+    choice = reply_.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+    tiers = reply_.model_extra["switchboard"]["tiers"]
+    assert [t["status"] for t in tiers] == ["rejected", "answered"] and "arguments invalid" in tiers[0]["error"]
+    chunks = list(client.chat.completions.create(model="auto", max_tokens=32, messages=messages, tools=[WEATHER],
+                                                 stream=True))
+    deltas = [c.choices[0].delta for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    assert deltas and deltas[0].tool_calls[0].function.name == "get_weather"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    # the conversation goes on with the tool's result
+    follow = client.chat.completions.create(model="auto", max_tokens=32, tools=[WEATHER], tool_choice="none", messages=[
+        *messages, choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}])
+    assert follow.choices[0].finish_reason == "stop" and follow.choices[0].message.content == "4"

@@ -17,7 +17,9 @@ BASE = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
     ("logprobs", True), ("top_logprobs", 5), ("response_format", {"type": "xml"}),
     ("response_format", {"type": "json_schema"}), ("response_format", {"type": "json_object", "json_schema": {}}),
     ("response_format", {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "nonsense"}}}),
-    ("tools", [{"type": "function", "function": {"name": "f"}}]), ("tool_choice", "auto"), ("seed", 7),
+    ("tools", [{"type": "retrieval"}]), ("tools", [{"type": "function", "function": {"name": "f", "parameters": {"type": 7}}}]),
+    ("tools", [{"type": "function", "function": {"name": "f"}}] * 2), ("tool_choice", "auto"), ("seed", 7),
+    ("tool_choice", {"type": "function", "function": {"name": "absent"}}), ("functions", [{"name": "f"}]),
     ("store", True), ("metadata", {"k": "v"}), ("stream_options", {"include_usage": True}),
     ("temperaturee", 0.2), ("max_token", 5), ("service_tier", "flex"),
 ])
@@ -73,3 +75,41 @@ def test_a_json_response_format_is_told_to_every_model_and_kept_for_the_check():
     assert domain.messages[0].content.startswith("Be terse.") and '"required":["n"]' in domain.messages[0].content
     assert domain.prompt == "hi"
     assert domain.response_format.openai() == {"type": "json_schema", "json_schema": {"name": "count", "schema": schema}}
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                           "required": ["city"]}}}
+
+
+def test_tools_reach_the_domain_with_their_protocol_and_earlier_tool_turns_are_kept():
+    body = {"model": "auto", "tools": [WEATHER], "tool_choice": "required", "parallel_tool_calls": False, "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C, sunny"},
+        {"role": "user", "content": "And in Rome?"}]}
+    domain = parse(ChatCompletionRequest, body).to_domain(10_000)
+    assert domain.tool_use is not None and domain.tool_use.choice == "required" and not domain.tool_use.parallel
+    assert [t.name for t in domain.tool_use.tools] == ["get_weather"]
+    roles = [m.role for m in domain.messages]
+    assert roles == ["system", "user", "assistant", "user", "user"]
+    assert "get_weather" in domain.messages[0].content and "tool_calls" in domain.messages[0].content
+    assert domain.messages[2].content == '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}'
+    assert "call_1" in domain.messages[3].content and "18C" in domain.messages[3].content
+    none = parse(ChatCompletionRequest, {**BASE, "tools": [WEATHER], "tool_choice": "none"}).to_domain(10_000)
+    assert none.tool_use is None and [m.role for m in none.messages] == ["user"]
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"tools": [WEATHER], "response_format": {"type": "json_object"}}, "response_format"),
+    ({"messages": [{"role": "tool", "content": "x"}]}, "messages"),
+    ({"messages": [{"role": "user", "content": "hi", "tool_calls": []}, {"role": "user", "content": None}]}, "messages"),
+    ({"messages": [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
+        {"role": "user", "content": "hi"}]}, "messages"),
+])
+def test_unusable_tool_requests_are_refused_by_name(body, param):
+    with pytest.raises(BadRequest) as caught:
+        parse(ChatCompletionRequest, {**BASE, **body}).to_domain(10_000)
+    assert http_error(caught.value)[1]["error"]["param"].split(".")[0] == param

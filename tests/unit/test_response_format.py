@@ -80,3 +80,84 @@ def test_when_no_tier_meets_the_format_there_is_no_answer_to_return():
 def test_without_a_format_any_text_is_an_answer():
     state = step(_answer(_state(None, n_tiers=1), "four"))
     assert state.decision.answer_tier == 0 and state.attempts[0].rejected is None
+
+
+# ------------------------------------------------------------------------------------------- tools
+
+def _use(choice: str = "auto", parallel: bool = True):
+    from switchboard.domain.models import Tool, ToolUse
+
+    return ToolUse(choice=choice, parallel=parallel, tools=[
+        Tool(name="get_weather", parameters={"type": "object", "properties": {"city": {"type": "string"}},
+                                             "required": ["city"], "additionalProperties": False}),
+        Tool(name="now", parameters={"type": "object", "properties": {}})])
+
+
+@pytest.mark.parametrize(("text", "choice", "parallel", "expected"), [
+    ('{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Rome"}}]}', "auto", True,
+     {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Rome"}}]}),
+    ('{"content": "Hello!"}', "auto", True, {"content": "Hello!"}),
+    ('```json\n{"tool_calls": [{"name": "now", "arguments": {}}, {"name": "now", "arguments": {}}]}\n```',
+     "required", True, {"tool_calls": [{"name": "now", "arguments": {}}] * 2}),
+])
+def test_an_answer_that_follows_the_tool_protocol_is_returned_as_calls_or_text(text, choice, parallel, expected):
+    from switchboard.domain.formats import check_tool_answer
+
+    assert check_tool_answer(text, _use(choice, parallel)) == (expected, None)
+
+
+@pytest.mark.parametrize(("text", "choice", "parallel", "why"), [
+    ('{"tool_calls": [{"name": "get_weather", "arguments": {"town": "Rome"}}]}', "auto", True, "arguments invalid"),
+    ('{"tool_calls": [{"name": "launch", "arguments": {}}]}', "auto", True, "names no offered tool"),
+    ('{"content": "I will not."}', "required", True, "calls no tool"),
+    ('{"tool_calls": [{"name": "now", "arguments": {}}]}', "get_weather", True, "tool_choice is 'get_weather'"),
+    ('{"tool_calls": [{"name": "now", "arguments": {}}, {"name": "now", "arguments": {}}]}', "auto", False,
+     "parallel_tool_calls is false"),
+    ("It is sunny in Rome.", "auto", True, "not JSON"),
+    ('{"tool_calls": []}', "auto", True, "neither"),
+])
+def test_an_answer_that_breaks_the_tool_protocol_is_rejected_saying_why(text, choice, parallel, why):
+    from switchboard.domain.formats import check_tool_answer
+
+    answer, reason = check_tool_answer(text, _use(choice, parallel))
+    assert answer is None and why in reason
+
+
+def test_the_protocol_schema_admits_exactly_what_the_check_accepts():
+    """The schema local models are constrained to (a grammar) and the check agree on sample answers."""
+    from jsonschema import validators
+
+    from switchboard.domain.formats import check_tool_answer, tool_protocol_schema
+
+    samples = ['{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Rome"}}]}', '{"content": "hi"}',
+               '{"tool_calls": [{"name": "get_weather", "arguments": {}}]}', '{"tool_calls": [{"name": "x", "arguments": {}}]}',
+               '{"tool_calls": [{"name": "now", "arguments": {}}, {"name": "now", "arguments": {}}]}']
+    import json
+
+    for choice in ("auto", "required", "now"):
+        for parallel in (True, False):
+            use = _use(choice, parallel)
+            schema = tool_protocol_schema(use)
+            validator = validators.validator_for(schema)(schema)
+            for text in samples:
+                assert validator.is_valid(json.loads(text)) == (check_tool_answer(text, use)[1] is None), (choice, text)
+
+
+def test_with_tools_only_tool_capable_models_are_planned():
+    from switchboard.domain.models import ModelEntry, ModelPrice
+    from switchboard.domain.planner import NoToolModel, PlannerConfig, build_plan
+
+    def entry(mid, tools):
+        return ModelEntry(model_id=mid, provider="openai", provider_model=mid, endpoint="http://127.0.0.1:1/v1",
+                          supports_tools=tools, price=ModelPrice(input_usd_per_mtok=1, output_usd_per_mtok=1))
+
+    catalog = {"plain": entry("plain", False), "caller": entry("caller", True)}
+    config = PlannerConfig(default_tiers=["plain", "caller"], judges_per_tier=[])
+    with_tools = ChatRequest(messages=[Message(role="user", content="q")], tool_use=_use())
+    assert [t.model for t in build_plan(request=with_tools, catalog=catalog, config=config).tiers] == ["caller"]
+    plain = ChatRequest(messages=[Message(role="user", content="q")])
+    assert [t.model for t in build_plan(request=plain, catalog=catalog, config=config).tiers] == ["plain", "caller"]
+    with pytest.raises(NoToolModel):
+        build_plan(request=with_tools, catalog=catalog, config=config, pinned_model="plain")
+    with pytest.raises(NoToolModel):
+        build_plan(request=with_tools, catalog={"plain": catalog["plain"]}, config=config)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .answers import group_answers, same_answer
-from .formats import check_answer
+from .formats import check
 from .fusion import fuse_one
 from .models import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
 from .policy import aggregate_confidence, decide
@@ -144,12 +144,13 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
             weights = {j.name: j.weight for j in tier_spec.judges}
             confidence = aggregate_confidence(verdicts, weights=weights, calibration=tier_spec.calibration)
             attempt = attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence})
-    fmt = state.request.response_format
-    if attempt.candidate is not None and fmt is not None:
+    request = state.request
+    if attempt.candidate is not None and (request.response_format is not None or request.tool_use is not None):
         forward = answers.get(attempt.answer_model or "", attempt.candidate)
-        _, why = check_answer(forward.text, fmt)
+        why = check(forward.text, request.response_format, request.tool_use)
         if why is not None:  # a free, deterministic judge that no confidence can overrule
-            attempt = attempt.model_copy(update={"rejected": f"response_format: {why}"})
+            what = "tools" if request.tool_use is not None else "response_format"
+            attempt = attempt.model_copy(update={"rejected": f"{what}: {why}"})
     attempts = [*state.attempts, attempt]
     spent = state.spent_usd + attempt.cost_usd
     next_index = state.tier + 1

@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from .models import Message, ResponseFormat
+from .models import Message, ResponseFormat, ToolUse
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
 MAX_SCHEMA_CHARS = 4000  # the schema shown to models (it is checked in full either way)
@@ -86,3 +86,126 @@ def check_answer(text: str, fmt: ResponseFormat) -> tuple[str | None, str | None
         where = "/".join(str(p) for p in error.path) or "(root)"
         return None, f"the answer does not match the schema at {where}: {error.message[:120]}"
     return body, None
+
+
+# --------------------------------------------------------------------------------------------- tools
+#
+# Tool calling is one protocol for every provider: the model answers with a JSON object, either
+# {"tool_calls": [{"name": ..., "arguments": {...}}, ...]} or {"content": "..."} (the latter only when
+# tool_choice is "auto"). Every model is told the tools and the protocol in the system message; providers
+# that can constrain their output are given the protocol's JSON Schema (local GGUF models then cannot
+# produce anything else); and every answer is checked here - each call names an offered tool and its
+# arguments are valid against that tool's JSON Schema - before the cascade may return it. One protocol
+# rather than each provider's native tool API: the check, the agreement between models' answers and the
+# trace are the same whoever answered.
+
+def tool_protocol_schema(use: ToolUse) -> dict[str, Any]:
+    """The JSON Schema of an answer under ``use``."""
+    tools = [t for t in use.tools if use.choice in ("auto", "required") or t.name == use.choice]
+    call = {"oneOf": [{"type": "object", "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+                       "required": ["name", "arguments"], "additionalProperties": False} for t in tools]}
+    calls: dict[str, Any] = {"type": "object", "properties": {
+        "tool_calls": {"type": "array", "items": call, "minItems": 1, **({} if use.parallel else {"maxItems": 1})}},
+        "required": ["tool_calls"], "additionalProperties": False}
+    if use.choice != "auto":
+        return calls
+    text = {"type": "object", "properties": {"content": {"type": "string"}}, "required": ["content"],
+            "additionalProperties": False}
+    return {"oneOf": [calls, text]}
+
+
+def tool_format(use: ToolUse) -> ResponseFormat:
+    """The response format providers are given for a request with tools."""
+    return ResponseFormat.model_validate({"type": "json_schema", "name": "tool_calls",
+                                          "schema": tool_protocol_schema(use)})
+
+
+def tool_instruction(use: ToolUse) -> str:
+    """The system text that offers the tools and states the protocol."""
+    listed = "\n".join(f"- {t.name}: {t.description or '(no description)'} Arguments (JSON Schema): "
+                       f"{json.dumps(t.parameters, separators=(',', ':'))[:MAX_SCHEMA_CHARS]}" for t in use.tools)
+    call = '{"tool_calls": [{"name": "<tool name>", "arguments": {...}}]}'
+    if use.choice == "auto":
+        how = (f"To call tools, reply with JSON only: {call}. To answer without a tool, reply with JSON only: "
+               '{"content": "<your answer>"}.')
+    elif use.choice == "required":
+        how = f"You must call at least one tool: reply with JSON only: {call}."
+    else:
+        how = f"You must call the tool {use.choice}: reply with JSON only: {call}."
+    one = "" if use.parallel else " Make exactly one call."
+    return f"You can call these tools:\n{listed}\n{how}{one} No prose outside the JSON, no code fence."
+
+
+def with_tools(messages: list[Message], use: ToolUse | None) -> list[Message]:
+    """``messages`` with the tools offered in the system message (merged into the first one)."""
+    if use is None:
+        return messages
+    line = tool_instruction(use)
+    if messages and messages[0].role == "system":
+        return [Message(role="system", content=f"{messages[0].content}\n\n{line}"), *messages[1:]]
+    return [Message(role="system", content=line), *messages]
+
+
+def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, str | None]:
+    """``(answer, None)`` when the answer follows the protocol - ``{"tool_calls": [{"name", "arguments"}]}``
+    or ``{"content": str}`` - with every call naming an offered tool and arguments valid against its
+    schema; else ``(None, why)``."""
+    from jsonschema import validators
+
+    body = unfenced(text)
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None, "the answer is not JSON (the tool-call protocol is JSON)"
+    if not isinstance(value, dict):
+        return None, "the answer is not a JSON object"
+    if set(value) == {"content"} and isinstance(value["content"], str):
+        if use.choice != "auto":
+            return None, f"the answer calls no tool but tool_choice is {use.choice!r}"
+        return {"content": value["content"]}, None
+    calls = value.get("tool_calls")
+    if set(value) != {"tool_calls"} or not isinstance(calls, list) or not calls:
+        return None, 'the answer is neither {"tool_calls": [...]} nor {"content": "..."}'
+    if len(calls) > 1 and not use.parallel:
+        return None, f"the answer makes {len(calls)} calls but parallel_tool_calls is false"
+    tools = {t.name: t for t in use.tools}
+    checked = []
+    for i, call in enumerate(calls):
+        if not isinstance(call, dict) or set(call) != {"name", "arguments"}:
+            return None, f"call {i} is not {{\"name\", \"arguments\"}}"
+        tool = tools.get(call["name"]) if isinstance(call["name"], str) else None
+        if tool is None:
+            return None, f"call {i} names no offered tool ({str(call['name'])[:40]!r})"
+        if use.choice not in ("auto", "required") and tool.name != use.choice:
+            return None, f"call {i} is to {tool.name!r} but tool_choice is {use.choice!r}"
+        validator = validators.validator_for(tool.parameters)(tool.parameters)
+        error = next(iter(sorted(validator.iter_errors(call["arguments"]), key=lambda e: list(e.path))), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.path) or "(root)"
+            return None, f"call {i} to {tool.name}: arguments invalid at {where}: {error.message[:120]}"
+        checked.append({"name": tool.name, "arguments": call["arguments"]})
+    return {"tool_calls": checked}, None
+
+
+def structured(request_format: ResponseFormat | None, use: ToolUse | None) -> ResponseFormat | None:
+    """The JSON format providers are asked for: the request's own, or the tool-call protocol's."""
+    return tool_format(use) if use is not None else request_format
+
+
+def check(text: str, request_format: ResponseFormat | None, use: ToolUse | None) -> str | None:
+    """Why the answer can never be returned (None when it can): the tool-call protocol with the request's
+    tools, else the request's response format."""
+    if use is not None:
+        return check_tool_answer(text, use)[1]
+    if request_format is not None:
+        return check_answer(text, request_format)[1]
+    return None
+
+
+def canonical_json(text: str) -> str | None:
+    """The answer's JSON in one canonical spelling (sorted keys, no spaces), for comparing answers; None
+    when it is not JSON."""
+    try:
+        return json.dumps(json.loads(unfenced(text)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        return None

@@ -100,6 +100,24 @@ class ResponseFormat(BaseModel):
                                                         "schema": self.json_schema or {}}}
 
 
+class Tool(BaseModel):
+    """A function the caller offers the model (OpenAI's ``tools[].function``); ``parameters`` is the JSON
+    Schema of its arguments."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolUse(BaseModel):
+    """The tools of a request and how they may be used (``tool_choice``: ``auto``, ``required`` or one
+    tool's name; ``parallel``: more than one call in an answer)."""
+
+    tools: list[Tool] = Field(min_length=1)
+    choice: str = "auto"
+    parallel: bool = True
+
+
 class ChatRequest(BaseModel):
     """What a caller asks for, after validation (the HTTP layer maps its own schema onto this)."""
 
@@ -116,6 +134,9 @@ class ChatRequest(BaseModel):
     # JSON answers (``domain.formats``): every model is told, and an answer that fails the check is never
     # returned; the format's instruction is already in ``messages``
     response_format: ResponseFormat | None = None
+    # Tools the model may call (``domain.formats``: a JSON protocol every model is told and constrained to
+    # where it can be; every call's arguments are checked against the tool's schema before it is returned)
+    tool_use: ToolUse | None = None
 
     @property
     def prompt(self) -> str:
@@ -150,6 +171,9 @@ class ModelEntry(BaseModel):
     price: ModelPrice
     context_tokens: int = 8192
     timeout_s: float = 60.0
+    # Whether the model may be planned for a request with tools (it follows Switchboard's tool-call
+    # protocol, ``domain.formats``); false keeps it out of such plans.
+    supports_tools: bool = True
 
 
 class JudgeSpec(BaseModel):

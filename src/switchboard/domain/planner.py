@@ -70,6 +70,12 @@ class UnknownProfile(UnknownModel):
     """The caller asked for a profile of the dial (``auto:<profile>``) that it does not have."""
 
 
+class NoToolModel(PlanningError):
+    """The request offers tools and no model it could be planned on supports them."""
+
+    param = "tools"
+
+
 class BudgetTooSmall(PlanningError):
     """``max_cost_usd`` cannot pay for even the cheapest first tier of any plan for this request, so the
     request is refused before anything is spent."""
@@ -152,6 +158,8 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
     if pinned_model is not None:
         if pinned_model not in catalog:
             raise UnknownModel(f"unknown model '{pinned_model}'; known: {sorted(catalog)}")
+        if request.tool_use is not None and not catalog[pinned_model].supports_tools:
+            raise NoToolModel(f"model '{pinned_model}' does not support tools (its catalogue entry says so)")
         tiers, route = [pinned_model], "pinned"
     elif category is not None and is_familiar(match, category, config.similarity_threshold):
         tiers, route = list(category.tiers), "taxonomy"
@@ -159,15 +167,18 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
         tiers, route = order_by_learned(learned, catalog, config.learned_floor, config.max_tiers), "learned"
     else:
         tiers = list(config.default_tiers)
-    tiers = [m for m in dict.fromkeys(tiers) if m in catalog]
+    usable = {m for m, e in catalog.items() if request.tool_use is None or e.supports_tools}
+    tiers = [m for m in dict.fromkeys(tiers) if m in usable]  # with tools, only tool-capable models
     if route != "pinned" and config.judge_policy is not None and config.judge_policy.skip:
         policy = config.judge_policy
         worth = [m for m in tiers if not (m in policy.skip and policy.covers(m))]
         tiers = worth or tiers[-1:]  # the measured judges say the skipped tiers do not pay
     tiers = tiers[: config.max_tiers]
     if not tiers:
-        tiers = [m for m in config.default_tiers if m in catalog][: config.max_tiers]
+        tiers = [m for m in config.default_tiers if m in usable][: config.max_tiers]
         route = "default"
+    if not tiers and request.tool_use is not None and catalog:
+        raise NoToolModel("no model of the catalogue supports tools")
     if not tiers:
         raise PlanningError("no model of the plan is in the catalogue; check the catalog table")
     specs = []
@@ -224,7 +235,8 @@ def within_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelE
         if fits(alternative, budget):
             return alternative
     if plan.route != "dial":
-        usable = sorted((e for e in catalog.values() if e.provider != "fault"),
+        usable = sorted((e for e in catalog.values() if e.provider != "fault"
+                         and (request.tool_use is None or e.supports_tools)),
                         key=lambda e: (tier_bound(request, e.model_id, [], catalog), e.model_id))
         if plan.route == "pinned":
             usable = [catalog[plan.tiers[0].model]]

@@ -15,8 +15,23 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from switchboard.domain.formats import SchemaError, check_answer, check_schema, with_instruction
-from switchboard.domain.models import Candidate, CascadeState, ChatRequest, Message, ResponseFormat
+from switchboard.domain.formats import (
+    SchemaError,
+    check_answer,
+    check_schema,
+    check_tool_answer,
+    with_instruction,
+    with_tools,
+)
+from switchboard.domain.models import (
+    Candidate,
+    CascadeState,
+    ChatRequest,
+    Message,
+    ResponseFormat,
+    Tool,
+    ToolUse,
+)
 from switchboard.ports import Trace
 from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
 
@@ -32,13 +47,60 @@ class ContentPart(BaseModel):
     text: str | None = None
 
 
+class ApiFunctionCall(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    arguments: str
+
+
+class ApiToolCall(BaseModel):
+    """A tool call of an earlier assistant turn, sent back with the conversation."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    type: Literal["function"] = "function"
+    function: ApiFunctionCall
+
+
 class ApiMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    role: Literal["system", "user", "assistant", "developer"]
-    content: str | list[ContentPart]
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ApiToolCall] | None = None  # assistant turns that called tools
+    tool_call_id: str | None = Field(default=None, max_length=128)  # tool turns: the call answered
+
+    @model_validator(mode="after")
+    def _shape(self) -> ApiMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise BadRequest("only assistant messages carry tool_calls", param="messages")
+        if self.role == "tool" and not self.tool_call_id:
+            raise BadRequest("a tool message needs the tool_call_id it answers", param="messages")
+        if self.content is None and not self.tool_calls:
+            raise BadRequest(f"a {self.role} message needs content", param="messages")
+        return self
+
+    def to_domain(self) -> Message:
+        """The turn as the models see it: tool calls in Switchboard's tool-call protocol (the JSON the
+        model would have answered with), a tool's result as a user turn naming its call."""
+        if self.tool_calls:
+            calls = []
+            for call in self.tool_calls:
+                try:
+                    arguments = json.loads(call.function.arguments)
+                except ValueError:
+                    raise BadRequest(f"tool call {call.id}: function.arguments is not JSON", param="messages") from None
+                calls.append({"name": call.function.name, "arguments": arguments})
+            return Message(role="assistant", content=json.dumps({"tool_calls": calls}, ensure_ascii=False))
+        if self.role == "tool":
+            return Message(role="user", content=f"Result of tool call {self.tool_call_id}:\n{self.text()}")
+        return Message(role="system" if self.role == "developer" else self.role, content=self.text())
 
     def text(self) -> str:
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         unsupported = {p.type for p in self.content if p.type != "text"}
@@ -61,16 +123,14 @@ class SwitchboardOptions(BaseModel):
 # frameworks send by default); any other value is refused with a 400 naming the parameter - never dropped.
 NEUTRAL_PARAMETERS: dict[str, tuple[Any, ...]] = {
     "top_p": (1, 1.0), "presence_penalty": (0, 0.0), "frequency_penalty": (0, 0.0), "logit_bias": ({},),
-    "logprobs": (False,), "top_logprobs": (0,), "tools": ([],),
-    "tool_choice": ("none",), "functions": ([],), "parallel_tool_calls": (True, False), "store": (False,),
+    "logprobs": (False,), "top_logprobs": (0,), "functions": ([],), "store": (False,),
     "metadata": ({},), "service_tier": ("auto", "default"), "seed": (),
     "modalities": (["text"],), "reasoning_effort": (), "prediction": (), "audio": (), "web_search_options": (),
     "function_call": ("none",),
 }
 WHY_REFUSED = {
-    "tools": "tool calling is not supported by the cascade (the judges grade text answers)",
-    "functions": "function calling is not supported by the cascade (the judges grade text answers)",
-    "tool_choice": "tool calling is not supported", "function_call": "function calling is not supported",
+    "functions": "the deprecated functions parameter is not supported; use tools",
+    "function_call": "the deprecated function_call parameter is not supported; use tool_choice",
     "logprobs": "token log-probabilities of a cascade's answer are not returned",
     "top_logprobs": "token log-probabilities of a cascade's answer are not returned",
     "seed": "not every provider of the cascade can honour a seed",
@@ -118,6 +178,29 @@ class ResponseFormatParam(BaseModel):
                                               "schema": self.json_schema.schema_})
 
 
+class ApiFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = Field(default=None, max_length=4000)
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None  # every call's arguments are checked against the schema: always strict
+
+
+class ApiTool(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["function"]
+    function: ApiFunction
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["function"]
+    function: dict[Literal["name"], str]
+
+
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -140,6 +223,9 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     user: str | None = Field(default=None, max_length=256)
     response_format: ResponseFormatParam | None = None
+    tools: list[ApiTool] | None = Field(default=None, max_length=64)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
     switchboard: SwitchboardOptions = Field(default_factory=SwitchboardOptions)
     # POST /v1/route only: run as a job (202 and a job id; GET /v1/jobs/{id}) for cascades longer than the
     # API's integration timeout
@@ -181,6 +267,38 @@ class ChatCompletionRequest(BaseModel):
         return n
 
     @model_validator(mode="after")
+    def _tools_are_usable(self) -> ChatCompletionRequest:
+        names = [t.function.name for t in self.tools or []]
+        if len(set(names)) != len(names):
+            raise BadRequest("tools have duplicate names", param="tools")
+        for tool in self.tools or []:
+            try:
+                check_schema(tool.function.parameters or {})
+            except SchemaError as exc:
+                raise BadRequest(f"tools: {tool.function.name}.parameters is not a valid JSON Schema: {exc}"[:300],
+                                 param="tools") from None
+        choice = self.tool_choice
+        if isinstance(choice, NamedToolChoice) and choice.function.get("name") not in names:
+            raise BadRequest(f"tool_choice names {choice.function.get('name')!r}, which is not in tools",
+                             param="tool_choice")
+        if choice in ("auto", "required") and not names:
+            raise BadRequest(f"tool_choice {choice!r} needs tools", param="tool_choice")
+        if self.tool_use() is not None and self.response_format is not None and self.response_format.type != "text":
+            raise BadRequest("response_format cannot be combined with tools (a tool call is JSON already)",
+                             param="response_format")
+        return self
+
+    def tool_use(self) -> ToolUse | None:
+        """The tools the models may call, or None (no tools, or ``tool_choice`` "none")."""
+        if not self.tools or self.tool_choice == "none":
+            return None
+        choice = self.tool_choice
+        named = choice.function["name"] if isinstance(choice, NamedToolChoice) else (choice or "auto")
+        tools = [Tool(name=t.function.name, description=t.function.description or "",
+                      parameters=t.function.parameters or {"type": "object", "properties": {}}) for t in self.tools]
+        return ToolUse(tools=tools, choice=named, parallel=self.parallel_tool_calls is not False)
+
+    @model_validator(mode="after")
     def _stream_options_need_a_stream(self) -> ChatCompletionRequest:
         if self.stream_options is not None and not self.stream:
             raise BadRequest("stream_options is only allowed with stream=true", param="stream_options")
@@ -210,18 +328,16 @@ class ChatCompletionRequest(BaseModel):
 
     def to_domain(self, max_prompt_chars: int) -> ChatRequest:
         """Map onto the domain request; raises ValueError with a user-facing message when unusable."""
-        messages = []
-        for message in self.messages:
-            text = message.text()
-            role = "system" if message.role == "developer" else message.role
-            messages.append(Message(role=role, content=text))
+        messages = [message.to_domain() for message in self.messages]
         if not any(m.role == "user" and m.content.strip() for m in messages):
             raise BadRequest("messages must contain a non-empty user message")
         total = sum(len(m.content) for m in messages)
         if total > max_prompt_chars:
             raise PromptTooLarge(f"prompt is {total} characters; the limit is {max_prompt_chars}")
         fmt = self.response_format.to_domain() if self.response_format is not None else None
-        return ChatRequest(messages=with_instruction(messages, fmt), response_format=fmt, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
+        use = self.tool_use()
+        return ChatRequest(messages=with_tools(with_instruction(messages, fmt), use), response_format=fmt,
+                           tool_use=use, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
                            profile=self.profile(), user=self.user,
@@ -285,8 +401,13 @@ def chat_completion_stream(state: CascadeState, include_usage: bool = False) -> 
     def event(choices: list[dict[str, Any]], **extra: Any) -> str:
         return "data: " + json.dumps({**base, "choices": choices, **extra}, separators=(",", ":")) + "\n\n"
 
-    events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]),
-              event([{"index": 0, "delta": {"content": choice["message"]["content"]}, "finish_reason": None}]),
+    message = choice["message"]
+    if message.get("tool_calls"):
+        calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+        body = event([{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}])
+    else:
+        body = event([{"index": 0, "delta": {"content": message["content"]}, "finish_reason": None}])
+    events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]), body,
               event([{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}],
                     switchboard=whole["switchboard"])]
     if include_usage:
@@ -322,22 +443,35 @@ def billed_usage(state: CascadeState) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def answer_text(state: CascadeState, candidate: Candidate) -> str:
-    """The content returned: the answer's text, or with a ``response_format`` its JSON alone (the cascade
-    never accepts an answer that fails the format, so this finds it)."""
-    fmt = state.request.response_format
-    if fmt is None:
-        return candidate.text
-    text, why = check_answer(candidate.text, fmt)
+def answer_message(state: CascadeState, candidate: Candidate) -> tuple[dict[str, Any], str]:
+    """The assistant message returned and its finish reason: the answer's text; with a ``response_format``
+    its JSON alone; with tools, OpenAI's ``tool_calls`` (or the text the model answered instead). The
+    cascade never accepts an answer that fails its check, so the parse here succeeds."""
+    finish = candidate.finish_reason if candidate.finish_reason in ("stop", "length") else "stop"
+    request = state.request
+    if request.tool_use is not None:
+        parsed, why = check_tool_answer(candidate.text, request.tool_use)
+        if parsed is None:  # pragma: no cover - the decide step rejects such answers
+            raise CascadeFailed(state.request_id, f"the answer does not follow the tool-call protocol: {why}")
+        if "content" in parsed:
+            return {"role": "assistant", "content": parsed["content"]}, finish
+        calls = [{"id": f"call_{state.request_id.replace('-', '')[:16]}_{i}", "type": "function",
+                  "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
+                 for i, c in enumerate(parsed["tool_calls"])]
+        return {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"
+    if request.response_format is None:
+        return {"role": "assistant", "content": candidate.text}, finish
+    text, why = check_answer(candidate.text, request.response_format)
     if text is None:  # pragma: no cover - the decide step rejects such answers
         raise CascadeFailed(state.request_id, f"the answer does not meet the response_format: {why}")
-    return text
+    return {"role": "assistant", "content": text}, finish
 
 
 def chat_completion_response(state: CascadeState) -> dict[str, Any]:
     candidate = answer_of(state)
     if candidate is None:
         raise CascadeFailed(state.request_id, "the cascade produced no answer")
+    message, finish_reason = answer_message(state, candidate)
     return {
         "id": f"chatcmpl-{state.request_id}",
         "object": "chat.completion",
@@ -345,8 +479,8 @@ def chat_completion_response(state: CascadeState) -> dict[str, Any]:
         "model": candidate.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": answer_text(state, candidate)},
-            "finish_reason": candidate.finish_reason if candidate.finish_reason in ("stop", "length") else "stop",
+            "message": message,
+            "finish_reason": finish_reason,
         }],
         "usage": billed_usage(state),
         "switchboard": {**switchboard_extension(state),
@@ -372,7 +506,8 @@ def job_response(trace: Trace, lost: bool = False) -> dict[str, Any]:
 def route_response(state: CascadeState) -> dict[str, Any]:
     """``POST /v1/route``: the answer with the full plan, every attempt and the decision."""
     response = chat_completion_response(state)
-    return {"trace_id": state.request_id, "answer": response["choices"][0]["message"]["content"],
+    message = response["choices"][0]["message"]
+    return {"trace_id": state.request_id, "answer": message["content"], "tool_calls": message.get("tool_calls"),
             "model": response["model"], "switchboard": switchboard_extension(state),
             "plan": state.plan.model_dump(), "attempts": [a.model_dump() for a in state.attempts],
             "decision": state.decision.model_dump() if state.decision else None}

@@ -188,8 +188,12 @@ class RouterService:
             # when the chosen point's first tier cannot fit the budget, a cheaper point of the dial may
             cheaper = sorted((p for p in dial.points if p.name != point.name),
                              key=lambda p: (p.train_cost_per_1k or 0.0, p.name))
-            return within_budget(dial_plan(point, profile), request, catalog, config,
-                                 alternatives=[dial_plan(p, None) for p in cheaper])
+            chosen = dial_plan(point, profile)
+            if request.tool_use is None or all(t.model in catalog and catalog[t.model].supports_tools
+                                               for t in chosen.tiers):
+                return within_budget(chosen, request, catalog, config,
+                                     alternatives=[dial_plan(p, None) for p in cheaper])
+            # the dial's cascade has a model that cannot call tools: plan on the tool-capable models instead
         learned = None
         if self.learned is not None and not is_familiar(match, category, config.similarity_threshold):
             try:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from switchboard.domain.answers import answer_key, same_answer
 from switchboard.domain.cascade import Embed, Predict, step
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
+from switchboard.domain.formats import canonical_json, structured
 from switchboard.domain.models import (
     Candidate,
     CascadeState,
@@ -78,13 +79,17 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
     """Ask ``model`` the request itself (a tier, or an agreement judge that solves the prompt)."""
     entry = _entry(catalog, model)
     provider = providers.provider_for(entry)
+    fmt = structured(request.response_format, request.tool_use)
     started = time.perf_counter()
     completion = provider.complete(request.messages, max_tokens=request.max_tokens,
                                    temperature=request.temperature, deadline=deadline,
-                                   response_format=request.response_format.openai() if request.response_format else None)
+                                   response_format=fmt.openai() if fmt is not None else None)
     if request.stop:
         completion = cut_at_stop(completion, request.stop)
-    return _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
+    candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
+    if fmt is not None:  # structured answers agree when their JSON does, whatever the spacing
+        candidate = candidate.model_copy(update={"key": canonical_json(candidate.text)})
+    return candidate
 
 
 def cut_at_stop(completion: Completion, stop: list[str]) -> Completion:
