@@ -7,6 +7,7 @@ Parse the body, call the router service, serialise. Every error is mapped by one
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -38,13 +39,11 @@ def chat_completions():
     request = api.parse(api.ChatCompletionRequest, _body())
     if request.async_:
         raise BadRequest("jobs are started with POST /v1/route and \"async\": true", param="async")
-    state = container().router().chat(request, _authorization())
-    if request.stream:
-        usage = bool(request.stream_options and request.stream_options.include_usage)
-        return Response(status_code=200, content_type="text/event-stream",
-                        body=api.chat_completion_stream(state, include_usage=usage),
+    if request.stream:  # buffered here (a Lambda proxy response is one body); stream_chat streams it
+        events = "".join(container().router().chat_stream(request, _authorization()))
+        return Response(status_code=200, content_type="text/event-stream", body=events,
                         headers={"Cache-Control": "no-cache"})
-    return api.chat_completion_response(state)
+    return api.chat_completion_response(container().router().chat(request, _authorization()))
 
 
 @app.post("/v1/route")
@@ -112,6 +111,42 @@ def _error(exc: Exception) -> Response:
     elif status >= 500:
         logger.exception("request failed", extra={"status": status})
     return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+
+
+def stream_chat(event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | None:
+    """A ``stream: true`` chat completion as it is produced, for a server that can stream (the local
+    server): the status, the headers and the body's pieces. Every refusal happens before the first piece
+    (an error status and OpenAI's JSON error); once events flow, a failure ends them with an error event.
+    None when the event is not a streaming chat completion (``lambda_handler`` serves it)."""
+    if event.get("httpMethod") != "POST" or (event.get("path") or "").rstrip("/") != "/v1/chat/completions":
+        return None
+    try:
+        body = api.parse_body(event.get("body"), bool(event.get("isBase64Encoded")))
+        if body.get("stream") is not True:
+            return None
+        request = api.parse(api.ChatCompletionRequest, body)
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        events = container().router().chat_stream(request, headers.get("authorization"))
+        first = next(events)  # raises a refusal or an early failure before anything is sent
+    except Exception as exc:  # noqa: BLE001 - every error is mapped (as _error does)
+        response = _error(exc)
+        return response.status_code, {"Content-Type": "application/json", **(response.headers or {})}, \
+            iter([str(response.body).encode("utf-8")])
+    return 200, dict(SSE_HEADERS), _encoded(first, events)
+
+
+def _encoded(first: str, events: Iterator[str]) -> Iterator[bytes]:
+    try:
+        yield first.encode("utf-8")
+        for piece in events:
+            yield piece.encode("utf-8")
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # a client that went away: the stream's own cleanup (the key's settlement) runs now
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -154,7 +154,7 @@ class Container:
                                  max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
                                  verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s,
                                  job_deadline_s=s.job_deadline_s,
-                                 keys=self.keys())
+                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
 
         return self._part("router", build)
 

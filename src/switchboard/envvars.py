@@ -33,6 +33,8 @@ ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"
 # artifacts' judges.json, else the one shipped in the package (measured on the local model pool); "none" =
 # no measured judges (every answer unverified until a policy is published).
 ENV_JUDGE_POLICY = "SB_JUDGE_POLICY"
+# "true" where the router can call the models itself (the local stack): a single-tier plan streams its tokens.
+ENV_STREAM_TOKENS = "SB_STREAM_TOKENS"
 
 # --- local models and the encoder ---
 # Where local GGUF models are stored (default ~/.cache/switchboard/models).

@@ -16,7 +16,7 @@ body, URL or credentials - adapters log those, redacted (``adapters.providers.re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -81,14 +81,17 @@ class Provider(Protocol):
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
                  choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None) -> Completion:
+                 response_format: dict[str, Any] | None = None,
+                 on_delta: Callable[[str], None] | None = None) -> Completion:
         """One completion of at most ``max_tokens`` tokens. ``deadline`` (epoch seconds) bounds the whole
         call: past it the provider raises ``DeadlineExceeded``. ``choices`` asks for a reply that is
         exactly one of these strings, where the provider can constrain its output (others ignore it).
         ``top_logprobs`` asks for the first token's most likely alternatives (providers that cannot give
         them leave ``first_token_logprobs`` empty). ``response_format`` (OpenAI's object) asks for JSON
         where the provider has a JSON mode; others ignore it (the request's messages say it too, and the
-        cascade checks every answer: ``domain.formats``)."""
+        cascade checks every answer: ``domain.formats``). ``on_delta`` is called with each piece of the
+        answer's text as the model produces it, by providers that stream (local GGUF); others never call
+        it (the caller then has the text when ``complete`` returns). It must not raise."""
         ...
 
 

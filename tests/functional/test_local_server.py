@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 
 from switchboard import cli
 from switchboard.local.server import LocalServer
@@ -57,3 +58,50 @@ def test_switchboard_local_on_a_busy_port_says_so_at_once(capsys):
         assert cli.main(["local", "--port", str(port), "--no-pull"]) == 2
     err = capsys.readouterr().err
     assert f"127.0.0.1:{port}" in err and "--port" in err
+
+
+class StreamingStack(EchoStack):
+    """Streams three pieces 0.2 s apart for a streaming request; a refusal is one JSON body."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def stream_router(self, event: dict):
+        body = json.loads(event["body"] or "{}")
+        if not body.get("stream"):
+            return None
+        if body.get("refuse"):
+            return 402, {"Content-Type": "application/json"}, iter([b'{"error": {"message": "no"}}'])
+
+        def pieces():
+            try:
+                for i in range(3):
+                    yield f"data: {i}\n\n".encode()
+                    time.sleep(0.2)
+            finally:
+                self.closed = True
+
+        return 200, {"Content-Type": "text/event-stream"}, pieces()
+
+
+def test_a_streamed_response_reaches_the_client_piece_by_piece():
+    import httpx
+
+    stack = StreamingStack()
+    server = LocalServer(stack, port=0).start_background()
+    try:
+        arrivals = []
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={"stream": True}, timeout=10) as response:
+            assert response.status_code == 200 and response.headers["transfer-encoding"] == "chunked"
+            for line in response.iter_lines():
+                if line:
+                    arrivals.append((line, time.perf_counter()))
+        assert [line for line, _ in arrivals] == ["data: 0", "data: 1", "data: 2"]
+        assert arrivals[-1][1] - arrivals[0][1] >= 0.3  # sent as produced, not gathered first
+        assert stack.closed
+        refused = httpx.post(f"{server.url}/v1/chat/completions", json={"stream": True, "refuse": True}, timeout=10)
+        assert refused.status_code == 402 and refused.json()["error"]["message"] == "no"
+        plain = httpx.post(f"{server.url}/v1/chat/completions", json={}, timeout=10)
+        assert plain.status_code == 200 and plain.json() == {"path": "/v1/chat/completions"}
+    finally:
+        server.stop()

@@ -42,6 +42,8 @@ def reply(body: dict) -> str:
         return json.dumps({"tool_calls": [{"name": "get_weather", "arguments": city}]})
     if fmt:
         return '```json\n{"answer": 4}\n```' if body.get("model") == "strong" else "The answer is 4."
+    if "Count to five" in str(last):
+        return "one two three four five"
     return "4"
 
 
@@ -333,3 +335,70 @@ def test_tools_come_back_as_openai_tool_calls_whose_arguments_match_the_schema(s
         *messages, choice.message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}])
     assert follow.choices[0].finish_reason == "stop" and follow.choices[0].message.content == "4"
+
+
+def test_a_pinned_model_streams_its_tokens_as_they_come_and_a_cut_stream_ends_in_an_error(stack, upstream):
+    """A single-tier plan streams the model's words as the upstream sends them (one every 0.05 s), then
+    the final chunk with the judges' verdicts; a stream cut mid-answer ends with an error the SDK raises,
+    never as a short success; a model that fails before its first word is an HTTP error (502)."""
+    import openai
+
+    _, server, _, _ = stack
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-locally", max_retries=0)
+    messages = [{"role": "user", "content": "Count to five in words."}]
+    arrivals, texts, finals = [], [], []
+    for chunk in client.chat.completions.create(model="strong", max_tokens=16, messages=messages, stream=True,
+                                                stream_options={"include_usage": True}):
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.perf_counter())
+            texts.append(chunk.choices[0].delta.content)
+        if chunk.choices and chunk.choices[0].finish_reason:
+            finals.append(chunk)
+    assert "".join(texts) == "one two three four five" and len(texts) == 5
+    assert arrivals[-1] - arrivals[0] >= 0.15  # the words came as they were produced, not at once
+    sb = finals[0].model_extra["switchboard"]
+    assert sb["route"] == "pinned" and sb["tiers"][0]["verdicts"] and sb["trace_id"]
+    trace = httpx.get(f"{server.url}/v1/traces/{sb['trace_id']}", timeout=30).json()
+    assert trace["status"] == "succeeded" and trace["state"]["attempts"][0]["candidate"]["text"] == "".join(texts)
+    assert trace["state"]["spent_usd"] > 0  # the streamed call is paid for once, in the trace
+    try:
+        upstream.behaviour = "cut_stream"
+        got = []
+        with pytest.raises(openai.APIError):
+            for chunk in client.chat.completions.create(model="strong", max_tokens=16, messages=messages,
+                                                        stream=True):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    got.append(chunk.choices[0].delta.content)
+        assert got == ["one ", "two "]
+        upstream.behaviour = "500"
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.chat.completions.create(model="strong", max_tokens=16, messages=messages, stream=True)
+        assert refused.value.status_code == 502
+    finally:
+        upstream.behaviour = "ok"
+
+
+def test_langchain_and_litellm_stream_from_switchboard(stack, monkeypatch):
+    """The two clients users most often put in front of a gateway: LangChain's ChatOpenAI(...).stream()
+    and LiteLLM's completion(stream=True), pointed at the local stack by base URL - token by token for a
+    pinned model, the decided answer for a cascade."""
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of LiteLLM's price list
+    monkeypatch.setenv("LANGSMITH_TRACING", "false")
+    import litellm
+    from langchain_openai import ChatOpenAI
+
+    _, server, _, _ = stack
+    base = f"{server.url}/v1"
+    chat = ChatOpenAI(base_url=base, api_key="unused-locally", model="strong", max_tokens=16, max_retries=0)
+    pieces = [chunk.content for chunk in chat.stream("Count to five in words.")]
+    assert "".join(pieces) == "one two three four five" and len([p for p in pieces if p]) == 5
+    cascade = ChatOpenAI(base_url=base, api_key="unused-locally", model="auto", max_tokens=8, max_retries=0)
+    assert "".join(c.content for c in cascade.stream("What is 2+2?")) == "4"
+    assert cascade.invoke("What is 2+2?").content == "4"
+    streamed = litellm.completion(model="openai/strong", api_base=base, api_key="unused-locally", max_tokens=16,
+                                  messages=[{"role": "user", "content": "Count to five in words."}], stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in streamed if chunk.choices)
+    assert text == "one two three four five"
+    reply = litellm.completion(model="openai/auto", api_base=base, api_key="unused-locally", max_tokens=8,
+                               messages=[{"role": "user", "content": "What is 2+2?"}])
+    assert reply.choices[0].message.content == "4"

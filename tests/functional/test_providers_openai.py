@@ -177,3 +177,27 @@ def test_a_response_format_is_sent_as_given_and_token_log_probabilities_are_read
     complete(OpenAICompatible(server.base_url, "tiny"), response_format=fmt)
     [request] = server.requests
     assert request.body["response_format"] == fmt
+
+
+def test_a_streamed_answer_is_handed_out_a_piece_at_a_time_and_assembled(server):
+    server.reply = "The answer is four."
+    pieces: list[str] = []
+    completion = complete(OpenAICompatible(server.base_url, "tiny"), on_delta=pieces.append)
+    assert pieces == ["The ", "answer ", "is ", "four."] and completion.text == "The answer is four."
+    assert completion.finish_reason == "stop" and completion.output_tokens >= 1
+    [request] = server.requests
+    assert request.body["stream"] is True and request.body["stream_options"] == {"include_usage": True}
+
+
+def test_a_stream_cut_mid_answer_is_a_provider_failure_not_a_short_answer(server):
+    server.reply, server.behaviour = "The answer is four.", "cut_stream"
+    pieces: list[str] = []
+    with pytest.raises(ProviderUnavailable, match="stream"):
+        complete(OpenAICompatible(server.base_url, "tiny"), on_delta=pieces.append)
+    assert pieces == ["The ", "answer "]
+
+
+def test_a_stream_refused_with_an_error_status_is_mapped_like_any_call(server):
+    server.behaviour = "429"
+    with pytest.raises(ProviderUnavailable, match="HTTP 429"):
+        complete(OpenAICompatible(server.base_url, "tiny"), on_delta=lambda text: None)

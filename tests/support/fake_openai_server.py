@@ -12,6 +12,10 @@ and status mapping are exercised for real. Switch ``behaviour`` to make it misbe
     no_usage   200 without a ``usage`` object
     drip       200 whose body arrives one byte every ``drip_s`` seconds (per-phase timeouts never fire)
     echo_auth  401 whose body echoes the request's Authorization header (a leak waiting to happen)
+    cut_stream a streamed answer (``"stream": true``) whose connection drops after its first two words
+
+A request with ``"stream": true`` is answered with OpenAI's server-sent chunks, one word every
+``token_s`` seconds, then the finish reason, the usage and ``[DONE]``.
     flaky      each request misbehaves with probability ``fail_rate`` (500, 429, 408, slow, drip,
                malformed, echo_auth, no_choices, chosen by a seeded RNG), else answers ok
 
@@ -43,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BEHAVIOURS = ("ok", "500", "429", "401", "400", "408", "slow", "malformed", "no_choices", "no_usage", "drip",
-              "echo_auth", "flaky")
+              "echo_auth", "flaky", "cut_stream")
 FAULTS = ("500", "429", "408", "slow", "drip", "malformed", "echo_auth", "no_choices")
 
 
@@ -62,6 +66,7 @@ class FakeOpenAIServer:
     delay_s: float = 2.0
     drip_s: float = 1.0
     fail_rate: float = 0.3
+    token_s: float = 0.05
     seed: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)  # what "flaky" chose, request by request
@@ -171,7 +176,38 @@ class _Handler(BaseHTTPRequestHandler):
             payload.pop("usage", None)
         if behaviour == "drip":
             return self._drip(json.dumps(payload).encode())
+        if isinstance(body, dict) and body.get("stream") and not anthropic:
+            return self._stream(payload, cut=behaviour == "cut_stream")
         return self._send(200, payload)
+
+    def _stream(self, payload: dict, cut: bool) -> None:
+        """The answer as OpenAI's chunks, a word at a time (``cut``: the connection drops mid-answer)."""
+        import re
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        base = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
+                "model": payload["model"]}
+        words = re.findall(r"\S+\s*|\s+", payload["choices"][0]["message"]["content"])
+        try:
+            for i, word in enumerate(words):
+                if cut and i == 2:
+                    return  # the connection closes with the answer half sent
+                if self.fake._stop.wait(self.fake.token_s):
+                    return
+                chunk = {**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
+            self.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': payload['usage']})}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _drip(self, data: bytes) -> None:
         self.send_response(200)

@@ -128,7 +128,7 @@ class ScriptedProvider:
         self.calls = 0
 
     def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
-                 top_logprobs=None, response_format=None) -> Completion:
+                 top_logprobs=None, response_format=None, on_delta=None) -> Completion:
         self.calls += 1
         if self.error is not None:
             raise self.error

@@ -34,7 +34,7 @@ class WorstCaseProvider:
         self.verdict, self.calls = verdict, 0
 
     def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
-                 response_format=None):
+                 response_format=None, on_delta=None):
         self.calls += 1
         judging = "<<<ANSWER" in messages[-1].content
         text = self.verdict if judging else "答" * max_tokens

@@ -354,6 +354,9 @@ class CascadeState(BaseModel):
     deadline: float | None = None
     decision: Decision | None = None
     current: dict | None = None
+    # The first tier's answer, already bought by the router while it streamed the tokens to the caller: the
+    # tier task files it (cost and all) instead of calling the model again.
+    streamed: Candidate | None = None
     # Set by the state machine when the Record task failed: the router then writes the trace itself.
     record_error: dict | None = None
 

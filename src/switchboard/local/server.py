@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -77,6 +78,30 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":  # a HEAD response carries the headers of the GET, never a body
                 self.wfile.write(body)
 
+        def _stream(self, status: int, headers: dict[str, str], pieces: Iterator[bytes]) -> None:
+            """Send each piece as it comes (HTTP/1.1 chunked transfer); an error status is one JSON body."""
+            if status != 200:
+                self._send(status, headers, b"".join(pieces))
+                return
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for piece in pieces:
+                    if piece:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:  # the client went away: stop producing (the generator's cleanup still runs)
+                self.close_connection = True
+            finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()
+
         def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
             code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(status, "invalid_request")
             body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
@@ -101,6 +126,11 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             event = api_gateway_event(self.command, self.path, headers, body)
             if server.stack is None:
                 self._error(503, "Switchboard is still starting; retry in a few seconds", {"Retry-After": "5"})
+                return
+            stream_router = getattr(server.stack, "stream_router", None)
+            streamed = stream_router(event) if stream_router is not None else None
+            if streamed is not None:
+                self._stream(*streamed)
                 return
             result = server.stack.invoke_router(event)
             payload = result.get("body") or ""

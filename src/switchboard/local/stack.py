@@ -20,6 +20,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ class LocalStack:
         # A ProviderSource to serve every model instead of the catalogue's providers (``eval --via-stack``
         # replays recorded outcomes through the stack this way); None: the catalogue's own providers.
         self.providers = providers
+        self.router_module: Any = None
         self.deadline_s = deadline_s
         # As deployed (apiAuth "keys"), every request needs a bearer key of the keys table; locally a key is
         # optional unless asked for (a key of ours that is sent is still held to its budget).
@@ -270,10 +272,13 @@ class LocalStack:
             self.dispatcher.register(logical_id, getattr(module, func_name))
             if module_name.startswith("router."):
                 self.router_function = logical_id
+                self.router_module = module
         if not self.router_function:
             raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
         # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
         self.environment[names.ENV_ORCHESTRATION] = "poll"
+        # The router runs in this process, beside the models: a single-tier plan streams its tokens.
+        self.environment[names.ENV_STREAM_TOKENS] = "true"
         # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
         self.environment[names.ENV_REQUEST_DEADLINE_S] = str(self.deadline_s)
         self.environment[names.ENV_JOB_DEADLINE_S] = str(max(self.deadline_s, LOCAL_JOB_DEADLINE_S))
@@ -320,6 +325,12 @@ class LocalStack:
             DynamoPolicy(self._table_for(names.ENV_POLICY_TABLE), client=client).put(dial, "local")
 
     # ---- calls -----------------------------------------------------------------------------------
+    def stream_router(self, event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | None:
+        """A streaming chat completion served as it is produced (the router handler's ``stream_chat``);
+        None for any other request."""
+        stream = getattr(self.router_module, "stream_chat", None)
+        return stream(event) if stream is not None else None
+
     def invoke_router(self, event: dict) -> dict:
         ok, result = self.dispatcher.invoke(self.router_function, event)
         if not ok:  # the router handler maps every error itself; this is a bug: logged, not shown

@@ -386,6 +386,50 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
     }
 
 
+class SseWriter:
+    """OpenAI's chat completion chunks (server-sent events) of one response: a role chunk, content (or
+    tool-call) chunks, a final chunk with the finish reason and the ``switchboard`` object, an optional
+    usage chunk, ``[DONE]``; an ``error`` event when the stream must end in failure after it began."""
+
+    def __init__(self, request_id: str, model: str) -> None:
+        self.base = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": int(time.time()),
+                     "model": model}
+
+    def event(self, choices: list[dict[str, Any]], **extra: Any) -> str:
+        return "data: " + json.dumps({**self.base, "choices": choices, **extra}, separators=(",", ":")) + "\n\n"
+
+    def head(self) -> str:
+        return self.event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+
+    def delta(self, text: str) -> str:
+        return self.event([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
+
+    def body(self, message: dict[str, Any]) -> str:
+        if message.get("tool_calls"):
+            calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+            return self.event([{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}])
+        return self.delta(message["content"])
+
+    def tail(self, whole: dict[str, Any], include_usage: bool) -> str:
+        self.base["model"] = whole["model"]
+        out = self.event([{"index": 0, "delta": {}, "finish_reason": whole["choices"][0]["finish_reason"]}],
+                         switchboard=whole["switchboard"])
+        if include_usage:
+            out += self.event([], usage=whole["usage"])
+        return out + DONE
+
+    @staticmethod
+    def error(exc: Exception) -> str:
+        from switchboard.service.errors import http_error
+
+        _, body = http_error(exc)
+        return "data: " + json.dumps(body, separators=(",", ":")) + "\n\n" + DONE
+
+
+DONE = "data: [DONE]\n\n"
+KEEP_ALIVE = ": keep-alive\n\n"  # an SSE comment: clients ignore it, proxies see a live connection
+
+
 def chat_completion_stream(state: CascadeState, include_usage: bool = False) -> str:
     """The answer as OpenAI's server-sent events (``stream=true``): a role chunk, the content, a final chunk
     with the finish reason and the ``switchboard`` object, an optional usage chunk, then ``[DONE]``.
@@ -394,25 +438,8 @@ def chat_completion_stream(state: CascadeState, include_usage: bool = False) -> 
     the cascade stopped), never tokens a judge may still reject - so the events follow each other at once;
     a client sees OpenAI's stream format and the verified answer."""
     whole = chat_completion_response(state)
-    base = {"id": whole["id"], "object": "chat.completion.chunk", "created": whole["created"],
-            "model": whole["model"]}
-    choice = whole["choices"][0]
-
-    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
-        return "data: " + json.dumps({**base, "choices": choices, **extra}, separators=(",", ":")) + "\n\n"
-
-    message = choice["message"]
-    if message.get("tool_calls"):
-        calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
-        body = event([{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}])
-    else:
-        body = event([{"index": 0, "delta": {"content": message["content"]}, "finish_reason": None}])
-    events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]), body,
-              event([{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}],
-                    switchboard=whole["switchboard"])]
-    if include_usage:
-        events.append(event([], usage=whole["usage"]))
-    return "".join(events) + "data: [DONE]\n\n"
+    writer = SseWriter(state.request_id, whole["model"])
+    return writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
 
 
 def answer_of(state: CascadeState) -> Candidate | None:

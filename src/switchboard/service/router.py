@@ -6,9 +6,12 @@ The router Lambda (and through it the local stack) is a thin adapter over ``Rout
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from switchboard.domain.dial import DEFAULT_PROFILE, Dial, OperatingPoint
 from switchboard.domain.models import CascadeState, ChatRequest, JudgePolicy, ModelEntry, Plan
@@ -27,11 +30,18 @@ from switchboard.ports import (
     LearnedRouter,
     Orchestrator,
     PolicySource,
+    ProviderSource,
     TaxonomySource,
     Trace,
     TraceStore,
 )
-from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
+from switchboard.service.api import (
+    KEEP_ALIVE,
+    ChatCompletionRequest,
+    FeedbackRequest,
+    SseWriter,
+    chat_completion_response,
+)
 from switchboard.service.errors import (
     ApiError,
     BadRequest,
@@ -41,7 +51,7 @@ from switchboard.service.errors import (
     NotReady,
     PromptTooLarge,
 )
-from switchboard.service.keys import KeyService
+from switchboard.service.keys import KeyService, Reservation
 from switchboard.service.traces import now_iso, trace_of
 
 log = logging.getLogger(__name__)
@@ -81,6 +91,16 @@ def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
     return [e.model_id for e in sorted(usable, key=lambda e: (e.price.cost(1000, 250), e.model_id))]
 
 
+@dataclass
+class _Admitted:
+    """A request let in: mapped onto the domain (capped at its key's reservation when it has one)."""
+
+    request: ChatRequest
+    pinned: str | None
+    plan: Plan | None
+    reservation: Reservation | None
+
+
 class RouterService:
     def __init__(self, *, catalog: CatalogSource, taxonomy: TaxonomySource, orchestrator: Orchestrator,
                  traces: TraceStore, encoder_factory: Callable[[], Encoder], planner: dict | None = None,
@@ -88,8 +108,13 @@ class RouterService:
                  policy: PolicySource | None = None, verifier_sha256: str | None = None,
                  deadline_s: float = 25.0, id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
                  job_deadline_s: float = 270.0,
-                 judge_policy: JudgePolicy | None = None, keys: KeyService | None = None) -> None:
+                 judge_policy: JudgePolicy | None = None, keys: KeyService | None = None,
+                 providers: ProviderSource | None = None, keep_alive_s: float = 5.0) -> None:
         self.catalog = catalog
+        # Where the router can call models itself: a single-tier plan's tokens are then streamed as the model
+        # produces them (None: every answer comes from the cascade's tier task, streamed once decided).
+        self.providers = providers
+        self.keep_alive_s = keep_alive_s
         self.taxonomy = taxonomy
         self.orchestrator = orchestrator
         self.traces = traces
@@ -214,35 +239,180 @@ class RouterService:
         budget when it has one (``service.keys``): the plan's cost bound is reserved from the key with a
         conditional write before anything runs, the request is capped at the reservation, and what it did
         not spend is returned after."""
+        admitted = self._admit(request, authorization)
+        if admitted.reservation is None:
+            return self.complete(admitted.request, pinned_model=admitted.pinned)
+        spent = admitted.reservation.amount  # what is not known to be unspent stays spent: the cap errs on holding
+        try:
+            state = self.complete(admitted.request, pinned_model=admitted.pinned, plan=admitted.plan)
+            spent = state.spent_usd
+            return state
+        except ApiError as exc:
+            spent = self._spent_when_failed(exc, spent)
+            raise
+        finally:
+            self._settle(admitted, spent)
+
+    def _admit(self, request: ChatCompletionRequest, authorization: str | None) -> _Admitted:
+        """The request mapped onto the domain and, on an API key with a budget, its reservation: the plan's
+        cost bound reserved with a conditional write, and the request capped at it (the same plan - routing
+        is the caller's, not the key's - whose first tier fits it and whose policy escalates only within it).
+        Refusals (401, 402, 404, 413, 429) come before anything is spent."""
         key = self.authenticate(authorization)
         domain = request.to_domain(self.max_prompt_chars)
         pinned = request.pinned_model()
         if key is None or self.keys is None:
-            return self.complete(domain, pinned_model=pinned)
+            return _Admitted(domain, pinned, None, None)
         domain = domain.model_copy(update={"key_id": key.key_id})
         plan = self.plan(domain, pinned)  # refusals (402, 404, 413) come before any reservation
         worst = sum(t.est_cost_usd for t in plan.tiers)
         if domain.max_cost_usd is not None:
             worst = min(worst, domain.max_cost_usd)
         reservation = self.keys.reserve(key, worst, plan.tiers[0].est_cost_usd)
-        # The same plan (routing is the caller's, not the key's), run with the reservation as its hard cap:
-        # the first tier fits it (reserve checked) and the policy escalates only within it.
         capped = domain.model_copy(update={"max_cost_usd": reservation.amount})
-        spent = reservation.amount  # what is not known to be unspent stays spent: the cap errs on holding
-        try:
-            state = self.complete(capped, pinned_model=pinned, plan=plan)
-            spent = state.spent_usd
-            return state
-        except (CascadeFailed, CascadeTimedOut) as exc:
+        return _Admitted(capped, pinned, plan, reservation)
+
+    def _spent_when_failed(self, exc: ApiError, held: float) -> float:
+        """What a failed request spent: its trace's figure when the cascade ran, nothing for a refusal raised
+        before any model was called, else what was held."""
+        if isinstance(exc, CascadeFailed):
             trace = self.traces.get(exc.trace_id) if exc.trace_id else None
             if trace is not None and trace.state is not None and trace.state.decision is not None:
-                spent = trace.state.spent_usd
-            raise
+                return trace.state.spent_usd
+            return held
+        return 0.0
+
+    def _settle(self, admitted: _Admitted, spent: float) -> None:
+        if admitted.reservation is not None and self.keys is not None:
+            self.keys.settle(admitted.reservation, spent)
+
+    def chat_stream(self, request: ChatCompletionRequest, authorization: str | None = None) -> Iterator[str]:
+        """``stream=true``: the response as server-sent events. Everything that can refuse the request
+        (keys, parsing, planning, the budget) happens here, before the first event; the events come from
+        the returned iterator.
+
+        A plan of one tier - a pinned model, or a category served by one model - streams the model's tokens
+        as it produces them (where the router can call the model and the provider streams; not with
+        ``stop``, ``response_format`` or tools, whose checks need the whole answer): its judges cannot
+        change the answer, only say whether it is verified, and that comes in the final chunk. A cascade
+        decides first - nothing a judge may still reject is sent - with keep-alive comments while it works.
+        A model that fails before its first token falls through to the cascade; after it, the stream ends
+        with an error event, never as a silent success."""
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        admitted = self._admit(request, authorization)
+        try:
+            plan = admitted.plan or self.plan(admitted.request, admitted.pinned)
         except ApiError:
-            spent = 0.0  # any other refusal is raised by planning, before a model is called
+            self._settle(admitted, 0.0)
             raise
+        domain = admitted.request
+        if (self.providers is not None and len(plan.tiers) == 1 and not domain.stop
+                and domain.response_format is None and domain.tool_use is None):
+            return self._token_events(admitted, plan, include_usage)
+        return self._cascade_events(admitted, plan, include_usage)
+
+    def _token_events(self, admitted: _Admitted, plan: Plan, include_usage: bool) -> Iterator[str]:
+        from switchboard.service.tasks import solve
+
+        assert self.providers is not None
+        state = self._new_state(admitted.request, plan)
+        spec = state.plan.tiers[0]
+        pieces: queue.Queue[tuple[str, object]] = queue.Queue()
+
+        def call() -> None:
+            try:
+                answer = solve(spec.model, state.request, self.catalog.models(), self.providers,  # type: ignore[arg-type]
+                               deadline=state.deadline, cap=state.plan.answer_bytes_cap,
+                               on_delta=lambda text: pieces.put(("delta", text)))
+                pieces.put(("answer", answer))
+            except Exception as exc:  # noqa: BLE001 - reported below (fall through, or an error event)
+                pieces.put(("failed", exc))
+
+        threading.Thread(target=call, name=f"stream-{state.request_id[:8]}", daemon=True).start()
+        writer = SseWriter(state.request_id, spec.model)
+        spent = admitted.reservation.amount if admitted.reservation is not None else 0.0
+        sent = False
+        try:
+            while True:
+                try:
+                    kind, value = pieces.get(timeout=self.keep_alive_s)
+                except queue.Empty:
+                    if sent:
+                        yield KEEP_ALIVE
+                    continue
+                if kind == "delta":
+                    if not sent:
+                        yield writer.head()
+                        sent = True
+                    yield writer.delta(str(value))
+                    continue
+                if kind == "failed" and not sent:  # nothing sent: the cascade answers, as if never streamed
+                    log.warning("streamed call to %s failed before its first token: %s", spec.model,
+                                type(value).__name__)
+                    final = self.run(state)
+                    spent = final.spent_usd
+                    whole = chat_completion_response(final)
+                    yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
+                    return
+                if kind == "failed":
+                    error = f"the model failed mid-stream: {type(value).__name__}"
+                    self._write_trace(trace_of(state, error=error))
+                    yield SseWriter.error(CascadeFailed(state.request_id, error + "; see the trace"))
+                    return
+                break
+            answer = value
+            if not sent:  # a provider that does not stream: the whole answer at once
+                yield writer.head()
+                if answer.text:  # type: ignore[attr-defined]
+                    yield writer.delta(answer.text)  # type: ignore[attr-defined]
+                sent = True
+            final = self.run(state.model_copy(update={"streamed": answer}))
+            spent = final.spent_usd
+            yield writer.tail(chat_completion_response(final), include_usage)
+        except ApiError as exc:
+            spent = self._spent_when_failed(exc, spent)
+            if not sent:
+                raise
+            yield SseWriter.error(exc)
         finally:
-            self.keys.settle(reservation, spent)
+            self._settle(admitted, spent)
+
+    def _cascade_events(self, admitted: _Admitted, plan: Plan, include_usage: bool) -> Iterator[str]:
+        done: queue.Queue[tuple[str, object]] = queue.Queue()
+        state = self._new_state(admitted.request, plan)
+
+        def run() -> None:
+            try:
+                done.put(("state", self.run(state)))
+            except Exception as exc:  # noqa: BLE001 - raised or sent below
+                done.put(("failed", exc))
+
+        threading.Thread(target=run, name=f"cascade-{state.request_id[:8]}", daemon=True).start()
+        spent = admitted.reservation.amount if admitted.reservation is not None else 0.0
+        sent = False
+        try:
+            while True:
+                try:
+                    kind, value = done.get(timeout=self.keep_alive_s)
+                    break
+                except queue.Empty:
+                    sent = True
+                    yield KEEP_ALIVE
+            if kind == "failed":
+                raise value  # type: ignore[misc]
+            final: CascadeState = value  # type: ignore[assignment]
+            spent = final.spent_usd
+            whole = chat_completion_response(final)
+            writer = SseWriter(final.request_id, whole["model"])
+            sent = True
+            yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
+        except ApiError as exc:
+            spent = self._spent_when_failed(exc, spent)
+            if not sent:
+                raise
+            yield SseWriter.error(exc)
+        finally:
+            self._settle(admitted, spent)
 
     def submit(self, request: ChatCompletionRequest, authorization: str | None = None) -> Trace:
         """``POST /v1/route`` with ``"async": true``: plan, store a running trace, start the cascade and
@@ -289,11 +459,15 @@ class RouterService:
         When the execution fails, a trace of the failure is written here so nothing is lost, and
         ``CascadeFailed`` carries its id to the caller. ``plan``: one already built for this request.
         """
-        plan = plan or self.plan(request, pinned_model)
+        return self.run(self._new_state(request, plan or self.plan(request, pinned_model)))
+
+    def _new_state(self, request: ChatRequest, plan: Plan) -> CascadeState:
         state = CascadeState(request_id=self.new_id(), request=request, plan=plan,
                              deadline=time.time() + self.deadline_s)
-        state = state.model_copy(update={"plan": plan.model_copy(update={
-            "answer_bytes_cap": answer_bytes_cap(state)})})
+        return state.model_copy(update={"plan": plan.model_copy(update={"answer_bytes_cap": answer_bytes_cap(state)})})
+
+    def run(self, state: CascadeState) -> CascadeState:
+        """Run the cascade of a planned state; see ``complete``."""
         outcome = self.orchestrator.run(state)
         if outcome.status != "SUCCEEDED" or outcome.state is None:
             message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"[:2000]

@@ -44,6 +44,7 @@ class RouterSettings(BaseModel):
     request_deadline_s: float = Field(default=25.0, gt=0, le=900)
     job_deadline_s: float = Field(default=270.0, gt=0, le=3600)
     judge_policy: str | None = None
+    stream_tokens: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RouterSettings:
@@ -58,7 +59,8 @@ class RouterSettings(BaseModel):
                            "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS,
                            "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
                            "job_deadline_s": names.ENV_JOB_DEADLINE_S,
-                           "judge_policy": names.ENV_JUDGE_POLICY}, env)
+                           "judge_policy": names.ENV_JUDGE_POLICY,
+                           "stream_tokens": names.ENV_STREAM_TOKENS}, env)
 
 
 class ModelCallSettings(BaseModel):

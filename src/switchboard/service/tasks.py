@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from switchboard.domain.answers import answer_key, same_answer
@@ -75,15 +76,17 @@ def _reused(answer: Candidate) -> Candidate:
 
 
 def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], providers: ProviderSource,
-          deadline: float | None = None, cap: int | None = None) -> Candidate:
-    """Ask ``model`` the request itself (a tier, or an agreement judge that solves the prompt)."""
+          deadline: float | None = None, cap: int | None = None,
+          on_delta: Callable[[str], None] | None = None) -> Candidate:
+    """Ask ``model`` the request itself (a tier, or an agreement judge that solves the prompt).
+    ``on_delta`` receives the answer's text as the provider produces it (streaming providers only)."""
     entry = _entry(catalog, model)
     provider = providers.provider_for(entry)
     fmt = structured(request.response_format, request.tool_use)
     started = time.perf_counter()
     completion = provider.complete(request.messages, max_tokens=request.max_tokens,
                                    temperature=request.temperature, deadline=deadline,
-                                   response_format=fmt.openai() if fmt is not None else None)
+                                   response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta)
     if request.stop:
         completion = cut_at_stop(completion, request.stop)
     candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
@@ -107,6 +110,8 @@ def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: Pro
     this request. Provider errors propagate (the state machine retries the transient ones and then falls
     through to the next tier)."""
     spec = state.plan.tiers[state.tier]
+    if state.tier == 0 and state.streamed is not None and state.streamed.model == spec.model:
+        return TierResult(tier=0, candidate=state.streamed, judges=spec.judges)  # bought while streaming it
     bought = state.answers.get(spec.model)
     candidate = (_reused(bought) if bought is not None
                  else solve(spec.model, state.request, catalog, providers, deadline=state.deadline,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import (
@@ -66,7 +66,8 @@ class BedrockConverse:
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
                  choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None) -> Completion:
+                 response_format: dict[str, Any] | None = None,
+                 on_delta: Callable[[str], None] | None = None) -> Completion:
         """``seed`` and ``choices`` are accepted for the protocol; Converse has no portable way to use them.
         The call is bounded by the provider's timeout and the request's deadline (``within``)."""
         system, turns = split_system(messages)

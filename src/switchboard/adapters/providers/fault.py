@@ -8,7 +8,7 @@ It exists so the failure paths of the cascade (the state machine's Retry on ``Pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from switchboard.domain.models import Message
@@ -45,6 +45,7 @@ class FaultInjecting:
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
                  choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None) -> Completion:
+                 response_format: dict[str, Any] | None = None,
+                 on_delta: Callable[[str], None] | None = None) -> Completion:
         self.calls += 1
         raise _ERRORS[self.mode](f"injected fault ({self.mode}) on call {self.calls}")

@@ -23,7 +23,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,7 +154,8 @@ class LocalGGUF:
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
                  choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None) -> Completion:
+                 response_format: dict[str, Any] | None = None,
+                 on_delta: Callable[[str], None] | None = None) -> Completion:
         """``choices`` constrains the reply to exactly one of them (a llama.cpp grammar); ``deadline``
         (epoch seconds) and the provider's ``timeout_s`` bound the call, whichever ends first."""
         started = time.perf_counter()
@@ -196,7 +197,7 @@ class LocalGGUF:
             raise ProviderTimeout(f"{self.model_path.name}: still busy with another request "
                                   f"after {self.timeout_s}s")
         try:
-            stream = _Stream(stop_at)
+            stream = _Stream(stop_at, on_delta)
             try:
                 engine.server.handle_chat_completions(request, stream)
             except ValueError as exc:  # xllamacpp validates the request shape before running it
@@ -215,8 +216,9 @@ class _Stream:
     It must never raise: xllamacpp swallows exceptions raised in the callback.
     """
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, on_delta: Callable[[str], None] | None = None) -> None:
         self.deadline = deadline
+        self.on_delta = on_delta
         self.parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = {}
@@ -237,6 +239,11 @@ class _Stream:
             content = (choice.get("delta") or {}).get("content")
             if content:
                 self.parts.append(content)
+                if self.on_delta is not None:
+                    try:
+                        self.on_delta(content)
+                    except Exception:  # noqa: BLE001 - a consumer's failure must not stop the generation
+                        self.on_delta = None
             logprobs = choice.get("logprobs")
             if self.first_token_logprobs is None:
                 self.first_token_logprobs = first_token_logprobs(logprobs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -125,6 +126,81 @@ def post_json(http: httpx.Client, url: str, body: dict[str, Any], headers: dict[
     return within(call, timeout_s, deadline, provider)
 
 
+def stream_chat_completion(http: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str],
+                           provider: str, messages: list[Message], on_delta: Callable[[str], None],
+                           timeout_s: float = 60.0, deadline: float | None = None,
+                           secrets: tuple[str | None, ...] = ()) -> Completion:
+    """POST ``body`` with ``stream: true`` and read OpenAI's server-sent chunks, handing each piece of text
+    to ``on_delta`` as it arrives; the same total time limit, status mapping and redaction as
+    ``post_json``. A stream cut before its finish reason or ``[DONE]`` is a ``ProviderUnavailable``."""
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def call(limit: float) -> Completion:
+        timeout = httpx.Timeout(limit, connect=min(10.0, limit))
+        parts: list[str] = []
+        finish: str | None = None
+        usage: dict[str, Any] = {}
+        logprobs: list[float] = []
+        done = False
+        try:
+            with http.stream("POST", url, json={**body, "stream": True, "stream_options": {"include_usage": True}},
+                             headers=headers, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise_for_status(response, provider, secrets)
+                for line in response.iter_lines():
+                    if stop.is_set():
+                        break
+                    if not line.startswith("data:"):
+                        continue  # comments, event names, blank separators
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except json.JSONDecodeError as exc:
+                        log.warning("%s sent a malformed stream chunk: %s", provider, redact(data, secrets))
+                        raise ProviderUnavailable(f"{provider} sent a malformed stream chunk") from exc
+                    if not isinstance(chunk, dict) or "error" in chunk:
+                        log.warning("%s ended its stream with an error: %s", provider, redact(data, secrets))
+                        raise ProviderUnavailable(f"{provider} ended its stream with an error")
+                    for choice in chunk.get("choices") or []:
+                        content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
+                        if isinstance(content, str) and content:
+                            parts.append(content)
+                            on_delta(content)
+                        if isinstance(choice, dict) and choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+                        lp = mean_token_logprob(choice.get("logprobs")) if isinstance(choice, dict) else None
+                        if lp is not None:
+                            logprobs.append(lp)
+                    if isinstance(chunk.get("usage"), dict):
+                        usage = chunk["usage"]
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"{provider} stopped streaming in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            log.warning("%s stream broke: %s", provider, redact(str(exc), secrets))
+            raise ProviderUnavailable(f"{provider} stream broke ({type(exc).__name__})") from exc
+        if not done and finish is None:
+            raise ProviderUnavailable(f"{provider}'s stream ended before the answer was complete")
+        text = "".join(parts)
+        input_tokens, output_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        return Completion(
+            text=text,
+            input_tokens=input_tokens if isinstance(input_tokens, int) else sum(estimate_tokens(m.content)
+                                                                                for m in messages),
+            output_tokens=output_tokens if isinstance(output_tokens, int) else estimate_tokens(text),
+            finish_reason=finish, latency_ms=(time.perf_counter() - started) * 1000,
+            mean_logprob=sum(logprobs) / len(logprobs) if logprobs else None)
+
+    try:
+        return within(call, timeout_s, deadline, provider)
+    finally:
+        stop.set()  # a stream past its time limit stops handing out text
+
+
 class OpenAICompatible:
     """``POST {base_url}/chat/completions``; ``base_url`` includes the version prefix, e.g. ``.../v1``."""
 
@@ -150,7 +226,8 @@ class OpenAICompatible:
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
                  choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None) -> Completion:
+                 response_format: dict[str, Any] | None = None,
+                 on_delta: Callable[[str], None] | None = None) -> Completion:
         """``choices`` is ignored: the chat-completions API has no portable way to constrain a reply."""
         body: dict[str, Any] = {
             "model": self.model,
@@ -165,6 +242,11 @@ class OpenAICompatible:
         if response_format:
             body["response_format"] = response_format
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        if on_delta is not None:  # the caller shows the answer as it comes: stream it
+            return stream_chat_completion(self.http, f"{self.base_url}/chat/completions", body, headers,
+                                          provider=f"openai-compatible model '{self.model}'", messages=messages,
+                                          on_delta=on_delta, timeout_s=self.timeout_s, deadline=deadline,
+                                          secrets=(self._api_key,))
         started = time.perf_counter()
         data = post_json(self.http, f"{self.base_url}/chat/completions", body, headers,
                          provider=f"openai-compatible model '{self.model}'", timeout_s=self.timeout_s,

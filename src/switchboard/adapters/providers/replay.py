@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from switchboard.domain.models import Message
@@ -49,7 +49,8 @@ class ReplayProvider:
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  seed: int | None = None, deadline: float | None = None,
                  choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None) -> Completion:
+                 response_format: dict[str, Any] | None = None,
+                 on_delta: Callable[[str], None] | None = None) -> Completion:
         start = time.perf_counter()
         prompt = next((m.content for m in reversed(messages) if m.role == "user"), None)
         if prompt is None:
