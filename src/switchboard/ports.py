@@ -179,18 +179,27 @@ class ApiKey(BaseModel):
     budget_usd: float | None = None
     spent_usd: float = 0.0
     available_usd: float | None = None
+    # A budget per ``period`` ("day" or "month", UTC) instead of in all: ``window`` is the period the
+    # available budget belongs to ("2026-11-30", "2026-11"); the first request of a new one renews it.
+    period: Literal["day", "month"] | None = None
+    window: str | None = None
 
 
 class KeyStore(Protocol):
     """Callers' API keys and their spend. ``reserve`` takes ``amount`` from the key's available budget
-    only if that much is available, atomically (False otherwise, or when the key is unknown or revoked);
-    ``settle`` returns what a request reserved but did not spend."""
+    only if that much is available, atomically (False otherwise, or when the key is unknown or revoked;
+    with ``window``, also when the key's budget belongs to another period); ``settle`` adds the spend and
+    returns what a request reserved but did not spend - to the window it was reserved from only (a budget
+    renewed since keeps its new amount); ``renew`` starts a new period's budget, atomically, only when
+    the key is still in ``old``."""
 
     def get(self, key_hash: str) -> ApiKey | None: ...
 
-    def reserve(self, key_hash: str, amount: float) -> bool: ...
+    def reserve(self, key_hash: str, amount: float, window: str | None = None) -> bool: ...
 
-    def settle(self, key_hash: str, reserved: float, spent: float) -> None: ...
+    def settle(self, key_hash: str, reserved: float, spent: float, window: str | None = None) -> None: ...
+
+    def renew(self, key_hash: str, old: str | None, new: str, budget: float) -> bool: ...
 
     def create(self, key: ApiKey) -> None: ...
 

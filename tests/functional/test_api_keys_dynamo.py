@@ -70,3 +70,21 @@ def test_a_key_without_budget_records_spend_and_is_never_refused(table):
     table.settle(key.key_hash, 1e6, 0.25)
     stored = table.get(key.key_hash)
     assert stored.budget_usd is None and stored.spent_usd == pytest.approx(0.25)
+
+
+def test_a_new_period_is_renewed_by_exactly_one_of_racing_requests(table):
+    """Eight threads see a stale window at once: one conditional write renews the budget, the others lose
+    and reserve from the renewed one; reservations tagged with the old window settle without refilling."""
+    secret, key = new_key("monthly", 1.0, period="month")
+    table.create(key.model_copy(update={"window": "2026-10", "available_usd": 0.0}))
+    with ThreadPoolExecutor(8) as pool:
+        renewed = list(pool.map(lambda _: table.renew(key.key_hash, "2026-10", "2026-11", 1.0), range(8)))
+    assert renewed.count(True) == 1
+    stored = table.get(key.key_hash)
+    assert (stored.window, stored.available_usd, stored.period) == ("2026-11", 1.0, "month")
+    assert not table.reserve(key.key_hash, 0.5, window="2026-10")  # the old period's budget is gone
+    assert table.reserve(key.key_hash, 0.5, window="2026-11")
+    table.settle(key.key_hash, 0.3, 0.1, window="2026-10")  # a request of October: spend counted, nothing back
+    table.settle(key.key_hash, 0.5, 0.2, window="2026-11")
+    stored = table.get(key.key_hash)
+    assert stored.available_usd == pytest.approx(0.8) and stored.spent_usd == pytest.approx(0.3)

@@ -198,10 +198,10 @@ class InMemoryKeys:
             key = self.keys.get(key_hash)
             return key.model_copy() if key is not None else None
 
-    def reserve(self, key_hash: str, amount: float) -> bool:
+    def reserve(self, key_hash: str, amount: float, window: str | None = None) -> bool:
         with self._lock:
             key = self.keys.get(key_hash)
-            if key is None or key.revoked:
+            if key is None or key.revoked or (window is not None and key.window != window):
                 return False
             available = key.available_usd or 0.0
             if key.budget_usd is not None and available < amount:
@@ -209,11 +209,20 @@ class InMemoryKeys:
             key.available_usd = available - amount
             return True
 
-    def settle(self, key_hash: str, reserved: float, spent: float) -> None:
+    def settle(self, key_hash: str, reserved: float, spent: float, window: str | None = None) -> None:
         with self._lock:
             key = self.keys[key_hash]
-            key.available_usd = (key.available_usd or 0.0) + reserved - spent
+            if window is None or key.window == window:
+                key.available_usd = (key.available_usd or 0.0) + reserved - spent
             key.spent_usd += spent
+
+    def renew(self, key_hash: str, old: str | None, new: str, budget: float) -> bool:
+        with self._lock:
+            key = self.keys.get(key_hash)
+            if key is None or key.window != old:
+                return False
+            key.window, key.available_usd = new, budget
+            return True
 
     def create(self, key: ApiKey) -> None:
         with self._lock:

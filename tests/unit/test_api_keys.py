@@ -114,3 +114,30 @@ def test_concurrent_requests_never_spend_more_than_the_key_budget(budget, reques
     assert key.spent_usd == pytest.approx(sum(spent), abs=1e-12)  # settled exactly: nothing left reserved
     assert key.available_usd == pytest.approx(budget - key.spent_usd, abs=1e-12)
     assert all(t.state.request.key_id == key.key_id for t in traces.items.values() if t.state is not None)
+
+
+def test_a_per_day_budget_renews_each_utc_day_and_an_old_days_reservation_never_feeds_the_new_one():
+    from switchboard.service.keys import current_window
+
+    day1, day2 = 1_795_000_000.0, 1_795_000_000.0 + 86_400  # two consecutive UTC days
+    now = [day1]
+    store = InMemoryKeys()
+    secret, key = new_key("daily", 0.001, period="day")
+    store.create(key.model_copy(update={"window": current_window("day", day1)}))
+    keys = KeyService(store, required=True, clock=lambda: now[0])
+    key = keys.authenticate(f"Bearer {secret}")
+    held = keys.reserve(key, worst_case=0.0008, first_tier=0.0005)
+    with pytest.raises(KeyBudgetExhausted) as exhausted:
+        keys.reserve(key, worst_case=0.0008, first_tier=0.0005)
+    assert "$0.001 a day" in str(exhausted.value) and "this day" in str(exhausted.value)
+    now[0] = day2  # a new day: the budget is whole again, once
+    fresh = keys.reserve(keys.authenticate(f"Bearer {secret}"), worst_case=0.0008, first_tier=0.0005)
+    assert fresh.amount == pytest.approx(0.0008) and fresh.window == current_window("day", day2)
+    keys.settle(held, 0.0001)  # yesterday's request ends: its spend counts, its unspent part stays yesterday's
+    stored = store.get(key.key_hash)
+    assert stored.available_usd == pytest.approx(0.0002) and stored.spent_usd == pytest.approx(0.0001)
+    with pytest.raises(KeyBudgetExhausted):
+        keys.reserve(stored, worst_case=0.0008, first_tier=0.0005)
+    with pytest.raises(ValueError, match="needs a budget"):
+        new_key("x", None, period="month")
+    assert current_window("month", day1) == current_window("day", day1)[:7]

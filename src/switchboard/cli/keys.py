@@ -36,15 +36,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
     try:
         store = _store(args)
         if args.keys_command == "create":
-            secret, key = new_key(args.name, args.budget_usd)
+            if args.period is not None and args.budget_usd is None:
+                print("error: --period needs --budget-usd", file=sys.stderr)
+                return 2
+            secret, key = new_key(args.name, args.budget_usd, period=args.period)
             store.create(key)
             print(json.dumps({"key": secret, "key_id": key.key_id, "name": key.name,
-                              "budget_usd": key.budget_usd}, indent=1))
+                              "budget_usd": key.budget_usd, "period": key.period}, indent=1))
             print("the key is shown only now: store it (e.g. in Secrets Manager); Switchboard keeps its hash",
                   file=sys.stderr)
         elif args.keys_command == "list":
             for key in store.all():
-                left = "" if key.budget_usd is None else f" of ${key.budget_usd:g}, ${key.available_usd:.6f} left"
+                per = f" a {key.period} ({key.window})" if key.period else ""
+                left = "" if key.budget_usd is None else f" of ${key.budget_usd:g}{per}, ${key.available_usd:.6f} left"
                 state = " REVOKED" if key.revoked else ""
                 print(f"{key.key_id}  {key.name or '-'}  spent ${key.spent_usd:.6f}{left}{state}  {key.created_at}")
         elif not store.revoke(args.key_id):
@@ -65,6 +69,9 @@ def register(sub: Any) -> None:
     create.add_argument("--name", default="", help="who or what the key is for")
     create.add_argument("--budget-usd", type=float, default=None,
                         help="total spend the key may reach, a cap (default: no budget, spend only recorded)")
+    create.add_argument("--period", choices=("day", "month"), default=None,
+                        help="the budget is per UTC day or month, renewed by the first request of the next one "
+                             "(default: one budget in all)")
     keys_sub.add_parser("list", help="every key: id, name, spend, budget left, revoked")
     revoke = keys_sub.add_parser("revoke", help="revoke a key (by its id, as listed)")
     revoke.add_argument("key_id")

@@ -289,33 +289,73 @@ class DynamoKeys(_TableAdapter):
         return ApiKey(key_id=item["key_id"]["S"], key_hash=item["key_hash"]["S"],
                       name=item.get("name", {}).get("S", ""), created_at=item.get("created_at", {}).get("S", ""),
                       revoked=bool(item.get("revoked", {}).get("BOOL", False)), budget_usd=num("budget_usd"),
-                      spent_usd=num("spent_usd") or 0.0, available_usd=num("available_usd"))
+                      spent_usd=num("spent_usd") or 0.0, available_usd=num("available_usd"),
+                      period=item["period"]["S"] if "period" in item else None,  # type: ignore[arg-type]
+                      window=item["window"]["S"] if "window" in item else None)
 
-    def reserve(self, key_hash: str, amount: float) -> bool:
+    def reserve(self, key_hash: str, amount: float, window: str | None = None) -> bool:
+        condition = ("attribute_exists(key_hash) AND revoked = :no AND "
+                     "(attribute_not_exists(budget_usd) OR available_usd >= :r)")
+        values: dict[str, Any] = {":r": _pico(amount), ":no": {"BOOL": False}}
+        names: dict[str, str] = {}
+        if window is not None:
+            condition += " AND #w = :w"
+            values[":w"], names["#w"] = {"S": window}, "window"
         try:
             self.client.update_item(
                 TableName=self.table, Key={"key_hash": {"S": key_hash}},
-                UpdateExpression="SET available_usd = available_usd - :r",
-                ConditionExpression="attribute_exists(key_hash) AND revoked = :no AND "
-                                    "(attribute_not_exists(budget_usd) OR available_usd >= :r)",
-                ExpressionAttributeValues={":r": _pico(amount), ":no": {"BOOL": False}})
+                UpdateExpression="SET available_usd = available_usd - :r", ConditionExpression=condition,
+                ExpressionAttributeValues=values, **({"ExpressionAttributeNames": names} if names else {}))
             return True
         except Exception as exc:
             if _conditional_failure(exc):
                 return False
             raise StoreError(f"cannot reserve spend in {self.table}: {exc}") from exc
 
-    def settle(self, key_hash: str, reserved: float, spent: float) -> None:
+    def settle(self, key_hash: str, reserved: float, spent: float, window: str | None = None) -> None:
+        """Add the spend; return the unspent part to the window it was reserved from (a key renewed since
+        keeps its new period's budget whole: what was reserved from the old one is gone with it)."""
+        values: dict[str, Any] = {":back": _pico(reserved - spent), ":spent": _pico(spent)}
+        condition, names = "attribute_exists(key_hash)", {}
+        if window is not None:
+            condition += " AND #w = :w"
+            values[":w"], names["#w"] = {"S": window}, "window"
         try:
             self.client.update_item(
                 TableName=self.table, Key={"key_hash": {"S": key_hash}},
                 UpdateExpression="SET available_usd = available_usd + :back ADD spent_usd :spent",
-                ConditionExpression="attribute_exists(key_hash)",
-                ExpressionAttributeValues={":back": _pico(reserved - spent), ":spent": _pico(spent)})
+                ConditionExpression=condition, ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}))
+            return
+        except Exception as exc:
+            if not _conditional_failure(exc):
+                raise StoreError(f"cannot settle spend in {self.table}: {exc}") from exc
+            if window is None:
+                return  # the key was deleted meanwhile: nothing to settle
+        try:  # renewed since it was reserved: the spend still counts in all, nothing goes back
+            self.client.update_item(TableName=self.table, Key={"key_hash": {"S": key_hash}},
+                                    UpdateExpression="ADD spent_usd :spent",
+                                    ConditionExpression="attribute_exists(key_hash)",
+                                    ExpressionAttributeValues={":spent": _pico(spent)})
+        except Exception as exc:
+            if not _conditional_failure(exc):
+                raise StoreError(f"cannot settle spend in {self.table}: {exc}") from exc
+
+    def renew(self, key_hash: str, old: str | None, new: str, budget: float) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"key_hash": {"S": key_hash}},
+                UpdateExpression="SET available_usd = :budget, #w = :new",
+                ConditionExpression="attribute_exists(key_hash) AND " + (
+                    "#w = :old" if old is not None else "attribute_not_exists(#w)"),
+                ExpressionAttributeNames={"#w": "window"},
+                ExpressionAttributeValues={":budget": _pico(budget), ":new": {"S": new},
+                                           **({":old": {"S": old}} if old is not None else {})})
+            return True
         except Exception as exc:
             if _conditional_failure(exc):
-                return  # the key was deleted meanwhile: nothing to settle
-            raise StoreError(f"cannot settle spend in {self.table}: {exc}") from exc
+                return False  # another request renewed it first
+            raise StoreError(f"cannot renew a budget in {self.table}: {exc}") from exc
 
     def create(self, key: ApiKey) -> None:
         item: dict[str, Any] = {"key_hash": {"S": key.key_hash}, "key_id": {"S": key.key_id},
@@ -324,6 +364,8 @@ class DynamoKeys(_TableAdapter):
                                 "available_usd": _pico(key.budget_usd if key.budget_usd is not None else 0.0)}
         if key.budget_usd is not None:
             item["budget_usd"] = _pico(key.budget_usd)
+        if key.period is not None and key.window is not None:
+            item["period"], item["window"] = {"S": key.period}, {"S": key.window}
         try:
             self.client.put_item(TableName=self.table, Item=item,
                                  ConditionExpression="attribute_not_exists(key_hash)")
