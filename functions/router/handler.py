@@ -7,6 +7,7 @@ Parse the body, call the router service, serialise. Every error is mapped by one
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,25 +17,50 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from switchboard.composition import container
 from switchboard.service import api
 from switchboard.service.errors import BadRequest, MethodNotAllowed, NotFound, NotReady, http_error
+from switchboard.service.messages import MessagesRequest, anthropic_error, messages_response, messages_stream
 from switchboard.service.openapi import openapi_document
 
 logger = Logger(service="switchboard-router")
-app = APIGatewayRestResolver()
+
+
+class _PerThread(threading.local):
+    app: APIGatewayRestResolver | None = None
+
+
+_resolvers = _PerThread()
+
+
+def _app() -> APIGatewayRestResolver:
+    """This thread's resolver. Powertools keeps a request's state on its resolver (and the event on the
+    resolver's class), which is right for Lambda - one request per process at a time - but the local
+    server runs requests on threads of one process: each thread gets its own resolver, and the event is
+    pinned on the instance, so two requests at once never read each other's body, path or route."""
+    if _resolvers.app is None:
+        app = APIGatewayRestResolver()
+        for method, path, route in ROUTES:
+            app.route(path, method)(route)
+        app.not_found(_not_found)
+        app.exception_handler(Exception)(_error)
+        _resolvers.app = app
+    return _resolvers.app
+
+
+def _event() -> Any:
+    return _app().current_event
 
 
 def _body() -> dict:
-    return api.parse_body(app.current_event.body, bool(app.current_event.is_base64_encoded))
+    return api.parse_body(_event().body, bool(_event().is_base64_encoded))
 
 
 def _authorization() -> str | None:
-    return app.current_event.headers.get("Authorization")  # case-insensitive
+    return _event().headers.get("Authorization")  # case-insensitive
 
 
 def _authenticated() -> None:
     container().router().authenticate(_authorization())
 
 
-@app.post("/v1/chat/completions")
 def chat_completions():
     request = api.parse(api.ChatCompletionRequest, _body())
     if request.async_:
@@ -46,7 +72,22 @@ def chat_completions():
     return api.chat_completion_response(container().router().chat(request, _authorization()))
 
 
-@app.post("/v1/route")
+def anthropic_messages():
+    """Anthropic's Messages API on the same cascade (``service.messages``)."""
+    request = api.parse(MessagesRequest, _body())
+    state = container().router().chat(request.openai(), _authorization() or _x_api_key())
+    if request.stream:
+        return Response(status_code=200, content_type="text/event-stream", body=messages_stream(state),
+                        headers={"Cache-Control": "no-cache"})
+    return messages_response(state)
+
+
+def _x_api_key() -> str | None:
+    """Anthropic clients send their key as ``x-api-key``: read as a bearer key."""
+    key = _event().headers.get("x-api-key")
+    return f"Bearer {key}" if key else None
+
+
 def route():
     request = api.parse(api.ChatCompletionRequest, _body())
     if request.stream:
@@ -59,52 +100,46 @@ def route():
     return api.route_response(container().router().chat(request, _authorization()))
 
 
-@app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str):
     _authenticated()
     return api.job_response(*container().router().job(job_id))
 
 
-@app.get("/v1/traces/<trace_id>")
 def get_trace(trace_id: str):
     _authenticated()
     return container().router().trace(trace_id).model_dump(mode="json")
 
 
-@app.post("/v1/feedback")
 def feedback():
     _authenticated()
     return container().router().feedback(api.parse(api.FeedbackRequest, _body()))
 
 
-@app.get("/v1/models")
 def models():
     _authenticated()
     return container().router().models()
 
 
-@app.get("/health")
 def health():
     return container().router().health()
 
 
-@app.get("/openapi.json")
 def openapi_json():
     return openapi_document()
 
 
-@app.not_found
 def _not_found(_exc):
-    method, path = app.current_event.http_method, app.current_event.path
+    method, path = _event().http_method, _event().path
     allowed = api.methods_for(path)
     if allowed:
         return _error(MethodNotAllowed(f"{method} is not allowed on {path}; use {' or '.join(allowed)}"))
     return _error(NotFound(f"no route {method} {path}"))
 
 
-@app.exception_handler(Exception)
-def _error(exc: Exception) -> Response:
+def _error(exc: Exception, path: str | None = None) -> Response:
     status, body = http_error(exc)
+    if (path or _event().path).rstrip("/") == "/v1/messages":
+        body = anthropic_error(status, body)
     headers = {"Retry-After": str(NotReady.retry_after_s)} if status == 503 else None
     if status == 502:  # the trace holds the why; the cascade's failure is not the router's
         logger.warning("cascade failed", extra={"trace_id": body["error"].get("trace_id")})
@@ -132,8 +167,9 @@ def stream_chat(event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | No
         events = container().router().chat_stream(request, headers.get("authorization"))
         first = next(events)  # raises a refusal or an early failure before anything is sent
     except Exception as exc:  # noqa: BLE001 - every error is mapped (as _error does)
-        response = _error(exc)
-        return response.status_code, {"Content-Type": "application/json", **(response.headers or {})}, \
+        response = _error(exc, path="/v1/chat/completions")
+        headers = {k: v if isinstance(v, str) else ", ".join(v) for k, v in (response.headers or {}).items()}
+        return response.status_code, {"Content-Type": "application/json", **headers}, \
             iter([str(response.body).encode("utf-8")])
     return 200, dict(SSE_HEADERS), _encoded(first, events)
 
@@ -149,6 +185,21 @@ def _encoded(first: str, events: Iterator[str]) -> Iterator[bytes]:
             close()  # a client that went away: the stream's own cleanup (the key's settlement) runs now
 
 
+ROUTES = (
+    ("POST", "/v1/chat/completions", chat_completions),
+    ("POST", "/v1/messages", anthropic_messages),
+    ("POST", "/v1/route", route),
+    ("GET", "/v1/jobs/<job_id>", get_job),
+    ("GET", "/v1/traces/<trace_id>", get_trace),
+    ("POST", "/v1/feedback", feedback),
+    ("GET", "/v1/models", models),
+    ("GET", "/health", health),
+    ("GET", "/openapi.json", openapi_json),
+)
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
+    app = _app()
+    app.current_event = app._to_proxy_event(event)  # type: ignore[assignment] # this request's, on this thread's resolver (see _app)
     return app.resolve(event, context)

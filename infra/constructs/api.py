@@ -1,4 +1,4 @@
-"""The HTTP API: a regional REST API proxying four routes to the router function.
+"""The HTTP API: a regional REST API proxying its routes to the router function.
 
 REST rather than HTTP API: its integration timeout can be raised above 29 s by quota (long cascades), and it
 has usage plans, API keys, X-Ray and stage throttling built in. Authorisation is chosen by context:
@@ -22,7 +22,7 @@ from infra import nag
 from infra.config import SwitchboardConfig
 
 STAGE = "prod"  # the sample events under events/router/ carry this stage
-ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/route"), ("GET", "v1/jobs/{job_id}"),
+ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/messages"), ("POST", "v1/route"), ("GET", "v1/jobs/{job_id}"),
           ("GET", "v1/traces/{trace_id}"),
           ("POST", "v1/feedback"), ("GET", "v1/models"), ("GET", "health"), ("GET", "openapi.json"))
 

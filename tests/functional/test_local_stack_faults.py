@@ -402,3 +402,53 @@ def test_langchain_and_litellm_stream_from_switchboard(stack, monkeypatch):
     reply = litellm.completion(model="openai/auto", api_base=base, api_key="unused-locally", max_tokens=8,
                                messages=[{"role": "user", "content": "What is 2+2?"}])
     assert reply.choices[0].message.content == "4"
+
+
+def test_concurrent_clients_each_get_the_answer_to_their_own_question(stack):
+    """Requests served at once by one router (the local server's threads, one router handler) never see
+    each other's body: each of 16 concurrent requests, of two kinds, gets its own kind's answer."""
+    _, server, _, _ = stack
+    prompts = ["Count to five in words.", "What is 2+2?"] * 8
+    expected = {"Count to five in words.": "one two three four five", "What is 2+2?": "4"}
+
+    def one(prompt: str) -> tuple[str, str]:
+        body = {"model": "strong", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
+        response = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=120)
+        return prompt, response.json()["choices"][0]["message"]["content"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, prompts))
+    assert all(answer == expected[prompt] for prompt, answer in answers), answers
+
+
+def test_the_anthropic_sdk_gets_messages_tool_use_streams_and_errors_in_its_own_shape(stack):
+    """POST /v1/messages on the same cascade, through the official anthropic SDK."""
+    import anthropic
+
+    _, server, _, _ = stack
+    client = anthropic.Anthropic(base_url=server.url, api_key="unused-locally", max_retries=0)
+    question = [{"role": "user", "content": "What is 2+2?"}]
+    message = client.messages.create(model="auto", max_tokens=16, messages=question, system="Be terse.")
+    assert message.content[0].type == "text" and message.content[0].text == "4"
+    assert message.stop_reason == "end_turn" and message.usage.output_tokens > 0
+    assert message.model_extra["switchboard"]["trace_id"]
+    with client.messages.stream(model="auto", max_tokens=16, messages=question) as stream:
+        assert "".join(stream.text_stream) == "4"
+    weather = {"name": "get_weather", "description": "Current weather of a city",
+               "input_schema": WEATHER["function"]["parameters"]}
+    called = client.messages.create(model="auto", max_tokens=32, tools=[weather], messages=[
+        {"role": "user", "content": "What is the weather in Paris?"}])
+    [use] = [b for b in called.content if b.type == "tool_use"]
+    assert called.stop_reason == "tool_use" and use.name == "get_weather" and use.input == {"city": "Paris"}
+    answered = client.messages.create(model="auto", max_tokens=32, tools=[weather], tool_choice={"type": "none"},
+                                      messages=[{"role": "user", "content": "What is the weather in Paris?"},
+                                                {"role": "assistant", "content": called.content},
+                                                {"role": "user", "content": [{"type": "tool_result",
+                                                                              "tool_use_id": use.id,
+                                                                              "content": "18C and sunny"}]}])
+    assert answered.content[0].text == "4"
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.create(model="auto", max_tokens=16, messages=question, extra_body={"top_k": 5})
+    assert refused.value.body["type"] == "error" and refused.value.body["error"]["param"] == "top_k"
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.create(model="no-such-model", max_tokens=16, messages=question)

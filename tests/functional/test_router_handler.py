@@ -303,3 +303,40 @@ def test_a_job_running_long_past_its_deadline_is_reported_failed():
            "pathParameters": {"job_id": "stale"}}
     status, body = call(get)
     assert status == 200 and body["status"] == "failed" and "without recording a result" in body["error"]["message"]
+
+
+def _post(path: str, body: dict) -> dict:
+    event = load_event("router", "chat_completion")
+    return {**event, "path": path, "resource": path, "body": json.dumps(body),
+            "requestContext": {**event["requestContext"], "resourcePath": path, "path": path}}
+
+
+def test_requests_handled_at_once_on_threads_never_see_each_others_event():
+    """Powertools keeps the current event on the resolver's class; the handler gives every thread its own
+    resolver with the event pinned on it. A chat completion that fails slowly (its model sleeps, then
+    errs) while an Anthropic /v1/messages request is handled on another thread still gets OpenAI's error
+    shape for its own path - and the messages request Anthropic's answer shape."""
+    import threading
+    import time as _time
+
+    started = threading.Event()
+
+    def slow_failure(messages):
+        started.set()
+        _time.sleep(0.5)
+        raise ProviderTimeout("slow and broken")
+
+    make(small=ScriptedProvider(slow_failure), big=ScriptedProvider(slow_failure))
+    results: dict[str, tuple[int, dict]] = {}
+    chat = threading.Thread(target=lambda: results.__setitem__("chat", call(_post("/v1/chat/completions", {
+        "model": "small", "messages": [{"role": "user", "content": "hi"}]}))))
+    chat.start()
+    assert started.wait(10)
+    make()  # the second request is served by a healthy service
+    results["messages"] = call(_post("/v1/messages", {"model": "big", "max_tokens": 8,
+                                                      "messages": [{"role": "user", "content": "hi"}]}))
+    chat.join(30)
+    status, body = results["chat"]
+    assert status == 502 and set(body) == {"error"} and "trace_id" in body["error"]  # OpenAI's shape
+    status, body = results["messages"]
+    assert status == 200 and body["type"] == "message" and body["content"][0] == {"type": "text", "text": "4"}

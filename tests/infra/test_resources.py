@@ -189,7 +189,8 @@ def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) 
 
     routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
               for m in synth.resources("AWS::ApiGateway::Method").values()}
-    assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/models"),
+    assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("POST", "/v1/route"),
+                      ("GET", "/v1/models"),
                       ("GET", "/v1/jobs/{job_id}"),
                       ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json"),
                       ("GET", "/health")}

@@ -597,7 +597,7 @@ def parse(model: type[Model], body: dict[str, Any]) -> Model:
 
 
 # The API's routes (method, path pattern); the router handler serves exactly these.
-ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/route"), ("GET", "/v1/jobs/{job_id}"),
+ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("POST", "/v1/route"), ("GET", "/v1/jobs/{job_id}"),
           ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/v1/models"), ("GET", "/health"),
           ("GET", "/openapi.json"))
 

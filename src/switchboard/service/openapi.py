@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from switchboard.service.api import ChatCompletionRequest, FeedbackRequest
+from switchboard.service.messages import MessagesRequest
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["error"],
@@ -31,7 +32,8 @@ COMPLETION_SCHEMA: dict[str, Any] = {
 }
 ROUTE_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["trace_id", "answer", "model", "plan", "attempts", "decision"],
-    "properties": {"trace_id": {"type": "string"}, "answer": {"type": "string"}, "model": {"type": "string"},
+    "properties": {"trace_id": {"type": "string"}, "answer": {"type": ["string", "null"]},
+                   "tool_calls": {"type": ["array", "null"]}, "model": {"type": "string"},
                    "plan": {"type": "object"}, "attempts": {"type": "array"}, "decision": {"type": "object"},
                    "switchboard": {"type": "object"}},
 }
@@ -42,6 +44,17 @@ JOB_SCHEMA: dict[str, Any] = {
                    "result": ROUTE_SCHEMA, "error": {"type": "object"}},
 }
 # What every operation may answer besides its success: the statuses of service.errors' table.
+ANTHROPIC_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "error"],
+    "properties": {"type": {"const": "error"}, "error": {"type": "object", "required": ["type", "message"],
+                                                         "properties": {"type": {"type": "string"},
+                                                                        "message": {"type": "string"}}}},
+}
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "type", "role", "model", "content", "stop_reason", "usage", "switchboard"],
+    "properties": {"type": {"const": "message"}, "role": {"const": "assistant"}, "content": {"type": "array"},
+                   "usage": {"type": "object", "required": ["input_tokens", "output_tokens"]}},
+}
 ERRORS = {
     "400": "the request is malformed or asks for something unsupported",
     "401": "missing (where keys are required), unknown or revoked API key (Authorization: Bearer)",
@@ -71,14 +84,22 @@ def _responses(success: dict[str, Any], codes: tuple[str, ...]) -> dict[str, Any
     return out
 
 
+def _anthropic(responses: dict[str, Any]) -> dict[str, Any]:
+    for code, response in responses.items():
+        if code != "200":
+            response["content"]["application/json"]["schema"] = {"$ref": "#/components/schemas/AnthropicError"}
+    return responses
+
+
 def _streaming(responses: dict[str, Any]) -> dict[str, Any]:
     responses["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     return responses
 
 
 def openapi_document() -> dict[str, Any]:
-    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA, "AnthropicError": ANTHROPIC_ERROR_SCHEMA}
     chat = _body_schema(ChatCompletionRequest, components)
+    messages = _body_schema(MessagesRequest, components)
     feedback = _body_schema(FeedbackRequest, components)
     completion_errors = ("400", "401", "402", "404", "413", "429", "502", "503", "504")
     return {
@@ -92,6 +113,11 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "OpenAI-compatible chat completion (stream=true: server-sent events)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": chat}}},
                 "responses": _streaming(_responses(COMPLETION_SCHEMA, completion_errors))}},
+            "/v1/messages": {"post": {
+                "operationId": "createMessage",
+                "summary": "Anthropic-compatible Messages API on the same cascade (errors in Anthropic's shape)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": messages}}},
+                "responses": _streaming(_anthropic(_responses(MESSAGE_SCHEMA, completion_errors)))}},
             "/v1/route": {"post": {
                 "operationId": "route", "summary": "The same request, answered with the full plan and attempts; "
                                                    "with \"async\": true a job (202; GET /v1/jobs/{id})",
