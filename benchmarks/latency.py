@@ -79,29 +79,35 @@ def run_asks(questions: list[str], max_tokens: int) -> list[dict]:
     return results
 
 
-def run_streaming(server_url: str, questions: list[str], max_tokens: int) -> list[dict]:
-    """Over HTTP (the local server): time to the first byte and in total of ``stream=true``, beside the
-    same request without streaming."""
+def run_streaming(server_url: str, questions: list[str], max_tokens: int, model: str = "auto") -> list[dict]:
+    """Over HTTP (the local server): time to the first byte, to the first token of the answer and in total
+    of ``stream=true``, beside the same request without streaming. ``model``: ``auto`` (the cascade
+    decides first), or a pinned model (its tokens stream as they are produced)."""
     import httpx
 
     runs = []
     for question in questions:
-        body = {"model": "auto", "max_tokens": max_tokens, "messages": [{"role": "user", "content": question}]}
+        body = {"model": model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": question}]}
         started = time.perf_counter()
-        first = None
+        first = first_token = None
         with httpx.stream("POST", f"{server_url}/v1/chat/completions", json={**body, "stream": True},
                           timeout=600) as response:
-            for _ in response.iter_bytes():
+            for line in response.iter_lines():
                 if first is None:
                     first = time.perf_counter() - started
+                if first_token is None and line.startswith("data: {") and '"content":"' in line \
+                        and '"content":""' not in line:
+                    first_token = time.perf_counter() - started
         streamed = time.perf_counter() - started
         started = time.perf_counter()
         httpx.post(f"{server_url}/v1/chat/completions", json=body, timeout=600)
         plain = time.perf_counter() - started
-        runs.append({"question": question, "stream_first_byte_s": round(first or streamed, 3),
+        runs.append({"question": question, "model": model, "stream_first_byte_s": round(first or streamed, 3),
+                     "stream_first_token_s": round(first_token or streamed, 3),
                      "stream_total_s": round(streamed, 3), "no_stream_total_s": round(plain, 3)})
-        print(f"  stream first byte {runs[-1]['stream_first_byte_s']:6.2f}s  total {streamed:6.2f}s  "
-              f"without streaming {plain:6.2f}s  {question}", flush=True)
+        print(f"  [{model}] stream first byte {runs[-1]['stream_first_byte_s']:6.2f}s  first token "
+              f"{runs[-1]['stream_first_token_s']:6.2f}s  total {streamed:6.2f}s  without streaming {plain:6.2f}s  "
+              f"{question}", flush=True)
     return runs
 
 
@@ -160,6 +166,7 @@ def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[di
         server = LocalServer(stack, port=free_port()).start_background()
         try:
             streaming = run_streaming(server.url, questions[:4], max_tokens)
+            streaming += run_streaming(server.url, questions[:4], max_tokens, model=strongest.model_id)
         finally:
             server.stop()
     finally:
@@ -187,9 +194,12 @@ def main() -> int:
                  "escalated": sum(len([k for k in r["stages"] if k.startswith("tier1 answer")]) for r in warm),
                  "stages": {s: stats([r["stages"][s] for r in warm if s in r["stages"]]) for s in stage_names},
                  "runs": warm},
-        "streaming": {"first_byte": stats([r["stream_first_byte_s"] for r in streaming]),
-                      "total": stats([r["stream_total_s"] for r in streaming]),
-                      "without_streaming": stats([r["no_stream_total_s"] for r in streaming]), "runs": streaming},
+        "streaming": {model: {"first_byte": stats([r["stream_first_byte_s"] for r in runs]),
+                              "first_token": stats([r["stream_first_token_s"] for r in runs]),
+                              "total": stats([r["stream_total_s"] for r in runs]),
+                              "without_streaming": stats([r["no_stream_total_s"] for r in runs]), "runs": runs}
+                      for model in dict.fromkeys(r["model"] for r in streaming)
+                      for runs in [[r for r in streaming if r["model"] == model]]},
         "strongest_alone": {**stats([s["seconds"] for s in singles]), "model": singles[0]["model"] if singles else None,
                             "runs": singles},
     }
@@ -204,9 +214,10 @@ def main() -> int:
         print(f"  {name:58s} n={s['n']:3d}  p50 {s['p50_s']}s  p95 {s['p95_s']}s")
     alone = report["strongest_alone"]
     print(f"{alone['model']} alone (warm): p50 {alone['p50_s']}s  p95 {alone['p95_s']}s")
-    st = report["streaming"]
-    print(f"stream=true over HTTP ({st['total']['n']}): first byte p50 {st['first_byte']['p50_s']}s, total p50 "
-          f"{st['total']['p50_s']}s; without streaming p50 {st['without_streaming']['p50_s']}s")
+    for model, st in report["streaming"].items():
+        print(f"stream=true over HTTP, model {model} ({st['total']['n']}): first byte p50 {st['first_byte']['p50_s']}s, "
+              f"first token p50 {st['first_token']['p50_s']}s, total p50 {st['total']['p50_s']}s; without streaming "
+              f"p50 {st['without_streaming']['p50_s']}s")
     print(f"wrote {out}")
     return 0
 

@@ -66,7 +66,7 @@ def chat_completions():
     if request.async_:
         raise BadRequest("jobs are started with POST /v1/route and \"async\": true", param="async")
     if request.stream:  # buffered here (a Lambda proxy response is one body); stream_chat streams it
-        events = "".join(container().router().chat_stream(request, _authorization()))
+        events = "".join(container().router().chat_stream(request, _authorization(), live=False))
         return Response(status_code=200, content_type="text/event-stream", body=events,
                         headers={"Cache-Control": "no-cache"})
     return api.chat_completion_response(container().router().chat(request, _authorization()))

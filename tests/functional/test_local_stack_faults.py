@@ -346,6 +346,12 @@ def test_a_pinned_model_streams_its_tokens_as_they_come_and_a_cut_stream_ends_in
     _, server, _, _ = stack
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-locally", max_retries=0)
     messages = [{"role": "user", "content": "Count to five in words."}]
+
+    def answer_calls() -> int:  # calls that asked the question itself (judges' calls end with a grader turn)
+        return sum(1 for r in upstream.requests if isinstance(r.body, dict)
+                   and r.body.get("messages", [{}])[-1].get("content") == "Count to five in words.")
+
+    before = answer_calls()
     arrivals, texts, finals = [], [], []
     for chunk in client.chat.completions.create(model="strong", max_tokens=16, messages=messages, stream=True,
                                                 stream_options={"include_usage": True}):
@@ -361,6 +367,7 @@ def test_a_pinned_model_streams_its_tokens_as_they_come_and_a_cut_stream_ends_in
     trace = httpx.get(f"{server.url}/v1/traces/{sb['trace_id']}", timeout=30).json()
     assert trace["status"] == "succeeded" and trace["state"]["attempts"][0]["candidate"]["text"] == "".join(texts)
     assert trace["state"]["spent_usd"] > 0  # the streamed call is paid for once, in the trace
+    assert answer_calls() - before == 1  # the cascade judged the streamed answer; it did not ask again
     try:
         upstream.behaviour = "cut_stream"
         got = []

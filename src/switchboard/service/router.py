@@ -286,7 +286,8 @@ class RouterService:
         if admitted.reservation is not None and self.keys is not None:
             self.keys.settle(admitted.reservation, spent)
 
-    def chat_stream(self, request: ChatCompletionRequest, authorization: str | None = None) -> Iterator[str]:
+    def chat_stream(self, request: ChatCompletionRequest, authorization: str | None = None,
+                    live: bool = True) -> Iterator[str]:
         """``stream=true``: the response as server-sent events. Everything that can refuse the request
         (keys, parsing, planning, the budget) happens here, before the first event; the events come from
         the returned iterator.
@@ -297,7 +298,9 @@ class RouterService:
         change the answer, only say whether it is verified, and that comes in the final chunk. A cascade
         decides first - nothing a judge may still reject is sent - with keep-alive comments while it works.
         A model that fails before its first token falls through to the cascade; after it, the stream ends
-        with an error event, never as a silent success."""
+        with an error event, never as a silent success. ``live=False`` (a response delivered in one piece,
+        as a Lambda proxy integration does): no keep-alives and no token streaming, so every failure is
+        still raised before the first event, as a proper HTTP error."""
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         admitted = self._admit(request, authorization)
         try:
@@ -306,10 +309,10 @@ class RouterService:
             self._settle(admitted, 0.0)
             raise
         domain = admitted.request
-        if (self.providers is not None and len(plan.tiers) == 1 and not domain.stop
+        if (live and self.providers is not None and len(plan.tiers) == 1 and not domain.stop
                 and domain.response_format is None and domain.tool_use is None):
             return self._token_events(admitted, plan, include_usage)
-        return self._cascade_events(admitted, plan, include_usage)
+        return self._cascade_events(admitted, plan, include_usage, live)
 
     def _token_events(self, admitted: _Admitted, plan: Plan, include_usage: bool) -> Iterator[str]:
         from switchboard.service.tasks import solve
@@ -377,7 +380,8 @@ class RouterService:
         finally:
             self._settle(admitted, spent)
 
-    def _cascade_events(self, admitted: _Admitted, plan: Plan, include_usage: bool) -> Iterator[str]:
+    def _cascade_events(self, admitted: _Admitted, plan: Plan, include_usage: bool,
+                        live: bool = True) -> Iterator[str]:
         done: queue.Queue[tuple[str, object]] = queue.Queue()
         state = self._new_state(admitted.request, plan)
 
@@ -393,7 +397,7 @@ class RouterService:
         try:
             while True:
                 try:
-                    kind, value = done.get(timeout=self.keep_alive_s)
+                    kind, value = done.get(timeout=self.keep_alive_s if live else None)
                     break
                 except queue.Empty:
                     sent = True
