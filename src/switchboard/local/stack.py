@@ -154,9 +154,11 @@ class LocalStack:
             composition.reset()  # parts cached under another stack's environment are not this stack's
             self._create_tables()
             self._restore_durable_tables()
-            self._register_functions()
-            self._warm_models()  # loads the local models on another core while the rest starts
             self._create_state_machine()
+            self._register_functions()
+            # every setting is in the environment now (the composition root reads it once): load the local
+            # models on another core while the stack seeds its tables and the first request is routed
+            self._warm_models()
             self.seed()
         except BaseException:
             self.stop()  # no emulator or environment left behind by a stack that did not start
