@@ -25,6 +25,9 @@ from switchboard.local.stack import LocalStack, synth_template
 pytestmark = pytest.mark.e2e
 
 FAULT_PROMPT = "Switchboard fault drill: what is the capital of Italy?"
+# A category served by two real tiers whatever the shipped judge policy measured: the 0.5B, then the 1.5B
+# under a second catalogue id the policy never measured (so it neither skips nor calibrates it).
+BUDGET_PROMPT = "Switchboard budget drill: what is the capital of Canada?"
 SMALL, BIG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 
 
@@ -41,12 +44,16 @@ def stack():
     client = local._dynamodb()
     DynamoCatalog(local.environment[names.ENV_CATALOG_TABLE], client=client).put_all([
         ModelEntry(model_id="always-times-out", provider="fault", provider_model="timeout",
-                   price=ModelPrice(input_usd_per_mtok=0.01, output_usd_per_mtok=0.01))])
+                   price=ModelPrice(input_usd_per_mtok=0.01, output_usd_per_mtok=0.01)),
+        ModelEntry(model_id="unmeasured-1.5b", provider="local_gguf", provider_model="qwen2.5-coder-1.5b-instruct-q4_k_m",
+                   price=ModelPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.3))])
     from switchboard.adapters.encoder import get_encoder
 
     centroid = [float(x) for x in get_encoder().embed_one(FAULT_PROMPT)]
+    budget_centroid = [float(x) for x in get_encoder().embed_one(BUDGET_PROMPT)]
     DynamoTaxonomy(local.environment[names.ENV_TAXONOMY_TABLE], client=client).put_all([
-        Category(name="fault-drill", centroid=centroid, tiers=["always-times-out", SMALL])])
+        Category(name="fault-drill", centroid=centroid, tiers=["always-times-out", SMALL]),
+        Category(name="budget-drill", centroid=budget_centroid, tiers=[SMALL, "unmeasured-1.5b"])])
     from switchboard.local.emulator import free_port
     from switchboard.local.server import LocalServer
 
@@ -145,7 +152,7 @@ def test_budget_stops_before_the_second_tier_and_is_never_exceeded(stack, client
     from switchboard import composition
     from switchboard.domain.models import ChatRequest, Message
 
-    question = "What is the capital of Canada?"
+    question = BUDGET_PROMPT
     plan = composition.container().router().plan(
         ChatRequest(messages=[Message(role="user", content=question)], max_tokens=16, quality=1.0))
     assert len(plan.tiers) >= 2, "the claim needs a plan with a second tier to stop before"

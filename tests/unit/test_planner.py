@@ -136,10 +136,15 @@ def test_a_policy_that_measured_a_tier_not_worth_its_time_skips_it_but_never_the
                          measured={"train_auroc": {"small": 0.5, "big": 0.5}})
     config = PlannerConfig(default_tiers=["small", "mid", "big"], judge_policy=policy)
     assert [t.model for t in build_plan(request=REQ, catalog=CATALOG, config=config).tiers] == ["mid", "big"]
+    assert [t.model for t in build_plan(request=REQ, catalog=CATALOG, config=config).tiers] == ["mid", "big"]
     only_small = Category(name="chat", centroid=[1.0], tiers=["small"])
     plan = build_plan(request=REQ, catalog=CATALOG, config=config, match=Match(category="chat", similarity=0.9),
                       category=only_small)
-    assert [t.model for t in plan.tiers] == ["small"]  # the last tier stays: a plan needs a model
+    assert [t.model for t in plan.tiers] == ["small"]  # a plan needs a model
+    unmeasured_then_small = Category(name="drill", centroid=[1.0], tiers=["mid", "small"])
+    plan = build_plan(request=REQ, catalog=CATALOG, config=config, match=Match(category="drill", similarity=0.9),
+                      category=unmeasured_then_small)
+    assert [t.model for t in plan.tiers] == ["mid", "small"]  # no measured model to go straight to: as planned
     assert [t.model for t in build_plan(request=REQ, catalog=CATALOG, config=config,
                                         pinned_model="small").tiers] == ["small"]
     # a model the policy never measured is not skipped on its say-so

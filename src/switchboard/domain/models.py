@@ -62,7 +62,7 @@ class JudgePolicy(BaseModel):
     threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     # Models not worth a tier of their own under these judges: on the training prompts the cascade through
     # them was no more accurate than going straight to a stronger model, and slower. The planner drops them
-    # from a plan's tiers (never the plan's last one); a caller can still pin them.
+    # from a plan that has such a model (measured, not skipped); a caller can still pin them.
     skip: list[str] = Field(default_factory=list)
     measured: dict[str, Any] = Field(default_factory=dict)
 

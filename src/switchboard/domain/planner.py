@@ -172,7 +172,10 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
     if route != "pinned" and config.judge_policy is not None and config.judge_policy.skip:
         policy = config.judge_policy
         worth = [m for m in tiers if not (m in policy.skip and policy.covers(m))]
-        tiers = worth or tiers[-1:]  # the measured judges say the skipped tiers do not pay
+        # the measured judges say the skipped tiers do not pay - against the model the policy goes straight
+        # to, so only where the plan has such a model (measured, not skipped); never leaving a plan empty
+        if any(m not in policy.skip and policy.covers(m) for m in worth):
+            tiers = worth
     tiers = tiers[: config.max_tiers]
     if not tiers:
         tiers = [m for m in config.default_tiers if m in usable][: config.max_tiers]
