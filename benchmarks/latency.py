@@ -3,11 +3,12 @@
 Three measurements on the same questions, in one run:
 
 1. ``switchboard ask`` as a user runs it (a subprocess: the stack starts, models load, one request, the
-   stack stops): wall time per question;
+   stack stops): wall time per question; and ``switchboard ask`` while a local server runs (what it uses
+   by default when one answers on 127.0.0.1:8080): a subprocess and one HTTP request;
 2. a warm local stack (started once, in process): per request, the end-to-end time and each stage the
    trace records - each tier's model call, each judge - with "route + orchestration" the rest;
-3. one call of the strongest local model alone (warm, same ``max_tokens``): the baseline a cascade must
-   beat on latency.
+3. one call of the strongest local model alone (warm, same ``max_tokens``, seeded so that llama.cpp's
+   prompt cache does not serve the questions the stack was just asked): the baseline a cascade must beat.
 
 Prints p50/p95 per stage and writes everything (answers included) to benchmarks/out/latency.json.
 
@@ -58,12 +59,14 @@ def stats(values: list[float]) -> dict:
             "mean_s": round(statistics.fmean(values), 3) if values else None}
 
 
-def run_asks(questions: list[str], max_tokens: int) -> list[dict]:
+def run_asks(questions: list[str], max_tokens: int, url: str | None = None) -> list[dict]:
+    """``switchboard ask`` in a subprocess per question: a stack of its own (cold), or ``url``'s server."""
     results = []
+    where = ["--url", url] if url else ["--ephemeral"]
     for question in questions:
         started = time.perf_counter()
         done = subprocess.run([str(ROOT / ".venv" / "bin" / "switchboard"), "ask", question, "--json",
-                               "--ephemeral", "--max-tokens", str(max_tokens)],
+                               *where, "--max-tokens", str(max_tokens)],
                               capture_output=True, text=True, timeout=600, check=False)
         seconds = time.perf_counter() - started
         try:
@@ -75,7 +78,8 @@ def run_asks(questions: list[str], max_tokens: int) -> list[dict]:
                         "verified": sb.get("verified"), "answered_by": sb.get("answered_by"),
                         "answer": ((body.get("choices") or [{}])[0].get("message") or {}).get("content"),
                         "finish_reason": (body.get("choices") or [{}])[0].get("finish_reason")})
-        print(f"  ask {seconds:6.2f}s  verified={sb.get('verified')}  {question}", flush=True)
+        print(f"  ask{' via ' + url if url else ''} {seconds:6.2f}s  verified={sb.get('verified')}  {question}",
+              flush=True)
     return results
 
 
@@ -111,7 +115,7 @@ def run_streaming(server_url: str, questions: list[str], max_tokens: int, model:
     return runs
 
 
-def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[dict], list[dict]]:
+def run_warm(questions: list[str], max_tokens: int, asks: int) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     from switchboard.cli.local import _local_env
     from switchboard.local.server import api_gateway_event
     from switchboard.local.stack import LocalStack
@@ -154,8 +158,9 @@ def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[di
         provider = container().providers().provider_for(strongest)
         for question in questions:
             started = time.perf_counter()
+            # seeded: llama.cpp's prompt cache is bypassed, so the question asked above is not served from it
             completion = provider.complete([Message(role="user", content=question)], max_tokens=max_tokens,
-                                           temperature=0.0)
+                                           temperature=0.0, seed=0)
             singles.append({"question": question, "model": strongest.model_id,
                             "seconds": round(time.perf_counter() - started, 3), "answer": completion.text,
                             "finish_reason": completion.finish_reason})
@@ -167,11 +172,13 @@ def run_warm(questions: list[str], max_tokens: int) -> tuple[list[dict], list[di
         try:
             streaming = run_streaming(server.url, questions[:4], max_tokens)
             streaming += run_streaming(server.url, questions[:4], max_tokens, model=strongest.model_id)
+            print(f"`switchboard ask` on {asks} questions, with a local server running:")
+            served = run_asks(questions[:asks], max_tokens, url=server.url)
         finally:
             server.stop()
     finally:
         stack.stop()
-    return requests, singles, streaming
+    return requests, singles, streaming, served
 
 
 def main() -> int:
@@ -181,7 +188,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     print(f"warm stack on {len(QUESTIONS)} questions:")
-    warm, singles, streaming = run_warm(QUESTIONS, args.max_tokens)
+    warm, singles, streaming, served = run_warm(QUESTIONS, args.max_tokens, args.asks)
     print(f"`switchboard ask` on {args.asks} questions:")
     asks = run_asks(QUESTIONS[: args.asks], args.max_tokens)
     stage_names = sorted({k for r in warm for k in r["stages"]})
@@ -190,6 +197,8 @@ def main() -> int:
         "max_tokens": args.max_tokens,
         "ask": {**stats([a["seconds"] for a in asks]), "verified": sum(bool(a["verified"]) for a in asks),
                 "runs": asks},
+        "ask_with_server": {**stats([a["seconds"] for a in served]),
+                            "verified": sum(bool(a["verified"]) for a in served), "runs": served},
         "warm": {**stats([r["seconds"] for r in warm]), "verified": sum(bool(r["verified"]) for r in warm),
                  "escalated": sum(len([k for k in r["stages"] if k.startswith("tier1 answer")]) for r in warm),
                  "stages": {s: stats([r["stages"][s] for r in warm if s in r["stages"]]) for s in stage_names},
@@ -208,6 +217,8 @@ def main() -> int:
     out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(f"\nswitchboard ask (cold, {report['ask']['n']}): p50 {report['ask']['p50_s']}s  p95 {report['ask']['p95_s']}s  "
           f"verified {report['ask']['verified']}/{report['ask']['n']}")
+    print(f"switchboard ask with a local server running ({report['ask_with_server']['n']}): p50 "
+          f"{report['ask_with_server']['p50_s']}s  p95 {report['ask_with_server']['p95_s']}s")
     print(f"warm request ({report['warm']['n']}): p50 {report['warm']['p50_s']}s  p95 {report['warm']['p95_s']}s  "
           f"verified {report['warm']['verified']}/{report['warm']['n']}  escalated {report['warm']['escalated']}")
     for name, s in report["warm"]["stages"].items():

@@ -35,6 +35,8 @@ ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"
 ENV_JUDGE_POLICY = "SB_JUDGE_POLICY"
 # "true" where the router can call the models itself (the local stack): a single-tier plan streams its tokens.
 ENV_STREAM_TOKENS = "SB_STREAM_TOKENS"
+# Where the local stack caches the centroids of a seed taxonomy (default ~/.cache/switchboard/seeds).
+ENV_SEED_CACHE = "SB_SEED_CACHE"
 
 # --- local models and the encoder ---
 # Where local GGUF models are stored (default ~/.cache/switchboard/models).

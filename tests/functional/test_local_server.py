@@ -105,3 +105,30 @@ def test_a_streamed_response_reaches_the_client_piece_by_piece():
         assert plain.status_code == 200 and plain.json() == {"path": "/v1/chat/completions"}
     finally:
         server.stop()
+
+
+class AnsweringStack:
+    """Answers health checks and chat completions like the router would (stands in for it)."""
+
+    def invoke_router(self, event: dict) -> dict:
+        if event["path"] == "/health":
+            return {"statusCode": 200, "body": json.dumps({"status": "ok"})}
+        body = json.loads(event["body"])
+        answer = {"model": "m", "choices": [{"message": {"content": f"echo: {body['messages'][0]['content']}"}}],
+                  "switchboard": {"answered_by": {"tier": 0}, "decision": {"action": "accept", "reason": "final_tier"},
+                                  "confidence": None, "cost_usd": 0.0, "trace_id": "t-1"}}
+        return {"statusCode": 200, "body": json.dumps(answer)}
+
+
+def test_ask_uses_a_running_server_and_finds_none_where_nothing_listens(capsys):
+    from switchboard.cli.local import _running_server
+
+    server = LocalServer(AnsweringStack(), port=0).start_background()
+    try:
+        assert _running_server(server.url) == server.url
+        assert cli.main(["ask", "Is it on?", "--url", server.url]) == 0
+        out = capsys.readouterr()
+        assert out.out.startswith("echo: Is it on?") and f"serving at {server.url}" in out.err
+    finally:
+        server.stop()
+    assert _running_server(server.url) is None  # stopped: nothing answers

@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-tokens", type=int, default=256)
     ask.add_argument("--max-cost-usd", type=float, default=None)
     ask.add_argument("--quality", type=float, default=None, help="confidence bar in [0, 1] to accept an answer")
+    ask.add_argument("--url", default=None,
+                     help="ask the Switchboard serving here (e.g. http://127.0.0.1:8080) instead of starting a "
+                          "stack; by default a local server answering on 127.0.0.1:8080 is used when one is "
+                          "running and no stack option is given")
+    ask.add_argument("--fresh", action="store_true",
+                     help="always start a stack of its own, even when a local server is running")
     _add_stack_options(ask)
     ask.set_defaults(func=cmd_ask)
 

@@ -102,17 +102,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
         body["switchboard"] = {k: v for k, v in (("max_cost_usd", args.max_cost_usd), ("quality", args.quality))
                                if v is not None}
     real_stdout = sys.stdout
-    # Everything the in-process Lambdas print (logs) goes to stderr so stdout is only the answer.
-    with contextlib.redirect_stdout(sys.stderr):
-        stack = _stack(args)
-        try:
-            event = api_gateway_event("POST", "/v1/chat/completions", {"content-type": "application/json"},
-                                      json.dumps(body).encode())
-            result = stack.invoke_router(event)
-        finally:
-            stack.stop()
-    status = int(result.get("statusCode", 500))
-    payload = json.loads(result.get("body") or "{}")
+    url = args.url or (None if args.fresh or _shapes_the_stack(args) else _running_server(DEFAULT_URL))
+    if url is not None:  # a stack is already serving: no start-up to pay
+        status, payload = _ask_over_http(url, body)
+        print(f"(asked the Switchboard serving at {url}; --fresh starts a stack of its own)", file=sys.stderr)
+    else:
+        # Everything the in-process Lambdas print (logs) goes to stderr so stdout is only the answer.
+        with contextlib.redirect_stdout(sys.stderr):
+            stack = _stack(args)
+            try:
+                event = api_gateway_event("POST", "/v1/chat/completions", {"content-type": "application/json"},
+                                          json.dumps(body).encode())
+                result = stack.invoke_router(event)
+            finally:
+                stack.stop()
+        status = int(result.get("statusCode", 500))
+        payload = json.loads(result.get("body") or "{}")
     if args.json:
         print(json.dumps({"status": status, **payload}, indent=2), file=real_stdout)
     elif status == 200:
@@ -124,6 +129,42 @@ def cmd_ask(args: argparse.Namespace) -> int:
     else:
         print(f"error {status}: {payload.get('error', {}).get('message')}", file=real_stdout)
     return 0 if status == 200 else 1
+
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _shapes_the_stack(args: argparse.Namespace) -> bool:
+    """Whether an option asks for a stack other than the default one (a running server may not be it)."""
+    return any(getattr(args, name, None) for name in ("catalog", "taxonomy", "artifacts", "dynamodb_endpoint",
+                                                      "state_dir", "ephemeral", "require_keys"))
+
+
+def _running_server(url: str) -> str | None:
+    """``url`` when a Switchboard answers its health check there, else None (quickly: nothing listens)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{url}/health", timeout=2.0, trust_env=False)
+        return url if response.status_code == 200 and response.json().get("status") == "ok" else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _ask_over_http(url: str, body: dict) -> tuple[int, dict]:
+    import httpx
+
+    key = os.environ.get("SWITCHBOARD_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/v1/chat/completions", json=body, headers=headers, timeout=900,
+                              trust_env=False)
+    except httpx.HTTPError as exc:
+        raise SystemExit(f"error: cannot reach {url}: {type(exc).__name__}") from None
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, {"error": {"message": response.text[:300]}}
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,9 +155,6 @@ class LocalStack:
             self._restore_durable_tables()
             self._create_state_machine()
             self._register_functions()
-            # every setting is in the environment now (the composition root reads it once): load the local
-            # models on another core while the stack seeds its tables and the first request is routed
-            self._warm_models()
             self.seed()
         except BaseException:
             self.stop()  # no emulator or environment left behind by a stack that did not start
@@ -298,31 +294,6 @@ class LocalStack:
     # ---- data ------------------------------------------------------------------------------------
     def _table_for(self, env_name: str) -> str:
         return self.environment[env_name]
-
-    def _warm_models(self) -> None:
-        """Load the catalogue's local models in the background: llama.cpp loads outside the GIL, so this
-        overlaps the emulator's start and the first request finds them loaded (a model a request needs
-        before it is ready waits on the same load, never loads twice)."""
-        if self.providers is not None:
-            return  # injected providers (a replay): nothing to load
-
-        def load() -> None:
-            from switchboard import composition
-            from switchboard.domain.models import ModelEntry
-
-            try:
-                entries = [ModelEntry.model_validate(e) for e in json.loads(self.catalog_path.read_text("utf-8"))]
-                registry = composition.container().providers()
-                for entry in sorted((e for e in entries if e.provider == "local_gguf"),
-                                    key=lambda e: -e.price.cost(1000, 250)):  # the strongest first: most used
-                    provider = registry.provider_for(entry)
-                    warm = getattr(provider, "load", None)
-                    if warm is not None:
-                        warm()
-            except Exception:  # noqa: BLE001 - a model that cannot load fails its first request, as before
-                log.warning("could not preload the local models", exc_info=True)
-
-        threading.Thread(target=load, name="warm-models", daemon=True).start()
 
     def seed(self) -> None:
         from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
