@@ -21,6 +21,7 @@ The endpoint is loopback only; nothing here reaches the network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -194,7 +195,14 @@ class LocalAws:
     def stop(self) -> None:
         global _ACTIVE
         if self._server is not None:
-            self._server.stop()
+            # moto's server polls for a shutdown every 0.5 s; one request wakes it at once
+            stopping = threading.Thread(target=self._server.stop, name="moto-stop", daemon=True)
+            stopping.start()
+            import httpx
+
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"{self.endpoint}/moto-api/data.json", timeout=1.0, trust_env=False)
+            stopping.join(timeout=10)
             self._server = None
         if _ACTIVE is self.dispatcher:
             _ACTIVE = None
