@@ -163,6 +163,8 @@ def stream_chat(event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | No
         if body.get("stream") is not True:
             return None
         request = api.parse(api.ChatCompletionRequest, body)
+        if request.async_:
+            raise BadRequest("jobs are started with POST /v1/route and \"async\": true", param="async")
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         events = container().router().chat_stream(request, headers.get("authorization"))
         first = next(events)  # raises a refusal or an early failure before anything is sent

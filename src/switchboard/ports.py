@@ -191,7 +191,7 @@ class KeyStore(Protocol):
     with ``window``, also when the key's budget belongs to another period); ``settle`` adds the spend and
     returns what a request reserved but did not spend - to the window it was reserved from only (a budget
     renewed since keeps its new amount); ``renew`` starts a new period's budget, atomically, only when
-    the key is still in ``old``."""
+    the key is still in ``old`` and ``new`` comes after it."""
 
     def get(self, key_hash: str) -> ApiKey | None: ...
 

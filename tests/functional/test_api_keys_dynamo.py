@@ -88,3 +88,13 @@ def test_a_new_period_is_renewed_by_exactly_one_of_racing_requests(table):
     table.settle(key.key_hash, 0.5, 0.2, window="2026-11")
     stored = table.get(key.key_hash)
     assert stored.available_usd == pytest.approx(0.8) and stored.spent_usd == pytest.approx(0.3)
+
+
+def test_a_budget_is_never_renewed_for_a_past_period(table):
+    """A router whose clock is a little behind must not take a key back to the previous period (and so
+    grant the current one's budget twice)."""
+    _, key = new_key("behind", 1.0, period="day")
+    table.create(key.model_copy(update={"window": "2026-11-30"}))
+    assert not table.renew(key.key_hash, "2026-11-30", "2026-11-29", 1.0)
+    assert not table.renew(key.key_hash, "2026-11-30", "2026-11-30", 1.0)
+    assert table.get(key.key_hash).window == "2026-11-30"

@@ -219,7 +219,7 @@ class InMemoryKeys:
     def renew(self, key_hash: str, old: str | None, new: str, budget: float) -> bool:
         with self._lock:
             key = self.keys.get(key_hash)
-            if key is None or key.window != old:
+            if key is None or key.window != old or (old is not None and old >= new):
                 return False
             key.window, key.available_usd = new, budget
             return True

@@ -141,3 +141,26 @@ def test_a_per_day_budget_renews_each_utc_day_and_an_old_days_reservation_never_
     with pytest.raises(ValueError, match="needs a budget"):
         new_key("x", None, period="month")
     assert current_window("month", day1) == current_window("day", day1)[:7]
+
+
+def test_a_router_whose_clock_is_behind_reserves_from_the_period_the_key_is_in():
+    from switchboard.service.keys import current_window
+
+    day1, day2 = 1_795_000_000.0, 1_795_000_000.0 + 86_400
+    store = InMemoryKeys()
+    secret, key = new_key("daily", 0.001, period="day")
+    store.create(key.model_copy(update={"window": current_window("day", day2)}))  # renewed by another router
+    behind = KeyService(store, required=True, clock=lambda: day1)
+    held = behind.reserve(behind.authenticate(f"Bearer {secret}"), worst_case=0.0008, first_tier=0.0005)
+    assert held.window == current_window("day", day2)  # not renewed back to day 1
+    assert store.get(key.key_hash).available_usd == pytest.approx(0.0002)
+
+
+def test_a_single_tier_plan_fits_a_key_whose_budget_covers_it():
+    """A pinned model's plan costs its first tier and nothing more: flooring the reservation to whole
+    picodollars must not make it 'less than the first tier'."""
+    keys, secret, store = _keys(budget=1.0)
+    key = keys.authenticate(f"Bearer {secret}")
+    bound = 0.0024787000000000003  # a real plan bound whose float is not a whole number of picodollars
+    reservation = keys.reserve(key, worst_case=bound, first_tier=bound)
+    assert reservation.amount == pytest.approx(bound, abs=1e-12)

@@ -87,7 +87,8 @@ def test_without_a_format_any_text_is_an_answer():
 def _use(choice: str = "auto", parallel: bool = True):
     from switchboard.domain.models import Tool, ToolUse
 
-    return ToolUse(choice=choice, parallel=parallel, tools=[
+    named = None if choice in ("auto", "required") else choice
+    return ToolUse(choice="required" if named else choice, named=named, parallel=parallel, tools=[
         Tool(name="get_weather", parameters={"type": "object", "properties": {"city": {"type": "string"}},
                                              "required": ["city"], "additionalProperties": False}),
         Tool(name="now", parameters={"type": "object", "properties": {}})])
@@ -110,7 +111,8 @@ def test_an_answer_that_follows_the_tool_protocol_is_returned_as_calls_or_text(t
     ('{"tool_calls": [{"name": "get_weather", "arguments": {"town": "Rome"}}]}', "auto", True, "arguments invalid"),
     ('{"tool_calls": [{"name": "launch", "arguments": {}}]}', "auto", True, "names no offered tool"),
     ('{"content": "I will not."}', "required", True, "calls no tool"),
-    ('{"tool_calls": [{"name": "now", "arguments": {}}]}', "get_weather", True, "tool_choice is 'get_weather'"),
+    ('{"tool_calls": [{"name": "now", "arguments": {}}]}', "get_weather", True, "tool_choice is function 'get_weather'"),
+    ('{"tool_calls": [{"name": "now", "arguments": {"x": NaN}}]}', "auto", True, "not JSON"),
     ('{"tool_calls": [{"name": "now", "arguments": {}}, {"name": "now", "arguments": {}}]}', "auto", False,
      "parallel_tool_calls is false"),
     ("It is sunny in Rome.", "auto", True, "not JSON"),
@@ -161,3 +163,31 @@ def test_with_tools_only_tool_capable_models_are_planned():
         build_plan(request=with_tools, catalog=catalog, config=config, pinned_model="plain")
     with pytest.raises(NoToolModel):
         build_plan(request=with_tools, catalog={"plain": catalog["plain"]}, config=config)
+
+
+def test_a_tool_may_be_called_auto_and_tool_schemas_with_refs_survive_the_protocol():
+    """A tool named like a mode ("auto") stays a named choice; a tool schema with $defs/$ref (as pydantic
+    writes them) keeps working inside the protocol's schema."""
+    import json
+
+    from jsonschema import validators
+
+    from switchboard.domain.formats import check_tool_answer, tool_protocol_schema
+    from switchboard.domain.models import Tool, ToolUse
+
+    address = {"$defs": {"Street": {"type": "object", "properties": {"name": {"type": "string"}},
+                                    "required": ["name"]}},
+               "type": "object", "properties": {"street": {"$ref": "#/$defs/Street"}}, "required": ["street"]}
+    use = ToolUse(choice="required", named="auto", tools=[Tool(name="auto", parameters=address),
+                                                          Tool(name="other", parameters={"type": "object"})])
+    good = '{"tool_calls": [{"name": "auto", "arguments": {"street": {"name": "Main"}}}]}'
+    bad = '{"tool_calls": [{"name": "auto", "arguments": {"street": {}}}]}'
+    other = '{"tool_calls": [{"name": "other", "arguments": {}}]}'
+    assert check_tool_answer(good, use)[1] is None
+    assert "required property" in check_tool_answer(bad, use)[1]
+    assert "tool_choice is function 'auto'" in check_tool_answer(other, use)[1]
+    assert check_tool_answer('{"content": "hi"}', use)[0] is None
+    schema = tool_protocol_schema(use)
+    validator = validators.validator_for(schema)(schema)
+    assert validator.is_valid(json.loads(good)) and not validator.is_valid(json.loads(bad))
+    assert not validator.is_valid(json.loads(other))

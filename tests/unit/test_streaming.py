@@ -118,3 +118,24 @@ def test_a_cascade_that_fails_is_an_http_error_before_any_event_and_an_error_eve
     failing.pause = 0.1
     events = list(service.chat_stream(_request("auto")))
     assert events[0] == KEEP_ALIVE and '"error"' in events[-2 if events[-1] == "data: [DONE]\n\n" else -1]
+
+
+def test_a_refusal_while_the_stream_is_prepared_returns_the_keys_reservation():
+    from switchboard.service.errors import PromptTooLarge
+    from switchboard.service.keys import KeyService, new_key
+    from tests.support.fakes import InMemoryKeys
+
+    store = InMemoryKeys()
+    secret, key = new_key("k", 1000.0)
+    store.create(key)
+    service, _ = _service(Streaming())
+    service.keys = KeyService(store, required=True)
+
+    def too_large(request, plan):  # noqa: ANN001, ANN202 - what answer_bytes_cap raises for a huge state
+        raise PromptTooLarge("the cascade state would be too large")
+
+    service._new_state = too_large  # type: ignore[method-assign]
+    with pytest.raises(PromptTooLarge):
+        service.chat_stream(_request("big"), f"Bearer {secret}")
+    stored = store.get(key.key_hash)
+    assert stored.available_usd == pytest.approx(1000.0) and stored.spent_usd == 0.0

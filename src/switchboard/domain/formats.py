@@ -59,6 +59,15 @@ def with_instruction(messages: list[Message], fmt: ResponseFormat | None) -> lis
     return [Message(role="system", content=line), *messages]
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` without Python's extensions (``NaN``, ``Infinity``): what a JSON client can parse."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def unfenced(text: str) -> str:
     """``text`` without a Markdown code fence around the whole of it."""
     match = _FENCE.match(text)
@@ -70,7 +79,7 @@ def check_answer(text: str, fmt: ResponseFormat) -> tuple[str | None, str | None
     ``(None, why)``."""
     body = unfenced(text)
     try:
-        value = json.loads(body)
+        value = strict_json(body)
     except ValueError as exc:
         return None, f"the answer is not JSON ({exc.args[0][:80] if exc.args else 'unparsable'})"
     if fmt.type == "json_object":
@@ -99,19 +108,53 @@ def check_answer(text: str, fmt: ResponseFormat) -> tuple[str | None, str | None
 # rather than each provider's native tool API: the check, the agreement between models' answers and the
 # trace are the same whoever answered.
 
+def _rooted(name: str, schema: Any, defs: dict[str, Any]) -> Any:
+    """``schema`` (a tool's parameters) made to live under the protocol's ``$defs``: its own ``$defs`` /
+    ``definitions`` move there under the tool's prefix and every local ``$ref`` is rewritten to match
+    (pydantic and the SDKs write ``{"$ref": "#/$defs/X"}`` into tool schemas)."""
+    prefix = f"{name}__"
+
+    def ref(target: str) -> str:
+        if not target.startswith("#"):
+            return target  # a remote reference: left as it is
+        pointer = target[1:]
+        for section in ("/$defs/", "/definitions/"):
+            if pointer.startswith(section):
+                return f"#/$defs/{prefix}{pointer[len(section):]}"
+        return f"#/$defs/{prefix}root{pointer}"
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (ref(v) if k == "$ref" and isinstance(v, str) else walk(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    if not isinstance(schema, dict):
+        return schema
+    body = dict(schema)
+    for section in ("$defs", "definitions"):
+        for key, value in (body.pop(section, None) or {}).items():
+            defs[f"{prefix}{key}"] = walk(value)
+    defs[f"{prefix}root"] = walk(body)
+    return {"$ref": f"#/$defs/{prefix}root"}
+
+
 def tool_protocol_schema(use: ToolUse) -> dict[str, Any]:
-    """The JSON Schema of an answer under ``use``."""
-    tools = [t for t in use.tools if use.choice in ("auto", "required") or t.name == use.choice]
-    call = {"oneOf": [{"type": "object", "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+    """The JSON Schema of an answer under ``use`` (each tool's parameters under ``$defs``)."""
+    tools = [t for t in use.tools if use.named is None or t.name == use.named]
+    defs: dict[str, Any] = {}
+    arguments = {t.name: _rooted(t.name, t.parameters, defs) for t in tools}
+    call = {"oneOf": [{"type": "object", "properties": {"name": {"const": t.name}, "arguments": arguments[t.name]},
                        "required": ["name", "arguments"], "additionalProperties": False} for t in tools]}
     calls: dict[str, Any] = {"type": "object", "properties": {
         "tool_calls": {"type": "array", "items": call, "minItems": 1, **({} if use.parallel else {"maxItems": 1})}},
         "required": ["tool_calls"], "additionalProperties": False}
-    if use.choice != "auto":
-        return calls
+    if not use.text_allowed:
+        return {**calls, "$defs": defs}
     text = {"type": "object", "properties": {"content": {"type": "string"}}, "required": ["content"],
             "additionalProperties": False}
-    return {"oneOf": [calls, text]}
+    return {"oneOf": [calls, text], "$defs": defs}
 
 
 def tool_format(use: ToolUse) -> ResponseFormat:
@@ -125,13 +168,13 @@ def tool_instruction(use: ToolUse) -> str:
     listed = "\n".join(f"- {t.name}: {t.description or '(no description)'} Arguments (JSON Schema): "
                        f"{json.dumps(t.parameters, separators=(',', ':'))[:MAX_SCHEMA_CHARS]}" for t in use.tools)
     call = '{"tool_calls": [{"name": "<tool name>", "arguments": {...}}]}'
-    if use.choice == "auto":
+    if use.named is not None:
+        how = f"You must call the tool {use.named}: reply with JSON only: {call}."
+    elif use.choice == "auto":
         how = (f"To call tools, reply with JSON only: {call}. To answer without a tool, reply with JSON only: "
                '{"content": "<your answer>"}.')
-    elif use.choice == "required":
-        how = f"You must call at least one tool: reply with JSON only: {call}."
     else:
-        how = f"You must call the tool {use.choice}: reply with JSON only: {call}."
+        how = f"You must call at least one tool: reply with JSON only: {call}."
     one = "" if use.parallel else " Make exactly one call."
     return f"You can call these tools:\n{listed}\n{how}{one} No prose outside the JSON, no code fence."
 
@@ -154,14 +197,14 @@ def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, s
 
     body = unfenced(text)
     try:
-        value = json.loads(body)
+        value = strict_json(body)
     except ValueError:
         return None, "the answer is not JSON (the tool-call protocol is JSON)"
     if not isinstance(value, dict):
         return None, "the answer is not a JSON object"
     if set(value) == {"content"} and isinstance(value["content"], str):
-        if use.choice != "auto":
-            return None, f"the answer calls no tool but tool_choice is {use.choice!r}"
+        if not use.text_allowed:
+            return None, f"the answer calls no tool but tool_choice is {use.describe()}"
         return {"content": value["content"]}, None
     calls = value.get("tool_calls")
     if set(value) != {"tool_calls"} or not isinstance(calls, list) or not calls:
@@ -176,8 +219,8 @@ def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, s
         tool = tools.get(call["name"]) if isinstance(call["name"], str) else None
         if tool is None:
             return None, f"call {i} names no offered tool ({str(call['name'])[:40]!r})"
-        if use.choice not in ("auto", "required") and tool.name != use.choice:
-            return None, f"call {i} is to {tool.name!r} but tool_choice is {use.choice!r}"
+        if use.named is not None and tool.name != use.named:
+            return None, f"call {i} is to {tool.name!r} but tool_choice is {use.describe()}"
         validator = validators.validator_for(tool.parameters)(tool.parameters)
         error = next(iter(sorted(validator.iter_errors(call["arguments"]), key=lambda e: list(e.path))), None)
         if error is not None:
@@ -206,6 +249,6 @@ def canonical_json(text: str) -> str | None:
     """The answer's JSON in one canonical spelling (sorted keys, no spaces), for comparing answers; None
     when it is not JSON."""
     try:
-        return json.dumps(json.loads(unfenced(text)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(strict_json(unfenced(text)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except ValueError:
         return None

@@ -110,12 +110,22 @@ class Tool(BaseModel):
 
 
 class ToolUse(BaseModel):
-    """The tools of a request and how they may be used (``tool_choice``: ``auto``, ``required`` or one
-    tool's name; ``parallel``: more than one call in an answer)."""
+    """The tools of a request and how they may be used: ``choice`` ``auto`` (a call or text) or
+    ``required`` (at least one call); ``named``: the one tool every call must be to (``tool_choice`` naming
+    a function - kept apart from the mode, since a tool may be called "auto"); ``parallel``: more than one
+    call in an answer."""
 
     tools: list[Tool] = Field(min_length=1)
-    choice: str = "auto"
+    choice: Literal["auto", "required"] = "auto"
+    named: str | None = None
     parallel: bool = True
+
+    @property
+    def text_allowed(self) -> bool:
+        return self.choice == "auto" and self.named is None
+
+    def describe(self) -> str:
+        return f"function {self.named!r}" if self.named is not None else repr(self.choice)
 
 
 class ChatRequest(BaseModel):

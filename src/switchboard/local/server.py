@@ -83,12 +83,12 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if status != 200:
                 self._send(status, headers, b"".join(pieces))
                 return
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
             try:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
                 for piece in pieces:
                     if piece:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))

@@ -324,11 +324,18 @@ def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, Mode
     skips: list[list[str]] = [[]] + ([[m for m in data.models if m != strongest]] if len(data.models) > 1 else [])
     for roles in judge_sets(available):
         fitted = fit_policy(data, train, roles, catalog)
-        for skip in skips:
+        measured_bar: float | None = None
+        for skip in skips:  # the cascade first: its best bar is the one measured for these judges
             policy = fitted.model_copy(update={"skip": skip})
             bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if policy.calibration else list(BARS)
+            if skip and measured_bar is not None:
+                # one tier: no bar changes what it returns; the policy keeps the bar the cascade measured,
+                # for plans where nothing is skipped (a tier of a model the policy never measured)
+                bars = [measured_bar]
             best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in bars),
                        key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
+            if not skip:
+                measured_bar = best["bar"]
             tried.append({"judges": list(roles), "tiers": best["tiers"], "bar": best["bar"],
                           "train_accuracy": best["accuracy"], "train_mean_latency_ms": best["mean_latency_ms"],
                           "calibrated_for": sorted(policy.calibration),

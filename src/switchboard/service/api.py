@@ -93,7 +93,9 @@ class ApiMessage(BaseModel):
                 except ValueError:
                     raise BadRequest(f"tool call {call.id}: function.arguments is not JSON", param="messages") from None
                 calls.append({"name": call.function.name, "arguments": arguments})
-            return Message(role="assistant", content=json.dumps({"tool_calls": calls}, ensure_ascii=False))
+            protocol = json.dumps({"tool_calls": calls}, ensure_ascii=False)
+            text = self.text().strip()  # what the assistant said beside its calls stays in the conversation
+            return Message(role="assistant", content=f"{text}\n{protocol}" if text else protocol)
         if self.role == "tool":
             return Message(role="user", content=f"Result of tool call {self.tool_call_id}:\n{self.text()}")
         return Message(role="system" if self.role == "developer" else self.role, content=self.text())
@@ -293,10 +295,13 @@ class ChatCompletionRequest(BaseModel):
         if not self.tools or self.tool_choice == "none":
             return None
         choice = self.tool_choice
-        named = choice.function["name"] if isinstance(choice, NamedToolChoice) else (choice or "auto")
         tools = [Tool(name=t.function.name, description=t.function.description or "",
                       parameters=t.function.parameters or {"type": "object", "properties": {}}) for t in self.tools]
-        return ToolUse(tools=tools, choice=named, parallel=self.parallel_tool_calls is not False)
+        if isinstance(choice, NamedToolChoice):
+            return ToolUse(tools=tools, choice="required", named=choice.function["name"],
+                           parallel=self.parallel_tool_calls is not False)
+        return ToolUse(tools=tools, choice="required" if choice == "required" else "auto",
+                       parallel=self.parallel_tool_calls is not False)
 
     @model_validator(mode="after")
     def _stream_options_need_a_stream(self) -> ChatCompletionRequest:

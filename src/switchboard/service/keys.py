@@ -109,6 +109,8 @@ class KeyService:
                 current = self.store.get(key.key_hash)
             if current is None or current.revoked:
                 raise Unauthorized("invalid or revoked API key")
+            if window is not None and current.window is not None and current.window > window:
+                window = current.window  # another router (a clock a little ahead) renewed it: that period
             if window is not None and current.window != window:  # a new period: its budget, once
                 self.store.renew(key.key_hash, current.window, window, current.budget_usd or 0.0)
                 current = self.store.get(key.key_hash)
@@ -116,7 +118,9 @@ class KeyService:
                     raise Unauthorized("invalid or revoked API key")
             left = max(0.0, current.available_usd or 0.0)
             amount = math.floor(min(worst_case, left) * 1e12) / 1e12  # stores keep whole picodollars
-            if amount < first_tier or amount <= 0:
+            # compared at the stores' own granularity: flooring to picodollars must not refuse a plan whose
+            # first tier is all of it (a pinned model's plan: worst case == first tier)
+            if amount < first_tier - 1e-12 or amount <= 0:
                 if attempt == 0:
                     continue  # read again before refusing: a settle may have returned budget meanwhile
                 period = f" this {key.period}" if key.period else ""

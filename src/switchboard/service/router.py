@@ -303,22 +303,22 @@ class RouterService:
         still raised before the first event, as a proper HTTP error."""
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         admitted = self._admit(request, authorization)
-        try:
+        try:  # every refusal before the events start, with the reservation returned
             plan = admitted.plan or self.plan(admitted.request, admitted.pinned)
+            state = self._new_state(admitted.request, plan)
         except ApiError:
             self._settle(admitted, 0.0)
             raise
         domain = admitted.request
         if (live and self.providers is not None and len(plan.tiers) == 1 and not domain.stop
                 and domain.response_format is None and domain.tool_use is None):
-            return self._token_events(admitted, plan, include_usage)
-        return self._cascade_events(admitted, plan, include_usage, live)
+            return self._token_events(admitted, state, include_usage)
+        return self._cascade_events(admitted, state, include_usage, live)
 
-    def _token_events(self, admitted: _Admitted, plan: Plan, include_usage: bool) -> Iterator[str]:
+    def _token_events(self, admitted: _Admitted, state: CascadeState, include_usage: bool) -> Iterator[str]:
         from switchboard.service.tasks import solve
 
         assert self.providers is not None
-        state = self._new_state(admitted.request, plan)
         spec = state.plan.tiers[0]
         pieces: queue.Queue[tuple[str, object]] = queue.Queue()
 
@@ -372,18 +372,18 @@ class RouterService:
             final = self.run(state.model_copy(update={"streamed": answer}))
             spent = final.spent_usd
             yield writer.tail(chat_completion_response(final), include_usage)
-        except ApiError as exc:
-            spent = self._spent_when_failed(exc, spent)
+        except Exception as exc:  # noqa: BLE001 - an error status before the first event, an error event after
+            if isinstance(exc, ApiError):
+                spent = self._spent_when_failed(exc, spent)
             if not sent:
                 raise
             yield SseWriter.error(exc)
         finally:
             self._settle(admitted, spent)
 
-    def _cascade_events(self, admitted: _Admitted, plan: Plan, include_usage: bool,
+    def _cascade_events(self, admitted: _Admitted, state: CascadeState, include_usage: bool,
                         live: bool = True) -> Iterator[str]:
         done: queue.Queue[tuple[str, object]] = queue.Queue()
-        state = self._new_state(admitted.request, plan)
 
         def run() -> None:
             try:
@@ -410,8 +410,9 @@ class RouterService:
             writer = SseWriter(final.request_id, whole["model"])
             sent = True
             yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
-        except ApiError as exc:
-            spent = self._spent_when_failed(exc, spent)
+        except Exception as exc:  # noqa: BLE001 - an error status before the first event, an error event after
+            if isinstance(exc, ApiError):
+                spent = self._spent_when_failed(exc, spent)
             if not sent:
                 raise
             yield SseWriter.error(exc)

@@ -346,8 +346,9 @@ class DynamoKeys(_TableAdapter):
             self.client.update_item(
                 TableName=self.table, Key={"key_hash": {"S": key_hash}},
                 UpdateExpression="SET available_usd = :budget, #w = :new",
+                # forward only (the windows' ISO dates sort): a budget is never renewed for a past period
                 ConditionExpression="attribute_exists(key_hash) AND " + (
-                    "#w = :old" if old is not None else "attribute_not_exists(#w)"),
+                    "#w = :old AND #w < :new" if old is not None else "attribute_not_exists(#w)"),
                 ExpressionAttributeNames={"#w": "window"},
                 ExpressionAttributeValues={":budget": _pico(budget), ":new": {"S": new},
                                            **({":old": {"S": old}} if old is not None else {})})
