@@ -78,6 +78,16 @@ class SwitchboardConfig(BaseModel):
     # The learned router of a `switchboard train --out DIR` run (router.onnx + router.json), packaged as a
     # layer of the router Lambda; relative paths are from the repository root. None = no learned router.
     router_artifacts: str | None = Field(None, alias="routerArtifacts", min_length=1)
+    # Stream responses: API Gateway's STREAM response transfer mode, the router run as an HTTP server by the
+    # Lambda Web Adapter (Python Lambdas cannot stream by themselves). stream=true then sends keep-alives
+    # while a cascade works and the answer as soon as it is decided, and a request may run past the 29 s of
+    # a buffered integration (up to streamingTimeoutSeconds). Off by default: see docs/architecture.md.
+    streaming: bool = Field(False, alias="streaming")
+    streaming_timeout_seconds: int = Field(300, ge=30, le=900, alias="streamingTimeoutSeconds")
+    # The Lambda Web Adapter's public layer, published by AWS in every commercial region (x86_64 build).
+    web_adapter_layer_arn: str = Field(
+        "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerX86:25", alias="webAdapterLayerArn",
+        pattern=r"^arn:aws[a-z-]*:lambda:(\$\{AWS::Region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
     @field_validator("log_retention_days")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -65,12 +65,24 @@ class SwitchboardStack(Stack):
         if self.routing_layer is not None:
             layers.append(self.routing_layer)
             learned[names.ENV_ROUTER_ARTIFACTS] = LEARNED_ROUTER_MOUNT
+        streaming: dict[str, str] = {}
+        deadline_s, timeout_s, handler = REQUEST_DEADLINE_S, 29, None
+        if config.streaming:
+            # The Lambda Web Adapter runs router/run.sh (an HTTP server over the same handler) and streams
+            # what it writes (docs/architecture.md, "Streaming").
+            layers.append(lambda_.LayerVersion.from_layer_version_arn(
+                self, "WebAdapter", Fn.sub(config.web_adapter_layer_arn)))
+            streaming = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap", "AWS_LWA_INVOKE_MODE": "response_stream",
+                         "AWS_LWA_PORT": "8080", "AWS_LWA_READINESS_CHECK_PATH": "/openapi.json"}
+            timeout_s, handler = config.streaming_timeout_seconds, "router/run.sh"
+            deadline_s = config.streaming_timeout_seconds - 10  # room to answer and write a failure trace
         router = SwitchboardFunction(
             self, "RouterFn", name="router", logical_id=ids.ROUTER_FN, code=code,
-            layers=layers,
+            layers=layers, handler=handler,
             log_retention=config.log_retention, memory_mb=1024,
-            # 29 s: API Gateway's default integration timeout; a longer cascade is cut there anyway.
-            timeout=Duration.seconds(29),
+            # 29 s: API Gateway's buffered integration timeout; a longer cascade is cut there anyway (with
+            # streaming, the integration's own, longer timeout).
+            timeout=Duration.seconds(timeout_s),
             description="Switchboard: HTTP API, routing and the cascade plan",
             environment={
                 names.ENV_TRACES_TABLE: storage.traces.table_name,
@@ -83,11 +95,12 @@ class SwitchboardStack(Stack):
                 names.ENV_ORCHESTRATION: "sync",
                 # The router writes a fallback trace when the cascade fails: same expiry as Record's.
                 names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days),
-                # Every request ends before API Gateway's 29 s integration timeout cuts it off untraced.
-                names.ENV_REQUEST_DEADLINE_S: str(REQUEST_DEADLINE_S),
+                # Every request ends before the integration's timeout cuts it off untraced.
+                names.ENV_REQUEST_DEADLINE_S: str(deadline_s),
                 # A job runs asynchronously on the Express machine, whose executions last at most 5 minutes.
                 names.ENV_JOB_DEADLINE_S: str(JOB_DEADLINE_S),
                 **learned,
+                **streaming,
             })
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)

@@ -12,7 +12,7 @@ has usage plans, API keys, X-Ray and stage throttling built in. Authorisation is
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -25,6 +25,14 @@ STAGE = "prod"  # the sample events under events/router/ carry this stage
 ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/messages"), ("POST", "v1/route"), ("GET", "v1/jobs/{job_id}"),
           ("GET", "v1/traces/{trace_id}"),
           ("POST", "v1/feedback"), ("GET", "v1/models"), ("GET", "health"), ("GET", "openapi.json"))
+
+
+def _streaming(config: SwitchboardConfig) -> dict:
+    """STREAM response transfer mode (InvokeWithResponseStream), whose integration may run past 29 s."""
+    if not config.streaming:
+        return {}
+    return {"response_transfer_mode": apigw.ResponseTransferMode.STREAM,
+            "timeout": Duration.seconds(config.streaming_timeout_seconds)}
 
 
 class Api(Construct):
@@ -61,7 +69,7 @@ class Api(Construct):
                 authorization_type=apigw.AuthorizationType.IAM if iam_auth else apigw.AuthorizationType.NONE,
                 api_key_required=gateway_keys),
             # One permission per method is enough; test-invoke permissions double the resource policy.
-            default_integration=apigw.LambdaIntegration(handler, allow_test_invoke=False),
+            default_integration=apigw.LambdaIntegration(handler, allow_test_invoke=False, **_streaming(config)),
         )
         # Parameters are checked at the edge; bodies are validated by the handler (pydantic) so errors keep
         # the OpenAI error shape the SDK understands.

@@ -37,7 +37,8 @@ class SwitchboardFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, name: str, code: lambda_.Code,
                  layers: Sequence[lambda_.ILayerVersion], log_retention: logs.RetentionDays,
                  description: str, memory_mb: int = DEFAULT_MEMORY_MB, timeout: Duration = DEFAULT_TIMEOUT,
-                 environment: Mapping[str, str] | None = None, logical_id: str | None = None) -> None:
+                 environment: Mapping[str, str] | None = None, logical_id: str | None = None,
+                 handler: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention,
                                        removal_policy=RemovalPolicy.DESTROY)
@@ -45,7 +46,7 @@ class SwitchboardFunction(Construct):
             self, "Function",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            handler=HANDLER.format(name=name),
+            handler=handler or HANDLER.format(name=name),
             code=code,
             layers=list(layers),
             memory_size=memory_mb,

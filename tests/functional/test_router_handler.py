@@ -340,3 +340,32 @@ def test_requests_handled_at_once_on_threads_never_see_each_others_event():
     assert status == 502 and set(body) == {"error"} and "trace_id" in body["error"]  # OpenAI's shape
     status, body = results["messages"]
     assert status == 200 and body["type"] == "message" and body["content"][0] == {"type": "text", "text": "4"}
+
+
+def test_the_web_adapter_server_serves_the_same_handler_and_streams_events():
+    """switchboard:streaming runs router/run.sh -> router.serve: an HTTP server over this process's
+    handler (the Lambda Web Adapter forwards each invocation to it). Its readiness path, a buffered
+    request and a streamed one, on loopback."""
+    import httpx
+
+    from functions.router.serve import InProcessRouter
+    from switchboard.local.emulator import free_port
+    from switchboard.local.server import LocalServer
+
+    make()
+    server = LocalServer(InProcessRouter("router"), port=free_port()).start_background()
+    try:
+        assert httpx.get(f"{server.url}/openapi.json", timeout=10).status_code == 200  # AWS_LWA_READINESS_CHECK_PATH
+        body = {"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "def f(): pass"}]}
+        plain = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+        assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"] == "4"
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={**body, "stream": True},
+                          timeout=30) as streamed:
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            lines = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "data: [DONE]" and any('"content":"4"' in line for line in lines)
+        refused = httpx.post(f"{server.url}/v1/chat/completions", json={**body, "stream": True, "top_p": 0.1},
+                             timeout=30)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "top_p"
+    finally:
+        server.stop()

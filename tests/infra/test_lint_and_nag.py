@@ -4,6 +4,7 @@ one by one, each with a reason, and no acknowledgement is stale."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,34 @@ def test_secret_arns_are_readable_by_the_model_callers_only() -> None:
         policy = stack.resolve(fn.function.role.node.find_child("DefaultPolicy").node.default_child.policy_document)
         secrets = [s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
         assert (secrets == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": arn}]) is expected
+
+
+def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_is_nag_and_lint_clean(
+        tmp_path: Path) -> None:
+    """switchboard:streaming: API Gateway invokes the router with InvokeWithResponseStream (STREAM transfer
+    mode, a timeout past 29 s) and the router runs router/run.sh under the Lambda Web Adapter, its
+    request deadline inside that timeout."""
+    the_app, stack = cdk_app.build_app(context={"switchboard:streaming": True, "switchboard:streamingTimeoutSeconds": 120,
+                                                "aws:cdk:disable-asset-staging": True}, outdir=str(tmp_path / "out"))
+    report = AwsSolutionsChecks().validate_scope(the_app)
+    assert report.success, [v.rule_name for v in report.violations]
+    assembly = the_app.synth()
+    artifact = assembly.get_stack_by_name(stack.stack_name)
+    template = artifact.template
+    methods = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Method"]
+    assert len(methods) == len(ROUTES)
+    for method in methods:
+        integration = method["Integration"]
+        assert integration["ResponseTransferMode"] == "STREAM" and integration["TimeoutInMillis"] == 120_000
+        assert "response-streaming-invocations" in json.dumps(integration["Uri"])
+    router = template["Resources"]["RouterFn"]["Properties"]
+    env = router["Environment"]["Variables"]
+    assert router["Handler"] == "router/run.sh" and router["Timeout"] == 120
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap" and env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert int(env[names.ENV_REQUEST_DEADLINE_S]) < 120
+    assert any("LambdaAdapterLayerX86" in json.dumps(layer) for layer in router["Layers"])
+    assert os.access(Path(cdk_app.__file__).parent / "functions" / "router" / "run.sh", os.X_OK)  # execed
+    from cfnlint.api import lint_file
+
+    matches = lint_file(Path(artifact.template_full_path))
+    assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []

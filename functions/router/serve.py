@@ -1,0 +1,56 @@
+"""The router as an HTTP server inside its Lambda, for API Gateway's ``STREAM`` response transfer mode.
+
+Python Lambdas cannot stream a response themselves (Lambda streams natively from Node.js runtimes only);
+with the Lambda Web Adapter extension (``AWS_LWA_INVOKE_MODE=response_stream``) the function instead runs
+this server and the adapter streams whatever it writes. The server is the local stack's
+(``switchboard.local.server.LocalServer``: an HTTP request becomes the API Gateway event the handler knows),
+over this process's router handler: a streaming chat completion through ``handler.stream_chat`` (its events
+written as they are produced), everything else through ``handler.lambda_handler``. Started by ``run.sh``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.service.http_server import LocalServer
+
+from . import handler
+
+
+@dataclass
+class _Context:
+    """The Lambda context fields Powertools reads (the adapter forwards requests, not the context)."""
+
+    function_name: str
+    memory_limit_in_mb: int = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"))
+    aws_request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    invoked_function_arn: str = ""
+
+
+class InProcessRouter:
+    """The router handler of this process, as the server's backend (what ``LocalStack`` is locally)."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    def invoke_router(self, event: dict) -> dict:
+        result: dict[str, Any] = handler.lambda_handler(event, _Context(function_name=self.function_name))
+        return result
+
+    def stream_router(self, event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | None:
+        return handler.stream_chat(event)
+
+
+def main() -> None:
+    port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
+    server = LocalServer(InProcessRouter(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "router")),
+                         host="127.0.0.1", port=port)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
