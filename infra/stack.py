@@ -73,7 +73,9 @@ class SwitchboardStack(Stack):
             layers.append(lambda_.LayerVersion.from_layer_version_arn(
                 self, "WebAdapter", Fn.sub(config.web_adapter_layer_arn)))
             streaming = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap", "AWS_LWA_INVOKE_MODE": "response_stream",
-                         "AWS_LWA_PORT": "8080", "AWS_LWA_READINESS_CHECK_PATH": "/openapi.json"}
+                         "AWS_LWA_PORT": "8080", "AWS_LWA_READINESS_CHECK_PATH": "/openapi.json",
+                         # a single-tier plan's tokens come from the router itself (it may call the models)
+                         names.ENV_STREAM_TOKENS: "true"}
             timeout_s, handler = config.streaming_timeout_seconds, "router/run.sh"
             deadline_s = config.streaming_timeout_seconds - 10  # room to answer and write a failure trace
         router = SwitchboardFunction(
@@ -107,6 +109,8 @@ class SwitchboardStack(Stack):
         storage.policy.grant_read_data(router.function)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.traces.grant_read_write_data(router.function)
+        if config.streaming:  # it streams a single tier's tokens from the model itself
+            self.cascade.grant_model_calls(router)
         machine.grant_start_sync_execution(router.function)
         machine.grant_start_execution(router.function)  # jobs (POST /v1/route with "async": true)
         return router

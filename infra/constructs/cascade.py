@@ -82,14 +82,10 @@ class Cascade(Construct):
                                environment={names.ENV_TRACES_TABLE: storage.traces.table_name,
                                             names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days)})
 
+        self._bedrock_models, self._secret_arns = list(bedrock_models), list(secret_arns)
         for model_caller in (self.tier, self.judge):
             storage.catalog.grant_read_data(model_caller.function)
-            if bedrock_models:
-                self._grant_bedrock(model_caller, bedrock_models)
-            if secret_arns:
-                # The API keys of openai/anthropic catalogue entries: read once per container, these only.
-                model_caller.function.add_to_role_policy(iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"], resources=sorted(secret_arns)))
+            self.grant_model_calls(model_caller)
         storage.traces.grant_write_data(self.record.function)
 
         self.log_group = logs.LogGroup(
@@ -167,6 +163,15 @@ class Cascade(Construct):
         return call_tier.next(run_judges).next(decide).next(route)
 
     # ---- permissions -------------------------------------------------------------------------------
+    def grant_model_calls(self, fn: SwitchboardFunction) -> None:
+        """What calling the catalogue's models takes: Bedrock (these model ids) and the secrets holding
+        the API keys of openai/anthropic entries (read once per container, these only)."""
+        if self._bedrock_models:
+            self._grant_bedrock(fn, self._bedrock_models)
+        if self._secret_arns:
+            fn.function.add_to_role_policy(iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=sorted(self._secret_arns)))
+
     def _grant_bedrock(self, fn: SwitchboardFunction, model_ids: Sequence[str]) -> None:
         """bedrock:InvokeModel (which also authorises the Converse API; there is no bedrock:Converse action)
         on foundation models in any region (cross-region inference profiles route to other regions) and

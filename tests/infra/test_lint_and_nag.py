@@ -149,6 +149,13 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap" and env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert int(env[names.ENV_REQUEST_DEADLINE_S]) < 120
     assert any("LambdaAdapterLayerX86" in json.dumps(layer) for layer in router["Layers"])
+    assert env[names.ENV_STREAM_TOKENS] == "true"  # it streams a single tier's tokens: it may call models
+    router_role = router["Role"]["Fn::GetAtt"][0]
+    policies = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                and {"Ref": router_role} in r["Properties"]["Roles"]]
+    actions = {a for p in policies for st in p["PolicyDocument"]["Statement"]
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert "bedrock:InvokeModel" in actions
     assert os.access(Path(cdk_app.__file__).parent / "functions" / "router" / "run.sh", os.X_OK)  # execed
     from cfnlint.api import lint_file
 
