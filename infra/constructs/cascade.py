@@ -173,15 +173,18 @@ class Cascade(Construct):
                 actions=["secretsmanager:GetSecretValue"], resources=sorted(self._secret_arns)))
 
     def _grant_bedrock(self, fn: SwitchboardFunction, model_ids: Sequence[str]) -> None:
-        """bedrock:InvokeModel (which also authorises the Converse API; there is no bedrock:Converse action)
+        """bedrock:InvokeModel (which also authorises the Converse API; there is no bedrock:Converse action;
+        InvokeModelWithResponseStream for ConverseStream, to a function that streams)
         on foundation models in any region (cross-region inference profiles route to other regions) and
         on this account's inference profiles in this region."""
         foundation = sorted({_foundation_model_id(m) for m in model_ids})
         resources = [f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{m}" for m in foundation]
         resources += [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{m}"
                       for m in sorted(set(model_ids))]
-        fn.function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"],
-                                                           resources=resources))
+        # InvokeModelWithResponseStream authorises ConverseStream (a router that streams a single tier)
+        actions = ["bedrock:InvokeModel", *(["bedrock:InvokeModelWithResponseStream"] if fn is not self.tier
+                                            and fn is not self.judge else [])]
+        fn.function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
         reason = ("Bedrock access is limited to bedrock:InvokeModel on foundation models and this account's "
                   "inference profiles. The region is a wildcard because cross-region inference profiles "
                   "route to foundation models in other regions")

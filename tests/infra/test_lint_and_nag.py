@@ -155,7 +155,7 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
                 and {"Ref": router_role} in r["Properties"]["Roles"]]
     actions = {a for p in policies for st in p["PolicyDocument"]["Statement"]
                for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-    assert "bedrock:InvokeModel" in actions
+    assert {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"} <= actions  # ConverseStream too
     assert os.access(Path(cdk_app.__file__).parent / "functions" / "router" / "run.sh", os.X_OK)  # execed
     from cfnlint.api import lint_file
 

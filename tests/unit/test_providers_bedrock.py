@@ -89,3 +89,40 @@ def test_response_without_output_message_raises_provider_unavailable():
 
     with pytest.raises(ProviderUnavailable, match="no output message"):
         BedrockConverse(MODEL, client=Empty()).complete(MESSAGES, max_tokens=16, temperature=0.0)
+
+
+class _StreamingClient:
+    """A bedrock-runtime client whose ConverseStream yields the given events (botocore's Stubber cannot
+    stub an event stream)."""
+
+    def __init__(self, events):
+        self.events, self.requests = events, []
+
+    def converse_stream(self, **request):
+        self.requests.append(request)
+        return {"stream": iter(self.events)}
+
+
+def test_a_streamed_answer_is_handed_out_piece_by_piece_and_assembled():
+    client = _StreamingClient([{"messageStart": {"role": "assistant"}},
+                               {"contentBlockDelta": {"delta": {"text": "Par"}, "contentBlockIndex": 0}},
+                               {"contentBlockDelta": {"delta": {"text": "is."}, "contentBlockIndex": 0}},
+                               {"contentBlockStop": {"contentBlockIndex": 0}},
+                               {"messageStop": {"stopReason": "end_turn"}},
+                               {"metadata": {"usage": {"inputTokens": 9, "outputTokens": 3}}}])
+    pieces: list[str] = []
+    completion = BedrockConverse("amazon.nova-micro-v1:0", client=client).complete(
+        [Message(role="user", content="Capital of France?")], max_tokens=8, temperature=0.0, on_delta=pieces.append)
+    assert pieces == ["Par", "is."] and completion.text == "Paris." and completion.finish_reason == "stop"
+    assert (completion.input_tokens, completion.output_tokens) == (9, 3)
+    assert client.requests[0]["modelId"] == "amazon.nova-micro-v1:0"
+
+
+@pytest.mark.parametrize("events", [
+    [{"contentBlockDelta": {"delta": {"text": "Par"}}}],  # cut before its stop reason
+    [{"contentBlockDelta": {"delta": {"text": "Par"}}}, {"modelStreamErrorException": {"message": "boom"}}],
+])
+def test_a_stream_that_breaks_is_a_provider_failure_not_a_short_answer(events):
+    with pytest.raises(ProviderUnavailable, match="stream"):
+        BedrockConverse("m", client=_StreamingClient(events)).complete(
+            [Message(role="user", content="q")], max_tokens=8, temperature=0.0, on_delta=lambda text: None)

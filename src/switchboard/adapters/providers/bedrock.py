@@ -8,6 +8,7 @@ The SDK's own retries are cut to one extra attempt because the state machine alr
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -80,9 +81,40 @@ class BedrockConverse:
             request["system"] = [{"text": system}]
         started = time.perf_counter()
         client = self.client  # built here, not on the worker thread
+        stop = threading.Event()
+
+        def streamed() -> dict[str, Any]:
+            """``ConverseStream``: each text delta to ``on_delta`` as it arrives; the same shape back as
+            ``converse`` returns. A stream that ends before its stop reason is a failure, not an answer."""
+            assert on_delta is not None
+            parts: list[str] = []
+            reason: str | None = None
+            usage: dict[str, Any] = {}
+            for event in client.converse_stream(**request)["stream"]:
+                if stop.is_set():
+                    break
+                if "contentBlockDelta" in event:
+                    piece = (event["contentBlockDelta"].get("delta") or {}).get("text")
+                    if piece:
+                        parts.append(piece)
+                        on_delta(piece)
+                elif "messageStop" in event:
+                    reason = event["messageStop"].get("stopReason")
+                elif "metadata" in event:
+                    usage = event["metadata"].get("usage") or {}
+                elif any(k.endswith("Exception") for k in event):
+                    log.warning("bedrock %s stream error: %s", self.model_id, redact(str(event)[:300]))
+                    raise ProviderUnavailable(f"bedrock model '{self.model_id}' ended its stream with an error")
+            if reason is None:
+                raise ProviderUnavailable(f"bedrock model '{self.model_id}': the stream ended before the answer "
+                                          "was complete")
+            return {"output": {"message": {"content": [{"text": "".join(parts)}]}}, "usage": usage,
+                    "stopReason": reason}
 
         def call(_limit: float) -> dict[str, Any]:
             try:
+                if on_delta is not None:  # the caller shows the answer as it comes: stream it
+                    return streamed()
                 return client.converse(**request)
             except ClientError as exc:
                 raise _map_client_error(exc, self.model_id) from exc
@@ -92,7 +124,10 @@ class BedrockConverse:
                 raise ProviderUnavailable(f"bedrock model '{self.model_id}' unreachable "
                                           f"({type(exc).__name__})") from exc
 
-        response = within(call, self.timeout_s, deadline, f"bedrock model '{self.model_id}'")
+        try:
+            response = within(call, self.timeout_s, deadline, f"bedrock model '{self.model_id}'")
+        finally:
+            stop.set()  # a stream past its time limit stops handing out text
         latency_ms = (time.perf_counter() - started) * 1000
         return _parse(response, self.model_id, latency_ms)
 
