@@ -61,10 +61,16 @@ def _authenticated() -> None:
     container().router().authenticate(_authorization())
 
 
-def chat_completions():
-    request = api.parse(api.ChatCompletionRequest, _body())
+def _chat_request(body: dict) -> api.ChatCompletionRequest:
+    """A chat completion's request (jobs are started on /v1/route only)."""
+    request = api.parse(api.ChatCompletionRequest, body)
     if request.async_:
         raise BadRequest("jobs are started with POST /v1/route and \"async\": true", param="async")
+    return request
+
+
+def chat_completions():
+    request = _chat_request(_body())
     if request.stream:  # buffered here (a Lambda proxy response is one body); stream_chat streams it
         events = "".join(container().router().chat_stream(request, _authorization(), live=False))
         return Response(status_code=200, content_type="text/event-stream", body=events,
@@ -162,9 +168,7 @@ def stream_chat(event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | No
         body = api.parse_body(event.get("body"), bool(event.get("isBase64Encoded")))
         if body.get("stream") is not True:
             return None
-        request = api.parse(api.ChatCompletionRequest, body)
-        if request.async_:
-            raise BadRequest("jobs are started with POST /v1/route and \"async\": true", param="async")
+        request = _chat_request(body)
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         events = container().router().chat_stream(request, headers.get("authorization"))
         first = next(events)  # raises a refusal or an early failure before anything is sent

@@ -51,9 +51,12 @@ def instruction(fmt: ResponseFormat) -> str:
 def with_instruction(messages: list[Message], fmt: ResponseFormat | None) -> list[Message]:
     """``messages`` with the format's instruction in the system message (merged into the first one when
     the conversation has one: chat templates of small models accept a single system message)."""
-    if fmt is None:
-        return messages
-    line = instruction(fmt)
+    return messages if fmt is None else with_system_line(messages, instruction(fmt))
+
+
+def with_system_line(messages: list[Message], line: str) -> list[Message]:
+    """``messages`` with ``line`` appended to the system message (merged into the first one when the
+    conversation has one: chat templates of small models accept a single system message)."""
     if messages and messages[0].role == "system":
         return [Message(role="system", content=f"{messages[0].content}\n\n{line}"), *messages[1:]]
     return [Message(role="system", content=line), *messages]
@@ -181,12 +184,7 @@ def tool_instruction(use: ToolUse) -> str:
 
 def with_tools(messages: list[Message], use: ToolUse | None) -> list[Message]:
     """``messages`` with the tools offered in the system message (merged into the first one)."""
-    if use is None:
-        return messages
-    line = tool_instruction(use)
-    if messages and messages[0].role == "system":
-        return [Message(role="system", content=f"{messages[0].content}\n\n{line}"), *messages[1:]]
-    return [Message(role="system", content=line), *messages]
+    return messages if use is None else with_system_line(messages, tool_instruction(use))
 
 
 def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, str | None]:

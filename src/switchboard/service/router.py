@@ -101,6 +101,14 @@ class _Admitted:
     reservation: Reservation | None
 
 
+@dataclass
+class _Progress:
+    """How far a stream got: whether an event was sent (then a failure is an error event), what it spent."""
+
+    spent: float
+    sent: bool = False
+
+
 class RouterService:
     def __init__(self, *, catalog: CatalogSource, taxonomy: TaxonomySource, orchestrator: Orchestrator,
                  traces: TraceStore, encoder_factory: Callable[[], Encoder], planner: dict | None = None,
@@ -312,10 +320,27 @@ class RouterService:
         domain = admitted.request
         if (live and self.providers is not None and len(plan.tiers) == 1 and not domain.stop
                 and domain.response_format is None and domain.tool_use is None):
-            return self._token_events(admitted, state, include_usage)
-        return self._cascade_events(admitted, state, include_usage, live)
+            return self._settled(admitted, lambda progress: self._token_events(state, include_usage, progress))
+        return self._settled(admitted, lambda progress: self._cascade_events(state, include_usage, live, progress))
 
-    def _token_events(self, admitted: _Admitted, state: CascadeState, include_usage: bool) -> Iterator[str]:
+    def _settled(self, admitted: _Admitted, events: Callable[[_Progress], Iterator[str]]) -> Iterator[str]:
+        """The events of a stream, with what every stream owes whatever happens: a failure before the first
+        event is raised (an HTTP error status), after it an error event ends the stream; and the key's
+        reservation is settled once - with the spend when known, else what was held (a client that went
+        away closes the stream here too)."""
+        progress = _Progress(spent=admitted.reservation.amount if admitted.reservation is not None else 0.0)
+        try:
+            yield from events(progress)
+        except Exception as exc:  # noqa: BLE001 - an error status before the first event, an error event after
+            if isinstance(exc, ApiError):
+                progress.spent = self._spent_when_failed(exc, progress.spent)
+            if not progress.sent:
+                raise
+            yield SseWriter.error(exc)
+        finally:
+            self._settle(admitted, progress.spent)
+
+    def _token_events(self, state: CascadeState, include_usage: bool, progress: _Progress) -> Iterator[str]:
         from switchboard.service.tasks import solve
 
         assert self.providers is not None
@@ -333,56 +358,45 @@ class RouterService:
 
         threading.Thread(target=call, name=f"stream-{state.request_id[:8]}", daemon=True).start()
         writer = SseWriter(state.request_id, spec.model)
-        spent = admitted.reservation.amount if admitted.reservation is not None else 0.0
-        sent = False
-        try:
-            while True:
-                try:
-                    kind, value = pieces.get(timeout=self.keep_alive_s)
-                except queue.Empty:
-                    if sent:
-                        yield KEEP_ALIVE
-                    continue
-                if kind == "delta":
-                    if not sent:
-                        yield writer.head()
-                        sent = True
-                    yield writer.delta(str(value))
-                    continue
-                if kind == "failed" and not sent:  # nothing sent: the cascade answers, as if never streamed
-                    log.warning("streamed call to %s failed before its first token: %s", spec.model,
-                                type(value).__name__)
-                    final = self.run(state)
-                    spent = final.spent_usd
-                    whole = chat_completion_response(final)
-                    yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
-                    return
-                if kind == "failed":
-                    error = f"the model failed mid-stream: {type(value).__name__}"
-                    self._write_trace(trace_of(state, error=error))
-                    yield SseWriter.error(CascadeFailed(state.request_id, error + "; see the trace"))
-                    return
-                break
-            answer = value
-            if not sent:  # a provider that does not stream: the whole answer at once
-                yield writer.head()
-                if answer.text:  # type: ignore[attr-defined]
-                    yield writer.delta(answer.text)  # type: ignore[attr-defined]
-                sent = True
-            final = self.run(state.model_copy(update={"streamed": answer}))
-            spent = final.spent_usd
-            yield writer.tail(chat_completion_response(final), include_usage)
-        except Exception as exc:  # noqa: BLE001 - an error status before the first event, an error event after
-            if isinstance(exc, ApiError):
-                spent = self._spent_when_failed(exc, spent)
-            if not sent:
-                raise
-            yield SseWriter.error(exc)
-        finally:
-            self._settle(admitted, spent)
+        while True:
+            try:
+                kind, value = pieces.get(timeout=self.keep_alive_s)
+            except queue.Empty:
+                if progress.sent:
+                    yield KEEP_ALIVE
+                continue
+            if kind == "delta":
+                if not progress.sent:
+                    yield writer.head()
+                    progress.sent = True
+                yield writer.delta(str(value))
+                continue
+            if kind == "failed" and not progress.sent:  # nothing sent: the cascade answers, as if never streamed
+                log.warning("streamed call to %s failed before its first token: %s", spec.model,
+                            type(value).__name__)
+                final = self.run(state)
+                progress.spent = final.spent_usd
+                whole = chat_completion_response(final)
+                yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
+                return
+            if kind == "failed":
+                error = f"the model failed mid-stream: {type(value).__name__}"
+                self._write_trace(trace_of(state, error=error))
+                yield SseWriter.error(CascadeFailed(state.request_id, error + "; see the trace"))
+                return
+            break
+        answer = value
+        if not progress.sent:  # a provider that does not stream: the whole answer at once
+            yield writer.head()
+            if answer.text:  # type: ignore[attr-defined]
+                yield writer.delta(answer.text)  # type: ignore[attr-defined]
+            progress.sent = True
+        final = self.run(state.model_copy(update={"streamed": answer}))
+        progress.spent = final.spent_usd
+        yield writer.tail(chat_completion_response(final), include_usage)
 
-    def _cascade_events(self, admitted: _Admitted, state: CascadeState, include_usage: bool,
-                        live: bool = True) -> Iterator[str]:
+    def _cascade_events(self, state: CascadeState, include_usage: bool, live: bool,
+                        progress: _Progress) -> Iterator[str]:
         done: queue.Queue[tuple[str, object]] = queue.Queue()
 
         def run() -> None:
@@ -392,32 +406,21 @@ class RouterService:
                 done.put(("failed", exc))
 
         threading.Thread(target=run, name=f"cascade-{state.request_id[:8]}", daemon=True).start()
-        spent = admitted.reservation.amount if admitted.reservation is not None else 0.0
-        sent = False
-        try:
-            while True:
-                try:
-                    kind, value = done.get(timeout=self.keep_alive_s if live else None)
-                    break
-                except queue.Empty:
-                    sent = True
-                    yield KEEP_ALIVE
-            if kind == "failed":
-                raise value  # type: ignore[misc]
-            final: CascadeState = value  # type: ignore[assignment]
-            spent = final.spent_usd
-            whole = chat_completion_response(final)
-            writer = SseWriter(final.request_id, whole["model"])
-            sent = True
-            yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
-        except Exception as exc:  # noqa: BLE001 - an error status before the first event, an error event after
-            if isinstance(exc, ApiError):
-                spent = self._spent_when_failed(exc, spent)
-            if not sent:
-                raise
-            yield SseWriter.error(exc)
-        finally:
-            self._settle(admitted, spent)
+        while True:
+            try:
+                kind, value = done.get(timeout=self.keep_alive_s if live else None)
+                break
+            except queue.Empty:
+                progress.sent = True
+                yield KEEP_ALIVE
+        if kind == "failed":
+            raise value  # type: ignore[misc]
+        final: CascadeState = value  # type: ignore[assignment]
+        progress.spent = final.spent_usd
+        whole = chat_completion_response(final)
+        writer = SseWriter(final.request_id, whole["model"])
+        progress.sent = True
+        yield writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
 
     def submit(self, request: ChatCompletionRequest, authorization: str | None = None) -> Trace:
         """``POST /v1/route`` with ``"async": true``: plan, store a running trace, start the cascade and
