@@ -132,3 +132,19 @@ def test_ask_uses_a_running_server_and_finds_none_where_nothing_listens(capsys):
     finally:
         server.stop()
     assert _running_server(server.url) is None  # stopped: nothing answers
+
+
+def test_a_client_that_hangs_up_is_not_an_error_on_stderr(capfd):
+    server = LocalServer(EchoStack(), port=0).start_background()
+    try:
+        host, port = server.httpd.server_address[:2]
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+        sock.send(b"GET /health HT")
+        sock.close()
+        time.sleep(0.3)
+        status, _ = _request(server, {"Content-Length": "2"}, b"{}")  # still serving
+        assert status == 200
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err

@@ -157,12 +157,24 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up is not an error of the server; anything else is logged (the stdlib
+        prints a traceback to stderr)."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.info("client %s went away", client_address)
+            return
+        log.exception("error while serving %s", client_address)
+
+
 class LocalServer:
     """Binds at construction (so a busy port fails at once); ``stack`` may be attached later."""
 
     def __init__(self, stack: RouterBackend | None, host: str = "127.0.0.1", port: int = 8080) -> None:
         self.stack = stack
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self))
+        self.httpd = _Server((host, port), make_handler(self))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
