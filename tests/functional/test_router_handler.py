@@ -369,3 +369,39 @@ def test_the_web_adapter_server_serves_the_same_handler_and_streams_events():
         assert refused.status_code == 400 and refused.json()["error"]["param"] == "top_p"
     finally:
         server.stop()
+
+
+def _ask(content: str):
+    event = load_event("router", "chat_completion")
+    body = json.loads(event["body"])
+    body["messages"][0]["content"] = content
+    return call({**event, "body": json.dumps(body)})
+
+
+def test_a_policy_measured_per_region_verifies_only_prompts_like_those_it_was_measured_on():
+    """Judges calibrated on code-like prompts (a region around the encoder's code axis): a code question
+    is judged with that calibration and can be verified; a question like none of the measured prompts is
+    judged uncalibrated and never verified. The trace names the region that applied."""
+    from switchboard.domain.models import JudgeRegion
+
+    calibrated = Calibration(xs=[0.0, 0.99, 1.0], ys=[0.2, 0.2, 0.9])
+    code_axis = [1.0] + [0.0] * 7
+    policy = JudgePolicy(judges=["self_verify", "llm_judge"], threshold=0.6,
+                         measured={"train_auroc": {"small": 0.55, "big": 0.55}},
+                         regions=[JudgeRegion(name="code", centroid=code_axis, min_similarity=0.85,
+                                              calibration={"small": calibrated, "big": calibrated}, threshold=0.6,
+                                              measured={"train_auroc": {"small": 0.8, "big": 0.8}})])
+    make(judges=policy)
+    status, body = _ask("Write a Python function that returns the sum of a list.")
+    assert status == 200
+    assert body["switchboard"]["judge_region"] == "code" and body["switchboard"]["verified"] is True
+    status, body = _ask("Tell me about the weather in Lima")
+    assert status == 200
+    assert body["switchboard"]["judge_region"] is None and body["switchboard"]["verified"] is False
+    assert body["switchboard"]["decision"]["reason"] == "confident_unmeasured"
+    # a pinned model is judged by the region its prompt falls in too
+    event = load_event("router", "chat_completion")
+    pinned = json.loads(event["body"])
+    pinned["model"] = "big"
+    status, body = call({**event, "body": json.dumps(pinned)})
+    assert status == 200 and body["switchboard"]["judge_region"] == "code" and body["switchboard"]["verified"] is True

@@ -94,7 +94,12 @@ def _train_judges(args: argparse.Namespace) -> None:
         train_ids, test_ids = [str(i) for i in ids[tr]], [str(i) for i in ids[te]]
     else:
         train_ids, test_ids = list(data.prompt_ids), list(data.prompt_ids)
-    policy, report = measure(data, train_ids, test_ids, catalog)
+    from switchboard.offline.embeddings import embed_texts
+
+    def embed(texts: list[str]) -> np.ndarray:  # routing texts -> the router's embeddings (cached on disk)
+        return embed_texts(texts, progress=not args.no_progress)
+
+    policy, report = measure(data, train_ids, test_ids, catalog, embed=embed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "judges.json").write_text(policy.model_dump_json(indent=1), encoding="utf-8")
@@ -105,6 +110,11 @@ def _train_judges(args: argparse.Namespace) -> None:
                   "calibrated for no model: on the training prompts no judge set separated right from wrong "
                   f"answers (AUROC of the combined score {policy.measured.get('train_auroc')}, needs "
                   f"{MIN_JUDGE_AUROC}); its judges only decide escalation and no answer is verified")
+    if policy.regions:
+        calibrated = "per region of prompts: " + "; ".join(
+            f"{r.name} (bar {r.threshold:.2f}, calibrated for {sorted(r.calibration) or 'no model'}"
+            + (f", skips {r.skip}" if r.skip else "") + ")" for r in policy.regions) + (
+            f"; elsewhere uncalibrated at bar {policy.threshold:.2f}")
     print(f"judges: {'+'.join(policy.judges)} at bar {policy.threshold:.2f}, {calibrated}; "
           f"on {len(test_ids)} {where} prompts:")
     for r in report["roles"]:
@@ -116,6 +126,12 @@ def _train_judges(args: argparse.Namespace) -> None:
     c = report["cascade"]
     print(f"  cascade {' -> '.join(c['tiers'])}: acc {c['accuracy']:.3f}  mean {c['mean_latency_ms'] / 1000:.2f}s  "
           f"${c['mean_cost_usd'] * 1000:.4f}/1k  verified {c['verified']:.2f}  escalated {c['escalated']:.2f}")
+    for name, r in report["regions"].items():
+        singles = "  ".join(f"{m['model']} {m['accuracy']:.3f} {m['mean_latency_ms'] / 1000:.2f}s"
+                            for m in r["single_models"])
+        rc = r["cascade"]
+        print(f"  region {name} ({r['prompts']} prompts): {singles}; cascade {' -> '.join(rc['tiers'])} "
+              f"{rc['accuracy']:.3f} {rc['mean_latency_ms'] / 1000:.2f}s verified {rc['verified']:.2f}")
     print(f"  wrote {out / 'judges.json'}, judges_report.json, judges.png")
 
 

@@ -21,6 +21,16 @@ calibration is kept only when the judges' combined score reaches an AUROC of ``M
 training prompts, and with any calibration the bar is at least ``MIN_VERIFIED_BAR``: an answer is never
 called verified on judges that cannot tell right from wrong, or at a P(correct) below one half. When no
 judge set passes, the policy has no calibration: its judges only decide escalation, and nothing is verified.
+
+Regions: a judge's separation depends on the prompts (the local 1.5B's confidence separates its right
+and wrong answers on ARC science questions, AUROC 0.77, and is inverted on Winogrande, 0.39), so a
+calibration pooled over unlike prompts both hides the signal and lends it where it is absent. Given the
+prompts' routing embeddings (``measure(..., embed=)``), every category with at least ``MIN_REGION_PROMPTS``
+training prompts becomes a ``JudgeRegion`` (its centroid and the ``REGION_PERCENTILE``-th percentile of its
+prompts' similarity to it); each training prompt is placed with ``JudgePolicy.locate``, the function the
+request path calls; and calibration, skips and bar are fitted per region on the prompts placed in it.
+Prompts outside every region get the judges uncalibrated (never verified) with a bar and skips fitted
+on all training prompts that way.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +51,7 @@ from switchboard.domain.models import (
     Candidate,
     ChatRequest,
     JudgePolicy,
+    JudgeRegion,
     JudgeRole,
     Message,
     ModelEntry,
@@ -58,6 +69,10 @@ ACCURACY_SLACK = 0.01
 # "judges whose accuracy we know" in any sense a caller cares about, whatever their isotonic fit says.
 MIN_JUDGE_AUROC = 0.6
 MIN_CALIBRATION_ROWS = 20
+# A category becomes a region of its own with this many training prompts; a prompt is inside a region when
+# it is at least as similar to the centroid as all but this percentage of the region's own training prompts.
+MIN_REGION_PROMPTS = 30
+REGION_PERCENTILE = 5.0
 # With calibrated judges the bar is a calibrated P(correct), and "verified" means at least this.
 MIN_VERIFIED_BAR = 0.5
 
@@ -81,6 +96,10 @@ class Collected:
     correct: dict[tuple[str, str], float]  # (prompt, model) -> 0/1
     answer: dict[tuple[str, str], dict[str, Any]]  # (prompt, model) -> latency_ms, cost_usd, text
     verdicts: dict[tuple[str, str, str], dict[str, Any]]  # (prompt, model, judge name) -> row
+    texts: dict[str, str] = field(default_factory=dict)  # prompt -> its text
+    categories: dict[str, str] = field(default_factory=dict)  # prompt -> its category ("" if none)
+    # prompt -> the judge region ``JudgePolicy.locate`` placed it in (``place``); empty: no regions
+    region: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def read(cls, directory: str | Path, catalog: dict[str, ModelEntry] | None = None) -> Collected:
@@ -105,14 +124,17 @@ class Collected:
         models = sorted(cost, key=lambda m: (price(m), m))
         complete = outcomes.groupby("prompt_id")["model"].nunique()
         prompt_ids = sorted(complete[complete == len(models)].index)
-        correct, answer = {}, {}
-        for row in outcomes.itertuples(index=False):
-            key = (row.prompt_id, row.model)
-            correct[key] = float(row.correct)
-            answer[key] = {"latency_ms": float(row.latency_ms or 0.0), "cost_usd": float(row.cost_usd or 0.0),
-                           "text": str(row.response)}
+        correct, answer, texts, categories = {}, {}, {}, {}
+        for row in outcomes.to_dict("records"):
+            key = (row["prompt_id"], row["model"])
+            correct[key] = float(row["correct"])
+            answer[key] = {"latency_ms": float(row.get("latency_ms") or 0.0),
+                           "cost_usd": float(row.get("cost_usd") or 0.0), "text": str(row["response"])}
+            texts[row["prompt_id"]] = str(row.get("prompt") or "")
+            categories[row["prompt_id"]] = str(row.get("category") or "")
         verdicts = {(r["prompt_id"], r["model"], r["judge"]): r for r in judges.to_dict("records")}
-        return cls(models=models, prompt_ids=prompt_ids, correct=correct, answer=answer, verdicts=verdicts)
+        return cls(models=models, prompt_ids=prompt_ids, correct=correct, answer=answer, verdicts=verdicts,
+                   texts=texts, categories=categories)
 
     def role_rows(self, prompts: Sequence[str], role: str) -> list[dict[str, Any]]:
         """The verdicts of one role on every model's answer to ``prompts``."""
@@ -201,12 +223,26 @@ def _plan(data: Collected, tiers: Sequence[str], policy: JudgePolicy, catalog: d
 
 def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy: JudgePolicy,
            catalog: dict[str, ModelEntry] | None = None, bar: float | None = None) -> dict[str, Any]:
-    """The cascade ``tiers`` judged by ``policy`` on ``prompts``, decided by the request path's code."""
-    plan = _plan(data, tiers, policy, _catalog(data, catalog))
-    threshold = policy.threshold if bar is None else bar
-    planned = [t.model for t in plan.tiers]  # the tiers the request path lays out (``policy.skip`` applied)
-    correct, latency, cost, verified, escalated, answered_by = [], [], [], 0, 0, dict.fromkeys(planned, 0)
+    """The cascade ``tiers`` judged by ``policy`` on ``prompts``, decided by the request path's code: each
+    prompt gets the plan of the region it was placed in (``JudgePolicy.scoped``, as the router does)."""
+    entries = _catalog(data, catalog)
+    plans: dict[str | None, Any] = {}
+    bars: dict[str | None, float] = {}
+
+    def plan_for(p: str | None) -> tuple[Any, float]:
+        region = data.region.get(p) if policy.regions and p is not None else None
+        if region not in plans:
+            scoped = policy.scoped(region)
+            plans[region] = _plan(data, tiers, scoped, entries)
+            bars[region] = scoped.threshold if bar is None else bar
+        return plans[region], bars[region]
+
+    if not prompts:
+        plan_for(None)
+    correct, latency, cost, verified, escalated = [], [], [], 0, 0
+    answered_by: dict[str, int] = {}
     for p in prompts:
+        plan, threshold = plan_for(p)
         attempts: list[Attempt] = []
         ms = usd = 0.0
         chosen = None
@@ -243,12 +279,16 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             break
         escalated += int(len(attempts) > 1)
         if chosen is not None:
-            answered_by[chosen] += 1
+            answered_by[chosen] = answered_by.get(chosen, 0) + 1
         correct.append(data.correct[(p, chosen)] if chosen else 0.0)
         latency.append(ms)
         cost.append(usd)
     n = max(1, len(prompts))
-    return {"tiers": planned, "judges": list(policy.judges), "bar": threshold, "prompts": len(prompts),
+    # the tiers the request path lays out (skips applied), over every region these prompts fell in
+    planned = sorted({t.model for plan in plans.values() for t in plan.tiers}, key=data.models.index)
+    distinct = sorted(set(bars.values()))
+    return {"tiers": planned, "judges": list(policy.judges), "bar": distinct[0] if len(distinct) == 1 else distinct,
+            "prompts": len(prompts),
             "accuracy": round(float(np.mean(correct)), 4) if prompts else None,
             "mean_latency_ms": round(float(np.mean(latency)), 1) if prompts else None,
             "p50_latency_ms": round(float(np.median(latency)), 1) if prompts else None,
@@ -276,12 +316,10 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> Calibration | None:
     return calibration if calibration.xs else None
 
 
-def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRole],
-               catalog: dict[str, ModelEntry] | None = None, samples: int = 3) -> JudgePolicy:
-    """Calibrate the combined score of ``judges`` per answering model on ``prompts`` (uncalibrated models
-    are left out: their answers are never verified)."""
-    uncalibrated = JudgePolicy(judges=list(judges), self_verify_samples=samples)
-    plan = _plan(data, data.models, uncalibrated, _catalog(data, catalog))
+def _calibrate(data: Collected, prompts: Sequence[str], plan: Any) -> tuple[dict[str, Calibration],
+                                                                           dict[str, float | None]]:
+    """Per tier of ``plan``: the AUROC of its judges' combined score on ``prompts`` and, where that reaches
+    ``MIN_JUDGE_AUROC``, the isotonic map of that score to P(correct)."""
     calibration: dict[str, Calibration] = {}
     separation: dict[str, float | None] = {}
     for spec in plan.tiers:
@@ -303,58 +341,152 @@ def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRo
         fitted = _isotonic(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         if fitted is not None:
             calibration[spec.model] = fitted
-    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration=calibration,
-                       measured={"train_auroc": separation})
+    return calibration, separation
+
+
+def fit_regions(data: Collected, prompts: Sequence[str], embed: Any) -> list[JudgeRegion]:
+    """One region per category with at least ``MIN_REGION_PROMPTS`` of ``prompts`` (centroid and inner
+    similarity bound, nothing fitted yet), and every collected prompt placed (``data.region``) with
+    ``JudgePolicy.locate``. ``embed(texts) -> (n, d)`` unit vectors of ``routing_text`` of each text."""
+    from switchboard.domain.taxonomy import centroid, routing_text
+
+    ids = list(dict.fromkeys(data.prompt_ids))
+    vectors = np.asarray(embed([routing_text(data.texts.get(p, "")) for p in ids]), dtype=np.float32)
+    by_id = dict(zip(ids, vectors, strict=True))
+    train = set(prompts)
+    groups: dict[str, list[str]] = {}
+    for p in ids:
+        if p in train:
+            groups.setdefault(data.categories.get(p) or "all", []).append(p)
+    regions = []
+    for name, members in sorted(groups.items()):
+        if len(members) < MIN_REGION_PROMPTS:
+            continue
+        centre = centroid(np.stack([by_id[p] for p in members]))
+        similarity = np.stack([by_id[p] for p in members]) @ centre
+        regions.append(JudgeRegion(name=name, centroid=[round(float(x), 6) for x in centre],
+                                   min_similarity=round(float(np.percentile(similarity, REGION_PERCENTILE)), 4)))
+    locator = JudgePolicy(judges=["confidence"], regions=regions)
+    data.region = {p: locator.locate(by_id[p]) for p in ids} if regions else {}
+    return regions
+
+
+def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRole],
+               catalog: dict[str, ModelEntry] | None = None, samples: int = 3,
+               regions: Sequence[JudgeRegion] = ()) -> JudgePolicy:
+    """Calibrate the combined score of ``judges`` per answering model on ``prompts`` (uncalibrated models
+    are left out: their answers are never verified) - pooled, and within each of ``regions`` on the
+    prompts placed in it (``data.region``)."""
+    uncalibrated = JudgePolicy(judges=list(judges), self_verify_samples=samples)
+    plan = _plan(data, data.models, uncalibrated, _catalog(data, catalog))
+    calibration, separation = _calibrate(data, prompts, plan)
+    fitted = []
+    for region in regions:
+        inside = [p for p in prompts if data.region.get(p) == region.name]
+        own, own_separation = _calibrate(data, inside, plan)
+        fitted.append(region.model_copy(update={"calibration": own, "measured": {
+            "train_auroc": own_separation, "train_prompts": len(inside)}}))
+    # with regions the pooled calibration is never applied (``JudgePolicy.scoped``): only its separation is kept
+    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration={} if fitted else calibration,
+                       measured={"train_auroc": separation}, regions=fitted)
 
 
 def judge_sets(available: Sequence[JudgeRole]) -> list[tuple[JudgeRole, ...]]:
     return [s for k in (1, 2) for s in itertools.combinations(available, k)]
 
 
-def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, ModelEntry] | None = None
+def _with_scope(policy: JudgePolicy, scope: str | None, skip: list[str], bar: float) -> JudgePolicy:
+    """``policy`` with ``skip`` and ``bar`` set for the prompts of ``scope`` (a region, or None: outside)."""
+    if scope is None:
+        return policy.model_copy(update={"skip": skip, "threshold": bar})
+    regions = [r.model_copy(update={"skip": skip, "threshold": bar}) if r.name == scope else r for r in policy.regions]
+    return policy.model_copy(update={"regions": regions})
+
+
+def _choose_scope(data: Collected, prompts: Sequence[str], policy: JudgePolicy, scope: str | None,
+                  skips: Sequence[list[str]], catalog: dict[str, ModelEntry] | None
                   ) -> tuple[JudgePolicy, list[dict[str, Any]]]:
+    """The skips and bar for the prompts of ``scope`` with the highest training accuracy on them (then the
+    lowest latency): every bar for the cascade, and the straight-to-the-strongest alternatives."""
+    scoped = policy.scoped(scope) if policy.regions else policy
+    measured_bar: float | None = None
+    options = []
+    for skip in skips:  # the cascade first: its best bar is the one measured for these judges
+        bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if scoped.calibration else list(BARS)
+        if skip and measured_bar is not None:
+            # one tier: no bar changes what it returns; the policy keeps the bar the cascade measured,
+            # for plans where nothing is skipped (a tier of a model the policy never measured)
+            bars = [measured_bar]
+        best = max((replay(data, prompts, data.models, _with_scope(policy, scope, skip, b), catalog)
+                    for b in bars), key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
+        if not skip:
+            measured_bar = best["bar"]
+        options.append({"skip": skip, **best})
+    top = max(o["accuracy"] for o in options)
+    pick = min((o for o in options if o["accuracy"] >= top - ACCURACY_SLACK),
+               key=lambda o: (o["mean_latency_ms"], -len(o["tiers"])))
+    return _with_scope(policy, scope, pick["skip"], pick["bar"]), options
+
+
+def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, ModelEntry] | None = None,
+                  regions: Sequence[JudgeRegion] = ()) -> tuple[JudgePolicy, list[dict[str, Any]]]:
     """Fit every judge set of one or two roles on ``train``; keep the most accurate cascade (see module)."""
     available: list[JudgeRole] = [r for r in ROLES if data.role_rows(train[:50], r)]
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
     tried = []
-    # the cascade through every model, and straight to the most accurate model alone (the others skipped)
-    strongest = max(data.models, key=lambda m: (np.mean([data.correct[(p, m)] for p in train]),
-                                                data.models.index(m)))
-    skips: list[list[str]] = [[]] + ([[m for m in data.models if m != strongest]] if len(data.models) > 1 else [])
+    # the cascade through every model, and straight to the most accurate model alone (the others skipped),
+    # within each region by the models' accuracy there
+    def skips_for(prompts: Sequence[str]) -> list[list[str]]:
+        strongest = max(data.models, key=lambda m: (np.mean([data.correct[(p, m)] for p in prompts]),
+                                                    data.models.index(m)))
+        return [[]] + ([[m for m in data.models if m != strongest]] if len(data.models) > 1 else [])
+
+    scopes: dict[str | None, list[str]] = {}
+    for p in train:
+        scopes.setdefault(data.region.get(p) if regions else None, []).append(p)
     for roles in judge_sets(available):
-        fitted = fit_policy(data, train, roles, catalog)
-        measured_bar: float | None = None
-        for skip in skips:  # the cascade first: its best bar is the one measured for these judges
-            policy = fitted.model_copy(update={"skip": skip})
-            bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if policy.calibration else list(BARS)
-            if skip and measured_bar is not None:
-                # one tier: no bar changes what it returns; the policy keeps the bar the cascade measured,
-                # for plans where nothing is skipped (a tier of a model the policy never measured)
-                bars = [measured_bar]
-            best = max((replay(data, train, data.models, policy, catalog, bar=b) for b in bars),
-                       key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
-            if not skip:
-                measured_bar = best["bar"]
-            tried.append({"judges": list(roles), "tiers": best["tiers"], "bar": best["bar"],
-                          "train_accuracy": best["accuracy"], "train_mean_latency_ms": best["mean_latency_ms"],
-                          "calibrated_for": sorted(policy.calibration),
-                          "train_auroc": policy.measured.get("train_auroc"), "policy": policy})
+        policy = fit_policy(data, train, roles, catalog, regions=regions)
+        options: dict[str, list[dict[str, Any]]] = {}
+        for scope, prompts in sorted(scopes.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+            policy, tried_here = _choose_scope(data, prompts, policy, scope, skips_for(prompts), catalog)
+            options[scope or ("outside" if regions else "all")] = [
+                {"tiers": o["tiers"], "bar": o["bar"], "train_accuracy": o["accuracy"],
+                 "train_mean_latency_ms": o["mean_latency_ms"], "prompts": len(prompts)} for o in tried_here]
+        if regions and None not in scopes:
+            # no training prompt fell outside the regions: the outside bar and skips are fitted on them all,
+            # judged uncalibrated, as a prompt unlike any of them is
+            bare = policy.model_copy(update={"regions": [], "calibration": {}})
+            outside, _ = _choose_scope(data, train, bare, None, skips_for(train), catalog)
+            policy = policy.model_copy(update={"skip": outside.skip, "threshold": outside.threshold})
+        result = replay(data, train, data.models, policy, catalog)
+        tried.append({"judges": list(roles), "tiers": result["tiers"], "bar": result["bar"],
+                      "train_accuracy": result["accuracy"], "train_mean_latency_ms": result["mean_latency_ms"],
+                      "calibrated_for": sorted(policy.calibration),
+                      "regions": {r.name: {"calibrated_for": sorted(r.calibration), "bar": r.threshold,
+                                           "skip": r.skip, **r.measured} for r in policy.regions},
+                      "train_auroc": policy.measured.get("train_auroc"), "options": options, "policy": policy})
     top = max(t["train_accuracy"] for t in tried)
     pick = min((t for t in tried if t["train_accuracy"] >= top - ACCURACY_SLACK),
                key=lambda t: (t["train_mean_latency_ms"], -len(t["tiers"]), t["judges"]))
-    policy = pick["policy"].model_copy(update={"threshold": pick["bar"]})
-    return policy, [{k: v for k, v in t.items() if k != "policy"} for t in tried]
+    return pick["policy"], [{k: v for k, v in t.items() if k != "policy"} for t in tried]
 
 
 def measure(data: Collected, train: Sequence[str], test: Sequence[str],
-            catalog: dict[str, ModelEntry] | None = None) -> tuple[JudgePolicy, dict[str, Any]]:
-    """Fit the policy on ``train``; report roles, single models and the cascade curve on ``test``."""
-    policy, tried = choose_policy(data, train, catalog)
+            catalog: dict[str, ModelEntry] | None = None, embed: Any = None) -> tuple[JudgePolicy, dict[str, Any]]:
+    """Fit the policy on ``train``; report roles, single models and the cascade curve on ``test`` - in all,
+    and per region when ``embed`` (texts -> unit routing embeddings) lets the prompts be placed."""
+    regions = fit_regions(data, train, embed) if embed is not None else []
+    policy, tried = choose_policy(data, train, catalog, regions=regions)
+    scopes: dict[str, list[str]] = {}
+    for p in test:
+        scopes.setdefault(data.region.get(p) or "outside" if regions else "all", []).append(p)
     report: dict[str, Any] = {
         "models": data.models, "train_prompts": len(train), "test_prompts": len(test),
         "choice": {"judges": policy.judges, "bar": policy.threshold,
                    "tiers": [m for m in data.models if m not in policy.skip], "skip": policy.skip,
+                   "regions": {r.name: {"bar": r.threshold, "skip": r.skip, "calibrated_for": sorted(r.calibration),
+                                        "min_similarity": r.min_similarity, **r.measured} for r in policy.regions},
                    "rule": f"highest training accuracy (every judge set of one or two roles, bar, and the cascade "
                            f"or the most accurate model alone), then lowest training latency within "
                            f"{ACCURACY_SLACK} of it"},
@@ -363,6 +495,10 @@ def measure(data: Collected, train: Sequence[str], test: Sequence[str],
         "single_models": [single_model(data, test, m) for m in data.models],
         "cascade": replay(data, test, data.models, policy, catalog),
         "curve": [replay(data, test, data.models, policy, catalog, bar=b) for b in BARS],
+        "regions": {name: {"prompts": len(ps), "roles": role_table(data, ps),
+                           "single_models": [single_model(data, ps, m) for m in data.models],
+                           "cascade": replay(data, ps, data.models, policy, catalog)}
+                    for name, ps in sorted(scopes.items())} if regions else {},
     }
     policy = policy.model_copy(update={"measured": {
         **policy.measured, "test_prompts": len(test), "cascade_accuracy": report["cascade"]["accuracy"],
@@ -386,8 +522,9 @@ def judges_plot(report: dict[str, Any], path: str | Path) -> Path:
         ax.annotate(f"bar {c['bar']:.2f}", (c["mean_latency_ms"] / 1000, c["accuracy"]), fontsize=7,
                     xytext=(4, -9), textcoords="offset points")
     chosen = report["cascade"]
+    bars = chosen["bar"] if isinstance(chosen["bar"], list) else [chosen["bar"]]
     ax.plot([chosen["mean_latency_ms"] / 1000], [chosen["accuracy"]], "P", color="#7f0000", markersize=12,
-            label=f"chosen bar {chosen['bar']:.2f}")
+            label="chosen bar " + ", ".join(f"{b:.2f}" for b in bars) + (" (per region)" if len(bars) > 1 else ""))
     for s in report["single_models"]:
         ax.plot([s["mean_latency_ms"] / 1000], [s["accuracy"]], "o", color="#555555", markersize=8)
         ax.annotate(s["model"], (s["mean_latency_ms"] / 1000, s["accuracy"]), fontsize=8, xytext=(5, 4),

@@ -368,6 +368,7 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
         "point": state.plan.point,
         "category": state.plan.category,
         "similarity": state.plan.similarity,
+        "judge_region": state.plan.judge_region,
         "answered_by": {"model": answer.model, "tier": decision.answer_tier} if answer and decision else None,
         "decision": decision.model_dump() if decision else None,
         "verified": bool(decision and decision.verified),

@@ -184,15 +184,24 @@ class RouterService:
     def plan(self, request: ChatRequest, pinned_model: str | None = None) -> Plan:
         catalog = self.catalog.models()
         overrides = {"judge_policy": self.judge_policy(), **self.planner_overrides}
+        # A judge policy measured per region of prompts applies as measured where the prompt falls
+        embedding = None
+        region: str | None = None
+        policy = overrides["judge_policy"]
+        if isinstance(policy, JudgePolicy) and policy.regions:
+            embedding = self.encoder.embed_one(routing_text(request.prompt))
+            region = policy.locate(embedding)
+            overrides["judge_policy"] = policy.scoped(region)
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **overrides)
         if pinned_model is not None:
             plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
-            return within_budget(plan, request, catalog, config)
+            return within_budget(plan, request, catalog, config).model_copy(update={"judge_region": region})
         dial = self.dial()
         if dial is None and request.profile is not None:
             raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
                                  "(switchboard train, then switchboard publish); use model 'auto'")
-        embedding = self.encoder.embed_one(routing_text(request.prompt))
+        if embedding is None:
+            embedding = self.encoder.embed_one(routing_text(request.prompt))
         match: Match | None = None
         category = None
         try:
@@ -235,7 +244,7 @@ class RouterService:
                 log.exception("learned router failed; planning without it")
         plan = build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=learned)
-        return within_budget(plan, request, catalog, config)
+        return within_budget(plan, request, catalog, config).model_copy(update={"judge_region": region})
 
     def authenticate(self, authorization: str | None) -> ApiKey | None:
         """The caller's API key (``Authorization: Bearer``), or None where keys are off or optional and none

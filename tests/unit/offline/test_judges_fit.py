@@ -106,5 +106,66 @@ def test_when_no_judge_makes_the_cascade_pay_the_policy_goes_straight_to_the_mos
     assert report["cascade"]["tiers"] == ["big"] and report["cascade"]["escalated"] == 0.0
     single = {s["model"]: s for s in report["single_models"]}
     assert report["cascade"]["accuracy"] == single["big"]["accuracy"]
-    tried = {(tuple(t["judges"]), tuple(t["tiers"])) for t in report["judge_sets_tried"]}
+    tried = {(tuple(t["judges"]), tuple(o["tiers"])) for t in report["judge_sets_tried"] for o in t["options"]["all"]}
     assert (("self_verify",), ("small", "big")) in tried and (("self_verify",), ("big",)) in tried
+
+
+def _write_two_kinds(tmp_path, n=400, seed=1):
+    """Prompts of kind x, where the answering model's logprob judge sees the truth through noise, and of
+    kind y, where the same judge's score is inverted; a few prompts of kind z (in no region: too few)."""
+    rng = np.random.default_rng(seed)
+    outcomes, judges = [], []
+    for i in range(n):
+        kind = "z" if i % 40 == 0 else "x" if i % 2 else "y"
+        pid = f"p{i:03d}"
+        for model, rate, latency in (("small", 0.6, 1000.0), ("big", 0.8, 5000.0)):
+            correct = float(rng.random() < rate)
+            outcomes.append({"prompt_id": pid, "prompt": f"{kind} question {i}", "category": kind, "subcategory": kind,
+                             "reference": "A", "model": model, "response": "A", "pred": "A", "correct": correct,
+                             "input_tokens": 10, "output_tokens": 1, "cost_usd": 1e-6 if model == "small" else 1e-5,
+                             "latency_ms": latency})
+            signal = (correct - 0.5) * (0.9 if kind == "x" else -0.9 if kind == "y" else 0.0)
+            score = float(np.clip(0.5 + signal + rng.normal(0, 0.1), 0, 1))
+            judges.append({"prompt_id": pid, "model": model, "judge": f"logprob:{model}", "kind": "logprob",
+                           "judge_model": model, "role": "self", "score": score, "failed": False, "cost_usd": 0.0,
+                           "latency_ms": 10.0, "detail": ""})
+    pd.DataFrame(outcomes).to_parquet(tmp_path / "outcomes.parquet")
+    pd.DataFrame(judges).to_parquet(tmp_path / "judges.parquet")
+    return Collected.read(tmp_path)
+
+
+def _embed(texts):
+    """x and y prompts point along their own axis (with a little spread); z prompts between them."""
+    rng = np.random.default_rng(0)
+    out = []
+    for text in texts:
+        base = {"x": [1.0, 0.0, 0.0], "y": [0.0, 1.0, 0.0], "z": [0.0, 0.0, 1.0]}[text[0]]
+        v = np.asarray(base) + rng.normal(0, 0.05, 3)
+        out.append(v / np.linalg.norm(v))
+    return np.asarray(out)
+
+
+def test_judges_are_calibrated_per_region_and_verify_only_where_they_were_measured_to_separate(tmp_path):
+    """Pooled over x and y the judge's signal cancels out (nothing could be verified); per region it is
+    calibrated where it separates (x) and nowhere else, and a prompt unlike every region (z) is never
+    verified - in the held-out replay, which places each prompt with the request path's ``locate``."""
+    from switchboard.offline.judges import fit_policy
+
+    data = _write_two_kinds(tmp_path)
+    ids = data.prompt_ids
+    train, test = ids[: 2 * len(ids) // 3], ids[2 * len(ids) // 3:]
+    pooled = fit_policy(data, train, ["logprob"])
+    assert pooled.calibration == {}  # the two kinds cancel: no separation pooled
+    policy, report = measure(data, train, test, embed=_embed)
+    regions = {r.name: r for r in policy.regions}
+    assert set(regions) == {"x", "y"}  # z has too few prompts for a region of its own
+    assert set(regions["x"].calibration) == set(MODELS) and regions["y"].calibration == {}
+    assert regions["x"].measured["train_auroc"]["small"] > 0.8 and regions["y"].measured["train_auroc"]["small"] < 0.2
+    assert all(data.region[p] is None for p in ids if data.categories[p] == "z")
+    by_region = report["regions"]
+    assert by_region["x"]["cascade"]["verified"] > 0.3
+    assert by_region["y"]["cascade"]["verified"] == 0.0 and by_region["outside"]["cascade"]["verified"] == 0.0
+    # on x the calibrated cascade stops at the small model when it is right often enough to beat the big one
+    assert by_region["x"]["cascade"]["accuracy"] >= max(s["accuracy"] for s in by_region["x"]["single_models"]) - 0.05
+    again = JudgePolicy.model_validate_json(policy.model_dump_json())
+    assert again.locate(_embed(["x question"])[0]) == "x" and again.locate(_embed(["z question"])[0]) is None
