@@ -55,12 +55,13 @@ class JudgeRegion(BaseModel):
     and not at all on pronoun puzzles (0.39). A region is the mean routing embedding (``centroid``) of one
     category of the collected prompts and the least cosine similarity (``min_similarity``) at which a
     prompt still counts as one of them (a low percentile of its own training prompts); within it the
-    region's calibration, bar and skipped models apply (``JudgePolicy.scoped``).
+    region's judges, calibration, bar and skipped models apply (``JudgePolicy.scoped``).
     """
 
     name: str = Field(min_length=1)
     centroid: list[float] = Field(min_length=1)
     min_similarity: float = Field(ge=-1.0, le=1.0)
+    judges: list[JudgeRole] = Field(default_factory=list)  # empty: the policy's judges
     calibration: dict[str, Calibration] = Field(default_factory=dict)
     threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     skip: list[str] = Field(default_factory=list)
@@ -115,7 +116,7 @@ class JudgePolicy(BaseModel):
         return best[1].name if best[0] >= best[1].min_similarity else None
 
     def scoped(self, region: str | None) -> JudgePolicy:
-        """The policy as it applies to a prompt located in ``region`` (``locate``): that region's
+        """The policy as it applies to a prompt located in ``region`` (``locate``): that region's judges,
         calibration, bar, skips and measured separation; outside every region, no calibration (the
         judges still decide escalation, as measured over all prompts, but verify nothing). A policy
         without regions applies everywhere as it is."""
@@ -124,7 +125,8 @@ class JudgePolicy(BaseModel):
         for r in self.regions:
             if r.name == region:
                 return self.model_copy(update={
-                    "calibration": dict(r.calibration), "threshold": r.threshold, "skip": list(r.skip),
+                    "judges": list(r.judges or self.judges), "calibration": dict(r.calibration),
+                    "threshold": r.threshold, "skip": list(r.skip),
                     "measured": {**self.measured, **r.measured}, "regions": []})
         return self.model_copy(update={"calibration": {}, "regions": []})
 

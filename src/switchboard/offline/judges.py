@@ -28,9 +28,10 @@ calibration pooled over unlike prompts both hides the signal and lends it where 
 prompts' routing embeddings (``measure(..., embed=)``), every category with at least ``MIN_REGION_PROMPTS``
 training prompts becomes a ``JudgeRegion`` (its centroid and the ``REGION_PERCENTILE``-th percentile of its
 prompts' similarity to it); each training prompt is placed with ``JudgePolicy.locate``, the function the
-request path calls; and calibration, skips and bar are fitted per region on the prompts placed in it.
-Prompts outside every region get the judges uncalibrated (never verified) with a bar and skips fitted
-on all training prompts that way.
+request path calls; and the judge set, calibration, skips and bar are chosen per region, by the rule
+above, on the training prompts placed in it. Prompts outside every region get judges uncalibrated (never
+verified), chosen the same way on the training prompts outside (or on all of them, judged uncalibrated,
+when none is outside).
 """
 
 from __future__ import annotations
@@ -372,104 +373,99 @@ def fit_regions(data: Collected, prompts: Sequence[str], embed: Any) -> list[Jud
 
 
 def fit_policy(data: Collected, prompts: Sequence[str], judges: Sequence[JudgeRole],
-               catalog: dict[str, ModelEntry] | None = None, samples: int = 3,
-               regions: Sequence[JudgeRegion] = ()) -> JudgePolicy:
+               catalog: dict[str, ModelEntry] | None = None, samples: int = 3, calibrate: bool = True) -> JudgePolicy:
     """Calibrate the combined score of ``judges`` per answering model on ``prompts`` (uncalibrated models
-    are left out: their answers are never verified) - pooled, and within each of ``regions`` on the
-    prompts placed in it (``data.region``)."""
+    are left out: their answers are never verified; ``calibrate=False``: none is calibrated, the
+    separation is still measured)."""
     uncalibrated = JudgePolicy(judges=list(judges), self_verify_samples=samples)
-    plan = _plan(data, data.models, uncalibrated, _catalog(data, catalog))
-    calibration, separation = _calibrate(data, prompts, plan)
-    fitted = []
-    for region in regions:
-        inside = [p for p in prompts if data.region.get(p) == region.name]
-        own, own_separation = _calibrate(data, inside, plan)
-        fitted.append(region.model_copy(update={"calibration": own, "measured": {
-            "train_auroc": own_separation, "train_prompts": len(inside)}}))
-    # with regions the pooled calibration is never applied (``JudgePolicy.scoped``): only its separation is kept
-    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration={} if fitted else calibration,
-                       measured={"train_auroc": separation}, regions=fitted)
+    calibration, separation = _calibrate(data, prompts, _plan(data, data.models, uncalibrated, _catalog(data, catalog)))
+    return JudgePolicy(judges=list(judges), self_verify_samples=samples, calibration=calibration if calibrate else {},
+                       measured={"train_auroc": separation, "train_prompts": len(prompts)})
 
 
 def judge_sets(available: Sequence[JudgeRole]) -> list[tuple[JudgeRole, ...]]:
     return [s for k in (1, 2) for s in itertools.combinations(available, k)]
 
 
-def _with_scope(policy: JudgePolicy, scope: str | None, skip: list[str], bar: float) -> JudgePolicy:
-    """``policy`` with ``skip`` and ``bar`` set for the prompts of ``scope`` (a region, or None: outside)."""
-    if scope is None:
-        return policy.model_copy(update={"skip": skip, "threshold": bar})
-    regions = [r.model_copy(update={"skip": skip, "threshold": bar}) if r.name == scope else r for r in policy.regions]
-    return policy.model_copy(update={"regions": regions})
-
-
-def _choose_scope(data: Collected, prompts: Sequence[str], policy: JudgePolicy, scope: str | None,
-                  skips: Sequence[list[str]], catalog: dict[str, ModelEntry] | None
-                  ) -> tuple[JudgePolicy, list[dict[str, Any]]]:
-    """The skips and bar for the prompts of ``scope`` with the highest training accuracy on them (then the
-    lowest latency): every bar for the cascade, and the straight-to-the-strongest alternatives."""
-    scoped = policy.scoped(scope) if policy.regions else policy
+def _choose_tiers(data: Collected, prompts: Sequence[str], policy: JudgePolicy,
+                  catalog: dict[str, ModelEntry] | None) -> tuple[JudgePolicy, list[dict[str, Any]]]:
+    """The skips and bar for ``policy`` (one without regions) with the highest training accuracy on
+    ``prompts`` (then the lowest latency): every bar for the cascade, and straight to the model most
+    accurate alone on them with the others skipped."""
+    strongest = max(data.models, key=lambda m: (np.mean([data.correct[(p, m)] for p in prompts]),
+                                                data.models.index(m)))
+    skips: list[list[str]] = [[]] + ([[m for m in data.models if m != strongest]] if len(data.models) > 1 else [])
     measured_bar: float | None = None
     options = []
     for skip in skips:  # the cascade first: its best bar is the one measured for these judges
-        bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if scoped.calibration else list(BARS)
+        bars = [b for b in BARS if b >= MIN_VERIFIED_BAR] if policy.calibration else list(BARS)
         if skip and measured_bar is not None:
             # one tier: no bar changes what it returns; the policy keeps the bar the cascade measured,
             # for plans where nothing is skipped (a tier of a model the policy never measured)
             bars = [measured_bar]
-        best = max((replay(data, prompts, data.models, _with_scope(policy, scope, skip, b), catalog)
-                    for b in bars), key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
+        best = max((replay(data, prompts, data.models, policy.model_copy(update={"skip": skip, "threshold": b}),
+                           catalog) for b in bars), key=lambda r: (r["accuracy"], -r["mean_latency_ms"]))
         if not skip:
             measured_bar = best["bar"]
         options.append({"skip": skip, **best})
-    top = max(o["accuracy"] for o in options)
-    pick = min((o for o in options if o["accuracy"] >= top - ACCURACY_SLACK),
-               key=lambda o: (o["mean_latency_ms"], -len(o["tiers"])))
-    return _with_scope(policy, scope, pick["skip"], pick["bar"]), options
+    pick = _most_accurate_then_fastest(options, "accuracy", "mean_latency_ms")
+    return policy.model_copy(update={"skip": pick["skip"], "threshold": pick["bar"]}), options
 
 
-def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, ModelEntry] | None = None,
-                  regions: Sequence[JudgeRegion] = ()) -> tuple[JudgePolicy, list[dict[str, Any]]]:
-    """Fit every judge set of one or two roles on ``train``; keep the most accurate cascade (see module)."""
-    available: list[JudgeRole] = [r for r in ROLES if data.role_rows(train[:50], r)]
+def _most_accurate_then_fastest(rows: list[dict[str, Any]], accuracy: str, latency: str) -> dict[str, Any]:
+    top = max(r[accuracy] for r in rows)
+    return min((r for r in rows if r[accuracy] >= top - ACCURACY_SLACK),
+               key=lambda r: (r[latency], -len(r["tiers"]), r["judges"]))
+
+
+def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, ModelEntry] | None,
+                   calibrate: bool) -> tuple[JudgePolicy, list[dict[str, Any]]]:
+    """Every judge set of one or two roles with verdicts on ``prompts``, calibrated on them (unless not
+    ``calibrate``) and given its best tiers and bar; the most accurate, then the fastest within
+    ``ACCURACY_SLACK``."""
+    available: list[JudgeRole] = [r for r in ROLES if data.role_rows(prompts[:50], r)]
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
     tried = []
-    # the cascade through every model, and straight to the most accurate model alone (the others skipped),
-    # within each region by the models' accuracy there
-    def skips_for(prompts: Sequence[str]) -> list[list[str]]:
-        strongest = max(data.models, key=lambda m: (np.mean([data.correct[(p, m)] for p in prompts]),
-                                                    data.models.index(m)))
-        return [[]] + ([[m for m in data.models if m != strongest]] if len(data.models) > 1 else [])
-
-    scopes: dict[str | None, list[str]] = {}
-    for p in train:
-        scopes.setdefault(data.region.get(p) if regions else None, []).append(p)
     for roles in judge_sets(available):
-        policy = fit_policy(data, train, roles, catalog, regions=regions)
-        options: dict[str, list[dict[str, Any]]] = {}
-        for scope, prompts in sorted(scopes.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-            policy, tried_here = _choose_scope(data, prompts, policy, scope, skips_for(prompts), catalog)
-            options[scope or ("outside" if regions else "all")] = [
-                {"tiers": o["tiers"], "bar": o["bar"], "train_accuracy": o["accuracy"],
-                 "train_mean_latency_ms": o["mean_latency_ms"], "prompts": len(prompts)} for o in tried_here]
-        if regions and None not in scopes:
-            # no training prompt fell outside the regions: the outside bar and skips are fitted on them all,
-            # judged uncalibrated, as a prompt unlike any of them is
-            bare = policy.model_copy(update={"regions": [], "calibration": {}})
-            outside, _ = _choose_scope(data, train, bare, None, skips_for(train), catalog)
-            policy = policy.model_copy(update={"skip": outside.skip, "threshold": outside.threshold})
-        result = replay(data, train, data.models, policy, catalog)
-        tried.append({"judges": list(roles), "tiers": result["tiers"], "bar": result["bar"],
-                      "train_accuracy": result["accuracy"], "train_mean_latency_ms": result["mean_latency_ms"],
-                      "calibrated_for": sorted(policy.calibration),
-                      "regions": {r.name: {"calibrated_for": sorted(r.calibration), "bar": r.threshold,
-                                           "skip": r.skip, **r.measured} for r in policy.regions},
-                      "train_auroc": policy.measured.get("train_auroc"), "options": options, "policy": policy})
-    top = max(t["train_accuracy"] for t in tried)
-    pick = min((t for t in tried if t["train_accuracy"] >= top - ACCURACY_SLACK),
-               key=lambda t: (t["train_mean_latency_ms"], -len(t["tiers"]), t["judges"]))
+        policy, options = _choose_tiers(data, prompts, fit_policy(data, prompts, roles, catalog, calibrate=calibrate),
+                                        catalog)
+        chosen = replay(data, prompts, data.models, policy, catalog)
+        tried.append({"judges": list(roles), "tiers": chosen["tiers"], "bar": chosen["bar"],
+                      "train_accuracy": chosen["accuracy"], "train_mean_latency_ms": chosen["mean_latency_ms"],
+                      "calibrated_for": sorted(policy.calibration), "train_auroc": policy.measured["train_auroc"],
+                      "options": [{"tiers": o["tiers"], "bar": o["bar"], "train_accuracy": o["accuracy"],
+                                   "train_mean_latency_ms": o["mean_latency_ms"]} for o in options],
+                      "policy": policy})
+    pick = _most_accurate_then_fastest(tried, "train_accuracy", "train_mean_latency_ms")
     return pick["policy"], [{k: v for k, v in t.items() if k != "policy"} for t in tried]
+
+
+def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, ModelEntry] | None = None,
+                  regions: Sequence[JudgeRegion] = ()) -> tuple[JudgePolicy, dict[str, list[dict[str, Any]]]]:
+    """The judge policy fitted on ``train`` (see module): within each region, on the training prompts placed
+    in it, its own judge set, calibration, skips and bar; for prompts outside every region (all of them
+    when there are no regions), the same choice with the judges uncalibrated when there are regions.
+    Returns the policy and, per scope, every judge set tried."""
+    inside: dict[str | None, list[str]] = {}
+    for p in train:
+        inside.setdefault(data.region.get(p) if regions else None, []).append(p)
+    tried: dict[str, list[dict[str, Any]]] = {}
+    fitted = []
+    for region in regions:
+        prompts = inside.get(region.name, [])
+        if not prompts:
+            continue
+        own, tried[region.name] = _choose_judges(data, prompts, catalog, calibrate=True)
+        fitted.append(region.model_copy(update={
+            "judges": own.judges, "calibration": own.calibration, "threshold": own.threshold, "skip": own.skip,
+            "measured": own.measured}))
+    # outside every region: a prompt unlike those measured is judged uncalibrated; with no training prompt
+    # out there, the judges, skips and bar for it are chosen on all training prompts judged that way
+    outside = inside.get(None) or list(train)
+    scope = "outside" if regions else "all"
+    rest, tried[scope] = _choose_judges(data, outside, catalog, calibrate=not regions)
+    return rest.model_copy(update={"regions": fitted}), tried
 
 
 def measure(data: Collected, train: Sequence[str], test: Sequence[str],
@@ -485,11 +481,12 @@ def measure(data: Collected, train: Sequence[str], test: Sequence[str],
         "models": data.models, "train_prompts": len(train), "test_prompts": len(test),
         "choice": {"judges": policy.judges, "bar": policy.threshold,
                    "tiers": [m for m in data.models if m not in policy.skip], "skip": policy.skip,
-                   "regions": {r.name: {"bar": r.threshold, "skip": r.skip, "calibrated_for": sorted(r.calibration),
-                                        "min_similarity": r.min_similarity, **r.measured} for r in policy.regions},
-                   "rule": f"highest training accuracy (every judge set of one or two roles, bar, and the cascade "
-                           f"or the most accurate model alone), then lowest training latency within "
-                           f"{ACCURACY_SLACK} of it"},
+                   "regions": {r.name: {"judges": r.judges, "bar": r.threshold, "skip": r.skip,
+                                        "calibrated_for": sorted(r.calibration), "min_similarity": r.min_similarity,
+                                        **r.measured} for r in policy.regions},
+                   "rule": f"per region of prompts (and outside them): highest training accuracy (every judge "
+                           f"set of one or two roles, bar, and the cascade or the most accurate model alone), then "
+                           f"lowest training latency within {ACCURACY_SLACK} of it"},
         "judge_sets_tried": tried,
         "roles": role_table(data, test),
         "single_models": [single_model(data, test, m) for m in data.models],

@@ -106,7 +106,7 @@ def test_when_no_judge_makes_the_cascade_pay_the_policy_goes_straight_to_the_mos
     assert report["cascade"]["tiers"] == ["big"] and report["cascade"]["escalated"] == 0.0
     single = {s["model"]: s for s in report["single_models"]}
     assert report["cascade"]["accuracy"] == single["big"]["accuracy"]
-    tried = {(tuple(t["judges"]), tuple(o["tiers"])) for t in report["judge_sets_tried"] for o in t["options"]["all"]}
+    tried = {(tuple(t["judges"]), tuple(o["tiers"])) for t in report["judge_sets_tried"]["all"] for o in t["options"]}
     assert (("self_verify",), ("small", "big")) in tried and (("self_verify",), ("big",)) in tried
 
 
