@@ -112,7 +112,7 @@ def _train_judges(args: argparse.Namespace) -> None:
                   f"{MIN_JUDGE_AUROC}); its judges only decide escalation and no answer is verified")
     if policy.regions:
         calibrated = "per region of prompts: " + "; ".join(
-            f"{r.name} (bar {r.threshold:.2f}, calibrated for {sorted(r.calibration) or 'no model'}"
+            f"{r.name} ({'+'.join(r.judges)} at bar {r.threshold:.2f}, calibrated for {sorted(r.calibration) or 'no model'}"
             + (f", skips {r.skip}" if r.skip else "") + ")" for r in policy.regions) + (
             f"; elsewhere uncalibrated at bar {policy.threshold:.2f}")
     print(f"judges: {'+'.join(policy.judges)} at bar {policy.threshold:.2f}, {calibrated}; "

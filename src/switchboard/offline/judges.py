@@ -16,7 +16,8 @@ model. Here, on prompts split by ``prompt_id``:
 
 The choice rule (documented, not tuned by hand): the judge set, bar and tiers - the cascade through every
 model, or straight to the model most accurate alone with the others skipped (``JudgePolicy.skip``) - with
-the highest training accuracy, then the lowest training latency among those within ``ACCURACY_SLACK`` of it. A model's
+the highest training accuracy, then the lowest training latency among those within one standard error of
+the paired per-prompt difference of it (at least ``ACCURACY_SLACK``). A model's
 calibration is kept only when the judges' combined score reaches an AUROC of ``MIN_JUDGE_AUROC`` on the
 training prompts, and with any calibration the bar is at least ``MIN_VERIFIED_BAR``: an answer is never
 called verified on judges that cannot tell right from wrong, or at a P(correct) below one half. When no
@@ -65,6 +66,7 @@ from switchboard.domain.taxonomy import Category, Match
 ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "confidence", "llm_judge", "logprob_other")
 BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
 ACCURACY_SLACK = 0.01
+SLACK_STANDARD_ERRORS = 1.0
 # A calibration is kept - and the model's answers can be verified - only where the judges' combined score
 # separates right answers from wrong ones on the training prompts: judges no better than a coin are not
 # "judges whose accuracy we know" in any sense a caller cares about, whatever their isotonic fit says.
@@ -295,7 +297,7 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             "p50_latency_ms": round(float(np.median(latency)), 1) if prompts else None,
             "mean_cost_usd": float(np.mean(cost)) if prompts else None,
             "verified": round(verified / n, 4), "escalated": round(escalated / n, 4),
-            "answered_by": answered_by}
+            "answered_by": answered_by, "_correct": correct}
 
 
 def single_model(data: Collected, prompts: Sequence[str], model: str) -> dict[str, Any]:
@@ -413,9 +415,22 @@ def _choose_tiers(data: Collected, prompts: Sequence[str], policy: JudgePolicy,
 
 
 def _most_accurate_then_fastest(rows: list[dict[str, Any]], accuracy: str, latency: str) -> dict[str, Any]:
-    top = max(r[accuracy] for r in rows)
-    return min((r for r in rows if r[accuracy] >= top - ACCURACY_SLACK),
-               key=lambda r: (r[latency], -len(r["tiers"]), r["judges"]))
+    """The fastest of the rows as accurate as the most accurate one within the noise of the comparison:
+    ``ACCURACY_SLACK``, or one standard error of the paired per-prompt difference (``_correct``) when that
+    is larger: the one-standard-error rule of model selection. On 80 prompts one prompt is 1.25 points, and
+    the best of some thirty options tried on the same prompts wins by a prompt or two by chance alone; a
+    judge set that wins that way at twice the latency has won nothing. (Two standard errors were tried and
+    rejected: between options that disagree on many prompts they let an 8-point loss through.)"""
+    top = max(rows, key=lambda r: (r[accuracy], -r[latency]))
+
+    def slack(r: dict[str, Any]) -> float:
+        a, b = np.asarray(top.get("_correct") or []), np.asarray(r.get("_correct") or [])
+        if len(a) < 2 or len(a) != len(b):
+            return ACCURACY_SLACK
+        return max(ACCURACY_SLACK, SLACK_STANDARD_ERRORS * float(np.std(a - b, ddof=1) / math.sqrt(len(a))))
+
+    return min((r for r in rows if r[accuracy] >= top[accuracy] - slack(r)),
+               key=lambda r: (r[latency], -len(r["tiers"]), r.get("judges") or []))
 
 
 def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, ModelEntry] | None,
@@ -436,9 +451,9 @@ def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, M
                       "calibrated_for": sorted(policy.calibration), "train_auroc": policy.measured["train_auroc"],
                       "options": [{"tiers": o["tiers"], "bar": o["bar"], "train_accuracy": o["accuracy"],
                                    "train_mean_latency_ms": o["mean_latency_ms"]} for o in options],
-                      "policy": policy})
+                      "policy": policy, "_correct": chosen["_correct"]})
     pick = _most_accurate_then_fastest(tried, "train_accuracy", "train_mean_latency_ms")
-    return pick["policy"], [{k: v for k, v in t.items() if k != "policy"} for t in tried]
+    return pick["policy"], [{k: v for k, v in t.items() if k != "policy" and not k.startswith("_")} for t in tried]
 
 
 def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, ModelEntry] | None = None,
@@ -460,9 +475,12 @@ def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, Mode
         fitted.append(region.model_copy(update={
             "judges": own.judges, "calibration": own.calibration, "threshold": own.threshold, "skip": own.skip,
             "measured": own.measured}))
-    # outside every region: a prompt unlike those measured is judged uncalibrated; with no training prompt
-    # out there, the judges, skips and bar for it are chosen on all training prompts judged that way
-    outside = inside.get(None) or list(train)
+    # outside every region: a prompt unlike those measured is judged uncalibrated; with fewer than
+    # MIN_REGION_PROMPTS training prompts out there, the judges, skips and bar for it are chosen on all
+    # training prompts judged that way
+    outside = inside.get(None) or []
+    if len(outside) < MIN_REGION_PROMPTS:
+        outside = list(train)  # too few to choose on: all of them, judged as an unmeasured prompt is
     scope = "outside" if regions else "all"
     rest, tried[scope] = _choose_judges(data, outside, catalog, calibrate=not regions)
     return rest.model_copy(update={"regions": fitted}), tried
@@ -486,7 +504,8 @@ def measure(data: Collected, train: Sequence[str], test: Sequence[str],
                                         **r.measured} for r in policy.regions},
                    "rule": f"per region of prompts (and outside them): highest training accuracy (every judge "
                            f"set of one or two roles, bar, and the cascade or the most accurate model alone), then "
-                           f"lowest training latency within {ACCURACY_SLACK} of it"},
+                           f"lowest training latency within one standard error of the paired difference (at least "
+                           f"{ACCURACY_SLACK}) of it"},
         "judge_sets_tried": tried,
         "roles": role_table(data, test),
         "single_models": [single_model(data, test, m) for m in data.models],
@@ -501,7 +520,16 @@ def measure(data: Collected, train: Sequence[str], test: Sequence[str],
         **policy.measured, "test_prompts": len(test), "cascade_accuracy": report["cascade"]["accuracy"],
         "cascade_mean_latency_ms": report["cascade"]["mean_latency_ms"],
         "roles_auroc": {r["role"]: r["auroc"] for r in report["roles"]}}})
-    return policy, report
+    return policy, _public(report)
+
+
+def _public(value: Any) -> Any:
+    """``value`` without the private per-prompt keys (``_correct``) the choice used."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
 
 
 def judges_plot(report: dict[str, Any], path: str | Path) -> Path:
