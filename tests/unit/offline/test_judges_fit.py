@@ -169,3 +169,17 @@ def test_judges_are_calibrated_per_region_and_verify_only_where_they_were_measur
     assert by_region["x"]["cascade"]["accuracy"] >= max(s["accuracy"] for s in by_region["x"]["single_models"]) - 0.05
     again = JudgePolicy.model_validate_json(policy.model_dump_json())
     assert again.locate(_embed(["x question"])[0]) == "x" and again.locate(_embed(["z question"])[0]) is None
+
+
+def test_the_choice_takes_the_fastest_option_within_one_standard_error_of_the_most_accurate():
+    from switchboard.offline.judges import _most_accurate_then_fastest
+
+    best = [1.0] * 40 + [0.0] * 40
+    lucky = {"judges": ["slow"], "tiers": ["a"], "accuracy": 0.5125, "latency": 9.0, "_correct": [1.0] + best[1:]}
+    lucky["_correct"][45] = 1.0  # right on one more prompt than `fast`, out of 80: noise
+    fast = {"judges": ["fast"], "tiers": ["a"], "accuracy": 0.5, "latency": 1.0, "_correct": best}
+    assert _most_accurate_then_fastest([lucky, fast], "accuracy", "latency") is fast
+    # worse on twenty prompts and better on none: beyond the noise, the accurate option stays
+    worse = {"judges": ["fast"], "tiers": ["a"], "accuracy": 0.25, "latency": 1.0, "_correct": [0.0] * 20 + best[20:]}
+    accurate = {"judges": ["slow"], "tiers": ["a"], "accuracy": 0.5, "latency": 9.0, "_correct": best}
+    assert _most_accurate_then_fastest([accurate, worse], "accuracy", "latency") is accurate
