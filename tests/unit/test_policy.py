@@ -90,3 +90,13 @@ def test_best_attempt_ties_go_to_the_later_stronger_tier():
     assert best_attempt([attempt(0, None), attempt(1, None)]).tier == 1
     assert best_attempt([attempt(0, 0.9), attempt(1, 0.5)]).tier == 0
     assert best_attempt([attempt(0, None, answered=False)]) is None
+
+
+def test_a_raw_score_is_never_compared_with_a_measured_probability():
+    """The cheap tier's raw judge score (0.45) is on another scale than the strong tier's calibrated
+    P(correct) (0.3): the stronger, later answer is returned rather than the larger number."""
+    raw = attempt(0, 0.45)
+    calibrated = attempt(1, 0.3).model_copy(update={"measured": True})
+    assert best_attempt([raw, calibrated]).tier == 1
+    both = [attempt(0, 0.45).model_copy(update={"measured": True}), calibrated]
+    assert best_attempt(both).tier == 0  # one scale: the more likely right answer

@@ -125,13 +125,16 @@ def _train_judges(args: argparse.Namespace) -> None:
               f"${m['mean_cost_usd'] * 1000:.4f}/1k")
     c = report["cascade"]
     print(f"  cascade {' -> '.join(c['tiers'])}: acc {c['accuracy']:.3f}  mean {c['mean_latency_ms'] / 1000:.2f}s  "
-          f"${c['mean_cost_usd'] * 1000:.4f}/1k  verified {c['verified']:.2f}  escalated {c['escalated']:.2f}")
+          f"${c['mean_cost_usd'] * 1000:.4f}/1k  verified {c['verified']:.2f}"
+          + (f" (right {c['verified_accuracy']:.2f})" if c["verified_accuracy"] is not None else "")
+          + f"  escalated {c['escalated']:.2f}")
     for name, r in report["regions"].items():
         singles = "  ".join(f"{m['model']} {m['accuracy']:.3f} {m['mean_latency_ms'] / 1000:.2f}s"
                             for m in r["single_models"])
         rc = r["cascade"]
         print(f"  region {name} ({r['prompts']} prompts): {singles}; cascade {' -> '.join(rc['tiers'])} "
-              f"{rc['accuracy']:.3f} {rc['mean_latency_ms'] / 1000:.2f}s verified {rc['verified']:.2f}")
+              f"{rc['accuracy']:.3f} {rc['mean_latency_ms'] / 1000:.2f}s verified {rc['verified']:.2f}"
+              + (f" (right {rc['verified_accuracy']:.2f})" if rc["verified_accuracy"] is not None else ""))
     print(f"  wrote {out / 'judges.json'}, judges_report.json, judges.png")
 
 

@@ -106,7 +106,7 @@ def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dic
     verdicts = [_agreement(v, answer_key, similar) for v in verdicts]
     confidence = aggregate_confidence(verdicts, weights=fusion.weights, calibration=fusion.calibration)
     return attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence, "answer_model": answer_model,
-                                      "answer_key": answer_key})
+                                      "answer_key": answer_key, "measured": True})
 
 
 def quorum_met(plan: Plan, tier: int, attempt: Attempt) -> bool:
@@ -143,7 +143,8 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
             tier_spec = plan.tiers[state.tier]
             weights = {j.name: j.weight for j in tier_spec.judges}
             confidence = aggregate_confidence(verdicts, weights=weights, calibration=tier_spec.calibration)
-            attempt = attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence})
+            attempt = attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence,
+                                                 "measured": tier_spec.calibration is not None})
     request = state.request
     if attempt.candidate is not None and (request.response_format is not None or request.tool_use is not None):
         forward = answers.get(attempt.answer_model or "", attempt.candidate)

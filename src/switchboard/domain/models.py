@@ -386,6 +386,8 @@ class Attempt(BaseModel):
     error: str | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     confidence: float | None = None
+    # whether ``confidence`` is a measured P(correct) (calibrated judges, or a dial's verifier) or a raw score
+    measured: bool = False
     answer_model: str | None = None
     answer_key: str | None = None
     # why the answer this attempt puts forward can never be returned (it broke the request's

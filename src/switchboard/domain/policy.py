@@ -40,12 +40,15 @@ def best_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
     """The answer to return when no tier was accepted: the most confident successful attempt.
 
     Ties (including "no judge gave a score") go to the later tier, whose model is the stronger one.
+    Confidences are compared only on one scale: when some attempts carry a measured P(correct) and others
+    a raw judge score, the two say different things, and the latest successful attempt is returned.
     """
+    usable = [a for a in attempts if a.candidate is not None and a.rejected is None]
+    if len({a.measured for a in usable}) > 1:
+        return max(usable, key=lambda a: a.tier)
     best: Attempt | None = None
     best_key: tuple[float, int] | None = None
-    for attempt in attempts:
-        if attempt.candidate is None or attempt.rejected is not None:
-            continue
+    for attempt in usable:
         key = (attempt.confidence if attempt.confidence is not None else -1.0, attempt.tier)
         if best_key is None or key > best_key:
             best, best_key = attempt, key

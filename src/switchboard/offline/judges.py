@@ -19,7 +19,7 @@ model, or straight to the model most accurate alone with the others skipped (``J
 the highest training accuracy, then the lowest training latency among those within one standard error of
 the paired per-prompt difference of it (at least ``ACCURACY_SLACK``). A model's
 calibration is kept only when the judges' combined score reaches an AUROC of ``MIN_JUDGE_AUROC`` on the
-training prompts, and with any calibration the bar is at least ``MIN_VERIFIED_BAR``: an answer is never
+training prompts, two standard errors clear of chance (``separates``), and with any calibration the bar is at least ``MIN_VERIFIED_BAR``: an answer is never
 called verified on judges that cannot tell right from wrong, or at a P(correct) below one half. When no
 judge set passes, the policy has no calibration: its judges only decide escalation, and nothing is verified.
 
@@ -72,6 +72,7 @@ SLACK_STANDARD_ERRORS = 1.0
 # "judges whose accuracy we know" in any sense a caller cares about, whatever their isotonic fit says.
 MIN_JUDGE_AUROC = 0.6
 MIN_CALIBRATION_ROWS = 20
+SEPARATION_STANDARD_ERRORS = 2.0  # ``separates``: the AUROC's lower bound must clear one half
 # A category becomes a region of its own with this many training prompts; a prompt is inside a region when
 # it is at least as similar to the centroid as all but this percentage of the region's own training prompts.
 MIN_REGION_PROMPTS = 30
@@ -172,6 +173,26 @@ def auroc(scores: Sequence[float], labels: Sequence[float]) -> float | None:
     return float(roc_auc_score(labels, scores))
 
 
+def auroc_standard_error(area: float, positives: int, negatives: int) -> float:
+    """Hanley & McNeil's (1982) standard error of an AUROC estimated from ``positives`` and ``negatives``."""
+    q1, q2 = area / (2 - area), 2 * area * area / (1 + area)
+    variance = (area * (1 - area) + (positives - 1) * (q1 - area * area)
+                + (negatives - 1) * (q2 - area * area)) / max(1, positives * negatives)
+    return math.sqrt(max(0.0, variance))
+
+
+def separates(scores: Sequence[float], labels: Sequence[float]) -> bool:
+    """Whether ``scores`` separate right (1) from wrong (0) beyond chance: an AUROC whose lower bound, two
+    Hanley-McNeil standard errors down, is above one half. With some fifteen judge sets tried per region,
+    an AUROC of 0.6 on 75 prompts is what the luckiest of them shows by chance; this keeps it from
+    calibrating - and so from verifying answers."""
+    area = auroc(scores, labels)
+    if area is None:
+        return False
+    positives = int(sum(1 for y in labels if y >= 0.5))
+    return area - SEPARATION_STANDARD_ERRORS * auroc_standard_error(area, positives, len(labels) - positives) > 0.5
+
+
 def role_table(data: Collected, prompts: Sequence[str]) -> list[dict[str, Any]]:
     """Each judge role on ``prompts``: AUROC over stated scores, abstentions, latency, cost."""
     table = []
@@ -243,6 +264,7 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
     if not prompts:
         plan_for(None)
     correct, latency, cost, verified, escalated = [], [], [], 0, 0
+    verified_right: list[float] = []  # whether each verified answer was right
     answered_by: dict[str, int] = {}
     for p in prompts:
         plan, threshold = plan_for(p)
@@ -269,6 +291,7 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             weights = {j.name: j.weight for j in spec.judges}
             confidence = aggregate_confidence(verdicts, weights=weights, calibration=spec.calibration)
             attempt = Attempt(tier=index, model=spec.model, verdicts=verdicts, confidence=confidence,
+                              measured=spec.calibration is not None,
                               candidate=Candidate(model=spec.model, text=own["text"]))
             attempts.append(attempt)
             decision = decide(tier=index, n_tiers=len(plan.tiers), answered=True, confidence=confidence,
@@ -279,6 +302,8 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
                 continue
             chosen = attempts[decision.answer_tier].model if decision.answer_tier is not None else None
             verified += int(decision.verified)
+            if decision.verified and chosen is not None:
+                verified_right.append(data.correct[(p, chosen)])
             break
         escalated += int(len(attempts) > 1)
         if chosen is not None:
@@ -296,7 +321,9 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             "mean_latency_ms": round(float(np.mean(latency)), 1) if prompts else None,
             "p50_latency_ms": round(float(np.median(latency)), 1) if prompts else None,
             "mean_cost_usd": float(np.mean(cost)) if prompts else None,
-            "verified": round(verified / n, 4), "escalated": round(escalated / n, 4),
+            "verified": round(verified / n, 4),
+            "verified_accuracy": round(float(np.mean(verified_right)), 4) if verified_right else None,
+            "escalated": round(escalated / n, 4),
             "answered_by": answered_by, "_correct": correct}
 
 
@@ -339,7 +366,7 @@ def _calibrate(data: Collected, prompts: Sequence[str], plan: Any) -> tuple[dict
                 xs.append(raw)
                 ys.append(data.correct[(p, spec.model)])
         separation[spec.model] = _round(auroc(xs, ys)) if len(xs) >= MIN_CALIBRATION_ROWS else None
-        if (separation[spec.model] or 0.0) < MIN_JUDGE_AUROC:
+        if (separation[spec.model] or 0.0) < MIN_JUDGE_AUROC or not separates(xs, ys):
             continue  # these judges cannot tell this model's right answers from its wrong ones
         fitted = _isotonic(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         if fitted is not None:

@@ -241,7 +241,8 @@ def run_cascade(sit: Situation, plan: ReplayPlan, scored: Scored, keep_traces: b
                                   cost_usd=max(0.0, float(scored.new_cost[i, t]) - judge_cost))
             conf = scored.confidence[i, t]
             attempt = Attempt(tier=t, model=models[m] if models else str(m), candidate=candidate,
-                              verdicts=verdicts, confidence=None if np.isnan(conf) else float(conf))
+                              verdicts=verdicts, confidence=None if np.isnan(conf) else float(conf),
+                              measured=True)  # the dial's calibrated verifier
             attempts.append(attempt)
             spent += attempt.cost_usd
             next_cost = float(sit.cost[i, tiers[t + 1]]) if t + 1 < len(tiers) else None
