@@ -463,8 +463,8 @@ def _most_accurate_then_fastest(rows: list[dict[str, Any]], accuracy: str, laten
 def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, ModelEntry] | None,
                    calibrate: bool) -> tuple[JudgePolicy, list[dict[str, Any]]]:
     """Every judge set of one or two roles with verdicts on ``prompts``, calibrated on them (unless not
-    ``calibrate``) and given its best tiers and bar; the most accurate, then the fastest within
-    ``ACCURACY_SLACK``."""
+    ``calibrate``) and given its best tiers and bar; the most accurate, then the fastest within one
+    standard error of it (``_most_accurate_then_fastest``)."""
     available: list[JudgeRole] = [r for r in ROLES if data.role_rows(prompts[:50], r)]
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
