@@ -195,7 +195,8 @@ def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | 
     if judges is not None and policy_store is not None:
         policy_store.put_judges(judges, now_iso())
         report.judges = list(judges.judges)
-        report.judges_calibrated_for = sorted(judges.calibration)
+        report.judges_calibrated_for = sorted({*judges.calibration,
+                                               *(f"{m} on {r.name} prompts" for r in judges.regions for m in r.calibration)})
     return report
 
 
