@@ -37,6 +37,7 @@ when none is outside).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections.abc import Sequence
@@ -67,6 +68,7 @@ ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "confidence", "llm_jud
 BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
 ACCURACY_SLACK = 0.01
 SLACK_STANDARD_ERRORS = 1.0
+CV_FOLDS = 3  # judge sets are compared on their cross-validated accuracy (``_cross_validated``)
 # A calibration is kept - and the model's answers can be verified - only where the judges' combined score
 # separates right answers from wrong ones on the training prompts: judges no better than a coin are not
 # "judges whose accuracy we know" in any sense a caller cares about, whatever their isotonic fit says.
@@ -324,7 +326,7 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             "verified": round(verified / n, 4),
             "verified_accuracy": round(float(np.mean(verified_right)), 4) if verified_right else None,
             "escalated": round(escalated / n, 4),
-            "answered_by": answered_by, "_correct": correct}
+            "answered_by": answered_by, "_correct": correct, "_latency": latency}
 
 
 def single_model(data: Collected, prompts: Sequence[str], model: str) -> dict[str, Any]:
@@ -460,11 +462,38 @@ def _most_accurate_then_fastest(rows: list[dict[str, Any]], accuracy: str, laten
                key=lambda r: (r[latency], -len(r["tiers"]), r.get("judges") or []))
 
 
+def _fold(prompt_id: str) -> int:
+    return int(hashlib.sha256(prompt_id.encode()).hexdigest(), 16) % CV_FOLDS
+
+
+def _cross_validated(data: Collected, prompts: Sequence[str], roles: Sequence[JudgeRole],
+                     catalog: dict[str, ModelEntry] | None, calibrate: bool) -> dict[str, Any]:
+    """The whole fit for ``roles`` - calibration, then skips and bar - made on all folds of ``prompts`` but
+    one and replayed on that one, for each fold in turn: every prompt scored by a policy that did not see
+    it. The bar and the skips are chosen among some forty options on the very prompts they are scored on,
+    so training accuracy flatters a judge set by the luck of its best option; this does not."""
+    correct: dict[str, float] = {}
+    latency: dict[str, float] = {}
+    for k in range(CV_FOLDS):
+        held = [p for p in prompts if _fold(p) == k]
+        fit = [p for p in prompts if _fold(p) != k]
+        if not held or not fit:
+            continue
+        policy, _ = _choose_tiers(data, fit, fit_policy(data, fit, roles, catalog, calibrate=calibrate), catalog)
+        result = replay(data, held, data.models, policy, catalog)
+        correct.update(zip(held, result["_correct"], strict=True))
+        latency.update(zip(held, result["_latency"], strict=True))
+    scored = [p for p in prompts if p in correct]
+    return {"accuracy": round(float(np.mean([correct[p] for p in scored])), 4) if scored else 0.0,
+            "mean_latency_ms": round(float(np.mean([latency[p] for p in scored])), 1) if scored else 0.0,
+            "_correct": [correct.get(p, 0.0) for p in prompts]}
+
+
 def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, ModelEntry] | None,
                    calibrate: bool) -> tuple[JudgePolicy, list[dict[str, Any]]]:
     """Every judge set of one or two roles with verdicts on ``prompts``, calibrated on them (unless not
-    ``calibrate``) and given its best tiers and bar; the most accurate, then the fastest within one
-    standard error of it (``_most_accurate_then_fastest``)."""
+    ``calibrate``) and given its best tiers and bar; the most accurate by cross-validation
+    (``_cross_validated``), then the fastest within one standard error of it (``_most_accurate_then_fastest``)."""
     available: list[JudgeRole] = [r for r in ROLES if data.role_rows(prompts[:50], r)]
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
@@ -473,13 +502,15 @@ def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, M
         policy, options = _choose_tiers(data, prompts, fit_policy(data, prompts, roles, catalog, calibrate=calibrate),
                                         catalog)
         chosen = replay(data, prompts, data.models, policy, catalog)
+        cv = _cross_validated(data, prompts, roles, catalog, calibrate)
         tried.append({"judges": list(roles), "tiers": chosen["tiers"], "bar": chosen["bar"],
                       "train_accuracy": chosen["accuracy"], "train_mean_latency_ms": chosen["mean_latency_ms"],
+                      "cv_accuracy": cv["accuracy"], "cv_mean_latency_ms": cv["mean_latency_ms"],
                       "calibrated_for": sorted(policy.calibration), "train_auroc": policy.measured["train_auroc"],
                       "options": [{"tiers": o["tiers"], "bar": o["bar"], "train_accuracy": o["accuracy"],
                                    "train_mean_latency_ms": o["mean_latency_ms"]} for o in options],
-                      "policy": policy, "_correct": chosen["_correct"]})
-    pick = _most_accurate_then_fastest(tried, "train_accuracy", "train_mean_latency_ms")
+                      "policy": policy, "_correct": cv["_correct"]})
+    pick = _most_accurate_then_fastest(tried, "cv_accuracy", "cv_mean_latency_ms")
     return pick["policy"], [{k: v for k, v in t.items() if k != "policy" and not k.startswith("_")} for t in tried]
 
 
