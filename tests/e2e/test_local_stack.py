@@ -81,9 +81,11 @@ def test_openai_sdk_gets_a_real_answer_with_switchboard_extension(stack, client)
     from switchboard.composition import DEFAULT_JUDGE_POLICY
     from switchboard.domain.models import JudgePolicy
 
-    shipped = JudgePolicy.model_validate_json(DEFAULT_JUDGE_POLICY.read_text())
+    # as measured for the region of prompts this one fell in (the answer is verified only inside one)
+    shipped = JudgePolicy.model_validate_json(DEFAULT_JUDGE_POLICY.read_text()).scoped(sb["judge_region"])
     kinds = {"logprob_other": "logprob"}
     assert {v["kind"] for v in verdicts} == {kinds.get(r, r) for r in shipped.judges}
+    assert sb["verified"] is False or sb["judge_region"] is not None
     assert all(v["score"] is None or 0.0 <= v["score"] <= 1.0 for v in verdicts)
     # the local judges are constrained to the verdict line, so every one that ran stated a verdict
     assert all(v["score"] is not None for v in verdicts if not v["failed"]), verdicts
