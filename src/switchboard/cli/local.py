@@ -126,7 +126,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         region = sb.get("judge_region")
         measured = f" (judges measured on {region} prompts)" if region else ""
         print(f"\n-- answered by {payload['model']} (tier {sb['answered_by']['tier']}), decision "
-              f"{sb['decision']['action']} ({sb['decision']['reason']}), verified {sb['verified']}{measured}, "
+              f"{sb['decision']['action']} ({sb['decision']['reason']}), verified {sb.get('verified')}{measured}, "
               f"confidence {sb['confidence']}, cost ${sb['cost_usd']:.8f}, trace {sb['trace_id']}", file=real_stdout)
     else:
         print(f"error {status}: {payload.get('error', {}).get('message')}", file=real_stdout)
