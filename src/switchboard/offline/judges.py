@@ -378,8 +378,8 @@ def _calibrate(data: Collected, prompts: Sequence[str], plan: Any) -> tuple[dict
 
 def fit_regions(data: Collected, prompts: Sequence[str], embed: Any) -> list[JudgeRegion]:
     """One region per category with at least ``MIN_REGION_PROMPTS`` of ``prompts`` (centroid and inner
-    similarity bound, nothing fitted yet), and every collected prompt placed (``data.region``) with
-    ``JudgePolicy.locate``. ``embed(texts) -> (n, d)`` unit vectors of ``routing_text`` of each text."""
+    similarity bound, nothing fitted yet) - or, when no category has that many, one region of them all -
+    and every collected prompt placed (``data.region``) with ``JudgePolicy.locate``. ``embed(texts) -> (n, d)`` unit vectors of ``routing_text`` of each text."""
     from switchboard.domain.taxonomy import centroid, routing_text
 
     ids = list(dict.fromkeys(data.prompt_ids))
@@ -390,6 +390,9 @@ def fit_regions(data: Collected, prompts: Sequence[str], embed: Any) -> list[Jud
     for p in ids:
         if p in train:
             groups.setdefault(data.categories.get(p) or "all", []).append(p)
+    if all(len(m) < MIN_REGION_PROMPTS for m in groups.values()):
+        # no category is large enough alone: the training prompts together are the one region measured
+        groups = {"all": [p for p in ids if p in train]}
     regions = []
     for name, members in sorted(groups.items()):
         if len(members) < MIN_REGION_PROMPTS:

@@ -183,3 +183,16 @@ def test_the_choice_takes_the_fastest_option_within_one_standard_error_of_the_mo
     worse = {"judges": ["fast"], "tiers": ["a"], "accuracy": 0.25, "latency": 1.0, "_correct": [0.0] * 20 + best[20:]}
     accurate = {"judges": ["slow"], "tiers": ["a"], "accuracy": 0.5, "latency": 9.0, "_correct": best}
     assert _most_accurate_then_fastest([accurate, worse], "accuracy", "latency") is accurate
+
+
+def test_prompts_of_small_categories_make_one_region_so_unlike_prompts_are_still_never_verified(tmp_path):
+    from switchboard.offline.judges import fit_regions
+
+    data = _write_two_kinds(tmp_path, n=120)
+    for p in data.prompt_ids:  # every prompt its own category: none reaches a region of its own
+        data.categories[p] = p
+    regions = fit_regions(data, data.prompt_ids, _embed)
+    assert [r.name for r in regions] == ["all"]
+    assert sum(data.region[p] is None for p in data.prompt_ids) <= 0.1 * len(data.prompt_ids)
+    policy = JudgePolicy(judges=["logprob"], regions=regions)
+    assert policy.locate(np.array([0.0, 0.0, -1.0])) is None  # unlike every collected prompt: outside
