@@ -326,7 +326,8 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             "verified": round(verified / n, 4),
             "verified_accuracy": round(float(np.mean(verified_right)), 4) if verified_right else None,
             "escalated": round(escalated / n, 4),
-            "answered_by": answered_by, "_correct": correct, "_latency": latency}
+            "answered_by": {m: answered_by.get(m, 0) for m in planned},
+            "_correct": correct, "_latency": latency}
 
 
 def single_model(data: Collected, prompts: Sequence[str], model: str) -> dict[str, Any]:
@@ -379,7 +380,8 @@ def _calibrate(data: Collected, prompts: Sequence[str], plan: Any) -> tuple[dict
 def fit_regions(data: Collected, prompts: Sequence[str], embed: Any) -> list[JudgeRegion]:
     """One region per category with at least ``MIN_REGION_PROMPTS`` of ``prompts`` (centroid and inner
     similarity bound, nothing fitted yet) - or, when no category has that many, one region of them all -
-    and every collected prompt placed (``data.region``) with ``JudgePolicy.locate``. ``embed(texts) -> (n, d)`` unit vectors of ``routing_text`` of each text."""
+    and every collected prompt placed (``data.region``) with ``JudgePolicy.locate``. ``embed(texts) ->
+    (n, d)``: unit vectors of the ``routing_text`` of each text."""
     from switchboard.domain.taxonomy import centroid, routing_text
 
     ids = list(dict.fromkeys(data.prompt_ids))
