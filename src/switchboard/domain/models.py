@@ -68,6 +68,11 @@ class JudgeRegion(BaseModel):
     measured: dict[str, Any] = Field(default_factory=dict)
 
 
+# ``JudgePolicy.locate``'s centroid index per ``regions`` list (kept with the list, so an id is never reused
+# while cached): built once per loaded policy, not per request; outside the model so equality ignores it
+_REGION_INDEXES: dict[int, tuple[list[JudgeRegion], Any]] = {}
+
+
 class JudgePolicy(BaseModel):
     """Which judges check a tier's answer and what their score means, as measured: fitted by
     ``switchboard train`` from verdicts that ``switchboard collect`` recorded on labelled prompts.
@@ -96,24 +101,28 @@ class JudgePolicy(BaseModel):
         return self.calibration.get(model) or self.calibration.get("*")
 
     def locate(self, embedding: Any) -> str | None:
-        """The region a prompt's routing embedding falls in: the nearest centroid, if the prompt is at
-        least that region's ``min_similarity`` to it; None when there are no regions or it is in none."""
+        """The region a prompt's routing embedding falls in: the nearest centroid (the taxonomy's
+        ``CentroidIndex``), if the prompt is at least that region's ``min_similarity`` to it; None when
+        there are no regions, it is in none, or the embedding is another encoder's."""
         if not self.regions:
             return None
         import numpy as np
 
-        vector = np.asarray(embedding, dtype=np.float64).ravel()
-        best: tuple[float, JudgeRegion] | None = None
-        for region in self.regions:
-            centre = np.asarray(region.centroid, dtype=np.float64)
-            if centre.shape != vector.shape:
-                return None  # measured with another encoder: the prompt is like none of its prompts
-            norm = float(np.linalg.norm(centre) * np.linalg.norm(vector))
-            similarity = float(centre @ vector / norm) if norm > 0 else -1.0
-            if best is None or similarity > best[0]:
-                best = (similarity, region)
-        assert best is not None
-        return best[1].name if best[0] >= best[1].min_similarity else None
+        from .taxonomy import CentroidIndex, TaxonomyMismatch
+
+        cached = _REGION_INDEXES.get(id(self.regions))
+        if cached is None or cached[0] is not self.regions:
+            if len(_REGION_INDEXES) >= 8:
+                _REGION_INDEXES.clear()
+            cached = _REGION_INDEXES[id(self.regions)] = (self.regions, CentroidIndex(self.regions))
+        index: CentroidIndex[JudgeRegion] = cached[1]
+        vector = np.asarray(embedding, dtype=np.float32).ravel()
+        norm = float(np.linalg.norm(vector))
+        try:
+            match = index.nearest(vector / norm if norm > 0 else vector)
+        except TaxonomyMismatch:
+            return None  # measured with another encoder: the prompt is like none of its prompts
+        return match.category if match.similarity >= index.get(match.category).min_similarity else None
 
     def scoped(self, region: str | None) -> JudgePolicy:
         """The policy as it applies to a prompt located in ``region`` (``locate``): that region's judges,

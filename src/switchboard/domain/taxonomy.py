@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -66,10 +67,23 @@ class TaxonomyMismatch(RuntimeError):
     """
 
 
-class CentroidIndex:
+class Centred(Protocol):
+    """Anything named with a centroid: a taxonomy ``Category``, a judge policy's ``JudgeRegion``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def centroid(self) -> list[float]: ...
+
+
+C = TypeVar("C", bound=Centred)
+
+
+class CentroidIndex(Generic[C]):
     """Centroids stacked into one matrix so a match is one matrix-vector product."""
 
-    def __init__(self, categories: Sequence[Category]) -> None:
+    def __init__(self, categories: Sequence[C]) -> None:
         if not categories:
             raise ValueError("a taxonomy needs at least one category")
         self.categories = list(categories)
@@ -93,7 +107,7 @@ class CentroidIndex:
         best = int(np.argmax(sims))
         return Match(category=self.categories[best].name, similarity=float(sims[best]))
 
-    def get(self, name: str) -> Category:
+    def get(self, name: str) -> C:
         for category in self.categories:
             if category.name == name:
                 return category
