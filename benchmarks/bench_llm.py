@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT / "src")]
 from switchboard.adapters.providers import local_gguf  # noqa: E402
 from switchboard.adapters.providers.gguf_store import KNOWN_MODELS, ensure_model, model_path  # noqa: E402
 from switchboard.adapters.providers.local_gguf import LocalGGUF, default_threads  # noqa: E402
-from switchboard.domain.models import Message  # noqa: E402
+from switchboard.domain.requests import Message  # noqa: E402
 
 PROMPT = "Write a Python function that checks whether a number is prime. Include a docstring."
 MAX_TOKENS = 64

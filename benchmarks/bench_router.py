@@ -27,7 +27,8 @@ t0 = time.perf_counter()
 from switchboard.adapters.encoder import OnnxEncoder
 from switchboard.domain.planner import PlannerConfig, build_plan
 from switchboard.domain.taxonomy import CentroidIndex, Category
-from switchboard.domain.models import ChatRequest, Message, ModelEntry
+from switchboard.domain.catalog import ModelEntry
+from switchboard.domain.requests import ChatRequest, Message
 t1 = time.perf_counter()
 enc = OnnxEncoder(threads=1)
 t2 = time.perf_counter()
@@ -67,8 +68,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from switchboard.adapters.encoder import OnnxEncoder
-    from switchboard.domain.models import ChatRequest, Message, ModelEntry
+    from switchboard.domain.catalog import ModelEntry
     from switchboard.domain.planner import PlannerConfig, build_plan
+    from switchboard.domain.requests import ChatRequest, Message
     from switchboard.local.seed import load_taxonomy
     from switchboard.local.stack import DATA_DIR
 

@@ -38,7 +38,7 @@ def main() -> int:
     from tqdm import tqdm
 
     from switchboard.adapters.stores.dynamo import DynamoKeys
-    from switchboard.domain.models import ModelEntry, ModelPrice
+    from switchboard.domain.catalog import ModelEntry, ModelPrice
     from switchboard.local.journal import install_patches
     from tests.support.fakes import InMemoryCatalog
 

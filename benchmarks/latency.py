@@ -151,7 +151,7 @@ def run_warm(questions: list[str], max_tokens: int, asks: int) -> tuple[list[dic
                   f"{question}", flush=True)
         # the strongest local model alone, warm, same questions
         from switchboard.composition import container
-        from switchboard.domain.models import Message
+        from switchboard.domain.requests import Message
 
         catalog = container().catalog().models()
         strongest = max(catalog.values(), key=lambda e: e.price.cost(1000, 250))

@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from switchboard.domain.models import ModelEntry
+from switchboard.domain.catalog import ModelEntry
 
 BEDROCK_CATALOG = Path(__file__).resolve().parent.parent / "src" / "switchboard" / "data" / "catalog.bedrock.json"
 

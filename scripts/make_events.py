@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from switchboard.domain.cascade import step  # noqa: E402
-from switchboard.domain.models import CascadeState  # noqa: E402
+from switchboard.domain.state import CascadeState  # noqa: E402
 from switchboard.local.server import api_gateway_event  # noqa: E402
 
 

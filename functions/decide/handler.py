@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard.composition import container
-from switchboard.domain.models import CascadeState
+from switchboard.domain.state import CascadeState
 from switchboard.service.tasks import run_decide
 
 logger = Logger(service="switchboard-decide")

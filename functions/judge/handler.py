@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard.composition import container
-from switchboard.domain.models import JudgeTask
+from switchboard.domain.state import JudgeTask
 from switchboard.service.tasks import run_judge
 
 logger = Logger(service="switchboard-judge")

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from switchboard.composition import container
-from switchboard.domain.models import CascadeState
+from switchboard.domain.state import CascadeState
 from switchboard.service.traces import record, request_metrics
 
 logger = Logger(service="switchboard-record")

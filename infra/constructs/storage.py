@@ -15,7 +15,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra import ids, lint, nag
-from switchboard.domain.models import ModelEntry
+from switchboard.domain.catalog import ModelEntry
 
 TRACE_TTL_ATTRIBUTE = "expires_at"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from switchboard import envvars as names
-from switchboard.domain.models import JudgePolicy
+from switchboard.domain.judging import JudgePolicy
 from switchboard.ports import (
     CatalogSource,
     LearnedRouterUnavailable,

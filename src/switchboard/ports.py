@@ -23,8 +23,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, Field
 
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import CascadeState, JudgePolicy, Message, ModelEntry
+from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.requests import Message
+from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 
 # ------------------------------------------------------------------------------------------ models

@@ -8,7 +8,7 @@ import pytest
 
 from switchboard.adapters.providers.gguf_store import ensure_model
 from switchboard.adapters.providers.local_gguf import LocalGGUF, loaded_models
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import ProviderTimeout
 
 pytestmark = pytest.mark.e2e

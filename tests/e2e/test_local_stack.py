@@ -17,7 +17,7 @@ import pytest
 
 from switchboard import envvars as names
 from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
-from switchboard.domain.models import ModelEntry, ModelPrice
+from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
 from switchboard.local.definition import definition_from_template
 from switchboard.local.stack import LocalStack, synth_template
@@ -79,7 +79,7 @@ def test_openai_sdk_gets_a_real_answer_with_switchboard_extension(stack, client)
     verdicts = sb["tiers"][0]["verdicts"]
     # the judges of the shipped judge policy, measured on the local pool (src/switchboard/data/judges.local.json)
     from switchboard.composition import DEFAULT_JUDGE_POLICY
-    from switchboard.domain.models import JudgePolicy
+    from switchboard.domain.judging import JudgePolicy
 
     # as measured for the region of prompts this one fell in (the answer is verified only inside one)
     shipped = JudgePolicy.model_validate_json(DEFAULT_JUDGE_POLICY.read_text()).scoped(sb["judge_region"])
@@ -152,7 +152,7 @@ def test_budget_stops_before_the_second_tier_and_is_never_exceeded(stack, client
     # quality 1.0 keeps tier 0 from being accepted unless every judge is sure, so only the budget can stop
     # the cascade before the second tier.
     from switchboard import composition
-    from switchboard.domain.models import ChatRequest, Message
+    from switchboard.domain.requests import ChatRequest, Message
 
     question = BUDGET_PROMPT
     plan = composition.container().router().plan(

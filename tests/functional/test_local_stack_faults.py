@@ -19,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from switchboard import composition
-from switchboard.domain.models import ChatRequest, Message
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.local.emulator import free_port
 from switchboard.local.server import LocalServer, api_gateway_event
 from switchboard.local.stack import LocalStack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard.adapters.providers.anthropic import AnthropicMessages
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import ProviderRejected, ProviderTimeout, ProviderUnavailable
 from tests.support.fake_openai_server import FakeOpenAIServer
 

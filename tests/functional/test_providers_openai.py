@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from switchboard.adapters.providers.openai_compat import OpenAICompatible
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import (
     ProviderRejected,
     ProviderTimeout,

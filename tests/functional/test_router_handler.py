@@ -9,7 +9,7 @@ import pytest
 from functions.router import handler as router
 from switchboard import composition
 from switchboard.composition import Container
-from switchboard.domain.models import Calibration, JudgePolicy
+from switchboard.domain.judging import Calibration, JudgePolicy
 from switchboard.domain.taxonomy import Category
 from switchboard.local.emulator import LocalLambdaContext
 from switchboard.ports import ProviderTimeout
@@ -290,7 +290,8 @@ def test_async_is_refused_on_chat_completions_and_with_a_budgeted_key():
 def test_a_job_running_long_past_its_deadline_is_reported_failed():
     import time as _time
 
-    from switchboard.domain.models import CascadeState, ChatRequest, Message
+    from switchboard.domain.requests import ChatRequest, Message
+    from switchboard.domain.state import CascadeState
     from switchboard.ports import Trace
     from switchboard.service.router import JOB_GRACE_S
 
@@ -382,7 +383,7 @@ def test_a_policy_measured_per_region_verifies_only_prompts_like_those_it_was_me
     """Judges calibrated on code-like prompts (a region around the encoder's code axis): a code question
     is judged with that calibration and can be verified; a question like none of the measured prompts is
     judged uncalibrated and never verified. The trace names the region that applied."""
-    from switchboard.domain.models import JudgeRegion
+    from switchboard.domain.judging import JudgeRegion
 
     calibrated = Calibration(xs=[0.0, 0.99, 1.0], ys=[0.2, 0.2, 0.9])
     code_axis = [1.0] + [0.0] * 7

@@ -16,7 +16,7 @@ from moto import mock_aws
 from switchboard import cli
 from switchboard.adapters.learned import OnnxLearnedRouter
 from switchboard.adapters.stores.dynamo import DynamoTaxonomy
-from switchboard.domain.models import ChatRequest, Message
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.service.publish import PublishError, publish
 from switchboard.service.router import RouterService
 from tests.support.fakes import InMemoryCatalog, InMemoryTraces, catalog_entry

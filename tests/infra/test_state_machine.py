@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.domain.models import Verdict
+from switchboard.domain.state import Verdict
 from switchboard.local.definition import definition_from_template, placeholder_function_arn
 from tests.infra.support import Synth
 

@@ -8,8 +8,10 @@ import threading
 
 import numpy as np
 
+from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import CascadeState, JudgePolicy, JudgeTask, ModelEntry, ModelPrice
+from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.state import CascadeState, JudgeTask
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import ApiKey, Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
 from switchboard.service.tasks import run_decide, run_judge, run_tier

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from switchboard.domain.models import ModelEntry, ModelPrice
+from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.service.api import ChatCompletionRequest
 from switchboard.service.errors import ApiError, KeyBudgetExhausted, Unauthorized, http_error
 from switchboard.service.keys import KeyService, bearer, hash_key, new_key

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.costs import call_bound, input_token_bound
-from switchboard.domain.models import ChatRequest, Message, ModelEntry, ModelPrice
 from switchboard.domain.planner import BudgetTooSmall
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.ports import Completion
 from switchboard.service.router import RouterService
 from tests.support.fakes import (

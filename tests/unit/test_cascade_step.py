@@ -1,5 +1,7 @@
 from switchboard.domain.cascade import step
-from switchboard.domain.models import CascadeState, ChatRequest, JudgeSpec, Message, Plan, TierSpec
+from switchboard.domain.judging import JudgeSpec
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import CascadeState, Plan, TierSpec
 
 
 def state(tiers=2, current=None, max_cost=None, tier=0, quality=None):

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from switchboard.domain.models import Candidate, ChatRequest, JudgeSpec, JudgeTask, Message
+from switchboard.domain.judging import JudgeSpec
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import Candidate, JudgeTask
 from switchboard.service.tasks import run_judge, solve
 from tests.support.fakes import ScriptedProvider, ScriptedProviders, catalog_entry
 

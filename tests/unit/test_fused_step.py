@@ -6,18 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from switchboard.domain.fusion import feature_names
-from switchboard.domain.models import (
-    Candidate,
-    CascadeState,
-    ChatRequest,
-    Fusion,
-    JudgeSpec,
-    Message,
-    Plan,
-    TierResult,
-    TierSpec,
-    Verdict,
-)
+from switchboard.domain.judging import JudgeSpec
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import Candidate, CascadeState, Fusion, Plan, TierResult, TierSpec, Verdict
 from switchboard.service.tasks import run_decide
 
 MODELS = ["small", "mid", "big"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchboard.domain.models import Calibration, ChatRequest, JudgePolicy, JudgeRegion, Message
+from switchboard.domain.judging import Calibration, JudgePolicy, JudgeRegion
 from switchboard.domain.planner import PlannerConfig, build_plan
+from switchboard.domain.requests import ChatRequest, Message
 from tests.support.fakes import catalog_entry
 
 CAL = Calibration(xs=[0.0, 1.0], ys=[0.1, 0.95])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from switchboard.adapters.learned import LearnedRouterUnavailable, check_router_artifacts, load_learned_router
-from switchboard.domain.models import ChatRequest, Message
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.taxonomy import Category, CentroidIndex, TaxonomyMismatch
 from switchboard.service.router import RouterService
 from tests.support.fakes import FakeEncoder, InMemoryCatalog, InMemoryTaxonomy, InMemoryTraces, catalog_entry

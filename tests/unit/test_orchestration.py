@@ -9,7 +9,8 @@ import time
 from botocore.exceptions import ReadTimeoutError
 
 from switchboard.adapters.orchestration import DEADLINE_GRACE_S, PollingOrchestrator, SyncExpressOrchestrator
-from switchboard.domain.models import CascadeState, ChatRequest, Message, Plan, TierSpec
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import CascadeState, Plan, TierSpec
 
 
 def _state(deadline: float | None) -> CascadeState:

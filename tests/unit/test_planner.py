@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from switchboard.domain.models import ChatRequest, Message, ModelEntry, ModelPrice
+from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.planner import PlannerConfig, PlanningError, build_plan, order_by_learned
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.taxonomy import Category, CentroidIndex, Match, centroid
 
 
@@ -117,7 +118,7 @@ def test_the_shipped_seed_taxonomy_only_escalates_to_dearer_models():
 
 
 def test_a_measured_policy_without_calibration_sets_judges_and_bar_but_never_verifies():
-    from switchboard.domain.models import Calibration, JudgePolicy
+    from switchboard.domain.judging import Calibration, JudgePolicy
 
     policy = JudgePolicy(judges=["logprob"], threshold=0.8, calibration={"big": Calibration(xs=[0, 1], ys=[0.1, 0.9])},
                          measured={"train_auroc": {"small": 0.5, "big": 0.8}})
@@ -130,7 +131,7 @@ def test_a_measured_policy_without_calibration_sets_judges_and_bar_but_never_ver
 
 
 def test_a_policy_that_measured_a_tier_not_worth_its_time_skips_it_but_never_the_last_or_a_pinned_one():
-    from switchboard.domain.models import JudgePolicy
+    from switchboard.domain.judging import JudgePolicy
 
     policy = JudgePolicy(judges=["confidence"], threshold=0.9, skip=["small", "unmeasured"],
                          measured={"train_auroc": {"small": 0.5, "big": 0.5}})

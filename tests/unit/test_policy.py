@@ -1,5 +1,5 @@
-from switchboard.domain.models import Attempt, Candidate, Verdict
 from switchboard.domain.policy import Calibration, aggregate_confidence, best_attempt, decide
+from switchboard.domain.state import Attempt, Candidate, Verdict
 
 
 def v(score, judge="j", kind="llm_judge"):

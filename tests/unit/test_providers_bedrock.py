@@ -8,7 +8,7 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
 from switchboard.adapters.providers.bedrock import BedrockConverse
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"

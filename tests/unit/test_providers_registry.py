@@ -12,7 +12,8 @@ from switchboard.adapters.providers.fault import FaultInjecting
 from switchboard.adapters.providers.local_gguf import LocalGGUF
 from switchboard.adapters.providers.openai_compat import OpenAICompatible
 from switchboard.adapters.providers.registry import ProviderRegistry, build_provider
-from switchboard.domain.models import Message, ModelEntry, ModelPrice
+from switchboard.domain.catalog import ModelEntry, ModelPrice
+from switchboard.domain.requests import Message
 from switchboard.ports import (
     Provider,
     ProviderRejected,

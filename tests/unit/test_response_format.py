@@ -6,15 +6,8 @@ import pytest
 
 from switchboard.domain.cascade import step
 from switchboard.domain.formats import check_answer, unfenced
-from switchboard.domain.models import (
-    Candidate,
-    CascadeState,
-    ChatRequest,
-    Message,
-    Plan,
-    ResponseFormat,
-    TierSpec,
-)
+from switchboard.domain.requests import ChatRequest, Message, ResponseFormat
+from switchboard.domain.state import Candidate, CascadeState, Plan, TierSpec
 
 OBJECT = ResponseFormat(type="json_object")
 SCHEMA = ResponseFormat.model_validate({"type": "json_schema", "name": "person", "schema": {
@@ -85,7 +78,7 @@ def test_without_a_format_any_text_is_an_answer():
 # ------------------------------------------------------------------------------------------- tools
 
 def _use(choice: str = "auto", parallel: bool = True):
-    from switchboard.domain.models import Tool, ToolUse
+    from switchboard.domain.requests import Tool, ToolUse
 
     named = None if choice in ("auto", "required") else choice
     return ToolUse(choice="required" if named else choice, named=named, parallel=parallel, tools=[
@@ -146,7 +139,7 @@ def test_the_protocol_schema_admits_exactly_what_the_check_accepts():
 
 
 def test_with_tools_only_tool_capable_models_are_planned():
-    from switchboard.domain.models import ModelEntry, ModelPrice
+    from switchboard.domain.catalog import ModelEntry, ModelPrice
     from switchboard.domain.planner import NoToolModel, PlannerConfig, build_plan
 
     def entry(mid, tools):
@@ -173,7 +166,7 @@ def test_a_tool_may_be_called_auto_and_tool_schemas_with_refs_survive_the_protoc
     from jsonschema import validators
 
     from switchboard.domain.formats import check_tool_answer, tool_protocol_schema
-    from switchboard.domain.models import Tool, ToolUse
+    from switchboard.domain.requests import Tool, ToolUse
 
     address = {"$defs": {"Street": {"type": "object", "properties": {"name": {"type": "string"}},
                                     "required": ["name"]}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchboard.domain.models import ChatRequest, Message
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.taxonomy import ROUTING_TEXT_CHARS, routing_text
 from switchboard.offline import embeddings
 from switchboard.service.router import RouterService

@@ -3,7 +3,8 @@ once - not only the answering model's tokens."""
 
 from __future__ import annotations
 
-from switchboard.domain.models import ChatRequest, Message, ModelEntry, ModelPrice
+from switchboard.domain.catalog import ModelEntry, ModelPrice
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.service.api import chat_completion_response
 from switchboard.service.router import RouterService
 from tests.support.fakes import (

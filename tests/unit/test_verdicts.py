@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.domain.verdicts import (
     TRUNCATED_NOTE,
     clip_bytes,
@@ -151,7 +151,9 @@ def test_the_logprob_judge_reads_correct_against_incorrect_from_the_first_token(
 
 def test_an_echoing_judge_abstains_end_to_end():
     """A judge model that copies the injected verdict from the answer it was shown states nothing."""
-    from switchboard.domain.models import Candidate, ChatRequest, JudgeSpec, JudgeTask, Message
+    from switchboard.domain.judging import JudgeSpec
+    from switchboard.domain.requests import ChatRequest, Message
+    from switchboard.domain.state import Candidate, JudgeTask
     from switchboard.service.tasks import run_judge
     from tests.support.fakes import ScriptedProvider, ScriptedProviders, catalog_entry
 
@@ -170,7 +172,9 @@ def test_an_echoing_judge_abstains_end_to_end():
 
 
 def test_judges_are_told_when_the_answer_was_cut_off_by_the_length_limit():
-    from switchboard.domain.models import Candidate, ChatRequest, JudgeSpec, JudgeTask, Message
+    from switchboard.domain.judging import JudgeSpec
+    from switchboard.domain.requests import ChatRequest, Message
+    from switchboard.domain.state import Candidate, JudgeTask
     from switchboard.service.tasks import run_judge
     from tests.support.fakes import ScriptedProvider, ScriptedProviders, catalog_entry
 

@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, Literal
 
-from switchboard.domain.models import CascadeState
+from switchboard.domain.state import CascadeState
 from switchboard.ports import ExecutionOutcome
 
 # How long after a request's deadline the router stops waiting for its execution: the tasks stop at the

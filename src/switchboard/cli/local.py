@@ -28,7 +28,7 @@ def _local_env(verbose: bool) -> None:
 
 def _local_pool(catalog_path: Path | None) -> list[str]:
     """The local GGUF models a catalogue uses (the shipped local catalogue by default)."""
-    from switchboard.domain.models import ModelEntry
+    from switchboard.domain.catalog import ModelEntry
     from switchboard.local.stack import DATA_DIR
 
     path = catalog_path or DATA_DIR / "catalog.local.json"

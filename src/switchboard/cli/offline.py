@@ -178,7 +178,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from switchboard.adapters.providers.registry import ProviderRegistry
-    from switchboard.offline.collect import JUDGE_KINDS, CollectError, collect, load_prompts, sample_prompts
+    from switchboard.domain.judging import JUDGE_ROLES
+    from switchboard.offline.collect import CollectError, collect, load_prompts, sample_prompts
     from switchboard.service.publish import PublishError, read_catalog
 
     try:
@@ -199,10 +200,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
             prompts = sample_prompts(prompts, args.sample, args.seed)
         if args.first is not None:
             prompts = prompts[:args.first]
-        kinds = [k for k in args.judges.split(",") if k] if args.judges else list(JUDGE_KINDS)
-        bad = sorted(set(kinds) - set(JUDGE_KINDS))
+        kinds = [k for k in args.judges.split(",") if k] if args.judges else list(JUDGE_ROLES)
+        bad = sorted(set(kinds) - set(JUDGE_ROLES))
         if bad:
-            raise CollectError(f"unknown judge kind(s) {bad}; known: {list(JUDGE_KINDS)}")
+            raise CollectError(f"unknown judge kind(s) {bad}; known: {list(JUDGE_ROLES)}")
         catalog = {e.model_id: e for e in entries}
         models = args.models.split(",") if args.models else None
         if not args.no_pull:
@@ -335,7 +336,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
 
 
 def register_collect(subparsers) -> None:  # noqa: ANN001
-    from switchboard.offline.collect import JUDGE_KINDS
+    from switchboard.domain.judging import JUDGE_ROLES
 
     co = subparsers.add_parser("collect", help="run a catalogue's models (and the production judges) on "
                                                "labelled prompts; write outcomes for train and eval")
@@ -355,8 +356,8 @@ def register_collect(subparsers) -> None:  # noqa: ANN001
                          "of the same sample")
     co.add_argument("--seed", type=int, default=7)
     co.add_argument("--models", default=None, help="comma-separated model ids (default: the whole catalogue)")
-    co.add_argument("--judges", default=",".join(JUDGE_KINDS),
-                    help=f"comma-separated judge kinds to record (default: all of {','.join(JUDGE_KINDS)}; "
+    co.add_argument("--judges", default=",".join(JUDGE_ROLES),
+                    help=f"comma-separated judge kinds to record (default: all of {','.join(JUDGE_ROLES)}; "
                          "'' for none)")
     co.add_argument("--max-tokens", type=int, default=16, help="answer length (default 16: option letters)")
     co.add_argument("--max-cost-usd", type=float, default=None,

@@ -17,8 +17,8 @@ import numpy as np
 from .answers import group_answers, same_answer
 from .formats import check
 from .fusion import fuse_one
-from .models import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
 from .policy import aggregate_confidence, decide
+from .state import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
 
 Predict = Callable[[np.ndarray], np.ndarray]  # verifier feature rows -> P(correct)
 DEFAULT_TEXT_BAR = 0.85  # free-text answers agree at this cosine similarity unless training fitted a bar

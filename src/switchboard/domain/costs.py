@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .models import ChatRequest, JudgeSpec, Message, ModelEntry, ModelPrice
+from .catalog import ModelEntry, ModelPrice
+from .judging import JudgeSpec
+from .requests import ChatRequest, Message
 from .verdicts import (
     WORST_FIELD,
     answer_field_limit,

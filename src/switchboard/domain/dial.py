@@ -20,7 +20,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .models import Calibration
+from .judging import Calibration
 
 T = TypeVar("T")
 NEVER = 1.01  # a bar no confidence reaches

@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from .models import Message, ResponseFormat, ToolUse
+from .requests import Message, ResponseFormat, ToolUse
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
 MAX_SCHEMA_CHARS = 4000  # the schema shown to models (it is checked in full either way)

@@ -10,19 +10,12 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
+from .catalog import ModelEntry
 from .costs import tier_bound
 from .dial import Dial, OperatingPoint, lay_out
-from .models import (
-    Calibration,
-    ChatRequest,
-    Fusion,
-    JudgePolicy,
-    JudgeSpec,
-    ModelEntry,
-    Plan,
-    RouteKind,
-    TierSpec,
-)
+from .judging import Calibration, JudgePolicy, JudgeSpec
+from .requests import ChatRequest
+from .state import Fusion, Plan, RouteKind, TierSpec
 from .taxonomy import Category, Match, is_familiar
 
 
@@ -92,7 +85,7 @@ def _independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, M
     others = [m for m in tiers if m != model]
     if others:
         return others[-1]
-    spare = [e for e in catalog.values() if e.model_id != model and e.provider != "fault"]
+    spare = [e for e in catalog.values() if e.model_id != model and e.routable]
     if spare:
         return min(spare, key=lambda e: (e.price.cost(1000, 250), e.model_id)).model_id
     return model
@@ -238,7 +231,7 @@ def within_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelE
         if fits(alternative, budget):
             return alternative
     if plan.route != "dial":
-        usable = sorted((e for e in catalog.values() if e.provider != "fault"
+        usable = sorted((e for e in catalog.values() if e.routable
                          and (request.tool_use is None or e.supports_tools)),
                         key=lambda e: (tier_bound(request, e.model_id, [], catalog), e.model_id))
         if plan.route == "pinned":

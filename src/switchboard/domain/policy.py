@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import Attempt, Calibration, Decision, Verdict
+from .judging import Calibration
+from .state import Attempt, Decision, Verdict
 
 __all__ = ["Calibration", "aggregate_confidence", "best_attempt", "decide"]
 

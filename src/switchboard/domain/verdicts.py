@@ -37,7 +37,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from .models import Message
+from .requests import Message
 
 # Judge prompts carry at most this many UTF-8 bytes of the answer, so what a judge can cost is known
 # before it runs (the budget bound in ``domain.costs``).

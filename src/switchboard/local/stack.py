@@ -297,7 +297,7 @@ class LocalStack:
 
     def seed(self) -> None:
         from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
-        from switchboard.domain.models import ModelEntry
+        from switchboard.domain.catalog import ModelEntry
         from switchboard.local.seed import load_taxonomy
 
         client = self._dynamodb()

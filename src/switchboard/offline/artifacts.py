@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 
 from switchboard.adapters.learned import OnnxLearnedRouter, OnnxVerifier, file_sha256
+from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.fusion import feature_names
-from switchboard.domain.models import ModelEntry, ModelPrice
 from switchboard.domain.taxonomy import Category
 from switchboard.offline.embeddings import DEFAULT_TAG, ROUTING_TEXT_CHARS
 from switchboard.offline.fit import System

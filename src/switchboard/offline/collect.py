@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.domain.answers import answer_key, extract_choice
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import call_bound, judge_bound
-from switchboard.domain.models import Candidate, ChatRequest, JudgeSpec, JudgeTask, Message, ModelEntry
+from switchboard.domain.judging import JUDGE_ROLES, JudgeSpec
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import Candidate, JudgeTask
 from switchboard.ports import ProviderSource
 from switchboard.service.tasks import run_judge, solve
-
-JUDGE_KINDS = ("self_verify", "logprob", "confidence", "llm_judge", "logprob_other")
 
 
 class CollectError(ValueError):
@@ -233,7 +234,7 @@ def _judge_specs(model: str, other: str | None, kinds: Sequence[str]) -> list[Ju
 
 
 def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt], providers: ProviderSource,
-            out_dir: str | Path, models: Sequence[str] | None = None, judge_kinds: Sequence[str] = JUDGE_KINDS,
+            out_dir: str | Path, models: Sequence[str] | None = None, judge_kinds: Sequence[str] = JUDGE_ROLES,
             max_tokens: int = 16, max_cost_usd: float | None = None, concurrency: int = 1,
             progress: bool = True) -> CollectReport:
     """Collect (or resume collecting) outcomes and judge verdicts; see the module docstring."""

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from switchboard.domain.models import Candidate
+from switchboard.domain.state import Candidate
 from switchboard.offline.collect import LabelledPrompt
 from switchboard.ports import Trace
 

@@ -48,23 +48,14 @@ from typing import Any
 import numpy as np
 
 from switchboard.domain.cascade import quorum_met
-from switchboard.domain.models import (
-    Attempt,
-    Calibration,
-    Candidate,
-    ChatRequest,
-    JudgePolicy,
-    JudgeRegion,
-    JudgeRole,
-    Message,
-    ModelEntry,
-    Verdict,
-)
+from switchboard.domain.catalog import ModelEntry
+from switchboard.domain.judging import JUDGE_ROLES, Calibration, JudgePolicy, JudgeRegion, JudgeRole
 from switchboard.domain.planner import PlannerConfig, build_plan
 from switchboard.domain.policy import aggregate_confidence, decide
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import Attempt, Candidate, Verdict
 from switchboard.domain.taxonomy import Category, Match
 
-ROLES: tuple[JudgeRole, ...] = ("self_verify", "logprob", "confidence", "llm_judge", "logprob_other")
 BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
 ACCURACY_SLACK = 0.01
 SLACK_STANDARD_ERRORS = 1.0
@@ -198,7 +189,7 @@ def separates(scores: Sequence[float], labels: Sequence[float]) -> bool:
 def role_table(data: Collected, prompts: Sequence[str]) -> list[dict[str, Any]]:
     """Each judge role on ``prompts``: AUROC over stated scores, abstentions, latency, cost."""
     table = []
-    for role in ROLES:
+    for role in JUDGE_ROLES:
         rows = data.role_rows(prompts, role)
         if not rows:
             continue
@@ -229,7 +220,7 @@ def _round(value: float | None) -> float | None:
 def _catalog(data: Collected, catalog: dict[str, ModelEntry] | None) -> dict[str, ModelEntry]:
     if catalog:
         return {m: catalog[m] for m in data.models if m in catalog}
-    from switchboard.domain.models import ModelPrice
+    from switchboard.domain.catalog import ModelPrice
 
     return {m: ModelEntry(model_id=m, provider="replay", provider_model=m,
                           price=ModelPrice(input_usd_per_mtok=float(i + 1), output_usd_per_mtok=float(i + 1)))
@@ -499,7 +490,7 @@ def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, M
     """Every judge set of one or two roles with verdicts on ``prompts``, calibrated on them (unless not
     ``calibrate``) and given its best tiers and bar; the most accurate by cross-validation
     (``_cross_validated``), then the fastest within one standard error of it (``_most_accurate_then_fastest``)."""
-    available: list[JudgeRole] = [r for r in ROLES if data.role_rows(prompts[:50], r)]
+    available: list[JudgeRole] = [r for r in JUDGE_ROLES if data.role_rows(prompts[:50], r)]
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
     tried = []

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
-from switchboard.domain.models import Attempt, Candidate, Usage, Verdict
 from switchboard.domain.policy import Calibration, aggregate_confidence, decide
+from switchboard.domain.state import Attempt, Candidate, Usage, Verdict
 
 Predict = Callable[[np.ndarray], np.ndarray]
 SIMULATED = "simulated from recorded data"

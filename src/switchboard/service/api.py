@@ -23,15 +23,8 @@ from switchboard.domain.formats import (
     with_instruction,
     with_tools,
 )
-from switchboard.domain.models import (
-    Candidate,
-    CascadeState,
-    ChatRequest,
-    Message,
-    ResponseFormat,
-    Tool,
-    ToolUse,
-)
+from switchboard.domain.requests import ChatRequest, Message, ResponseFormat, Tool, ToolUse
+from switchboard.domain.state import Candidate, CascadeState
 from switchboard.ports import Trace
 from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from switchboard.domain.models import CascadeState
+from switchboard.domain.state import CascadeState
 from switchboard.service.api import ChatCompletionRequest, chat_completion_response, parse
 from switchboard.service.errors import BadRequest
 

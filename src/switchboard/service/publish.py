@@ -26,8 +26,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import JudgePolicy, ModelEntry
+from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import CatalogSource
 from switchboard.service.traces import now_iso

@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import DEFAULT_PROFILE, Dial, OperatingPoint
-from switchboard.domain.models import CascadeState, ChatRequest, JudgePolicy, ModelEntry, Plan
+from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.planner import (
     PlannerConfig,
     UnknownProfile,
@@ -22,6 +23,8 @@ from switchboard.domain.planner import (
     build_plan,
     within_budget,
 )
+from switchboard.domain.requests import ChatRequest
+from switchboard.domain.state import CascadeState, Plan
 from switchboard.domain.taxonomy import CentroidIndex, Match, TaxonomyMismatch, is_familiar, routing_text
 from switchboard.ports import (
     ApiKey,
@@ -87,7 +90,7 @@ def answer_bytes_cap(state: CascadeState) -> int:
 
 def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
     """Cheapest first, by list price of a typical call (1k tokens in, 250 out); test doubles excluded."""
-    usable = [e for e in catalog.values() if e.provider != "fault"]
+    usable = [e for e in catalog.values() if e.routable]
     return [e.model_id for e in sorted(usable, key=lambda e: (e.price.cost(1000, 250), e.model_id))]
 
 
@@ -518,7 +521,7 @@ class RouterService:
         names = ["auto", *(f"auto:{p}" for p in sorted(dial.profiles))] if dial is not None else ["auto"]
         entries = [{"id": n, "object": "model", "created": 0, "owned_by": "switchboard"} for n in names]
         for model_id, entry in sorted(self.catalog.models().items()):
-            if entry.provider == "fault":
+            if not entry.routable:
                 continue
             entries.append({"id": model_id, "object": "model", "created": 0, "owned_by": entry.provider,
                             "switchboard": {"price": entry.price.model_dump(), "context_tokens": entry.context_tokens}})
@@ -527,7 +530,7 @@ class RouterService:
     def health(self) -> dict:
         """Readiness: the catalogue can be read and has a model to route to."""
         models = self.catalog.models()
-        usable = [m for m, e in models.items() if e.provider != "fault"]
+        usable = [m for m, e in models.items() if e.routable]
         if not usable:
             raise NotReady("the catalogue has no model yet: publish one (switchboard publish --catalog)")
         return {"status": "ok", "models": len(usable), "dial": self.dial() is not None,

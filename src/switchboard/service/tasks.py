@@ -15,18 +15,11 @@ from dataclasses import replace
 
 from switchboard.domain.answers import answer_key, same_answer
 from switchboard.domain.cascade import Embed, Predict, step
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.formats import canonical_json, structured
-from switchboard.domain.models import (
-    Candidate,
-    CascadeState,
-    ChatRequest,
-    JudgeTask,
-    ModelEntry,
-    TierResult,
-    Usage,
-    Verdict,
-)
+from switchboard.domain.requests import ChatRequest
+from switchboard.domain.state import Candidate, CascadeState, JudgeTask, TierResult, Usage, Verdict
 from switchboard.domain.verdicts import (
     LOGPROB_CHOICES,
     VERDICT_CHOICES,

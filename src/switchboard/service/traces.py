@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from switchboard.domain.models import CascadeState
+from switchboard.domain.state import CascadeState
 from switchboard.ports import Trace, TraceStore
 
 

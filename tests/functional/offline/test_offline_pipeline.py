@@ -7,7 +7,7 @@ import pytest
 
 from switchboard import cli
 from switchboard.cli import offline as offline_cli
-from switchboard.domain.models import ModelEntry
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.taxonomy import Category
 from switchboard.local.seed import load_taxonomy
 from switchboard.offline.artifacts import catalog_items, load_artifacts, taxonomy_items, write_artifacts
@@ -153,7 +153,7 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     tasks (replay providers), returns the same model's answer at the same cost as the offline replay."""
     from switchboard.adapters.learned import OnnxLearnedRouter
     from switchboard.adapters.providers.replay import ReplayProviders
-    from switchboard.domain.models import ChatRequest, Message
+    from switchboard.domain.requests import ChatRequest, Message
     from switchboard.offline.evaluation.evaluate import deployed_outcomes
     from switchboard.service.router import RouterService
     from tests.support.fakes import (

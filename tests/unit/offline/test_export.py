@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from switchboard.domain.models import (
-    Attempt,
-    Candidate,
-    CascadeState,
-    ChatRequest,
-    Decision,
-    Message,
-    Plan,
-    TierSpec,
-)
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import Attempt, Candidate, CascadeState, Decision, Plan, TierSpec
 from switchboard.offline.export import COLUMNS, traces_from_items, training_rows, write_rows
 from switchboard.ports import Trace
 

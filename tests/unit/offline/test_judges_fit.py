@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from switchboard.domain.models import JudgePolicy
+from switchboard.domain.judging import JudgePolicy
 from switchboard.offline.judges import Collected, JudgeDataError, auroc, measure, replay, role_table
 
 MODELS = ("small", "big")

@@ -1,7 +1,7 @@
 import pytest
 
 from switchboard.adapters.providers.replay import ReplayProvider
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.offline.outcomes import load_outcomes
 from switchboard.ports import Provider, ProviderRejected
 from tests.support.offline_synth import prompt_text, write_parquet
@@ -33,7 +33,9 @@ def test_unknown_prompt_is_rejected(tmp_path):
 def test_replay_runs_through_the_service_tier_task_and_policy(tmp_path):
     """The request path's own tier task and cascade step, with recorded models behind the replay provider."""
     from switchboard.domain.cascade import step
-    from switchboard.domain.models import CascadeState, ChatRequest, JudgeSpec, Plan, TierSpec
+    from switchboard.domain.judging import JudgeSpec
+    from switchboard.domain.requests import ChatRequest
+    from switchboard.domain.state import CascadeState, Plan, TierSpec
     from switchboard.offline.artifacts import catalog_entries
     from switchboard.offline.replay import AgreementJudge
     from switchboard.service.tasks import run_tier

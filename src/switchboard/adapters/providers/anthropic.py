@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from switchboard.adapters.providers.redact import redact
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import Completion, ProviderUnavailable
 
 from .openai_compat import default_client, estimate_tokens, post_json

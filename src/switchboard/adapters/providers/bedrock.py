@@ -21,7 +21,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 from .anthropic import split_system

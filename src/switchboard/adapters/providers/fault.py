@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
     ProviderError,

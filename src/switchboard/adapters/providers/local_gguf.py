@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
     DeadlineExceeded,

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from switchboard.adapters.providers.redact import redact
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
     DeadlineExceeded,

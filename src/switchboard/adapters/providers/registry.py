@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from switchboard.domain.models import ModelEntry
+from switchboard.domain.catalog import ModelEntry
 from switchboard.ports import Provider, ProviderRejected
 
 _SECRETS: dict[str, str] = {}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from switchboard.domain.models import Message
+from switchboard.domain.requests import Message
 from switchboard.ports import Completion, ProviderRejected
 
 

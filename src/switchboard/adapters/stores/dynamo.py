@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
-from switchboard.domain.models import JudgePolicy, ModelEntry
+from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import ApiKey, StoreError, Trace
 

@@ -1,0 +1,158 @@
+"""What the judges of a cascade are and what their scores mean: judge kinds and roles, their
+calibration, and the measured judge policy (``switchboard train`` fits it; the planner applies it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+JudgeKind = Literal["llm_judge", "self_verify", "logprob", "confidence", "agreement", "verifier"]
+
+
+class Calibration(BaseModel):
+    """Monotone map from a raw aggregated score to P(correct), as fitted by ``switchboard train``.
+
+    Stored as the knots of a piecewise-linear function (isotonic regression output); the identity when
+    no knots are given.
+    """
+
+    xs: list[float] = Field(default_factory=list)
+    ys: list[float] = Field(default_factory=list)
+
+    def apply(self, score: float) -> float:
+        if not self.xs:
+            return score
+        xs, ys = self.xs, self.ys
+        if score <= xs[0]:
+            return ys[0]
+        if score >= xs[-1]:
+            return ys[-1]
+        for i in range(1, len(xs)):
+            if score <= xs[i]:
+                x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+                if x1 == x0:
+                    return y1
+                return y0 + (y1 - y0) * (score - x0) / (x1 - x0)
+        return ys[-1]  # pragma: no cover - loop always returns
+
+
+# Judge roles of a ``JudgePolicy``, relative to the answering model: the model itself, or an independent one.
+JudgeRole = Literal["self_verify", "logprob", "confidence", "llm_judge", "logprob_other"]
+# Every judge role, in the order reports list them: the one list (``collect`` records each, ``train``
+# measures each, the planner maps each to a ``JudgeSpec``).
+JUDGE_ROLES: tuple[JudgeRole, ...] = get_args(JudgeRole)
+
+
+class JudgeRegion(BaseModel):
+    """The prompts one part of a judge measurement was made on, and what was measured there.
+
+    A judge's accuracy is a property of the prompts it was measured on: the answering model's confidence
+    separates its right answers from its wrong ones on science questions (AUROC 0.77 for the local 1.5B)
+    and not at all on pronoun puzzles (0.39). A region is the mean routing embedding (``centroid``) of one
+    category of the collected prompts and the least cosine similarity (``min_similarity``) at which a
+    prompt still counts as one of them (a low percentile of its own training prompts); within it the
+    region's judges, calibration, bar and skipped models apply (``JudgePolicy.scoped``).
+    """
+
+    name: str = Field(min_length=1)
+    centroid: list[float] = Field(min_length=1)
+    min_similarity: float = Field(ge=-1.0, le=1.0)
+    judges: list[JudgeRole] = Field(default_factory=list)  # empty: the policy's judges
+    calibration: dict[str, Calibration] = Field(default_factory=dict)
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    skip: list[str] = Field(default_factory=list)
+    measured: dict[str, Any] = Field(default_factory=dict)
+
+
+# ``JudgePolicy.locate``'s centroid index per ``regions`` list (kept with the list, so an id is never reused
+# while cached): built once per loaded policy, not per request; outside the model so equality ignores it
+_REGION_INDEXES: dict[int, tuple[list[JudgeRegion], Any]] = {}
+
+
+class JudgePolicy(BaseModel):
+    """Which judges check a tier's answer and what their score means, as measured: fitted by
+    ``switchboard train`` from verdicts that ``switchboard collect`` recorded on labelled prompts.
+
+    ``calibration`` maps the judges' combined score (``aggregate_confidence``'s mean) to P(correct), per
+    answering model (``"*"``: pooled over the measured models). A tier whose model has no calibration
+    here is judged by these judges uncalibrated, and so never returns a verified answer.
+
+    With ``regions`` the measurement is local: a prompt inside a region (``locate``) is judged with that
+    region's calibration, bar and skips; a prompt outside every region is like none the judges were
+    measured on, so its answers are judged uncalibrated and never verified (``scoped``).
+    """
+
+    judges: list[JudgeRole] = Field(min_length=1)
+    self_verify_samples: int = Field(default=3, ge=1, le=16)
+    calibration: dict[str, Calibration] = Field(default_factory=dict)
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Models not worth a tier of their own under these judges: on the training prompts the cascade through
+    # them was no more accurate than going straight to a stronger model, and slower. The planner drops them
+    # from a plan that has such a model (measured, not skipped); a caller can still pin them.
+    skip: list[str] = Field(default_factory=list)
+    measured: dict[str, Any] = Field(default_factory=dict)
+    regions: list[JudgeRegion] = Field(default_factory=list)
+
+    def calibration_for(self, model: str) -> Calibration | None:
+        return self.calibration.get(model) or self.calibration.get("*")
+
+    def locate(self, embedding: Any) -> str | None:
+        """The region a prompt's routing embedding falls in: the nearest centroid (the taxonomy's
+        ``CentroidIndex``), if the prompt is at least that region's ``min_similarity`` to it; None when
+        there are no regions, it is in none, or the embedding is another encoder's."""
+        if not self.regions:
+            return None
+        import numpy as np
+
+        from .taxonomy import CentroidIndex, TaxonomyMismatch
+
+        cached = _REGION_INDEXES.get(id(self.regions))
+        if cached is None or cached[0] is not self.regions:
+            if len(_REGION_INDEXES) >= 8:
+                _REGION_INDEXES.clear()
+            cached = _REGION_INDEXES[id(self.regions)] = (self.regions, CentroidIndex(self.regions))
+        index: CentroidIndex[JudgeRegion] = cached[1]
+        vector = np.asarray(embedding, dtype=np.float32).ravel()
+        norm = float(np.linalg.norm(vector))
+        try:
+            match = index.nearest(vector / norm if norm > 0 else vector)
+        except TaxonomyMismatch:
+            return None  # measured with another encoder: the prompt is like none of its prompts
+        return match.category if match.similarity >= index.get(match.category).min_similarity else None
+
+    def scoped(self, region: str | None) -> JudgePolicy:
+        """The policy as it applies to a prompt located in ``region`` (``locate``): that region's judges,
+        calibration, bar, skips and measured separation; outside every region, no calibration (the
+        judges still decide escalation, as measured over all prompts, but verify nothing). A policy
+        without regions applies everywhere as it is."""
+        if not self.regions:
+            return self
+        for r in self.regions:
+            if r.name == region:
+                return self.model_copy(update={
+                    "judges": list(r.judges or self.judges), "calibration": dict(r.calibration),
+                    "threshold": r.threshold, "skip": list(r.skip),
+                    "measured": {**self.measured, **r.measured}, "regions": []})
+        return self.model_copy(update={"calibration": {}, "regions": []})
+
+    def covers(self, model: str) -> bool:
+        """Whether these judges and this bar were measured on ``model``'s answers: calibrated for it, or
+        measured and found unable to verify it (then they still decide its escalation, as measured)."""
+        return self.calibration_for(model) is not None or model in (self.measured.get("train_auroc") or {})
+
+
+class JudgeSpec(BaseModel):
+    """A judge to run on a tier's candidate. ``model`` is None for judges that need no model."""
+
+    kind: JudgeKind
+    model: str | None = None
+    samples: int = Field(default=1, ge=1, le=16)
+    weight: float = Field(default=1.0, gt=0.0)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.model}" if self.model else self.kind
+
+

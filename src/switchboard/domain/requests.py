@@ -1,0 +1,93 @@
+"""What a caller asks for, after the HTTP layer validated it: the conversation, its limits and
+its structured-output constraints (a response format, tools).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Role
+    content: str
+
+
+class ResponseFormat(BaseModel):
+    """What the caller asked the answer to be (OpenAI's ``response_format``; ``domain.formats`` checks it).
+    ``json_schema`` is the JSON Schema of a ``json_schema`` request."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: Literal["json_object", "json_schema"]
+    name: str | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    def openai(self) -> dict[str, Any]:
+        """The OpenAI ``response_format`` object (sent to providers that take one)."""
+        if self.type == "json_object":
+            return {"type": "json_object"}
+        return {"type": "json_schema", "json_schema": {"name": self.name or "answer",
+                                                        "schema": self.json_schema or {}}}
+
+
+class Tool(BaseModel):
+    """A function the caller offers the model (OpenAI's ``tools[].function``); ``parameters`` is the JSON
+    Schema of its arguments."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolUse(BaseModel):
+    """The tools of a request and how they may be used: ``choice`` ``auto`` (a call or text) or
+    ``required`` (at least one call); ``named``: the one tool every call must be to (``tool_choice`` naming
+    a function - kept apart from the mode, since a tool may be called "auto"); ``parallel``: more than one
+    call in an answer."""
+
+    tools: list[Tool] = Field(min_length=1)
+    choice: Literal["auto", "required"] = "auto"
+    named: str | None = None
+    parallel: bool = True
+
+    @property
+    def text_allowed(self) -> bool:
+        return self.choice == "auto" and self.named is None
+
+    def describe(self) -> str:
+        return f"function {self.named!r}" if self.named is not None else repr(self.choice)
+
+
+class ChatRequest(BaseModel):
+    """What a caller asks for, after validation (the HTTP layer maps its own schema onto this)."""
+
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int = Field(default=256, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_cost_usd: float | None = Field(default=None, ge=0.0)
+    quality: float | None = Field(default=None, ge=0.0, le=1.0)
+    profile: str | None = None  # a named operating point of the trained dial (economy, balanced, best)
+    # Up to 4 sequences the answer ends before (OpenAI's ``stop``): the text is cut at the first one.
+    stop: list[str] = Field(default_factory=list, max_length=4)
+    user: str | None = Field(default=None, max_length=256)  # the caller's end-user id, kept in the trace
+    key_id: str | None = None  # the API key the request came with (its public id), kept in the trace
+    # JSON answers (``domain.formats``): every model is told, and an answer that fails the check is never
+    # returned; the format's instruction is already in ``messages``
+    response_format: ResponseFormat | None = None
+    # Tools the model may call (``domain.formats``: a JSON protocol every model is told and constrained to
+    # where it can be; every call's arguments are checked against the tool's schema before it is returned)
+    tool_use: ToolUse | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The text the router embeds: the last user message (the question being asked now)."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.content
+        return self.messages[-1].content

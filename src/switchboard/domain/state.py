@@ -1,0 +1,217 @@
+"""The cascade's state and the models inside it: the plan (tiers, judges, bars), candidates,
+verdicts, attempts and the decision.
+
+Everything that crosses a state of the cascade state machine is one of these models serialised with
+``model_dump(mode="json")``; handlers parse their event into them and never pass raw dicts inward.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .judging import Calibration, JudgeKind, JudgeSpec
+from .requests import ChatRequest
+
+Action = Literal["accept", "escalate", "stop"]
+RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
+
+
+class TierSpec(BaseModel):
+    """One rung of the cascade: the model to call, the judges of its answer and the bar to accept it.
+
+    ``est_cost_usd`` is the planner's upper estimate of this tier (model call plus judges), used by the
+    policy to stop before a tier that would break the request's budget.
+    """
+
+    model: str
+    judges: list[JudgeSpec] = Field(default_factory=list)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.01)  # above 1: never accepted (escalate)
+    # How many judges must state a verdict for the tier to be accepted (None: every judge). A dial plan's
+    # quorum is its verifier's verdict with every agreement judge's answer bought.
+    quorum: int | None = Field(default=None, ge=0)
+    est_cost_usd: float = Field(default=0.0, ge=0.0)
+    # The measured map from this tier's judge score to P(correct) (a ``JudgePolicy``'s, fitted on collected
+    # verdicts). Without one the judges' accuracy is unknown: the tier may still accept, never as verified.
+    calibration: Calibration | None = None
+
+
+class Fusion(BaseModel):
+    """How the decide task scores a dial plan's tiers (EMAFusion): the learned verifier over every answer
+    bought so far, then ``aggregate_confidence`` with the trained ``weights`` and ``calibration``.
+
+    ``models`` is the verifier's model order and ``router_p`` the learned router's P(correct) of each for
+    this prompt (verifier features); ``verifier_sha256`` names the verifier the calibration belongs to
+    (a decide task without it treats the plan as unverifiable); ``own_last`` makes the final tier put
+    forward its own answer instead of the fused one.
+    """
+
+    models: list[str] = Field(min_length=1)
+    router_p: list[float]
+    own_last: bool = False
+    weights: dict[str, float] = Field(default_factory=dict)
+    calibration: Calibration = Field(default_factory=Calibration)
+    verifier_sha256: str | None = None
+    text_similarity_bar: float = 0.85  # cosine similarity at which two free-text answers agree
+
+
+class Plan(BaseModel):
+    """The cascade the router builds for one request: ordered tiers and how it chose them."""
+
+    tiers: list[TierSpec] = Field(min_length=1)
+    route: RouteKind = "default"
+    category: str | None = None
+    similarity: float | None = None
+    max_cost_usd: float | None = None
+    profile: str | None = None
+    point: str | None = None
+    fusion: Fusion | None = None
+    # The region of the judge policy the prompt fell in (``JudgePolicy.locate``): whose calibration and bar
+    # its tiers carry; None outside every region, or with a policy measured without regions.
+    judge_region: str | None = None
+    # The most UTF-8 bytes an answer may take in the state (the router sizes it so the state fits Step
+    # Functions' 256 KB); the tasks clip a longer answer and mark it.
+    answer_bytes_cap: int | None = None
+
+    @field_validator("tiers")
+    @classmethod
+    def _models_distinct(cls, tiers: list[TierSpec]) -> list[TierSpec]:
+        models = [t.model for t in tiers]
+        if len(set(models)) != len(models):
+            raise ValueError(f"a plan must not repeat a model: {models}")
+        return tiers
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Candidate(BaseModel):
+    """One model's answer to the request. ``key`` is its comparable answer (``domain.answers``: an option
+    letter, a number, canonical code, normalised text; None when none could be read); ``reused`` marks an
+    answer bought earlier in the same request (by a judge), which costs nothing again."""
+
+    model: str
+    text: str
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    finish_reason: str | None = None
+    key: str | None = None
+    reused: bool = False
+    clipped: bool = False  # the text was cut to the room the cascade state has for an answer
+    # the answering call's mean token log-probability, where the provider returned it (the ``confidence``
+    # judge reads it: the model's own certainty in what it said, at no extra call)
+    mean_logprob: float | None = None
+
+
+class Verdict(BaseModel):
+    """One judge's opinion of a candidate. ``score`` is P(correct) in [0, 1]; None means abstained.
+
+    An agreement judge solves the prompt itself: ``answer_key`` is its answer, and ``answer`` carries the
+    answer it bought from the judge task to the decide task, which files it under the state's ``answers``
+    (so it is never bought twice) and drops it from the verdict.
+    """
+
+    judge: str
+    kind: JudgeKind
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    usage: Usage = Field(default_factory=Usage)  # tokens the judge was billed for (all its samples)
+    detail: str = ""
+    answer_key: str | None = None
+    answer: Candidate | None = None
+    failed: bool = False  # the judge could not run (its model failed, the task crashed): not a verdict
+
+    @property
+    def abstained(self) -> bool:
+        return self.score is None
+
+
+class Attempt(BaseModel):
+    """What happened at one tier: the candidate (or the error) and the verdicts on it.
+
+    ``answer_model`` is the model whose answer this attempt puts forward: the tier's own, or with fusion
+    the representative of the answer the verifier scores highest among every answer bought so far.
+    """
+
+    tier: int
+    model: str
+    candidate: Candidate | None = None
+    error: str | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    confidence: float | None = None
+    # whether ``confidence`` is a measured P(correct) (calibrated judges, or a dial's verifier) or a raw score
+    measured: bool = False
+    answer_model: str | None = None
+    answer_key: str | None = None
+    # why the answer this attempt puts forward can never be returned (it broke the request's
+    # ``response_format``); the attempt is then a failed tier whose call was still paid for
+    rejected: str | None = None
+
+    @property
+    def cost_usd(self) -> float:
+        own = self.candidate.cost_usd if self.candidate else 0.0
+        return own + sum(v.cost_usd for v in self.verdicts)
+
+
+class Decision(BaseModel):
+    action: Action
+    reason: str
+    confidence: float | None = None
+    answer_tier: int | None = None
+    answer_model: str | None = None
+    verified: bool = False
+
+
+class CascadeState(BaseModel):
+    """The state that flows through the cascade state machine (execution input and every state's output).
+
+    ``current`` holds the raw output of the tier task (a ``TierResult``) or the error object Step Functions'
+    Catch put there; ``verdicts`` of the judges' Map sit inside it. ``decide`` folds it into ``attempts``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: str
+    request: ChatRequest
+    plan: Plan
+    tier: int = 0
+    attempts: list[Attempt] = Field(default_factory=list)
+    answers: dict[str, Candidate] = Field(default_factory=dict)
+    spent_usd: float = 0.0
+    # When the request must be answered by (epoch seconds): every provider call is bounded by it, and the
+    # policy does not escalate when too little of it is left.
+    deadline: float | None = None
+    decision: Decision | None = None
+    current: dict | None = None
+    # The first tier's answer, already bought by the router while it streamed the tokens to the caller: the
+    # tier task files it (cost and all) instead of calling the model again.
+    streamed: Candidate | None = None
+    # Set by the state machine when the Record task failed: the router then writes the trace itself.
+    record_error: dict | None = None
+
+
+class TierResult(BaseModel):
+    """Output of the tier task: the candidate and the judges to run on it (a Map iterates over them)."""
+
+    tier: int
+    candidate: Candidate
+    judges: list[JudgeSpec]
+
+
+class JudgeTask(BaseModel):
+    """Input of one judge task (one item of the judges' Map). ``answers`` are those bought so far in the
+    request: an agreement judge whose model already answered reuses that answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    judge: JudgeSpec
+    request: ChatRequest
+    candidate: Candidate
+    answers: dict[str, Candidate] = Field(default_factory=dict)
+    deadline: float | None = None  # the request's deadline (epoch seconds)
+    answer_bytes_cap: int | None = None  # the plan's cap on an answer's size in the state
