@@ -30,6 +30,7 @@ from switchboard.adapters.providers import local_gguf  # noqa: E402
 from switchboard.adapters.providers.gguf_store import KNOWN_MODELS, ensure_model, model_path  # noqa: E402
 from switchboard.adapters.providers.local_gguf import LocalGGUF, default_threads  # noqa: E402
 from switchboard.domain.requests import Message  # noqa: E402
+from switchboard.ports import CompletionRequest  # noqa: E402
 
 PROMPT = "Write a Python function that checks whether a number is prime. Include a docstring."
 MAX_TOKENS = 64
@@ -45,12 +46,12 @@ def bench_model(name: str, runs: int, threads: int, pull: bool) -> dict:
     provider = LocalGGUF(path, n_ctx=N_CTX, n_threads=threads)
     load_s = provider.load()
     messages = [Message(role="user", content=PROMPT)]
-    provider.complete(messages, max_tokens=8, temperature=0.0)  # warm-up: first-call allocations
+    provider.complete(CompletionRequest(messages, max_tokens=8, temperature=0.0))  # warm-up: first-call allocations
 
     e2e, outputs = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        completion = provider.complete(messages, max_tokens=MAX_TOKENS, temperature=0.0)
+        completion = provider.complete(CompletionRequest(messages, max_tokens=MAX_TOKENS, temperature=0.0))
         wall = time.perf_counter() - started
         e2e.append(completion.output_tokens / wall)
         outputs.append(completion.output_tokens)

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from switchboard.ports import CompletionRequest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src")]
 
@@ -159,8 +161,8 @@ def run_warm(questions: list[str], max_tokens: int, asks: int) -> tuple[list[dic
         for question in questions:
             started = time.perf_counter()
             # seeded: llama.cpp's prompt cache is bypassed, so the question asked above is not served from it
-            completion = provider.complete([Message(role="user", content=question)], max_tokens=max_tokens,
-                                           temperature=0.0, seed=0)
+            completion = provider.complete(CompletionRequest([Message(role="user", content=question)], max_tokens=max_tokens,
+                                           temperature=0.0, seed=0))
             singles.append({"question": question, "model": strongest.model_id,
                             "seconds": round(time.perf_counter() - started, 3), "answer": completion.text,
                             "finish_reason": completion.finish_reason})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -77,24 +77,37 @@ class Completion:
     mean_logprob: float | None = None
 
 
-@runtime_checkable
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One call to a model, as a value: every provider adapter and every fake reads the same fields, so
+    none can drift from the others on a parameter.
+
+    ``max_tokens`` bounds the answer. ``deadline`` (epoch seconds) bounds the whole call: past it the
+    provider raises ``DeadlineExceeded``. ``choices`` asks for a reply that is exactly one of these
+    strings, where the provider can constrain its output (others ignore it). ``top_logprobs`` asks for
+    the first token's most likely alternatives (providers that cannot give them leave
+    ``first_token_logprobs`` empty). ``response_format`` (OpenAI's object) asks for JSON where the
+    provider has a JSON mode; others ignore it (the request's messages say it too, and the cascade checks
+    every answer: ``domain.formats``). ``on_delta`` is called with each piece of the answer's text as the
+    model produces it, by providers that stream; others never call it (the caller then has the text when
+    ``complete`` returns). It must not raise."""
+
+    messages: Sequence[Message]
+    max_tokens: int
+    temperature: float = 0.0
+    seed: int | None = None
+    deadline: float | None = None
+    choices: Sequence[str] | None = None
+    top_logprobs: int | None = None
+    response_format: dict[str, Any] | None = None
+    on_delta: Callable[[str], None] | None = None
+
+
 class Provider(Protocol):
     """Produces one chat completion. Implementations take injected clients and never log secrets."""
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
-        """One completion of at most ``max_tokens`` tokens. ``deadline`` (epoch seconds) bounds the whole
-        call: past it the provider raises ``DeadlineExceeded``. ``choices`` asks for a reply that is
-        exactly one of these strings, where the provider can constrain its output (others ignore it).
-        ``top_logprobs`` asks for the first token's most likely alternatives (providers that cannot give
-        them leave ``first_token_logprobs`` empty). ``response_format`` (OpenAI's object) asks for JSON
-        where the provider has a JSON mode; others ignore it (the request's messages say it too, and the
-        cascade checks every answer: ``domain.formats``). ``on_delta`` is called with each piece of the
-        answer's text as the model produces it, by providers that stream (local GGUF); others never call
-        it (the caller then has the text when ``complete`` returns). It must not raise."""
+    def complete(self, request: CompletionRequest) -> Completion:
+        """One completion of ``request`` (see ``CompletionRequest`` for what each field asks)."""
         ...
 
 

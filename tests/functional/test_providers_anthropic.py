@@ -6,7 +6,7 @@ import pytest
 
 from switchboard.adapters.providers.anthropic import AnthropicMessages
 from switchboard.domain.requests import Message
-from switchboard.ports import ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import CompletionRequest, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from tests.support.fake_openai_server import FakeOpenAIServer
 
 MESSAGES = [
@@ -31,14 +31,14 @@ def provider(server, **kw) -> AnthropicMessages:
 
 def test_ok_response_text_usage_and_stop_reason_are_parsed(server):
     server.reply = "6"
-    completion = provider(server).complete(MESSAGES, max_tokens=8, temperature=0.0)
+    completion = provider(server).complete(CompletionRequest(MESSAGES, max_tokens=8, temperature=0.0))
     assert completion.text == "6"
     assert (completion.input_tokens, completion.output_tokens) == (11, 3)
     assert completion.finish_reason == "stop"  # end_turn, in the OpenAI vocabulary
 
 
 def test_system_goes_top_level_and_same_role_turns_are_merged(server):
-    provider(server).complete(MESSAGES, max_tokens=8, temperature=1.5, seed=3)
+    provider(server).complete(CompletionRequest(MESSAGES, max_tokens=8, temperature=1.5, seed=3))
     [request] = server.requests
     assert request.path == "/v1/messages"
     assert request.headers["x-api-key"] == "sk-ant-secret"
@@ -64,13 +64,13 @@ def test_system_goes_top_level_and_same_role_turns_are_merged(server):
 def test_failure_maps_to_provider_error_class(server, behaviour, error):
     server.behaviour = behaviour
     with pytest.raises(error):
-        provider(server).complete(MESSAGES, max_tokens=8, temperature=0.0)
+        provider(server).complete(CompletionRequest(MESSAGES, max_tokens=8, temperature=0.0))
 
 
 def test_slow_server_raises_provider_timeout(server):
     server.behaviour = "slow"
     with pytest.raises(ProviderTimeout):
-        provider(server, timeout_s=0.3).complete(MESSAGES, max_tokens=8, temperature=0.0)
+        provider(server, timeout_s=0.3).complete(CompletionRequest(MESSAGES, max_tokens=8, temperature=0.0))
 
 
 def test_api_key_is_hidden_from_repr_and_errors(server):
@@ -78,5 +78,5 @@ def test_api_key_is_hidden_from_repr_and_errors(server):
     p = provider(server, api_key="sk-ant-hidden")
     assert "sk-ant-hidden" not in repr(p)
     with pytest.raises(ProviderRejected) as info:
-        p.complete(MESSAGES, max_tokens=8, temperature=0.0)
+        p.complete(CompletionRequest(MESSAGES, max_tokens=8, temperature=0.0))
     assert "sk-ant-hidden" not in str(info.value)

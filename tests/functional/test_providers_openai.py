@@ -10,6 +10,7 @@ import pytest
 from switchboard.adapters.providers.openai_compat import OpenAICompatible
 from switchboard.domain.requests import Message
 from switchboard.ports import (
+    CompletionRequest,
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
@@ -27,7 +28,7 @@ def server():
 
 def complete(provider: OpenAICompatible, **kw):
     max_tokens, temperature = kw.pop("max_tokens", 16), kw.pop("temperature", 0.0)
-    return provider.complete(MESSAGES, max_tokens=max_tokens, temperature=temperature, **kw)
+    return provider.complete(CompletionRequest(MESSAGES, max_tokens=max_tokens, temperature=temperature, **kw))
 
 
 def test_ok_response_is_parsed_into_text_usage_and_finish_reason(server):

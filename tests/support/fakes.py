@@ -13,7 +13,15 @@ from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.state import CascadeState, JudgeTask
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import ApiKey, Completion, ExecutionOutcome, ProviderUnavailable, StoreError, Trace
+from switchboard.ports import (
+    ApiKey,
+    Completion,
+    CompletionRequest,
+    ExecutionOutcome,
+    ProviderUnavailable,
+    StoreError,
+    Trace,
+)
 from switchboard.service.tasks import run_decide, run_judge, run_tier
 
 
@@ -129,11 +137,11 @@ class ScriptedProvider:
         self.mean_logprob = mean_logprob
         self.calls = 0
 
-    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
-                 top_logprobs=None, response_format=None, on_delta=None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         self.calls += 1
         if self.error is not None:
             raise self.error
+        messages, top_logprobs = request.messages, request.top_logprobs
         text = self.reply(messages)
         return Completion(text=text, input_tokens=sum(len(m.content) for m in messages) // 4,
                           output_tokens=max(1, len(text) // 4), finish_reason="stop",

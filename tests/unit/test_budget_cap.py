@@ -12,7 +12,7 @@ from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.costs import call_bound, input_token_bound
 from switchboard.domain.planner import BudgetTooSmall
 from switchboard.domain.requests import ChatRequest, Message
-from switchboard.ports import Completion
+from switchboard.ports import Completion, CompletionRequest
 from switchboard.service.router import RouterService
 from tests.support.fakes import (
     FakeEncoder,
@@ -34,8 +34,8 @@ class WorstCaseProvider:
     def __init__(self, verdict: str) -> None:
         self.verdict, self.calls = verdict, 0
 
-    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
-                 response_format=None, on_delta=None):
+    def complete(self, request: CompletionRequest):
+        messages, max_tokens = request.messages, request.max_tokens
         self.calls += 1
         judging = "<<<ANSWER" in messages[-1].content
         text = self.verdict if judging else "答" * max_tokens

@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 
 from switchboard.adapters.providers.bedrock import BedrockConverse
 from switchboard.domain.requests import Message
-from switchboard.ports import ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import CompletionRequest, ProviderRejected, ProviderTimeout, ProviderUnavailable
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 MESSAGES = [Message(role="system", content="Be terse."), Message(role="user", content="What is 2+2?")]
@@ -39,7 +39,7 @@ def test_system_goes_to_system_param_and_inference_config_is_set(client):
     }
     with Stubber(client) as stub:
         stub.add_response("converse", ok_response(), expected)
-        completion = BedrockConverse(MODEL, client=client).complete(MESSAGES, max_tokens=16, temperature=0.2)
+        completion = BedrockConverse(MODEL, client=client).complete(CompletionRequest(MESSAGES, max_tokens=16, temperature=0.2))
         stub.assert_no_pending_responses()
     assert completion.text == "4"
     assert (completion.input_tokens, completion.output_tokens) == (12, 1)
@@ -51,8 +51,8 @@ def test_no_system_message_omits_system_param_and_max_tokens_stop_is_length(clie
                 "inferenceConfig": {"maxTokens": 4, "temperature": 0.0}}
     with Stubber(client) as stub:
         stub.add_response("converse", ok_response("Hello", "max_tokens"), expected)
-        completion = BedrockConverse(MODEL, client=client).complete([Message(role="user", content="hi")],
-                                                                    max_tokens=4, temperature=0.0)
+        completion = BedrockConverse(MODEL, client=client).complete(CompletionRequest([Message(role="user", content="hi")],
+                                                                    max_tokens=4, temperature=0.0))
     assert completion.finish_reason == "length"
 
 
@@ -70,7 +70,7 @@ def test_client_error_code_maps_to_provider_error_class(client, code, status, er
         stub.add_client_error("converse", service_error_code=code, service_message="nope",
                               http_status_code=status)
         with pytest.raises(error, match=code):
-            BedrockConverse(MODEL, client=client).complete(MESSAGES, max_tokens=16, temperature=0.0)
+            BedrockConverse(MODEL, client=client).complete(CompletionRequest(MESSAGES, max_tokens=16, temperature=0.0))
 
 
 def test_read_timeout_raises_provider_timeout():
@@ -79,7 +79,7 @@ def test_read_timeout_raises_provider_timeout():
             raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com")
 
     with pytest.raises(ProviderTimeout):
-        BedrockConverse(MODEL, client=TimingOut()).complete(MESSAGES, max_tokens=16, temperature=0.0)
+        BedrockConverse(MODEL, client=TimingOut()).complete(CompletionRequest(MESSAGES, max_tokens=16, temperature=0.0))
 
 
 def test_response_without_output_message_raises_provider_unavailable():
@@ -88,7 +88,7 @@ def test_response_without_output_message_raises_provider_unavailable():
             return {"stopReason": "end_turn", "usage": {}}
 
     with pytest.raises(ProviderUnavailable, match="no output message"):
-        BedrockConverse(MODEL, client=Empty()).complete(MESSAGES, max_tokens=16, temperature=0.0)
+        BedrockConverse(MODEL, client=Empty()).complete(CompletionRequest(MESSAGES, max_tokens=16, temperature=0.0))
 
 
 class _StreamingClient:
@@ -111,8 +111,8 @@ def test_a_streamed_answer_is_handed_out_piece_by_piece_and_assembled():
                                {"messageStop": {"stopReason": "end_turn"}},
                                {"metadata": {"usage": {"inputTokens": 9, "outputTokens": 3}}}])
     pieces: list[str] = []
-    completion = BedrockConverse("amazon.nova-micro-v1:0", client=client).complete(
-        [Message(role="user", content="Capital of France?")], max_tokens=8, temperature=0.0, on_delta=pieces.append)
+    completion = BedrockConverse("amazon.nova-micro-v1:0", client=client).complete(CompletionRequest(
+        [Message(role="user", content="Capital of France?")], max_tokens=8, temperature=0.0, on_delta=pieces.append))
     assert pieces == ["Par", "is."] and completion.text == "Paris." and completion.finish_reason == "stop"
     assert (completion.input_tokens, completion.output_tokens) == (9, 3)
     assert client.requests[0]["modelId"] == "amazon.nova-micro-v1:0"
@@ -124,5 +124,5 @@ def test_a_streamed_answer_is_handed_out_piece_by_piece_and_assembled():
 ])
 def test_a_stream_that_breaks_is_a_provider_failure_not_a_short_answer(events):
     with pytest.raises(ProviderUnavailable, match="stream"):
-        BedrockConverse("m", client=_StreamingClient(events)).complete(
-            [Message(role="user", content="q")], max_tokens=8, temperature=0.0, on_delta=lambda text: None)
+        BedrockConverse("m", client=_StreamingClient(events)).complete(CompletionRequest(
+            [Message(role="user", content="q")], max_tokens=8, temperature=0.0, on_delta=lambda text: None))

@@ -15,7 +15,7 @@ from switchboard.adapters.providers.registry import ProviderRegistry, build_prov
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.requests import Message
 from switchboard.ports import (
-    Provider,
+    CompletionRequest,
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
@@ -67,14 +67,14 @@ def test_local_gguf_entry_resolves_known_model_name_through_model_store(tmp_path
 def test_local_gguf_missing_file_fails_on_call_with_pull_hint(tmp_path):
     provider = build_provider(entry("local_gguf", "qwen2.5-coder-0.5b-instruct-q4_k_m"), model_dir=tmp_path)
     with pytest.raises(ProviderRejected, match="model file not found.*switchboard models pull"):
-        provider.complete(HI, max_tokens=4, temperature=0.0)
+        provider.complete(CompletionRequest(HI, max_tokens=4, temperature=0.0))
 
 
 def test_local_gguf_file_that_is_not_gguf_is_rejected_with_hint(tmp_path: Path):
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"<html>not a model</html>")
     with pytest.raises(ProviderRejected, match="not a GGUF file"):
-        LocalGGUF(bogus).complete(HI, max_tokens=4, temperature=0.0)
+        LocalGGUF(bogus).complete(CompletionRequest(HI, max_tokens=4, temperature=0.0))
 
 
 def test_local_gguf_unknown_model_name_is_rejected():
@@ -97,10 +97,10 @@ def test_unknown_provider_is_rejected():
                                          ("4xx", ProviderRejected)])
 def test_fault_entry_always_raises_its_mode_error(mode, error):
     provider = build_provider(entry("fault", mode))
-    assert isinstance(provider, FaultInjecting) and isinstance(provider, Provider)
+    assert isinstance(provider, FaultInjecting)
     for _ in range(2):
         with pytest.raises(error, match="injected fault"):
-            provider.complete(HI, max_tokens=4, temperature=0.0)
+            provider.complete(CompletionRequest(HI, max_tokens=4, temperature=0.0))
     assert provider.calls == 2
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from switchboard.ports import Completion, ProviderTimeout
+from switchboard.ports import Completion, CompletionRequest, ProviderTimeout
 from switchboard.service.api import KEEP_ALIVE, ChatCompletionRequest
 from switchboard.service.errors import CascadeFailed
 from switchboard.service.router import RouterService
@@ -32,8 +32,8 @@ class Streaming:
     def __init__(self, fail_after: int | None = None, fail_times: int = 1, pause: float = 0.0) -> None:
         self.fail_after, self.fail_times, self.pause, self.answers = fail_after, fail_times, pause, 0
 
-    def complete(self, messages, *, max_tokens, temperature, seed=None, deadline=None, choices=None,
-                 top_logprobs=None, response_format=None, on_delta=None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
+        messages, on_delta = request.messages, request.on_delta
         time.sleep(self.pause)
         if "<<<ANSWER" in messages[-1].content:
             return Completion(text="VERDICT: CORRECT", input_tokens=50, output_tokens=4, finish_reason="stop")

@@ -25,8 +25,8 @@ class Metered(ScriptedProvider):
         super().__init__(reply)
         self.billed: list[tuple[int, int]] = []
 
-    def complete(self, messages, **kwargs):  # noqa: ANN001, ANN003, ANN201
-        completion = super().complete(messages, **kwargs)
+    def complete(self, request):  # noqa: ANN001, ANN201
+        completion = super().complete(request)
         self.billed.append((completion.input_tokens, completion.output_tokens))
         return completion
 

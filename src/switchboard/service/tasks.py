@@ -31,7 +31,14 @@ from switchboard.domain.verdicts import (
     self_verify_messages,
     share_positive,
 )
-from switchboard.ports import Completion, DeadlineExceeded, ProviderRejected, ProviderSource, Verifier
+from switchboard.ports import (
+    Completion,
+    CompletionRequest,
+    DeadlineExceeded,
+    ProviderRejected,
+    ProviderSource,
+    Verifier,
+)
 
 log = logging.getLogger(__name__)
 SELF_VERIFY_TEMPERATURE = 0.7
@@ -77,9 +84,9 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
     provider = providers.provider_for(entry)
     fmt = structured(request.response_format, request.tool_use)
     started = time.perf_counter()
-    completion = provider.complete(request.messages, max_tokens=request.max_tokens,
-                                   temperature=request.temperature, deadline=deadline,
-                                   response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta)
+    completion = provider.complete(CompletionRequest(
+        request.messages, max_tokens=request.max_tokens, temperature=request.temperature, deadline=deadline,
+        response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta))
     if request.stop:
         completion = cut_at_stop(completion, request.stop)
     candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
@@ -158,8 +165,9 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     usage = Usage()
     for _ in range(samples):
         try:
-            completion = provider.complete(messages, max_tokens=VERDICT_MAX_TOKENS, temperature=temperature,
-                                           deadline=task.deadline, choices=VERDICT_CHOICES)
+            completion = provider.complete(CompletionRequest(messages, max_tokens=VERDICT_MAX_TOKENS,
+                                                             temperature=temperature, deadline=task.deadline,
+                                                             choices=VERDICT_CHOICES))
         except DeadlineExceeded as exc:
             failures.append(type(exc).__name__)
             break  # no time for more samples
@@ -193,8 +201,8 @@ def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provide
                                       task.candidate.finish_reason == "length",
                                       answer_limit=answer_field_limit(task.request.max_tokens),
                                       conversation=task.request.messages)
-    completion = provider.complete(messages, max_tokens=1, temperature=0.0, deadline=task.deadline,
-                                   choices=LOGPROB_CHOICES, top_logprobs=LOGPROB_ALTERNATIVES)
+    completion = provider.complete(CompletionRequest(messages, max_tokens=1, temperature=0.0, deadline=task.deadline,
+                                                     choices=LOGPROB_CHOICES, top_logprobs=LOGPROB_ALTERNATIVES))
     cost = entry.price.cost(completion.input_tokens, completion.output_tokens)
     score = logprob_score(completion.first_token_logprobs)
     if score is None:

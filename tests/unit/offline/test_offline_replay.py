@@ -3,17 +3,16 @@ import pytest
 from switchboard.adapters.providers.replay import ReplayProvider
 from switchboard.domain.requests import Message
 from switchboard.offline.outcomes import load_outcomes
-from switchboard.ports import Provider, ProviderRejected
+from switchboard.ports import CompletionRequest, ProviderRejected
 from tests.support.offline_synth import prompt_text, write_parquet
 
 
 def test_replay_serves_recorded_answer_and_cost(tmp_path):
     data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=3))
     provider = ReplayProvider(data, "mid")
-    assert isinstance(provider, Provider)
     prompt = prompt_text("beta", 1)
-    out = provider.complete([Message(role="system", content="be brief"), Message(role="user", content=prompt)],
-                            max_tokens=64, temperature=0.0)
+    out = provider.complete(CompletionRequest([Message(role="system", content="be brief"), Message(role="user", content=prompt)],
+                            max_tokens=64, temperature=0.0))
     i, j = data.prompt_index(prompt), data.model_index("mid")
     assert out.text == data.responses[i, j]
     assert out.cost_usd == pytest.approx(data.cost[i, j]) == pytest.approx(provider.recorded_cost(prompt))
@@ -24,8 +23,8 @@ def test_replay_serves_recorded_answer_and_cost(tmp_path):
 def test_unknown_prompt_is_rejected(tmp_path):
     data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=2))
     with pytest.raises(ProviderRejected):
-        ReplayProvider(data, "big").complete([Message(role="user", content="never recorded")], max_tokens=8,
-                                             temperature=0.0)
+        ReplayProvider(data, "big").complete(CompletionRequest([Message(role="user", content="never recorded")], max_tokens=8,
+                                             temperature=0.0))
     with pytest.raises(KeyError):
         ReplayProvider(data, "no-such-model")
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from switchboard.adapters.providers.redact import redact
 from switchboard.domain.requests import Message
-from switchboard.ports import Completion, ProviderUnavailable
+from switchboard.ports import Completion, CompletionRequest, ProviderUnavailable
 
 from .openai_compat import default_client, estimate_tokens, post_json
 
@@ -29,7 +29,7 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", 
            "refusal": "content_filter"}
 
 
-def split_system(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+def split_system(messages: Sequence[Message]) -> tuple[str | None, list[dict[str, Any]]]:
     """System text apart, then user/assistant turns with adjacent same-role turns merged.
 
     Returns the turns as ``{"role", "texts"}`` dicts so each adapter can shape its own content blocks.
@@ -67,17 +67,14 @@ class AnthropicMessages:
             self._http = default_client(self.timeout_s)
         return self._http
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         """``seed`` and ``choices`` are accepted for the protocol; the Messages API has neither."""
+        messages = request.messages
         system, turns = split_system(messages)
         body: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": max_tokens,
-            "temperature": min(temperature, 1.0),  # Anthropic's range is [0, 1]; OpenAI's goes to 2
+            "max_tokens": request.max_tokens,
+            "temperature": min(request.temperature, 1.0),  # Anthropic's range is [0, 1]; OpenAI's goes to 2
             "messages": [{"role": t["role"], "content": "\n\n".join(t["texts"])} for t in turns],
         }
         if system:
@@ -87,13 +84,13 @@ class AnthropicMessages:
             headers["x-api-key"] = self._api_key
         started = time.perf_counter()
         data = post_json(self.http, f"{self.base_url}/v1/messages", body, headers,
-                         provider=f"anthropic model '{self.model}'", timeout_s=self.timeout_s, deadline=deadline,
+                         provider=f"anthropic model '{self.model}'", timeout_s=self.timeout_s, deadline=request.deadline,
                          secrets=(self._api_key,))
         latency_ms = (time.perf_counter() - started) * 1000
         return _parse(data, messages, latency_ms)
 
 
-def _parse(data: dict[str, Any], messages: list[Message], latency_ms: float) -> Completion:
+def _parse(data: dict[str, Any], messages: Sequence[Message], latency_ms: float) -> Completion:
     if data.get("type") == "error":
         log.warning("anthropic returned an error object: %s", redact(str(data.get("error"))))
         raise ProviderUnavailable("anthropic returned an error object")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import (
@@ -21,8 +20,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from switchboard.domain.requests import Message
-from switchboard.ports import Completion, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from switchboard.ports import (
+    Completion,
+    CompletionRequest,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 from .anthropic import split_system
 from .openai_compat import within
@@ -64,21 +68,18 @@ class BedrockConverse:
             self._client = boto3.client("bedrock-runtime", region_name=self.region, config=config)
         return self._client
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         """``seed`` and ``choices`` are accepted for the protocol; Converse has no portable way to use them.
         The call is bounded by the provider's timeout and the request's deadline (``within``)."""
+        messages = request.messages
         system, turns = split_system(messages)
-        request: dict[str, Any] = {
+        converse_args: dict[str, Any] = {
             "modelId": self.model_id,
             "messages": [{"role": t["role"], "content": [{"text": x} for x in t["texts"]]} for t in turns],
-            "inferenceConfig": {"maxTokens": max_tokens, "temperature": min(temperature, 1.0)},
+            "inferenceConfig": {"maxTokens": request.max_tokens, "temperature": min(request.temperature, 1.0)},
         }
         if system:
-            request["system"] = [{"text": system}]
+            converse_args["system"] = [{"text": system}]
         started = time.perf_counter()
         client = self.client  # built here, not on the worker thread
         stop = threading.Event()
@@ -86,18 +87,18 @@ class BedrockConverse:
         def streamed() -> dict[str, Any]:
             """``ConverseStream``: each text delta to ``on_delta`` as it arrives; the same shape back as
             ``converse`` returns. A stream that ends before its stop reason is a failure, not an answer."""
-            assert on_delta is not None
+            assert request.on_delta is not None
             parts: list[str] = []
             reason: str | None = None
             usage: dict[str, Any] = {}
-            for event in client.converse_stream(**request)["stream"]:
+            for event in client.converse_stream(**converse_args)["stream"]:
                 if stop.is_set():
                     break
                 if "contentBlockDelta" in event:
                     piece = (event["contentBlockDelta"].get("delta") or {}).get("text")
                     if piece:
                         parts.append(piece)
-                        on_delta(piece)
+                        request.on_delta(piece)
                 elif "messageStop" in event:
                     reason = event["messageStop"].get("stopReason")
                 elif "metadata" in event:
@@ -113,9 +114,9 @@ class BedrockConverse:
 
         def call(_limit: float) -> dict[str, Any]:
             try:
-                if on_delta is not None:  # the caller shows the answer as it comes: stream it
+                if request.on_delta is not None:  # the caller shows the answer as it comes: stream it
                     return streamed()
-                return client.converse(**request)
+                return client.converse(**converse_args)
             except ClientError as exc:
                 raise _map_client_error(exc, self.model_id) from exc
             except (ReadTimeoutError, ConnectTimeoutError) as exc:
@@ -125,7 +126,7 @@ class BedrockConverse:
                                           f"({type(exc).__name__})") from exc
 
         try:
-            response = within(call, self.timeout_s, deadline, f"bedrock model '{self.model_id}'")
+            response = within(call, self.timeout_s, request.deadline, f"bedrock model '{self.model_id}'")
         finally:
             stop.set()  # a stream past its time limit stops handing out text
         latency_ms = (time.perf_counter() - started) * 1000

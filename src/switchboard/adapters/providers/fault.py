@@ -8,12 +8,11 @@ It exists so the failure paths of the cascade (the state machine's Retry on ``Pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
-from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
+    CompletionRequest,
     ProviderError,
     ProviderRejected,
     ProviderTimeout,
@@ -42,10 +41,6 @@ class FaultInjecting:
     def __repr__(self) -> str:
         return f"FaultInjecting(mode={self.mode!r})"
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         self.calls += 1
         raise _ERRORS[self.mode](f"injected fault ({self.mode}) on call {self.calls}")

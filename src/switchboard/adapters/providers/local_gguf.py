@@ -31,6 +31,7 @@ from typing import Any
 from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
+    CompletionRequest,
     DeadlineExceeded,
     ProviderRejected,
     ProviderTimeout,
@@ -151,44 +152,41 @@ class LocalGGUF:
         """Load the model now (warm-up); returns the seconds the load took when it happened."""
         return _load(self.model_path, self.n_ctx, self.n_threads).load_seconds
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         """``choices`` constrains the reply to exactly one of them (a llama.cpp grammar); ``deadline``
         (epoch seconds) and the provider's ``timeout_s`` bound the call, whichever ends first."""
+        messages = request.messages
         started = time.perf_counter()
         limit, by_request = self.timeout_s, False
-        if deadline is not None:
-            remaining = deadline - time.time()
+        if request.deadline is not None:
+            remaining = request.deadline - time.time()
             if remaining <= 0:
                 raise DeadlineExceeded(f"{self.model_path.name}: the request's deadline had passed")
             if limit is None or remaining < limit:
                 limit, by_request = remaining, True
         stop_at = started + limit if limit else None
         engine = _load(self.model_path, self.n_ctx, self.n_threads)
-        request: dict[str, Any] = {
+        body: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "cache_prompt": seed is None,
+            "cache_prompt": request.seed is None,
         }
-        if seed is not None:
-            request["seed"] = seed
-        if choices:
-            request["grammar"] = choice_grammar(choices)
-        elif response_format:
-            request["response_format"] = response_format  # llama.cpp compiles it to a grammar
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.choices:
+            body["grammar"] = choice_grammar(request.choices)
+        elif request.response_format:
+            body["response_format"] = request.response_format  # llama.cpp compiles it to a grammar
         # every generated token's log-probability (the answer's own confidence, ``mean_logprob``): llama.cpp
         # has the logits anyway; alternatives only when asked for
-        request["logprobs"] = True
-        if top_logprobs:
-            request["top_logprobs"] = int(top_logprobs)
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = int(request.top_logprobs)
         else:
-            request["top_logprobs"] = 1  # the sampled token and no alternatives (llama.cpp defaults to 20)
+            body["top_logprobs"] = 1  # the sampled token and no alternatives (llama.cpp defaults to 20)
         wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
             if by_request:
@@ -197,9 +195,9 @@ class LocalGGUF:
             raise ProviderTimeout(f"{self.model_path.name}: still busy with another request "
                                   f"after {self.timeout_s}s")
         try:
-            stream = _Stream(stop_at, on_delta)
+            stream = _Stream(stop_at, request.on_delta)
             try:
-                engine.server.handle_chat_completions(request, stream)
+                engine.server.handle_chat_completions(body, stream)
             except ValueError as exc:  # xllamacpp validates the request shape before running it
                 raise ProviderRejected(f"{self.model_path.name}: invalid request: {exc}") from exc
         finally:
@@ -259,7 +257,7 @@ class _Stream:
             return True
         return False
 
-    def completion(self, name: str, messages: list[Message], timeout_s: float | None,
+    def completion(self, name: str, messages: Sequence[Message], timeout_s: float | None,
                    latency_ms: float) -> Completion:
         if self.error is not None:
             code = self.error.get("code")

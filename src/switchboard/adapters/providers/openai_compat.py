@@ -25,6 +25,7 @@ from switchboard.adapters.providers.redact import redact
 from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
+    CompletionRequest,
     DeadlineExceeded,
     ProviderRejected,
     ProviderTimeout,
@@ -127,7 +128,7 @@ def post_json(http: httpx.Client, url: str, body: dict[str, Any], headers: dict[
 
 
 def stream_chat_completion(http: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str],
-                           provider: str, messages: list[Message], on_delta: Callable[[str], None],
+                           provider: str, messages: Sequence[Message], on_delta: Callable[[str], None],
                            timeout_s: float = 60.0, deadline: float | None = None,
                            secrets: tuple[str | None, ...] = ()) -> Completion:
     """POST ``body`` with ``stream: true`` and read OpenAI's server-sent chunks, handing each piece of text
@@ -223,34 +224,31 @@ class OpenAICompatible:
             self._http = default_client(self.timeout_s)
         return self._http
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
         """``choices`` is ignored: the chat-completions API has no portable way to constrain a reply."""
+        messages = request.messages
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
         }
-        if seed is not None:
-            body["seed"] = seed
-        if top_logprobs:
-            body["logprobs"], body["top_logprobs"] = True, min(20, int(top_logprobs))
-        if response_format:
-            body["response_format"] = response_format
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.top_logprobs:
+            body["logprobs"], body["top_logprobs"] = True, min(20, int(request.top_logprobs))
+        if request.response_format:
+            body["response_format"] = request.response_format
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        if on_delta is not None:  # the caller shows the answer as it comes: stream it
+        if request.on_delta is not None:  # the caller shows the answer as it comes: stream it
             return stream_chat_completion(self.http, f"{self.base_url}/chat/completions", body, headers,
                                           provider=f"openai-compatible model '{self.model}'", messages=messages,
-                                          on_delta=on_delta, timeout_s=self.timeout_s, deadline=deadline,
+                                          on_delta=request.on_delta, timeout_s=self.timeout_s, deadline=request.deadline,
                                           secrets=(self._api_key,))
         started = time.perf_counter()
         data = post_json(self.http, f"{self.base_url}/chat/completions", body, headers,
                          provider=f"openai-compatible model '{self.model}'", timeout_s=self.timeout_s,
-                         deadline=deadline, secrets=(self._api_key,))
+                         deadline=request.deadline, secrets=(self._api_key,))
         latency_ms = (time.perf_counter() - started) * 1000
         completion = parse_chat_completion(data, messages, latency_ms, provider=f"openai-compatible model "
                                                                                  f"'{self.model}'")
@@ -259,7 +257,7 @@ class OpenAICompatible:
         return completion
 
 
-def parse_chat_completion(data: dict[str, Any], messages: list[Message], latency_ms: float = 0.0,
+def parse_chat_completion(data: dict[str, Any], messages: Sequence[Message], latency_ms: float = 0.0,
                           provider: str = "the provider") -> Completion:
     """Read an OpenAI chat-completion object; estimate usage (chars/4) when the server does not report it."""
     choices = data.get("choices")

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
-from switchboard.domain.requests import Message
-from switchboard.ports import Completion, ProviderRejected
+from switchboard.ports import Completion, CompletionRequest, ProviderRejected
 
 
 def _tokens(recorded: Any, text: str) -> int:
@@ -46,11 +44,8 @@ class ReplayProvider:
         """Recorded cost (USD) of this model's call on ``prompt``."""
         return float(self.dataset.cost[self._row(prompt), self._j])
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 seed: int | None = None, deadline: float | None = None,
-                 choices: Sequence[str] | None = None, top_logprobs: int | None = None,
-                 response_format: dict[str, Any] | None = None,
-                 on_delta: Callable[[str], None] | None = None) -> Completion:
+    def complete(self, request: CompletionRequest) -> Completion:
+        messages = request.messages
         start = time.perf_counter()
         prompt = next((m.content for m in reversed(messages) if m.role == "user"), None)
         if prompt is None:
