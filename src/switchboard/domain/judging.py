@@ -4,9 +4,12 @@ calibration, and the measured judge policy (``switchboard train`` fits it; the p
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
+
+from .catalog import ModelEntry
 
 JudgeKind = Literal["llm_judge", "self_verify", "logprob", "confidence", "agreement", "verifier"]
 
@@ -156,3 +159,45 @@ class JudgeSpec(BaseModel):
         return f"{self.kind}:{self.model}" if self.model else self.kind
 
 
+
+
+def independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, ModelEntry]) -> str:
+    """The model that grades ``model``'s answer for the roles that need another model (``llm_judge``,
+    ``logprob_other``): the next stronger tier of the plan, then another tier, then the cheapest other
+    routable model of the catalogue (a single-tier or pinned plan still gets an independent grader); the
+    answering model only when it is alone."""
+    index = list(tiers).index(model) if model in tiers else len(tiers)
+    stronger = list(tiers[index + 1:])
+    if stronger:
+        return stronger[0]
+    others = [m for m in tiers if m != model]
+    if others:
+        return others[-1]
+    spare = [e for e in catalog.values() if e.model_id != model and e.routable]
+    if spare:
+        return min(spare, key=lambda e: (e.price.cost(1000, 250), e.model_id)).model_id
+    return model
+
+
+def judges_for(model: str, tiers: Sequence[str], roles: Sequence[str], samples: int,
+               catalog: Mapping[str, ModelEntry]) -> list[JudgeSpec]:
+    """The one rule from judge roles to the judges of one tier; the planner and ``switchboard collect``
+    both call it, so the verdicts collect records are those of the judges the request path runs.
+
+    The answering model checks itself (``self_verify``, AutoMix's sampled self-verification, ``samples``
+    times; ``logprob``, its P(CORRECT) from one forward pass; ``confidence``, the probability it gave its
+    own answer's tokens, read from the answering call) and another model grades it (``llm_judge``;
+    ``logprob_other``): ``independent_judge``."""
+    judges: list[JudgeSpec] = []
+    for role in roles:
+        if role == "self_verify":
+            judges.append(JudgeSpec(kind="self_verify", model=model, samples=samples))
+        elif role in ("logprob", "confidence"):
+            judges.append(JudgeSpec(kind=role, model=model))  # type: ignore[arg-type]
+        elif role == "llm_judge":
+            judges.append(JudgeSpec(kind="llm_judge", model=independent_judge(model, tiers, catalog)))
+        elif role == "logprob_other":
+            judges.append(JudgeSpec(kind="logprob", model=independent_judge(model, tiers, catalog)))
+        else:
+            raise ValueError(f"unknown judge role {role!r}; known: {list(JUDGE_ROLES)}")
+    return judges

@@ -1,19 +1,21 @@
-"""Build the cascade plan for one request: which models, in which order, judged how, with which bar.
+"""Build the cascade plan for one request, in one pass: choose the tiers, attach their judges, price each
+tier, fit the plan to the budget. Each step reads the result of the one before it.
 
-Inputs are scores computed elsewhere (the taxonomy match, the learned router's per-model probabilities);
-this module only turns numbers and prices into a plan. Pure: no I/O.
+Inputs are scores computed elsewhere (the taxonomy match, the learned router's per-model probabilities,
+a trained dial's operating point); this module only turns numbers and prices into a plan. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from .catalog import ModelEntry
 from .costs import tier_bound
 from .dial import Dial, OperatingPoint, lay_out
-from .judging import Calibration, JudgePolicy, JudgeSpec
+from .judging import Calibration, JudgePolicy, JudgeSpec, judges_for
 from .requests import ChatRequest
 from .state import Fusion, Plan, RouteKind, TierSpec
 from .taxonomy import Category, Match, is_familiar
@@ -74,50 +76,28 @@ class BudgetTooSmall(PlanningError):
     request is refused before anything is spent."""
 
 
-def _independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, ModelEntry]) -> str:
-    """The LLM judge's model: never the answering model when another exists. Prefer the next stronger tier
-    of the plan, then another tier, then the cheapest other model of the catalogue (a single-tier or
-    pinned plan still gets an independent grader); the answering model only when it is alone."""
-    index = tiers.index(model)
-    stronger = list(tiers[index + 1:])
-    if stronger:
-        return stronger[0]
-    others = [m for m in tiers if m != model]
-    if others:
-        return others[-1]
-    spare = [e for e in catalog.values() if e.model_id != model and e.routable]
-    if spare:
-        return min(spare, key=lambda e: (e.price.cost(1000, 250), e.model_id)).model_id
-    return model
+@dataclass(frozen=True)
+class Routing:
+    """What routing found for the prompt, computed by the caller: the nearest taxonomy category (and how
+    near), the learned router's P(correct) per model where it was asked, or the model the caller pinned."""
+
+    match: Match | None = None
+    category: Category | None = None
+    learned: Mapping[str, float] | None = None
+    pinned: str | None = None
 
 
-def _judges_for(model: str, tiers: Sequence[str], config: PlannerConfig,
-                catalog: Mapping[str, ModelEntry]) -> list[JudgeSpec]:
-    """Judges of one tier, by role: the answering model checks itself (``self_verify``, AutoMix's sampled
-    self-verification; ``logprob``, its P(CORRECT) from one forward pass; ``confidence``, the probability it
-    gave its own answer's tokens, read from the answering call) and another model grades it
-    (``llm_judge``; ``logprob_other``) - see ``_independent_judge``."""
-    judges: list[JudgeSpec] = []
-    for kind in config.judge_roles(model):
-        if kind == "self_verify":
-            judges.append(JudgeSpec(kind="self_verify", model=model, samples=config.samples()))
-        elif kind == "logprob":
-            judges.append(JudgeSpec(kind="logprob", model=model))
-        elif kind == "confidence":
-            judges.append(JudgeSpec(kind="confidence", model=model))
-        elif kind == "llm_judge":
-            judges.append(JudgeSpec(kind="llm_judge", model=_independent_judge(model, tiers, catalog)))
-        elif kind == "logprob_other":
-            judges.append(JudgeSpec(kind="logprob", model=_independent_judge(model, tiers, catalog)))
-        else:
-            raise PlanningError(f"unknown judge kind in planner config: {kind}")
-    return judges
+@dataclass(frozen=True)
+class _Tier:
+    """A tier between the steps of a pass: its model, then its judges and bar (``_attach_judges``)."""
+
+    model: str
+    judges: tuple[JudgeSpec, ...] = ()
+    threshold: float = 0.6
+    calibration: Calibration | None = None
 
 
-def estimate_tier_cost(request: ChatRequest, entry: ModelEntry, judges: Sequence[JudgeSpec],
-                       catalog: Mapping[str, ModelEntry]) -> float:
-    """The most one tier can cost: its call at ``max_tokens`` plus each judge (``domain.costs``)."""
-    return tier_bound(request, entry.model_id, judges, catalog)
+# ------------------------------------------------------------------------------------ step 1: tiers
 
 
 def order_by_learned(probabilities: Mapping[str, float], catalog: Mapping[str, ModelEntry],
@@ -127,6 +107,7 @@ def order_by_learned(probabilities: Mapping[str, float], catalog: Mapping[str, M
     known = {m: p for m, p in probabilities.items() if m in catalog}
     if not known:
         return []
+
     def price(m: str) -> float:
         return catalog[m].price.input_usd_per_mtok + catalog[m].price.output_usd_per_mtok
 
@@ -137,33 +118,29 @@ def order_by_learned(probabilities: Mapping[str, float], catalog: Mapping[str, M
     return [*cheap[: max_tiers - 1], best]
 
 
-def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
-               match: Match | None = None, category: Category | None = None,
-               learned: Mapping[str, float] | None = None, pinned_model: str | None = None) -> Plan:
-    """Choose the tiers for ``request``.
-
-    Order of preference: a pinned model (the caller asked for one specific model: a single tier); a
-    strong taxonomy match (the category's tier list); the learned router's probabilities; the default
-    tier list. Models missing from the catalogue are skipped; a plan with no known model is an error.
-    """
+def _choose_tiers(request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
+                  routing: Routing) -> tuple[list[str], RouteKind]:
+    """The models of the cascade, in order, and how they were chosen. Order of preference: a pinned model
+    (a single tier); a strong taxonomy match (the category's tier list); the learned router's
+    probabilities; the default tier list. Models missing from the catalogue (or, with tools, unable to
+    call them) are dropped, and so are the tiers the judge policy measured not to pay."""
     route: RouteKind = "default"
-    tiers: list[str]
-    if pinned_model is not None:
-        if pinned_model not in catalog:
-            raise UnknownModel(f"unknown model '{pinned_model}'; known: {sorted(catalog)}")
-        if request.tool_use is not None and not catalog[pinned_model].supports_tools:
-            raise NoToolModel(f"model '{pinned_model}' does not support tools (its catalogue entry says so)")
-        tiers, route = [pinned_model], "pinned"
-    elif category is not None and is_familiar(match, category, config.similarity_threshold):
-        tiers, route = list(category.tiers), "taxonomy"
-    elif learned:
-        tiers, route = order_by_learned(learned, catalog, config.learned_floor, config.max_tiers), "learned"
+    if routing.pinned is not None:
+        if routing.pinned not in catalog:
+            raise UnknownModel(f"unknown model '{routing.pinned}'; known: {sorted(catalog)}")
+        if request.tool_use is not None and not catalog[routing.pinned].supports_tools:
+            raise NoToolModel(f"model '{routing.pinned}' does not support tools (its catalogue entry says so)")
+        return [routing.pinned], "pinned"
+    if routing.category is not None and is_familiar(routing.match, routing.category, config.similarity_threshold):
+        tiers, route = list(routing.category.tiers), "taxonomy"
+    elif routing.learned:
+        tiers, route = order_by_learned(routing.learned, catalog, config.learned_floor, config.max_tiers), "learned"
     else:
         tiers = list(config.default_tiers)
     usable = {m for m, e in catalog.items() if request.tool_use is None or e.supports_tools}
     tiers = [m for m in dict.fromkeys(tiers) if m in usable]  # with tools, only tool-capable models
-    if route != "pinned" and config.judge_policy is not None and config.judge_policy.skip:
-        policy = config.judge_policy
+    policy = config.judge_policy
+    if policy is not None and policy.skip:
         worth = [m for m in tiers if not (m in policy.skip and policy.covers(m))]
         # the measured judges say the skipped tiers do not pay - against the model the policy goes straight
         # to, so only where the plan has such a model (measured, not skipped); never leaving a plan empty
@@ -177,39 +154,36 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
         raise NoToolModel("no model of the catalogue supports tools")
     if not tiers:
         raise PlanningError("no model of the plan is in the catalogue; check the catalog table")
-    specs = []
+    return tiers, route
+
+
+# ----------------------------------------------------------------------------------- step 2: judges
+
+
+def _attach_judges(tiers: Sequence[str], config: PlannerConfig, catalog: Mapping[str, ModelEntry],
+                   judged: bool = True) -> list[_Tier]:
+    """Each tier's judges (``judging.judges_for`` on the roles the config gives the model), bar and
+    calibration; ``judged=False``: no judges (the answer can then only be returned unverified)."""
+    out = []
     for model in tiers:
-        judges = _judges_for(model, tiers, config, catalog)
-        specs.append(TierSpec(model=model, judges=judges, threshold=config.bar(model),
-                              est_cost_usd=estimate_tier_cost(request, catalog[model], judges, catalog),
-                              calibration=config.calibration_for(model)))
-    return Plan(tiers=specs, route=route, category=match.category if match else None,
-                similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd)
+        try:
+            judges = judges_for(model, tiers, config.judge_roles(model), config.samples(), catalog) if judged else []
+        except ValueError as exc:
+            raise PlanningError(f"planner config: {exc}") from None
+        out.append(_Tier(model, tuple(judges), config.bar(model), config.calibration_for(model) if judged else None))
+    return out
 
 
-def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
-                    point: OperatingPoint, router_p: Mapping[str, float], match: Match | None = None,
-                    profile: str | None = None, verifier_sha256: str | None = None) -> Plan:
-    """The cascade a trained dial lays out for this prompt (``domain.dial.lay_out``, the code training
-    measured): tiers with agreement judges and the trained bars, fused by the learned verifier
-    (``plan.fusion``). ``match`` is the prompt's nearest category - always taken, as in training.
+# ------------------------------------------------------------------------------------ step 3: price
 
-    Every tier stays in the plan even when its model is missing from the catalogue (its call then fails
-    and the cascade falls through, recorded in the trace): dropping it would run a cascade nobody measured.
-    """
-    layout = lay_out(dial, point, match.category if match else None)
-    specs = []
-    for model, judges, bar in zip(layout.tiers, layout.judges, layout.thresholds, strict=True):
-        judge_specs = [JudgeSpec(kind="agreement", model=j) for j in judges]
-        specs.append(TierSpec(model=model, judges=judge_specs, threshold=min(bar, 1.01),
-                              est_cost_usd=tier_bound(request, model, judge_specs, catalog)))
-    fusion = Fusion(models=list(dial.models), router_p=[float(router_p.get(m, 0.5)) for m in dial.models],
-                    own_last=layout.own_last, weights=dict(dial.weights), calibration=dial.calibration,
-                    verifier_sha256=verifier_sha256 or dial.verifier_sha256,
-                    text_similarity_bar=dial.text_similarity_bar)
-    return Plan(tiers=specs, route="dial", category=match.category if match else None,
-                similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd,
-                profile=profile, point=point.name, fusion=fusion)
+
+def _price(tiers: Sequence[_Tier], request: ChatRequest, catalog: Mapping[str, ModelEntry]) -> list[TierSpec]:
+    """Each tier with the most it can cost - its call at ``max_tokens`` plus each judge (``domain.costs``)."""
+    return [TierSpec(model=t.model, judges=list(t.judges), threshold=t.threshold, calibration=t.calibration,
+                     est_cost_usd=tier_bound(request, t.model, t.judges, catalog)) for t in tiers]
+
+
+# ------------------------------------------------------------------------------------- step 4: fit
 
 
 def fits(plan: Plan, budget: float | None) -> bool:
@@ -218,8 +192,8 @@ def fits(plan: Plan, budget: float | None) -> bool:
     return budget is None or plan.tiers[0].est_cost_usd <= budget
 
 
-def within_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
-                  alternatives: Sequence[Plan] = ()) -> Plan:
+def _fit_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig | None,
+                alternatives: Sequence[Plan] = ()) -> Plan:
     """``plan`` when its first tier fits ``request.max_cost_usd``; else the first fitting plan of: the
     ``alternatives`` (other dial points, cheapest first), a single tier of a cheaper model with its judges,
     the cheapest model without judges (its answer can then only be returned unverified). Raises
@@ -230,27 +204,72 @@ def within_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelE
     for alternative in alternatives:
         if fits(alternative, budget):
             return alternative
-    if plan.route != "dial":
-        usable = sorted((e for e in catalog.values() if e.routable
-                         and (request.tool_use is None or e.supports_tools)),
-                        key=lambda e: (tier_bound(request, e.model_id, [], catalog), e.model_id))
+    if config is not None:  # not a dial's plan: a single cheaper tier may do
         if plan.route == "pinned":
-            usable = [catalog[plan.tiers[0].model]]
-        models = [e.model_id for e in usable]
-        for model in models:
-            judges = _judges_for(model, [model], config, catalog)
-            tier = TierSpec(model=model, judges=judges, threshold=config.bar(model),
-                            est_cost_usd=tier_bound(request, model, judges, catalog),
-                            calibration=config.calibration_for(model))
-            if tier.est_cost_usd <= (budget or 0.0):
-                return plan.model_copy(update={"tiers": [tier]})
-        for model in models:
-            tier = TierSpec(model=model, judges=[], threshold=config.bar(model),
-                            est_cost_usd=tier_bound(request, model, [], catalog))
-            if tier.est_cost_usd <= (budget or 0.0):
-                return plan.model_copy(update={"tiers": [tier]})
+            models = [plan.tiers[0].model]
+        else:
+            usable = [e for e in catalog.values() if e.routable and (request.tool_use is None or e.supports_tools)]
+            models = [e.model_id for e in sorted(usable, key=lambda e: (tier_bound(request, e.model_id, [], catalog),
+                                                                         e.model_id))]
+        for judged in (True, False):
+            for model in models:
+                single = _price(_attach_judges([model], config, catalog, judged=judged), request, catalog)
+                if single[0].est_cost_usd <= (budget or 0.0):
+                    return plan.model_copy(update={"tiers": single})
     cheapest = min([plan, *alternatives], key=lambda p: p.tiers[0].est_cost_usd)
     floor = min(cheapest.tiers[0].est_cost_usd,
-                min((tier_bound(request, m, [], catalog) for m in catalog if plan.route != "dial"), default=1e9))
+                min((tier_bound(request, m, [], catalog) for m in catalog if config is not None), default=1e9))
     raise BudgetTooSmall(f"max_cost_usd {budget:g} cannot pay for this request: its cheapest first tier can cost "
                          f"up to ${floor:.3g} (the prompt's length and max_tokens={request.max_tokens} bound it)")
+
+
+# ------------------------------------------------------------------------------------- the passes
+
+
+def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
+               match: Match | None = None, category: Category | None = None,
+               learned: Mapping[str, float] | None = None, pinned_model: str | None = None) -> Plan:
+    """The plan for ``request`` without a trained dial: tiers (``_choose_tiers``), their judges, their
+    price, fitted to the budget."""
+    routing = Routing(match=match, category=category, learned=learned, pinned=pinned_model)
+    models, route = _choose_tiers(request, catalog, config, routing)
+    tiers = _price(_attach_judges(models, config, catalog), request, catalog)
+    plan = Plan(tiers=tiers, route=route, category=match.category if match else None,
+                similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd)
+    return _fit_budget(plan, request, catalog, config)
+
+
+def _dial_plan(request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial, point: OperatingPoint,
+               fusion: Fusion, match: Match | None, profile: str | None) -> Plan:
+    layout = lay_out(dial, point, match.category if match else None)
+    tiers = [_Tier(model, tuple(JudgeSpec(kind="agreement", model=j) for j in judges), min(bar, 1.01))
+             for model, judges, bar in zip(layout.tiers, layout.judges, layout.thresholds, strict=True)]
+    return Plan(tiers=_price(tiers, request, catalog), route="dial", category=match.category if match else None,
+                similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd,
+                profile=profile, point=point.name, fusion=fusion.model_copy(update={"own_last": layout.own_last}))
+
+
+def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
+                    point: OperatingPoint, router_p: Mapping[str, float], match: Match | None = None,
+                    profile: str | None = None, verifier_sha256: str | None = None) -> Plan:
+    """The cascade a trained dial lays out for this prompt (``domain.dial.lay_out``, the code training
+    measured): tiers with agreement judges and the trained bars, fused by the learned verifier
+    (``plan.fusion``), priced, and fitted to the budget - when ``point``'s first tier does not fit, the
+    first cheaper point of the dial whose first tier does. ``match`` is the prompt's nearest category -
+    always taken, as in training. Raises ``NoToolModel`` when the request offers tools and the point's
+    cascade has a model that cannot call them (the caller then plans without the dial).
+
+    Every tier stays in the plan even when its model is missing from the catalogue (its call then fails
+    and the cascade falls through, recorded in the trace): dropping it would run a cascade nobody measured.
+    """
+    fusion = Fusion(models=list(dial.models), router_p=[float(router_p.get(m, 0.5)) for m in dial.models],
+                    weights=dict(dial.weights), calibration=dial.calibration,
+                    verifier_sha256=verifier_sha256 or dial.verifier_sha256,
+                    text_similarity_bar=dial.text_similarity_bar)
+    chosen = _dial_plan(request, catalog, dial, point, fusion, match, profile)
+    if request.tool_use is not None and not all(t.model in catalog and catalog[t.model].supports_tools
+                                                for t in chosen.tiers):
+        raise NoToolModel(f"the dial's cascade at '{point.name}' has a model that cannot call tools")
+    cheaper = sorted((p for p in dial.points if p.name != point.name), key=lambda p: (p.train_cost_per_1k or 0.0, p.name))
+    return _fit_budget(chosen, request, catalog, None,
+                       alternatives=[_dial_plan(request, catalog, dial, p, fusion, match, None) for p in cheaper])

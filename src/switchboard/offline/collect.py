@@ -33,7 +33,7 @@ from typing import Any
 from switchboard.domain.answers import answer_key, extract_choice
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import call_bound, judge_bound
-from switchboard.domain.judging import JUDGE_ROLES, JudgeSpec
+from switchboard.domain.judging import JUDGE_ROLES, JudgeSpec, judges_for
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import Candidate, JudgeTask
 from switchboard.ports import ProviderSource
@@ -103,6 +103,8 @@ def grade_choice(response: str, prompt: str, reference: str) -> tuple[str | None
     return pred, float(pred is not None and pred == reference.strip().upper())
 
 
+# AutoMix samples self-verification k = 3 times; the verdicts recorded are those of the request path's default
+SELF_VERIFY_SAMPLES = 3
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -207,32 +209,6 @@ class Budget:
             self.spent += actual - bound
 
 
-def independent_model(model: str, models: Sequence[str], catalog: dict[str, ModelEntry]) -> str | None:
-    """The judge that is not the answering model: the next more expensive model, else the previous one."""
-    ranked = sorted(models, key=lambda m: (catalog[m].price.cost(1000, 250), m))
-    others = [m for m in ranked if m != model]
-    if not others:
-        return None
-    stronger = ranked[ranked.index(model) + 1:]
-    return stronger[0] if stronger else others[-1]
-
-
-def _judge_specs(model: str, other: str | None, kinds: Sequence[str]) -> list[JudgeSpec]:
-    specs = []
-    for kind in kinds:
-        if kind == "self_verify":
-            specs.append(JudgeSpec(kind="self_verify", model=model, samples=3))
-        elif kind == "logprob":
-            specs.append(JudgeSpec(kind="logprob", model=model))
-        elif kind == "confidence":
-            specs.append(JudgeSpec(kind="confidence", model=model))
-        elif kind == "llm_judge" and other:
-            specs.append(JudgeSpec(kind="llm_judge", model=other))
-        elif kind == "logprob_other" and other:
-            specs.append(JudgeSpec(kind="logprob", model=other))
-    return specs
-
-
 def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt], providers: ProviderSource,
             out_dir: str | Path, models: Sequence[str] | None = None, judge_kinds: Sequence[str] = JUDGE_ROLES,
             max_tokens: int = 16, max_cost_usd: float | None = None, concurrency: int = 1,
@@ -247,6 +223,9 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
     unknown_graders = sorted({p.grader for p in prompts} - set(GRADERS))
     if unknown_graders:
         raise CollectError(f"unknown grader(s) {unknown_graders}; known: {sorted(GRADERS)}")
+    # the judges of each answer, by the request path's own rule over the collected models as tiers, cheapest
+    # first (as the planner orders a catalogue)
+    ranked = sorted(models, key=lambda m: (catalog[m].price.cost(1000, 250), m))
     journal = Journal(out / "journal.jsonl")
     budget = Budget(max_cost_usd, journal.spent())
     report = CollectReport(prompts=len(prompts), models=models)
@@ -312,8 +291,8 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
         model's calls share the conversation prefix it has just processed (its KV cache)."""
         request = ChatRequest(messages=[Message(role="user", content=prompt.prompt)], max_tokens=max_tokens)
         outcomes = [o for o in (answer(prompt, m, request) for m in models) if o is not None]
-        work = [(spec, o) for o in outcomes
-                for spec in _judge_specs(o["model"], independent_model(o["model"], models, catalog), judge_kinds)]
+        work = [(spec, o) for o in outcomes for spec in judges_for(o["model"], ranked, judge_kinds, SELF_VERIFY_SAMPLES,
+                                                                  catalog)]
         for spec, outcome in sorted(work, key=lambda w: (w[0].model or "", w[1]["model"])):
             judge(prompt, request, outcome, spec)
         if bar is not None:

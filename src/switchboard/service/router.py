@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from switchboard.domain.catalog import ModelEntry
-from switchboard.domain.dial import DEFAULT_PROFILE, Dial, OperatingPoint
+from switchboard.domain.dial import DEFAULT_PROFILE, Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.planner import (
+    NoToolModel,
     PlannerConfig,
     UnknownProfile,
     build_dial_plan,
     build_plan,
-    within_budget,
 )
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import CascadeState, Plan
@@ -198,7 +198,7 @@ class RouterService:
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"], **overrides)
         if pinned_model is not None:
             plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
-            return within_budget(plan, request, catalog, config).model_copy(update={"judge_region": region})
+            return plan.model_copy(update={"judge_region": region})
         dial = self.dial()
         if dial is None and request.profile is not None:
             raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
@@ -224,21 +224,12 @@ class RouterService:
             profile = request.profile
             if profile is None and request.quality is None and request.max_cost_usd is None:
                 profile = DEFAULT_PROFILE if DEFAULT_PROFILE in dial.profiles else None
-            router_p = self.learned.predict(embedding)
-
-            def dial_plan(p: OperatingPoint, named: str | None) -> Plan:
-                return build_dial_plan(request=request, catalog=catalog, dial=dial, point=p, router_p=router_p,
-                                       match=match, profile=named, verifier_sha256=self.verifier_sha256)
-
-            # when the chosen point's first tier cannot fit the budget, a cheaper point of the dial may
-            cheaper = sorted((p for p in dial.points if p.name != point.name),
-                             key=lambda p: (p.train_cost_per_1k or 0.0, p.name))
-            chosen = dial_plan(point, profile)
-            if request.tool_use is None or all(t.model in catalog and catalog[t.model].supports_tools
-                                               for t in chosen.tiers):
-                return within_budget(chosen, request, catalog, config,
-                                     alternatives=[dial_plan(p, None) for p in cheaper])
-            # the dial's cascade has a model that cannot call tools: plan on the tool-capable models instead
+            try:
+                return build_dial_plan(request=request, catalog=catalog, dial=dial, point=point,
+                                       router_p=self.learned.predict(embedding), match=match, profile=profile,
+                                       verifier_sha256=self.verifier_sha256)
+            except NoToolModel:
+                pass  # the dial's cascade has a model that cannot call tools: plan on the tool-capable models
         learned = None
         if self.learned is not None and not is_familiar(match, category, config.similarity_threshold):
             try:
@@ -247,7 +238,7 @@ class RouterService:
                 log.exception("learned router failed; planning without it")
         plan = build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=learned)
-        return within_budget(plan, request, catalog, config).model_copy(update={"judge_region": region})
+        return plan.model_copy(update={"judge_region": region})
 
     def authenticate(self, authorization: str | None) -> ApiKey | None:
         """The caller's API key (``Authorization: Bearer``), or None where keys are off or optional and none

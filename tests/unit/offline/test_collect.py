@@ -7,11 +7,13 @@ import json
 import pandas as pd
 import pytest
 
+from switchboard.domain.judging import JUDGE_ROLES, independent_judge
+from switchboard.domain.planner import PlannerConfig, build_plan
+from switchboard.domain.requests import ChatRequest, Message
 from switchboard.offline.collect import (
     GRADERS,
     CollectError,
     collect,
-    independent_model,
     load_prompts,
 )
 from tests.support.fakes import ScriptedProvider, ScriptedProviders, catalog_entry
@@ -143,9 +145,24 @@ def test_bad_input_is_refused_with_the_line(tmp_path):
                 out_dir=tmp_path / "o", models=["nope"], progress=False)
 
 
+def test_collect_records_the_judges_the_planner_plans_for_the_same_models(tmp_path):
+    """One rule maps judge roles to judges (``judging.judges_for``): the verdicts collect records are
+    those of the judges the request path would run on a cascade through the collected models."""
+    catalog, providers = _setup()
+    collect(catalog=catalog, prompts=load_prompts(_prompts(tmp_path, n=1)), providers=providers,
+            out_dir=tmp_path / "out", progress=False)
+    recorded = pd.read_parquet(tmp_path / "out" / "judges.parquet").groupby("model")["judge"].apply(set).to_dict()
+    config = PlannerConfig(default_tiers=["small", "big"], judges_per_tier=list(JUDGE_ROLES))
+    request = ChatRequest(messages=[Message(role="user", content=QUESTION)])
+    plan = build_plan(request=request, catalog=catalog, config=config)
+    assert recorded == {t.model: {j.name for j in t.judges} for t in plan.tiers}
+
+
 def test_the_independent_judge_is_the_next_stronger_model():
     catalog = {m: catalog_entry(m, price=p) for m, p in (("a", 0.1), ("b", 1.0), ("c", 5.0))}
-    assert independent_model("a", list(catalog), catalog) == "b"
-    assert independent_model("b", list(catalog), catalog) == "c"
-    assert independent_model("c", list(catalog), catalog) == "b"
-    assert independent_model("a", ["a"], catalog) is None
+    assert independent_judge("a", list(catalog), catalog) == "b"
+    assert independent_judge("b", list(catalog), catalog) == "c"
+    assert independent_judge("c", list(catalog), catalog) == "b"
+    # a model alone in its cascade is graded by the cheapest other model of the catalogue, else by itself
+    assert independent_judge("a", ["a"], catalog) == "b"
+    assert independent_judge("a", ["a"], {"a": catalog["a"]}) == "a"
