@@ -11,7 +11,7 @@ import numpy as np
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.state import CascadeState, JudgeTask
+from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import (
     ApiKey,
@@ -22,7 +22,7 @@ from switchboard.ports import (
     StoreError,
     Trace,
 )
-from switchboard.service.tasks import run_decide, run_judge, run_tier
+from switchboard.service.tasks import run_in_process
 
 
 class FakeEncoder:
@@ -158,9 +158,8 @@ class ScriptedProviders:
 
 
 class InProcessOrchestrator:
-    """Runs the cascade with the same task functions and policy as the state machine, sequentially and
-    without Step Functions: tier -> judges -> decide until the decision is not 'escalate'. Provider errors
-    are caught as the state machine's Catch would; ``verifier`` is the decide task's."""
+    """Runs the cascade with the same engine and task functions as the state machine, in this process and
+    without Step Functions (``service.tasks.run_in_process``). ``verifier`` is the decide task's."""
 
     def __init__(self, catalog: InMemoryCatalog, providers, traces: InMemoryTraces,  # noqa: ANN001
                  fail_with: str | None = None, verifier=None) -> None:  # noqa: ANN001
@@ -174,22 +173,9 @@ class InProcessOrchestrator:
     def run(self, state: CascadeState) -> ExecutionOutcome:
         if self.fail_with:
             return ExecutionOutcome(status="FAILED", error=self.fail_with, cause="scripted failure")
-        models = self.catalog.models()
-        while True:
-            try:
-                result = run_tier(state, models, self.providers)
-                current = result.model_dump(mode="json")
-                current["verdicts"] = [
-                    run_judge(JudgeTask(judge=j, request=state.request, candidate=result.candidate,
-                                        answers=state.answers), models, self.providers).model_dump(mode="json")
-                    for j in result.judges]
-            except Exception as exc:  # noqa: BLE001 - as Catch States.ALL
-                current = {"Error": type(exc).__name__, "Cause": str(exc)}
-            state = run_decide(state.model_copy(update={"current": current}), verifier=self.verifier)
-            if state.decision.action != "escalate":
-                self.traces.put(Trace(trace_id=state.request_id, created_at="now", status="succeeded",
-                                      state=state), 1)
-                return ExecutionOutcome(status="SUCCEEDED", state=state)
+        state = run_in_process(state, self.catalog.models(), self.providers, verifier=self.verifier)
+        self.traces.put(Trace(trace_id=state.request_id, created_at="now", status="succeeded", state=state), 1)
+        return ExecutionOutcome(status="SUCCEEDED", state=state)
 
 
 def flaky(error: Exception | None = None) -> ScriptedProvider:

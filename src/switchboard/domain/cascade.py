@@ -1,11 +1,19 @@
-"""State transitions of the cascade: fold one tier's outcome into the state and apply the policy.
+"""The cascade engine: the one loop of tier -> judges -> decide, and the step that ends each turn of it.
 
-``step`` is what the decide task runs after each tier. It files every answer bought at the tier (the
-tier model's, and those of agreement judges that solved the prompt) under ``state.answers``, so no answer
-is bought twice; scores the tier - with a dial plan (``plan.fusion``), by fusing every answer bought so far
-with the learned verifier (EMAFusion), else from the judges' verdicts - and asks ``policy.decide``. The
-offline replay (``switchboard.offline.replay``) scores recorded cascades with the same fusion, agreement
-and policy functions, and ``switchboard eval --via-stack`` checks that both reach the same decisions.
+A turn runs the current tier's model and its judges (``TierOutcome``), then ``step`` folds the outcome
+into the state: it files every answer bought at the tier (the tier model's, and those of agreement judges
+that solved the prompt) under ``state.answers``, so no answer is bought twice; scores the tier - with a
+dial plan (``plan.fusion``), by fusing every answer bought so far with the learned verifier (EMAFusion),
+else from the judges' verdicts; checks the answer against the request's format; and asks
+``policy.decide``, moving the cursor when it escalates.
+
+Every runtime runs this one engine and differs only in how a tier's outcome is produced:
+- the Step Functions state machine (deployed and local) runs the loop in ASL - the tier task, the judges'
+  Map, then the decide task, which calls ``step`` - and branches on the decision it returns;
+- ``run`` is the same loop in one process, given an ``execute(state) -> TierOutcome``: the in-process
+  orchestrator (``service.tasks.run_in_process``: real task functions), the offline replay of trained
+  dials and baselines (``offline.replay``: answers and agreement judges read from recorded outcomes) and
+  the judge-policy replay (``offline.judge_replay``: collected answers and verdicts).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from .answers import group_answers, same_answer
 from .formats import check
@@ -43,27 +52,45 @@ def similarity_test(embed: Embed | None, bar: float) -> Callable[[str, str], boo
     return similar
 
 
-def attempt_from_current(state: CascadeState) -> tuple[Attempt, dict[str, Candidate]]:
-    """The current tier's attempt (its candidate or its caught error, and the judges' verdicts) and the
-    answers bought at this tier, keyed by model (reused answers are not bought again)."""
+class TierOutcome(BaseModel):
+    """What one tier produced, before the decision: its model's answer and its judges' verdicts, or why
+    the tier failed (the error its task raised, after the retries)."""
+
+    candidate: Candidate | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def from_current(cls, current: dict | None) -> TierOutcome:
+        """The outcome the state machine left in ``state.current``: the tier task's ``TierResult`` with the
+        judges' Map output under ``verdicts``, or the error object its Catch put there."""
+        current = current or {"Error": "Switchboard.MissingTierResult", "Cause": "no tier output"}
+        if "candidate" not in current:
+            return cls(error=_error_text(current))
+        result = TierResult.model_validate(current)
+        return cls(candidate=result.candidate,
+                   verdicts=[Verdict.model_validate(raw) for raw in current.get("verdicts") or []])
+
+
+def attempt_from(state: CascadeState, outcome: TierOutcome) -> tuple[Attempt, dict[str, Candidate]]:
+    """The current tier's attempt (its candidate or its error, and the judges' verdicts) and the answers
+    bought at this tier, keyed by model (reused answers are not bought again)."""
     tier_spec = state.plan.tiers[state.tier]
-    current = state.current or {"Error": "Switchboard.MissingTierResult", "Cause": "no tier output"}
-    if "candidate" not in current:
-        return Attempt(tier=state.tier, model=tier_spec.model, error=_error_text(current)), {}
-    result = TierResult.model_validate(current)
+    if outcome.candidate is None:
+        return Attempt(tier=state.tier, model=tier_spec.model, error=outcome.error or "the tier gave no answer"), {}
+    candidate = outcome.candidate
     bought: dict[str, Candidate] = {}
-    if not result.candidate.reused:
-        bought[result.candidate.model] = result.candidate
+    if not candidate.reused:
+        bought[candidate.model] = candidate
     verdicts = []
-    for raw in current.get("verdicts") or []:
-        verdict = Verdict.model_validate(raw)
+    for verdict in outcome.verdicts:
         if verdict.answer is not None:
             if not verdict.answer.reused and verdict.answer.model not in state.answers:
                 bought.setdefault(verdict.answer.model, verdict.answer)
             verdict = verdict.model_copy(update={"answer": None})
         verdicts.append(verdict)
-    attempt = Attempt(tier=state.tier, model=tier_spec.model, candidate=result.candidate, verdicts=verdicts,
-                      answer_model=result.candidate.model, answer_key=result.candidate.key)
+    attempt = Attempt(tier=state.tier, model=tier_spec.model, candidate=candidate, verdicts=verdicts,
+                      answer_model=candidate.model, answer_key=candidate.key)
     return attempt, bought
 
 
@@ -89,7 +116,7 @@ def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dic
     assert fusion is not None
     similar = similarity_test(embed, fusion.text_similarity_bar)
     final = state.tier == len(plan.tiers) - 1
-    called_models = {attempt.model} if fusion.own_last and final else set(answers)
+    called_models = {attempt.model} if fusion.own_answer or (fusion.own_last and final) else set(answers)
     keys = [answers[m].key if m in answers else None for m in fusion.models]
     called = [m in called_models and m in answers for m in fusion.models]
     ids = group_answers([k if c else None for k, c in zip(keys, called, strict=True)], similar)
@@ -122,17 +149,18 @@ def quorum_met(plan: Plan, tier: int, attempt: Attempt) -> bool:
     return sum(1 for v in verdicts if v.score is not None and not v.failed) >= required
 
 
-def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | None = None,
-         now: float | None = None) -> CascadeState:
+def step(state: CascadeState, outcome: TierOutcome | None = None, verifier: Predict | None = None,
+         embed: Embed | None = None, now: float | None = None) -> CascadeState:
     """Record the current tier's attempt, decide, and move the cursor when escalating.
 
+    ``outcome`` is the tier's (default: the one the state machine left in ``state.current``);
     ``verifier`` is the learned verifier of the plan's dial (needed by fusing plans only); ``embed`` the
     sentence encoder (needed only to compare free-text answers); ``now`` (epoch seconds) measures what
     is left of the request's deadline. Returns a new state; ``current`` is cleared so the next tier starts
     clean.
     """
     plan = state.plan
-    attempt, bought = attempt_from_current(state)
+    attempt, bought = attempt_from(state, outcome if outcome is not None else TierOutcome.from_current(state.current))
     answers = {**state.answers, **bought}
     if attempt.candidate is not None:
         if plan.fusion is not None:
@@ -179,3 +207,14 @@ def step(state: CascadeState, verifier: Predict | None = None, embed: Embed | No
         "tier": next_index if decision.action == "escalate" else state.tier,
         "current": None,
     })
+
+
+def run(state: CascadeState, execute: Callable[[CascadeState], TierOutcome], verifier: Predict | None = None,
+        embed: Embed | None = None, clock: Callable[[], float] | None = None) -> CascadeState:
+    """The cascade in one process: ``execute`` the current tier (its model and its judges), ``step``,
+    until the decision is not to escalate; returns the final state. ``clock`` (epoch seconds) measures the
+    request's deadline; without it the deadline is not consulted (a replay of recorded calls)."""
+    while True:
+        state = step(state, execute(state), verifier=verifier, embed=embed, now=clock() if clock else None)
+        if state.decision is None or state.decision.action != "escalate":
+            return state

@@ -44,12 +44,15 @@ class Fusion(BaseModel):
     ``models`` is the verifier's model order and ``router_p`` the learned router's P(correct) of each for
     this prompt (verifier features); ``verifier_sha256`` names the verifier the calibration belongs to
     (a decide task without it treats the plan as unverifiable); ``own_last`` makes the final tier put
-    forward its own answer instead of the fused one.
+    forward its own answer instead of the fused one; ``own_answer`` makes every tier do so, its answer
+    scored by the verifier alone (the single-answer cascades of AutoMix and FrugalGPT that ``switchboard
+    eval`` compares against).
     """
 
     models: list[str] = Field(min_length=1)
     router_p: list[float]
     own_last: bool = False
+    own_answer: bool = False
     weights: dict[str, float] = Field(default_factory=dict)
     calibration: Calibration = Field(default_factory=Calibration)
     verifier_sha256: str | None = None

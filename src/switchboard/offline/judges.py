@@ -42,18 +42,19 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from switchboard.domain.cascade import quorum_met
+from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.judging import JUDGE_ROLES, Calibration, JudgePolicy, JudgeRegion, JudgeRole
 from switchboard.domain.planner import PlannerConfig, build_plan
-from switchboard.domain.policy import aggregate_confidence, decide
+from switchboard.domain.policy import aggregate_confidence
 from switchboard.domain.requests import ChatRequest, Message
-from switchboard.domain.state import Attempt, Candidate, Verdict
+from switchboard.domain.state import Candidate, CascadeState, Plan, Verdict
 from switchboard.domain.taxonomy import Category, Match
 
 BARS = tuple(round(float(b), 2) for b in np.arange(0.05, 0.96, 0.05))
@@ -240,74 +241,45 @@ def _plan(data: Collected, tiers: Sequence[str], policy: JudgePolicy, catalog: d
 
 def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy: JudgePolicy,
            catalog: dict[str, ModelEntry] | None = None, bar: float | None = None) -> dict[str, Any]:
-    """The cascade ``tiers`` judged by ``policy`` on ``prompts``, decided by the request path's code: each
-    prompt gets the plan of the region it was placed in (``JudgePolicy.scoped``, as the router does)."""
+    """The cascade ``tiers`` judged by ``policy`` on ``prompts``, run by the request path's engine
+    (``domain.cascade.run``: the plan's own judges and bars, ``step``, ``decide``) over the collected
+    answers and verdicts: each prompt gets the plan of the region it was placed in (``JudgePolicy.scoped``,
+    as the router does); ``bar`` replaces the policy's bar (the curve over bars)."""
     entries = _catalog(data, catalog)
-    plans: dict[str | None, Any] = {}
-    bars: dict[str | None, float] = {}
+    plans: dict[str | None, Plan] = {}
 
-    def plan_for(p: str | None) -> tuple[Any, float]:
+    def plan_for(p: str | None) -> Plan:
         region = data.region.get(p) if policy.regions and p is not None else None
         if region not in plans:
             scoped = policy.scoped(region)
-            plans[region] = _plan(data, tiers, scoped, entries)
-            bars[region] = scoped.threshold if bar is None else bar
-        return plans[region], bars[region]
+            plans[region] = _plan(data, tiers, scoped if bar is None else scoped.model_copy(update={"threshold": bar}),
+                                  entries)
+        return plans[region]
 
     if not prompts:
         plan_for(None)
+    request = ChatRequest(messages=[Message(role="user", content="x")], max_tokens=16)
     correct, latency, cost, verified, escalated = [], [], [], 0, 0
     verified_right: list[float] = []  # whether each verified answer was right
     answered_by: dict[str, int] = {}
     for p in prompts:
-        plan, threshold = plan_for(p)
-        attempts: list[Attempt] = []
-        ms = usd = 0.0
-        chosen = None
-        for index, spec in enumerate(plan.tiers):
-            own = data.answer[(p, spec.model)]
-            ms += own["latency_ms"]
-            usd += own["cost_usd"]
-            verdicts = []
-            for judge in spec.judges:
-                row = data.verdicts.get((p, spec.model, judge.name))
-                if row is None:
-                    verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=None, failed=True,
-                                            detail="not collected"))
-                    continue
-                score = row["score"]
-                score = None if score is None or (isinstance(score, float) and math.isnan(score)) else score
-                verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=score, failed=bool(row["failed"]),
-                                        cost_usd=float(row["cost_usd"]), latency_ms=float(row["latency_ms"])))
-                ms += float(row["latency_ms"])
-                usd += float(row["cost_usd"])
-            weights = {j.name: j.weight for j in spec.judges}
-            confidence = aggregate_confidence(verdicts, weights=weights, calibration=spec.calibration)
-            attempt = Attempt(tier=index, model=spec.model, verdicts=verdicts, confidence=confidence,
-                              measured=spec.calibration is not None,
-                              candidate=Candidate(model=spec.model, text=own["text"]))
-            attempts.append(attempt)
-            decision = decide(tier=index, n_tiers=len(plan.tiers), answered=True, confidence=confidence,
-                              threshold=threshold, spent_usd=usd, next_tier_cost_usd=None, max_cost_usd=None,
-                              attempts=attempts, quorum_met=quorum_met(plan, index, attempt),
-                              measured=spec.calibration is not None)
-            if decision.action == "escalate":
-                continue
-            chosen = attempts[decision.answer_tier].model if decision.answer_tier is not None else None
-            verified += int(decision.verified)
-            if decision.verified and chosen is not None:
-                verified_right.append(data.correct[(p, chosen)])
-            break
-        escalated += int(len(attempts) > 1)
+        state = run(CascadeState(request_id=p, request=request, plan=plan_for(p)), partial(_recorded_tier, data, p))
+        decision = state.decision
+        chosen = state.attempts[decision.answer_tier].model if decision and decision.answer_tier is not None else None
+        if decision is not None and decision.verified and chosen is not None:
+            verified += 1
+            verified_right.append(data.correct[(p, chosen)])
+        escalated += int(len(state.attempts) > 1)
         if chosen is not None:
             answered_by[chosen] = answered_by.get(chosen, 0) + 1
         correct.append(data.correct[(p, chosen)] if chosen else 0.0)
-        latency.append(ms)
-        cost.append(usd)
+        latency.append(sum((a.candidate.latency_ms if a.candidate else 0.0) + sum(v.latency_ms for v in a.verdicts)
+                           for a in state.attempts))
+        cost.append(state.spent_usd)
     n = max(1, len(prompts))
     # the tiers the request path lays out (skips applied), over every region these prompts fell in
     planned = sorted({t.model for plan in plans.values() for t in plan.tiers}, key=data.models.index)
-    distinct = sorted(set(bars.values()))
+    distinct = sorted({t.threshold for plan in plans.values() for t in plan.tiers})
     return {"tiers": planned, "judges": list(policy.judges), "bar": distinct[0] if len(distinct) == 1 else distinct,
             "prompts": len(prompts),
             "accuracy": round(float(np.mean(correct)), 4) if prompts else None,
@@ -319,6 +291,25 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             "escalated": round(escalated / n, 4),
             "answered_by": {m: answered_by.get(m, 0) for m in planned},
             "_correct": correct, "_latency": latency}
+
+
+def _recorded_tier(data: Collected, prompt: str, state: CascadeState) -> TierOutcome:
+    """The current tier of ``state`` as ``collect`` recorded it: the model's answer and what each of the
+    plan's judges said of it (a judge not collected is a failed one, counting against the quorum)."""
+    spec = state.plan.tiers[state.tier]
+    own = data.answer[(prompt, spec.model)]
+    verdicts = []
+    for judge in spec.judges:
+        row = data.verdicts.get((prompt, spec.model, judge.name))
+        if row is None:
+            verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=None, failed=True, detail="not collected"))
+            continue
+        score = row["score"]
+        score = None if score is None or (isinstance(score, float) and math.isnan(score)) else score
+        verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=score, failed=bool(row["failed"]),
+                                cost_usd=float(row["cost_usd"]), latency_ms=float(row["latency_ms"])))
+    candidate = Candidate(model=spec.model, text=own["text"], cost_usd=own["cost_usd"], latency_ms=own["latency_ms"])
+    return TierOutcome(candidate=candidate, verdicts=verdicts)
 
 
 def single_model(data: Collected, prompts: Sequence[str], model: str) -> dict[str, Any]:

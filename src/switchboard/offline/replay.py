@@ -1,42 +1,46 @@
-"""Cascades over recorded data, run through the production policy (``switchboard.domain.policy``).
+"""Cascades over recorded outcomes: trained dials and the baselines ``switchboard eval`` compares.
 
-A cascade plan gives, per prompt, the tier models in order, the agreement judges of each tier and the
-per-tier thresholds. Running it on recorded data:
+A ``ReplayPlan`` gives, per prompt, the tier models in order, the agreement judges of each tier and the
+per-tier thresholds. ``run_cascade`` - what every reported number comes from - runs each prompt's cascade
+through the request path's own engine (``domain.cascade.run``: ``step``, fusion with the learned verifier,
+``aggregate_confidence``, ``decide``), with each tier's answer and its agreement judges' answers read from
+the recorded outcomes instead of called (``_recorded_tier``):
 
-1. tier t calls its model and its judges; a model's recorded cost is charged the first time its answer is
-   used, as a tier or as a judge, and never again (an answer already bought is reused, e.g. a judge that
-   is a later tier: the honest accounting for a gateway that caches answers within a request);
+1. a model's recorded cost is charged the first time its answer is used, as a tier or as a judge, and
+   never again (an answer already bought is reused, as the request path reuses it within a request);
 2. the candidate is the tier model's own answer, or - for fusing cascades (Switchboard) - the answer the
    learned verifier scores highest among all answers bought so far;
-3. the verdicts (learned verifier + simulated agreement judges) are folded by
-   ``policy.aggregate_confidence`` (weights and calibration fitted by ``switchboard train``), and
-   ``policy.decide`` accepts, escalates or stops; on a stop the answer is ``best_attempt``'s.
+3. the verdicts (learned verifier + agreement judges) are folded with the weights and calibration fitted by
+   ``switchboard train``, and ``decide`` accepts, escalates or stops.
 
-Which models have answered at tier t does not depend on the decisions (the plan fixes it), so the
-verifier scores of every (prompt, tier) are computed in one batch first; the per-prompt loop then only
-calls the policy. ``stop_rule`` is a vectorised replica of the accept/stop rule, used only to
-*search* thresholds on training data; reported numbers always come from ``run_cascade`` (a unit test
-checks the two agree).
+``score_plan`` is the same scoring done in one vectorised batch: it exists to *search* thresholds on
+training data fast (with ``stop_rule``, a vectorised replica of the accept/stop rule), and its batch of
+verifier scores is reused by ``run_cascade`` (``ScoredVerifier``) so a replay does not call the verifier
+once per tier. A unit test checks that the search replica and the engine agree.
 
 Both judges here are *simulated from recorded data* and say so in every verdict they produce:
 
-- ``AgreementJudge`` (kind ``agreement``, name ``agreement:<J>``): judge model J agrees with the candidate
-  when J's recorded, extracted answer equals the candidate's. Its score is 1.0 (agrees) or 0.0, and it
-  abstains (None) when either answer could not be extracted. It costs J's recorded ``cost_usd`` for the
-  prompt, since J had to solve the prompt to judge it - charged once per prompt.
-- ``verifier_verdict``: the learned verifier's score of the candidate (``offline.verifier``), free.
+- agreement judge J (kind ``agreement``, name ``agreement:<J>``; ``AgreementJudge`` in the batch): J agrees
+  with the candidate when J's recorded, extracted answer equals the candidate's; it abstains when either
+  answer could not be extracted. It costs J's recorded ``cost_usd`` for the prompt, since J had to solve
+  the prompt to judge it - charged once per prompt.
+- the learned verifier's score of the candidate (``offline.verifier``), free.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
+from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
-from switchboard.domain.policy import Calibration, aggregate_confidence, decide
-from switchboard.domain.state import Attempt, Candidate, Usage, Verdict
+from switchboard.domain.judging import Calibration, JudgeSpec
+from switchboard.domain.policy import aggregate_confidence
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import Attempt, Candidate, CascadeState, Fusion, Plan, TierSpec, Verdict
 
 Predict = Callable[[np.ndarray], np.ndarray]
 SIMULATED = "simulated from recorded data"
@@ -131,6 +135,37 @@ class Scored:
     confidence: np.ndarray  # (n, T) NaN = None
     n_answers: np.ndarray  # (n, T)
     verdicts: list[list[list[Verdict]]]
+    # what ``run_cascade`` needs to run the same cascades through the request path's engine: the verifier
+    # (its scores of the rows computed here kept in a table) and the weights and calibration used
+    verifier: ScoredVerifier | None = None
+    weights: dict[str, float] | None = None
+    calibration: Calibration | None = None
+
+
+class ScoredVerifier:
+    """The verifier as ``run_cascade`` calls it: every feature row ``score_plan`` scored in its batch is
+    answered from that batch's table, so replaying a cascade prompt by prompt through ``domain.cascade``
+    costs no model call per tier; a row the batch did not score (``misses``) is scored by the verifier."""
+
+    def __init__(self, predict: Predict, rows: np.ndarray, scores: np.ndarray) -> None:
+        self.predict_rows = predict
+        self.table = {row.tobytes(): float(s) for row, s in zip(np.asarray(rows, dtype=np.float32), scores, strict=True)}
+        self.misses = 0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        out = np.empty(len(X))
+        missing = []
+        for r, row in enumerate(X):
+            found = self.table.get(row.tobytes())
+            if found is None:
+                missing.append(r)
+            else:
+                out[r] = found
+        if missing:
+            self.misses += len(missing)
+            out[missing] = np.asarray(self.predict_rows(X[missing]), dtype=float).reshape(-1)
+        return out
 
 
 def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict[str, float] | None = None,
@@ -187,7 +222,8 @@ def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict
             verdicts[i][t] = vs
             conf = aggregate_confidence(vs, weights=weights, calibration=calibration)
             confidence[i, t] = np.nan if conf is None else conf
-    return Scored(rep, answer, score, new_cost, confidence, n_answers, verdicts)
+    return Scored(rep, answer, score, new_cost, confidence, n_answers, verdicts, ScoredVerifier(predict, X, p),
+                  weights, calibration)
 
 
 def recalibrate(scored: Scored, weights: dict[str, float] | None, calibration: Calibration | None) -> Scored:
@@ -200,7 +236,7 @@ def recalibrate(scored: Scored, weights: dict[str, float] | None, calibration: C
             conf = aggregate_confidence(verdicts, weights=weights, calibration=calibration)
             confidence[i, t] = np.nan if conf is None else conf
     return Scored(scored.rep, scored.answer, scored.score, scored.new_cost, confidence, scored.n_answers,
-                  scored.verdicts)
+                  scored.verdicts, scored.verifier, weights, calibration)
 
 
 @dataclass
@@ -217,7 +253,12 @@ class Outcome:
 
 def run_cascade(sit: Situation, plan: ReplayPlan, scored: Scored, keep_traces: bool = False,
                 max_cost_usd: float | None = None) -> Outcome:
-    """The per-prompt loop: Attempts and ``policy.decide`` exactly as the decide Lambda runs them."""
+    """Every prompt's cascade run by the request path's engine (``domain.cascade.run``: fusion with the
+    verifier, the agreement judges, ``aggregate_confidence`` with ``scored``'s weights and calibration,
+    ``decide``), its tiers' answers and agreement judges read from the recorded outcomes
+    (``_recorded_tier``). ``scored`` supplies the verifier (its batch scores reused)."""
+    if scored.verifier is None:
+        raise ValueError("run_cascade needs a Scored from score_plan (it carries the verifier)")
     n = sit.n
     rep = np.full(n, -1, dtype=int)
     cost = np.zeros(n)
@@ -225,43 +266,65 @@ def run_cascade(sit: Situation, plan: ReplayPlan, scored: Scored, keep_traces: b
     answer_tier = np.zeros(n, dtype=int)
     reasons: list[str] = []
     traces: list[list[Attempt]] | None = [] if keep_traces else None
-    models = sit.models
+    models = list(sit.models) or [str(j) for j in range(sit.answer_ids.shape[1])]
+    position = {m: j for j, m in enumerate(models)}
+    request = ChatRequest(messages=[Message(role="user", content="recorded prompt")], max_cost_usd=max_cost_usd)
     for i in range(n):
-        tiers = plan.tiers[i]
-        attempts: list[Attempt] = []
-        spent = 0.0
-        decision = None
-        for t, m in enumerate(tiers):
-            r = int(scored.rep[i, t])
-            text = str(sit.responses[i, r]) if sit.responses is not None else ""
-            model_name = models[r] if models else str(r)
-            verdicts = scored.verdicts[i][t]
-            judge_cost = sum(v.cost_usd for v in verdicts)
-            candidate = Candidate(model=model_name, text=text, usage=Usage(),
-                                  cost_usd=max(0.0, float(scored.new_cost[i, t]) - judge_cost))
-            conf = scored.confidence[i, t]
-            attempt = Attempt(tier=t, model=models[m] if models else str(m), candidate=candidate,
-                              verdicts=verdicts, confidence=None if np.isnan(conf) else float(conf),
-                              measured=True)  # the dial's calibrated verifier
-            attempts.append(attempt)
-            spent += attempt.cost_usd
-            next_cost = float(sit.cost[i, tiers[t + 1]]) if t + 1 < len(tiers) else None
-            decision = decide(tier=t, n_tiers=len(tiers), answered=True, confidence=attempt.confidence,
-                              threshold=plan.thresholds[i][t] if t < len(plan.thresholds[i]) else 1.0,
-                              spent_usd=spent, next_tier_cost_usd=next_cost, max_cost_usd=max_cost_usd,
-                              attempts=attempts)
-            if decision.action != "escalate":
-                break
+        state = run(CascadeState(request_id=str(i), request=request, plan=_plan(sit, plan, scored, models, i)),
+                    partial(_recorded_tier, sit, models, i), verifier=scored.verifier)
+        decision = state.decision
         assert decision is not None
-        at = decision.answer_tier if decision.answer_tier is not None else len(attempts) - 1
-        rep[i] = int(scored.rep[i, at])
-        cost[i] = spent
-        used[i] = len(attempts)
+        at = decision.answer_tier if decision.answer_tier is not None else len(state.attempts) - 1
+        chosen = decision.answer_model or state.attempts[at].answer_model or state.attempts[at].model
+        rep[i] = position[chosen]
+        cost[i] = state.spent_usd
+        used[i] = len(state.attempts)
         answer_tier[i] = at
         reasons.append(decision.reason)
         if traces is not None:
-            traces.append(attempts)
+            traces.append(state.attempts)
     return Outcome(rep, cost, used, answer_tier, reasons, traces)
+
+
+def _plan(sit: Situation, plan: ReplayPlan, scored: Scored, models: list[str], i: int) -> Plan:
+    """Prompt ``i``'s cascade as the request path's plan: each tier's model, its agreement judges and bar
+    (a bar above 1 never accepts), the recorded cost of its model as the bound ``decide`` checks against a
+    budget, and the fusion the verifier scores it with."""
+    own = plan.own_last if isinstance(plan.own_last, bool) else plan.own_last[i]
+    tiers = [TierSpec(model=models[m], judges=[JudgeSpec(kind="agreement", model=models[j]) for j in plan.judges[i][t]],
+                      threshold=min(1.01, max(0.0, plan.thresholds[i][t] if t < len(plan.thresholds[i]) else 1.01)),
+                      est_cost_usd=float(sit.cost[i, m]))
+             for t, m in enumerate(plan.tiers[i])]
+    fusion = Fusion(models=models, router_p=[float(x) for x in sit.router_p[i]], own_last=bool(own),
+                    own_answer=not plan.fuse, weights=dict(scored.weights or {}),
+                    calibration=scored.calibration or Calibration())
+    return Plan(tiers=tiers, route="dial", fusion=fusion)
+
+
+def _recorded_tier(sit: Situation, models: list[str], i: int, state: CascadeState) -> TierOutcome:
+    """The current tier of prompt ``i`` from its recorded outcomes: the tier model's answer, and each
+    agreement judge's (both bought at their recorded cost the first time a model answers, reused after) -
+    the work the tier and judge tasks do on the request path (``service.tasks``)."""
+    spec = state.plan.tiers[state.tier]
+
+    def answer(model: str) -> Candidate:
+        if model in state.answers:
+            return state.answers[model].model_copy(update={"cost_usd": 0.0, "reused": True})
+        j = models.index(model)
+        text = str(sit.responses[i, j]) if sit.responses is not None else ""
+        answer_id = int(sit.answer_ids[i, j])
+        return Candidate(model=model, text=text, cost_usd=float(sit.cost[i, j]),
+                         key=f"answer:{answer_id}" if answer_id >= 0 else None)
+
+    candidate = answer(spec.model)
+    verdicts = []
+    for judge in spec.judges:
+        bought = answer(judge.model or spec.model)
+        agrees = None if candidate.key is None or bought.key is None else float(candidate.key == bought.key)
+        verdicts.append(Verdict(judge=judge.name, kind="agreement", score=agrees, cost_usd=bought.cost_usd,
+                                answer_key=bought.key, answer=bought,
+                                detail=f"{SIMULATED}: {bought.model}'s recorded answer"))
+    return TierOutcome(candidate=candidate, verdicts=verdicts)
 
 
 def stop_rule(confidence: np.ndarray, tiers_len: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

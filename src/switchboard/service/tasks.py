@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from switchboard.domain.answers import answer_key, same_answer
-from switchboard.domain.cascade import Embed, Predict, step
+from switchboard.domain.cascade import Embed, Predict, TierOutcome, run, step
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.formats import canonical_json, structured
@@ -247,17 +247,44 @@ def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provi
                    detail=f"{model} {how}; answer {answer.key!r:.60}", answer_key=answer.key, answer=answer)
 
 
-def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
-    """The decide task: fold the tier into the state and apply the policy (``domain.cascade.step``).
+def execute_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierOutcome:
+    """One tier's work in one process, as the state machine does it: the tier task (``run_tier``), then
+    each of its judges (``run_judge``, one after another where the state machine's Map runs them side by
+    side); an error of the tier task is caught as the state machine's Catch would."""
+    try:
+        result = run_tier(state, catalog, providers)
+    except Exception as exc:  # noqa: BLE001 - as Catch States.ALL
+        return TierOutcome(error=f"{type(exc).__name__}: {exc}"[:500])
+    verdicts = [run_judge(JudgeTask(judge=j, request=state.request, candidate=result.candidate,
+                                    answers=state.answers, deadline=state.deadline,
+                                    answer_bytes_cap=state.plan.answer_bytes_cap), catalog, providers)
+                for j in result.judges]
+    return TierOutcome(candidate=result.candidate, verdicts=verdicts)
 
-    ``verifier`` is used only when it is the one the plan's dial was calibrated with; otherwise the dial
-    plan's tiers get no verifier verdict, so nothing is accepted as verified on a miscalibrated score."""
+
+def verifier_for(state: CascadeState, verifier: Verifier | None) -> Predict | None:
+    """The deployed verifier's predict, when it is the one the plan's dial was calibrated with; otherwise
+    None, so the dial plan's tiers get no verifier verdict and nothing is accepted as verified on a
+    miscalibrated score."""
     fusion = state.plan.fusion
-    predict: Predict | None = None
-    if fusion is not None and verifier is not None:
-        if fusion.verifier_sha256 is None or fusion.verifier_sha256 == verifier.sha256:
-            predict = verifier.predict
-        else:
-            log.error("the plan's verifier %s is not the deployed one %s; not verifying",
-                      fusion.verifier_sha256[:12], verifier.sha256[:12])
-    return step(state, verifier=predict, embed=embed, now=time.time())
+    if fusion is None or verifier is None:
+        return None
+    if fusion.verifier_sha256 is None or fusion.verifier_sha256 == verifier.sha256:
+        return verifier.predict
+    log.error("the plan's verifier %s is not the deployed one %s; not verifying",
+              fusion.verifier_sha256[:12], verifier.sha256[:12])
+    return None
+
+
+def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
+    """The decide task: fold the tier the state machine ran into the state and apply the policy
+    (``domain.cascade.step``)."""
+    return step(state, verifier=verifier_for(state, verifier), embed=embed, now=time.time())
+
+
+def run_in_process(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource,
+                   verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
+    """The whole cascade in this process (``domain.cascade.run`` over ``execute_tier``): the state
+    machine's loop without Step Functions, for tests and tools that need no orchestration."""
+    return run(state, lambda s: execute_tier(s, catalog, providers), verifier=verifier_for(state, verifier),
+               embed=embed, clock=time.time)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from switchboard.domain import cascade as engine
 from switchboard.domain import policy
 from switchboard.domain.fusion import enumerate_candidates
 from switchboard.offline import replay as cascades
@@ -19,9 +20,10 @@ from switchboard.offline.verifier import fuse
 def situation(n=40, k=4, seed=0):
     rng = np.random.default_rng(seed)
     ids = rng.integers(-1, 3, size=(n, k))
+    responses = np.asarray([["x" * int(m) for m in row] for row in rng.integers(1, 500, size=(n, k))], dtype=object)
     return Situation(answer_ids=ids, cost=rng.random((n, k)) * 0.01, router_p=rng.random((n, k)),
-                     resp_len=rng.integers(1, 500, size=(n, k)).astype(float),
-                     responses=np.full((n, k), "text", dtype=object), models=[f"m{j}" for j in range(k)])
+                     resp_len=np.vectorize(len, otypes=[float])(responses),
+                     responses=responses, models=[f"m{j}" for j in range(k)])
 
 
 def fake_predict(X):
@@ -29,8 +31,19 @@ def fake_predict(X):
     return 1 / (1 + np.exp(-(X[:, :8].sum(axis=1) * 0.7 - 0.3)))
 
 
-def test_cascades_call_the_production_policy():
-    assert cascades.decide is policy.decide
+def test_cascades_run_the_request_paths_engine(monkeypatch):
+    steps = []
+    real = engine.step
+
+    def spy(state, *args, **kwargs):
+        steps.append(state.tier)
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "step", spy)
+    sit = situation(n=5)
+    plan = ReplayPlan.uniform(sit.n, [0, 1, 2], [0.99, 0.99, 0.0])
+    out = run_cascade(sit, plan, score_plan(sit, plan, fake_predict))
+    assert len(steps) == int(out.tiers_used.sum()) > 0
     assert cascades.aggregate_confidence is policy.aggregate_confidence
 
 
@@ -42,7 +55,7 @@ def test_stop_rule_replicates_decide(monkeypatch):
         calls.append(kwargs["tier"])
         return real(**kwargs)
 
-    monkeypatch.setattr(cascades, "decide", spy)
+    monkeypatch.setattr(engine, "decide", spy)
     sit = situation()
     rng = np.random.default_rng(3)
     tiers = [list(rng.permutation(4)[: rng.integers(1, 5)]) for _ in range(sit.n)]
@@ -56,6 +69,7 @@ def test_stop_rule_replicates_decide(monkeypatch):
         plan = ReplayPlan(tiers, judges, [list(row[:n]) for row, n in zip(thr, lens, strict=True)])
         scored = score_plan(sit, plan, fake_predict)
         out = run_cascade(sit, plan, scored)
+        assert scored.verifier.misses == 0  # every tier's fusion was one the batch scored
         stop, ret = stop_rule(scored.confidence, lens, thr)
         assert (out.tiers_used == stop + 1).all()
         assert (out.rep == scored.rep[np.arange(sit.n), ret]).all()
