@@ -2,7 +2,7 @@
 
 Each trial creates 1-4 keys with random budgets (some per day, renewed mid-trial by a clock that jumps a
 day) in the DynamoDB emulator the local stack uses (moto, with its atomic writes), then sends 10-60
-requests at concurrency 2-12 through ``RouterService`` - the router's own reserve / cap / settle code -
+requests at concurrency 2-12 through ``ChatService`` - the router's own reserve / cap / settle code -
 with a FAKE model pool (scripted answers and verdicts; prices make a plan cost a sizeable share of a
 budget). It reports the requests, concurrency, keys, the largest overspend found (spend past a key's
 budget; for a per-day key, past its budget times the periods it touched) and how close to its budget a
@@ -75,28 +75,18 @@ def main() -> int:
 
 def trial(rng, store, catalog, entries, totals) -> None:  # noqa: ANN001 - benchmark plumbing
     """One trial: keys, concurrent requests through the router's reserve / cap / settle, the figures."""
-    from switchboard.service.api import ChatCompletionRequest
     from switchboard.service.errors import ApiError
     from switchboard.service.keys import KeyService, current_window, new_key
-    from switchboard.service.router import RouterService
-    from tests.support.fakes import (
-        FakeEncoder,
-        InMemoryTaxonomy,
-        InMemoryTraces,
-        InProcessOrchestrator,
-        ScriptedProvider,
-        ScriptedProviders,
-    )
+    from tests.support.builder import build_services, complete_chat
+    from tests.support.fakes import InMemoryTraces, ScriptedProvider, ScriptedProviders
 
     now = [1_795_000_000.0 + rng.random() * 86_400]
     keys = KeyService(store, required=True, clock=lambda: now[0])
     verdict = rng.choice(["VERDICT: CORRECT", "VERDICT: INCORRECT"])
     reply = ScriptedProvider(lambda messages, v=verdict: v if "<<<ANSWER" in messages[-1].content else "4")
     traces = InMemoryTraces()
-    service = RouterService(catalog=catalog, taxonomy=InMemoryTaxonomy([]), traces=traces, keys=keys,
-                            orchestrator=InProcessOrchestrator(catalog, ScriptedProviders(
-                                {e.model_id: reply for e in entries}), traces),
-                            encoder_factory=FakeEncoder)
+    service = build_services(catalog, providers=ScriptedProviders({e.model_id: reply for e in entries}),
+                             traces=traces, keys=keys)
     made = []
     for _k in range(rng.randint(1, 4)):
         period = rng.choice([None, None, "day"])
@@ -116,7 +106,7 @@ def trial(rng, store, catalog, entries, totals) -> None:  # noqa: ANN001 - bench
         body = {"messages": [{"role": "user", "content": f"What is {i}+2?"}],
                 "max_tokens": rng.randint(1, 64)}
         try:
-            service.chat(ChatCompletionRequest.model_validate(body), f"Bearer {secret}")
+            complete_chat(service, body, f"Bearer {secret}")
             return "answered"
         except ApiError as exc:
             return "refused_429" if exc.__class__.__name__ == "KeyBudgetExhausted" else "other_refusals"

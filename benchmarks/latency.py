@@ -119,7 +119,7 @@ def run_streaming(server_url: str, questions: list[str], max_tokens: int, model:
 
 def run_warm(questions: list[str], max_tokens: int, asks: int) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     from switchboard.cli.local import _local_env
-    from switchboard.local.server import api_gateway_event
+    from switchboard.http.server import api_gateway_event
     from switchboard.local.stack import LocalStack
 
     _local_env(False)
@@ -167,8 +167,8 @@ def run_warm(questions: list[str], max_tokens: int, asks: int) -> tuple[list[dic
                             "seconds": round(time.perf_counter() - started, 3), "answer": completion.text,
                             "finish_reason": completion.finish_reason})
             print(f"  {strongest.model_id} alone {singles[-1]['seconds']:6.2f}s  {question}", flush=True)
+        from switchboard.http.server import LocalServer
         from switchboard.local.emulator import free_port
-        from switchboard.local.server import LocalServer
 
         server = LocalServer(stack, port=free_port()).start_background()
         try:

@@ -75,7 +75,7 @@ def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path) -> dict:  
     from tqdm import tqdm
 
     from switchboard.adapters.providers.replay import ReplayProviders
-    from switchboard.local.server import api_gateway_event
+    from switchboard.http.server import api_gateway_event
     from switchboard.local.stack import LocalStack
 
     stack = LocalStack(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=ReplayProviders(data),

@@ -3,20 +3,21 @@
 Python Lambdas cannot stream a response themselves (Lambda streams natively from Node.js runtimes only);
 with the Lambda Web Adapter extension (``AWS_LWA_INVOKE_MODE=response_stream``) the function instead runs
 this server and the adapter streams whatever it writes. The server is the local stack's
-(``switchboard.local.server.LocalServer``: an HTTP request becomes the API Gateway event the handler knows),
-over this process's router handler: a streaming chat completion through ``handler.stream_chat`` (its events
-written as they are produced), everything else through ``handler.lambda_handler``. Started by ``run.sh``.
+(``switchboard.http.server.LocalServer``: an HTTP request becomes the API Gateway event the handler knows),
+over this process's router handler (``handler.lambda_handler``); a route that streams is served from this
+process's services as it is produced. Started by ``run.sh``.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard.service.http_server import LocalServer
+from switchboard.composition import container
+from switchboard.http.server import LocalServer
+from switchboard.service.assembly import Services
 
 from . import handler
 
@@ -41,8 +42,8 @@ class InProcessRouter:
         result: dict[str, Any] = handler.lambda_handler(event, _Context(function_name=self.function_name))
         return result
 
-    def stream_router(self, event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | None:
-        return handler.stream_chat(event)
+    def services(self) -> Services:
+        return container().services()
 
 
 def main() -> None:

@@ -20,11 +20,9 @@ from constructs import Construct
 
 from infra import nag
 from infra.config import SwitchboardConfig
+from switchboard.http.routes import ROUTES
 
 STAGE = "prod"  # the sample events under events/router/ carry this stage
-ROUTES = (("POST", "v1/chat/completions"), ("POST", "v1/messages"), ("POST", "v1/route"), ("GET", "v1/jobs/{job_id}"),
-          ("GET", "v1/traces/{trace_id}"),
-          ("POST", "v1/feedback"), ("GET", "v1/models"), ("GET", "health"), ("GET", "openapi.json"))
 
 
 def _streaming(config: SwitchboardConfig) -> dict:
@@ -75,10 +73,10 @@ class Api(Construct):
         # the OpenAI error shape the SDK understands.
         validator = self.rest_api.add_request_validator("Parameters", validate_request_parameters=True,
                                                         validate_request_body=False)
-        for method, path in ROUTES:
-            resource = self.rest_api.root.resource_for_path(path)
-            params = {f"method.request.path.{p}": True for p in _path_params(path)}
-            resource.add_method(method, request_parameters=params or None, request_validator=validator)
+        for route in ROUTES:  # the API's one route table
+            resource = self.rest_api.root.resource_for_path(route.resource_path)
+            params = {f"method.request.path.{p}": True for p in route.params}
+            resource.add_method(route.method, request_parameters=params or None, request_validator=validator)
         if gateway_keys:
             self._usage_plan(config)
         self._acknowledge(config.api_auth)
@@ -120,6 +118,3 @@ class Api(Construct):
             nag.acknowledge(self.rest_api, "AwsSolutions-COG4", reason=(
                 "Authorised with IAM (SigV4), which is stronger for service callers than a user pool."))
 
-
-def _path_params(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]

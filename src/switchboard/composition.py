@@ -1,10 +1,11 @@
 """The composition root: the one place where adapters are chosen and wired into the services.
 
 Every Lambda handler asks ``container()`` for what it needs (``catalog()``, ``providers()``, ``traces()``,
-``router()``...). Each part is built on first use from the function's typed settings (read from the
+``services()``...). Each part is built on first use from the function's typed settings (read from the
 environment once) and cached for the life of the warm container, so a tier function never reads the
 router's settings and nothing is created at import time. Tests and the local stack replace the container
-with ``use(Container(...))`` - passing fakes as keyword parts - or rebuild it with ``reset()``.
+with ``use(Container(Parts(...)))`` - presetting typed parts with fakes (a misspelt part is a TypeError,
+never a silently built real adapter) - or rebuild it with ``reset()``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,11 +25,14 @@ from switchboard.ports import (
     Orchestrator,
     PolicySource,
     ProviderSource,
+    TaxonomySource,
     TraceStore,
     Verifier,
 )
+from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
+from switchboard.service.execution import Deadlines
 from switchboard.service.keys import KeyService
-from switchboard.service.router import RouterService
+from switchboard.service.routing import RoutingSources
 from switchboard.service.settings import (
     DecideSettings,
     ModelCallSettings,
@@ -40,14 +45,31 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Container:
-    """Lazily built, cached collaborators of the five functions. ``parts`` pre-sets any of them by name
-    (``catalog``, ``taxonomy``, ``traces``, ``providers``, ``orchestrator``, ``router``, and the settings
-    ``router_settings``, ``model_call_settings``, ``record_settings``)."""
+@dataclass
+class Parts:
+    """Parts of a container, preset (tests, the local stack) or built on first use (None)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, **parts: Any) -> None:
+    catalog: CatalogSource | None = None
+    taxonomy: TaxonomySource | None = None
+    traces: TraceStore | None = None
+    providers: ProviderSource | None = None
+    orchestrator: Orchestrator | None = None
+    policy: PolicySource | None = None
+    keys: KeyService | None = None
+    services: Services | None = None
+    router_settings: RouterSettings | None = None
+    model_call_settings: ModelCallSettings | None = None
+    record_settings: RecordSettings | None = None
+    decide_settings: DecideSettings | None = None
+
+
+class Container:
+    """Lazily built, cached collaborators of the five functions; ``parts`` presets any of them."""
+
+    def __init__(self, parts: Parts | None = None, env: Mapping[str, str] | None = None) -> None:
         self._env = env
-        self._parts: dict[str, Any] = dict(parts)
+        self._parts: dict[str, Any] = {f.name: getattr(parts, f.name) for f in fields(Parts)
+                                       if parts is not None and getattr(parts, f.name) is not None}
         self._lock = threading.RLock()
 
     def _part(self, name: str, build: Callable[[], T]) -> T:
@@ -75,7 +97,7 @@ class Container:
 
         return self._part("catalog", lambda: DynamoCatalog(self.model_call_settings().catalog_table))
 
-    def taxonomy(self) -> Any:
+    def taxonomy(self) -> TaxonomySource:
         from switchboard.adapters.stores.dynamo import DynamoTaxonomy
 
         return self._part("taxonomy", lambda: DynamoTaxonomy(self.router_settings().taxonomy_table))
@@ -133,8 +155,9 @@ class Container:
         return self._part("orchestrator", build)
 
     # ---- services --------------------------------------------------------------------------------
-    def router(self) -> RouterService:
-        def build() -> RouterService:
+    def services(self) -> Services:
+        """The router's application services (``service.assembly``) on this container's adapters."""
+        def build() -> Services:
             from switchboard.adapters.encoder import get_encoder
             from switchboard.adapters.learned import file_sha256, load_learned_router
 
@@ -147,16 +170,16 @@ class Container:
             verifier_sha256 = None
             if s.router_artifacts and (Path(s.router_artifacts) / "verifier.onnx").is_file():
                 verifier_sha256 = file_sha256(Path(s.router_artifacts) / "verifier.onnx")
-            return RouterService(judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
-                                 catalog=self.catalog(), taxonomy=self.taxonomy(),
-                                 orchestrator=self.orchestrator(), traces=self.traces(),
-                                 encoder_factory=get_encoder, learned=learned, trace_ttl_days=s.trace_ttl_days,
-                                 max_prompt_chars=s.max_prompt_chars, policy=self.policy(),
-                                 verifier_sha256=verifier_sha256, deadline_s=s.request_deadline_s,
-                                 job_deadline_s=s.job_deadline_s,
+            routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
+                                     learned=learned, policy=self.policy(),
+                                     default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
+                                     verifier_sha256=verifier_sha256)
+            ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
                                  keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
+            return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
+                                                 deadlines=Deadlines(s.request_deadline_s, s.job_deadline_s)))
 
-        return self._part("router", build)
+        return self._part("services", build)
 
     def keys(self) -> KeyService | None:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""

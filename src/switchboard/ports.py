@@ -129,7 +129,10 @@ class Encoder(Protocol):
 
 
 class LearnedRouter(Protocol):
-    """Per-model probability of a correct answer from a prompt embedding (EMAFusion's learned router)."""
+    """Per-model probability of a correct answer from a prompt embedding (EMAFusion's learned router).
+    ``models`` are the models it scores, in the order it was trained on (a dial needs the same)."""
+
+    models: list[str]
 
     def predict(self, embedding: np.ndarray) -> Mapping[str, float]: ...
 

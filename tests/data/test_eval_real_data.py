@@ -58,7 +58,7 @@ def test_single_models_match_the_data_readme(name):
 
 @pytest.mark.parametrize("name,max_prompts", [("routerbench", None), ("mmlu_pro", 2400)])
 def test_reduced_eval(name, max_prompts, tmp_path):
-    from switchboard.offline.embeddings import embed_texts, routing_text
+    from switchboard.offline.embeddings import embed_prompts
     from switchboard.offline.evaluation.evaluate import evaluate, write_results
     from switchboard.offline.evaluation.plots import pareto_plot
     from switchboard.offline.outcomes import load_outcomes, load_prices, split_rows
@@ -70,7 +70,7 @@ def test_reduced_eval(name, max_prompts, tmp_path):
         data = data.subset(keep)
     prices = load_prices(path.parent / "models.json") if (path.parent / "models.json").exists() else {}
     tr, va = split_rows(data.prompt_ids, 0.3, seed=7)
-    emb = embed_texts([routing_text(p) for p in data.prompts], progress=False)
+    emb = embed_prompts(data.prompts, progress=False)
     results, _ = evaluate(data.subset(tr), data.subset(va), emb[tr], emb[va], prices, name, progress=False,
                           artifacts_dir=tmp_path / "artifacts")
     if name == "routerbench":

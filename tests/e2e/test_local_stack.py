@@ -54,8 +54,8 @@ def stack():
     DynamoTaxonomy(local.environment[names.ENV_TAXONOMY_TABLE], client=client).put_all([
         Category(name="fault-drill", centroid=centroid, tiers=["always-times-out", SMALL]),
         Category(name="budget-drill", centroid=budget_centroid, tiers=[SMALL, "unmeasured-1.5b"])])
+    from switchboard.http.server import LocalServer
     from switchboard.local.emulator import free_port
-    from switchboard.local.server import LocalServer
 
     server = LocalServer(local, port=free_port()).start_background()
     yield local, server
@@ -155,7 +155,7 @@ def test_budget_stops_before_the_second_tier_and_is_never_exceeded(stack, client
     from switchboard.domain.requests import ChatRequest, Message
 
     question = BUDGET_PROMPT
-    plan = composition.container().router().plan(
+    plan = composition.container().services().planner.plan(
         ChatRequest(messages=[Message(role="user", content=question)], max_tokens=16, quality=1.0))
     assert len(plan.tiers) >= 2, "the claim needs a plan with a second tier to stop before"
     budget = plan.tiers[0].est_cost_usd + plan.tiers[1].est_cost_usd / 2

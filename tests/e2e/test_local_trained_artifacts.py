@@ -15,7 +15,7 @@ import os
 import pytest
 
 from switchboard.domain.dial import Dial, lay_out
-from switchboard.local.server import api_gateway_event
+from switchboard.http.server import api_gateway_event
 from switchboard.local.stack import LocalStack
 from tests.support.topical_outcomes import TOPICS, train_run
 

@@ -8,7 +8,7 @@ import socket
 import time
 
 from switchboard import cli
-from switchboard.local.server import LocalServer
+from switchboard.http.server import LocalServer
 
 
 class EchoStack:
@@ -60,28 +60,33 @@ def test_switchboard_local_on_a_busy_port_says_so_at_once(capsys):
     assert f"127.0.0.1:{port}" in err and "--port" in err
 
 
+class Dripping:
+    """A provider that streams its answer a word every 0.2 s (judges: CORRECT at once)."""
+
+    def complete(self, request):  # noqa: ANN001, ANN201
+        from switchboard.ports import Completion
+
+        if "<<<ANSWER" in request.messages[-1].content:
+            return Completion(text="VERDICT: CORRECT", input_tokens=5, output_tokens=4, finish_reason="stop")
+        for i in range(3):
+            if request.on_delta is not None:
+                request.on_delta(f"w{i} ")
+            time.sleep(0.2)
+        return Completion(text="w0 w1 w2 ", input_tokens=5, output_tokens=3, finish_reason="stop")
+
+
 class StreamingStack(EchoStack):
-    """Streams three pieces 0.2 s apart for a streaming request; a refusal is one JSON body."""
+    """Echoes plain requests through ``invoke_router``; its services stream a pinned model's tokens."""
 
     def __init__(self) -> None:
-        self.closed = False
+        from tests.support.builder import build_services
+        from tests.support.fakes import ScriptedProviders, catalog_entry
 
-    def stream_router(self, event: dict):
-        body = json.loads(event["body"] or "{}")
-        if not body.get("stream"):
-            return None
-        if body.get("refuse"):
-            return 402, {"Content-Type": "application/json"}, iter([b'{"error": {"message": "no"}}'])
+        self._services = build_services([catalog_entry("m", price=0.1)], providers=ScriptedProviders({"m": Dripping()}),
+                                        stream_tokens=True)
 
-        def pieces():
-            try:
-                for i in range(3):
-                    yield f"data: {i}\n\n".encode()
-                    time.sleep(0.2)
-            finally:
-                self.closed = True
-
-        return 200, {"Content-Type": "text/event-stream"}, pieces()
+    def services(self):  # noqa: ANN201
+        return self._services
 
 
 def test_a_streamed_response_reaches_the_client_piece_by_piece():
@@ -89,18 +94,19 @@ def test_a_streamed_response_reaches_the_client_piece_by_piece():
 
     stack = StreamingStack()
     server = LocalServer(stack, port=0).start_background()
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Count."}]}
     try:
         arrivals = []
-        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={"stream": True}, timeout=10) as response:
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=10) as response:
             assert response.status_code == 200 and response.headers["transfer-encoding"] == "chunked"
             for line in response.iter_lines():
-                if line:
+                if '"content":"w' in line:
                     arrivals.append((line, time.perf_counter()))
-        assert [line for line, _ in arrivals] == ["data: 0", "data: 1", "data: 2"]
+        assert len(arrivals) == 3
         assert arrivals[-1][1] - arrivals[0][1] >= 0.3  # sent as produced, not gathered first
-        assert stack.closed
-        refused = httpx.post(f"{server.url}/v1/chat/completions", json={"stream": True, "refuse": True}, timeout=10)
-        assert refused.status_code == 402 and refused.json()["error"]["message"] == "no"
+        assert len(stack.services().traces.store.items) == 1  # the stream ran to its end: judged and traced
+        refused = httpx.post(f"{server.url}/v1/chat/completions", json={**body, "top_p": 0.5}, timeout=10)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "top_p"
         plain = httpx.post(f"{server.url}/v1/chat/completions", json={}, timeout=10)
         assert plain.status_code == 200 and plain.json() == {"path": "/v1/chat/completions"}
     finally:

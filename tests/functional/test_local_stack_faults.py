@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, settings
 
 from switchboard import composition
 from switchboard.domain.requests import ChatRequest, Message
+from switchboard.http.routes import document as openapi_document
+from switchboard.http.server import LocalServer, api_gateway_event
 from switchboard.local.emulator import free_port
-from switchboard.local.server import LocalServer, api_gateway_event
 from switchboard.local.stack import LocalStack
-from switchboard.service.openapi import openapi_document
 from tests.support.fake_openai_server import FakeOpenAIServer
 
 KEY = "sk-live-do-not-leak-0123456789"
@@ -97,14 +97,14 @@ def test_concurrent_clients_against_a_faulty_upstream_get_no_500(stack, upstream
 
 def test_a_dripping_upstream_cannot_hold_a_request_past_its_deadline(stack, upstream):
     local, server, _, _ = stack
-    router = composition.container().router()
+    deadlines = composition.container().services().runner.deadlines
     upstream.behaviour, upstream.drip_s = "drip", 1.0
-    saved, router.deadline_s = router.deadline_s, 4.0
+    saved, deadlines.request_s = deadlines.request_s, 4.0
     started = time.monotonic()
     try:
         response = ask(server.url)
     finally:
-        upstream.behaviour, upstream.drip_s, router.deadline_s = "ok", 0.3, saved
+        upstream.behaviour, upstream.drip_s, deadlines.request_s = "ok", 0.3, saved
     elapsed = time.monotonic() - started
     assert elapsed < 4.0 + 3.0, elapsed  # the deadline, plus the router's own bookkeeping
     assert response.status_code in (502, 504) and response.json()["error"]["trace_id"]
@@ -167,7 +167,7 @@ def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstrea
     client = boto3.client("dynamodb", endpoint_url=local.environment["AWS_ENDPOINT_URL_DYNAMODB"],
                           region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
     store = DynamoKeys(local.environment[names.ENV_KEYS_TABLE], client=client)
-    plan = composition.container().router().plan(
+    plan = composition.container().services().planner.plan(
         ChatRequest(messages=[Message(role="user", content="What is 2+2?")], max_tokens=8))
     budget = 2.5 * sum(t.est_cost_usd for t in plan.tiers)  # two whole plans' bounds, then only part of one
     secret, key = new_key("faults", budget)

@@ -7,7 +7,7 @@ import pytest
 from functions.judge import handler as judge
 from functions.tier import handler as tier
 from switchboard import composition
-from switchboard.composition import Container
+from switchboard.composition import Container, Parts
 from switchboard.local.emulator import LocalLambdaContext
 from switchboard.ports import ProviderTimeout, ProviderUnavailable
 from tests.support.events import load_event
@@ -26,7 +26,7 @@ def _reset():
 def install(monkeypatch, module, small, big=None):
     """Fakes behind the handler's container (``module`` names the handler under test, for the reader)."""
     catalog = InMemoryCatalog([catalog_entry(SMALL, price=0.05), catalog_entry(BIG, price=0.15)])
-    composition.use(Container(catalog=catalog, providers=ScriptedProviders({SMALL: small, BIG: big or small})))
+    composition.use(Container(Parts(catalog=catalog, providers=ScriptedProviders({SMALL: small, BIG: big or small}))))
 
 
 def test_tier_returns_candidate_priced_from_catalogue_and_the_tiers_judges(monkeypatch):

@@ -8,20 +8,17 @@ import pytest
 
 from functions.router import handler as router
 from switchboard import composition
-from switchboard.composition import Container
+from switchboard.composition import Container, Parts
 from switchboard.domain.judging import Calibration, JudgePolicy
 from switchboard.domain.taxonomy import Category
 from switchboard.local.emulator import LocalLambdaContext
 from switchboard.ports import ProviderTimeout
-from switchboard.service.router import RouterService
 from switchboard.service.settings import RouterSettings
+from tests.support.builder import build_services
 from tests.support.events import load_event
 from tests.support.fakes import (
-    FakeEncoder,
-    InMemoryCatalog,
     InMemoryTaxonomy,
     InMemoryTraces,
-    InProcessOrchestrator,
     ScriptedProvider,
     ScriptedProviders,
     catalog_entry,
@@ -45,18 +42,16 @@ MEASURED = JudgePolicy(judges=["self_verify", "llm_judge"], threshold=0.6,
                        calibration={m: Calibration(xs=[0.0, 0.99, 1.0], ys=[0.2, 0.2, 0.9]) for m in ("small", "big")})
 
 
-def make(small=None, big=None, traces=None, fail_with=None, judges=MEASURED):
-    catalog = InMemoryCatalog([catalog_entry("small", price=0.1), catalog_entry("big", price=5.0)])
+def make(small=None, big=None, traces=None, fail_with=None, judges=MEASURED, keys=None, catalog=None):
+    catalog = catalog if catalog is not None else [catalog_entry("small", price=0.1), catalog_entry("big", price=5.0)]
     providers = ScriptedProviders({"small": small or judge_says("CORRECT"), "big": big or judge_says("CORRECT")})
-    traces = traces or InMemoryTraces()
     taxonomy = InMemoryTaxonomy([Category(name="code", centroid=[1, 0, 0, 0, 0, 0, 0, 0], tiers=["small", "big"]),
                                  Category(name="math", centroid=[0, 1, 0, 0, 0, 0, 0, 0], tiers=["big"])])
-    svc = RouterService(catalog=catalog, taxonomy=taxonomy,
-                        orchestrator=InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with),
-                        traces=traces, encoder_factory=FakeEncoder, id_factory=lambda: "trace-1",
-                        max_prompt_chars=SETTINGS.max_prompt_chars, judge_policy=judges)
-    composition.use(Container(router=svc, router_settings=SETTINGS))
-    return svc
+    services = build_services(catalog, providers=providers, traces=traces or InMemoryTraces(), taxonomy=taxonomy,
+                              fail_with=fail_with, new_id=lambda: "trace-1", keys=keys,
+                              max_prompt_chars=SETTINGS.max_prompt_chars, judge_policy=judges)
+    composition.use(Container(Parts(services=services, router_settings=SETTINGS)))
+    return services
 
 
 @pytest.fixture(autouse=True)
@@ -216,8 +211,7 @@ def test_models_and_health():
 
 
 def test_health_is_503_with_retry_after_until_there_is_a_model():
-    svc = make()
-    svc.catalog = InMemoryCatalog([])
+    make(catalog=[])
     event = load_event("router", "get_trace")
     response = router.lambda_handler({**event, "path": "/health", "resource": "/health", "pathParameters": None},
                                      LocalLambdaContext(function_name="router"))
@@ -229,11 +223,10 @@ def test_required_keys_guard_every_route_but_health_and_openapi():
     from switchboard.service.keys import KeyService, new_key
     from tests.support.fakes import InMemoryKeys
 
-    svc = make()
     store = InMemoryKeys()
     secret, key = new_key("svc", 1.0)
     store.create(key)
-    svc.keys = KeyService(store, required=True)
+    make(keys=KeyService(store, required=True))
     for scenario in ("chat_completion", "get_trace", "feedback"):
         status, body = call(load_event("router", scenario))
         assert status == 401 and body["error"]["code"] == "invalid_api_key", scenario
@@ -271,15 +264,14 @@ def test_async_is_refused_on_chat_completions_and_with_a_budgeted_key():
     from switchboard.service.keys import KeyService, new_key
     from tests.support.fakes import InMemoryKeys
 
-    svc = make()
+    store = InMemoryKeys()
+    secret, key = new_key("svc", 1.0)
+    store.create(key)
+    make(keys=KeyService(store, required=False))
     event = load_event("router", "chat_completion")
     event["body"] = json.dumps({**json.loads(event["body"]), "async": True})
     status, body = call(event)
     assert status == 400 and body["error"]["param"] == "async"
-    store = InMemoryKeys()
-    secret, key = new_key("svc", 1.0)
-    store.create(key)
-    svc.keys = KeyService(store, required=False)
     event = load_event("router", "route")
     event["body"] = json.dumps({**json.loads(event["body"]), "async": True})
     event["headers"] = {**(event.get("headers") or {}), "Authorization": f"Bearer {secret}"}
@@ -293,13 +285,13 @@ def test_a_job_running_long_past_its_deadline_is_reported_failed():
     from switchboard.domain.requests import ChatRequest, Message
     from switchboard.domain.state import CascadeState
     from switchboard.ports import Trace
-    from switchboard.service.router import JOB_GRACE_S
+    from switchboard.service.jobs import JOB_GRACE_S
 
     svc = make()
     request = ChatRequest(messages=[Message(role="user", content="q")])
-    state = CascadeState(request_id="stale", request=request, plan=svc.plan(request),
+    state = CascadeState(request_id="stale", request=request, plan=svc.planner.plan(request),
                          deadline=_time.time() - JOB_GRACE_S - 1)
-    svc.traces.put(Trace(trace_id="stale", created_at="then", status="running", state=state), 1)
+    svc.traces.put(Trace(trace_id="stale", created_at="then", status="running", state=state))
     get = {**load_event("router", "get_trace"), "path": "/v1/jobs/stale", "resource": "/v1/jobs/{job_id}",
            "pathParameters": {"job_id": "stale"}}
     status, body = call(get)
@@ -350,8 +342,8 @@ def test_the_web_adapter_server_serves_the_same_handler_and_streams_events():
     import httpx
 
     from functions.router.serve import InProcessRouter
+    from switchboard.http.server import LocalServer
     from switchboard.local.emulator import free_port
-    from switchboard.local.server import LocalServer
 
     make()
     server = LocalServer(InProcessRouter("router"), port=free_port()).start_background()

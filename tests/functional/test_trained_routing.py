@@ -18,8 +18,8 @@ from switchboard.adapters.learned import OnnxLearnedRouter
 from switchboard.adapters.stores.dynamo import DynamoTaxonomy
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.service.publish import PublishError, publish
-from switchboard.service.router import RouterService
-from tests.support.fakes import InMemoryCatalog, InMemoryTraces, catalog_entry
+from tests.support.builder import build_services
+from tests.support.fakes import InMemoryCatalog, catalog_entry
 from tests.support.topical_outcomes import train_run
 
 pytest.importorskip("pandas")
@@ -60,9 +60,8 @@ def test_published_taxonomy_and_learned_router_drive_the_plan(trained: Path, dyn
 
     from switchboard.adapters.encoder import get_encoder
 
-    router = RouterService(catalog=_catalog(), taxonomy=DynamoTaxonomy("taxonomy", client=dynamodb),
-                           orchestrator=None, traces=InMemoryTraces(), encoder_factory=get_encoder,
-                           learned=OnnxLearnedRouter(trained))
+    router = build_services(_catalog(), taxonomy=DynamoTaxonomy("taxonomy", client=dynamodb), encoder=get_encoder,
+                            learned=OnnxLearnedRouter(trained)).planner
     trained_tiers = {c["name"]: c["tiers"] for c in json.loads((trained / "taxonomy.json").read_text())["categories"]}
 
     def plan(text: str):
@@ -79,7 +78,7 @@ def test_published_taxonomy_and_learned_router_drive_the_plan(trained: Path, dyn
     # a prompt far from every centroid is routed by the learned router's probabilities
     odd = plan("Compose a short haiku about autumn rain on a tin roof.")
     assert odd.route == "learned" and odd.similarity < 0.35
-    predicted = router.learned.predict(get_encoder().embed_one("Compose a short haiku about autumn rain on a tin roof."))
+    predicted = router.sources.learned.predict(get_encoder().embed_one("Compose a short haiku about autumn rain on a tin roof."))
     assert odd.tiers[-1].model == max(predicted, key=predicted.get)
 
 

@@ -10,17 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from switchboard.domain.catalog import ModelEntry, ModelPrice
-from switchboard.service.api import ChatCompletionRequest
-from switchboard.service.errors import ApiError, KeyBudgetExhausted, Unauthorized, http_error
+from switchboard.http.errors import http_error
+from switchboard.service.assembly import Services
+from switchboard.service.errors import ApiError, KeyBudgetExhausted, Unauthorized
 from switchboard.service.keys import KeyService, bearer, hash_key, new_key
-from switchboard.service.router import RouterService
+from tests.support.builder import build_services, complete_chat
 from tests.support.fakes import (
-    FakeEncoder,
-    InMemoryCatalog,
     InMemoryKeys,
-    InMemoryTaxonomy,
     InMemoryTraces,
-    InProcessOrchestrator,
     ScriptedProvider,
     ScriptedProviders,
 )
@@ -78,16 +75,14 @@ def test_an_exhausted_key_is_a_429_naming_its_budget():
     assert keys.reserve(key, worst_case=0.0008, first_tier=0.0005).amount == pytest.approx(0.0008)
 
 
-def _service(keys: KeyService, verdict: str) -> tuple[RouterService, InMemoryTraces]:
+def _service(keys: KeyService, verdict: str) -> tuple[Services, InMemoryTraces]:
     entries = [ModelEntry(model_id=f"m{i}", provider="openai", provider_model=f"m{i}", endpoint="http://127.0.0.1:9/v1",
                           price=ModelPrice(input_usd_per_mtok=p, output_usd_per_mtok=2 * p))
                for i, p in enumerate((0.5, 5.0))]
-    catalog = InMemoryCatalog(entries)
     reply = ScriptedProvider(lambda messages: verdict if "<<<ANSWER" in messages[-1].content else "4")
     providers = ScriptedProviders({e.model_id: reply for e in entries})
     traces = InMemoryTraces()
-    return RouterService(catalog=catalog, taxonomy=InMemoryTaxonomy([]), traces=traces, keys=keys,
-                         orchestrator=InProcessOrchestrator(catalog, providers, traces), encoder_factory=FakeEncoder), traces
+    return build_services(entries, providers=providers, traces=traces, keys=keys), traces
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -101,7 +96,7 @@ def test_concurrent_requests_never_spend_more_than_the_key_budget(budget, reques
 
     def call(_: int) -> float | str:
         try:
-            return service.chat(ChatCompletionRequest.model_validate(body), f"Bearer {secret}").spent_usd
+            return complete_chat(service, body, f"Bearer {secret}").spent_usd
         except ApiError as exc:
             return type(exc).__name__
 

@@ -13,14 +13,8 @@ from switchboard.domain.costs import call_bound, input_token_bound
 from switchboard.domain.planner import BudgetTooSmall
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.ports import Completion, CompletionRequest
-from switchboard.service.router import RouterService
-from tests.support.fakes import (
-    FakeEncoder,
-    InMemoryCatalog,
-    InMemoryTaxonomy,
-    InMemoryTraces,
-    InProcessOrchestrator,
-)
+from tests.support.builder import build_services, complete
+from tests.support.fakes import InMemoryCatalog, InMemoryTraces
 
 TEXT = st.text(alphabet=st.sampled_from(list("abc xyz?") + list("日本語の質問です") + ["😀", "é", "\n"]),
                min_size=1, max_size=400)
@@ -61,9 +55,7 @@ def test_spend_never_exceeds_the_budget(prompt, system, max_tokens, prices, scal
                                           price=ModelPrice(input_usd_per_mtok=p, output_usd_per_mtok=3 * p))
                                for i, p in enumerate(prices)])
     providers, traces = Providers(verdict), InMemoryTraces()
-    service = RouterService(catalog=catalog, taxonomy=InMemoryTaxonomy([]), traces=traces,
-                            orchestrator=InProcessOrchestrator(catalog, providers, traces),
-                            encoder_factory=FakeEncoder)
+    service = build_services(catalog, providers=providers, traces=traces)
     messages = ([Message(role="system", content=system)] if system else []) + [Message(role="user", content=prompt)]
     # budgets from a third of the cheapest bare call to a thousand of them: refusals, a tier without judges,
     # judged tiers and escalations all occur
@@ -71,7 +63,7 @@ def test_spend_never_exceeds_the_budget(prompt, system, max_tokens, prices, scal
     budget = cheapest * 10.0 ** scale
     request = ChatRequest(messages=messages, max_tokens=max_tokens, max_cost_usd=budget)
     try:
-        state = service.complete(request)
+        state = complete(service, request)
     except BudgetTooSmall:
         assert providers.provider.calls == 0, "a refused request spent nothing"
         return
@@ -86,11 +78,9 @@ def test_a_budget_that_fits_no_first_tier_is_refused_before_any_spend():
                                           endpoint="http://127.0.0.1:9/v1",
                                           price=ModelPrice(input_usd_per_mtok=1.0, output_usd_per_mtok=2.0))])
     providers, traces = Providers("VERDICT: CORRECT"), InMemoryTraces()
-    service = RouterService(catalog=catalog, taxonomy=InMemoryTaxonomy([]), traces=traces,
-                            orchestrator=InProcessOrchestrator(catalog, providers, traces),
-                            encoder_factory=FakeEncoder)
+    service = build_services(catalog, providers=providers, traces=traces)
     with pytest.raises(BudgetTooSmall, match="cheapest first tier can cost up to"):
-        service.complete(ChatRequest(messages=[Message(role="user", content="日本語" * 50)], max_cost_usd=1e-9))
+        complete(service, ChatRequest(messages=[Message(role="user", content="日本語" * 50)], max_cost_usd=1e-9))
     assert providers.provider.calls == 0 and not traces.items
 
 

@@ -12,8 +12,8 @@ import pytest
 from switchboard.adapters.learned import LearnedRouterUnavailable, check_router_artifacts, load_learned_router
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.taxonomy import Category, CentroidIndex, TaxonomyMismatch
-from switchboard.service.router import RouterService
-from tests.support.fakes import FakeEncoder, InMemoryCatalog, InMemoryTaxonomy, InMemoryTraces, catalog_entry
+from tests.support.builder import build_services
+from tests.support.fakes import InMemoryTaxonomy, catalog_entry
 
 
 def _write(directory: Path, meta: dict | str, onnx: bool = True) -> Path:
@@ -56,16 +56,17 @@ def test_centroid_index_rejects_mixed_or_mismatched_dimensions():
 
 
 class ExplodingRouter:
+    models = ["small", "big"]
+
     def predict(self, embedding):
         raise LearnedRouterUnavailable("the learned router expects 384-d embeddings, got 8-d")
 
 
 def test_a_taxonomy_of_another_encoder_and_a_broken_learned_router_fall_back_to_the_default_plan(caplog):
     wrong_dim = InMemoryTaxonomy([Category(name="code", centroid=[1.0, 0.0, 0.0], tiers=["big"])])
-    svc = RouterService(catalog=InMemoryCatalog([catalog_entry("small", price=0.1), catalog_entry("big", price=5)]),
-                        taxonomy=wrong_dim, orchestrator=None, traces=InMemoryTraces(),
-                        encoder_factory=FakeEncoder, learned=ExplodingRouter())
-    plan = svc.plan(ChatRequest(messages=[Message(role="user", content="Write a python function")]))
+    svc = build_services([catalog_entry("small", price=0.1), catalog_entry("big", price=5)], taxonomy=wrong_dim,
+                         learned=ExplodingRouter())
+    plan = svc.planner.plan(ChatRequest(messages=[Message(role="user", content="Write a python function")]))
     assert plan.route == "default" and [t.model for t in plan.tiers] == ["small", "big"]
     logged = caplog.text
     assert "taxonomy does not fit the encoder" in logged and "learned router failed" in logged

@@ -1,12 +1,13 @@
-"""Anthropic's Messages API mapped onto the one set of request rules (``service.messages``)."""
+"""Anthropic's Messages API mapped onto the one set of request rules (``http.anthropic``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from switchboard.service.api import parse
-from switchboard.service.errors import BadRequest, http_error
-from switchboard.service.messages import MessagesRequest, anthropic_error
+from switchboard.http.anthropic import MessagesRequest, anthropic_error
+from switchboard.http.body import parse
+from switchboard.http.errors import http_error
+from switchboard.service.errors import BadRequest
 
 BASE = {"model": "auto", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
 

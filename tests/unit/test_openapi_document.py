@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from switchboard.service.openapi import openapi_document
+from switchboard.http.routes import document as openapi_document
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -13,15 +13,15 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 def test_the_committed_document_is_the_generated_one():
     assert json.loads(DOC.read_text()) == openapi_document(), (
         "docs/openapi.json is stale: regenerate it with "
-        "python -c 'import json; from switchboard.service.openapi import openapi_document as d; "
+        "python -c 'import json; from switchboard.http.routes import document as d; "
         "print(json.dumps(d(), indent=1, sort_keys=True))' > docs/openapi.json")
 
 
 def test_every_route_of_the_api_is_documented_with_its_error_statuses():
     doc = openapi_document()
-    from switchboard.service.api import ROUTES
+    from switchboard.http.routes import ROUTES
 
-    assert set(doc["paths"]) == {path for _, path in ROUTES} == {
+    assert set(doc["paths"]) == {r.path for r in ROUTES} == {
         "/v1/chat/completions", "/v1/messages", "/v1/route", "/v1/jobs/{job_id}", "/v1/traces/{trace_id}", "/v1/feedback",
         "/v1/models", "/health", "/openapi.json"}
     completions = doc["paths"]["/v1/chat/completions"]["post"]

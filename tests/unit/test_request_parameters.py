@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from switchboard.http.body import parse
+from switchboard.http.chat_completions import NEUTRAL_PARAMETERS, ChatCompletionRequest
+from switchboard.http.errors import http_error
 from switchboard.ports import Completion
-from switchboard.service.api import NEUTRAL_PARAMETERS, ChatCompletionRequest, parse
-from switchboard.service.errors import BadRequest, http_error
+from switchboard.service.errors import BadRequest
 from switchboard.service.tasks import cut_at_stop
 
 BASE = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}

@@ -7,8 +7,8 @@ import numpy as np
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.taxonomy import ROUTING_TEXT_CHARS, routing_text
 from switchboard.offline import embeddings
-from switchboard.service.router import RouterService
-from tests.support.fakes import InMemoryCatalog, InMemoryTaxonomy, InMemoryTraces, catalog_entry
+from tests.support.builder import build_services
+from tests.support.fakes import catalog_entry
 
 
 def test_short_prompt_is_embedded_whole():
@@ -24,8 +24,13 @@ def test_long_few_shot_prompt_keeps_the_question_at_its_tail_from_a_paragraph_br
     assert not text.startswith("xample")  # cut at a paragraph break, not mid-word
 
 
-def test_offline_embeddings_use_the_domain_definition():
-    assert embeddings.routing_text is routing_text
+def test_training_embeds_the_routing_text_the_router_embeds(tmp_path):
+    """Training embeds what the router embeds: ``offline.embeddings.embed_prompts`` feeds the encoder the
+    routing text of each prompt (a long few-shot prompt: its tail), not the whole prompt."""
+    encoder = RecordingEncoder()
+    prompt = "Shared few-shot preamble. " * 200 + "\n\nThe actual question?"
+    embeddings.embed_prompts([prompt, "short"], encoder=encoder, cache_dir=tmp_path, progress=False)
+    assert sorted(encoder.seen) == sorted([routing_text(prompt), "short"])
 
 
 class RecordingEncoder:
@@ -36,11 +41,13 @@ class RecordingEncoder:
         self.seen.append(text)
         return np.ones(4, dtype=np.float32) / 2.0
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.embed_one(t) for t in texts])
+
 
 def test_router_service_embeds_the_routing_text_of_a_long_prompt_not_the_whole_prompt():
     encoder = RecordingEncoder()
-    svc = RouterService(catalog=InMemoryCatalog([catalog_entry("m", price=0.1)]), taxonomy=InMemoryTaxonomy([]),
-                        orchestrator=None, traces=InMemoryTraces(), encoder_factory=lambda: encoder)
+    svc = build_services([catalog_entry("m", price=0.1)], encoder=lambda: encoder).planner
     prompt = "Shared few-shot preamble. " * 200 + "\n\nThe actual question?"
     svc.plan(ChatRequest(messages=[Message(role="user", content=prompt)]))
     assert encoder.seen == [routing_text(prompt)]

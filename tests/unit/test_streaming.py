@@ -1,4 +1,4 @@
-"""``RouterService.chat_stream``: tokens of a single-tier plan as they come, keep-alives while a cascade
+"""``StreamService.stream`` written as OpenAI's server-sent events: tokens of a single-tier plan as they come, keep-alives while a cascade
 works, and failures that are an HTTP error before the first event or an error event after it."""
 
 from __future__ import annotations
@@ -8,19 +8,13 @@ import time
 
 import pytest
 
+from switchboard.http.chat_completions import ChatCompletionRequest
+from switchboard.http.sse import KEEP_ALIVE, chat_completion_events
 from switchboard.ports import Completion, CompletionRequest, ProviderTimeout
-from switchboard.service.api import KEEP_ALIVE, ChatCompletionRequest
+from switchboard.service.assembly import Services
 from switchboard.service.errors import CascadeFailed
-from switchboard.service.router import RouterService
-from tests.support.fakes import (
-    FakeEncoder,
-    InMemoryCatalog,
-    InMemoryTaxonomy,
-    InMemoryTraces,
-    InProcessOrchestrator,
-    ScriptedProviders,
-    catalog_entry,
-)
+from tests.support.builder import build_services
+from tests.support.fakes import InMemoryTraces, ScriptedProviders, catalog_entry
 
 ANSWER = "one two three"
 
@@ -48,13 +42,19 @@ class Streaming:
         return Completion(text=ANSWER, input_tokens=10, output_tokens=3, finish_reason="stop")
 
 
-def _service(provider: Streaming, providers_for_router: bool = True) -> tuple[RouterService, InMemoryTraces]:
-    catalog = InMemoryCatalog([catalog_entry("small", price=0.1), catalog_entry("big", price=1.0)])
+def _service(provider: Streaming, providers_for_router: bool = True, keys=None) -> tuple[Services, InMemoryTraces]:
     providers = ScriptedProviders({"small": provider, "big": provider})
     traces = InMemoryTraces()
-    return RouterService(catalog=catalog, taxonomy=InMemoryTaxonomy([]), traces=traces, encoder_factory=FakeEncoder,
-                         orchestrator=InProcessOrchestrator(catalog, providers, traces), keep_alive_s=0.05,
-                         providers=providers if providers_for_router else None), traces
+    return build_services([catalog_entry("small", price=0.1), catalog_entry("big", price=1.0)], providers=providers,
+                          traces=traces, keep_alive_s=0.05, stream_tokens=providers_for_router, keys=keys), traces
+
+
+def chat_stream(services: Services, request: ChatCompletionRequest, authorization: str | None = None,
+                live: bool = True):
+    """What the chat completions endpoint streams: the caller authenticated, the command's events as SSE."""
+    caller = services.admission.authenticate(authorization)
+    events = services.streams.stream(request.command(caller, 32000), live=live)
+    return chat_completion_events(events, include_usage=False)
 
 
 def _request(model: str) -> ChatCompletionRequest:
@@ -76,7 +76,7 @@ def _contents(events: list[str]) -> list[str]:
 def test_a_pinned_model_streams_word_by_word_and_its_answer_is_judged_once_bought():
     provider = Streaming()
     service, traces = _service(provider)
-    events = list(service.chat_stream(_request("big")))
+    events = list(chat_stream(service, _request("big")))
     assert _contents(events) == ["one ", "two ", "three"]
     final = next(json.loads(line[6:]) for e in events for line in e.split("\n")
                  if line.startswith("data: {") and '"finish_reason":"stop"' in line)
@@ -89,13 +89,13 @@ def test_a_pinned_model_streams_word_by_word_and_its_answer_is_judged_once_bough
 
 def test_a_model_failing_before_its_first_word_falls_through_to_the_cascade():
     service, _ = _service(Streaming(fail_after=0))
-    events = list(service.chat_stream(_request("big")))
+    events = list(chat_stream(service, _request("big")))
     assert "".join(_contents(events)) == ANSWER  # the cascade's own call answered
 
 
 def test_a_model_failing_after_its_first_word_ends_the_stream_with_an_error_event():
     service, traces = _service(Streaming(fail_after=2))
-    events = list(service.chat_stream(_request("big")))
+    events = list(chat_stream(service, _request("big")))
     assert _contents(events) == ["one ", "two "]
     error = json.loads(events[-1].split("\n")[0][6:])
     assert "mid-stream" in error["error"]["message"] and events[-1].endswith("data: [DONE]\n\n")
@@ -105,18 +105,18 @@ def test_a_model_failing_after_its_first_word_ends_the_stream_with_an_error_even
 
 def test_a_cascade_sends_keep_alives_while_it_works_then_the_decided_answer():
     service, _ = _service(Streaming(pause=0.1))
-    events = list(service.chat_stream(_request("auto")))
+    events = list(chat_stream(service, _request("auto")))
     assert events[0] == KEEP_ALIVE and "".join(_contents(events)) == ANSWER
-    assert list(service.chat_stream(_request("auto"), live=False))[0] != KEEP_ALIVE  # one body: no keep-alive
+    assert list(chat_stream(service, _request("auto"), live=False))[0] != KEEP_ALIVE  # one body: no keep-alive
 
 
 def test_a_cascade_that_fails_is_an_http_error_before_any_event_and_an_error_event_after_keep_alives():
     failing = Streaming(fail_after=0, fail_times=100)
     service, _ = _service(failing, providers_for_router=False)
     with pytest.raises(CascadeFailed):
-        next(iter(service.chat_stream(_request("auto"), live=False)))
+        next(iter(chat_stream(service, _request("auto"), live=False)))
     failing.pause = 0.1
-    events = list(service.chat_stream(_request("auto")))
+    events = list(chat_stream(service, _request("auto")))
     assert events[0] == KEEP_ALIVE and '"error"' in events[-2 if events[-1] == "data: [DONE]\n\n" else -1]
 
 
@@ -128,14 +128,13 @@ def test_a_refusal_while_the_stream_is_prepared_returns_the_keys_reservation():
     store = InMemoryKeys()
     secret, key = new_key("k", 1000.0)
     store.create(key)
-    service, _ = _service(Streaming())
-    service.keys = KeyService(store, required=True)
+    service, _ = _service(Streaming(), keys=KeyService(store, required=True))
 
-    def too_large(request, plan):  # noqa: ANN001, ANN202 - what answer_bytes_cap raises for a huge state
+    def too_large(request, plan, job=False):  # noqa: ANN001, ANN202 - what answer_bytes_cap raises for a huge state
         raise PromptTooLarge("the cascade state would be too large")
 
-    service._new_state = too_large  # type: ignore[method-assign]
+    service.runner.new_state = too_large  # type: ignore[method-assign]
     with pytest.raises(PromptTooLarge):
-        service.chat_stream(_request("big"), f"Bearer {secret}")
+        chat_stream(service, _request("big"), f"Bearer {secret}")
     stored = store.get(key.key_hash)
     assert stored.available_usd == pytest.approx(1000.0) and stored.spent_usd == 0.0

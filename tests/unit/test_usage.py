@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.requests import ChatRequest, Message
-from switchboard.service.api import chat_completion_response
-from switchboard.service.router import RouterService
-from tests.support.fakes import (
-    FakeEncoder,
-    InMemoryCatalog,
-    InMemoryTaxonomy,
-    InMemoryTraces,
-    InProcessOrchestrator,
-    ScriptedProvider,
-    ScriptedProviders,
-)
+from switchboard.http.rendering import chat_completion_response
+from tests.support.builder import build_services, complete
+from tests.support.fakes import InMemoryCatalog, InMemoryTraces, ScriptedProvider, ScriptedProviders
 
 
 class Metered(ScriptedProvider):
@@ -50,9 +42,8 @@ def test_usage_counts_every_billed_call_of_the_cascade():
             return super().provider_for(entry)
 
     catalog, traces = InMemoryCatalog(entries), InMemoryTraces()
-    service = RouterService(catalog=catalog, taxonomy=InMemoryTaxonomy([]), traces=traces, encoder_factory=FakeEncoder,
-                            orchestrator=InProcessOrchestrator(catalog, Source(providers), traces))
-    state = service.complete(ChatRequest(messages=[Message(role="user", content="What is 2+2?")], max_tokens=16))
+    service = build_services(catalog, providers=Source(providers), traces=traces)
+    state = complete(service, ChatRequest(messages=[Message(role="user", content="What is 2+2?")], max_tokens=16))
     assert len(state.attempts) == 2
     body = chat_completion_response(state)
     calls = [c for p in providers.values() for c in p.billed]

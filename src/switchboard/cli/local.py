@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from switchboard import envvars as names
-from switchboard.local.server import api_gateway_event
+from switchboard.http.server import api_gateway_event
 
 
 def _local_env(verbose: bool) -> None:
@@ -64,7 +64,7 @@ def _stack(args: argparse.Namespace):
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from switchboard.local.server import LocalServer
+    from switchboard.http.server import LocalServer
 
     _local_env(args.verbose)
     # Bind first: a busy port should fail in a second, not after the stack has started.

@@ -24,9 +24,9 @@ def _load(path: Path, prices_path: Path | None, progress: bool):  # noqa: ANN202
 
 
 def _embed(data, progress: bool) -> np.ndarray:  # noqa: ANN001
-    from switchboard.offline.embeddings import embed_texts, routing_text
+    from switchboard.offline.embeddings import embed_prompts
 
-    return embed_texts([routing_text(p) for p in data.prompts], progress=progress)
+    return embed_prompts(data.prompts, progress=progress)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@
    schema) and the state machine (same definition), with each Lambda task dispatched in-process to the
    handler the template names, under the environment the template gives it;
 3. seeds the model catalogue and the taxonomy.
-The HTTP server (``switchboard.local.server``) then turns HTTP requests into API Gateway events for the
+The HTTP server (``switchboard.http.server``) then turns HTTP requests into API Gateway events for the
 router handler, exactly as API Gateway's proxy integration would.
 """
 
@@ -20,12 +20,14 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard import envvars as names
 from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalAws
+
+if TYPE_CHECKING:
+    from switchboard.service.assembly import Services
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -55,7 +57,10 @@ def project_root() -> Path:
 
 def _sources_digest(root: Path) -> str:
     digest = hashlib.sha256()
-    files = [root / "app.py", root / "cdk.json", root / "src" / "switchboard" / "envvars.py"]
+    # what the template is synthesised from: the CDK app, and the runtime modules infra reads (the env-var
+    # names, the route table)
+    files = [root / "app.py", root / "cdk.json", root / "src" / "switchboard" / "envvars.py",
+             root / "src" / "switchboard" / "http" / "routes.py"]
     files += sorted((root / "infra").rglob("*.py"))
     for path in files:
         if path.exists():
@@ -289,7 +294,7 @@ class LocalStack:
         from switchboard import composition
 
         # the warm-container caches are rebuilt against this stack's environment
-        composition.use(composition.Container(providers=self.providers) if self.providers is not None else None)
+        composition.use(composition.Container(composition.Parts(providers=self.providers)))
 
     # ---- data ------------------------------------------------------------------------------------
     def _table_for(self, env_name: str) -> str:
@@ -325,11 +330,11 @@ class LocalStack:
             DynamoPolicy(self._table_for(names.ENV_POLICY_TABLE), client=client).put(dial, "local")
 
     # ---- calls -----------------------------------------------------------------------------------
-    def stream_router(self, event: dict) -> tuple[int, dict[str, str], Iterator[bytes]] | None:
-        """A streaming chat completion served as it is produced (the router handler's ``stream_chat``);
-        None for any other request."""
-        stream = getattr(self.router_module, "stream_chat", None)
-        return stream(event) if stream is not None else None
+    def services(self) -> Services:
+        """The services the router handler runs on in this process (its routes that stream use them)."""
+        from switchboard.composition import container
+
+        return container().services()
 
     def invoke_router(self, event: dict) -> dict:
         ok, result = self.dispatcher.invoke(self.router_function, event)

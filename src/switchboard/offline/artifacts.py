@@ -42,8 +42,8 @@ from switchboard.adapters.learned import OnnxLearnedRouter, OnnxVerifier, file_s
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.fusion import feature_names
-from switchboard.domain.taxonomy import Category
-from switchboard.offline.embeddings import DEFAULT_TAG, ROUTING_TEXT_CHARS
+from switchboard.domain.taxonomy import ROUTING_TEXT_CHARS, Category
+from switchboard.offline.embeddings import DEFAULT_TAG
 from switchboard.offline.fit import System
 
 ROUTER_INPUT = "embedding"

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from switchboard.adapters.encoder import TAG as ENCODER_TAG
-from switchboard.domain.taxonomy import ROUTING_TEXT_CHARS, routing_text  # noqa: F401 - re-exported
+from switchboard.domain.taxonomy import routing_text
 from switchboard.envvars import ENV_EMBED_CACHE
 
 DEFAULT_TAG = ENCODER_TAG
@@ -115,3 +115,10 @@ def embed_texts(texts: Sequence[str], encoder: Encoder | None = None, cache_dir:
     """Embed with the on-disk cache. A test passes a fake ``encoder`` and a temporary ``cache_dir``."""
     tag = DEFAULT_TAG if encoder is None else type(encoder).__name__.lower()
     return EmbeddingCache(cache_dir, encoder=encoder, tag=tag).embed(texts, progress=progress)
+
+
+def embed_prompts(prompts: Sequence[str], encoder: Encoder | None = None, cache_dir: str | Path | None = None,
+                  progress: bool = True) -> np.ndarray:
+    """The routing embeddings of ``prompts``: each prompt's ``routing_text`` embedded - what the router
+    embeds for a request, so training and the request path place a prompt alike."""
+    return embed_texts([routing_text(p) for p in prompts], encoder=encoder, cache_dir=cache_dir, progress=progress)

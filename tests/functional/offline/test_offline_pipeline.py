@@ -8,10 +8,10 @@ import pytest
 from switchboard import cli
 from switchboard.cli import offline as offline_cli
 from switchboard.domain.catalog import ModelEntry
-from switchboard.domain.taxonomy import Category
+from switchboard.domain.taxonomy import Category, routing_text
 from switchboard.local.seed import load_taxonomy
 from switchboard.offline.artifacts import catalog_items, load_artifacts, taxonomy_items, write_artifacts
-from switchboard.offline.embeddings import embed_texts, routing_text
+from switchboard.offline.embeddings import embed_texts
 from switchboard.offline.evaluation.evaluate import evaluate
 from switchboard.offline.evaluation.report import strategy_table
 from switchboard.offline.fit import TrainConfig, fit_system
@@ -155,32 +155,23 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     from switchboard.adapters.providers.replay import ReplayProviders
     from switchboard.domain.requests import ChatRequest, Message
     from switchboard.offline.evaluation.evaluate import deployed_outcomes
-    from switchboard.service.router import RouterService
-    from tests.support.fakes import (
-        InMemoryCatalog,
-        InMemoryPolicy,
-        InMemoryTaxonomy,
-        InMemoryTraces,
-        InProcessOrchestrator,
-    )
+    from tests.support.builder import build_services, complete
+    from tests.support.fakes import InMemoryPolicy, InMemoryTaxonomy
 
     tmp, data, emb, tr, va = trained
     system, _ = fit_system(data.subset(tr), emb[tr], {}, CONFIG, progress=False)
     art = load_artifacts(write_artifacts(system, tmp / "deployed", dataset="synthetic"))
     test = data.subset(va)
     offline = deployed_outcomes(art, test, emb[va])
-    catalog, traces = InMemoryCatalog(art.catalog), InMemoryTraces()
-    service = RouterService(
-        catalog=catalog, taxonomy=InMemoryTaxonomy(art.taxonomy), traces=traces, encoder_factory=fake_encoder,
-        orchestrator=InProcessOrchestrator(catalog, ReplayProviders(test), traces, verifier=art.verifier),
-        learned=OnnxLearnedRouter(art.directory), policy=InMemoryPolicy(art.dial),
-        verifier_sha256=art.verifier.sha256)
+    service = build_services(art.catalog, providers=ReplayProviders(test), taxonomy=InMemoryTaxonomy(art.taxonomy),
+                             encoder=fake_encoder, verifier=art.verifier, learned=OnnxLearnedRouter(art.directory),
+                             policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256)
     compared = 0
     for profile, point in art.dial.profiles.items():
         expected = offline[point]
         for i in range(test.n):
             request = ChatRequest(messages=[Message(role="user", content=test.prompts[i])], profile=profile)
-            state = service.complete(request)
+            state = complete(service, request)
             assert state.plan.route == "dial" and state.plan.point == point
             assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
             assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)

@@ -40,7 +40,7 @@ def sample_rows(prompts: list[str], n: int, seed: int) -> np.ndarray:
 
 
 def _ask(stack: Any, prompt: str, profile: str) -> tuple[int, dict]:
-    from switchboard.local.server import api_gateway_event
+    from switchboard.http.server import api_gateway_event
 
     body = {"model": f"auto:{profile}", "messages": [{"role": "user", "content": prompt}]}
     event = api_gateway_event("POST", "/v1/chat/completions", {"content-type": "application/json"},

@@ -17,7 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard.domain.state import CascadeState
-from switchboard.service.api import ChatCompletionRequest, chat_completion_response, parse
+from switchboard.http.body import parse
+from switchboard.http.chat_completions import ChatCompletionRequest
+from switchboard.http.rendering import chat_completion_response
 from switchboard.service.errors import BadRequest
 
 # Anthropic parameters accepted only at a value that changes nothing; any other value is refused by name.

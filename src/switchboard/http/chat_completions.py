@@ -1,34 +1,21 @@
-"""HTTP API models: the OpenAI-compatible chat completion and the native route call, mapped explicitly
-onto the domain's ChatRequest, and the final cascade state mapped back onto responses.
+"""OpenAI's chat completion request, validated - every parameter honoured or refused with a 400 naming it
+- and mapped explicitly onto the domain's ``ChatRequest`` and a service command.
 
-Parsing raises ``BadRequest`` (or ``PromptTooLarge``) with a message a caller can act on; the status of
-each error is decided in ``service.errors``.
+Parsing raises ``BadRequest`` (or ``PromptTooLarge``) with a message a caller can act on.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import time
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from switchboard.domain.formats import (
-    SchemaError,
-    check_answer,
-    check_schema,
-    check_tool_answer,
-    with_instruction,
-    with_tools,
-)
+from switchboard.domain.formats import SchemaError, check_schema, with_instruction, with_tools
 from switchboard.domain.requests import ChatRequest, Message, ResponseFormat, Tool, ToolUse
-from switchboard.domain.state import Candidate, CascadeState
-from switchboard.ports import Trace
-from switchboard.service.errors import BadRequest, CascadeFailed, PromptTooLarge, validation_message
-
-Model = TypeVar("Model", bound=BaseModel)
+from switchboard.ports import ApiKey
+from switchboard.service.commands import ChatCommand, Feedback
+from switchboard.service.errors import BadRequest, PromptTooLarge
 
 AUTO_MODELS = {"auto", "switchboard", ""}
 
@@ -342,6 +329,12 @@ class ChatCompletionRequest(BaseModel):
                            stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []))
 
 
+    def command(self, caller: ApiKey | None, max_prompt_chars: int) -> ChatCommand:
+        """The request as the services take it: mapped onto the domain, the model it pins (None: route),
+        its caller."""
+        return ChatCommand(request=self.to_domain(max_prompt_chars), pinned=self.pinned_model(), caller=caller)
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -349,264 +342,5 @@ class FeedbackRequest(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     comment: str | None = Field(default=None, max_length=2000)
 
-
-def switchboard_extension(state: CascadeState) -> dict[str, Any]:
-    """What Switchboard did: the route, every tier it ran with each judge's verdict, the decision, the cost."""
-    decision = state.decision
-    answer = answer_of(state)
-    return {
-        "trace_id": state.request_id,
-        "route": state.plan.route,
-        "profile": state.plan.profile,
-        "point": state.plan.point,
-        "category": state.plan.category,
-        "similarity": state.plan.similarity,
-        "judge_region": state.plan.judge_region,
-        "answered_by": {"model": answer.model, "tier": decision.answer_tier} if answer and decision else None,
-        "decision": decision.model_dump() if decision else None,
-        "verified": bool(decision and decision.verified),
-        "confidence": decision.confidence if decision else None,
-        "cost_usd": round(state.spent_usd, 10),
-        "tiers": [
-            {
-                "tier": a.tier,
-                "model": a.model,
-                "status": "rejected" if a.rejected else "answered" if a.candidate else "failed",
-                "error": a.error or a.rejected,
-                "confidence": a.confidence,
-                "cost_usd": round(a.cost_usd, 10),
-                "latency_ms": round(a.candidate.latency_ms, 1) if a.candidate else None,
-                "answer_model": a.answer_model,
-                "verdicts": [v.model_dump(exclude={"answer"}) for v in a.verdicts],
-            }
-            for a in state.attempts
-        ],
-        "planned_tiers": [t.model for t in state.plan.tiers],
-    }
-
-
-class SseWriter:
-    """OpenAI's chat completion chunks (server-sent events) of one response: a role chunk, content (or
-    tool-call) chunks, a final chunk with the finish reason and the ``switchboard`` object, an optional
-    usage chunk, ``[DONE]``; an ``error`` event when the stream must end in failure after it began."""
-
-    def __init__(self, request_id: str, model: str) -> None:
-        self.base = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": int(time.time()),
-                     "model": model}
-
-    def event(self, choices: list[dict[str, Any]], **extra: Any) -> str:
-        return "data: " + json.dumps({**self.base, "choices": choices, **extra}, separators=(",", ":")) + "\n\n"
-
-    def head(self) -> str:
-        return self.event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
-
-    def delta(self, text: str) -> str:
-        return self.event([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
-
-    def body(self, message: dict[str, Any]) -> str:
-        if message.get("tool_calls"):
-            calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
-            return self.event([{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}])
-        return self.delta(message["content"])
-
-    def tail(self, whole: dict[str, Any], include_usage: bool) -> str:
-        self.base["model"] = whole["model"]
-        out = self.event([{"index": 0, "delta": {}, "finish_reason": whole["choices"][0]["finish_reason"]}],
-                         switchboard=whole["switchboard"])
-        if include_usage:
-            out += self.event([], usage=whole["usage"])
-        return out + DONE
-
-    @staticmethod
-    def error(exc: Exception) -> str:
-        from switchboard.service.errors import http_error
-
-        _, body = http_error(exc)
-        return "data: " + json.dumps(body, separators=(",", ":")) + "\n\n" + DONE
-
-
-DONE = "data: [DONE]\n\n"
-KEEP_ALIVE = ": keep-alive\n\n"  # an SSE comment: clients ignore it, proxies see a live connection
-
-
-def chat_completion_stream(state: CascadeState, include_usage: bool = False) -> str:
-    """The answer as OpenAI's server-sent events (``stream=true``): a role chunk, the content, a final chunk
-    with the finish reason and the ``switchboard`` object, an optional usage chunk, then ``[DONE]``.
-
-    The cascade decides before anything is sent - an answer is streamed only once it has been accepted (or
-    the cascade stopped), never tokens a judge may still reject - so the events follow each other at once;
-    a client sees OpenAI's stream format and the verified answer."""
-    whole = chat_completion_response(state)
-    writer = SseWriter(state.request_id, whole["model"])
-    return writer.head() + writer.body(whole["choices"][0]["message"]) + writer.tail(whole, include_usage)
-
-
-def answer_of(state: CascadeState) -> Candidate | None:
-    """The answer the decision returns: the answer of ``decision.answer_model`` (with fusion, possibly a
-    judge's), else the answering tier's own candidate."""
-    decision = state.decision
-    if decision is None or decision.answer_tier is None:
-        return None
-    if decision.answer_model is not None and decision.answer_model in state.answers:
-        return state.answers[decision.answer_model]
-    for attempt in state.attempts:
-        if attempt.tier == decision.answer_tier and attempt.candidate is not None:
-            return attempt.candidate
-    return None
-
-
-def billed_usage(state: CascadeState) -> dict[str, int]:
-    """OpenAI's ``usage`` for the whole cascade: the tokens of every call billed for this request - each
-    tier's answer and every judge's calls (an answer reused within the request is counted once)."""
-    prompt = completion = 0
-    for attempt in state.attempts:
-        if attempt.candidate is not None and not attempt.candidate.reused:
-            prompt += attempt.candidate.usage.input_tokens
-            completion += attempt.candidate.usage.output_tokens
-        for verdict in attempt.verdicts:
-            prompt += verdict.usage.input_tokens
-            completion += verdict.usage.output_tokens
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def answer_message(state: CascadeState, candidate: Candidate) -> tuple[dict[str, Any], str]:
-    """The assistant message returned and its finish reason: the answer's text; with a ``response_format``
-    its JSON alone; with tools, OpenAI's ``tool_calls`` (or the text the model answered instead). The
-    cascade never accepts an answer that fails its check, so the parse here succeeds."""
-    finish = candidate.finish_reason if candidate.finish_reason in ("stop", "length") else "stop"
-    request = state.request
-    if request.tool_use is not None:
-        parsed, why = check_tool_answer(candidate.text, request.tool_use)
-        if parsed is None:  # pragma: no cover - the decide step rejects such answers
-            raise CascadeFailed(state.request_id, f"the answer does not follow the tool-call protocol: {why}")
-        if "content" in parsed:
-            return {"role": "assistant", "content": parsed["content"]}, finish
-        calls = [{"id": f"call_{state.request_id.replace('-', '')[:16]}_{i}", "type": "function",
-                  "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
-                 for i, c in enumerate(parsed["tool_calls"])]
-        return {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"
-    if request.response_format is None:
-        return {"role": "assistant", "content": candidate.text}, finish
-    text, why = check_answer(candidate.text, request.response_format)
-    if text is None:  # pragma: no cover - the decide step rejects such answers
-        raise CascadeFailed(state.request_id, f"the answer does not meet the response_format: {why}")
-    return {"role": "assistant", "content": text}, finish
-
-
-def chat_completion_response(state: CascadeState) -> dict[str, Any]:
-    candidate = answer_of(state)
-    if candidate is None:
-        raise CascadeFailed(state.request_id, "the cascade produced no answer")
-    message, finish_reason = answer_message(state, candidate)
-    return {
-        "id": f"chatcmpl-{state.request_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": candidate.model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish_reason,
-        }],
-        "usage": billed_usage(state),
-        "switchboard": {**switchboard_extension(state),
-                        "answer_usage": {"prompt_tokens": candidate.usage.input_tokens,
-                                         "completion_tokens": candidate.usage.output_tokens}},
-    }
-
-
-def job_response(trace: Trace, lost: bool = False) -> dict[str, Any]:
-    """``GET /v1/jobs/{id}``: a job's status and, once it is done, its result (``/v1/route``'s body) or
-    error. ``lost``: the job is past its deadline and no result was recorded."""
-    created = trace.created_at
-    body: dict[str, Any] = {"id": trace.trace_id, "object": "job", "created_at": created, "trace_id": trace.trace_id}
-    if trace.status == "running" and not lost:
-        return {**body, "status": "running"}
-    if trace.status == "succeeded" and trace.state is not None:
-        return {**body, "status": "succeeded", "result": route_response(trace.state)}
-    why = ("the cascade stopped without recording a result" if lost
-           else trace.error or "no model could answer; see the trace")
-    return {**body, "status": "failed", "error": {"message": why, "type": "cascade_failed", "code": "cascade_failed"}}
-
-
-def route_response(state: CascadeState) -> dict[str, Any]:
-    """``POST /v1/route``: the answer with the full plan, every attempt and the decision."""
-    response = chat_completion_response(state)
-    message = response["choices"][0]["message"]
-    return {"trace_id": state.request_id, "answer": message["content"], "tool_calls": message.get("tool_calls"),
-            "model": response["model"], "switchboard": switchboard_extension(state),
-            "plan": state.plan.model_dump(), "attempts": [a.model_dump() for a in state.attempts],
-            "decision": state.decision.model_dump() if state.decision else None}
-
-
-MAX_JSON_DEPTH = 32
-
-
-def json_depth(text: str) -> int:
-    """How deeply the JSON in ``text`` nests (strings skipped): checked before parsing, so a body nested
-    thousands deep is a 400 instead of a recursion error."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def parse_body(raw: str | None, base64_encoded: bool = False) -> dict[str, Any]:
-    """The JSON object of a request body (as API Gateway delivers it), or ``BadRequest`` saying why not."""
-    if raw is None or raw == "":
-        raise BadRequest("request body is empty; send a JSON object")
-    if base64_encoded:
-        try:
-            raw = base64.b64decode(raw).decode("utf-8", errors="replace")
-        except (binascii.Error, ValueError) as exc:
-            raise BadRequest("request body is not valid base64") from exc
-    if json_depth(raw) > MAX_JSON_DEPTH:
-        raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
-
-
-def parse(model: type[Model], body: dict[str, Any]) -> Model:
-    """Validate ``body`` into ``model``; a validation error becomes ``BadRequest`` naming the fields."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        errors = exc.errors()
-        param = ".".join(str(p) for p in errors[0]["loc"] if not isinstance(p, int) or p) if errors else None
-        raise BadRequest(validation_message(exc), param=param or None) from exc
-
-
-# The API's routes (method, path pattern); the router handler serves exactly these.
-ROUTES = (("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("POST", "/v1/route"), ("GET", "/v1/jobs/{job_id}"),
-          ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/v1/models"), ("GET", "/health"),
-          ("GET", "/openapi.json"))
-
-
-def methods_for(path: str) -> list[str]:
-    """The methods a path is served with (empty: no such path)."""
-    parts = path.rstrip("/").split("/")
-    out = []
-    for method, pattern in ROUTES:
-        expected = pattern.split("/")
-        if len(expected) == len(parts) and all(e.startswith("{") or e == p for e, p in zip(expected, parts, strict=True)):
-            out.append(method)
-    return out
+    def feedback(self) -> Feedback:
+        return Feedback(trace_id=self.trace_id, score=self.score, comment=self.comment)

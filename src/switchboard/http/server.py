@@ -1,8 +1,9 @@
 """The HTTP server in front of the router handler: each request becomes an API Gateway REST proxy event
-for the handler, and its response becomes the HTTP response (a streaming chat completion is written as it
-is produced). It serves the local stack (``switchboard local``) and, deployed with ``switchboard:streaming``,
-the router inside its own Lambda under the Lambda Web Adapter (``functions/router/serve.py``). Binds to
-127.0.0.1 by default."""
+for the handler, and its response becomes the HTTP response; a route that streams (``Route.stream``: a
+chat completion with ``stream: true``) is written as it is produced, from the services of this process. It
+serves the local stack (``switchboard local``) and, deployed with ``switchboard:streaming``, the router
+inside its own Lambda under the Lambda Web Adapter (``functions/router/serve.py``). Binds to 127.0.0.1 by
+default."""
 
 from __future__ import annotations
 
@@ -12,20 +13,27 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from switchboard.http.body import MAX_BODY_BYTES
+from switchboard.http.endpoints import HttpRequest, StreamedResponse
+from switchboard.http.routes import find
+from switchboard.service.assembly import Services
+
 
 class RouterBackend(Protocol):
-    """What serves the events: the local stack, or the router handler of this process. A backend may also
-    have ``stream_router(event)``: a streaming chat completion's status, headers and pieces, or None."""
+    """What serves the requests: the local stack, or the router handler of this process. ``invoke_router``
+    answers an API Gateway event through the router handler. A backend may also have ``services()``: the
+    services the handler runs on, which the routes that stream are served from as they are produced
+    (without it, every request goes through ``invoke_router``)."""
 
     def invoke_router(self, event: dict) -> dict: ...
 
+
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
 def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict:
@@ -65,6 +73,23 @@ def response_headers(result: dict) -> dict[str, str]:
     if not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     return headers
+
+
+def _streamed(method: str, raw_path: str, headers: dict[str, str], body: bytes,
+              backend: RouterBackend) -> StreamedResponse | None:
+    """The response of a route that streams, when the request asks for a stream; else None."""
+    services: Callable[[], Services] | None = getattr(backend, "services", None)
+    path = urlsplit(raw_path).path
+    found = find(method, path)
+    if services is None or found is None or found[0].stream is None:
+        return None
+    route, params = found
+    assert route.stream is not None
+    try:
+        text, is_b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode("ascii"), True
+    return route.stream(HttpRequest(method, path, headers, text if body else None, is_b64, params), services())
 
 
 def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
@@ -134,10 +159,9 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if server.stack is None:
                 self._error(503, "Switchboard is still starting; retry in a few seconds", {"Retry-After": "5"})
                 return
-            stream_router = getattr(server.stack, "stream_router", None)
-            streamed = stream_router(event) if stream_router is not None else None
+            streamed = _streamed(self.command, self.path, headers, body, server.stack)
             if streamed is not None:
-                self._stream(*streamed)
+                self._stream(streamed.status, streamed.headers, streamed.pieces)
                 return
             result = server.stack.invoke_router(event)
             payload = result.get("body") or ""

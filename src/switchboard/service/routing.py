@@ -1,0 +1,159 @@
+"""Routing: which cascade a request gets. Embed the prompt, place it in the judge policy's regions and the
+taxonomy, ask the learned router or the published dial, and hand the numbers to the one-pass planner
+(``domain.planner``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from switchboard.domain.catalog import ModelEntry
+from switchboard.domain.dial import DEFAULT_PROFILE, Dial
+from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.planner import NoToolModel, PlannerConfig, UnknownProfile, build_dial_plan, build_plan
+from switchboard.domain.requests import ChatRequest
+from switchboard.domain.state import Plan
+from switchboard.domain.taxonomy import (
+    Category,
+    CentroidIndex,
+    Match,
+    TaxonomyMismatch,
+    is_familiar,
+    routing_text,
+)
+from switchboard.ports import CatalogSource, Encoder, LearnedRouter, PolicySource, TaxonomySource
+
+log = logging.getLogger(__name__)
+
+
+def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
+    """Cheapest first, by list price of a typical call (1k tokens in, 250 out); only routable models."""
+    usable = [e for e in catalog.values() if e.routable]
+    return [e.model_id for e in sorted(usable, key=lambda e: (e.price.cost(1000, 250), e.model_id))]
+
+
+@dataclass
+class RoutingSources:
+    """Where routing reads from: the catalogue and taxonomy, the published dial and judge policy (and
+    the deployment's default judge policy until one is published), the learned router and the encoder."""
+
+    catalog: CatalogSource
+    taxonomy: TaxonomySource
+    encoder_factory: Callable[[], Encoder]
+    learned: LearnedRouter | None = None
+    policy: PolicySource | None = None
+    default_judge_policy: JudgePolicy | None = None
+    verifier_sha256: str | None = None  # the deployed verifier's, which a dial must have been calibrated with
+    planner_overrides: dict = field(default_factory=dict)
+
+
+class RoutePlanner:
+    """Plans requests (``plan``) and says what is in force (``dial``, ``judge_policy``)."""
+
+    def __init__(self, sources: RoutingSources) -> None:
+        self.sources = sources
+        self._encoder: Encoder | None = None
+        self._index: tuple[int, CentroidIndex] | None = None
+        self._dial_problem: str | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self.sources.encoder_factory()
+        return self._encoder
+
+    def dial(self) -> Dial | None:
+        """The published dial, when it can be run as trained: the learned router it was trained with is
+        loaded (same models) and the verifier it was calibrated with is deployed (same sha256)."""
+        s = self.sources
+        dial = s.policy.dial() if s.policy is not None else None
+        if dial is None:
+            return None
+        problem = None
+        if s.learned is None:
+            problem = "no learned router is deployed (cdk deploy -c switchboard:routerArtifacts=DIR)"
+        elif list(s.learned.models) != dial.models:
+            problem = "the deployed learned router scores other models than the dial"
+        elif dial.verifier_sha256 and dial.verifier_sha256 != s.verifier_sha256:
+            problem = "the deployed verifier is not the one the dial was calibrated with (redeploy its run)"
+        if problem is not None:
+            if problem != self._dial_problem:  # once per cause, not once per request
+                log.error("published dial not used: %s; planning without it", problem)
+            self._dial_problem = problem
+            return None
+        return dial
+
+    def judge_policy(self) -> JudgePolicy | None:
+        """The published judge policy, else the deployment's default (``SB_JUDGE_POLICY``)."""
+        published = self.sources.policy.judge_policy() if self.sources.policy is not None else None
+        return published or self.sources.default_judge_policy
+
+    def plan(self, request: ChatRequest, pinned_model: str | None = None) -> Plan:
+        """The request's cascade: pinned, laid out by the published dial, or planned from the taxonomy
+        match and the learned router; the judge policy applies as measured in the region the prompt
+        falls in (``JudgePolicy.locate``)."""
+        catalog = self.sources.catalog.models()
+        policy = self.judge_policy()
+        embedding: np.ndarray | None = None
+        region: str | None = None
+        if policy is not None and policy.regions:
+            embedding = self.encoder.embed_one(routing_text(request.prompt))
+            region = policy.locate(embedding)
+            policy = policy.scoped(region)
+        config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"],
+                               **{"judge_policy": policy, **self.sources.planner_overrides})
+        if pinned_model is not None:
+            plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
+            return plan.model_copy(update={"judge_region": region})
+        dial = self.dial()
+        if dial is None and request.profile is not None:
+            raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
+                                 "(switchboard train, then switchboard publish); use model 'auto'")
+        if embedding is None:
+            embedding = self.encoder.embed_one(routing_text(request.prompt))
+        match, category = self._match(embedding)
+        learned = self.sources.learned
+        if dial is not None and learned is not None:
+            try:
+                return self._dial_plan(request, catalog, dial, learned.predict(embedding), match)
+            except NoToolModel:
+                pass  # the dial's cascade has a model that cannot call tools: plan on the tool-capable models
+        scores = None
+        if learned is not None and not is_familiar(match, category, config.similarity_threshold):
+            try:
+                scores = learned.predict(embedding)
+            except Exception:  # noqa: BLE001 - an unusable learned router degrades to the default plan
+                log.exception("learned router failed; planning without it")
+        plan = build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
+                          learned=scores)
+        return plan.model_copy(update={"judge_region": region})
+
+    def _match(self, embedding: np.ndarray) -> tuple[Match | None, Category | None]:
+        """The nearest taxonomy category; nothing when there is no taxonomy or it does not fit the encoder
+        (a misconfigured taxonomy must not fail requests: planned without it, loudly)."""
+        try:
+            categories = self.sources.taxonomy.categories()
+            if not categories:
+                return None, None
+            if self._index is None or self._index[0] != id(categories):
+                self._index = (id(categories), CentroidIndex(categories))
+            match = self._index[1].nearest(embedding)
+            return match, self._index[1].get(match.category)
+        except TaxonomyMismatch:
+            log.exception("taxonomy does not fit the encoder; planning without it")
+            return None, None
+
+    def _dial_plan(self, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
+                   router_p: Mapping[str, float], match: Match | None) -> Plan:
+        try:
+            point = dial.select(profile=request.profile, quality=request.quality, max_cost_usd=request.max_cost_usd)
+        except KeyError as exc:
+            raise UnknownProfile(str(exc.args[0])) from None
+        profile = request.profile
+        if profile is None and request.quality is None and request.max_cost_usd is None:
+            profile = DEFAULT_PROFILE if DEFAULT_PROFILE in dial.profiles else None
+        return build_dial_plan(request=request, catalog=catalog, dial=dial, point=point, router_p=router_p,
+                               match=match, profile=profile, verifier_sha256=self.sources.verifier_sha256)
