@@ -74,11 +74,11 @@ def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path) -> dict:  
     """The traffic through the local stack on v1; each answer scored by the simulated user."""
     from tqdm import tqdm
 
-    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.adapters.providers.recorded import RecordedProviders
     from switchboard.http.server import api_gateway_event
     from switchboard.local.stack import LocalStack
 
-    stack = LocalStack(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=ReplayProviders(data),
+    stack = LocalStack(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=RecordedProviders(data),
                        state_dir=state_dir).start()
     index = {m: j for j, m in enumerate(data.models)}
     served, errors, right, spent = 0, Counter(), 0, 0.0
@@ -164,9 +164,9 @@ def main() -> int:
     # the run's catalogue names replay providers (publish refuses those for live traffic; here they are the point)
     catalog = {e.model_id: e for e in (ModelEntry.model_validate(x)
                                        for x in json.loads((v1 / "catalog.json").read_text(encoding="utf-8")))}
-    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.adapters.providers.recorded import RecordedProviders
 
-    report = collect(catalog=catalog, prompts=labelled, providers=ReplayProviders(data), out_dir=work / "collect",
+    report = collect(catalog=catalog, prompts=labelled, providers=RecordedProviders(data), out_dir=work / "collect",
                      judge_kinds=(), max_tokens=16, progress=True)
     frame = pd.read_parquet(args.data)
     seen_frame = frame[frame["prompt_id"].isin(set(data.prompt_ids[seen_rows].tolist()))]

@@ -57,9 +57,9 @@ class DeadlineExceeded(ProviderError):
 class Completion:
     """One chat completion. ``cost_usd`` is set only by providers that know the exact cost of the call
     (the replay provider's recorded cost); otherwise the caller prices the usage with the catalogue.
-    ``answer_recorded`` says ``answer_key`` was read from a record (the replay provider serving a
+    ``canonical_recorded`` says ``canonical_answer`` was read from a record (the replay provider serving a
     benchmark's own answer extraction, None where it found none) and is to be used as is instead of
-    reading the text (``domain.answers.answer_key``)."""
+    reading the text (``domain.answers.canonical_answer``)."""
 
     text: str
     input_tokens: int
@@ -67,8 +67,8 @@ class Completion:
     finish_reason: str | None = None
     latency_ms: float = 0.0
     cost_usd: float | None = None
-    answer_key: str | None = None
-    answer_recorded: bool = False
+    canonical_answer: str | None = None
+    canonical_recorded: bool = False
     # The most likely alternatives of the first generated token, token -> log-probability, when the call
     # asked for ``top_logprobs`` and the provider exposes them (local GGUF, OpenAI-compatible).
     first_token_logprobs: dict[str, float] | None = None

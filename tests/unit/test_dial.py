@@ -79,7 +79,7 @@ def _config(cost: float, acc: float, models: int, last: float = 0.0) -> tuple:
 
 
 def test_profiles_name_the_budget_fraction_points_when_the_pool_has_models_that_cheap():
-    from switchboard.offline.dial import choose_dial
+    from switchboard.offline.dial_search import choose_dial
 
     configs = [_config(0.05, 0.60, 2), _config(0.2, 0.70, 3), _config(1.0, 0.72, 1)]
     points, profiles = choose_dial(configs, best_single_cost=1.0, best_single_acc=0.72)
@@ -90,7 +90,7 @@ def test_profiles_name_the_budget_fraction_points_when_the_pool_has_models_that_
 def test_a_pool_without_a_model_that_cheap_balances_at_the_most_accurate_point_cheaper_than_the_best():
     """A local pool: the cheapest model costs a third of the strongest, so no point fits 1/4 of its cost;
     balanced is then the most accurate point cheaper than the strongest model, economy the cheapest."""
-    from switchboard.offline.dial import choose_dial
+    from switchboard.offline.dial_search import choose_dial
 
     configs = [_config(0.33, 0.36, 2), _config(0.88, 0.50, 2, last=0.5), _config(1.0, 0.49, 1)]
     points, profiles = choose_dial(configs, best_single_cost=1.0, best_single_acc=0.49)

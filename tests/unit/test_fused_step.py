@@ -34,13 +34,13 @@ def _state(answers: dict | None = None, sha: str | None = "abc") -> CascadeState
 
 
 def _answer(model: str, key: str, cost: float, reused: bool = False) -> Candidate:
-    return Candidate(model=model, text=f"answer {key}", key=key, cost_usd=cost, reused=reused)
+    return Candidate(model=model, text=f"answer {key}", canonical=key, cost_usd=cost, reused=reused)
 
 
 def _current(tier_answer: Candidate, judge_answer: Candidate) -> dict:
     result = TierResult(tier=0, candidate=tier_answer, judges=[JudgeSpec(kind="agreement", model="mid")])
     verdict = Verdict(judge="agreement:mid", kind="agreement", score=None, cost_usd=judge_answer.cost_usd,
-                      answer_key=judge_answer.key, answer=judge_answer)
+                      answer_canonical=judge_answer.canonical, answer=judge_answer)
     return result.model_dump(mode="json") | {"verdicts": [verdict.model_dump(mode="json")]}
 
 

@@ -80,7 +80,9 @@ def _report_held_out(out: Path, test, progress: bool) -> None:  # noqa: ANN001 -
 def _train_judges(args: argparse.Namespace) -> None:
     """Collected verdicts beside the outcomes (``switchboard collect``): fit the judge policy on the
     training prompts, report on the held-out ones (``--holdout``)."""
-    from switchboard.offline.judges import MIN_JUDGE_AUROC, Collected, judges_plot, measure
+    from switchboard.offline.judge_data import Collected
+    from switchboard.offline.judge_fit import MIN_JUDGE_AUROC
+    from switchboard.offline.judge_report import judges_plot, measure
     from switchboard.offline.outcomes import split_rows
     from switchboard.service.publish import read_catalog
 

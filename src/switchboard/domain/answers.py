@@ -14,7 +14,7 @@
   match when no embedding function is given).
 
 Only ``response`` and ``prompt`` are read, never a reference answer, so it is safe at decision time, and
-the request path (``answer_key``) and training (``offline.outcomes``) read answers with these functions.
+the request path (``canonical_answer``) and training (``offline.outcomes``) read answers with these functions.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def extract_answer(category: str | None, response: str | None, prompt: str | Non
     return f"text:{text}" if text else None
 
 
-def answer_key(response: str | None, prompt: str | None) -> str | None:
+def canonical_answer(response: str | None, prompt: str | None) -> str | None:
     """The comparable answer of a live response to ``prompt`` (no category label: a request has none)."""
     return extract_answer(None, response, prompt)
 

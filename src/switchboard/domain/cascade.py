@@ -5,14 +5,14 @@ into the state: it files every answer bought at the tier (the tier model's, and 
 that solved the prompt) under ``state.answers``, so no answer is bought twice; scores the tier - with a
 dial plan (``plan.fusion``), by fusing every answer bought so far with the learned verifier (EMAFusion),
 else from the judges' verdicts; checks the answer against the request's format; and asks
-``policy.decide``, moving the cursor when it escalates.
+``decision.decide``, moving the cursor when it escalates.
 
 Every runtime runs this one engine and differs only in how a tier's outcome is produced:
 - the Step Functions state machine (deployed and local) runs the loop in ASL - the tier task, the judges'
   Map, then the decide task, which calls ``step`` - and branches on the decision it returns;
 - ``run`` is the same loop in one process, given an ``execute(state) -> TierOutcome``: the in-process
   orchestrator (``service.tasks.run_in_process``: real task functions), the offline replay of trained
-  dials and baselines (``offline.replay``: answers and agreement judges read from recorded outcomes) and
+  dials and baselines (``offline.recorded_cascades``: answers and agreement judges read from recorded outcomes) and
   the judge-policy replay (``offline.judge_replay``: collected answers and verdicts).
 """
 
@@ -24,9 +24,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from .answers import group_answers, same_answer
+from .decision import aggregate_confidence, decide
 from .formats import check
 from .fusion import fuse_one
-from .policy import aggregate_confidence, decide
 from .state import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
 
 Predict = Callable[[np.ndarray], np.ndarray]  # verifier feature rows -> P(correct)
@@ -90,19 +90,19 @@ def attempt_from(state: CascadeState, outcome: TierOutcome) -> tuple[Attempt, di
             verdict = verdict.model_copy(update={"answer": None})
         verdicts.append(verdict)
     attempt = Attempt(tier=state.tier, model=tier_spec.model, candidate=candidate, verdicts=verdicts,
-                      answer_model=candidate.model, answer_key=candidate.key)
+                      answer_model=candidate.model, answer_canonical=candidate.canonical)
     return attempt, bought
 
 
-def _agreement(verdict: Verdict, candidate_key: str | None, similar: Callable[[str, str], bool] | None) -> Verdict:
+def _agreement(verdict: Verdict, candidate_canonical: str | None, similar: Callable[[str, str], bool] | None) -> Verdict:
     """An agreement judge's score: 1 when its answer says what the candidate says, 0 when not; it
     abstains when either answer could not be read. A verdict that carries no answer (a failed judge, or
     one whose answer could not be read) keeps its own score."""
-    if verdict.kind != "agreement" or verdict.answer_key is None:
+    if verdict.kind != "agreement" or verdict.answer_canonical is None:
         return verdict
-    if candidate_key is None or verdict.answer_key is None:
+    if candidate_canonical is None or verdict.answer_canonical is None:
         return verdict.model_copy(update={"score": None})
-    agrees = same_answer(candidate_key, verdict.answer_key, similar)
+    agrees = same_answer(candidate_canonical, verdict.answer_canonical, similar)
     return verdict.model_copy(update={"score": 1.0 if agrees else 0.0})
 
 
@@ -117,23 +117,23 @@ def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dic
     similar = similarity_test(embed, fusion.text_similarity_bar)
     final = state.tier == len(plan.tiers) - 1
     called_models = {attempt.model} if fusion.own_answer or (fusion.own_last and final) else set(answers)
-    keys = [answers[m].key if m in answers else None for m in fusion.models]
+    keys = [answers[m].canonical if m in answers else None for m in fusion.models]
     called = [m in called_models and m in answers for m in fusion.models]
     ids = group_answers([k if c else None for k, c in zip(keys, called, strict=True)], similar)
     verdicts = list(attempt.verdicts)
-    answer_model, answer_key = attempt.answer_model, attempt.answer_key
+    answer_model, answer_canonical = attempt.answer_model, attempt.answer_canonical
     if verifier is not None and any(called):
         resp_len = [float(len(answers[m].text)) if m in answers else 0.0 for m in fusion.models]
         fused = fuse_one(ids, called, fusion.router_p, resp_len, verifier)
         answer_model = fusion.models[fused.rep]
-        answer_key = keys[fused.rep] if fused.answer >= 0 else None
+        answer_canonical = keys[fused.rep] if fused.answer >= 0 else None
         verdicts.insert(0, Verdict(judge="verifier", kind="verifier", score=min(1.0, max(0.0, fused.score)),
                                    detail=f"learned verifier over {fused.n_answers} answer(s); fused answer "
                                           f"from {answer_model}"))
-    verdicts = [_agreement(v, answer_key, similar) for v in verdicts]
+    verdicts = [_agreement(v, answer_canonical, similar) for v in verdicts]
     confidence = aggregate_confidence(verdicts, weights=fusion.weights, calibration=fusion.calibration)
     return attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence, "answer_model": answer_model,
-                                      "answer_key": answer_key, "measured": True})
+                                      "answer_canonical": answer_canonical, "measured": True})
 
 
 def quorum_met(plan: Plan, tier: int, attempt: Attempt) -> bool:
@@ -167,7 +167,7 @@ def step(state: CascadeState, outcome: TierOutcome | None = None, verifier: Pred
             attempt = fuse_attempt(state, plan, attempt, answers, verifier, embed)
         else:
             similar = similarity_test(embed, DEFAULT_TEXT_BAR)
-            verdicts = [_agreement(v, attempt.answer_key, similar) for v in attempt.verdicts]
+            verdicts = [_agreement(v, attempt.answer_canonical, similar) for v in attempt.verdicts]
             tier_spec = plan.tiers[state.tier]
             weights = {j.name: j.weight for j in tier_spec.judges}
             confidence = aggregate_confidence(verdicts, weights=weights, calibration=tier_spec.calibration)

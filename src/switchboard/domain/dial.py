@@ -64,7 +64,7 @@ class Dial(BaseModel):
 
     ``models`` is the order of the learned router's outputs and of the verifier's features;
     ``profiles`` names points (``economy``, ``balanced``, ``best``) a request can ask for;
-    ``calibration`` and ``weights`` fold the verdicts into a confidence (``policy.aggregate_confidence``);
+    ``calibration`` and ``weights`` fold the verdicts into a confidence (``decision.aggregate_confidence``);
     ``verifier_sha256`` identifies the verifier the calibration was fitted with.
     """
 

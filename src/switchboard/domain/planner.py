@@ -188,7 +188,7 @@ def _price(tiers: Sequence[_Tier], request: ChatRequest, catalog: Mapping[str, M
 
 def fits(plan: Plan, budget: float | None) -> bool:
     """Whether the plan's first tier - model and judges, at their bound - fits the budget. (Later tiers
-    run only when their bound still fits what is left: ``policy.decide``.)"""
+    run only when their bound still fits what is left: ``decision.decide``.)"""
     return budget is None or plan.tiers[0].est_cost_usd <= budget
 
 

@@ -92,7 +92,7 @@ class Usage(BaseModel):
 
 
 class Candidate(BaseModel):
-    """One model's answer to the request. ``key`` is its comparable answer (``domain.answers``: an option
+    """One model's answer to the request. ``canonical`` is its answer in comparable form (``domain.answers``: an option
     letter, a number, canonical code, normalised text; None when none could be read); ``reused`` marks an
     answer bought earlier in the same request (by a judge), which costs nothing again."""
 
@@ -102,7 +102,7 @@ class Candidate(BaseModel):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     finish_reason: str | None = None
-    key: str | None = None
+    canonical: str | None = None
     reused: bool = False
     clipped: bool = False  # the text was cut to the room the cascade state has for an answer
     # the answering call's mean token log-probability, where the provider returned it (the ``confidence``
@@ -113,7 +113,7 @@ class Candidate(BaseModel):
 class Verdict(BaseModel):
     """One judge's opinion of a candidate. ``score`` is P(correct) in [0, 1]; None means abstained.
 
-    An agreement judge solves the prompt itself: ``answer_key`` is its answer, and ``answer`` carries the
+    An agreement judge solves the prompt itself: ``answer_canonical`` is its answer, and ``answer`` carries the
     answer it bought from the judge task to the decide task, which files it under the state's ``answers``
     (so it is never bought twice) and drops it from the verdict.
     """
@@ -125,7 +125,7 @@ class Verdict(BaseModel):
     latency_ms: float = 0.0
     usage: Usage = Field(default_factory=Usage)  # tokens the judge was billed for (all its samples)
     detail: str = ""
-    answer_key: str | None = None
+    answer_canonical: str | None = None
     answer: Candidate | None = None
     failed: bool = False  # the judge could not run (its model failed, the task crashed): not a verdict
 
@@ -150,7 +150,7 @@ class Attempt(BaseModel):
     # whether ``confidence`` is a measured P(correct) (calibrated judges, or a dial's verifier) or a raw score
     measured: bool = False
     answer_model: str | None = None
-    answer_key: str | None = None
+    answer_canonical: str | None = None
     # why the answer this attempt puts forward can never be returned (it broke the request's
     # ``response_format``); the attempt is then a failed tier whose call was still paid for
     rejected: str | None = None

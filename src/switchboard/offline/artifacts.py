@@ -15,7 +15,7 @@ Files in the output directory:
 - ``dial.json``: the deployable policy, a ``domain.dial.Dial``: the operating points (order, pair start,
   models, thresholds, expected accuracy and cost on the training prompts, per-category settings), the
   profiles (economy, balanced, best), the tier orders (global and per category), the calibration knots
-  and verdict weights for ``policy.aggregate_confidence``, and the sha256 of the verifier they belong to;
+  and verdict weights for ``decision.aggregate_confidence``, and the sha256 of the verifier they belong to;
   plus what training measured. ``switchboard publish`` writes it to the Policy table.
 - ``catalog.json``: ``[ModelEntry, ...]`` (provider "replay" for recorded models, prices per 1M tokens).
 - ``dynamodb/taxonomy_items.json``, ``dynamodb/catalog_items.json``: the tables' items in DynamoDB's

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.domain.answers import answer_key, extract_choice
+from switchboard.domain.answers import canonical_answer, extract_choice
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import call_bound, judge_bound
 from switchboard.domain.judging import JUDGE_ROLES, JudgeSpec, judges_for
@@ -97,7 +97,7 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[LabelledPro
 
 def grade_choice(response: str, prompt: str, reference: str) -> tuple[str | None, float]:
     """Option letters: the letter the response chooses (``domain.answers``) against the reference."""
-    pred = answer_key(response, prompt)
+    pred = canonical_answer(response, prompt)
     if pred is None or len(pred) != 1:
         pred = extract_choice(response)
     return pred, float(pred is not None and pred == reference.strip().upper())
@@ -121,8 +121,8 @@ def grade_number(response: str, prompt: str, reference: str) -> tuple[str | None
 
 def grade_exact(response: str, prompt: str, reference: str) -> tuple[str | None, float]:
     """Exact text after the request path's normalisation (case, whitespace, trailing punctuation)."""
-    pred = answer_key(response, None)
-    return pred, float(pred is not None and pred == answer_key(reference, None))
+    pred = canonical_answer(response, None)
+    return pred, float(pred is not None and pred == canonical_answer(reference, None))
 
 
 GRADERS: dict[str, Callable[[str, str, str], tuple[str | None, float]]] = {
@@ -276,7 +276,7 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
         if not budget.reserve(bound):
             return
         candidate = Candidate(model=model, text=outcome["response"], finish_reason=outcome.get("finish_reason"),
-                              key=outcome["pred"], mean_logprob=outcome.get("mean_logprob"))
+                              canonical=outcome["pred"], mean_logprob=outcome.get("mean_logprob"))
         verdict = run_judge(JudgeTask(judge=spec, request=request, candidate=candidate), catalog, providers)
         budget.settle(bound, verdict.cost_usd)
         journal.append({"type": "judge", "prompt_id": prompt.prompt_id, "model": model, "judge": spec.name,

@@ -4,7 +4,7 @@ A caller scores an answer with ``POST /v1/feedback`` (``score`` in [0, 1]); the 
 what the cascade did. Each trace with feedback gives:
 
 - the answer it returned, labelled with the mean feedback score;
-- every other answer the cascade bought for the request whose comparable answer (``Candidate.key``: an
+- every other answer the cascade bought for the request whose comparable answer (``Candidate.canonical``: an
   option letter, a number, canonical code, normalised text) is known: the same answer as the scored one
   takes its score; a different answer is labelled wrong when the scored one was right (score 1), and left
   out otherwise (two answers can both be wrong).
@@ -84,7 +84,7 @@ def _row(trace: Trace, candidate: Candidate, correct: float) -> dict[str, Any]:
     category = (state.plan.category if state.plan is not None else None) or "traffic"
     return {"prompt_id": trace.trace_id, "prompt": state.request.prompt, "category": category,
             "subcategory": category, "reference": None, "model": candidate.model, "response": candidate.text,
-            "pred": candidate.key, "correct": correct, "input_tokens": candidate.usage.input_tokens,
+            "pred": candidate.canonical, "correct": correct, "input_tokens": candidate.usage.input_tokens,
             "output_tokens": candidate.usage.output_tokens, "cost_usd": candidate.cost_usd,
             "latency_ms": candidate.latency_ms, "source": "traffic"}
 
@@ -113,9 +113,9 @@ def training_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
             continue
         rows.append(_row(trace, returned, score))
         for model, answer in answers.items():
-            if model == returned_model or answer.key is None or returned.key is None:
+            if model == returned_model or answer.canonical is None or returned.canonical is None:
                 continue
-            if answer.key == returned.key:
+            if answer.canonical == returned.canonical:
                 rows.append(_row(trace, answer, score))
             elif score >= 1.0:
                 rows.append(_row(trace, answer, 0.0))

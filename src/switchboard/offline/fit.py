@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from switchboard.domain.decision import Calibration
 from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout, lay_out
-from switchboard.domain.policy import Calibration
-from switchboard.offline.dial import (
+from switchboard.offline.dial_search import (
     FINAL_THRESHOLD,
     THRESHOLDS,
     choose_dial,
@@ -26,13 +26,13 @@ from switchboard.offline.dial import (
     search_configs,
 )
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.replay import (
+from switchboard.offline.recorded_cascades import (
     ReplayPlan,
     Scored,
     Situation,
     score_plan,
 )
-from switchboard.offline.routers import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
+from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
 from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
 
 log = logging.getLogger(__name__)

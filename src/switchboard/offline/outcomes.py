@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from switchboard.domain.answers import answer_key, group_answers
+from switchboard.domain.answers import canonical_answer, group_answers
 
 REQUIRED_COLUMNS = ("prompt_id", "prompt", "category", "model", "response", "correct", "cost_usd")
 
@@ -188,7 +188,7 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
             if use_pred:
                 answers[i, j] = pred if isinstance(pred, str) and pred else None
             else:
-                answers[i, j] = answer_key(responses[i, j], prompts[i])
+                answers[i, j] = canonical_answer(responses[i, j], prompts[i])
     return RecordedOutcomes(
         name=name or path.parent.name or path.stem, prompt_ids=prompt_ids, prompts=prompts,
         categories=categories, models=models, responses=responses, answers=answers,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from switchboard.domain.answers import answer_key, same_answer
+from switchboard.domain.answers import canonical_answer, same_answer
 from switchboard.domain.cascade import Embed, Predict, TierOutcome, run, step
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
@@ -60,13 +60,13 @@ def _answer(model: str, completion: Completion, entry: ModelEntry, prompt: str, 
     state has for it (the router sizes the cap so that this practically never happens)."""
     cost = completion.cost_usd if completion.cost_usd is not None else entry.price.cost(
         completion.input_tokens, completion.output_tokens)
-    key = completion.answer_key if completion.answer_recorded else answer_key(completion.text, prompt)
+    canonical = completion.canonical_answer if completion.canonical_recorded else canonical_answer(completion.text, prompt)
     text, clipped = completion.text, False
     if cap is not None and len(text.encode("utf-8")) > cap:
         text, clipped = text.encode("utf-8")[:cap].decode("utf-8", errors="ignore"), True
     return Candidate(model=model, text=text, clipped=clipped,
                      usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
-                     cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason, key=key,
+                     cost_usd=cost, latency_ms=latency_ms, finish_reason=completion.finish_reason, canonical=canonical,
                      mean_logprob=completion.mean_logprob)
 
 
@@ -91,7 +91,7 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
         completion = cut_at_stop(completion, request.stop)
     candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
     if fmt is not None:  # structured answers agree when their JSON does, whatever the spacing
-        candidate = candidate.model_copy(update={"key": canonical_json(candidate.text)})
+        candidate = candidate.model_copy(update={"canonical": canonical_json(candidate.text)})
     return candidate
 
 
@@ -239,12 +239,12 @@ def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provi
     bought = task.answers.get(model)
     answer = (_reused(bought) if bought is not None
               else solve(model, task.request, catalog, providers, deadline=task.deadline, cap=task.answer_bytes_cap))
-    agrees = same_answer(task.candidate.key, answer.key)
-    score = None if task.candidate.key is None or answer.key is None else float(agrees)
+    agrees = same_answer(task.candidate.canonical, answer.canonical)
+    score = None if task.candidate.canonical is None or answer.canonical is None else float(agrees)
     how = "reused its answer bought earlier in this request" if answer.reused else "solved the prompt"
     return Verdict(judge=spec.name, kind="agreement", score=score, cost_usd=answer.cost_usd,
                    usage=Usage() if answer.reused else answer.usage,
-                   detail=f"{model} {how}; answer {answer.key!r:.60}", answer_key=answer.key, answer=answer)
+                   detail=f"{model} {how}; answer {answer.canonical!r:.60}", answer_canonical=answer.canonical, answer=answer)
 
 
 def execute_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierOutcome:

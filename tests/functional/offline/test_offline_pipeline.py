@@ -152,7 +152,7 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     router service from the published dial and run by the request path's own tier, judge and decide
     tasks (replay providers), returns the same model's answer at the same cost as the offline replay."""
     from switchboard.adapters.learned import OnnxLearnedRouter
-    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.adapters.providers.recorded import RecordedProviders
     from switchboard.domain.requests import ChatRequest, Message
     from switchboard.offline.evaluation.evaluate import deployed_outcomes
     from tests.support.builder import build_services, complete
@@ -163,7 +163,7 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     art = load_artifacts(write_artifacts(system, tmp / "deployed", dataset="synthetic"))
     test = data.subset(va)
     offline = deployed_outcomes(art, test, emb[va])
-    service = build_services(art.catalog, providers=ReplayProviders(test), taxonomy=InMemoryTaxonomy(art.taxonomy),
+    service = build_services(art.catalog, providers=RecordedProviders(test), taxonomy=InMemoryTaxonomy(art.taxonomy),
                              encoder=fake_encoder, verifier=art.verifier, learned=OnnxLearnedRouter(art.directory),
                              policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256)
     compared = 0

@@ -12,7 +12,7 @@ from switchboard.ports import Trace
 
 def _trace(trace_id: str, keys: dict[str, str | None], answered: str, feedback: list[float]) -> Trace:
     models = list(keys)
-    attempts = [Attempt(tier=i, model=m, candidate=Candidate(model=m, text=f"answer {keys[m]}", key=keys[m],
+    attempts = [Attempt(tier=i, model=m, candidate=Candidate(model=m, text=f"answer {keys[m]}", canonical=keys[m],
                                                                cost_usd=0.001 * (i + 1)))
                 for i, m in enumerate(models)]
     plan = Plan(tiers=[TierSpec(model=m) for m in models], route="taxonomy", category="science")

@@ -1,4 +1,4 @@
-"""Judge measurement and calibration from collected verdicts (``offline.judges``), on synthetic collections
+"""Judge measurement and calibration from collected verdicts (``offline.judge_*``), on synthetic collections
 whose judges are informative or not by construction."""
 
 from __future__ import annotations
@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 from switchboard.domain.judging import JudgePolicy
-from switchboard.offline.judges import Collected, JudgeDataError, auroc, measure, replay, role_table
+from switchboard.offline.judge_data import Collected, JudgeDataError
+from switchboard.offline.judge_replay import replay
+from switchboard.offline.judge_report import measure
+from switchboard.offline.judge_stats import auroc, role_table
 
 MODELS = ("small", "big")
 
@@ -81,7 +84,7 @@ def test_missing_files_are_reported(tmp_path):
 
 
 def test_judges_that_cannot_tell_right_from_wrong_calibrate_nothing_and_verify_nothing(tmp_path):
-    from switchboard.offline.judges import MIN_JUDGE_AUROC, MIN_VERIFIED_BAR, fit_policy
+    from switchboard.offline.judge_fit import MIN_JUDGE_AUROC, MIN_VERIFIED_BAR, fit_policy
 
     data = _write(tmp_path, n=200)
     coin = fit_policy(data, data.prompt_ids, ["self_verify"])  # coin-flip judges, by construction
@@ -149,7 +152,7 @@ def test_judges_are_calibrated_per_region_and_verify_only_where_they_were_measur
     """Pooled over x and y the judge's signal cancels out (nothing could be verified); per region it is
     calibrated where it separates (x) and nowhere else, and a prompt unlike every region (z) is never
     verified - in the held-out replay, which places each prompt with the request path's ``locate``."""
-    from switchboard.offline.judges import fit_policy
+    from switchboard.offline.judge_fit import fit_policy
 
     data = _write_two_kinds(tmp_path)
     ids = data.prompt_ids
@@ -172,7 +175,7 @@ def test_judges_are_calibrated_per_region_and_verify_only_where_they_were_measur
 
 
 def test_the_choice_takes_the_fastest_option_within_one_standard_error_of_the_most_accurate():
-    from switchboard.offline.judges import _most_accurate_then_fastest
+    from switchboard.offline.judge_fit import _most_accurate_then_fastest
 
     best = [1.0] * 40 + [0.0] * 40
     lucky = {"judges": ["slow"], "tiers": ["a"], "accuracy": 0.5125, "latency": 9.0, "_correct": [1.0] + best[1:]}
@@ -186,7 +189,7 @@ def test_the_choice_takes_the_fastest_option_within_one_standard_error_of_the_mo
 
 
 def test_prompts_of_small_categories_make_one_region_so_unlike_prompts_are_still_never_verified(tmp_path):
-    from switchboard.offline.judges import fit_regions
+    from switchboard.offline.judge_fit import fit_regions
 
     data = _write_two_kinds(tmp_path, n=120)
     for p in data.prompt_ids:  # every prompt its own category: none reaches a region of its own

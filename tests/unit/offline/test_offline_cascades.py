@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from switchboard.domain import cascade as engine
-from switchboard.domain import policy
+from switchboard.domain import decision
 from switchboard.domain.fusion import enumerate_candidates
-from switchboard.offline import replay as cascades
-from switchboard.offline.replay import (
+from switchboard.offline import recorded_cascades as cascades
+from switchboard.offline.recorded_cascades import (
     AgreementJudge,
     ReplayPlan,
     Situation,
@@ -44,12 +44,12 @@ def test_cascades_run_the_request_paths_engine(monkeypatch):
     plan = ReplayPlan.uniform(sit.n, [0, 1, 2], [0.99, 0.99, 0.0])
     out = run_cascade(sit, plan, score_plan(sit, plan, fake_predict))
     assert len(steps) == int(out.tiers_used.sum()) > 0
-    assert cascades.aggregate_confidence is policy.aggregate_confidence
+    assert cascades.aggregate_confidence is decision.aggregate_confidence
 
 
 def test_stop_rule_replicates_decide(monkeypatch):
     calls = []
-    real = policy.decide
+    real = decision.decide
 
     def spy(**kwargs):
         calls.append(kwargs["tier"])

@@ -46,7 +46,7 @@ def test_prices_fit_recorded_costs(tmp_path):
 def test_efficient_tiers_drop_a_cheap_model_that_does_not_pay_for_itself():
     import numpy as np
 
-    from switchboard.offline.routers import efficient_tiers
+    from switchboard.offline.routing_fit import efficient_tiers
 
     models = ["weak-cheap", "good-cheap", "big"]
     # weak-cheap: 30% right at half of good-cheap's price -> trying it first costs more than it saves

@@ -1,6 +1,6 @@
 import pytest
 
-from switchboard.adapters.providers.replay import ReplayProvider
+from switchboard.adapters.providers.recorded import RecordedAnswers
 from switchboard.domain.requests import Message
 from switchboard.offline.outcomes import load_outcomes
 from switchboard.ports import CompletionRequest, ProviderRejected
@@ -9,7 +9,7 @@ from tests.support.offline_synth import prompt_text, write_parquet
 
 def test_replay_serves_recorded_answer_and_cost(tmp_path):
     data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=3))
-    provider = ReplayProvider(data, "mid")
+    provider = RecordedAnswers(data, "mid")
     prompt = prompt_text("beta", 1)
     out = provider.complete(CompletionRequest([Message(role="system", content="be brief"), Message(role="user", content=prompt)],
                             max_tokens=64, temperature=0.0))
@@ -23,10 +23,10 @@ def test_replay_serves_recorded_answer_and_cost(tmp_path):
 def test_unknown_prompt_is_rejected(tmp_path):
     data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=2))
     with pytest.raises(ProviderRejected):
-        ReplayProvider(data, "big").complete(CompletionRequest([Message(role="user", content="never recorded")], max_tokens=8,
+        RecordedAnswers(data, "big").complete(CompletionRequest([Message(role="user", content="never recorded")], max_tokens=8,
                                              temperature=0.0))
     with pytest.raises(KeyError):
-        ReplayProvider(data, "no-such-model")
+        RecordedAnswers(data, "no-such-model")
 
 
 def test_replay_runs_through_the_service_tier_task_and_policy(tmp_path):
@@ -36,7 +36,7 @@ def test_replay_runs_through_the_service_tier_task_and_policy(tmp_path):
     from switchboard.domain.requests import ChatRequest
     from switchboard.domain.state import CascadeState, Plan, TierSpec
     from switchboard.offline.artifacts import catalog_entries
-    from switchboard.offline.replay import AgreementJudge
+    from switchboard.offline.recorded_cascades import AgreementJudge
     from switchboard.service.tasks import run_tier
 
     data = load_outcomes(write_parquet(tmp_path / "d.parquet", n_per_category=3))
@@ -44,7 +44,7 @@ def test_replay_runs_through_the_service_tier_task_and_policy(tmp_path):
 
     class Replays:
         def provider_for(self, entry):
-            return ReplayProvider(data, entry.provider_model)
+            return RecordedAnswers(data, entry.provider_model)
 
     prompt = prompt_text("alpha", 2)
     plan = Plan(tiers=[TierSpec(model="cheap-a", judges=[JudgeSpec(kind="agreement", model="cheap-b")],

@@ -8,7 +8,7 @@
   Threshold), trained with its ``Automix.train`` (IBC-lift maximisation) on the training prompts. The
   decision each meta-verifier makes on a score is expressed as a ``policy.Calibration`` (a piecewise-linear
   map of the score to 1 = accept / 0 = escalate, threshold 0.5), so the cascade runs through
-  ``policy.decide`` like every other cascade here.
+  ``decision.decide`` like every other cascade here.
 - FrugalGPT: an LLM cascade (a list of up to three models in increasing cost, one threshold per tier) on a
   learned scorer of a single answer; the list and thresholds are searched on training prompts under a
   budget, as in FrugalGPT's optimisation.
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from switchboard.domain.policy import Calibration
-from switchboard.offline.replay import stop_rule
+from switchboard.domain.decision import Calibration
+from switchboard.offline.recorded_cascades import stop_rule
 
 AUTOMIX_BINS = 10
 
@@ -99,7 +99,7 @@ def policy_calibration(method, param, resolution: int = 2000) -> Calibration:  #
 
     The package's own ``method.run`` is evaluated on a fine grid of verifier scores in [0, 1] and the
     resulting step function is written as knots on both sides of every switch, so with threshold 0.5
-    ``policy.decide`` escalates exactly where AutoMix would (up to 1/``resolution`` at a switch).
+    ``decision.decide`` escalates exactly where AutoMix would (up to 1/``resolution`` at a switch).
     """
     import pandas as pd
     from automix import AutomixUnion, DoubleThreshold, Threshold

@@ -6,7 +6,7 @@ BERT-style routers, AutoMix threshold and POMDP cascades, FrugalGPT cascades, Av
 routing and Dekoninck et al.'s cascade routing; and Switchboard's operating points (``switchboard``):
 taxonomy only, learned only, combined (single call each, one point per willingness-to-pay), and the dial
 of fusing cascades, scored with the artifacts a deployment loads. Switchboard's, AutoMix's and
-FrugalGPT's cascades run through ``policy.decide``. Labels are read only to score the returned answer.
+FrugalGPT's cascades run through ``decision.decide``. Labels are read only to score the returned answer.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from switchboard.offline.baselines.cascade_routing import LAMBDAS as CASCADE_LAM
 from switchboard.offline.baselines.cascade_routing import CascadeRouting
 from switchboard.offline.baselines.cluster_routing import ClusterRouter
 from switchboard.offline.baselines.cluster_routing import sweep as cluster_sweep
-from switchboard.offline.baselines.routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
-from switchboard.offline.dial import BUDGET_FRACTIONS, COST_MARGIN, fraction_name, point_params
+from switchboard.offline.baselines.prompt_routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
+from switchboard.offline.dial_search import BUDGET_FRACTIONS, COST_MARGIN, fraction_name, point_params
 from switchboard.offline.evaluation.metrics import (
     accuracy,
     aiq,
@@ -43,8 +43,15 @@ from switchboard.offline.evaluation.metrics import (
 )
 from switchboard.offline.fit import System, TrainConfig, fit_system
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.replay import Outcome, ReplayPlan, Situation, recalibrate, run_cascade, score_plan
-from switchboard.offline.routers import choose_by_utility
+from switchboard.offline.recorded_cascades import (
+    Outcome,
+    ReplayPlan,
+    Situation,
+    recalibrate,
+    run_cascade,
+    score_plan,
+)
+from switchboard.offline.routing_fit import choose_by_utility
 
 # Willingness to pay, as a share of the best single model's cost: utility = P(correct) - kappa * cost / C_best.
 KAPPAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 3.0)

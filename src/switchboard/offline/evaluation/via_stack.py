@@ -54,7 +54,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     """Replay ``n`` prompts of ``test`` per profile through the local stack; one entry per profile:
     ``{"profile", "point", "prompts", "offline": {accuracy, cost_per_1k_usd}, "stack": {...},
     "same_decisions", "errors", "seconds"}``."""
-    from switchboard.adapters.providers.replay import ReplayProviders
+    from switchboard.adapters.providers.recorded import RecordedProviders
     from switchboard.local.stack import LocalStack
 
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -67,7 +67,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     index = {m: j for j, m in enumerate(test.models)}
     results = []
     stack = LocalStack(catalog_path=artifacts_dir / "catalog.json", router_artifacts=artifacts_dir,
-                       providers=ReplayProviders(test), template=template).start()
+                       providers=RecordedProviders(test), template=template).start()
     try:
         for profile, point in sorted(art.dial.profiles.items()):
             started = time.time()

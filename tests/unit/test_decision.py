@@ -1,4 +1,4 @@
-from switchboard.domain.policy import Calibration, aggregate_confidence, best_attempt, decide
+from switchboard.domain.decision import Calibration, aggregate_confidence, best_attempt, decide
 from switchboard.domain.state import Attempt, Candidate, Verdict
 
 

@@ -1,6 +1,6 @@
 """Switchboard's routers over prompt embeddings: the taxonomy (centroids, per-category accuracy, cost and
 tiers) and the learned router (a multi-label MLP, cross-fitted, exported to ONNX). The baselines' routers
-live in ``offline.baselines.routers`` and use the same embeddings.
+live in ``offline.baselines.prompt_routers`` and use the same embeddings.
 
 Every router exposes ``predict(E) -> (n, k)`` per-model P(correct); choosing a model from those
 probabilities and prices is ``choose_by_utility``.

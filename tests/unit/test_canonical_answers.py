@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.domain.answers import answer_key, group_answers, same_answer
+from switchboard.domain.answers import canonical_answer, group_answers, same_answer
 
 
 @pytest.mark.parametrize(("response", "key"), [
@@ -18,12 +18,12 @@ from switchboard.domain.answers import answer_key, group_answers, same_answer
     ("", None),
 ])
 def test_free_form_answers_are_typed(response, key):
-    assert answer_key(response, "What is it?") == key
+    assert canonical_answer(response, "What is it?") == key
 
 
 def test_option_letters_and_code_keep_their_keys():
-    assert answer_key("B", "Which?\nA) wood\nB) iron\nAnswer:") == "B"
-    assert answer_key("```python\ndef f(x):\n    return x\n```", "Write a function to copy x.").startswith("py:")
+    assert canonical_answer("B", "Which?\nA) wood\nB) iron\nAnswer:") == "B"
+    assert canonical_answer("```python\ndef f(x):\n    return x\n```", "Write a function to copy x.").startswith("py:")
 
 
 def test_numbers_agree_within_a_relative_tolerance_and_texts_by_similarity():

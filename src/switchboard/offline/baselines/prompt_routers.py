@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchboard.offline.routers import fill_labels, nanmean_or
+from switchboard.offline.routing_fit import fill_labels, nanmean_or
 
 
 class KnnRouter:

@@ -1,4 +1,4 @@
-"""The cascade policy: verdicts -> confidence -> accept / escalate / stop.
+"""The decision: verdicts -> confidence -> accept / escalate / stop.
 
 This is the one place where Switchboard decides. The decide Lambda, the local stack and the offline
 evaluator (``switchboard eval``) all call these functions, so a policy measured offline is the policy

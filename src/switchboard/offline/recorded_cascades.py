@@ -36,9 +36,9 @@ from functools import partial
 import numpy as np
 
 from switchboard.domain.cascade import TierOutcome, run
+from switchboard.domain.decision import aggregate_confidence
 from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
 from switchboard.domain.judging import Calibration, JudgeSpec
-from switchboard.domain.policy import aggregate_confidence
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import Attempt, Candidate, CascadeState, Fusion, Plan, TierSpec, Verdict
 
@@ -314,15 +314,15 @@ def _recorded_tier(sit: Situation, models: list[str], i: int, state: CascadeStat
         text = str(sit.responses[i, j]) if sit.responses is not None else ""
         answer_id = int(sit.answer_ids[i, j])
         return Candidate(model=model, text=text, cost_usd=float(sit.cost[i, j]),
-                         key=f"answer:{answer_id}" if answer_id >= 0 else None)
+                         canonical=f"answer:{answer_id}" if answer_id >= 0 else None)
 
     candidate = answer(spec.model)
     verdicts = []
     for judge in spec.judges:
         bought = answer(judge.model or spec.model)
-        agrees = None if candidate.key is None or bought.key is None else float(candidate.key == bought.key)
+        agrees = None if candidate.canonical is None or bought.canonical is None else float(candidate.canonical == bought.canonical)
         verdicts.append(Verdict(judge=judge.name, kind="agreement", score=agrees, cost_usd=bought.cost_usd,
-                                answer_key=bought.key, answer=bought,
+                                answer_canonical=bought.canonical, answer=bought,
                                 detail=f"{SIMULATED}: {bought.model}'s recorded answer"))
     return TierOutcome(candidate=candidate, verdicts=verdicts)
 

@@ -1,4 +1,4 @@
-"""The cost-accuracy dial: operating points of the cascade and how ``switchboard train`` searches them.
+"""Searching the dial: how ``switchboard train`` finds and names operating points on recorded outcomes.
 
 An ``OperatingPoint`` says how each prompt's cascade is built from a tier order (how many models, whether
 the second model answers at once as tier 0's agreement judge, which answer the safety net returns) and
@@ -215,7 +215,7 @@ def search_configs(scored_layout: Callable[[str, bool, int, bool], tuple[Any, np
     ``per_category``, the category-aware settings of ``category_aware_configs`` are added, fitted with
     ``half`` (a random 2-fold split of the prompts) for their cross-validated estimates.
     """
-    from switchboard.offline.replay import stop_rule, two_level_thresholds
+    from switchboard.offline.recorded_cascades import stop_rule, two_level_thresholds
 
     n = len(tax_idx)
     n_cat = len(category_names)

@@ -26,8 +26,8 @@ def _tokens(recorded: Any, text: str) -> int:
     return int(value)
 
 
-class ReplayProvider:
-    """``ReplayProvider(dataset, model)``: one recorded model of a ``RecordedOutcomes`` dataset."""
+class RecordedAnswers:
+    """``RecordedAnswers(dataset, model)``: one recorded model of a ``RecordedOutcomes`` dataset."""
 
     def __init__(self, dataset, model: str) -> None:  # noqa: ANN001 - RecordedOutcomes (offline extra)
         self.dataset = dataset
@@ -61,21 +61,21 @@ class ReplayProvider:
             cost_usd=float(self.dataset.cost[i, self._j]),
             # A benchmark's own answer extraction (MMLU-Pro's pred) is served as recorded; otherwise the
             # request path reads the answer from the text, as training did.
-            answer_key=self.dataset.answers[i, self._j] if self.dataset.answers_recorded else None,
-            answer_recorded=bool(self.dataset.answers_recorded),
+            canonical_answer=self.dataset.answers[i, self._j] if self.dataset.answers_recorded else None,
+            canonical_recorded=bool(self.dataset.answers_recorded),
         )
 
 
-class ReplayProviders:
+class RecordedProviders:
     """A ``ProviderSource`` that serves every catalogue model from recorded outcomes (the entry's
     ``provider_model`` names the recorded model): how ``switchboard eval --via-stack`` runs the real
     stack with recorded answers."""
 
     def __init__(self, dataset) -> None:  # noqa: ANN001 - RecordedOutcomes (offline extra)
         self.dataset = dataset
-        self._built: dict[str, ReplayProvider] = {}
+        self._built: dict[str, RecordedAnswers] = {}
 
-    def provider_for(self, entry) -> ReplayProvider:  # noqa: ANN001 - ModelEntry
+    def provider_for(self, entry) -> RecordedAnswers:  # noqa: ANN001 - ModelEntry
         if entry.provider_model not in self._built:
-            self._built[entry.provider_model] = ReplayProvider(self.dataset, entry.provider_model)
+            self._built[entry.provider_model] = RecordedAnswers(self.dataset, entry.provider_model)
         return self._built[entry.provider_model]
