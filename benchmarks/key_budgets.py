@@ -37,7 +37,7 @@ def main() -> int:
     from moto import mock_aws
     from tqdm import tqdm
 
-    from switchboard.adapters.stores.dynamo import DynamoKeys
+    from switchboard.adapters.stores.dynamo_keys import DynamoKeys
     from switchboard.domain.catalog import ModelEntry, ModelPrice
     from switchboard.local.journal import install_patches
     from tests.support.fakes import InMemoryCatalog

@@ -44,7 +44,7 @@ DATA = ROOT.parent / "shared" / "data" / "mmlu_pro"
 
 def _frontier(art_dir: Path, data, rows: np.ndarray, embeddings: np.ndarray) -> list[dict]:  # noqa: ANN001
     from switchboard.offline.artifacts import load_artifacts
-    from switchboard.offline.evaluation.evaluate import deployed_outcomes
+    from switchboard.offline.evaluation.deployed import deployed_outcomes
     from switchboard.offline.evaluation.metrics import accuracy, cost_per_1k
 
     art = load_artifacts(art_dir)

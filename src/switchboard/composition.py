@@ -183,7 +183,7 @@ class Container:
 
     def keys(self) -> KeyService | None:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""
-        from switchboard.adapters.stores.dynamo import DynamoKeys
+        from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 
         s = self.router_settings()
         if s.require_keys and not s.keys_table:

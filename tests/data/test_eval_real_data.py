@@ -59,8 +59,9 @@ def test_single_models_match_the_data_readme(name):
 @pytest.mark.parametrize("name,max_prompts", [("routerbench", None), ("mmlu_pro", 2400)])
 def test_reduced_eval(name, max_prompts, tmp_path):
     from switchboard.offline.embeddings import embed_prompts
-    from switchboard.offline.evaluation.evaluate import evaluate, write_results
+    from switchboard.offline.evaluation.evaluate import evaluate
     from switchboard.offline.evaluation.plots import pareto_plot
+    from switchboard.offline.evaluation.results import write_results
     from switchboard.offline.outcomes import load_outcomes, load_prices, split_rows
 
     path = _path(name)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from switchboard.adapters.stores.dynamo import DynamoKeys
+from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 from switchboard.local.journal import install_patches
 from switchboard.service.keys import new_key
 

@@ -159,7 +159,7 @@ def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstrea
     import boto3
 
     from switchboard import envvars as names
-    from switchboard.adapters.stores.dynamo import DynamoKeys
+    from switchboard.adapters.stores.dynamo_keys import DynamoKeys
     from switchboard.service.keys import new_key
 
     local, server, _, _ = stack

@@ -15,7 +15,7 @@ from typing import Any
 def _store(args: argparse.Namespace) -> Any:
     import boto3
 
-    from switchboard.adapters.stores.dynamo import DynamoKeys
+    from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 
     table = args.table
     if table is None:

@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _report_held_out(out: Path, test, progress: bool) -> None:  # noqa: ANN001 - RecordedOutcomes
     """The trained dial's points and each model alone on the held-out prompts (``held_out.json``)."""
     from switchboard.offline.artifacts import load_artifacts
-    from switchboard.offline.evaluation.evaluate import held_out_points
+    from switchboard.offline.evaluation.deployed import held_out_points
 
     report = held_out_points(load_artifacts(out), test, _embed(test, progress))
     (Path(out) / "held_out.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -141,8 +141,9 @@ def _train_judges(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from switchboard.offline.evaluation.evaluate import evaluate, write_results
+    from switchboard.offline.evaluation.evaluate import evaluate
     from switchboard.offline.evaluation.plots import pareto_plot
+    from switchboard.offline.evaluation.results import write_results
     from switchboard.offline.fit import TrainConfig
     from switchboard.offline.outcomes import split_rows
 

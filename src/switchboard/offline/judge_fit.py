@@ -1,7 +1,6 @@
 """Fit the judge policy from verdicts ``switchboard collect`` recorded: calibration, regions, the judge set,
 skips and bar (``offline.judge_report`` measures it on held-out prompts).
 
-
 ``collect`` records, for every (prompt, model) answer, what each judge role said about it:
 ``self_verify`` and ``logprob`` by the answering model, ``llm_judge`` and ``logprob_other`` by an independent
 model. Here, on prompts split by ``prompt_id``:

@@ -154,7 +154,7 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     from switchboard.adapters.learned import OnnxLearnedRouter
     from switchboard.adapters.providers.recorded import RecordedProviders
     from switchboard.domain.requests import ChatRequest, Message
-    from switchboard.offline.evaluation.evaluate import deployed_outcomes
+    from switchboard.offline.evaluation.deployed import deployed_outcomes
     from tests.support.builder import build_services, complete
     from tests.support.fakes import InMemoryPolicy, InMemoryTaxonomy
 

@@ -1,4 +1,4 @@
-"""DynamoDB adapters: model catalogue, taxonomy, traces.
+"""DynamoDB adapters: model catalogue, taxonomy, policy, traces (API keys: ``dynamo_keys``).
 
 Each takes a table name and an optional injected boto3 DynamoDB client (tests pass one bound to an
 emulator; production passes nothing and gets a lazily created default). Reads of the catalogue and the
@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +27,24 @@ from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import ApiKey, StoreError, Trace
+from switchboard.ports import StoreError, Trace
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Any error of the client (botocore's ClientError, EndpointConnectionError...) as a ``StoreError``
+    saying what could not be done; a ``StoreError`` raised inside passes as it is."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every client error means the same to the caller
+        raise StoreError(f"{what}: {exc}") from exc
+
+
+def conditional_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is DynamoDB refusing a conditional write (the condition did not hold)."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _default_client(client: Any) -> Any:
@@ -37,7 +55,7 @@ def _default_client(client: Any) -> Any:
     return boto3.client("dynamodb")
 
 
-class _TableAdapter:
+class TableAdapter:
     def __init__(self, table: str, client: Any = None) -> None:
         self.table = table
         self._client = client
@@ -51,17 +69,19 @@ class _TableAdapter:
             return self._client
 
     def _scan_bodies(self) -> list[str]:
-        bodies: list[str] = []
-        kwargs: dict[str, Any] = {"TableName": self.table, "ProjectionExpression": "body"}
-        try:
+        return [item["body"]["S"] for item in self.scan_items(ProjectionExpression="body") if "body" in item]
+
+    def scan_items(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of the table (all pages)."""
+        items: list[dict[str, Any]] = []
+        kwargs = {"TableName": self.table, **kwargs}
+        with store_errors(f"cannot read table {self.table}"):
             while True:
                 page = self.client.scan(**kwargs)
-                bodies.extend(item["body"]["S"] for item in page.get("Items", []) if "body" in item)
+                items.extend(page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
-                    return bodies
+                    return items
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except Exception as exc:  # botocore ClientError / EndpointConnectionError
-            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
 
 
 class _Cached:
@@ -79,7 +99,7 @@ class _Cached:
             return self._value
 
 
-class DynamoCatalog(_TableAdapter):
+class DynamoCatalog(TableAdapter):
     def __init__(self, table: str, client: Any = None, cache_s: float = 60.0) -> None:
         super().__init__(table, client)
         self._cache = _Cached(cache_s)
@@ -100,7 +120,7 @@ class DynamoCatalog(_TableAdapter):
         return count
 
 
-class DynamoTaxonomy(_TableAdapter):
+class DynamoTaxonomy(TableAdapter):
     def __init__(self, table: str, client: Any = None, cache_s: float = 300.0) -> None:
         super().__init__(table, client)
         self._cache = _Cached(cache_s)
@@ -127,20 +147,16 @@ class DynamoTaxonomy(_TableAdapter):
         """
         categories = list(categories)
         keep = {c.name for c in categories}
-        try:
+        with store_errors(f"cannot write table {self.table}"):
             existing = [Category.model_validate_json(b).name for b in self._scan_bodies()]
             written = self.put_all(categories)
             stale = sorted(set(existing) - keep)
             for name in stale:
                 self.client.delete_item(TableName=self.table, Key={"category": {"S": name}})
-        except StoreError:
-            raise
-        except Exception as exc:  # botocore ClientError / EndpointConnectionError
-            raise StoreError(f"cannot write table {self.table}: {exc}") from exc
         return written, stale
 
 
-class DynamoPolicy(_TableAdapter):
+class DynamoPolicy(TableAdapter):
     """What is in force, one item each, cached per warm container: the trained dial (``name = "active"``)
     and the measured judge policy (``name = "judges"``)."""
 
@@ -153,19 +169,15 @@ class DynamoPolicy(_TableAdapter):
         self._judges_cache = _Cached(cache_s)
 
     def _body(self, name: str) -> str | None:
-        try:
+        with store_errors(f"cannot read table {self.table}"):
             found = self.client.get_item(TableName=self.table, Key={"name": {"S": name}}, ConsistentRead=True)
-        except Exception as exc:  # botocore ClientError / EndpointConnectionError
-            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
         item = found.get("Item")
         return item["body"]["S"] if item else None
 
     def _put(self, name: str, body: str, published_at: str) -> None:
         item = {"name": {"S": name}, "body": {"S": body}, "published_at": {"S": published_at}}
-        try:
+        with store_errors(f"cannot write the policy to {self.table}"):
             self.client.put_item(TableName=self.table, Item=item)
-        except Exception as exc:
-            raise StoreError(f"cannot write the policy to {self.table}: {exc}") from exc
 
     def dial(self) -> Dial | None:
         def load() -> tuple[Dial | None]:
@@ -188,7 +200,7 @@ class DynamoPolicy(_TableAdapter):
         self._put(self.JUDGES, policy.model_dump_json(), published_at)
 
 
-class DynamoTraces(_TableAdapter):
+class DynamoTraces(TableAdapter):
     def put(self, trace: Trace, ttl_days: int) -> None:
         cost = trace.state.spent_usd if trace.state else 0.0
         item = {
@@ -199,17 +211,13 @@ class DynamoTraces(_TableAdapter):
             "body": {"S": trace.model_dump_json()},
             "expires_at": {"N": str(int(time.time()) + ttl_days * 86400)},
         }
-        try:
+        with store_errors(f"cannot write trace {trace.trace_id} to {self.table}"):
             self.client.put_item(TableName=self.table, Item=item)
-        except Exception as exc:
-            raise StoreError(f"cannot write trace {trace.trace_id} to {self.table}: {exc}") from exc
 
     def get(self, trace_id: str) -> Trace | None:
-        try:
+        with store_errors(f"cannot read trace {trace_id} from {self.table}"):
             found = self.client.get_item(TableName=self.table, Key={"trace_id": {"S": trace_id}},
                                          ConsistentRead=True)
-        except Exception as exc:
-            raise StoreError(f"cannot read trace {trace_id} from {self.table}: {exc}") from exc
         item = found.get("Item")
         if not item:
             return None
@@ -222,11 +230,9 @@ class DynamoTraces(_TableAdapter):
         cannot silently overwrite each other (the loser retries).
         """
         for _ in range(5):
-            try:
+            with store_errors(f"cannot read trace {trace_id}"):
                 found = self.client.get_item(TableName=self.table, Key={"trace_id": {"S": trace_id}},
                                              ConsistentRead=True)
-            except Exception as exc:
-                raise StoreError(f"cannot read trace {trace_id}: {exc}") from exc
             item = found.get("Item")
             if not item:
                 return False
@@ -241,9 +247,8 @@ class DynamoTraces(_TableAdapter):
                     ExpressionAttributeValues={":new": {"S": trace.model_dump_json()}, ":old": {"S": old_body}},
                 )
                 return True
-            except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-                if code == "ConditionalCheckFailedException":
+            except Exception as exc:  # noqa: BLE001 - a lost race is retried, anything else is the store's
+                if conditional_failure(exc):
                     continue
                 raise StoreError(f"cannot update trace {trace_id}: {exc}") from exc
         raise StoreError(f"feedback on trace {trace_id} lost a write race five times")
@@ -259,147 +264,3 @@ def _n(value: float) -> dict[str, str]:
     """A DynamoDB number, exact to 1e-12 and in fixed-point notation (no exponent: DynamoDB Local and moto
     cannot add "1E-7")."""
     return {"N": format(Decimal(repr(round(value, 12))), "f")}
-
-
-PICO = 10**12  # key budgets are kept as integer picodollars
-
-
-def _pico(usd: float) -> dict[str, str]:
-    return {"N": str(round(usd * PICO))}
-
-
-class DynamoKeys(_TableAdapter):
-    """API keys (``KeyStore``), keyed by the sha256 of the secret. Money is kept as integer picodollars
-    (exact sums, and no decimal notation for an emulator's arithmetic to trip on) and every change is one
-    conditional ``UpdateItem``, so concurrent requests on many router containers can never reserve more
-    than a key's budget."""
-
-    def get(self, key_hash: str) -> ApiKey | None:
-        try:
-            item = self.client.get_item(TableName=self.table, Key={"key_hash": {"S": key_hash}},
-                                        ConsistentRead=True).get("Item")
-        except Exception as exc:
-            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
-        return self._key(item) if item else None
-
-    @staticmethod
-    def _key(item: dict[str, Any]) -> ApiKey:
-        def num(name: str) -> float | None:
-            return int(item[name]["N"]) / PICO if name in item else None
-
-        return ApiKey(key_id=item["key_id"]["S"], key_hash=item["key_hash"]["S"],
-                      name=item.get("name", {}).get("S", ""), created_at=item.get("created_at", {}).get("S", ""),
-                      revoked=bool(item.get("revoked", {}).get("BOOL", False)), budget_usd=num("budget_usd"),
-                      spent_usd=num("spent_usd") or 0.0, available_usd=num("available_usd"),
-                      period=item["period"]["S"] if "period" in item else None,  # type: ignore[arg-type]
-                      window=item["window"]["S"] if "window" in item else None)
-
-    def reserve(self, key_hash: str, amount: float, window: str | None = None) -> bool:
-        condition = ("attribute_exists(key_hash) AND revoked = :no AND "
-                     "(attribute_not_exists(budget_usd) OR available_usd >= :r)")
-        values: dict[str, Any] = {":r": _pico(amount), ":no": {"BOOL": False}}
-        names: dict[str, str] = {}
-        if window is not None:
-            condition += " AND #w = :w"
-            values[":w"], names["#w"] = {"S": window}, "window"
-        try:
-            self.client.update_item(
-                TableName=self.table, Key={"key_hash": {"S": key_hash}},
-                UpdateExpression="SET available_usd = available_usd - :r", ConditionExpression=condition,
-                ExpressionAttributeValues=values, **({"ExpressionAttributeNames": names} if names else {}))
-            return True
-        except Exception as exc:
-            if _conditional_failure(exc):
-                return False
-            raise StoreError(f"cannot reserve spend in {self.table}: {exc}") from exc
-
-    def settle(self, key_hash: str, reserved: float, spent: float, window: str | None = None) -> None:
-        """Add the spend; return the unspent part to the window it was reserved from (a key renewed since
-        keeps its new period's budget whole: what was reserved from the old one is gone with it)."""
-        values: dict[str, Any] = {":back": _pico(reserved - spent), ":spent": _pico(spent)}
-        condition, names = "attribute_exists(key_hash)", {}
-        if window is not None:
-            condition += " AND #w = :w"
-            values[":w"], names["#w"] = {"S": window}, "window"
-        try:
-            self.client.update_item(
-                TableName=self.table, Key={"key_hash": {"S": key_hash}},
-                UpdateExpression="SET available_usd = available_usd + :back ADD spent_usd :spent",
-                ConditionExpression=condition, ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": names} if names else {}))
-            return
-        except Exception as exc:
-            if not _conditional_failure(exc):
-                raise StoreError(f"cannot settle spend in {self.table}: {exc}") from exc
-            if window is None:
-                return  # the key was deleted meanwhile: nothing to settle
-        try:  # renewed since it was reserved: the spend still counts in all, nothing goes back
-            self.client.update_item(TableName=self.table, Key={"key_hash": {"S": key_hash}},
-                                    UpdateExpression="ADD spent_usd :spent",
-                                    ConditionExpression="attribute_exists(key_hash)",
-                                    ExpressionAttributeValues={":spent": _pico(spent)})
-        except Exception as exc:
-            if not _conditional_failure(exc):
-                raise StoreError(f"cannot settle spend in {self.table}: {exc}") from exc
-
-    def renew(self, key_hash: str, old: str | None, new: str, budget: float) -> bool:
-        try:
-            self.client.update_item(
-                TableName=self.table, Key={"key_hash": {"S": key_hash}},
-                UpdateExpression="SET available_usd = :budget, #w = :new",
-                # forward only (the windows' ISO dates sort): a budget is never renewed for a past period
-                ConditionExpression="attribute_exists(key_hash) AND " + (
-                    "#w = :old AND #w < :new" if old is not None else "attribute_not_exists(#w)"),
-                ExpressionAttributeNames={"#w": "window"},
-                ExpressionAttributeValues={":budget": _pico(budget), ":new": {"S": new},
-                                           **({":old": {"S": old}} if old is not None else {})})
-            return True
-        except Exception as exc:
-            if _conditional_failure(exc):
-                return False  # another request renewed it first
-            raise StoreError(f"cannot renew a budget in {self.table}: {exc}") from exc
-
-    def create(self, key: ApiKey) -> None:
-        item: dict[str, Any] = {"key_hash": {"S": key.key_hash}, "key_id": {"S": key.key_id},
-                                "name": {"S": key.name}, "created_at": {"S": key.created_at},
-                                "revoked": {"BOOL": key.revoked}, "spent_usd": _pico(0.0),
-                                "available_usd": _pico(key.budget_usd if key.budget_usd is not None else 0.0)}
-        if key.budget_usd is not None:
-            item["budget_usd"] = _pico(key.budget_usd)
-        if key.period is not None and key.window is not None:
-            item["period"], item["window"] = {"S": key.period}, {"S": key.window}
-        try:
-            self.client.put_item(TableName=self.table, Item=item,
-                                 ConditionExpression="attribute_not_exists(key_hash)")
-        except Exception as exc:
-            raise StoreError(f"cannot write a key to {self.table}: {exc}") from exc
-
-    def all(self) -> list[ApiKey]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.table}
-        try:
-            while True:
-                page = self.client.scan(**kwargs)
-                items.extend(page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except Exception as exc:
-            raise StoreError(f"cannot read table {self.table}: {exc}") from exc
-        return sorted((self._key(i) for i in items), key=lambda k: (k.created_at, k.key_id))
-
-    def revoke(self, key_id: str) -> bool:
-        for key in self.all():
-            if key.key_id == key_id:
-                try:
-                    self.client.update_item(TableName=self.table, Key={"key_hash": {"S": key.key_hash}},
-                                            UpdateExpression="SET revoked = :yes",
-                                            ExpressionAttributeValues={":yes": {"BOOL": True}})
-                except Exception as exc:
-                    raise StoreError(f"cannot revoke in {self.table}: {exc}") from exc
-                return True
-        return False
-
-
-def _conditional_failure(exc: Exception) -> bool:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"

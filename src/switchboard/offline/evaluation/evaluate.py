@@ -12,19 +12,15 @@ FrugalGPT's cascades run through ``decision.decide``. Labels are read only to sc
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from switchboard.domain.dial import Dial, OperatingPoint, lay_out
-from switchboard.domain.taxonomy import CentroidIndex
-from switchboard.offline.artifacts import Artifacts, load_artifacts, write_artifacts
+from switchboard.offline.artifacts import load_artifacts, write_artifacts
 from switchboard.offline.baselines import cascades as bl
 from switchboard.offline.baselines.cascade_routing import LAMBDAS as CASCADE_LAMBDAS
 from switchboard.offline.baselines.cascade_routing import CascadeRouting
@@ -32,25 +28,14 @@ from switchboard.offline.baselines.cluster_routing import ClusterRouter
 from switchboard.offline.baselines.cluster_routing import sweep as cluster_sweep
 from switchboard.offline.baselines.prompt_routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
 from switchboard.offline.dial_search import BUDGET_FRACTIONS, COST_MARGIN, fraction_name, point_params
+from switchboard.offline.evaluation.deployed import deployed_outcomes
 from switchboard.offline.evaluation.metrics import (
-    accuracy,
-    aiq,
-    cost_per_1k,
-    escalation_rate,
-    ibc,
-    ibc_lift,
     pareto_frontier,
 )
+from switchboard.offline.evaluation.results import assemble
 from switchboard.offline.fit import System, TrainConfig, fit_system
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.recorded_cascades import (
-    Outcome,
-    ReplayPlan,
-    Situation,
-    recalibrate,
-    run_cascade,
-    score_plan,
-)
+from switchboard.offline.recorded_cascades import ReplayPlan, Situation, recalibrate, run_cascade, score_plan
 from switchboard.offline.routing_fit import choose_by_utility
 
 # Willingness to pay, as a share of the best single model's cost: utility = P(correct) - kappa * cost / C_best.
@@ -250,43 +235,6 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     return results, system
 
 
-def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> tuple[Situation, list[str]]:
-    """Decision-time inputs of the test prompts as a deployment sees them: the learned router's ONNX
-    probabilities and each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
-    the router matches)."""
-    index = CentroidIndex(art.taxonomy)
-    categories = [index.nearest(e).category for e in np.asarray(e_test, dtype=np.float32)]
-    router_p = art.router.predict_batch(e_test)
-    resp_len = np.vectorize(len, otypes=[float])(test.responses)
-    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models)), categories
-
-
-def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
-    """Each prompt's cascade under ``point``, laid out by the planner's ``domain.dial.lay_out``."""
-    index = {m: j for j, m in enumerate(models)}
-    tiers, judges, thresholds, own_last = [], [], [], []
-    for category in categories:
-        layout = lay_out(dial, point, category)
-        tiers.append([index[m] for m in layout.tiers])
-        judges.append([[index[m] for m in js] for js in layout.judges])
-        thresholds.append(list(layout.thresholds))
-        own_last.append(layout.own_last)
-    return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last)
-
-
-def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict[str, Outcome]:
-    """Every point of the trained dial (by name) replayed on ``test`` with the deployed artifacts."""
-    if list(test.models) != list(art.dial.models):
-        raise ValueError(f"the dial was trained on {art.dial.models}, the data has {test.models}")
-    sit, categories = deployed_situation(art, test, e_test)
-    outcomes = {}
-    for point in art.dial.points:
-        plan = deployed_plan(art.dial, point, categories, test.models)
-        scored = score_plan(sit, plan, art.verifier.predict, art.dial.weights, art.dial.calibration)
-        outcomes[point.name] = run_cascade(sit, plan, scored)
-    return outcomes
-
-
 def _oracle(test: RecordedOutcomes) -> Row:
     """Cheapest model that answered correctly; when none did, the cheapest model (its answer is wrong)."""
     c = test.labels.correct
@@ -311,136 +259,3 @@ def _frugal_candidates(acc: np.ndarray, cost: np.ndarray, limit: int = 7) -> lis
     front = pareto_frontier(cost, acc)
     rest = sorted((j for j in range(len(acc)) if j not in front), key=lambda j: -acc[j] / max(cost[j], 1e-12))
     return sorted([*front, *rest][:limit])
-
-
-def assemble(test: RecordedOutcomes, rows: Sequence[Row], dataset: str, best_train: int, slm: int) -> dict:
-    """Score every strategy on the test labels and build results.json's structure."""
-    correct = test.labels.correct
-    strategies: list[dict[str, Any]] = []
-    single_stats = {}
-    for j in range(test.k):
-        single_stats[j] = (accuracy(correct[:, j]), cost_per_1k(test.cost[:, j]))
-    llm = single_stats[best_train]
-    for row in rows:
-        chosen = correct[np.arange(test.n), row.rep]
-        acc = accuracy(chosen)
-        cost = cost_per_1k(row.cost)
-        params = dict(row.params or {})
-        params["family"] = row.family
-        if row.tiers_used is not None:
-            base = single_stats[row.first_model if row.first_model is not None else slm]
-            params["ibc"] = _round(ibc(acc, cost, *base))
-            params["ibc_lift"] = _round(ibc_lift(acc, cost, base, llm))
-        strategies.append({"name": row.name, "kind": row.kind, "accuracy": round(acc, 4),
-                           "cost_per_1k_usd": round(cost, 5),
-                           "escalation_rate": None if row.tiers_used is None
-                           else round(escalation_rate(row.tiers_used), 4),
-                           "params": params})
-    comparable = [s for s in strategies if s["kind"] != "oracle"]
-    front = pareto_frontier([s["cost_per_1k_usd"] for s in comparable], [s["accuracy"] for s in comparable])
-    for i, s in enumerate(comparable):
-        s["params"]["on_frontier"] = i in front
-    max_cost = max(s["cost_per_1k_usd"] for s in comparable)
-    families: dict[str, list[dict]] = {}
-    for s in comparable:
-        families.setdefault(s["params"]["family"], []).append(s)
-    families["zero-router (single models)"] = [s for s in strategies if s["kind"] == "single"]
-    families["switchboard (all points)"] = [s for s in strategies if s["kind"] == "switchboard"]
-    aiq_values = {name: round(aiq([s["cost_per_1k_usd"] for s in ss], [s["accuracy"] for s in ss], max_cost), 5)
-                  for name, ss in families.items() if name != "single"}
-    best_single = max((s for s in strategies if s["kind"] == "single"), key=lambda s: s["accuracy"])
-    results: dict[str, Any] = {"dataset": dataset, "prompts": int(test.n), "strategies": strategies, "aiq": aiq_values,
-               "aiq_range_usd_per_1k": [0.0, max_cost],
-               "best_single": {"name": best_single["name"], "accuracy": best_single["accuracy"],
-                               "cost_per_1k_usd": best_single["cost_per_1k_usd"]},
-               "bars": bars(strategies, best_single)}
-    results["bars"]["aiq_above_every_baseline"] = aiq_verdict(results)
-    return results
-
-
-def bars(strategies: list[dict], best_single: dict) -> dict:
-    """The issue's bars, checked on these prompts: (1) a Switchboard point at >= best single + 3 pt and
-    <= 1/4 of its cost; (2) one at >= its accuracy and <= 1/10 of its cost; (3) Switchboard's AIQ above
-    every baseline's (checked by the caller, which has the AIQ table)."""
-    sb = [s for s in strategies if s["kind"] == "switchboard"]
-    acc, cost = best_single["accuracy"], best_single["cost_per_1k_usd"]
-
-    def best_within(limit: float) -> dict | None:
-        within = [s for s in sb if s["cost_per_1k_usd"] <= limit]
-        return max(within, key=lambda s: s["accuracy"]) if within else None
-
-    quarter, tenth = best_within(cost / 4), best_within(cost / 10)
-    return {
-        "plus3_at_quarter_cost": {"target_accuracy": round(acc + 0.03, 4), "max_cost_per_1k_usd": round(cost / 4, 5),
-                                  "best_point": quarter and quarter["name"],
-                                  "accuracy": quarter and quarter["accuracy"],
-                                  "met": bool(quarter and quarter["accuracy"] >= acc + 0.03 - 1e-9)},
-        "match_at_tenth_cost": {"target_accuracy": acc, "max_cost_per_1k_usd": round(cost / 10, 5),
-                                "best_point": tenth and tenth["name"], "accuracy": tenth and tenth["accuracy"],
-                                "met": bool(tenth and tenth["accuracy"] >= acc - 1e-9)},
-    }
-
-
-def _round(x: float) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 5)
-
-
-def write_results(results: dict, out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
-
-
-def aiq_verdict(results: dict) -> dict:
-    """Is Switchboard's AIQ above every baseline's (random, kNN, RouteLLM, AutoMix, FrugalGPT, zero router)?"""
-    values = results["aiq"]
-    sb = values.get("switchboard (all points)", float("nan"))
-    base = {k: v for k, v in values.items() if not k.startswith("sb-") and not k.startswith("switchboard")
-            and k != "oracle"}
-    worst = max(base.items(), key=lambda kv: kv[1]) if base else (None, float("nan"))
-    return {"switchboard": sb, "best_baseline": worst[0], "best_baseline_aiq": worst[1],
-            "met": bool(base) and sb > worst[1]}
-
-
-
-def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict:
-    """Every dial point and every model alone on ``test`` (prompts training did not see), replayed with
-    the deployed artifacts: accuracy, mean cost and - when the data records each call's latency
-    (``switchboard collect`` does) - mean latency with the calls of a prompt made one after another.
-
-    Latency is replayed by the same cascade with each call's seconds in place of its dollars (decisions
-    do not read cost without a budget), so a point's latency is what its own calls took when collected.
-    """
-    from dataclasses import replace
-
-    by_cost = deployed_outcomes(art, test, e_test)
-    by_time = (deployed_outcomes(art, replace(test, cost=test.latency_s), e_test)
-               if test.latency_s is not None else None)
-    correct = test.labels.correct
-    rows = np.arange(test.n)
-
-    def figures(rep: np.ndarray, cost: np.ndarray, seconds: np.ndarray | None) -> dict:
-        return {"accuracy": round(float(np.nanmean(correct[rows, rep])), 4),
-                "cost_per_1k": round(float(cost.mean() * 1000), 6),
-                "mean_latency_s": None if seconds is None else round(float(seconds.mean()), 3)}
-
-    singles = [{"model": m, **figures(np.full(test.n, j), test.cost[:, j],
-                                      None if test.latency_s is None else test.latency_s[:, j])}
-               for j, m in enumerate(test.models)]
-    points = []
-    for point in art.dial.points:
-        out = by_cost[point.name]
-        seconds = by_time[point.name].cost if by_time is not None else None
-        profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
-        points.append({"point": point.name, "profiles": profiles, **figures(out.rep, out.cost, seconds)})
-    strongest = max(singles, key=lambda s: (s["accuracy"], -s["cost_per_1k"]))
-    beats = [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
-             and (p["mean_latency_s"] if p["mean_latency_s"] is not None else p["cost_per_1k"])
-             < (strongest["mean_latency_s"] if strongest["mean_latency_s"] is not None else strongest["cost_per_1k"])]
-    return {"prompts": int(test.n), "single_models": singles, "points": points,
-            "strongest_alone": strongest["model"],
-            "points_as_accurate_and_faster": beats if test.latency_s is not None else None,
-            "points_as_accurate_and_cheaper": [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
-                                               and p["cost_per_1k"] < strongest["cost_per_1k"]]}

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from switchboard.offline.artifacts import load_artifacts
-from switchboard.offline.evaluation.evaluate import deployed_outcomes
+from switchboard.offline.evaluation.deployed import deployed_outcomes
 from switchboard.offline.evaluation.metrics import accuracy, cost_per_1k
 from switchboard.offline.outcomes import RecordedOutcomes
 

@@ -1,0 +1,93 @@
+"""A trained dial replayed as a deployment runs it: the ONNX learned router and verifier, the published
+taxonomy's nearest category, the planner's layout, and the request path's engine (``recorded_cascades``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from switchboard.domain.dial import Dial, OperatingPoint, lay_out
+from switchboard.domain.taxonomy import CentroidIndex
+from switchboard.offline.artifacts import Artifacts
+from switchboard.offline.outcomes import RecordedOutcomes
+from switchboard.offline.recorded_cascades import Outcome, ReplayPlan, Situation, run_cascade, score_plan
+
+
+def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> tuple[Situation, list[str]]:
+    """Decision-time inputs of the test prompts as a deployment sees them: the learned router's ONNX
+    probabilities and each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
+    the router matches)."""
+    index = CentroidIndex(art.taxonomy)
+    categories = [index.nearest(e).category for e in np.asarray(e_test, dtype=np.float32)]
+    router_p = art.router.predict_batch(e_test)
+    resp_len = np.vectorize(len, otypes=[float])(test.responses)
+    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models)), categories
+
+
+def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
+    """Each prompt's cascade under ``point``, laid out by the planner's ``domain.dial.lay_out``."""
+    index = {m: j for j, m in enumerate(models)}
+    tiers, judges, thresholds, own_last = [], [], [], []
+    for category in categories:
+        layout = lay_out(dial, point, category)
+        tiers.append([index[m] for m in layout.tiers])
+        judges.append([[index[m] for m in js] for js in layout.judges])
+        thresholds.append(list(layout.thresholds))
+        own_last.append(layout.own_last)
+    return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last)
+
+
+def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict[str, Outcome]:
+    """Every point of the trained dial (by name) replayed on ``test`` with the deployed artifacts."""
+    if list(test.models) != list(art.dial.models):
+        raise ValueError(f"the dial was trained on {art.dial.models}, the data has {test.models}")
+    sit, categories = deployed_situation(art, test, e_test)
+    outcomes = {}
+    for point in art.dial.points:
+        plan = deployed_plan(art.dial, point, categories, test.models)
+        scored = score_plan(sit, plan, art.verifier.predict, art.dial.weights, art.dial.calibration)
+        outcomes[point.name] = run_cascade(sit, plan, scored)
+    return outcomes
+
+
+
+def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict:
+    """Every dial point and every model alone on ``test`` (prompts training did not see), replayed with
+    the deployed artifacts: accuracy, mean cost and - when the data records each call's latency
+    (``switchboard collect`` does) - mean latency with the calls of a prompt made one after another.
+
+    Latency is replayed by the same cascade with each call's seconds in place of its dollars (decisions
+    do not read cost without a budget), so a point's latency is what its own calls took when collected.
+    """
+    from dataclasses import replace
+
+    by_cost = deployed_outcomes(art, test, e_test)
+    by_time = (deployed_outcomes(art, replace(test, cost=test.latency_s), e_test)
+               if test.latency_s is not None else None)
+    correct = test.labels.correct
+    rows = np.arange(test.n)
+
+    def figures(rep: np.ndarray, cost: np.ndarray, seconds: np.ndarray | None) -> dict:
+        return {"accuracy": round(float(np.nanmean(correct[rows, rep])), 4),
+                "cost_per_1k": round(float(cost.mean() * 1000), 6),
+                "mean_latency_s": None if seconds is None else round(float(seconds.mean()), 3)}
+
+    singles = [{"model": m, **figures(np.full(test.n, j), test.cost[:, j],
+                                      None if test.latency_s is None else test.latency_s[:, j])}
+               for j, m in enumerate(test.models)]
+    points = []
+    for point in art.dial.points:
+        out = by_cost[point.name]
+        seconds = by_time[point.name].cost if by_time is not None else None
+        profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
+        points.append({"point": point.name, "profiles": profiles, **figures(out.rep, out.cost, seconds)})
+    strongest = max(singles, key=lambda s: (s["accuracy"], -s["cost_per_1k"]))
+    beats = [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
+             and (p["mean_latency_s"] if p["mean_latency_s"] is not None else p["cost_per_1k"])
+             < (strongest["mean_latency_s"] if strongest["mean_latency_s"] is not None else strongest["cost_per_1k"])]
+    return {"prompts": int(test.n), "single_models": singles, "points": points,
+            "strongest_alone": strongest["model"],
+            "points_as_accurate_and_faster": beats if test.latency_s is not None else None,
+            "points_as_accurate_and_cheaper": [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
+                                               and p["cost_per_1k"] < strongest["cost_per_1k"]]}
