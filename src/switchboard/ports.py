@@ -16,7 +16,7 @@ body, URL or credentials - adapters log those, redacted (``adapters.providers.re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -165,6 +165,30 @@ class CatalogSource(Protocol):
 
 class TaxonomySource(Protocol):
     def categories(self) -> list[Category]: ...
+
+
+# ------------------------------------------------------------------------------------------ publishing
+
+
+class CatalogWriter(Protocol):
+    """Where ``switchboard publish`` writes catalogue entries; returns how many it wrote."""
+
+    def put_all(self, entries: Iterable[ModelEntry]) -> int: ...
+
+
+class TaxonomyWriter(Protocol):
+    """Where ``switchboard publish`` writes a taxonomy: the table ends up holding exactly ``categories``
+    (written first, stale ones deleted after); returns (written, deleted names)."""
+
+    def replace_all(self, categories: Iterable[Category]) -> tuple[int, list[str]]: ...
+
+
+class PolicyWriter(Protocol):
+    """Where ``switchboard publish`` puts a dial and a judge policy in force."""
+
+    def put(self, dial: Dial, published_at: str) -> None: ...
+
+    def put_judges(self, policy: JudgePolicy, published_at: str) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------ storage

@@ -66,19 +66,34 @@ def catalog_entry(model_id: str, provider: str = "openai", price: float = 1.0, *
 
 
 class InMemoryCatalog:
-    def __init__(self, entries: list[ModelEntry]) -> None:
-        self.entries = {e.model_id: e for e in entries}
+    """``CatalogSource`` and ``CatalogWriter`` in a dict."""
+
+    def __init__(self, entries: list[ModelEntry] | None = None) -> None:
+        self.entries = {e.model_id: e for e in entries or []}
 
     def models(self) -> dict[str, ModelEntry]:
         return dict(self.entries)
 
+    def put_all(self, entries) -> int:  # noqa: ANN001
+        entries = list(entries)
+        self.entries.update({e.model_id: e for e in entries})
+        return len(entries)
+
 
 class InMemoryTaxonomy:
-    def __init__(self, categories: list[Category]) -> None:
-        self._categories = categories
+    """``TaxonomySource`` and ``TaxonomyWriter`` in a list (sorted by name, as the table reads back)."""
+
+    def __init__(self, categories: list[Category] | None = None) -> None:
+        self._categories = list(categories or [])
 
     def categories(self) -> list[Category]:
         return self._categories
+
+    def replace_all(self, categories) -> tuple[int, list[str]]:  # noqa: ANN001
+        categories = list(categories)
+        stale = sorted({c.name for c in self._categories} - {c.name for c in categories})
+        self._categories = sorted(categories, key=lambda c: c.name)
+        return len(categories), stale
 
 
 class InMemoryPolicy:
@@ -207,7 +222,9 @@ class InMemoryKeys:
 
     def settle(self, key_hash: str, reserved: float, spent: float, window: str | None = None) -> None:
         with self._lock:
-            key = self.keys[key_hash]
+            key = self.keys.get(key_hash)
+            if key is None:
+                return  # the key was deleted meanwhile: nothing to settle (as in DynamoDB)
             if window is None or key.window == window:
                 key.available_usd = (key.available_usd or 0.0) + reserved - spent
             key.spent_usd += spent
@@ -222,13 +239,14 @@ class InMemoryKeys:
 
     def create(self, key: ApiKey) -> None:
         with self._lock:
-            assert key.key_hash not in self.keys
+            if key.key_hash in self.keys:
+                raise StoreError(f"key {key.key_id} exists already")
             self.keys[key.key_hash] = key.model_copy(
                 update={"available_usd": key.budget_usd if key.budget_usd is not None else 0.0})
 
     def all(self) -> list[ApiKey]:
         with self._lock:
-            return [k.model_copy() for k in self.keys.values()]
+            return sorted((k.model_copy() for k in self.keys.values()), key=lambda k: (k.created_at, k.key_id))
 
     def revoke(self, key_id: str) -> bool:
         with self._lock:
@@ -237,3 +255,8 @@ class InMemoryKeys:
                     key.revoked = True
                     return True
             return False
+
+    def delete(self, key_hash: str) -> None:
+        """An operator removing the key's item (``DeleteItem``); not part of ``KeyStore``."""
+        with self._lock:
+            self.keys.pop(key_hash, None)

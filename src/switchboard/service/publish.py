@@ -30,7 +30,7 @@ from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import CatalogSource
+from switchboard.ports import CatalogSource, CatalogWriter, PolicyWriter, TaxonomyWriter
 from switchboard.service.traces import now_iso
 
 
@@ -156,12 +156,12 @@ def read_dial(directory: Path) -> Dial:
     return dial
 
 
-def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | None = None,
+def publish(directory: str | Path, *, taxonomy_store: TaxonomyWriter, catalog_store: CatalogWriter | None = None,
             catalog_path: Path | None = None, current_catalog: CatalogSource | None = None,
-            policy_store: Any | None = None, embedding_dim: int = 384) -> PublishReport:
+            policy_store: PolicyWriter | None = None, embedding_dim: int = 384) -> PublishReport:
     """Validate ``directory`` (and the catalogue file, if any), then write the taxonomy (replacing the
     table's categories), the catalogue entries and the dial (the Policy table's active item).
-    ``*_store`` are ``DynamoTaxonomy``/``DynamoCatalog``/``DynamoPolicy`` or fakes with the same methods;
+    ``*_store`` are the ports' writers (``DynamoTaxonomy``/``DynamoCatalog``/``DynamoPolicy``, or fakes);
     ``current_catalog`` is read to check coverage when no catalogue file is published."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -187,7 +187,8 @@ def publish(directory: str | Path, *, taxonomy_store: Any, catalog_store: Any | 
         report.warnings.append(f"{directory} has a dial, but no policy table was given (--policy-table, or "
                                "--stack): it is not published, and routers plan with the taxonomy alone")
     if entries is not None:
-        report.catalog_entries = catalog_store.put_all(entries)  # type: ignore[union-attr]
+        assert catalog_store is not None
+        report.catalog_entries = catalog_store.put_all(entries)
     report.categories, report.deleted_categories = taxonomy_store.replace_all(categories)
     if dial is not None and policy_store is not None:
         policy_store.put(dial, now_iso())
