@@ -7,7 +7,7 @@ from pathlib import Path
 
 from switchboard.http.routes import document as openapi_document
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 
 
 def test_the_committed_document_is_the_generated_one():
