@@ -76,10 +76,10 @@ def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path) -> dict:  
 
     from switchboard.adapters.providers.recorded import RecordedProviders
     from switchboard.http.server import api_gateway_event
-    from switchboard.local.stack import LocalStack
+    from switchboard.local.stack import LocalStack, StackOptions
 
-    stack = LocalStack(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=RecordedProviders(data),
-                       state_dir=state_dir).start()
+    stack = LocalStack(StackOptions(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=RecordedProviders(data),
+                       state_dir=state_dir)).start()
     index = {m: j for j, m in enumerate(data.models)}
     served, errors, right, spent = 0, Counter(), 0, 0.0
     try:

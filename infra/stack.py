@@ -17,6 +17,7 @@ from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, lea
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
 from switchboard import envvars as names
+from switchboard.http.routes import READINESS_PATH
 
 # A request's deadline: API Gateway's integration timeout is 29 s; the router needs a moment after the
 # cascade stops to answer (and to write a failure trace).
@@ -73,7 +74,7 @@ class SwitchboardStack(Stack):
             layers.append(lambda_.LayerVersion.from_layer_version_arn(
                 self, "WebAdapter", Fn.sub(config.web_adapter_layer_arn)))
             streaming = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap", "AWS_LWA_INVOKE_MODE": "response_stream",
-                         "AWS_LWA_PORT": "8080", "AWS_LWA_READINESS_CHECK_PATH": "/openapi.json",
+                         "AWS_LWA_PORT": "8080", "AWS_LWA_READINESS_CHECK_PATH": READINESS_PATH,
                          # a single-tier plan's tokens come from the router itself (it may call the models)
                          names.ENV_STREAM_TOKENS: "true"}
             timeout_s, handler = config.streaming_timeout_seconds, "router/run.sh"

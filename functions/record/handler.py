@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from switchboard.composition import container
 from switchboard.domain.state import CascadeState
+from switchboard.service.settings import RecordSettings
 from switchboard.service.traces import record, request_metrics
 
 logger = Logger(service="switchboard-record")
@@ -18,7 +19,7 @@ metrics = Metrics(namespace="Switchboard", service="switchboard")
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
     state = CascadeState.model_validate(event)
-    stored = record(state, container().traces(), container().record_settings().trace_ttl_days)
+    stored = record(state, container().traces(), container().settings(RecordSettings).trace_ttl_days)
     for name, unit, value in request_metrics(state):
         metrics.add_metric(name=name, unit=unit, value=value)
     return stored

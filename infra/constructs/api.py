@@ -103,8 +103,8 @@ class Api(Construct):
                     "managed policy is the one API Gateway documents for it and grants logs actions only."))
         if api_auth == "keys":
             nag.acknowledge(self.rest_api, "AwsSolutions-APIG4", reason=(
-                "Authorised by the router (switchboard:apiAuth=keys): every route but /health and "
-                "/openapi.json needs Authorization: Bearer with a key of the keys table (stored hashed, with "
+                "Authorised by the router (switchboard:apiAuth=keys): every route but the health check and "
+                "the OpenAPI document needs Authorization: Bearer with a key of the keys table (stored hashed, with "
                 "a budget). Set switchboard:apiAuth=iam for SigV4 (IAM) authorisation at the edge."))
             nag.acknowledge(self.rest_api, "AwsSolutions-COG4", reason=(
                 "No Cognito user pool: callers are services authorised by bearer keys (or IAM), not users."))

@@ -63,6 +63,11 @@ class Parts:
     decide_settings: DecideSettings | None = None
 
 
+S = TypeVar("S", RouterSettings, ModelCallSettings, RecordSettings, DecideSettings)
+_SETTINGS_PARTS: dict[type, str] = {RouterSettings: "router_settings", ModelCallSettings: "model_call_settings",
+                                    RecordSettings: "record_settings", DecideSettings: "decide_settings"}
+
+
 class Container:
     """Lazily built, cached collaborators of the five functions; ``parts`` presets any of them."""
 
@@ -79,44 +84,37 @@ class Container:
             return self._parts[name]  # type: ignore[no-any-return]
 
     # ---- settings --------------------------------------------------------------------------------
-    def router_settings(self) -> RouterSettings:
-        return self._part("router_settings", lambda: RouterSettings.from_env(self._env))
-
-    def model_call_settings(self) -> ModelCallSettings:
-        return self._part("model_call_settings", lambda: ModelCallSettings.from_env(self._env))
-
-    def record_settings(self) -> RecordSettings:
-        return self._part("record_settings", lambda: RecordSettings.from_env(self._env))
-
-    def decide_settings(self) -> DecideSettings:
-        return self._part("decide_settings", lambda: DecideSettings.from_env(self._env))
+    def settings(self, kind: type[S]) -> S:
+        """A function's typed settings (``RouterSettings``, ``ModelCallSettings``, ``RecordSettings``,
+        ``DecideSettings``), read from the environment once."""
+        return self._part(_SETTINGS_PARTS[kind], lambda: kind.from_env(self._env))
 
     # ---- adapters --------------------------------------------------------------------------------
     def catalog(self) -> CatalogSource:
         from switchboard.adapters.stores.dynamo import DynamoCatalog
 
-        return self._part("catalog", lambda: DynamoCatalog(self.model_call_settings().catalog_table))
+        return self._part("catalog", lambda: DynamoCatalog(self.settings(ModelCallSettings).catalog_table))
 
     def taxonomy(self) -> TaxonomySource:
         from switchboard.adapters.stores.dynamo import DynamoTaxonomy
 
-        return self._part("taxonomy", lambda: DynamoTaxonomy(self.router_settings().taxonomy_table))
+        return self._part("taxonomy", lambda: DynamoTaxonomy(self.settings(RouterSettings).taxonomy_table))
 
     def traces(self) -> TraceStore:
         from switchboard.adapters.stores.dynamo import DynamoTraces
 
-        return self._part("traces", lambda: DynamoTraces(self.record_settings().traces_table))
+        return self._part("traces", lambda: DynamoTraces(self.settings(RecordSettings).traces_table))
 
     def providers(self) -> ProviderSource:
         from switchboard.adapters.providers.registry import ProviderRegistry
 
-        return self._part("providers", lambda: ProviderRegistry(model_dir=self.model_call_settings().model_dir))
+        return self._part("providers", lambda: ProviderRegistry(model_dir=self.settings(ModelCallSettings).model_dir))
 
     def policy(self) -> PolicySource | None:
         """The published dial (None when the deployment has no policy table)."""
         from switchboard.adapters.stores.dynamo import DynamoPolicy
 
-        table = self.router_settings().policy_table
+        table = self.settings(RouterSettings).policy_table
         return self._part("policy", lambda: DynamoPolicy(table) if table else None)
 
     def verifier(self) -> Verifier | None:
@@ -126,7 +124,7 @@ class Container:
 
         def build() -> Verifier | None:
             try:
-                return load_verifier(self.decide_settings().router_artifacts)
+                return load_verifier(self.settings(DecideSettings).router_artifacts)
             except LearnedRouterUnavailable:
                 log.exception("verifier unavailable; dial plans will not be verified")
                 return None
@@ -147,7 +145,7 @@ class Container:
         )
 
         def build() -> Orchestrator:
-            s = self.router_settings()
+            s = self.settings(RouterSettings)
             if s.orchestration == "sync":
                 return SyncExpressOrchestrator(s.state_machine_arn, wait_s=s.request_deadline_s + DEADLINE_GRACE_S + 1)
             return PollingOrchestrator(s.state_machine_arn)
@@ -161,7 +159,7 @@ class Container:
             from switchboard.adapters.encoder import get_encoder
             from switchboard.adapters.learned import file_sha256, load_learned_router
 
-            s = self.router_settings()
+            s = self.settings(RouterSettings)
             try:
                 learned = load_learned_router(s.router_artifacts)
             except LearnedRouterUnavailable:  # synth checks the artifacts; if they still break, keep serving
@@ -185,7 +183,7 @@ class Container:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""
         from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 
-        s = self.router_settings()
+        s = self.settings(RouterSettings)
         if s.require_keys and not s.keys_table:
             raise SettingsError(f"{names.ENV_REQUIRE_KEYS} is true but {names.ENV_KEYS_TABLE} is not set")
         return self._part("keys", lambda: KeyService(DynamoKeys(s.keys_table), required=s.require_keys)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from switchboard.local.stack import LocalStack, LocalStackError
+from switchboard.local.stack import LocalStack, LocalStackError, StackOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +16,7 @@ def test_a_taxonomy_of_another_encoder_fails_the_start_and_is_cleaned_up(tmp_pat
     bad = tmp_path / "taxonomy.json"
     bad.write_text(json.dumps({"categories": [{"name": "x", "centroid": [1.0, 0.0], "tiers": ["m"]}]}))
     before = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_DYNAMODB", "MOTO_PORT", "SB_TAXONOMY_TABLE")}
-    stack = LocalStack(taxonomy_path=bad)
+    stack = LocalStack(StackOptions(taxonomy_path=bad))
     with pytest.raises(LocalStackError, match="not 384-dimensional"):
         stack.start()
     assert {k: os.environ.get(k) for k in before} == before
@@ -29,7 +29,7 @@ def test_a_taxonomy_of_another_encoder_fails_the_start_and_is_cleaned_up(tmp_pat
 
 
 def test_a_directory_without_a_learned_router_is_refused_before_anything_starts(tmp_path):
-    stack = LocalStack(router_artifacts=tmp_path)
+    stack = LocalStack(StackOptions(router_artifacts=tmp_path))
     with pytest.raises(LocalStackError, match="lacks"):
         stack.start()
     assert stack.aws._server is None

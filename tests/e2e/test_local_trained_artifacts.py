@@ -16,7 +16,7 @@ import pytest
 
 from switchboard.domain.dial import Dial, lay_out
 from switchboard.http.server import api_gateway_event
-from switchboard.local.stack import LocalStack
+from switchboard.local.stack import LocalStack, StackOptions
 from tests.support.topical_outcomes import TOPICS, train_run
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def stack(tmp_path_factory):
 
     _pull_catalog_models(None)
     run = train_run(tmp_path_factory.mktemp("loop"), MODELS)
-    local = LocalStack(router_artifacts=run).start()
+    local = LocalStack(StackOptions(router_artifacts=run)).start()
     yield local
     local.stop()
 

@@ -23,7 +23,7 @@ from switchboard.domain.requests import ChatRequest, Message
 from switchboard.http.routes import document as openapi_document
 from switchboard.http.server import LocalServer, api_gateway_event
 from switchboard.local.emulator import free_port
-from switchboard.local.stack import LocalStack
+from switchboard.local.stack import LocalStack, StackOptions
 from tests.support.fake_openai_server import FakeOpenAIServer
 
 KEY = "sk-live-do-not-leak-0123456789"
@@ -61,7 +61,7 @@ def stack(upstream, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=3.0)))
-    local = LocalStack(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15).start()
+    local = LocalStack(StackOptions(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15)).start()
     server = LocalServer(local, port=free_port()).start_background()
     yield local, server, catalog, tmp / "state"
     server.stop()
@@ -140,7 +140,7 @@ def test_traces_and_feedback_survive_a_restart_of_the_stack(stack, upstream):
     trace_id = response.json()["switchboard"]["trace_id"]
     assert httpx.post(f"{server.url}/v1/feedback", json={"trace_id": trace_id, "score": 0.0},
                       timeout=30).status_code == 200
-    second = LocalStack(catalog_path=catalog, state_dir=state, template=local.template)
+    second = LocalStack(StackOptions(catalog_path=catalog, state_dir=state), template=local.template)
     local.stop()  # the first stack's process state is gone; only the journal remains
     second.start()
     try:
@@ -228,7 +228,7 @@ def test_a_stack_serves_its_own_state_never_a_previous_stacks(stack, upstream, t
     other_catalog.write_text(json.dumps([{**entry, "model_id": "elsewhere"}
                                          for entry in json.loads(catalog.read_text())[:1]]))
     local.stop()
-    other = LocalStack(catalog_path=other_catalog, state_dir=tmp_path / "state", template=local.template)
+    other = LocalStack(StackOptions(catalog_path=other_catalog, state_dir=tmp_path / "state"), template=local.template)
     other.start()
     try:
         served = _served_models(other)

@@ -44,7 +44,7 @@ def _pull_catalog_models(catalog_path: Path | None) -> None:
 
 
 def _stack(args: argparse.Namespace):
-    from switchboard.local.stack import LocalStack
+    from switchboard.local.stack import LocalStack, StackOptions
 
     if not args.no_pull:
         _pull_catalog_models(args.catalog)
@@ -52,10 +52,10 @@ def _stack(args: argparse.Namespace):
 
     state_dir = None if args.ephemeral else (args.state_dir or default_state_dir())
     try:
-        stack = LocalStack(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
+        stack = LocalStack(StackOptions(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
                            dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts,
                            state_dir=state_dir, deadline_s=args.deadline_s,
-                           require_keys=getattr(args, "require_keys", False)).start()
+                           require_keys=getattr(args, "require_keys", False))).start()
     except LocalStackError as exc:
         raise SystemExit(f"error: {exc}") from None
     for warning in stack.warnings:

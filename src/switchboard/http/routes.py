@@ -108,6 +108,11 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# What the Lambda Web Adapter polls before it forwards requests (deployed streaming): a route that answers
+# from this process alone, without storage or models.
+READINESS_PATH = next(r.path for r in ROUTES if r.operation_id == "getOpenApi")
+
+
 def document() -> dict[str, Any]:
     """The API's OpenAPI document: every route of the table (``http.openapi``)."""
     return openapi_document(ROUTES)

@@ -20,29 +20,31 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from switchboard import envvars as names
-from switchboard.local.emulator import ACCOUNT, REGION, LambdaDispatcher, LocalAws
+from switchboard.local.emulator import REGION, LambdaDispatcher, LocalAws
+from switchboard.local.provisioning import (  # noqa: F401 - re-exported
+    DATA_DIR,
+    LocalStackError,
+    Resources,
+    journal_durable_tables,
+    resources_of,
+    seed,
+)
 
 if TYPE_CHECKING:
     from switchboard.service.assembly import Services
 
 log = logging.getLogger(__name__)
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LOCAL_DEADLINE_S = 240.0
-# Tables whose items must survive a restart of the local stack (the others are seeded at every start).
-DURABLE_TABLES = ("TracesTable", "KeysTable")
 LOCAL_JOB_DEADLINE_S = 900.0  # a job's deadline locally (models on a CPU; no 5-minute Express limit)
 
 
 def default_state_dir() -> Path:
     return Path(os.environ.get(names.ENV_STATE_DIR) or Path.home() / ".cache" / "switchboard" / "state")
-
-
-class LocalStackError(RuntimeError):
-    pass
 
 
 def project_root() -> Path:
@@ -88,79 +90,88 @@ def synth_template(root: Path | None = None, cache_dir: Path | None = None) -> d
     return json.loads(templates[0].read_text(encoding="utf-8"))
 
 
-def _resources(template: dict | None, kind: str) -> dict[str, dict]:
-    return {lid: r for lid, r in (template or {}).get("Resources", {}).items() if r.get("Type") == kind}
+@dataclass
+class StackOptions:
+    """How a local stack is set up: its catalogue and taxonomy (a training run's directory brings its
+    taxonomy and learned router, as a publish and the router layer do in AWS), where DynamoDB is, the
+    emulator's port, a ``ProviderSource`` that serves every model instead of the catalogue's providers
+    (``eval --via-stack`` replays recorded outcomes this way), the request deadline, where the durable
+    tables are journaled (None: in memory only), and whether every request needs a bearer key (as
+    deployed; locally a key is optional, but a key of ours that is sent is held to its budget)."""
+
+    catalog_path: Path | None = None
+    taxonomy_path: Path | None = None
+    dynamodb_endpoint: str | None = None
+    port: int | None = None
+    router_artifacts: Path | None = None
+    providers: Any | None = None
+    deadline_s: float = LOCAL_DEADLINE_S
+    state_dir: Path | None = None
+    require_keys: bool = False
+
+    def __post_init__(self) -> None:
+        self.router_artifacts = Path(self.router_artifacts) if self.router_artifacts else None
+        self.catalog_path = self.catalog_path or DATA_DIR / "catalog.local.json"
+        if self.taxonomy_path is None and self.router_artifacts is not None:
+            self.taxonomy_path = self.router_artifacts / "taxonomy.json"
+        self.taxonomy_path = self.taxonomy_path or DATA_DIR / "taxonomy.seed.json"
+        self.state_dir = Path(self.state_dir) if self.state_dir is not None else None
 
 
 class LocalStack:
-    def __init__(self, *, template: dict | None = None, root: Path | None = None,
-                 catalog_path: Path | None = None, taxonomy_path: Path | None = None,
-                 dynamodb_endpoint: str | None = None, port: int | None = None,
-                 router_artifacts: Path | None = None, providers: Any | None = None,
-                 deadline_s: float = LOCAL_DEADLINE_S, state_dir: Path | None = None,
-                 require_keys: bool = False) -> None:
+    """The template's resources in the emulator, its handlers registered in-process, and the router
+    handler that serves the HTTP server's requests."""
+
+    def __init__(self, options: StackOptions | None = None, *, template: dict | None = None,
+                 root: Path | None = None) -> None:
+        self.options = options or StackOptions()
         self.root = root
         self.template = template
-        self.catalog_path = catalog_path or DATA_DIR / "catalog.local.json"
-        # A training run's directory brings its taxonomy and its learned router (as in AWS, where the
-        # taxonomy is published to DynamoDB and the router ships as a layer of the router Lambda).
-        self.router_artifacts = Path(router_artifacts) if router_artifacts else None
-        if taxonomy_path is None and self.router_artifacts is not None:
-            taxonomy_path = self.router_artifacts / "taxonomy.json"
-        self.taxonomy_path = taxonomy_path or DATA_DIR / "taxonomy.seed.json"
-        # A ProviderSource to serve every model instead of the catalogue's providers (``eval --via-stack``
-        # replays recorded outcomes through the stack this way); None: the catalogue's own providers.
-        self.providers = providers
-        self.router_module: Any = None
-        self.deadline_s = deadline_s
-        # As deployed (apiAuth "keys"), every request needs a bearer key of the keys table; locally a key is
-        # optional unless asked for (a key of ours that is sent is still held to its budget).
-        self.require_keys = require_keys
-        # Where the durable tables (traces) are journaled so they survive a restart; None: in memory only.
-        self.state_dir = Path(state_dir) if state_dir is not None else None
         self.journal: Any = None
         self.restored: dict[str, int] = {}
         self.warnings: list[str] = []
-        self._router_models: list[str] = []
-        self.dynamodb_endpoint = dynamodb_endpoint
         self.dispatcher = LambdaDispatcher()
-        self.aws = LocalAws(self.dispatcher, port=port)
-        self.definition: dict = {}
-        self.state_machine_arn = ""
-        self.table_names: dict[str, str] = {}
+        self.aws = LocalAws(self.dispatcher, port=self.options.port)
+        self.resources = Resources()
         self.router_function = ""
         self.environment: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
 
+    @property
+    def state_machine_arn(self) -> str:
+        return self.resources.state_machine_arn
+
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        if self.router_artifacts is not None:
+        options = self.options
+        router_models: list[str] = []
+        if options.router_artifacts is not None:
             from switchboard.adapters.learned import LearnedRouterUnavailable, check_router_artifacts
 
             try:
-                self._router_models = list(check_router_artifacts(self.router_artifacts)["models"])
+                router_models = list(check_router_artifacts(options.router_artifacts)["models"])
             except LearnedRouterUnavailable as exc:
                 raise LocalStackError(str(exc)) from exc
         if self.template is None:
             self.template = synth_template(self.root)
-        from switchboard.local.definition import definition_from_template
-
-        self.definition, _ = definition_from_template(self.template)
         self._saved_env.setdefault("MOTO_PORT", os.environ.get("MOTO_PORT"))
         self.aws.start()
         try:
             self.environment = self.aws.environment()
-            if self.dynamodb_endpoint:
-                self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+            if options.dynamodb_endpoint:
+                self.environment["AWS_ENDPOINT_URL_DYNAMODB"] = options.dynamodb_endpoint
             self._apply_env()
             from switchboard import composition
 
             composition.reset()  # parts cached under another stack's environment are not this stack's
-            self._create_tables()
-            self._restore_durable_tables()
-            self._create_state_machine()
+            client = self._dynamodb()
+            self.resources.create_tables(client, self.template)
+            if options.state_dir is not None and not options.dynamodb_endpoint:  # DynamoDB Local keeps its own
+                self.journal, self.restored = journal_durable_tables(options.state_dir, self.template,
+                                                                     self.resources, client)
+            self.resources.create_state_machine(self.aws.client("stepfunctions"), self.template)
             self._register_functions()
-            self.seed()
+            self.warnings = seed(client, self.environment, options, router_models)
         except BaseException:
             self.stop()  # no emulator or environment left behind by a stack that did not start
             raise
@@ -195,68 +206,11 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ---- resources from the template -------------------------------------------------------------
     def _dynamodb(self) -> Any:
         import boto3
 
         return boto3.client("dynamodb", endpoint_url=self.environment["AWS_ENDPOINT_URL_DYNAMODB"],
                             region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
-
-    def _create_tables(self) -> None:
-        client = self._dynamodb()
-        existing = set(client.list_tables().get("TableNames", []))
-        for logical_id, resource in _resources(self.template, "AWS::DynamoDB::Table").items():
-            props = resource["Properties"]
-            name = props.get("TableName") if isinstance(props.get("TableName"), str) else logical_id
-            self.table_names[logical_id] = name
-            if name in existing:
-                continue
-            client.create_table(TableName=name, KeySchema=props["KeySchema"],
-                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                client.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                    "Enabled": True, "AttributeName": ttl["AttributeName"]})
-
-    def _restore_durable_tables(self) -> None:
-        """Journal the durable tables (``local.journal``) and put back what an earlier run recorded."""
-        if self.state_dir is None or self.dynamodb_endpoint:
-            return  # DynamoDB Local keeps its own data (-dbPath)
-        from switchboard.local.journal import Journal, activate
-
-        tables = _resources(self.template, "AWS::DynamoDB::Table")
-        durable = {self.table_names[lid]: [k["AttributeName"] for k in tables[lid]["Properties"]["KeySchema"]]
-                   for lid in DURABLE_TABLES if lid in tables}
-        self.journal = Journal(self.state_dir, durable)
-        activate(self.journal)
-        self.restored = self.journal.restore(self._dynamodb())
-
-    def _create_state_machine(self) -> None:
-        machines = _resources(self.template, "AWS::StepFunctions::StateMachine")
-        if len(machines) != 1:
-            raise LocalStackError(f"expected one state machine in the template, found {len(machines)}")
-        logical_id, resource = next(iter(machines.items()))
-        machine_type = resource["Properties"].get("StateMachineType", "STANDARD")
-        sfn = self.aws.client("stepfunctions")
-        self.state_machine_arn = sfn.create_state_machine(
-            name=logical_id, definition=json.dumps(self.definition), type=machine_type,
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-cascade")["stateMachineArn"]
-
-    def _resolve(self, value: Any) -> str:
-        """Resolve the intrinsic functions a Lambda environment uses (Ref to tables and the machine)."""
-        if isinstance(value, str):
-            return value
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            if ref in self.table_names:
-                return self.table_names[ref]
-            if ref in _resources(self.template, "AWS::StepFunctions::StateMachine"):
-                return self.state_machine_arn
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"][0]
-            if target in _resources(self.template, "AWS::StepFunctions::StateMachine"):
-                return self.state_machine_arn
-        raise LocalStackError(f"cannot resolve {value!r} in a Lambda environment")
 
     def _register_functions(self) -> None:
         # The handlers live in the checkout's functions/ package, not in the installed switchboard package;
@@ -264,70 +218,37 @@ class LocalStack:
         root = str(self.root or project_root())
         if root not in sys.path:
             sys.path.insert(0, root)
-        for logical_id, resource in _resources(self.template, "AWS::Lambda::Function").items():
+        for logical_id, resource in resources_of(self.template, "AWS::Lambda::Function").items():
             props = resource["Properties"]
             handler_path = props.get("Handler", "")
             if not handler_path.endswith(".lambda_handler"):
                 continue  # CDK's own helper functions (log retention, custom resources)
             variables = props.get("Environment", {}).get("Variables", {})
             for key, value in variables.items():
-                self.environment[key] = self._resolve(value)
+                self.environment[key] = self.resources.resolve(value, self.template or {})
             module_name, func_name = handler_path.rsplit(".", 1)
             module = importlib.import_module(f"functions.{module_name}")
             self.dispatcher.register(logical_id, getattr(module, func_name))
             if module_name.startswith("router."):
                 self.router_function = logical_id
-                self.router_module = module
         if not self.router_function:
             raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
+        options = self.options
         # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
         self.environment[names.ENV_ORCHESTRATION] = "poll"
         # The router runs in this process, beside the models: a single-tier plan streams its tokens.
         self.environment[names.ENV_STREAM_TOKENS] = "true"
         # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
-        self.environment[names.ENV_REQUEST_DEADLINE_S] = str(self.deadline_s)
-        self.environment[names.ENV_JOB_DEADLINE_S] = str(max(self.deadline_s, LOCAL_JOB_DEADLINE_S))
-        self.environment[names.ENV_REQUIRE_KEYS] = "true" if self.require_keys else "false"
-        if self.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
-            self.environment[names.ENV_ROUTER_ARTIFACTS] = str(self.router_artifacts.resolve())
+        self.environment[names.ENV_REQUEST_DEADLINE_S] = str(options.deadline_s)
+        self.environment[names.ENV_JOB_DEADLINE_S] = str(max(options.deadline_s, LOCAL_JOB_DEADLINE_S))
+        self.environment[names.ENV_REQUIRE_KEYS] = "true" if options.require_keys else "false"
+        if options.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
+            self.environment[names.ENV_ROUTER_ARTIFACTS] = str(options.router_artifacts.resolve())
         self._apply_env()
         from switchboard import composition
 
         # the warm-container caches are rebuilt against this stack's environment
-        composition.use(composition.Container(composition.Parts(providers=self.providers)))
-
-    # ---- data ------------------------------------------------------------------------------------
-    def _table_for(self, env_name: str) -> str:
-        return self.environment[env_name]
-
-    def seed(self) -> None:
-        from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoTaxonomy
-        from switchboard.domain.catalog import ModelEntry
-        from switchboard.local.seed import load_taxonomy
-
-        client = self._dynamodb()
-        entries = [ModelEntry.model_validate(e) for e in json.loads(self.catalog_path.read_text("utf-8"))]
-        DynamoCatalog(self._table_for(names.ENV_CATALOG_TABLE), client=client).put_all(entries)
-        categories = load_taxonomy(self.taxonomy_path)
-        from switchboard.adapters.encoder import DIM
-        from switchboard.service.publish import PublishError, coverage_warnings, require_dimension
-
-        try:
-            require_dimension(categories, DIM, self.taxonomy_path)
-        except PublishError as exc:
-            raise LocalStackError(str(exc)) from exc
-        DynamoTaxonomy(self._table_for(names.ENV_TAXONOMY_TABLE), client=client).put_all(categories)
-        self.warnings = coverage_warnings(categories, self._router_models, {e.model_id for e in entries})
-        if self.router_artifacts is not None and (self.router_artifacts / "dial.json").is_file():
-            # In AWS, `switchboard publish DIR` writes the run's dial to the Policy table.
-            from switchboard.adapters.stores.dynamo import DynamoPolicy
-            from switchboard.service.publish import read_dial
-
-            try:
-                dial = read_dial(self.router_artifacts)
-            except PublishError as exc:
-                raise LocalStackError(str(exc)) from exc
-            DynamoPolicy(self._table_for(names.ENV_POLICY_TABLE), client=client).put(dial, "local")
+        composition.use(composition.Container(composition.Parts(providers=options.providers)))
 
     # ---- calls -----------------------------------------------------------------------------------
     def services(self) -> Services:

@@ -55,7 +55,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     ``{"profile", "point", "prompts", "offline": {accuracy, cost_per_1k_usd}, "stack": {...},
     "same_decisions", "errors", "seconds"}``."""
     from switchboard.adapters.providers.recorded import RecordedProviders
-    from switchboard.local.stack import LocalStack
+    from switchboard.local.stack import LocalStack, StackOptions
 
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -66,8 +66,8 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     correct = test.labels.correct
     index = {m: j for j, m in enumerate(test.models)}
     results = []
-    stack = LocalStack(catalog_path=artifacts_dir / "catalog.json", router_artifacts=artifacts_dir,
-                       providers=RecordedProviders(test), template=template).start()
+    stack = LocalStack(StackOptions(catalog_path=artifacts_dir / "catalog.json", router_artifacts=artifacts_dir,
+                       providers=RecordedProviders(test)), template=template).start()
     try:
         for profile, point in sorted(art.dial.profiles.items()):
             started = time.time()
