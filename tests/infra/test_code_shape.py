@@ -53,6 +53,7 @@ def _strings(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", [*sorted((ROOT / "functions").rglob("*.py")), *sorted((ROOT / "infra").rglob("*.py")),
                                   ROOT / "app.py"], ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_route_is_spelled_outside_the_route_table(path: Path) -> None:
-    spellings = {s for r in ROUTES for s in (r.path, r.resource_path, r.resolver_path)}
+    # a route's path, as the resolver or API Gateway's resources write it ("health" alone is a word too)
+    spellings = {s for r in ROUTES for s in (r.path, r.resource_path, r.resolver_path) if "/" in s}
     found = [s for s in _strings(path) if any(route in s for route in spellings)]
     assert not found, f"{path.name} spells routes {found}: derive them from switchboard.http.routes.ROUTES"
