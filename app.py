@@ -21,7 +21,7 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.config import SwitchboardConfig  # noqa: E402
-from infra.stack import SwitchboardStack  # noqa: E402
+from infra.switchboard_stack import SwitchboardStack  # noqa: E402
 
 
 def cdk_json_context(root: Path = ROOT) -> dict[str, Any]:

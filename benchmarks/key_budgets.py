@@ -75,8 +75,8 @@ def main() -> int:
 
 def trial(rng, store, catalog, entries, totals) -> None:  # noqa: ANN001 - benchmark plumbing
     """One trial: keys, concurrent requests through the router's reserve / cap / settle, the figures."""
+    from switchboard.service.api_keys import KeyService, current_window, new_key
     from switchboard.service.errors import ApiError
-    from switchboard.service.keys import KeyService, current_window, new_key
     from tests.support.builder import build_services, complete_chat
     from tests.support.fakes import InMemoryTraces, ScriptedProvider, ScriptedProviders
 

@@ -118,7 +118,7 @@ def run_streaming(server_url: str, questions: list[str], max_tokens: int, model:
 
 
 def run_warm(questions: list[str], max_tokens: int, asks: int) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
-    from switchboard.cli.local import _local_env
+    from switchboard.cli.stack_cmds import _local_env
     from switchboard.http.server import api_gateway_event
     from switchboard.local.stack import LocalStack
 

@@ -124,7 +124,7 @@ def main() -> int:
 
     import pandas as pd
 
-    from switchboard.cli.offline import _embed, _load
+    from switchboard.cli.training_cmds import _embed, _load
     from switchboard.domain.catalog import ModelEntry
     from switchboard.offline.collect import collect
     from switchboard.offline.export import labelled_prompts, local_traces, training_rows

@@ -3,7 +3,7 @@
 REST rather than HTTP API: its integration timeout can be raised above 29 s by quota (long cascades), and it
 has usage plans, API keys, X-Ray and stage throttling built in. Authorisation is chosen by context:
 - ``keys`` (default): ``Authorization: Bearer <key>``, which every OpenAI client sends as is, checked by the
-  router against the keys table (hashed keys, each with an optional budget that is a cap; ``service.keys``).
+  router against the keys table (hashed keys, each with an optional budget that is a cap; ``service.api_keys``).
   API Gateway's own API keys cannot do this: they are read from ``x-api-key`` only, and carry no budget.
 - ``api_key``: every method requires an API Gateway API key (``x-api-key``), attached to a usage plan that
   throttles per key; the OpenAI SDK sends it with ``default_headers={"x-api-key": ...}``.

@@ -29,9 +29,9 @@ from switchboard.ports import (
     TraceStore,
     Verifier,
 )
+from switchboard.service.api_keys import KeyService
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
 from switchboard.service.execution import Deadlines
-from switchboard.service.keys import KeyService
 from switchboard.service.routing import RoutingSources
 from switchboard.service.settings import (
     DecideSettings,

@@ -35,7 +35,7 @@ SMALL, BIG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 def stack():
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    from switchboard.cli.local import _pull_catalog_models
+    from switchboard.cli.stack_cmds import _pull_catalog_models
 
     _pull_catalog_models(None)
     local = LocalStack().start()

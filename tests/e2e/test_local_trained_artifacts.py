@@ -34,7 +34,7 @@ MODELS = {
 def stack(tmp_path_factory):
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    from switchboard.cli.local import _pull_catalog_models
+    from switchboard.cli.stack_cmds import _pull_catalog_models
 
     _pull_catalog_models(None)
     run = train_run(tmp_path_factory.mktemp("loop"), MODELS)

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 from switchboard.local.journal import install_patches
-from switchboard.service.keys import new_key
+from switchboard.service.api_keys import new_key
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ class AnsweringStack:
 
 
 def test_ask_uses_a_running_server_and_finds_none_where_nothing_listens(capsys):
-    from switchboard.cli.local import _running_server
+    from switchboard.cli.stack_cmds import _running_server
 
     server = LocalServer(AnsweringStack(), port=0).start_background()
     try:

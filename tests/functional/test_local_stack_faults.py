@@ -160,7 +160,7 @@ def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstrea
 
     from switchboard import envvars as names
     from switchboard.adapters.stores.dynamo_keys import DynamoKeys
-    from switchboard.service.keys import new_key
+    from switchboard.service.api_keys import new_key
 
     local, server, _, _ = stack
     upstream.behaviour = "ok"

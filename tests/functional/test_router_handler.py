@@ -220,7 +220,7 @@ def test_health_is_503_with_retry_after_until_there_is_a_model():
 
 
 def test_required_keys_guard_every_route_but_health_and_openapi():
-    from switchboard.service.keys import KeyService, new_key
+    from switchboard.service.api_keys import KeyService, new_key
     from tests.support.fakes import InMemoryKeys
 
     store = InMemoryKeys()
@@ -261,7 +261,7 @@ def test_an_async_route_request_is_a_job_read_back_until_done():
 
 
 def test_async_is_refused_on_chat_completions_and_with_a_budgeted_key():
-    from switchboard.service.keys import KeyService, new_key
+    from switchboard.service.api_keys import KeyService, new_key
     from tests.support.fakes import InMemoryKeys
 
     store = InMemoryKeys()

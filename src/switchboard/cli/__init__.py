@@ -1,5 +1,5 @@
 """``switchboard`` command line: run the local stack, ask it one question, fetch models, publish, train,
-evaluate. The commands live in ``cli.local`` (serving) and ``cli.offline`` (training and evaluation)."""
+evaluate. The commands live in ``cli.stack_cmds`` (serving) and ``cli.training_cmds`` (training and evaluation)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from switchboard.cli.keys import register as register_keys
-from switchboard.cli.local import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull, cmd_publish
-from switchboard.cli.offline import register as register_offline
+from switchboard.cli.keys_cmds import register as register_keys
+from switchboard.cli.stack_cmds import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull, cmd_publish
+from switchboard.cli.training_cmds import register as register_offline
 
 
 def build_parser() -> argparse.ArgumentParser:

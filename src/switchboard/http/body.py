@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from switchboard.http.errors import validation_message
+from switchboard.http.statuses import validation_message
 from switchboard.service.errors import BadRequest
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -1,6 +1,6 @@
 """What each route does: parse the request, authenticate its caller, hand a command to one service, render
 the result - and, whatever goes wrong, an error in OpenAI's shape (Anthropic's on ``/v1/messages``) from
-the one status table (``http.errors``). Endpoints see a plain ``HttpRequest``, so the Lambda handler and the
+the one status table (``http.statuses``). Endpoints see a plain ``HttpRequest``, so the Lambda handler and the
 HTTP server serve them alike."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard.http import anthropic, rendering
+from switchboard.http import messages_api, rendering
 from switchboard.http.body import parse, parse_body
 from switchboard.http.chat_completions import ChatCompletionRequest, FeedbackRequest
-from switchboard.http.errors import http_error
 from switchboard.http.sse import chat_completion_events
+from switchboard.http.statuses import http_error
 from switchboard.ports import ApiKey
 from switchboard.service.assembly import Services
 from switchboard.service.errors import BadRequest, NotReady
@@ -124,15 +124,15 @@ def _include_usage(chat: ChatCompletionRequest) -> bool:
 
 
 def anthropic_messages(request: HttpRequest, services: Services) -> HttpResponse | dict[str, Any]:
-    """Anthropic's Messages API on the same cascade (``http.anthropic``); its clients send their key as
+    """Anthropic's Messages API on the same cascade (``http.messages_api``); its clients send their key as
     ``x-api-key``, read as a bearer key."""
-    messages = parse(anthropic.MessagesRequest, request.json())
+    messages = parse(messages_api.MessagesRequest, request.json())
     key = request.headers.get("x-api-key")
     caller = services.admission.authenticate(request.authorization or (f"Bearer {key}" if key else None))
     state = services.chat.complete(messages.openai().command(caller, services.limits.max_prompt_chars))
     if messages.stream:
-        return HttpResponse(200, anthropic.messages_stream(state), "text/event-stream", {"Cache-Control": "no-cache"})
-    return anthropic.messages_response(state)
+        return HttpResponse(200, messages_api.messages_stream(state), "text/event-stream", {"Cache-Control": "no-cache"})
+    return messages_api.messages_response(state)
 
 
 def route(request: HttpRequest, services: Services) -> HttpResponse | dict[str, Any]:
@@ -176,7 +176,7 @@ def error_response(exc: Exception, anthropic_shape: bool) -> HttpResponse:
     anything at or above 500 else is logged with its stack."""
     status, body = http_error(exc)
     if anthropic_shape:
-        body = anthropic.anthropic_error(status, body)
+        body = messages_api.anthropic_error(status, body)
     headers = {"Retry-After": str(NotReady.retry_after_s)} if status == 503 else {}
     if status == 502:
         log.warning("cascade failed (trace %s)", (body.get("error") or {}).get("trace_id"))

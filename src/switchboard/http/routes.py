@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from switchboard.http import endpoints as e
-from switchboard.http.anthropic import MessagesRequest
 from switchboard.http.chat_completions import ChatCompletionRequest, FeedbackRequest
 from switchboard.http.endpoints import Endpoint, HttpRequest, HttpResponse, StreamedResponse, error_response
+from switchboard.http.messages_api import MessagesRequest
 from switchboard.http.openapi import openapi_document
 from switchboard.http.schemas import COMPLETION_SCHEMA, JOB_SCHEMA, MESSAGE_SCHEMA, ROUTE_SCHEMA
 from switchboard.service.assembly import Services

@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from switchboard.http.errors import http_error
 from switchboard.http.rendering import chat_completion_response
+from switchboard.http.statuses import http_error
 from switchboard.service.streaming import Delta, Failed, Final, KeepAlive, StreamEvent
 
 

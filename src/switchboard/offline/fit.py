@@ -301,7 +301,7 @@ def compare_calibrators(system: System, oof: OofScorer, tax_idx: np.ndarray, cor
     isotonic confidence + threshold (what the dial deploys) and AutoMix's POMDP meta-verifier (the
     ``automix-llm`` union of POMDPSimple, GreedyPOMDP, DoubleThreshold, Threshold; its chosen setting
     maximises IBC lift). Reported as each family's AIQ over [cost of the cheap models, + safety net]."""
-    from switchboard.offline.baselines import cascades as bl
+    from switchboard.offline.baselines import automix_frugal as bl
     from switchboard.offline.evaluation.metrics import aiq, ibc_lift
 
     point = next((p for p in dial if p.budget_fraction == 0.25), None) or (dial[len(dial) // 2] if dial else None)

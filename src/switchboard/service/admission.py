@@ -1,6 +1,6 @@
 """Admission: who is calling, and what a request may spend.
 
-A request on an API key with a budget is admitted with a reservation (``service.keys``): its plan's cost
+A request on an API key with a budget is admitted with a reservation (``service.api_keys``): its plan's cost
 bound is reserved from the key with one conditional write before anything runs, the request is capped at
 the reservation, and what it did not spend is returned after (``settle``). Refusals (401, 402, 404, 413,
 429) come before anything is spent.
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Plan
 from switchboard.ports import ApiKey
+from switchboard.service.api_keys import KeyService, Reservation
 from switchboard.service.commands import ChatCommand
 from switchboard.service.errors import ApiError, CascadeFailed
-from switchboard.service.keys import KeyService, Reservation
 from switchboard.service.routing import RoutePlanner
 from switchboard.service.traces import TraceBook
 

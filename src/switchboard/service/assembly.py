@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from switchboard.ports import Orchestrator, ProviderSource, TraceStore
 from switchboard.service.admission import Admission
+from switchboard.service.api_keys import KeyService
 from switchboard.service.chat import ChatService
 from switchboard.service.execution import CascadeRunner, Deadlines
 from switchboard.service.inventory import Inventory
 from switchboard.service.jobs import JobService
-from switchboard.service.keys import KeyService
 from switchboard.service.routing import RoutePlanner, RoutingSources
 from switchboard.service.streaming import StreamService, StreamSources
 from switchboard.service.traces import TraceBook

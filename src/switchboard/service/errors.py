@@ -1,7 +1,7 @@
 """Errors a caller can see: what the services raise when a request cannot be served as sent.
 
 Services raise these (and the domain's ``PlanningError``/``UnknownModel``, the ports' ``StoreError``); the
-HTTP layer's one status table (``switchboard.http.errors``) maps each to a status and a body.
+HTTP layer's one status table (``switchboard.http.statuses``) maps each to a status and a body.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from switchboard.domain.state import CascadeState, Plan, TierSpec
 from switchboard.domain.taxonomy import Category
 from switchboard.local.journal import install_patches
 from switchboard.ports import StoreError, Trace
-from switchboard.service.keys import current_window, new_key
+from switchboard.service.api_keys import current_window, new_key
 from tests.support.fakes import (
     InMemoryCatalog,
     InMemoryKeys,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from switchboard import cli
-from switchboard.cli import offline as offline_cli
+from switchboard.cli import training_cmds as offline_cli
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.taxonomy import Category, routing_text
 from switchboard.local.seed import load_taxonomy

@@ -1,12 +1,12 @@
-"""Anthropic's Messages API mapped onto the one set of request rules (``http.anthropic``)."""
+"""Anthropic's Messages API mapped onto the one set of request rules (``http.messages_api``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from switchboard.http.anthropic import MessagesRequest, anthropic_error
 from switchboard.http.body import parse
-from switchboard.http.errors import http_error
+from switchboard.http.messages_api import MessagesRequest, anthropic_error
+from switchboard.http.statuses import http_error
 from switchboard.service.errors import BadRequest
 
 BASE = {"model": "auto", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}

@@ -6,7 +6,7 @@ import pytest
 
 from switchboard.http.body import parse
 from switchboard.http.chat_completions import NEUTRAL_PARAMETERS, ChatCompletionRequest
-from switchboard.http.errors import http_error
+from switchboard.http.statuses import http_error
 from switchboard.ports import Completion
 from switchboard.service.errors import BadRequest
 from switchboard.service.tasks import cut_at_stop

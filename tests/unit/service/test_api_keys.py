@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from switchboard.domain.catalog import ModelEntry, ModelPrice
-from switchboard.http.errors import http_error
+from switchboard.http.statuses import http_error
+from switchboard.service.api_keys import KeyService, bearer, hash_key, new_key
 from switchboard.service.assembly import Services
 from switchboard.service.errors import ApiError, KeyBudgetExhausted, Unauthorized
-from switchboard.service.keys import KeyService, bearer, hash_key, new_key
 from tests.support.builder import build_services, complete_chat
 from tests.support.fakes import (
     InMemoryKeys,
@@ -112,7 +112,7 @@ def test_concurrent_requests_never_spend_more_than_the_key_budget(budget, reques
 
 
 def test_a_per_day_budget_renews_each_utc_day_and_an_old_days_reservation_never_feeds_the_new_one():
-    from switchboard.service.keys import current_window
+    from switchboard.service.api_keys import current_window
 
     day1, day2 = 1_795_000_000.0, 1_795_000_000.0 + 86_400  # two consecutive UTC days
     now = [day1]
@@ -139,7 +139,7 @@ def test_a_per_day_budget_renews_each_utc_day_and_an_old_days_reservation_never_
 
 
 def test_a_router_whose_clock_is_behind_reserves_from_the_period_the_key_is_in():
-    from switchboard.service.keys import current_window
+    from switchboard.service.api_keys import current_window
 
     day1, day2 = 1_795_000_000.0, 1_795_000_000.0 + 86_400
     store = InMemoryKeys()

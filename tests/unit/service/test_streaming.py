@@ -121,8 +121,8 @@ def test_a_cascade_that_fails_is_an_http_error_before_any_event_and_an_error_eve
 
 
 def test_a_refusal_while_the_stream_is_prepared_returns_the_keys_reservation():
+    from switchboard.service.api_keys import KeyService, new_key
     from switchboard.service.errors import PromptTooLarge
-    from switchboard.service.keys import KeyService, new_key
     from tests.support.fakes import InMemoryKeys
 
     store = InMemoryKeys()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from switchboard.offline.artifacts import load_artifacts, write_artifacts
-from switchboard.offline.baselines import cascades as bl
+from switchboard.offline.baselines import automix_frugal as bl
 from switchboard.offline.baselines.cascade_routing import LAMBDAS as CASCADE_LAMBDAS
 from switchboard.offline.baselines.cascade_routing import CascadeRouting
 from switchboard.offline.baselines.cluster_routing import ClusterRouter

@@ -1,5 +1,5 @@
 """``switchboard keys create|list|revoke``: callers' API keys of a deployed stack (or of the local stack's
-emulator), each with an optional budget in USD that is a cap (``service.keys``).
+emulator), each with an optional budget in USD that is a cap (``service.api_keys``).
 
 A key's secret is printed once, by ``create``; the table keeps its sha256 only.
 """
@@ -31,7 +31,7 @@ def _store(args: argparse.Namespace) -> Any:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from switchboard.ports import StoreError
-    from switchboard.service.keys import new_key
+    from switchboard.service.api_keys import new_key
 
     try:
         store = _store(args)

@@ -11,7 +11,7 @@ from constructs import Construct
 from infra import ids
 from infra.config import SwitchboardConfig
 from infra.constructs.api import Api
-from infra.constructs.cascade import Cascade
+from infra.constructs.cascade_machine import Cascade
 from infra.constructs.lambda_defaults import SwitchboardFunction, function_code
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, learned_router_layer
 from infra.constructs.observability import Observability
