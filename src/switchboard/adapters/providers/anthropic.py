@@ -19,7 +19,7 @@ from switchboard.adapters.providers.redact import redact
 from switchboard.domain.requests import Message
 from switchboard.ports import Completion, CompletionRequest, ProviderUnavailable
 
-from .openai_compat import default_client, estimate_tokens, post_json
+from .http_calls import HttpProvider, estimate_tokens, post_json
 
 log = logging.getLogger(__name__)
 ANTHROPIC_VERSION = "2023-06-01"
@@ -46,26 +46,12 @@ def split_system(messages: Sequence[Message]) -> tuple[str | None, list[dict[str
     return system, turns
 
 
-class AnthropicMessages:
+class AnthropicMessages(HttpProvider):
     """``POST {base_url}/v1/messages`` with ``x-api-key`` and ``anthropic-version`` headers."""
 
     def __init__(self, model: str, api_key: str | None = None, base_url: str = "https://api.anthropic.com",
                  http: httpx.Client | None = None, timeout_s: float = 60) -> None:
-        self.model = model
-        self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._http = http
-        self.timeout_s = timeout_s
-
-    def __repr__(self) -> str:
-        key = "'***'" if self._api_key else None
-        return f"AnthropicMessages(model={self.model!r}, base_url={self.base_url!r}, api_key={key})"
-
-    @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            self._http = default_client(self.timeout_s)
-        return self._http
+        super().__init__(model, base_url, api_key, http, timeout_s)
 
     def complete(self, request: CompletionRequest) -> Completion:
         """``seed`` and ``choices`` are accepted for the protocol; the Messages API has neither."""

@@ -29,7 +29,7 @@ from switchboard.ports import (
 )
 
 from .anthropic import split_system
-from .openai_compat import within
+from .http_calls import within
 from .redact import redact
 
 log = logging.getLogger(__name__)

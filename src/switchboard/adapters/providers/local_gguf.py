@@ -38,7 +38,8 @@ from switchboard.ports import (
     ProviderUnavailable,
 )
 
-from .openai_compat import estimate_tokens, first_token_logprobs
+from .http_calls import estimate_tokens
+from .openai_compat import first_token_logprobs
 
 PULL_HINT = "run `switchboard models pull`"
 
