@@ -60,7 +60,7 @@ def test_trained_models_are_all_in_the_local_catalogue(stack):
 # a deployment runs is the plan training measured (tests/functional/offline checks the decisions too).
 @pytest.mark.parametrize("topic", ["code", "history"])
 def test_prompts_run_the_cascade_the_trained_dial_lays_out_for_their_category(stack, topic):
-    dial = Dial.model_validate_json((stack.router_artifacts / "dial.json").read_text())
+    dial = Dial.model_validate_json((stack.options.router_artifacts / "dial.json").read_text())
     expected = lay_out(dial, dial.select(), topic)
     out = route(stack, TOPICS[topic](1001))
     plan = out["plan"]
