@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class FakeEncoder:
         return np.stack([self.embed_one(t) for t in texts]) if len(texts) else np.zeros((0, self.dim), np.float32)
 
 
-def catalog_entry(model_id: str, provider: str = "openai", price: float = 1.0, **kw) -> ModelEntry:
+def catalog_entry(model_id: str, provider: Any = "openai", price: float = 1.0, **kw) -> ModelEntry:
     return ModelEntry(model_id=model_id, provider=provider, provider_model=kw.pop("provider_model", model_id),
                       endpoint=kw.pop("endpoint", "http://127.0.0.1:9/v1"),
                       price=ModelPrice(input_usd_per_mtok=price, output_usd_per_mtok=2 * price), **kw)
