@@ -10,6 +10,7 @@ never a silently built real adapter) - or rebuild it with ``reset()``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from switchboard import envvars as names
-from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.judging import JudgePolicy, WorkedExample
 from switchboard.ports import (
     CatalogSource,
     LearnedRouterUnavailable,
@@ -171,7 +172,7 @@ class Container:
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
                                      learned=learned, policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
-                                     verifier_sha256=verifier_sha256)
+                                     verifier_sha256=verifier_sha256, default_examples=load_examples())
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
                                  keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
@@ -191,6 +192,16 @@ class Container:
 
 
 DEFAULT_JUDGE_POLICY = Path(__file__).parent / "data" / "judges.local.json"
+SHIPPED_EXAMPLES = Path(__file__).parent / "data" / "self_verify.examples.json"
+
+
+def load_examples(path: Path = SHIPPED_EXAMPLES) -> list[WorkedExample]:
+    """The shipped worked examples of few-shot self-verification (general questions of several kinds, two
+    answered right and two wrong), for prompts where the judge policy brings none of its own."""
+    try:
+        return [WorkedExample.model_validate(e) for e in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"self-verification examples {path} cannot be read: {exc}") from exc
 
 
 def load_judge_policy(setting: str | None, router_artifacts: str | None) -> JudgePolicy | None:

@@ -27,7 +27,8 @@ from .answers import group_answers, same_answer
 from .decision import aggregate_confidence, decide
 from .formats import check
 from .fusion import fuse_one
-from .state import Attempt, Candidate, CascadeState, Plan, TierResult, Verdict
+from .state import Attempt, Candidate, CascadeState, Plan, TierResult, Usage, Verdict
+from .verdicts import share_positive
 
 Predict = Callable[[np.ndarray], np.ndarray]  # verifier feature rows -> P(correct)
 DEFAULT_TEXT_BAR = 0.85  # free-text answers agree at this cosine similarity unless training fitted a bar
@@ -72,6 +73,36 @@ class TierOutcome(BaseModel):
                    verdicts=[Verdict.model_validate(raw) for raw in current.get("verdicts") or []])
 
 
+def fold_samples(verdicts: list[Verdict]) -> list[Verdict]:
+    """The verdicts of a tier with each fanned-out judge's samples (a self-verification's k tasks, run side by
+    side: ``judging.fan_out``) folded back into that judge's one verdict: AutoMix's score, the share of
+    CORRECT among the samples that stated a verdict; its cost and tokens those of every sample; failed only
+    when every sample failed (a failed sample lowers the count, not the judge)."""
+    groups: dict[str, list[Verdict]] = {}
+    for verdict in verdicts:
+        if verdict.sample is not None:
+            groups.setdefault(verdict.judge, []).append(verdict)
+    if not groups:
+        return verdicts
+    out: list[Verdict] = []
+    for verdict in verdicts:
+        if verdict.sample is None:
+            out.append(verdict)
+            continue
+        samples = groups.pop(verdict.judge, None)
+        if samples is None:
+            continue  # folded with the first sample of its judge
+        stated = [v.score for v in samples if v.score is not None and not v.failed]
+        usage = Usage(input_tokens=sum(v.usage.input_tokens for v in samples),
+                      output_tokens=sum(v.usage.output_tokens for v in samples))
+        positive = sum(1 for s in stated if s >= 0.5)
+        out.append(Verdict(judge=verdict.judge, kind=verdict.kind, usage=usage, score=share_positive(stated),
+                           cost_usd=sum(v.cost_usd for v in samples), failed=all(v.failed for v in samples),
+                           latency_ms=max(v.latency_ms for v in samples),
+                           detail=f"{positive}/{len(stated)} stated CORRECT of {len(samples)} samples run side by side"))
+    return out
+
+
 def attempt_from(state: CascadeState, outcome: TierOutcome) -> tuple[Attempt, dict[str, Candidate]]:
     """The current tier's attempt (its candidate or its error, and the judges' verdicts) and the answers
     bought at this tier, keyed by model (reused answers are not bought again)."""
@@ -83,7 +114,7 @@ def attempt_from(state: CascadeState, outcome: TierOutcome) -> tuple[Attempt, di
     if not candidate.reused:
         bought[candidate.model] = candidate
     verdicts = []
-    for verdict in outcome.verdicts:
+    for verdict in fold_samples(outcome.verdicts):
         if verdict.answer is not None:
             if not verdict.answer.reused and verdict.answer.model not in state.answers:
                 bought.setdefault(verdict.answer.model, verdict.answer)

@@ -58,7 +58,8 @@ def judge_bound(request: ChatRequest, judge: JudgeSpec, entry: ModelEntry) -> fl
                                                               conversation=conversation), 1)
     if judge.kind == "self_verify":
         per_sample = call_bound(entry.price, self_verify_messages(request.prompt, WORST_FIELD, True,
-                                                                  answer_limit=limit, conversation=conversation),
+                                                                  answer_limit=limit, conversation=conversation,
+                                                                  examples=judge.examples),
                                 VERDICT_MAX_TOKENS)
         return judge.samples * per_sample
     return 0.0  # the learned verifier runs in the decide task: no model call

@@ -48,6 +48,16 @@ JudgeRole = Literal["self_verify", "logprob", "confidence", "llm_judge", "logpro
 JUDGE_ROLES: tuple[JudgeRole, ...] = get_args(JudgeRole)
 
 
+class WorkedExample(BaseModel):
+    """A graded answer shown to a self-verifying model before the answer it grades (AutoMix's few-shot
+    self-verification): another question of the same kind, an answer to it, and whether that answer was
+    right. Fields longer than a judge prompt shows are clipped (``domain.verdicts``)."""
+
+    question: str = Field(min_length=1)
+    answer: str
+    correct: bool
+
+
 class JudgeRegion(BaseModel):
     """The prompts one part of a judge measurement was made on, and what was measured there.
 
@@ -67,6 +77,10 @@ class JudgeRegion(BaseModel):
     threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     skip: list[str] = Field(default_factory=list)
     measured: dict[str, Any] = Field(default_factory=dict)
+    # Self-verification here: its worked examples (prompts of this region; none: the policy's), and how many
+    # samples it takes (None: the policy's), both as measured
+    examples: list[WorkedExample] = Field(default_factory=list)
+    self_verify_samples: int | None = Field(default=None, ge=1, le=16)
 
 
 # ``JudgePolicy.locate``'s centroid index per ``regions`` list (kept with the list, so an id is never reused
@@ -97,6 +111,8 @@ class JudgePolicy(BaseModel):
     skip: list[str] = Field(default_factory=list)
     measured: dict[str, Any] = Field(default_factory=dict)
     regions: list[JudgeRegion] = Field(default_factory=list)
+    # Self-verification's worked examples (none: the deployment's shipped set)
+    examples: list[WorkedExample] = Field(default_factory=list)
 
     def calibration_for(self, model: str) -> Calibration | None:
         return self.calibration.get(model) or self.calibration.get("*")
@@ -137,7 +153,9 @@ class JudgePolicy(BaseModel):
                 return self.model_copy(update={
                     "judges": list(r.judges or self.judges), "calibration": dict(r.calibration),
                     "threshold": r.threshold, "skip": list(r.skip),
-                    "measured": {**self.measured, **r.measured}, "regions": []})
+                    "measured": {**self.measured, **r.measured}, "regions": [],
+                    "examples": list(r.examples or self.examples),
+                    "self_verify_samples": r.self_verify_samples or self.self_verify_samples})
         return self.model_copy(update={"calibration": {}, "regions": []})
 
     def covers(self, model: str) -> bool:
@@ -147,16 +165,34 @@ class JudgePolicy(BaseModel):
 
 
 class JudgeSpec(BaseModel):
-    """A judge to run on a tier's candidate. ``model`` is None for judges that need no model."""
+    """A judge to run on a tier's candidate. ``model`` is None for judges that need no model.
+
+    Self-verification takes ``samples`` samples (AutoMix's k) with ``examples`` shown first. It is fanned
+    out into one judge task a sample (``fan_out``: ``sample`` is the sample's number), which the state
+    machine's judges Map runs side by side; the decide step folds the samples' verdicts back into the one
+    verdict of this judge (``domain.cascade``)."""
 
     kind: JudgeKind
     model: str | None = None
     samples: int = Field(default=1, ge=1, le=16)
     weight: float = Field(default=1.0, gt=0.0)
+    examples: list[WorkedExample] = Field(default_factory=list)
+    sample: int | None = Field(default=None, ge=0)
 
     @property
     def name(self) -> str:
         return f"{self.kind}:{self.model}" if self.model else self.kind
+
+
+def fan_out(judges: Sequence[JudgeSpec]) -> list[JudgeSpec]:
+    """The judge tasks of a tier: each self-verification of k samples as k tasks of one sample each."""
+    out: list[JudgeSpec] = []
+    for judge in judges:
+        if judge.kind == "self_verify" and judge.sample is None:
+            out.extend(judge.model_copy(update={"samples": 1, "sample": i}) for i in range(judge.samples))
+        else:
+            out.append(judge)
+    return out
 
 
 
@@ -180,18 +216,18 @@ def independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, Mo
 
 
 def judges_for(model: str, tiers: Sequence[str], roles: Sequence[str], samples: int,
-               catalog: Mapping[str, ModelEntry]) -> list[JudgeSpec]:
+               catalog: Mapping[str, ModelEntry], examples: Sequence[WorkedExample] = ()) -> list[JudgeSpec]:
     """The one rule from judge roles to the judges of one tier; the planner and ``switchboard collect``
     both call it, so the verdicts collect records are those of the judges the request path runs.
 
     The answering model checks itself (``self_verify``, AutoMix's sampled self-verification, ``samples``
-    times; ``logprob``, its P(CORRECT) from one forward pass; ``confidence``, the probability it gave its
+    times with ``examples`` shown first; ``logprob``, its P(CORRECT) from one forward pass; ``confidence``, the probability it gave its
     own answer's tokens, read from the answering call) and another model grades it (``llm_judge``;
     ``logprob_other``): ``independent_judge``."""
     judges: list[JudgeSpec] = []
     for role in roles:
         if role == "self_verify":
-            judges.append(JudgeSpec(kind="self_verify", model=model, samples=samples))
+            judges.append(JudgeSpec(kind="self_verify", model=model, samples=samples, examples=list(examples)))
         elif role in ("logprob", "confidence"):
             judges.append(JudgeSpec(kind=role, model=model))  # type: ignore[arg-type]
         elif role == "llm_judge":

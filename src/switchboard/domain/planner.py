@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from .catalog import ModelEntry
 from .costs import tier_bound
 from .dial import Dial, OperatingPoint, lay_out
-from .judging import Calibration, JudgePolicy, JudgeSpec, judges_for
+from .judging import Calibration, JudgePolicy, JudgeSpec, WorkedExample, judges_for
 from .requests import ChatRequest
 from .state import Fusion, Plan, RouteKind, TierSpec
 from .taxonomy import Category, Match, is_familiar
@@ -35,6 +35,8 @@ class PlannerConfig(BaseModel):
     # judges and bar replace judges_per_tier and threshold (with its calibration where it has one: only then
     # are answers verified); models it never measured keep judges_per_tier and threshold, uncalibrated.
     judge_policy: JudgePolicy | None = None
+    # Self-verification's worked examples where the judge policy brings none of its own (the shipped set)
+    self_verify_examples: list[WorkedExample] = Field(default_factory=list)
 
     def calibration_for(self, model: str) -> Calibration | None:
         return self.judge_policy.calibration_for(model) if self.judge_policy else None
@@ -51,6 +53,14 @@ class PlannerConfig(BaseModel):
 
     def samples(self) -> int:
         return self.judge_policy.self_verify_samples if self.judge_policy else self.self_verify_samples
+
+    def examples(self, model: str) -> list[WorkedExample]:
+        """The worked examples ``model``'s self-verification shows: those its judges were measured with,
+        else the shipped set."""
+        policy = self.judge_policy
+        if policy is not None and policy.examples and policy.covers(model):
+            return list(policy.examples)
+        return list(self.self_verify_examples)
 
 
 class PlanningError(ValueError):
@@ -167,7 +177,8 @@ def _attach_judges(tiers: Sequence[str], config: PlannerConfig, catalog: Mapping
     out = []
     for model in tiers:
         try:
-            judges = judges_for(model, tiers, config.judge_roles(model), config.samples(), catalog) if judged else []
+            judges = judges_for(model, tiers, config.judge_roles(model), config.samples(), catalog,
+                                config.examples(model)) if judged else []
         except ValueError as exc:
             raise PlanningError(f"planner config: {exc}") from None
         out.append(_Tier(model, tuple(judges), config.bar(model), config.calibration_for(model) if judged else None))

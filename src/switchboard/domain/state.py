@@ -128,6 +128,7 @@ class Verdict(BaseModel):
     answer_canonical: str | None = None
     answer: Candidate | None = None
     failed: bool = False  # the judge could not run (its model failed, the task crashed): not a verdict
+    sample: int | None = None  # which sample of a fanned-out judge this is (folded into one verdict by step)
 
     @property
     def abstained(self) -> bool:

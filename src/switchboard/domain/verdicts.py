@@ -37,6 +37,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from .judging import WorkedExample
 from .requests import Message
 
 # Judge prompts carry at most this many UTF-8 bytes of the answer, so what a judge can cost is known
@@ -61,6 +62,13 @@ LOGPROB_CHOICES = ("CORRECT", "INCORRECT")
 # Appended to an answer that hit the token limit: a judge that cannot see it was cut off grades the
 # half-answer it was shown, and small models call a correct-looking derivation with no result CORRECT.
 TRUNCATED_NOTE = "[the answer was cut off here by the length limit; judge only what it states]"
+
+# A worked example's question and answer are each shown up to this many bytes, and at most this many
+# examples: a self-verification prompt's size - its cost bound, and its prefill on a CPU - stays known.
+MAX_EXAMPLE_BYTES = 700
+MAX_EXAMPLES = 4
+EXAMPLES_INTRO = ("First, graded examples: other questions, with an answer to each and the verdict a careful "
+                  "grader gave it.")
 
 _CONTROL = re.compile(r"<\|[^|>]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<start_of_turn>|<end_of_turn>", re.IGNORECASE)
 
@@ -104,10 +112,25 @@ def _answer_field(answer: str, truncated: bool, limit: int) -> str:
 WORST_FIELD = "x" * MAX_FIELD_BYTES
 
 
-def _judge_turn(answer: str, truncated: bool, instruction: str, answer_limit: int) -> str:
-    """The grader turn: the rules, the fenced answer, one instruction line (the only part that differs
-    between judge kinds). Short on purpose: on a CPU its prefill is most of a judge's latency."""
-    return "\n\n".join([GRADER, FENCE_RULES, _answer_field(answer, truncated, answer_limit), instruction])
+def worked_examples(examples: Sequence[WorkedExample]) -> str:
+    """The worked examples of a few-shot self-verification: each question and answer fenced as data (so an
+    example cannot instruct the grader either), followed by the verdict line it earned."""
+    parts = [EXAMPLES_INTRO]
+    for i, example in enumerate(examples[:MAX_EXAMPLES], 1):
+        parts.append(fenced(f"EXAMPLE{i}", f"Question: {example.question}\nAnswer: {example.answer}",
+                            MAX_EXAMPLE_BYTES * 2)
+                     + f"\nVERDICT: {'CORRECT' if example.correct else 'INCORRECT'}")
+    parts.append("Now the answer to grade.")
+    return "\n\n".join(parts)
+
+
+def _judge_turn(answer: str, truncated: bool, instruction: str, answer_limit: int,
+                examples: Sequence[WorkedExample] = ()) -> str:
+    """The grader turn: the rules, worked examples where there are any, the fenced answer, one instruction
+    line (the only part that differs between judge kinds). Short on purpose: on a CPU its prefill is most
+    of a judge's latency."""
+    shots = [worked_examples(examples)] if examples else []
+    return "\n\n".join([GRADER, FENCE_RULES, *shots, _answer_field(answer, truncated, answer_limit), instruction])
 
 
 def _conversation(conversation: Sequence[Message] | None, question: str) -> list[Message]:
@@ -115,9 +138,10 @@ def _conversation(conversation: Sequence[Message] | None, question: str) -> list
 
 
 def _judge_messages(question: str, answer: str, truncated: bool, answer_limit: int,
-                    conversation: Sequence[Message] | None, reply_as: str) -> list[Message]:
+                    conversation: Sequence[Message] | None, reply_as: str,
+                    examples: Sequence[WorkedExample] = ()) -> list[Message]:
     """The conversation verbatim (so the judge model reuses its KV cache), then the grader turn."""
-    turn = _judge_turn(answer, truncated, f"Is the answer correct? {reply_as}", answer_limit)
+    turn = _judge_turn(answer, truncated, f"Is the answer correct? {reply_as}", answer_limit, examples)
     return [*_conversation(conversation, question), Message(role="user", content=turn)]
 
 
@@ -128,11 +152,11 @@ def llm_judge_messages(question: str, answer: str, truncated: bool = False, answ
 
 
 def self_verify_messages(question: str, answer: str, truncated: bool = False,
-                         answer_limit: int = MAX_FIELD_BYTES,
-                         conversation: Sequence[Message] | None = None) -> list[Message]:
-    """AutoMix-style self-verification (the answering model, sampled k times): the same grader turn as the
-    rubric judge, asked of the answering model itself."""
-    return _judge_messages(question, answer, truncated, answer_limit, conversation, STATED)
+                         answer_limit: int = MAX_FIELD_BYTES, conversation: Sequence[Message] | None = None,
+                         examples: Sequence[WorkedExample] = ()) -> list[Message]:
+    """AutoMix's self-verification (the answering model, sampled k times): the grader turn of the rubric
+    judge, asked of the answering model itself, with worked examples first (few-shot) where given."""
+    return _judge_messages(question, answer, truncated, answer_limit, conversation, STATED, examples)
 
 
 def logprob_judge_messages(question: str, answer: str, truncated: bool = False,

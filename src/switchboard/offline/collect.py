@@ -26,16 +26,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from switchboard.domain.answers import canonical_answer, extract_choice
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import call_bound, judge_bound
-from switchboard.domain.judging import JUDGE_ROLES, JudgeSpec, judges_for
+from switchboard.domain.judging import JUDGE_ROLES, JudgeSpec, fan_out, judges_for
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import Candidate, JudgeTask
+from switchboard.offline.worked_examples import example_sources, examples_for
 from switchboard.ports import ProviderSource
 from switchboard.service.tasks import run_judge, solve
 
@@ -103,8 +104,9 @@ def grade_choice(response: str, prompt: str, reference: str) -> tuple[str | None
     return pred, float(pred is not None and pred == reference.strip().upper())
 
 
-# AutoMix samples self-verification k = 3 times; the verdicts recorded are those of the request path's default
-SELF_VERIFY_SAMPLES = 3
+# Self-verification's samples recorded per answer, each on its own: ``train`` fits k (AutoMix's number of
+# samples) per region among 1, 3 and 5 from them
+SELF_VERIFY_SAMPLES = 5
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -138,7 +140,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.outcomes: dict[tuple[str, str], dict] = {}
-        self.judges: dict[tuple[str, str, str], dict] = {}
+        self.judges: dict[tuple[str, str, str, int], dict] = {}  # (prompt, model, judge, sample or -1)
         self._lock = threading.Lock()
         if path.exists():
             with path.open(encoding="utf-8") as handle:
@@ -155,7 +157,8 @@ class Journal:
         if entry.get("type") == "outcome":
             self.outcomes[(entry["prompt_id"], entry["model"])] = entry
         elif entry.get("type") == "judge":
-            self.judges[(entry["prompt_id"], entry["model"], entry["judge"])] = entry
+            sample = entry.get("sample")
+            self.judges[(entry["prompt_id"], entry["model"], entry["judge"], -1 if sample is None else sample)] = entry
 
     def spent(self) -> float:
         return sum(e["cost_usd"] for e in self.outcomes.values()) + sum(e["cost_usd"] for e in self.judges.values())
@@ -226,6 +229,8 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
     # the judges of each answer, by the request path's own rule over the collected models as tiers, cheapest
     # first (as the planner orders a catalogue)
     ranked = sorted(models, key=lambda m: (catalog[m].price.cost(1000, 250), m))
+    sources = example_sources(prompts)
+    write_examples(sources, out / "examples.json")
     journal = Journal(out / "journal.jsonl")
     budget = Budget(max_cost_usd, journal.spent())
     report = CollectReport(prompts=len(prompts), models=models)
@@ -270,7 +275,7 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
 
     def judge(prompt: LabelledPrompt, request: ChatRequest, outcome: dict, spec: JudgeSpec) -> None:
         model = outcome["model"]
-        if (prompt.prompt_id, model, spec.name) in journal.judges:
+        if (prompt.prompt_id, model, spec.name, -1 if spec.sample is None else spec.sample) in journal.judges:
             return
         bound = judge_bound(request, spec, catalog[spec.model or model])
         if not budget.reserve(bound):
@@ -282,7 +287,7 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
         journal.append({"type": "judge", "prompt_id": prompt.prompt_id, "model": model, "judge": spec.name,
                         "kind": spec.kind, "judge_model": spec.model,
                         "role": "self" if spec.model == model else "other", "score": verdict.score,
-                        "failed": verdict.failed, "cost_usd": verdict.cost_usd,
+                        "failed": verdict.failed, "cost_usd": verdict.cost_usd, "sample": spec.sample,
                         "latency_ms": verdict.latency_ms, "detail": verdict.detail[:200]})
         note("new_calls")
 
@@ -291,8 +296,9 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
         model's calls share the conversation prefix it has just processed (its KV cache)."""
         request = ChatRequest(messages=[Message(role="user", content=prompt.prompt)], max_tokens=max_tokens)
         outcomes = [o for o in (answer(prompt, m, request) for m in models) if o is not None]
-        work = [(spec, o) for o in outcomes for spec in judges_for(o["model"], ranked, judge_kinds, SELF_VERIFY_SAMPLES,
-                                                                  catalog)]
+        examples = examples_for(prompt, sources)  # other prompts of its category, graded
+        work = [(spec, o) for o in outcomes
+                for spec in fan_out(judges_for(o["model"], ranked, judge_kinds, SELF_VERIFY_SAMPLES, catalog, examples))]
         for spec, outcome in sorted(work, key=lambda w: (w[0].model or "", w[1]["model"])):
             judge(prompt, request, outcome, spec)
         if bar is not None:
@@ -328,8 +334,20 @@ def write_parquet(journal: Journal, out: Path) -> list[Path]:
     outcomes = pd.DataFrame([{c: e.get(c) for c in columns} for e in journal.outcomes.values()], columns=columns)
     judges = pd.DataFrame(list(journal.judges.values()),
                           columns=["prompt_id", "model", "judge", "kind", "judge_model", "role", "score", "failed",
-                                   "cost_usd", "latency_ms", "detail"])
+                                   "cost_usd", "latency_ms", "detail", "sample"])
     paths = [out / "outcomes.parquet", out / "judges.parquet"]
     outcomes.to_parquet(paths[0], index=False)
     judges.drop(columns=["type"], errors="ignore").to_parquet(paths[1], index=False)
     return paths
+
+
+def write_examples(sources: dict, path: Path) -> None:
+    """``examples.json``: per category, the worked examples its prompts' self-verifications are shown (a
+    prompt that is a source itself sees the others'), for ``train`` to put into the judge policy."""
+    from switchboard.offline.worked_examples import examples_for
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    outsider = LabelledPrompt(prompt_id="", prompt="", category="", subcategory="", reference="")
+    body = {category: [e.model_dump() for e in examples_for(replace(outsider, category=category), sources)]
+            for category in sorted(sources)}
+    path.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -50,7 +50,7 @@ from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.decision import aggregate_confidence
 from switchboard.domain.judging import JUDGE_ROLES, Calibration, JudgePolicy, JudgeRegion, JudgeRole
 from switchboard.domain.state import Verdict
-from switchboard.offline.judge_data import Collected, JudgeDataError
+from switchboard.offline.judge_data import Collected, JudgeDataError, stated
 from switchboard.offline.judge_replay import plan_for_tiers, replay
 from switchboard.offline.judge_stats import auroc, rounded, separates
 
@@ -69,6 +69,10 @@ MIN_REGION_PROMPTS = 30
 REGION_PERCENTILE = 5.0
 # With calibrated judges the bar is a calibrated P(correct), and "verified" means at least this.
 MIN_VERIFIED_BAR = 0.5
+# The numbers of self-verification samples k a region's fit chooses among (AutoMix samples k and scores the
+# share of CORRECT): more samples separate better and cost a model call each.
+SAMPLE_CHOICES = (1, 3, 5)
+DEFAULT_SAMPLES = 3
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> Calibration | None:
     from switchboard.offline.fit import _isotonic as fit_isotonic
@@ -88,9 +92,9 @@ def _calibrate(data: Collected, prompts: Sequence[str], plan: Any) -> tuple[dict
         for p in prompts:
             verdicts = []
             for judge in spec.judges:
-                row = data.verdicts.get((p, spec.model, judge.name))
-                score = None if row is None else row["score"]
-                if score is not None and not (isinstance(score, float) and math.isnan(score)):
+                row = data.verdict_row(p, spec.model, judge.name, judge.samples)
+                score = None if row is None else stated(row["score"])
+                if score is not None:
                     verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=score))
             raw = aggregate_confidence(verdicts)
             if raw is not None:
@@ -151,6 +155,14 @@ def judge_sets(available: Sequence[JudgeRole]) -> list[tuple[JudgeRole, ...]]:
     return [s for k in (1, 2) for s in itertools.combinations(available, k)]
 
 
+def judge_options(available: Sequence[JudgeRole], samples_recorded: int) -> list[tuple[tuple[JudgeRole, ...], int]]:
+    """Every judge set of one or two roles, with - for a set that self-verifies - each number of samples k
+    of ``SAMPLE_CHOICES`` the collection recorded enough samples for (k is fitted, per region, like the
+    set; collected without samples one by one: the default k)."""
+    ks = [k for k in SAMPLE_CHOICES if k <= samples_recorded] or [DEFAULT_SAMPLES]
+    return [(roles, k) for roles in judge_sets(available) for k in (ks if "self_verify" in roles else [DEFAULT_SAMPLES])]
+
+
 def _choose_tiers(data: Collected, prompts: Sequence[str], policy: JudgePolicy,
                   catalog: dict[str, ModelEntry] | None) -> tuple[JudgePolicy, list[dict[str, Any]]]:
     """The skips and bar for ``policy`` (one without regions) with the highest training accuracy on
@@ -199,7 +211,7 @@ def _fold(prompt_id: str) -> int:
     return int(hashlib.sha256(prompt_id.encode()).hexdigest(), 16) % CV_FOLDS
 
 
-def _cross_validated(data: Collected, prompts: Sequence[str], roles: Sequence[JudgeRole],
+def _cross_validated(data: Collected, prompts: Sequence[str], roles: Sequence[JudgeRole], samples: int,
                      catalog: dict[str, ModelEntry] | None, calibrate: bool) -> dict[str, Any]:
     """The whole fit for ``roles`` - calibration, then skips and bar - made on all folds of ``prompts`` but
     one and replayed on that one, for each fold in turn: every prompt scored by a policy that did not see
@@ -212,7 +224,7 @@ def _cross_validated(data: Collected, prompts: Sequence[str], roles: Sequence[Ju
         fit = [p for p in prompts if _fold(p) != k]
         if not held or not fit:
             continue
-        policy, _ = _choose_tiers(data, fit, fit_policy(data, fit, roles, catalog, calibrate=calibrate), catalog)
+        policy, _ = _choose_tiers(data, fit, fit_policy(data, fit, roles, catalog, samples, calibrate), catalog)
         result = replay(data, held, data.models, policy, catalog)
         correct.update(zip(held, result["_correct"], strict=True))
         latency.update(zip(held, result["_latency"], strict=True))
@@ -231,12 +243,13 @@ def _choose_judges(data: Collected, prompts: Sequence[str], catalog: dict[str, M
     if not available:
         raise JudgeDataError("no judge role has verdicts on the training prompts")
     tried = []
-    for roles in judge_sets(available):
-        policy, options = _choose_tiers(data, prompts, fit_policy(data, prompts, roles, catalog, calibrate=calibrate),
+    for roles, samples in judge_options(available, data.samples_recorded):
+        policy, options = _choose_tiers(data, prompts, fit_policy(data, prompts, roles, catalog, samples, calibrate),
                                         catalog)
         chosen = replay(data, prompts, data.models, policy, catalog)
-        cv = _cross_validated(data, prompts, roles, catalog, calibrate)
-        tried.append({"judges": list(roles), "tiers": chosen["tiers"], "bar": chosen["bar"],
+        cv = _cross_validated(data, prompts, roles, samples, catalog, calibrate)
+        tried.append({"judges": list(roles), "self_verify_samples": samples if "self_verify" in roles else None,
+                      "tiers": chosen["tiers"], "bar": chosen["bar"],
                       "train_accuracy": chosen["accuracy"], "train_mean_latency_ms": chosen["mean_latency_ms"],
                       "cv_accuracy": cv["accuracy"], "cv_mean_latency_ms": cv["mean_latency_ms"],
                       "calibrated_for": sorted(policy.calibration), "train_auroc": policy.measured["train_auroc"],
@@ -265,7 +278,9 @@ def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, Mode
         own, tried[region.name] = _choose_judges(data, prompts, catalog, calibrate=True)
         fitted.append(region.model_copy(update={
             "judges": own.judges, "calibration": own.calibration, "threshold": own.threshold, "skip": own.skip,
-            "measured": own.measured}))
+            "measured": own.measured, "self_verify_samples": own.self_verify_samples,
+            # the worked examples its self-verifications were shown when collected: the region's category's
+            "examples": data.examples.get(region.name, [])}))
     # outside every region: a prompt unlike those measured is judged uncalibrated; with fewer than
     # MIN_REGION_PROMPTS training prompts out there, the judges, skips and bar for it are chosen on all
     # training prompts judged that way
@@ -274,4 +289,9 @@ def choose_policy(data: Collected, train: Sequence[str], catalog: dict[str, Mode
         outside = list(train)  # too few to choose on: all of them, judged as an unmeasured prompt is
     scope = "outside" if regions else "all"
     rest, tried[scope] = _choose_judges(data, outside, catalog, calibrate=not regions)
-    return rest.model_copy(update={"regions": fitted}), tried
+    # without regions the policy applies everywhere as measured: with the examples of the category most of
+    # its prompts had (with regions, a prompt outside them is shown the deployment's shipped set)
+    common = max(set(data.categories.get(p, "") for p in train), key=lambda c: sum(
+        1 for p in train if data.categories.get(p, "") == c), default="")
+    examples = [] if regions else data.examples.get(common, [])
+    return rest.model_copy(update={"regions": fitted, "examples": examples}), tried

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -13,12 +12,12 @@ import numpy as np
 
 from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.catalog import ModelEntry, ModelPrice
-from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.judging import JudgePolicy, JudgeSpec, fan_out
 from switchboard.domain.planner import PlannerConfig, build_plan
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import Candidate, CascadeState, Plan, Verdict
 from switchboard.domain.taxonomy import Category, Match
-from switchboard.offline.judge_data import Collected
+from switchboard.offline.judge_data import Collected, stated
 
 
 def _catalog(data: Collected, catalog: dict[str, ModelEntry] | None) -> dict[str, ModelEntry]:
@@ -71,7 +70,9 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
     verified_right: list[float] = []  # whether each verified answer was right
     answered_by: dict[str, int] = {}
     for p in prompts:
-        state = run(CascadeState(request_id=p, request=request, plan=plan_for(p)), partial(_recorded_tier, data, p))
+        spent_ms: list[float] = []  # every recorded call the cascade makes, one after another
+        state = run(CascadeState(request_id=p, request=request, plan=plan_for(p)),
+                    partial(_recorded_tier, data, p, spent_ms))
         decision = state.decision
         chosen = state.attempts[decision.answer_tier].model if decision and decision.answer_tier is not None else None
         if decision is not None and decision.verified and chosen is not None:
@@ -81,8 +82,7 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
         if chosen is not None:
             answered_by[chosen] = answered_by.get(chosen, 0) + 1
         correct.append(data.correct[(p, chosen)] if chosen else 0.0)
-        latency.append(sum((a.candidate.latency_ms if a.candidate else 0.0) + sum(v.latency_ms for v in a.verdicts)
-                           for a in state.attempts))
+        latency.append(sum(spent_ms))
         cost.append(state.spent_usd)
     n = max(1, len(prompts))
     # the tiers the request path lays out (skips applied), over every region these prompts fell in
@@ -101,20 +101,35 @@ def replay(data: Collected, prompts: Sequence[str], tiers: Sequence[str], policy
             "_correct": correct, "_latency": latency}
 
 
-def _recorded_tier(data: Collected, prompt: str, state: CascadeState) -> TierOutcome:
+def _recorded_tier(data: Collected, prompt: str, spent_ms: list[float], state: CascadeState) -> TierOutcome:
     """The current tier of ``state`` as ``collect`` recorded it: the model's answer and what each of the
-    plan's judges said of it (a judge not collected is a failed one, counting against the quorum)."""
+    plan's judge tasks said of it - a self-verification's samples one by one, as its fanned-out tasks
+    return them (``judging.fan_out``), for ``step`` to fold - and a judge not collected is a failed one,
+    counting against the quorum. ``spent_ms`` gets each call's recorded latency."""
     spec = state.plan.tiers[state.tier]
     own = data.answer[(prompt, spec.model)]
+    spent_ms.append(own["latency_ms"])
     verdicts = []
-    for judge in spec.judges:
-        row = data.verdicts.get((prompt, spec.model, judge.name))
+    for task in fan_out(spec.judges):
+        rows = data.samples.get((prompt, spec.model, task.name))
+        if task.sample is not None and rows is not None:
+            row = rows[task.sample] if task.sample < len(rows) else None
+        elif task.sample:
+            continue  # collected as one row of every sample: that row stands for the judge's first task
+        else:
+            row = data.verdict_row(prompt, spec.model, task.name, spec_samples(spec.judges, task))
         if row is None:
-            verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=None, failed=True, detail="not collected"))
+            verdicts.append(Verdict(judge=task.name, kind=task.kind, score=None, failed=True, detail="not collected",
+                                    sample=task.sample))
             continue
-        score = row["score"]
-        score = None if score is None or (isinstance(score, float) and math.isnan(score)) else score
-        verdicts.append(Verdict(judge=judge.name, kind=judge.kind, score=score, failed=bool(row["failed"]),
-                                cost_usd=float(row["cost_usd"]), latency_ms=float(row["latency_ms"])))
+        spent_ms.append(float(row["latency_ms"]))
+        verdicts.append(Verdict(judge=task.name, kind=task.kind, score=stated(row["score"]), failed=bool(row["failed"]),
+                                cost_usd=float(row["cost_usd"]), latency_ms=float(row["latency_ms"]),
+                                sample=task.sample))
     candidate = Candidate(model=spec.model, text=own["text"], cost_usd=own["cost_usd"], latency_ms=own["latency_ms"])
     return TierOutcome(candidate=candidate, verdicts=verdicts)
+
+
+def spec_samples(judges: Sequence[JudgeSpec], task: JudgeSpec) -> int | None:
+    """How many samples the judge ``task`` came from asks for (a judge collected in one row: all of them)."""
+    return next((j.samples for j in judges if j.name == task.name), None)

@@ -45,16 +45,21 @@ def separates(scores: Sequence[float], labels: Sequence[float]) -> bool:
 
 
 def role_table(data: Collected, prompts: Sequence[str]) -> list[dict[str, Any]]:
-    """Each judge role on ``prompts``: AUROC over stated scores, abstentions, latency, cost."""
+    """Each judge role on ``prompts``: AUROC over stated scores, abstentions, latency, cost; a role whose
+    samples were recorded one by one (self-verification) also at each number of samples k (``role@k``),
+    latency and cost of its k samples together."""
     table = []
-    for role in JUDGE_ROLES:
-        rows = data.role_rows(prompts, role)
+    variants: list[tuple[str, int | None]] = [(role, None) for role in JUDGE_ROLES]
+    if data.samples_recorded:
+        variants += [("self_verify", k) for k in (1, 3, 5) if k <= data.samples_recorded]
+    for role, k in variants:
+        rows = data.role_rows(prompts, role, k)
         if not rows:
             continue
         stated = [r for r in rows if r["score"] is not None and not (isinstance(r["score"], float)
                                                                       and math.isnan(r["score"]))]
         entry: dict[str, Any] = {
-            "role": role, "verdicts": len(rows),
+            "role": role if k is None else f"{role}@{k}", "verdicts": len(rows),
             "abstained": round(1 - len(stated) / len(rows), 4),
             "auroc": rounded(auroc([r["score"] for r in stated], [r["correct"] for r in stated])),
             "mean_latency_ms": round(float(np.mean([r["latency_ms"] for r in rows])), 1),

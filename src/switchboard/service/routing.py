@@ -12,7 +12,7 @@ import numpy as np
 
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import DEFAULT_PROFILE, Dial
-from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.judging import JudgePolicy, WorkedExample
 from switchboard.domain.planner import NoToolModel, PlannerConfig, UnknownProfile, build_dial_plan, build_plan
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Plan
@@ -48,6 +48,8 @@ class RoutingSources:
     default_judge_policy: JudgePolicy | None = None
     verifier_sha256: str | None = None  # the deployed verifier's, which a dial must have been calibrated with
     planner_overrides: dict = field(default_factory=dict)
+    # self-verification's worked examples where the judge policy has none of its own (the shipped set)
+    default_examples: list[WorkedExample] = field(default_factory=list)
 
 
 class RoutePlanner:
@@ -104,7 +106,8 @@ class RoutePlanner:
             region = policy.locate(embedding)
             policy = policy.scoped(region)
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"],
-                               **{"judge_policy": policy, **self.sources.planner_overrides})
+                               **{"judge_policy": policy, "self_verify_examples": self.sources.default_examples,
+                                  **self.sources.planner_overrides})
         if pinned_model is not None:
             plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
             return plan.model_copy(update={"judge_region": region})

@@ -18,6 +18,7 @@ from switchboard.domain.cascade import Embed, Predict, TierOutcome, run, step
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.formats import canonical_json, structured
+from switchboard.domain.judging import fan_out
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Candidate, CascadeState, JudgeTask, TierResult, Usage, Verdict
 from switchboard.domain.verdicts import (
@@ -110,13 +111,14 @@ def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: Pro
     this request. Provider errors propagate (the state machine retries the transient ones and then falls
     through to the next tier)."""
     spec = state.plan.tiers[state.tier]
+    judges = fan_out(spec.judges)  # a self-verification's k samples: k judge tasks, run side by side
     if state.tier == 0 and state.streamed is not None and state.streamed.model == spec.model:
-        return TierResult(tier=0, candidate=state.streamed, judges=spec.judges)  # bought while streaming it
+        return TierResult(tier=0, candidate=state.streamed, judges=judges)  # bought while streaming it
     bought = state.answers.get(spec.model)
     candidate = (_reused(bought) if bought is not None
                  else solve(spec.model, state.request, catalog, providers, deadline=state.deadline,
                             cap=state.plan.answer_bytes_cap))
-    return TierResult(tier=state.tier, candidate=candidate, judges=spec.judges)
+    return TierResult(tier=state.tier, candidate=candidate, judges=judges)
 
 
 def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
@@ -139,7 +141,7 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
             verdict = Verdict(judge=spec.name, kind=spec.kind, score=None,
                               detail=f"judge kind '{spec.kind}' does not run as a judge task")
     except Exception as exc:  # noqa: BLE001 - every judge failure is an abstention, recorded in the trace
-        verdict = Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True,
+        verdict = Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, sample=spec.sample,
                           detail=f"judge failed: {type(exc).__name__}: {str(exc)[:200]}")
     return verdict.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
@@ -156,7 +158,8 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
         messages = llm_judge_messages(question, answer, truncated, answer_limit=limit, conversation=conversation)
         temperature, samples = 0.0, 1
     else:
-        messages = self_verify_messages(question, answer, truncated, answer_limit=limit, conversation=conversation)
+        messages = self_verify_messages(question, answer, truncated, answer_limit=limit, conversation=conversation,
+                                        examples=spec.examples)
         temperature, samples = SELF_VERIFY_TEMPERATURE, spec.samples
     scores: list[float | None] = []
     texts: list[str] = []
@@ -183,12 +186,15 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     stated = sum(1 for v in scores if v is not None)
     detail = (f"{sum(1 for v in scores if v == 1.0)}/{stated} stated CORRECT of {samples} asked; "
               f"replies={texts}" + (f"; failed samples: {failures}" if failures else ""))
+    if spec.sample is not None:
+        detail = f"sample {spec.sample}: {detail}"
     if not scores and failures:  # no sample came back: the judge did not run
         return Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, cost_usd=cost, usage=usage,
-                       detail=f"judge failed: every sample failed ({failures})")
+                       detail=f"judge failed: every sample failed ({failures})", sample=spec.sample)
     if score is None:
         detail = f"no stated verdict, abstained: {detail}"
-    return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, usage=usage, detail=detail)
+    return Verdict(judge=spec.name, kind=spec.kind, score=score, cost_usd=cost, usage=usage, detail=detail,
+                   sample=spec.sample)
 
 
 def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:

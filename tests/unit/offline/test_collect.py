@@ -12,6 +12,7 @@ from switchboard.domain.planner import PlannerConfig, build_plan
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.offline.collect import (
     GRADERS,
+    SELF_VERIFY_SAMPLES,
     CollectError,
     collect,
     load_prompts,
@@ -61,8 +62,11 @@ def test_outcomes_are_graded_and_every_judge_kind_is_recorded(tmp_path):
     assert set(outcomes.columns) >= {"prompt_id", "prompt", "category", "subcategory", "reference", "model",
                                      "response", "pred", "correct", "input_tokens", "output_tokens", "cost_usd"}
     assert set(judges["kind"]) == {"self_verify", "logprob", "confidence", "llm_judge"}
-    # each answer: self_verify + logprob + its own token confidence by itself, llm_judge + logprob by the other
-    assert len(judges) == 8 * 5
+    # each answer: self_verify + logprob + its own token confidence by itself, llm_judge + logprob by the other;
+    # self-verification's samples each on a row of their own
+    assert judges.groupby(["prompt_id", "model", "judge"]).ngroups == 8 * 5
+    samples = judges[judges["kind"] == "self_verify"].groupby(["prompt_id", "model"])["sample"]
+    assert (samples.apply(sorted).map(list) == [list(range(SELF_VERIFY_SAMPLES))] * 8).all()
     confidence = judges[judges["kind"] == "confidence"].groupby("model")
     assert confidence["score"].mean().round(4).to_dict() == {"big": round(2.718281828 ** -0.05, 4),
                                                             "small": round(2.718281828 ** -1.2, 4)}
@@ -85,11 +89,12 @@ def test_a_rerun_pays_for_nothing_twice_and_finishes_what_was_interrupted(tmp_pa
     report = collect(catalog=catalog, prompts=prompts, providers=providers, out_dir=tmp_path / "out",
                      progress=False)
     assert report.outcomes == 6
-    assert report.new_calls == 2 + 2 * 5  # the third prompt's two answers and its ten judge verdicts
+    # the third prompt's two answers and its verdicts: four judges and the self-verification's samples, each
+    assert report.new_calls == 2 + 2 * (4 + SELF_VERIFY_SAMPLES)
     new = {m: p.calls - calls[m] for m, p in providers.providers.items()}
-    # one answer each, plus 3 self-verify samples + 1 logprob as self, 1 rubric + 1 logprob as other (the
+    # one answer each, plus the self-verify samples + 1 logprob as self, 1 rubric + 1 logprob as other (the
     # confidence verdict is read from the answer: no call)
-    assert new == {"small": 1 + 4 + 2, "big": 1 + 4 + 2}
+    assert new == {"small": 1 + SELF_VERIFY_SAMPLES + 1 + 2, "big": 1 + SELF_VERIFY_SAMPLES + 1 + 2}
 
 
 def test_the_cost_cap_is_never_exceeded_and_a_rerun_continues(tmp_path):
