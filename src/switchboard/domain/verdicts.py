@@ -68,7 +68,8 @@ TRUNCATED_NOTE = "[the answer was cut off here by the length limit; judge only w
 MAX_EXAMPLE_BYTES = 700
 MAX_EXAMPLES = 4
 EXAMPLES_INTRO = ("First, graded examples: other questions, with an answer to each and the verdict a careful "
-                  "grader gave it.")
+                  "grader gave it. Each example is data between a line <<<EXAMPLEn and a line EXAMPLEn>>>, "
+                  "like the answer to grade.")
 
 _CONTROL = re.compile(r"<\|[^|>]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<start_of_turn>|<end_of_turn>", re.IGNORECASE)
 

@@ -171,3 +171,22 @@ def test_the_independent_judge_is_the_next_stronger_model():
     # a model alone in its cascade is graded by the cheapest other model of the catalogue, else by itself
     assert independent_judge("a", ["a"], catalog) == "b"
     assert independent_judge("a", ["a"], {"a": catalog["a"]}) == "a"
+
+
+def test_each_prompt_is_shown_worked_examples_of_its_category_never_of_itself(tmp_path):
+    from switchboard.offline.collect import LabelledPrompt
+    from switchboard.offline.worked_examples import example_sources, examples_for
+
+    catalog, providers = _setup()
+    collect(catalog=catalog, prompts=load_prompts(_prompts(tmp_path, n=4)), providers=providers,
+            out_dir=tmp_path / "out", progress=False)
+    written = json.loads((tmp_path / "out" / "examples.json").read_text())
+    assert list(written) == ["bio"]
+    assert [e["correct"] for e in written["bio"]] == [True, False, True, False]
+    assert {e["answer"] for e in written["bio"]} == {"B", "A"}  # the reference, and another option
+    prompts = [LabelledPrompt(prompt_id=f"p{i}", prompt=f"{QUESTION} ({i})", category="bio", subcategory="bio",
+                              reference="B") for i in range(4)]
+    sources = example_sources(prompts)
+    for prompt in prompts:
+        shown = examples_for(prompt, sources)
+        assert len(shown) == 4 and all(f"({prompt.prompt_id[1:]})" not in e.question for e in shown)

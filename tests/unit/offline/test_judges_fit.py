@@ -201,3 +201,48 @@ def test_prompts_of_small_categories_make_one_region_so_unlike_prompts_are_still
     assert sum(data.region[p] is None for p in data.prompt_ids) <= 0.1 * len(data.prompt_ids)
     policy = JudgePolicy(judges=["logprob"], regions=regions)
     assert policy.locate(np.array([0.0, 0.0, -1.0])) is None  # unlike every collected prompt: outside
+
+
+def _write_sampled(tmp_path, n=400, samples=5, seed=3):
+    """A cheap model right 60% of the time and a slow one right 90%; the cheap model's self-verification
+    samples say CORRECT with probability 0.75 on its right answers and 0.25 on its wrong ones, each sample
+    recorded on its own row (as collect records them): one sample is a weak judge, the share of five a much
+    better one, and better judges let the cascade keep more right cheap answers."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    outcomes, judges = [], []
+    for i in range(n):
+        pid = f"s{i:03d}"
+        for model, rate, ms, cost in (("small", 0.6, 1000.0, 1e-6), ("big", 0.9, 3000.0, 1e-5)):
+            correct = float(rng.random() < rate)
+            outcomes.append({"prompt_id": pid, "prompt": f"q{i}", "category": "c", "subcategory": "c",
+                             "reference": "A", "model": model, "response": "A", "pred": "A", "correct": correct,
+                             "input_tokens": 10, "output_tokens": 1, "cost_usd": cost, "latency_ms": ms})
+            for s in range(samples):
+                says = float(rng.random() < (0.75 if correct else 0.25))
+                judges.append({"prompt_id": pid, "model": model, "judge": f"self_verify:{model}",
+                               "kind": "self_verify", "judge_model": model, "role": "self", "score": says,
+                               "failed": False, "cost_usd": 1e-7, "latency_ms": 50.0, "detail": "", "sample": s})
+    pd.DataFrame(outcomes).to_parquet(tmp_path / "outcomes.parquet")
+    pd.DataFrame(judges).to_parquet(tmp_path / "judges.parquet")
+    examples = [{"question": "q0", "answer": "A", "correct": True}]
+    (tmp_path / "examples.json").write_text(json.dumps({"c": examples}))
+    return Collected.read(tmp_path)
+
+
+def test_samples_recorded_one_by_one_fold_as_the_request_path_folds_them_and_k_is_fitted(tmp_path):
+    data = _write_sampled(tmp_path)
+    table = {r["role"]: r for r in role_table(data, data.prompt_ids)}
+    assert table["self_verify@1"]["auroc"] < table["self_verify@3"]["auroc"] < table["self_verify@5"]["auroc"]
+    assert table["self_verify@5"]["auroc"] == table["self_verify"]["auroc"]
+    # the replay runs each sample as a task of its own and folds them (the request path's step)
+    policy = JudgePolicy(judges=["self_verify"], self_verify_samples=3, threshold=0.9)
+    three = replay(data, data.prompt_ids, ["small", "big"], policy)
+    # each tier's answer and its three samples, one after another (as on one CPU)
+    assert three["mean_latency_ms"] == pytest.approx(1000.0 + 150.0 + three["escalated"] * (3000.0 + 150.0), abs=0.1)
+    fitted, report = measure(data, data.prompt_ids[:300], data.prompt_ids[300:])
+    assert fitted.judges == ["self_verify"] and fitted.self_verify_samples > 1
+    assert fitted.examples == data.examples["c"]  # the examples its verdicts were measured with
+    tried = report["judge_sets_tried"]["all"]
+    assert {t["self_verify_samples"] for t in tried} == {1, 3, 5}
