@@ -63,7 +63,7 @@ MIN_ESCALATION_SECONDS = 3.0
 def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None, threshold: float,
            spent_usd: float, next_tier_cost_usd: float | None, max_cost_usd: float | None,
            attempts: Sequence[Attempt] = (), quorum_met: bool = True,
-           time_left_s: float | None = None, measured: bool = True) -> Decision:
+           time_left_s: float | None = None, measured: bool = True, meta: Calibration | None = None) -> Decision:
     """Decide what to do after tier ``tier`` of ``n_tiers`` has answered (or failed) and been judged.
 
     - accept when the tier answered, its confidence reaches ``threshold`` and its judges reached their
@@ -77,8 +77,11 @@ def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None,
     answer on a stop. ``measured`` says whether the confidence is a measured P(correct) (a calibrated
     judge set, or a dial's verifier): only then is an accepted answer ``verified``; a tier judged by
     judges of unknown accuracy is accepted on their word (reason ``confident_unmeasured``), unverified.
+    ``meta`` (AutoMix's POMDP meta-verifier, deployed by training at this decision) replaces the bar: the
+    tier passes where ``meta`` maps the confidence to at least one half.
     """
-    if answered and confidence is not None and confidence >= threshold and (quorum_met or threshold <= 0):
+    passes = confidence is not None and (confidence >= threshold if meta is None else meta.apply(confidence) >= 0.5)
+    if answered and confidence is not None and passes and (quorum_met or threshold <= 0):
         # A bar of 0 (a dial's final tier) accepts whatever the judges said: the best answer available,
         # returned with its calibrated confidence, but not "verified" - no judge cleared it.
         if threshold > 0 and measured:

@@ -51,6 +51,15 @@ class OperatingPoint(PointConfig):
     train_cost_per_1k: float | None = None  # USD per 1,000 prompts on the training prompts
     budget_fraction: float | None = None  # the share of the best single model's cost it was chosen for
     per_category: dict[str, PointConfig] = Field(default_factory=dict)
+    # AutoMix's POMDP meta-verifier where training found it better than a bar: per category (``"*"``: every
+    # prompt of a category not listed), the accept / escalate step function of the confidence at the
+    # decision before the safety net (``TierSpec.meta``); None or absent, that decision is ``last``'s bar.
+    meta: dict[str, Calibration | None] = Field(default_factory=dict)
+
+    def meta_for(self, category: str | None) -> Calibration | None:
+        if category is not None and category in self.meta:
+            return self.meta[category]
+        return self.meta.get("*")
 
     def config_for(self, category: str | None) -> PointConfig:
         if category is not None and category in self.per_category:
@@ -135,18 +144,22 @@ def tier_thresholds(n_tiers: int, cheap: float, last: float, final: float) -> li
 
 
 class Layout(BaseModel):
-    """A request's cascade as a dial point lays it out."""
+    """A request's cascade as a dial point lays it out; ``meta[t]`` is tier t's meta-verifier, if any."""
 
     tiers: list[str]
     judges: list[list[str]]
     thresholds: list[float]
     own_last: bool
+    meta: list[Calibration | None] = Field(default_factory=list)
 
 
 def lay_out(dial: Dial, point: OperatingPoint, category: str | None) -> Layout:
     """The cascade of ``point`` for a prompt matched to ``category`` (None: no taxonomy)."""
     config = point.config_for(category)
     tiers, judges = cascade_layout(dial.order_for(config.order, category), config.models, config.pair_start)
+    meta: list[Calibration | None] = [None] * len(tiers)
+    if len(tiers) >= 2:
+        meta[-2] = point.meta_for(category)  # the decision before the safety net
     return Layout(tiers=tiers, judges=judges,
                   thresholds=tier_thresholds(len(tiers), config.cheap, config.last, dial.final_threshold),
-                  own_last=config.own_last)
+                  own_last=config.own_last, meta=meta)

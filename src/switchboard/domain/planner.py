@@ -105,6 +105,7 @@ class _Tier:
     judges: tuple[JudgeSpec, ...] = ()
     threshold: float = 0.6
     calibration: Calibration | None = None
+    meta: Calibration | None = None
 
 
 # ------------------------------------------------------------------------------------ step 1: tiers
@@ -191,7 +192,7 @@ def _attach_judges(tiers: Sequence[str], config: PlannerConfig, catalog: Mapping
 def _price(tiers: Sequence[_Tier], request: ChatRequest, catalog: Mapping[str, ModelEntry]) -> list[TierSpec]:
     """Each tier with the most it can cost - its call at ``max_tokens`` plus each judge (``domain.costs``)."""
     return [TierSpec(model=t.model, judges=list(t.judges), threshold=t.threshold, calibration=t.calibration,
-                     est_cost_usd=tier_bound(request, t.model, t.judges, catalog)) for t in tiers]
+                     meta=t.meta, est_cost_usd=tier_bound(request, t.model, t.judges, catalog)) for t in tiers]
 
 
 # ------------------------------------------------------------------------------------- step 4: fit
@@ -253,8 +254,9 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
 def _dial_plan(request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial, point: OperatingPoint,
                fusion: Fusion, match: Match | None, profile: str | None) -> Plan:
     layout = lay_out(dial, point, match.category if match else None)
-    tiers = [_Tier(model, tuple(JudgeSpec(kind="agreement", model=j) for j in judges), min(bar, 1.01))
-             for model, judges, bar in zip(layout.tiers, layout.judges, layout.thresholds, strict=True)]
+    tiers = [_Tier(model, tuple(JudgeSpec(kind="agreement", model=j) for j in judges), min(bar, 1.01), meta=meta)
+             for model, judges, bar, meta in zip(layout.tiers, layout.judges, layout.thresholds, layout.meta,
+                                                 strict=True)]
     return Plan(tiers=_price(tiers, request, catalog), route="dial", category=match.category if match else None,
                 similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd,
                 profile=profile, point=point.name, fusion=fusion.model_copy(update={"own_last": layout.own_last}))

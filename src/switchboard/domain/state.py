@@ -35,6 +35,10 @@ class TierSpec(BaseModel):
     # The measured map from this tier's judge score to P(correct) (a ``JudgePolicy``'s, fitted on collected
     # verdicts). Without one the judges' accuracy is unknown: the tier may still accept, never as verified.
     calibration: Calibration | None = None
+    # AutoMix's POMDP meta-verifier where training deployed one at this decision (a dial's last decision
+    # before its safety net): the tier is accepted where ``meta`` maps the confidence to at least one half
+    # (its accept / escalate step function), instead of where the confidence reaches ``threshold``.
+    meta: Calibration | None = None
 
 
 class Fusion(BaseModel):

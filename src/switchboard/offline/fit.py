@@ -16,20 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from switchboard.domain.decision import Calibration
-from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout, lay_out
+from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout
 from switchboard.offline.dial_search import (
     FINAL_THRESHOLD,
-    THRESHOLDS,
     choose_dial,
     greedy_order,
     layouts,
     search_configs,
 )
+from switchboard.offline.meta_verifier import fit_meta_verifiers
 from switchboard.offline.outcomes import RecordedOutcomes
 from switchboard.offline.recorded_cascades import (
     ReplayPlan,
     Scored,
     Situation,
+    plan_of,
     score_plan,
 )
 from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
@@ -103,16 +104,7 @@ class System:
 
     def plan(self, point: OperatingPoint, category_idx: np.ndarray) -> ReplayPlan:
         """Each prompt's cascade under ``point``, laid out by the planner's own ``domain.dial.lay_out``."""
-        dial = self.dial([point])
-        index = {m: j for j, m in enumerate(self.models)}
-        tiers, judges, thresholds, own_last = [], [], [], []
-        for c in category_idx:
-            layout = lay_out(dial, point, self.taxonomy.names[int(c)])
-            tiers.append([index[m] for m in layout.tiers])
-            judges.append([[index[m] for m in js] for js in layout.judges])
-            thresholds.append(list(layout.thresholds))
-            own_last.append(layout.own_last)
-        return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last)
+        return plan_of(self.dial([point]), point, [self.taxonomy.names[int(c)] for c in category_idx], self.models)
 
 
 class OofScorer:
@@ -282,66 +274,20 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
                              taxonomy.names, per_category=config.per_category_dial,
                              progress=lambda it: _bar(it, "dial search", progress))
     dial, profiles = choose_dial(configs, float(mean_cost[best_model]) * 1000, float(train_acc[best_model]))
+
+    def score_point(point: OperatingPoint) -> tuple[Scored, np.ndarray]:
+        plan = system.plan(point, tax_idx)
+        return oof.score(plan, weights, calibration), np.asarray([len(t) for t in plan.tiers])
+
+    # 7. AutoMix's POMDP meta-verifier where it beats the bar at a point's costly decision (per region)
+    dial, meta_report = fit_meta_verifiers(dial, score_point, correct, [taxonomy.names[int(c)] for c in tax_idx],
+                                           half, FINAL_THRESHOLD)
     system.points, system.profiles = dial, profiles
-    calibrators = compare_calibrators(system, oof, tax_idx, correct, dial)
     tick("done")
     if hasattr(bar, "close"):
         bar.close()
     system.stats = {"train_prompts": int(n), "train_seconds": round(time.time() - t0, 1),
                     "dial_configs_searched": len(configs), "verifier_rows": int(len(y)),
-                    "calibrators": calibrators}
+                    "meta_verifier": meta_report}
     extras = {"router_oof": router_oof, "oof": oof, "tax_idx": tax_idx, "resp_len": resp_len, "configs": configs}
     return system, extras
-
-
-def compare_calibrators(system: System, oof: OofScorer, tax_idx: np.ndarray, correct: np.ndarray,
-                        dial: Sequence[OperatingPoint]) -> dict:
-    """Compare, on out-of-fold training scores, two calibrators of the costly decision - accept the fused
-    answer of the cheap models or escalate to the safety net - for the layout of the dial's 1/4 point:
-    isotonic confidence + threshold (what the dial deploys) and AutoMix's POMDP meta-verifier (the
-    ``automix-llm`` union of POMDPSimple, GreedyPOMDP, DoubleThreshold, Threshold; its chosen setting
-    maximises IBC lift). Reported as each family's AIQ over [cost of the cheap models, + safety net]."""
-    from switchboard.offline.baselines import automix_frugal as bl
-    from switchboard.offline.evaluation.metrics import aiq, ibc_lift
-
-    point = next((p for p in dial if p.budget_fraction == 0.25), None) or (dial[len(dial) // 2] if dial else None)
-    if point is None or point.models < 2:
-        return {}
-    n = len(tax_idx)
-    tiers, judges, lens = system.layout(point.order, point.models, point.pair_start, tax_idx)
-    if lens.min() < 2:
-        return {}
-    plan = ReplayPlan(tiers, judges, [[1.01] * len(t) for t in tiers], own_last=point.own_last)
-    scored = oof.score(plan, system.weights, system.calibration)
-    rows = np.arange(n)
-    before, after = lens - 2, lens - 1
-    conf = np.nan_to_num(scored.confidence[rows, before], nan=0.0)
-    slm_ok = correct[rows, scored.rep[rows, before]]
-    llm_ok = correct[rows, scored.rep[rows, after]]
-    cum = np.cumsum(scored.new_cost, axis=1) * 1000
-    slm_cost, llm_cost = cum[rows, before], cum[rows, after]
-    slm = (float(np.nanmean(slm_ok)), float(slm_cost.mean()))
-    llm = (float(np.nanmean(llm_ok)), float(llm_cost.mean()))
-
-    def point_of(escalate: np.ndarray) -> tuple[float, float]:
-        acc = float(np.nanmean(np.where(escalate, llm_ok, slm_ok)))
-        return float(np.where(escalate, llm_cost, slm_cost).mean()), acc
-
-    families: dict[str, list[tuple[float, float]]] = {"threshold": [point_of(conf < t) for t in THRESHOLDS]}
-    frame = bl.automix_frame(conf, slm_ok, llm_ok)
-    automix, method, params = bl.train_automix("pomdp", frame, (slm[1], llm[1]))
-    pomdp = []
-    for param in params:
-        cal = bl.policy_calibration(method, param)
-        pomdp.append(point_of(bl.apply_calibration(cal, conf) < 0.5))
-    families["automix-pomdp"] = pomdp
-    chosen = point_of(bl.apply_calibration(bl.policy_calibration(method, automix.best_param), conf) < 0.5)
-    out: dict = {"layout_of": point.name, "slm": {"accuracy": round(slm[0], 4), "cost_per_1k": round(slm[1], 4)},
-                 "llm": {"accuracy": round(llm[0], 4), "cost_per_1k": round(llm[1], 4)}}
-    for name, pts in families.items():
-        cs, accs = zip(*pts, strict=True)
-        out[name] = {"aiq_train": round(aiq(cs, accs, max_cost=llm[1], min_cost=slm[1]), 5), "settings": len(pts)}
-    out["automix-pomdp"]["chosen_by_ibc"] = {"cost_per_1k": round(chosen[0], 4), "accuracy": round(chosen[1], 4),
-                                             "ibc_lift": round(ibc_lift(chosen[1], chosen[0], slm, llm), 4)}
-    out["deployed"] = "threshold"
-    return out

@@ -37,6 +37,7 @@ import numpy as np
 
 from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.decision import aggregate_confidence
+from switchboard.domain.dial import Dial, OperatingPoint, lay_out
 from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
 from switchboard.domain.judging import Calibration, JudgeSpec
 from switchboard.domain.requests import ChatRequest, Message
@@ -102,6 +103,7 @@ class ReplayPlan:
     thresholds: list[list[float]]
     fuse: bool = True
     own_last: bool | list[bool] = False  # the last tier returns its own model's answer (per prompt or all)
+    meta: list[list[Calibration | None]] | None = None  # per prompt and tier: a POMDP meta-verifier, if any
 
     @classmethod
     def uniform(cls, n: int, tiers: Sequence[int], thresholds: Sequence[float] | float,
@@ -120,7 +122,35 @@ class ReplayPlan:
     def rows(self, idx: Sequence[int] | np.ndarray) -> ReplayPlan:
         own = self.own_last if isinstance(self.own_last, bool) else [self.own_last[i] for i in idx]
         return ReplayPlan([self.tiers[i] for i in idx], [self.judges[i] for i in idx],
-                    [self.thresholds[i] for i in idx], self.fuse, own)
+                          [self.thresholds[i] for i in idx], self.fuse, own,
+                          None if self.meta is None else [self.meta[i] for i in idx])
+
+    def gate(self, confidence: np.ndarray) -> np.ndarray | None:
+        """(n, T): what each tier's meta-verifier makes of its confidence (NaN where a tier has none), for
+        ``stop_rule``; None when no tier has one."""
+        if self.meta is None or not any(m is not None for row in self.meta for m in row):
+            return None
+        out = np.full(confidence.shape, np.nan)
+        for i, row in enumerate(self.meta):
+            for t, meta in enumerate(row):
+                if meta is not None and not np.isnan(confidence[i, t]):
+                    out[i, t] = meta.apply(float(confidence[i, t]))
+        return out
+
+
+def plan_of(dial: Dial, point: OperatingPoint, categories: Sequence[str | None], models: Sequence[str]) -> ReplayPlan:
+    """Each prompt's cascade under ``point`` (prompt i matched to ``categories[i]``), laid out by the planner's
+    own ``domain.dial.lay_out``: tiers, agreement judges, bars and meta-verifiers."""
+    index = {m: j for j, m in enumerate(models)}
+    tiers, judges, thresholds, own_last, meta = [], [], [], [], []
+    for category in categories:
+        layout = lay_out(dial, point, category)
+        tiers.append([index[m] for m in layout.tiers])
+        judges.append([[index[m] for m in js] for js in layout.judges])
+        thresholds.append(list(layout.thresholds))
+        own_last.append(layout.own_last)
+        meta.append(list(layout.meta))
+    return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last, meta=meta)
 
 
 @dataclass
@@ -291,9 +321,10 @@ def _plan(sit: Situation, plan: ReplayPlan, scored: Scored, models: list[str], i
     (a bar above 1 never accepts), the recorded cost of its model as the bound ``decide`` checks against a
     budget, and the fusion the verifier scores it with."""
     own = plan.own_last if isinstance(plan.own_last, bool) else plan.own_last[i]
+    meta = plan.meta[i] if plan.meta is not None else []
     tiers = [TierSpec(model=models[m], judges=[JudgeSpec(kind="agreement", model=models[j]) for j in plan.judges[i][t]],
                       threshold=min(1.01, max(0.0, plan.thresholds[i][t] if t < len(plan.thresholds[i]) else 1.01)),
-                      est_cost_usd=float(sit.cost[i, m]))
+                      est_cost_usd=float(sit.cost[i, m]), meta=meta[t] if t < len(meta) else None)
              for t, m in enumerate(plan.tiers[i])]
     fusion = Fusion(models=models, router_p=[float(x) for x in sit.router_p[i]], own_last=bool(own),
                     own_answer=not plan.fuse, weights=dict(scored.weights or {}),
@@ -327,19 +358,22 @@ def _recorded_tier(sit: Situation, models: list[str], i: int, state: CascadeStat
     return TierOutcome(candidate=candidate, verdicts=verdicts)
 
 
-def stop_rule(confidence: np.ndarray, tiers_len: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def stop_rule(confidence: np.ndarray, tiers_len: np.ndarray, thresholds: np.ndarray,
+              gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised replica of ``decide`` + ``best_attempt`` for (n, T) confidences and (n, T) thresholds:
     returns (stopping tier, tier whose answer is returned). Accept at the first tier whose confidence
-    reaches its bar; otherwise stop at the prompt's last tier and return the most confident attempt
-    (ties to the later tier; None ranks below any number). Used only to search thresholds on training
-    data; reported numbers come from ``run_cascade``."""
+    reaches its bar (where ``gate`` - ``ReplayPlan.gate`` - is not NaN, where the meta-verifier's gate
+    reaches one half instead); otherwise stop at the prompt's last tier and return the most confident
+    attempt (ties to the later tier; None ranks below any number). Used only to search thresholds on
+    training data; reported numbers come from ``run_cascade``."""
     n, T = confidence.shape
     has_conf = ~np.isnan(confidence)
     conf = np.where(has_conf, confidence, -1.0)
     tpos = np.arange(T)[None, :]
     in_plan = tpos < tiers_len[:, None]
+    passes = conf >= thresholds if gate is None else np.where(np.isnan(gate), conf >= thresholds, gate >= 0.5)
     # the last tier of a prompt stops whatever its confidence: mark it as "accept or stop"
-    accept = has_conf & (conf >= thresholds) & in_plan
+    accept = has_conf & passes & in_plan
     last = tiers_len - 1
     accepted_early = accept & (tpos < last[:, None])
     any_early = accepted_early.any(axis=1)

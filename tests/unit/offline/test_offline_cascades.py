@@ -111,3 +111,23 @@ def test_fusion_picks_the_best_scored_candidate():
     assert votes[0].answer == 0 and votes[0].rep in (0, 1)
     trust2 = fuse(ids, called, p, np.ones((1, 4)), lambda X: (X[:, 2] + 1) / 2)
     assert trust2[0].answer == 1 and trust2[0].rep == 2
+
+
+def test_a_meta_verifier_at_the_costly_decision_runs_the_same_in_the_engine_and_the_search_replica():
+    """A POMDP meta-verifier is a step function of the confidence at the decision before the safety net:
+    the engine (``TierSpec.meta`` in ``decide``) and ``stop_rule`` (``ReplayPlan.gate``) decide alike."""
+    from switchboard.domain.judging import Calibration
+
+    sit = situation(n=60, k=4, seed=5)
+    # accept only in a middle band of confidence: nothing a bar could express
+    band = Calibration(xs=[0.0, 0.3, 0.3001, 0.7, 0.7001, 1.0], ys=[0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    plan = ReplayPlan.uniform(sit.n, [0, 1, 2], [0.99, 0.99, 0.0])
+    plan.meta = [[None, band, None] for _ in range(sit.n)]
+    scored = score_plan(sit, plan, fake_predict)
+    out = run_cascade(sit, plan, scored)
+    lens = np.full(sit.n, 3)
+    thr = np.asarray(plan.thresholds)
+    stop, ret = stop_rule(scored.confidence, lens, thr, plan.gate(scored.confidence))
+    assert (out.tiers_used == stop + 1).all() and (out.rep == scored.rep[np.arange(sit.n), ret]).all()
+    plain, _ = stop_rule(scored.confidence, lens, thr)
+    assert (plain != stop).any()  # the band decides other prompts than the bar would

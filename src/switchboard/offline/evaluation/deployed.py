@@ -7,11 +7,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from switchboard.domain.dial import Dial, OperatingPoint, lay_out
+from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.taxonomy import CentroidIndex
 from switchboard.offline.artifacts import Artifacts
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.recorded_cascades import Outcome, ReplayPlan, Situation, run_cascade, score_plan
+from switchboard.offline.recorded_cascades import (
+    Outcome,
+    ReplayPlan,
+    Situation,
+    plan_of,
+    run_cascade,
+    score_plan,
+)
 
 
 def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> tuple[Situation, list[str]]:
@@ -27,15 +34,7 @@ def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarra
 
 def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
     """Each prompt's cascade under ``point``, laid out by the planner's ``domain.dial.lay_out``."""
-    index = {m: j for j, m in enumerate(models)}
-    tiers, judges, thresholds, own_last = [], [], [], []
-    for category in categories:
-        layout = lay_out(dial, point, category)
-        tiers.append([index[m] for m in layout.tiers])
-        judges.append([[index[m] for m in js] for js in layout.judges])
-        thresholds.append(list(layout.thresholds))
-        own_last.append(layout.own_last)
-    return ReplayPlan(tiers, judges, thresholds, fuse=True, own_last=own_last)
+    return plan_of(dial, point, categories, models)
 
 
 def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict[str, Outcome]:

@@ -229,6 +229,7 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     results = assemble(test, rows_out, dataset, best_train=best, slm=slm)
     results["train"] = {"prompts": train.n, **system.stats,
                         "best_single_model": train.models[best], "small_model": train.models[slm]}
+    results["meta_verifier"] = system.stats.get("meta_verifier")
     results["seconds"] = round(time.time() - t0, 1)
     if hasattr(steps, "close"):
         steps.close()

@@ -121,13 +121,16 @@ def summary_rows(name: str, files: list[Path]) -> list[str]:
 
 
 def _calibrator_line(r: dict) -> str:
-    c = r.get("train", {}).get("calibrators") or {}
-    if not c:
+    m = r.get("meta_verifier") or r.get("train", {}).get("meta_verifier") or {}
+    measured = m.get("measured") or {}
+    if not measured.get("threshold"):
         return ""
-    return (f"Calibrators compared on out-of-fold training scores (the accept-or-call-the-safety-net decision "
-            f"of the {c.get('layout_of')} layout): isotonic confidence + threshold, training AIQ "
-            f"{c['threshold']['aiq_train']:.4f}; AutoMix POMDP meta-verifier (`automix-llm`), "
-            f"{c['automix-pomdp']['aiq_train']:.4f}. Deployed: {c.get('deployed')}.")
+    deployed = sorted({f"{point} {region}: {family}" for point, regions in (m.get("deployed") or {}).items()
+                       for region, family in regions.items() if family == "pomdp"})
+    return (f"Meta-verifiers at each point's accept-or-call-the-safety-net decision, fitted on one half of the "
+            f"training prompts and compared on the other (AIQ, weighted over regions): the bar on the isotonic "
+            f"confidence {measured['threshold']['aiq_validation']}, AutoMix's POMDP (`automix-llm`) "
+            f"{measured['pomdp']['aiq_validation']}. POMDP deployed at: {', '.join(deployed) or 'none'}.")
 
 
 def _ibc_line(r: dict) -> str:
