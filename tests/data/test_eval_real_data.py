@@ -79,6 +79,15 @@ def test_reduced_eval(name, max_prompts, tmp_path):
         # stack (synthesised state machine, the five handlers) reach the offline replay's decisions
         from switchboard.offline.evaluation.via_stack import via_stack
 
+        # the balanced point with a POMDP-style meta-verifier at its costly decision (an accept band no bar
+        # expresses), so the stack is shown to run a meta-verifier as the replay does
+        dial_path = tmp_path / "artifacts" / "dial.json"
+        dial = json.loads(dial_path.read_text())
+        band = {"xs": [0.0, 0.4, 0.4001, 0.8, 0.8001, 1.0], "ys": [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]}
+        for point in dial["points"]:
+            if point["name"] == dial["profiles"]["balanced"] and point["models"] >= 2 and not point["meta"]:
+                point["meta"] = {"*": band}
+        dial_path.write_text(json.dumps(dial))
         results["via_stack"] = via_stack(tmp_path / "artifacts", data.subset(va), emb[va], n=25, seed=7,
                                          progress=False)
         assert {row["profile"] for row in results["via_stack"]} == {"economy", "balanced", "best"}

@@ -160,7 +160,16 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
 
     tmp, data, emb, tr, va = trained
     system, _ = fit_system(data.subset(tr), emb[tr], {}, CONFIG, progress=False)
+    # a POMDP meta-verifier at the balanced point's costly decision (accepting only a band of confidence:
+    # nothing a bar expresses), so the comparison covers a point that deploys one
+    from switchboard.domain.judging import Calibration
+
+    band = Calibration(xs=[0.0, 0.4, 0.4001, 0.8, 0.8001, 1.0], ys=[0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    balanced = system.profiles["balanced"]
+    system.points = [p.model_copy(update={"meta": {"*": band}}) if p.name == balanced and p.models >= 2 else p
+                     for p in system.points]
     art = load_artifacts(write_artifacts(system, tmp / "deployed", dataset="synthetic"))
+    assert any(p.meta for p in art.dial.points)
     test = data.subset(va)
     offline = deployed_outcomes(art, test, emb[va])
     service = build_services(art.catalog, providers=RecordedProviders(test), taxonomy=InMemoryTaxonomy(art.taxonomy),
