@@ -48,7 +48,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = write_artifacts(system, args.out, dataset=str(args.data))
     print(f"trained on {data.n} prompts x {data.k} models in {time.time() - t0:.0f}s; artifacts in {out}")
     for p in system.points:
-        print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}")
+        named = ", ".join(sorted(k for k, v in system.profiles.items() if v == p.name))
+        cv = (f"  2-fold estimate {p.cv_accuracy:.3f} at ${p.cv_cost_per_1k:.3f}" if p.cv_accuracy is not None
+              and p.cv_cost_per_1k is not None else "")
+        print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}{cv}"
+              + (f"  ({named})" if named else ""))
     if test is not None:
         _report_held_out(out, test, progress)
     return 0

@@ -49,6 +49,18 @@ class OperatingPoint(PointConfig):
     name: str
     train_accuracy: float | None = None
     train_cost_per_1k: float | None = None  # USD per 1,000 prompts on the training prompts
+    # 2-fold cross-validated estimates of the rule that chose the point (``offline.dial_profiles``): what a
+    # request asking for a quality or a budget is matched against, and what the profiles were chosen on
+    cv_accuracy: float | None = None
+    cv_cost_per_1k: float | None = None
+
+    @property
+    def expected_accuracy(self) -> float | None:
+        return self.cv_accuracy if self.cv_accuracy is not None else self.train_accuracy
+
+    @property
+    def expected_cost_per_1k(self) -> float | None:
+        return self.cv_cost_per_1k if self.cv_cost_per_1k is not None else self.train_cost_per_1k
     budget_fraction: float | None = None  # the share of the best single model's cost it was chosen for
     per_category: dict[str, PointConfig] = Field(default_factory=dict)
     # AutoMix's POMDP meta-verifier where training found it better than a bar: per category (``"*"``: every
@@ -102,24 +114,32 @@ class Dial(BaseModel):
 
     def select(self, *, profile: str | None = None, quality: float | None = None,
                max_cost_usd: float | None = None) -> OperatingPoint:
-        """The point a request asks for: a named profile; else the cheapest point whose training accuracy
-        reaches ``quality``; else the most accurate point whose training cost per prompt fits
-        ``max_cost_usd``; else the default profile. Raises ``KeyError`` for an unknown profile."""
+        """The point a request asks for: a named profile; else the cheapest point whose expected accuracy
+        (cross-validated where training estimated it) reaches ``quality``; else the most accurate point whose
+        expected cost per prompt fits ``max_cost_usd``; else the default profile. Raises ``KeyError`` for an
+        unknown profile."""
         if profile is not None:
             if profile not in self.profiles:
                 raise KeyError(f"unknown profile {profile!r}; known: {sorted(self.profiles)}")
             return self.point(self.profiles[profile])
-        measured = [p for p in self.points if p.train_accuracy is not None and p.train_cost_per_1k is not None]
+        measured = [p for p in self.points if p.expected_accuracy is not None and p.expected_cost_per_1k is not None]
+
+        def acc(p: OperatingPoint) -> float:
+            return p.expected_accuracy or 0.0
+
+        def cost(p: OperatingPoint) -> float:
+            return p.expected_cost_per_1k or 0.0
+
         if quality is not None and measured:
-            good = [p for p in measured if (p.train_accuracy or 0.0) >= quality]
+            good = [p for p in measured if acc(p) >= quality]
             if good:
-                return min(good, key=lambda p: (p.train_cost_per_1k, p.name))
-            return max(measured, key=lambda p: (p.train_accuracy, -(p.train_cost_per_1k or 0.0)))
+                return min(good, key=lambda p: (cost(p), p.name))
+            return max(measured, key=lambda p: (acc(p), -cost(p)))
         if max_cost_usd is not None and measured:
-            within = [p for p in measured if (p.train_cost_per_1k or 0.0) / 1000 <= max_cost_usd]
+            within = [p for p in measured if cost(p) / 1000 <= max_cost_usd]
             if within:
-                return max(within, key=lambda p: (p.train_accuracy, -(p.train_cost_per_1k or 0.0)))
-            return min(measured, key=lambda p: (p.train_cost_per_1k, p.name))
+                return max(within, key=lambda p: (acc(p), -cost(p)))
+            return min(measured, key=lambda p: (cost(p), p.name))
         if DEFAULT_PROFILE in self.profiles:
             return self.point(self.profiles[DEFAULT_PROFILE])
         return self.points[len(self.points) // 2]

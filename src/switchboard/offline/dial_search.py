@@ -205,7 +205,7 @@ def layouts(modes: Sequence[str], max_models: int) -> list[tuple[str, bool, int,
 def search_configs(scored_layout: Callable[[str, bool, int, bool], tuple[Any, np.ndarray]],
                    candidates: Sequence[tuple[str, bool, int, bool]], correct: np.ndarray, tax_idx: np.ndarray,
                    half: np.ndarray, category_names: Sequence[str], per_category: bool = True,
-                   progress: Callable[[Iterable], Iterable] = lambda it: it) -> list[tuple]:
+                   progress: Callable[[Iterable], Iterable] = lambda it: it) -> tuple[list[tuple], np.ndarray]:
     """The dial's search on out-of-fold training scores: every layout x (cheap, last) bar pair.
 
     ``scored_layout(mode, pair, models, own_last)`` returns the layout's ``Scored`` (confidence, spend and
@@ -213,7 +213,9 @@ def search_configs(scored_layout: Callable[[str, bool, int, bool], tuple[Any, np
     vectorised (``replay.stop_rule``, checked equal to ``run_cascade``). Returns configuration tuples
     ``(cost per 1k, accuracy, mode, pair, models, cheap, last, own_last[, per_category])``; with
     ``per_category``, the category-aware settings of ``category_aware_configs`` are added, fitted with
-    ``half`` (a random 2-fold split of the prompts) for their cross-validated estimates.
+    ``half`` (a random 2-fold split of the prompts) for their cross-validated estimates. Also returns, per
+    uniform configuration (the first ones), its correct answers, graded prompts and spend per half and
+    category ``(configs, 3, 2, C)``.
     """
     from switchboard.offline.recorded_cascades import stop_rule, two_level_thresholds
 
@@ -242,6 +244,7 @@ def search_configs(scored_layout: Callable[[str, bool, int, bool], tuple[Any, np
                 per_cat.append(np.stack([np.bincount(cell, np.nan_to_num(ok), 2 * n_cat),
                                          np.bincount(cell, (~np.isnan(ok)).astype(float), 2 * n_cat),
                                          np.bincount(cell, spend, 2 * n_cat)]).reshape(3, 2, n_cat))
+    stacked = np.stack(per_cat) if per_cat else np.zeros((0, 3, 2, n_cat))
     if per_category and n_cat > 1:
-        configs += category_aware_configs(configs, np.stack(per_cat), category_names, n)
-    return configs
+        configs += category_aware_configs(configs, stacked, category_names, n)
+    return configs, stacked

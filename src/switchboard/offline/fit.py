@@ -17,9 +17,13 @@ import numpy as np
 
 from switchboard.domain.decision import Calibration
 from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout
+from switchboard.offline.dial_profiles import estimate_points, profiles_by_estimate
 from switchboard.offline.dial_search import (
+    BUDGET_FRACTIONS,
+    COST_MARGIN,
     FINAL_THRESHOLD,
     choose_dial,
+    fraction_name,
     greedy_order,
     layouts,
     search_configs,
@@ -164,6 +168,28 @@ def _isotonic(x: np.ndarray, y: np.ndarray, knots: int = 40) -> Calibration:
     return Calibration(xs=[round(float(v), 6) for v in xs], ys=[round(float(v), 6) for v in ys])
 
 
+def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np.ndarray]], correct: np.ndarray
+                ) -> Callable[[tuple], tuple[np.ndarray, np.ndarray]]:
+    """A uniform configuration's outcome per training prompt (correct 0/1/NaN, spend per 1k), out of fold."""
+    from switchboard.offline.recorded_cascades import stop_rule, two_level_thresholds
+
+    layouts_seen: dict[tuple, tuple[Scored, np.ndarray]] = {}
+
+    def per_prompt(config: tuple) -> tuple[np.ndarray, np.ndarray]:
+        mode, pair, n_models, cheap, last, own_last = config[2:8]
+        key = (mode, pair, n_models, own_last)
+        if key not in layouts_seen:
+            layouts_seen[key] = scored_layout(mode, pair, n_models, own_last)
+        scored, lens = layouts_seen[key]
+        rows = np.arange(len(lens))
+        stop, ret = stop_rule(scored.confidence, lens, two_level_thresholds(lens, int(lens.max()), cheap, last,
+                                                                            FINAL_THRESHOLD))
+        spend = (np.cumsum(scored.new_cost, axis=1) * 1000)[rows, stop]
+        return correct[rows, scored.rep[rows, ret]], spend
+
+    return per_prompt
+
+
 def _with_safety_net(order: list[int], best: int, max_models: int) -> list[int]:
     """The order's first models, then the most accurate model last (the cascade's safety net)."""
     return [*[m for m in order if m != best][: max_models - 1], best]
@@ -270,10 +296,11 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
         return oof.score(plan, weights, calibration), lens
 
     half = np.random.default_rng(config.seed + 2).permutation(n) % 2  # for the category-aware dial's CV
-    configs = search_configs(scored_layout, layouts(modes, config.max_models), correct, tax_idx, half,
-                             taxonomy.names, per_category=config.per_category_dial,
-                             progress=lambda it: _bar(it, "dial search", progress))
-    dial, profiles = choose_dial(configs, float(mean_cost[best_model]) * 1000, float(train_acc[best_model]))
+    configs, per_cat = search_configs(scored_layout, layouts(modes, config.max_models), correct, tax_idx, half,
+                                      taxonomy.names, per_category=config.per_category_dial,
+                                      progress=lambda it: _bar(it, "dial search", progress))
+    best_cost = float(mean_cost[best_model]) * 1000
+    dial, profiles = choose_dial(configs, best_cost, float(train_acc[best_model]))
 
     def score_point(point: OperatingPoint) -> tuple[Scored, np.ndarray]:
         plan = system.plan(point, tax_idx)
@@ -282,12 +309,23 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     # 7. AutoMix's POMDP meta-verifier where it beats the bar at a point's costly decision (per region)
     dial, meta_report = fit_meta_verifiers(dial, score_point, correct, [taxonomy.names[int(c)] for c in tax_idx],
                                            half, FINAL_THRESHOLD)
+    # 8. the profiles, re-examined on 2-fold estimates of the rules that chose their points
+    estimates = estimate_points(dial, configs, per_cat, half, _per_prompt(scored_layout, correct),
+                                {**{f"dial@{fraction_name(f)}": COST_MARGIN * f * best_cost for f in BUDGET_FRACTIONS},
+                                 "dial:best": None})
+    profiles, profile_why = profiles_by_estimate(dial, profiles, estimates)
+    dial = [p.model_copy(update={"cv_accuracy": round(estimates[p.name].accuracy, 5),
+                                 "cv_cost_per_1k": round(estimates[p.name].cost_per_1k, 6)}) for p in dial]
     system.points, system.profiles = dial, profiles
     tick("done")
     if hasattr(bar, "close"):
         bar.close()
     system.stats = {"train_prompts": int(n), "train_seconds": round(time.time() - t0, 1),
                     "dial_configs_searched": len(configs), "verifier_rows": int(len(y)),
-                    "meta_verifier": meta_report}
+                    "meta_verifier": meta_report,
+                    "profiles": {"chosen": profiles, "why": profile_why,
+                                 "estimates": {p.name: {"cv_accuracy": p.cv_accuracy, "cv_cost_per_1k": p.cv_cost_per_1k,
+                                                        "train_accuracy": p.train_accuracy,
+                                                        "train_cost_per_1k": p.train_cost_per_1k} for p in dial}}}
     extras = {"router_oof": router_oof, "oof": oof, "tax_idx": tax_idx, "resp_len": resp_len, "configs": configs}
     return system, extras

@@ -80,7 +80,10 @@ def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) 
         out = by_cost[point.name]
         seconds = by_time[point.name].cost if by_time is not None else None
         profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
-        points.append({"point": point.name, "profiles": profiles, **figures(out.rep, out.cost, seconds)})
+        points.append({"point": point.name, "profiles": profiles, **figures(out.rep, out.cost, seconds),
+                       "training_estimate": {"cv_accuracy": point.cv_accuracy, "cv_cost_per_1k": point.cv_cost_per_1k,
+                                             "train_accuracy": point.train_accuracy,
+                                             "train_cost_per_1k": point.train_cost_per_1k}})
     strongest = max(singles, key=lambda s: (s["accuracy"], -s["cost_per_1k"]))
     beats = [p["point"] for p in points if p["accuracy"] >= strongest["accuracy"]
              and (p["mean_latency_s"] if p["mean_latency_s"] is not None else p["cost_per_1k"])
