@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from switchboard.cli.collect_cmds import register as register_collect
 from switchboard.cli.keys_cmds import register as register_keys
 from switchboard.cli.stack_cmds import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull, cmd_publish
 from switchboard.cli.training_cmds import register as register_offline
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=cmd_publish)
 
     register_offline(sub)  # train, eval: their heavy imports happen when they run
+    register_collect(sub)  # collect, export
     register_keys(sub)
     return parser
 

@@ -120,6 +120,26 @@ def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["prompts"] == 36  # 30% of 120 prompts
     assert (tmp_path / "out" / "pareto.png").stat().st_size > 10_000
+    assert results["label_source"] == "gold"
+    assert results["meta_verifier"]["measured"].keys() == {"threshold", "pomdp"}
+
+
+def test_cli_trains_on_reference_labels_and_eval_scores_them_on_gold(tmp_path, monkeypatch, capsys):
+    path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
+    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "run"), "--labels", "reference",
+                     "--reference", "panel", "--no-progress"]) == 0
+    labels = json.loads((tmp_path / "run" / "labels.json").read_text())
+    assert labels["label_source"] == "reference" and labels["reference"] == "panel"
+    assert "labels by reference (panel)" in capsys.readouterr().out
+    assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "out"),
+                     "--labels", "reference", "--no-progress"]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["label_source"] == "reference" and results["reference"]["reference"] == "big"
+    assert results["prompts"] == 36  # evaluated on every held-out prompt, on gold
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "bad"), "--labels", "reference",
+                     "--reference", "gpt-9", "--no-progress"]) == 2
+    assert "not a model of the data" in capsys.readouterr().err
 
 
 def test_report_doc_rewrites_only_the_generated_blocks_from_results(trained, tmp_path, monkeypatch):
