@@ -17,16 +17,28 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     try:
         entries = read_catalog(args.catalog)
+        known = None
         if args.from_traces is not None:
-            from switchboard.offline.export import ExportError, labelled_prompts, read_rows
+            from switchboard.offline.export import (
+                ExportError,
+                known_answers,
+                labelled_prompts,
+                read_rows,
+                traffic_prompts,
+            )
 
             try:
-                prompts = labelled_prompts(read_rows(args.from_traces))[: args.limit]
+                rows = read_rows(args.from_traces)
             except ExportError as exc:
                 raise CollectError(str(exc)) from exc
+            if args.labels == "reference":  # every traffic prompt, ungraded; train labels them by a reference
+                prompts, known = traffic_prompts(rows)[: args.limit], known_answers(rows)
+            else:
+                prompts = labelled_prompts(rows)[: args.limit]
             if not prompts:
                 raise CollectError(f"{args.from_traces}: no prompt has an answer scored correct (feedback 1.0) "
-                                   "to serve as its reference")
+                                   "to serve as its reference; with no feedback, collect with --labels reference"
+                                   if args.labels != "reference" else f"{args.from_traces}: no traffic prompts")
         else:
             prompts = load_prompts(args.prompts, limit=args.limit)
         if args.sample:
@@ -52,7 +64,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         report = collect(catalog=catalog, prompts=prompts, providers=ProviderRegistry(), out_dir=args.out,
                          models=models, judge_kinds=kinds, max_tokens=args.max_tokens,
                          max_cost_usd=args.max_cost_usd, concurrency=args.concurrency,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, known=known)
     except (CollectError, PublishError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +87,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         summary,
         table_traces,
         training_rows,
+        unlabelled_rows,
         write_rows,
     )
 
@@ -98,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rows = training_rows(traces)
+    rows = training_rows(traces) + (unlabelled_rows(traces) if args.all_traces else [])
     path = write_rows(rows, args.out)
     info = summary(traces, rows)
     print(f"{info['traces']} traces, {info['with_feedback']} with feedback: {info['rows']} training rows "
@@ -119,6 +132,9 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
     ex.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
     ex.add_argument("--region", default=None)
     ex.add_argument("--out", type=Path, required=True, help="Parquet file of training rows")
+    ex.add_argument("--all-traces", action="store_true",
+                    help="also every answer of the traces nobody scored, unlabelled (for `collect --from-traces "
+                         "--labels reference`)")
     ex.set_defaults(func=_default_export_source(cmd_export))
 
 
@@ -134,6 +150,10 @@ def register_collect(subparsers) -> None:  # noqa: ANN001
     source.add_argument("--from-traces", type=Path, default=None,
                         help="rows of `switchboard export`: traffic prompts whose answer was scored correct, "
                              "with that answer as the reference")
+    co.add_argument("--labels", choices=("feedback", "reference"), default="feedback",
+                    help="with --from-traces: grade against answers scored correct (feedback), or collect every "
+                         "traffic prompt ungraded - the answers a trace bought reused, not paid again - for "
+                         "`train --labels reference` to label by a reference")
     co.add_argument("--out", type=Path, required=True,
                     help="directory: journal.jsonl (resumable), outcomes.parquet, judges.parquet")
     co.add_argument("--limit", type=int, default=None, help="first N prompts only")

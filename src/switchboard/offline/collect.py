@@ -127,8 +127,14 @@ def grade_exact(response: str, prompt: str, reference: str) -> tuple[str | None,
     return pred, float(pred is not None and pred == canonical_answer(reference, None))
 
 
+def grade_none(response: str, prompt: str, reference: str) -> tuple[str | None, float]:
+    """Ungraded traffic: the answer read the request path's way, no label (``train --labels reference``
+    labels it by agreement with a reference)."""
+    return canonical_answer(response, prompt), math.nan
+
+
 GRADERS: dict[str, Callable[[str, str, str], tuple[str | None, float]]] = {
-    "choice": grade_choice, "number": grade_number, "exact": grade_exact}
+    "choice": grade_choice, "number": grade_number, "exact": grade_exact, "none": grade_none}
 
 
 # ---------------------------------------------------------------------------------------------- journal
@@ -161,7 +167,9 @@ class Journal:
             self.judges[(entry["prompt_id"], entry["model"], entry["judge"], -1 if sample is None else sample)] = entry
 
     def spent(self) -> float:
-        return sum(e["cost_usd"] for e in self.outcomes.values()) + sum(e["cost_usd"] for e in self.judges.values())
+        """What collecting paid so far (answers a trace had bought already are not collect's spend)."""
+        return (sum(e["cost_usd"] for e in self.outcomes.values() if not e.get("from_trace"))
+                + sum(e["cost_usd"] for e in self.judges.values()))
 
     def append(self, entry: dict) -> None:
         with self._lock:
@@ -215,7 +223,7 @@ class Budget:
 def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt], providers: ProviderSource,
             out_dir: str | Path, models: Sequence[str] | None = None, judge_kinds: Sequence[str] = JUDGE_ROLES,
             max_tokens: int = 16, max_cost_usd: float | None = None, concurrency: int = 1,
-            progress: bool = True) -> CollectReport:
+            progress: bool = True, known: dict[tuple[str, str], dict] | None = None) -> CollectReport:
     """Collect (or resume collecting) outcomes and judge verdicts; see the module docstring."""
     started = time.time()
     out = Path(out_dir)
@@ -248,6 +256,18 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
     def answer(prompt: LabelledPrompt, model: str, request: ChatRequest) -> dict | None:
         outcome = journal.outcomes.get((prompt.prompt_id, model))
         if outcome is not None:
+            return outcome
+        bought = (known or {}).get((prompt.prompt_id, model))
+        if bought is not None:  # the trace bought it already: recorded as it was, nothing paid again
+            pred, correct = GRADERS[prompt.grader](str(bought["response"]), prompt.prompt, prompt.reference)
+            outcome = {"type": "outcome", "prompt_id": prompt.prompt_id, "prompt": prompt.prompt,
+                       "category": prompt.category, "subcategory": prompt.subcategory, "reference": prompt.reference,
+                       "model": model, "response": str(bought["response"]), "pred": pred, "correct": correct,
+                       "input_tokens": bought.get("input_tokens"), "output_tokens": bought.get("output_tokens"),
+                       "cost_usd": float(bought.get("cost_usd") or 0.0),
+                       "latency_ms": float(bought.get("latency_ms") or 0.0), "finish_reason": "stop",
+                       "mean_logprob": None, "from_trace": True}
+            journal.append(outcome)
             return outcome
         bound = call_bound(catalog[model].price, request.messages, max_tokens)
         if not budget.reserve(bound):

@@ -78,7 +78,7 @@ def _score(trace: Trace) -> float | None:
     return sum(scores) / len(scores) if scores else None
 
 
-def _row(trace: Trace, candidate: Candidate, correct: float) -> dict[str, Any]:
+def _row(trace: Trace, candidate: Candidate, correct: float | None) -> dict[str, Any]:
     state = trace.state
     assert state is not None
     category = (state.plan.category if state.plan is not None else None) or "traffic"
@@ -89,6 +89,31 @@ def _row(trace: Trace, candidate: Candidate, correct: float) -> dict[str, Any]:
             "latency_ms": candidate.latency_ms, "source": "traffic"}
 
 
+def unlabelled_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
+    """Every answer bought for a trace nobody scored, unlabelled (``correct`` empty): traffic for
+    ``collect --from-traces`` to complete and ``train --labels reference`` to label by a reference."""
+    rows = []
+    for trace in traces:
+        state = trace.state
+        if _score(trace) is not None or state is None or not state.attempts:
+            continue
+        for answer in _bought(state).values():
+            rows.append(_row(trace, answer, None))
+    return rows
+
+
+def _bought(state: Any) -> dict[str, Candidate]:
+    """Each answer a request bought (a tier's or a judge's), by model."""
+    answers: dict[str, Candidate] = {}
+    for attempt in state.attempts:
+        if attempt.candidate is not None and not attempt.candidate.reused:
+            answers.setdefault(attempt.candidate.model, attempt.candidate)
+    for model, answer in state.answers.items():
+        if not answer.reused:
+            answers.setdefault(model, answer)
+    return answers
+
+
 def training_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
     """The labelled answers of every trace with feedback (see the module docstring)."""
     rows = []
@@ -97,13 +122,7 @@ def training_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
         state = trace.state
         if score is None or state is None or state.decision is None or state.decision.answer_tier is None:
             continue
-        answers: dict[str, Candidate] = {}
-        for attempt in state.attempts:
-            if attempt.candidate is not None and not attempt.candidate.reused:
-                answers.setdefault(attempt.candidate.model, attempt.candidate)
-        for model, answer in state.answers.items():
-            if not answer.reused:
-                answers.setdefault(model, answer)
+        answers = _bought(state)
         chosen = next((a for a in state.attempts if a.tier == state.decision.answer_tier), None)
         if chosen is None:
             continue
@@ -124,6 +143,25 @@ def training_rows(traces: Iterable[Trace]) -> list[dict[str, Any]]:
 
 _LETTER = re.compile(r"^[A-Z]$")
 _NUMERIC = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def traffic_prompts(rows: Iterable[dict[str, Any]]) -> list[LabelledPrompt]:
+    """Every traffic prompt of ``rows``, ungraded (``grader`` "none"), for ``collect --from-traces
+    --labels reference``: every catalogue model answers it, and ``train --labels reference`` labels them."""
+    seen: dict[str, LabelledPrompt] = {}
+    for row in rows:
+        prompt_id = str(row["prompt_id"])
+        if prompt_id not in seen:
+            seen[prompt_id] = LabelledPrompt(prompt_id=prompt_id, prompt=str(row["prompt"]),
+                                             category=str(row["category"]),
+                                             subcategory=str(row.get("subcategory") or row["category"]),
+                                             reference="", grader="none")
+    return list(seen.values())
+
+
+def known_answers(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(prompt id, model) -> the answer a trace already bought, so ``collect`` does not pay for it again."""
+    return {(str(r["prompt_id"]), str(r["model"])): r for r in rows if r.get("response") is not None}
 
 
 def labelled_prompts(rows: Iterable[dict[str, Any]]) -> list[LabelledPrompt]:
@@ -175,7 +213,9 @@ def summary(traces: list[Trace], rows: list[dict[str, Any]]) -> dict[str, Any]:
     scored = sum(1 for t in traces if _score(t) is not None)
     return {"traces": len(traces), "with_feedback": scored, "rows": len(rows),
             "models": sorted({r["model"] for r in rows}),
-            "mean_label": round(sum(r["correct"] for r in rows) / len(rows), 4) if rows else None}
+            "unlabelled": sum(1 for r in rows if r["correct"] is None),
+            "mean_label": round(sum(labels) / len(labels), 4) if (labels := [r["correct"] for r in rows
+                                                                         if r["correct"] is not None]) else None}
 
 
 def dumps(value: Any) -> str:

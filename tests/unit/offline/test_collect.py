@@ -190,3 +190,21 @@ def test_each_prompt_is_shown_worked_examples_of_its_category_never_of_itself(tm
     for prompt in prompts:
         shown = examples_for(prompt, sources)
         assert len(shown) == 4 and all(f"({prompt.prompt_id[1:]})" not in e.question for e in shown)
+
+
+def test_an_answer_a_trace_bought_is_recorded_as_it_was_and_not_paid_again(tmp_path):
+    from switchboard.offline.collect import LabelledPrompt
+
+    catalog, providers = _setup()
+    prompts = [LabelledPrompt(prompt_id="t1", prompt=QUESTION, category="bio", subcategory="bio", reference="",
+                              grader="none")]
+    known = {("t1", "big"): {"response": "B", "cost_usd": 0.5, "latency_ms": 12.0, "input_tokens": 9,
+                             "output_tokens": 1}}
+    report = collect(catalog=catalog, prompts=prompts, providers=providers, out_dir=tmp_path / "out",
+                     progress=False, known=known)
+    outcomes = pd.read_parquet(tmp_path / "out" / "outcomes.parquet").set_index("model")
+    assert providers.providers["big"].calls == 1 + SELF_VERIFY_SAMPLES + 1 + 2 - 1  # its answer was not bought again
+    assert outcomes.loc["big", "response"] == "B" and outcomes.loc["big", "cost_usd"] == 0.5
+    assert outcomes["correct"].isna().all()  # ungraded: a reference labels them at train time
+    assert outcomes.loc["small", "pred"] == "A"
+    assert report.spent_usd < 0.5  # what the trace paid is not collect's spend

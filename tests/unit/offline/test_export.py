@@ -68,3 +68,20 @@ def test_prompts_labelled_by_feedback_take_the_answer_scored_correct_as_referenc
     assert set(labelled) == {"t1", "t3"}
     assert (labelled["t1"].reference, labelled["t1"].grader) == ("B", "choice")
     assert (labelled["t3"].reference, labelled["t3"].grader) == ("42", "number")
+
+
+def test_traffic_nobody_scored_is_exported_unlabelled_and_becomes_ungraded_prompts_with_their_answers():
+    from switchboard.offline.export import known_answers, summary, traffic_prompts, unlabelled_rows
+
+    traces = [_trace("t1", {"small": "B", "big": "C"}, answered="big", feedback=[]),
+              _trace("t2", {"small": "A"}, answered="small", feedback=[1.0])]  # scored: a training row instead
+    rows = unlabelled_rows(traces)
+    assert {(r["prompt_id"], r["model"]) for r in rows} == {("t1", "small"), ("t1", "big")}
+    assert all(r["correct"] is None for r in rows)
+    both = training_rows(traces) + rows
+    info = summary(traces, both)
+    assert info["unlabelled"] == 2 and info["mean_label"] == 1.0  # the unlabelled rows are not averaged in
+    prompts = traffic_prompts(both)
+    assert [(p.prompt_id, p.grader, p.reference) for p in prompts] == [("t2", "none", ""), ("t1", "none", "")]
+    known = known_answers(both)
+    assert known[("t1", "big")]["response"] == "answer C" and ("t2", "big") not in known
