@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from switchboard.offline.outcomes import DataError, load_outcomes
-from switchboard.offline.reference_labels import PANEL, default_reference, label_by_reference, reference_answers
+from switchboard.offline.reference_labels import (
+    PANEL,
+    default_reference,
+    label_by_reference,
+    reference_answers,
+)
 from tests.support.offline_synth import write_parquet
 
 
