@@ -14,6 +14,12 @@ On recorded outcomes (MMLU-Pro by default; ``../shared/data``), in one run:
    prompts with an answer scored correct (that answer becomes the reference) and runs every catalogue
    model on them (the replay provider again) graded against that reference - never against the dataset's
    own labels.
+
+   With ``--labels reference`` nobody scores anything (a team with only its unlabelled traffic): step 2
+   sends no feedback, ``export --all-traces``'s code exports every answer the traffic bought,
+   ``collect --from-traces --labels reference``'s code runs the other catalogue models on every traffic
+   prompt (reusing the answers the traffic bought), and the traffic is labelled by agreement with the
+   panel's majority answer (``offline.reference_labels``, as ``train --labels reference`` does).
 4. v2 is trained on the seen prompts plus the collected traffic rows.
 5. v1 and v2 are replayed offline (``deployed_outcomes``: the deployed artifacts, every point of their dial)
    on the held-out prompts of the new categories, which neither ever trained on.
@@ -70,8 +76,8 @@ def _train(data, embeddings: np.ndarray, prices: dict, out: Path, seed: int, dat
     return write_artifacts(system, out, dataset=dataset)
 
 
-def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path) -> dict:  # noqa: ANN001
-    """The traffic through the local stack on v1; each answer scored by the simulated user."""
+def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path, feedback: bool) -> dict:  # noqa: ANN001
+    """The traffic through the local stack on v1; with ``feedback``, each answer scored by the simulated user."""
     from tqdm import tqdm
 
     from switchboard.adapters.providers.recorded import RecordedProviders
@@ -96,9 +102,10 @@ def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path) -> dict:  
             score = float(data.labels.correct[int(i), index[sb["answered_by"]["model"]]])
             if np.isnan(score):
                 continue
-            feedback = {"trace_id": sb["trace_id"], "score": score}
-            stack.invoke_router(api_gateway_event("POST", "/v1/feedback", {"content-type": "application/json"},
-                                                  json.dumps(feedback).encode()))
+            if feedback:
+                scored = {"trace_id": sb["trace_id"], "score": score}
+                stack.invoke_router(api_gateway_event("POST", "/v1/feedback", {"content-type": "application/json"},
+                                                      json.dumps(scored).encode()))
             served += 1
             right += int(score >= 1.0)
             spent += float(sb["cost_usd"])
@@ -115,6 +122,9 @@ def main() -> int:
     parser.add_argument("--traffic", type=int, default=400)
     parser.add_argument("--heldout", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--labels", choices=("feedback", "reference"), default="feedback",
+                        help="how the traffic is labelled: simulated user feedback, or none at all (agreement with "
+                             "the panel's majority answer)")
     parser.add_argument("--work", type=Path, default=None,
                         help="working directory (default: a new temporary one); a v1 already trained there is reused")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "traffic_loop.json")
@@ -127,7 +137,14 @@ def main() -> int:
     from switchboard.cli.training_cmds import _embed, _load
     from switchboard.domain.catalog import ModelEntry
     from switchboard.offline.collect import collect
-    from switchboard.offline.export import labelled_prompts, local_traces, training_rows
+    from switchboard.offline.export import (
+        known_answers,
+        labelled_prompts,
+        local_traces,
+        traffic_prompts,
+        training_rows,
+        unlabelled_rows,
+    )
     from switchboard.offline.outcomes import load_outcomes
 
     started = time.time()
@@ -158,19 +175,27 @@ def main() -> int:
 
     shutil.rmtree(work / "state", ignore_errors=True)  # traces of this run's traffic only
     shutil.rmtree(work / "collect", ignore_errors=True)
-    served = _serve_traffic(v1, data, traffic, work / "state")
-    rows = training_rows(local_traces(work / "state"))
-    labelled = labelled_prompts(rows)
+    served = _serve_traffic(v1, data, traffic, work / "state", feedback=args.labels == "feedback")
+    traces = local_traces(work / "state")
+    if args.labels == "feedback":
+        rows = training_rows(traces)
+        labelled, known = labelled_prompts(rows), None
+    else:
+        rows = unlabelled_rows(traces)
+        labelled, known = traffic_prompts(rows), known_answers(rows)
     # the run's catalogue names replay providers (publish refuses those for live traffic; here they are the point)
     catalog = {e.model_id: e for e in (ModelEntry.model_validate(x)
                                        for x in json.loads((v1 / "catalog.json").read_text(encoding="utf-8")))}
     from switchboard.adapters.providers.recorded import RecordedProviders
 
     report = collect(catalog=catalog, prompts=labelled, providers=RecordedProviders(data), out_dir=work / "collect",
-                     judge_kinds=(), max_tokens=16, progress=True)
+                     judge_kinds=(), max_tokens=16, progress=True, known=known)
     frame = pd.read_parquet(args.data)
     seen_frame = frame[frame["prompt_id"].isin(set(data.prompt_ids[seen_rows].tolist()))]
     collected = pd.read_parquet(work / "collect" / "outcomes.parquet")
+    reference = None
+    if args.labels == "reference":
+        collected, reference = _label_by_panel(collected, data)
     combined = pd.concat([seen_frame, collected[[c for c in frame.columns if c in collected.columns]]],
                          ignore_index=True)
     combined.to_parquet(work / "v2_data.parquet", index=False)
@@ -180,16 +205,19 @@ def main() -> int:
 
     # How good the references from feedback were (read only to report it, never to train)
     truth = {data.prompts[int(i)]: data.labels.reference[int(i)] for i in traffic}  # exported ids are trace ids
-    agree = [p.reference == truth.get(p.prompt) for p in labelled if truth.get(p.prompt) is not None]
+    agree = [p.reference == truth.get(p.prompt) for p in labelled if truth.get(p.prompt) is not None
+             and args.labels == "feedback"]
     result = {
         "dataset": str(args.data), "seed": args.seed, "seen_categories": sorted(seen),
         "new_categories": sorted(set(categories) - seen), "seen_prompts": int(len(seen_rows)),
         "traffic_prompts": int(len(traffic)), "heldout_prompts": int(len(heldout)),
         "traffic": {**served, "training_rows_exported": len(rows), "prompts_labelled_by_feedback": len(labelled),
                     "collected_outcomes": report.outcomes,
-                    "feedback_reference_agrees_with_dataset": round(float(np.mean(agree)), 4) if agree else None},
-        "before": before, "after": after, "seconds": round(time.time() - started, 1),
-        "feedback": "SIMULATED: the recorded grade of the returned answer",
+                    "feedback_reference_agrees_with_dataset": round(float(np.mean(agree)), 4) if agree else None,
+                    "reference_labels": reference},
+        "before": before, "after": after, "seconds": round(time.time() - started, 1), "labels": args.labels,
+        "feedback": "SIMULATED: the recorded grade of the returned answer" if args.labels == "feedback"
+        else "none: the traffic is labelled by agreement with the panel's majority answer",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
@@ -205,6 +233,34 @@ def main() -> int:
     return 0
 
 
+def _label_by_panel(collected, data):  # noqa: ANN001, ANN202 - pandas frame, RecordedOutcomes
+    """The collected traffic labelled by agreement with the panel's majority answer; prompts with no majority
+    are dropped. The labels' agreement with the dataset's grades is measured for the report only."""
+    import tempfile as _tempfile
+
+    from switchboard.offline.outcomes import load_outcomes
+    from switchboard.offline.reference_labels import PANEL, label_by_reference
+
+    with _tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "traffic.parquet"
+        collected.to_parquet(path, index=False)
+        traffic = load_outcomes(path, name="traffic")
+    labelled, report = label_by_reference(traffic, PANEL)
+    label = {(pid, model): float(labelled.labels.correct[i, j])
+             for i, pid in enumerate(labelled.prompt_ids) for j, model in enumerate(labelled.models)}
+    keys = list(zip(collected["prompt_id"], collected["model"], strict=True))
+    out = collected.assign(correct=[label.get(k, np.nan) for k in keys])
+    out = out[out["prompt_id"].isin(set(labelled.prompt_ids.tolist()))]
+    # measurement only: how often the panel's label matches the dataset's grade of the same answer
+    index = {m: j for j, m in enumerate(data.models)}
+    row_of = {p: i for i, p in enumerate(data.prompts)}
+    pairs = [(c, data.labels.correct[row_of[p], index[m]]) for p, m, c in zip(out["prompt"], out["model"],
+             out["correct"], strict=True) if p in row_of and m in index and not np.isnan(c)]
+    pairs = [(c, g) for c, g in pairs if not np.isnan(g)]
+    report["label_agreement_with_dataset"] = round(float(np.mean([c == g for c, g in pairs])), 4) if pairs else None
+    return out, report
+
+
 def _plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -212,8 +268,10 @@ def _plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    after = "retrained with scored traffic" if result.get("labels", "feedback") == "feedback" else \
+        "retrained with unlabelled traffic (panel labels)"
     for name, key, style in (("before: trained on the seen categories", "before", "o--"),
-                             ("after: retrained with scored traffic", "after", "s-")):
+                             (f"after: {after}", "after", "s-")):
         pts = result[key]
         ax.plot([p["cost_per_1k_usd"] for p in pts], [p["accuracy"] for p in pts], style, label=name)
     ax.set_xscale("log")

@@ -11,7 +11,7 @@ from constructs import Construct
 from infra import ids
 from infra.config import SwitchboardConfig
 from infra.constructs.api import Api
-from infra.constructs.cascade_machine import Cascade
+from infra.constructs.cascade_machine import Cascade, grant_release_reads, release_environment
 from infra.constructs.lambda_defaults import SwitchboardFunction, function_code
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, learned_router_layer
 from infra.constructs.observability import Observability
@@ -91,7 +91,7 @@ class SwitchboardStack(Stack):
                 names.ENV_TRACES_TABLE: storage.traces.table_name,
                 names.ENV_CATALOG_TABLE: storage.catalog.table_name,
                 names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
-                names.ENV_POLICY_TABLE: storage.policy.table_name,
+                **release_environment(storage),
                 names.ENV_KEYS_TABLE: storage.keys.table_name,
                 names.ENV_REQUIRE_KEYS: "true" if config.api_auth == "keys" else "false",
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
@@ -107,7 +107,7 @@ class SwitchboardStack(Stack):
             })
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)
-        storage.policy.grant_read_data(router.function)
+        grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.traces.grant_read_write_data(router.function)
         if config.streaming:  # it streams a single tier's tokens from the model itself
@@ -129,6 +129,8 @@ class SwitchboardStack(Stack):
         CfnOutput(self, "CatalogTableName", value=self.storage.catalog.table_name)
         CfnOutput(self, "TaxonomyTableName", value=self.storage.taxonomy.table_name)
         CfnOutput(self, "PolicyTableName", value=self.storage.policy.table_name)
+        CfnOutput(self, "ArtifactBucketName", value=self.storage.artifacts.bucket_name,
+                  description="switchboard publish DIR --stack <stack name> uploads a run's models here")
         CfnOutput(self, "KeysTableName", value=self.storage.keys.table_name,
                   description="switchboard keys create --stack <stack name> --name NAME --budget-usd N")
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)

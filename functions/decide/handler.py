@@ -17,7 +17,7 @@ logger = Logger(service="switchboard-decide")
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
     state = CascadeState.model_validate(event)
-    verifier = container().verifier() if state.plan.fusion is not None else None
+    verifier = container().verifier(state.plan.release) if state.plan.fusion is not None else None
     state = run_decide(state, verifier=verifier, embed=container().embed())
     decision = state.decision
     logger.info("decision", extra={"request_id": state.request_id, "action": decision.action if decision else None,

@@ -33,6 +33,7 @@ from infra.constructs.lambda_defaults import SwitchboardFunction
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT
 from infra.constructs.storage import Storage
 from switchboard import envvars as names
+from switchboard.domain.release import BLOB_PREFIX
 
 # Errors Lambda raises when the *service* hiccups (not the handler): always worth one more try.
 TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException",
@@ -51,6 +52,24 @@ DECIDE_FAILED = {"action": "stop", "reason": "decide_failed", "verified": False}
 TASK_TIMEOUTS = {"CallTier": 110, "Judge": 110, "Decide": 25, "Record": 10}
 # Cross-region inference profiles carry a geography prefix before the foundation model id.
 _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.")
+
+
+def release_environment(storage: Storage) -> dict[str, str]:
+    """Where a function finds the release in force: the Policy table's pointer, the bucket's files."""
+    return {names.ENV_POLICY_TABLE: storage.policy.table_name,
+            names.ENV_ARTIFACT_BUCKET: storage.artifacts.bucket_name}
+
+
+def grant_release_reads(storage: Storage, fn: SwitchboardFunction) -> None:
+    """Read the release pointer, and GetObject on the bucket's blobs - no listing, no other action; no
+    other function is granted anything on the bucket."""
+    storage.policy.grant_read_data(fn.function)
+    fn.function.add_to_role_policy(iam.PolicyStatement(
+        actions=["s3:GetObject"], resources=[storage.artifacts.arn_for_objects(f"{BLOB_PREFIX}*")]))
+    nag.acknowledge(fn.function.role, "AwsSolutions-IAM5", (
+        "GetObject on the artifact bucket's blobs/ prefix: a release names its files by sha256, which a "
+        "deployment cannot know in advance, so the object key is a wildcard under that prefix."),
+        findings=[f"Resource::<{ids.ARTIFACT_BUCKET}.Arn>/{BLOB_PREFIX}*"])
 
 
 class Cascade(Construct):
@@ -73,11 +92,15 @@ class Cascade(Construct):
                               **model_call)
         # decide fuses a dial plan's answers with the run's verifier (ONNX) and compares free-text answers
         # with the encoder, so it carries the onnxruntime layer and the routing models.
+        # Its verifier is the one of the release a plan names (the Policy table's pointer, the artifact
+        # bucket), or the one packaged in the routing layer.
         decide_layers = [core_layer, encoder_layer, *([routing_layer] if routing_layer is not None else [])]
         self.decide = function("DecideFn", "decide", ids.DECIDE_FN, "fuse, accept / escalate / stop (policy)",
                                layers=decide_layers, memory_mb=1024, timeout=Duration.seconds(30),
-                               environment={names.ENV_ROUTER_ARTIFACTS: LEARNED_ROUTER_MOUNT}
-                               if routing_layer is not None else None)
+                               environment={**release_environment(storage),
+                                            **({names.ENV_ROUTER_ARTIFACTS: LEARNED_ROUTER_MOUNT}
+                                               if routing_layer is not None else {})})
+        grant_release_reads(storage, self.decide)
         self.record = function("RecordFn", "record", ids.RECORD_FN, "store the trace, publish metrics",
                                environment={names.ENV_TRACES_TABLE: storage.traces.table_name,
                                             names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days)})

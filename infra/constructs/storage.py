@@ -1,16 +1,25 @@
-"""DynamoDB tables: traces (with TTL), the model catalogue, the taxonomy, the policy (the trained dial) and
-the callers' API keys.
+"""DynamoDB tables: traces (with TTL), the model catalogue, the taxonomy, the policy (the trained dial,
+the judge policy and the release pointer) and the callers' API keys; and the artifact bucket, where
+``switchboard publish`` uploads a training run's models.
 
 On-demand billing (traffic is bursty and small), point-in-time recovery, AWS-managed encryption (no key to
 administer; the data is prompts and prices, protected by IAM). Key names are the runtime's item keys.
+
+The artifact bucket is encrypted (S3-managed keys), blocks every kind of public access, refuses requests
+without TLS, keeps object versions and expires superseded versions after 30 days (a blob's key is its
+sha256, so a current object never changes; only an overwrite with identical bytes makes a noncurrent
+version). Only the router and decide functions are granted read; the publisher writes with the
+operator's own credentials. It is retained when the stack is deleted, like the reference tables'
+default, since a rollback needs its releases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -48,6 +57,22 @@ class Storage(Construct):
         # Callers' API keys: sha256 of the secret -> budget and spend. Retained like the traces: losing it
         # would lose what every key has spent.
         self.keys = _table(self, "Keys", ids.KEYS_TABLE, "key_hash", traces_removal)
+        self.artifacts = s3.Bucket(
+            self, "Artifacts",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-superseded-versions",
+                                              noncurrent_version_expiration=Duration.days(30),
+                                              abort_incomplete_multipart_upload_after=Duration.days(1))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        ids.pin_logical_id(self.artifacts, ids.ARTIFACT_BUCKET)
+        nag.acknowledge(self.artifacts, "AwsSolutions-S1", (
+            "Server access logs would need a second bucket for a handful of reads per minute by two roles; "
+            "object-level access is auditable with CloudTrail data events where an account wants it."))
 
     def seed_catalog(self, entries: Sequence[ModelEntry]) -> None:
         """Write the default catalogue into the catalogue table when the stack is created, so a fresh

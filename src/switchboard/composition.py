@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -22,10 +23,10 @@ from switchboard import envvars as names
 from switchboard.domain.judging import JudgePolicy, WorkedExample
 from switchboard.ports import (
     CatalogSource,
-    LearnedRouterUnavailable,
     Orchestrator,
     PolicySource,
     ProviderSource,
+    ReleaseModelSource,
     TaxonomySource,
     TraceStore,
     Verifier,
@@ -35,9 +36,9 @@ from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, 
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
 from switchboard.service.settings import (
-    DecideSettings,
-    ModelCallSettings,
+        ModelCallSettings,
     RecordSettings,
+    ReleaseSettings,
     RouterSettings,
     SettingsError,
 )
@@ -58,15 +59,16 @@ class Parts:
     policy: PolicySource | None = None
     keys: KeyService | None = None
     services: Services | None = None
+    releases: ReleaseModelSource | None = None
     router_settings: RouterSettings | None = None
     model_call_settings: ModelCallSettings | None = None
     record_settings: RecordSettings | None = None
-    decide_settings: DecideSettings | None = None
+    release_settings: ReleaseSettings | None = None
 
 
-S = TypeVar("S", RouterSettings, ModelCallSettings, RecordSettings, DecideSettings)
+S = TypeVar("S", RouterSettings, ModelCallSettings, RecordSettings, ReleaseSettings)
 _SETTINGS_PARTS: dict[type, str] = {RouterSettings: "router_settings", ModelCallSettings: "model_call_settings",
-                                    RecordSettings: "record_settings", DecideSettings: "decide_settings"}
+                                    RecordSettings: "record_settings", ReleaseSettings: "release_settings"}
 
 
 class Container:
@@ -87,7 +89,7 @@ class Container:
     # ---- settings --------------------------------------------------------------------------------
     def settings(self, kind: type[S]) -> S:
         """A function's typed settings (``RouterSettings``, ``ModelCallSettings``, ``RecordSettings``,
-        ``DecideSettings``), read from the environment once."""
+        ``ReleaseSettings``), read from the environment once."""
         return self._part(_SETTINGS_PARTS[kind], lambda: kind.from_env(self._env))
 
     # ---- adapters --------------------------------------------------------------------------------
@@ -112,25 +114,38 @@ class Container:
         return self._part("providers", lambda: ProviderRegistry(model_dir=self.settings(ModelCallSettings).model_dir))
 
     def policy(self) -> PolicySource | None:
-        """The published dial (None when the deployment has no policy table)."""
+        """The published dial, judge policy and release pointer (None when the deployment has no policy
+        table), re-read every ``SB_POLICY_TTL_S`` seconds."""
         from switchboard.adapters.stores.dynamo import DynamoPolicy
 
-        table = self.settings(RouterSettings).policy_table
-        return self._part("policy", lambda: DynamoPolicy(table) if table else None)
+        s = self.settings(ReleaseSettings)
+        return self._part("policy", lambda: DynamoPolicy(s.policy_table, cache_s=s.policy_ttl_s)
+                          if s.policy_table else None)
 
-    def verifier(self) -> Verifier | None:
-        """The training run's learned verifier (the decide task's fusion), or None when none is deployed.
-        A broken one is logged and left out: dial plans are then never accepted as verified."""
-        from switchboard.adapters.learned import load_verifier
+    def releases(self) -> ReleaseModelSource:
+        """The training run's models in force (``adapters.releases``): the release the Policy table's
+        pointer names, from the artifact bucket, else the ones packaged with the function."""
+        from switchboard.adapters.releases import ReleaseLoader, load_directory
 
-        def build() -> Verifier | None:
-            try:
-                return load_verifier(self.settings(DecideSettings).router_artifacts)
-            except LearnedRouterUnavailable:
-                log.exception("verifier unavailable; dial plans will not be verified")
-                return None
+        def build() -> ReleaseModelSource:
+            s = self.settings(ReleaseSettings)
+            blobs = None
+            if s.artifact_bucket:
+                from switchboard.adapters.stores.s3_blobs import S3Blobs
 
-        return self._part("verifier", build)
+                blobs = S3Blobs(s.artifact_bucket)
+            cache = s.release_cache or str(Path(tempfile.gettempdir()) / "switchboard-releases")
+            return ReleaseLoader(self.policy() if blobs is not None else None, blobs, cache,
+                                 packaged=lambda: load_directory(s.router_artifacts), on_failure=release_failed,
+                                 retry_s=s.policy_ttl_s)
+
+        return self._part("releases", build)
+
+    def verifier(self, release: str | None = None) -> Verifier | None:
+        """The verifier of the release a plan names (None: the packaged one), or None when none is deployed
+        or it cannot be loaded: dial plans are then never accepted as verified."""
+        models = self.releases().for_version(release)
+        return models.verifier if models is not None else None
 
     def embed(self) -> Callable[[str], Any]:
         """The sentence encoder's one-text embedding (free-text answer equivalence), loaded on first use."""
@@ -158,21 +173,12 @@ class Container:
         """The router's application services (``service.assembly``) on this container's adapters."""
         def build() -> Services:
             from switchboard.adapters.encoder import get_encoder
-            from switchboard.adapters.learned import file_sha256, load_learned_router
 
             s = self.settings(RouterSettings)
-            try:
-                learned = load_learned_router(s.router_artifacts)
-            except LearnedRouterUnavailable:  # synth checks the artifacts; if they still break, keep serving
-                log.exception("learned router unavailable; routing with the taxonomy and default plan only")
-                learned = None
-            verifier_sha256 = None
-            if s.router_artifacts and (Path(s.router_artifacts) / "verifier.onnx").is_file():
-                verifier_sha256 = file_sha256(Path(s.router_artifacts) / "verifier.onnx")
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
-                                     learned=learned, policy=self.policy(),
+                                     models=self.releases().current, policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
-                                     verifier_sha256=verifier_sha256, default_examples=load_examples())
+                                     default_examples=load_examples())
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
                                  keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
@@ -193,6 +199,14 @@ class Container:
 
 DEFAULT_JUDGE_POLICY = Path(__file__).parent / "data" / "judges.local.json"
 SHIPPED_EXAMPLES = Path(__file__).parent / "data" / "self_verify.examples.json"
+
+
+def release_failed(version: str, reason: str) -> None:
+    """A release that cannot be loaded, as a metric (``ReleaseLoadFailed``; the loader logs the details)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="ReleaseLoadFailed", unit=MetricUnit.Count, value=1, namespace="Switchboard") as metric:
+        metric.add_dimension(name="reason", value=reason)
 
 
 def load_examples(path: Path = SHIPPED_EXAMPLES) -> list[WorkedExample]:

@@ -29,6 +29,13 @@ ENV_JOB_DEADLINE_S = "SB_JOB_DEADLINE_S"
 # Directory holding the learned router (router.onnx + router.json from `switchboard train`); unset = no
 # learned router (taxonomy and default tier order only). Infra sets it when a router layer is packaged.
 ENV_ROUTER_ARTIFACTS = "SB_ROUTER_ARTIFACTS"
+# The artifact bucket `switchboard publish` uploads a run's models to (the Policy table's release pointer
+# names the version in force); and where a function keeps the versions it downloaded (default: the temp dir).
+ENV_ARTIFACT_BUCKET = "SB_ARTIFACT_BUCKET"
+ENV_RELEASE_CACHE = "SB_RELEASE_CACHE"
+# Seconds between two reads of the Policy table (dial, judge policy, release pointer): how soon a publish
+# or a rollback takes effect in a warm function (default 60).
+ENV_POLICY_TTL_S = "SB_POLICY_TTL_S"
 # The judge policy to use until one is published (a judges.json of `switchboard train`); unset = the router
 # artifacts' judges.json, else the one shipped in the package (measured on the local model pool); "none" =
 # no measured judges (every answer unverified until a policy is published).

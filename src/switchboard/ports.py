@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.release import ReleasePointer
 from switchboard.domain.requests import Message
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
@@ -150,13 +151,40 @@ class Verifier(Protocol):
     def predict(self, X: np.ndarray) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class ReleaseModels:
+    """A training run's models as a function holds them: the learned router and the verifier of the
+    release ``version`` (None: the models packaged with the function, or none at all)."""
+
+    version: str | None = None
+    learned: LearnedRouter | None = None
+    verifier: Verifier | None = None
+    verifier_sha256: str | None = None  # the verifier's; given alone where only the name matters
+
+    def __post_init__(self) -> None:
+        if self.verifier is not None and self.verifier_sha256 is None:
+            object.__setattr__(self, "verifier_sha256", self.verifier.sha256)
+
+
+class ReleaseModelSource(Protocol):
+    """The release's models a function uses: ``current()`` (the router), ``for_version(v)`` (the decide
+    function: the release a plan names; None when it cannot be loaded)."""
+
+    def current(self) -> ReleaseModels: ...
+
+    def for_version(self, version: str | None) -> ReleaseModels | None: ...
+
+
 class PolicySource(Protocol):
-    """What ``switchboard publish`` put in force: the trained dial and the measured judge policy (each
-    None when none is published)."""
+    """What ``switchboard publish`` put in force: the trained dial, the measured judge policy and the
+    release pointer (which training run's model files the functions load; ``domain.release``), each None
+    when none is published. The three are read together, as one snapshot."""
 
     def dial(self) -> Dial | None: ...
 
     def judge_policy(self) -> JudgePolicy | None: ...
+
+    def release(self) -> ReleasePointer | None: ...
 
 
 class CatalogSource(Protocol):
@@ -184,11 +212,31 @@ class TaxonomyWriter(Protocol):
 
 
 class PolicyWriter(Protocol):
-    """Where ``switchboard publish`` puts a dial and a judge policy in force."""
+    """Where ``switchboard publish`` puts a dial and a judge policy in force; ``put_release`` puts a
+    release pointer in force together with its dial and judge policy, atomically (None: that item is
+    removed, so nothing of an earlier release outlives it)."""
 
     def put(self, dial: Dial, published_at: str) -> None: ...
 
     def put_judges(self, policy: JudgePolicy, published_at: str) -> None: ...
+
+    def put_release(self, pointer: ReleasePointer, dial: Dial | None, judges: JudgePolicy | None,
+                    published_at: str) -> None: ...
+
+    def release(self) -> ReleasePointer | None: ...
+
+
+class BlobError(RuntimeError):
+    """A blob could not be stored or fetched, or its content does not have its sha256."""
+
+
+class BlobStore(Protocol):
+    """Content-addressed files (the artifact bucket): ``put`` stores bytes under their sha256 and returns
+    it; ``get`` returns the bytes of a sha256, verified, or raises ``BlobError``."""
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, sha256: str) -> bytes: ...
 
 
 # ------------------------------------------------------------------------------------------ storage

@@ -78,7 +78,7 @@ def test_published_taxonomy_and_learned_router_drive_the_plan(trained: Path, dyn
     # a prompt far from every centroid is routed by the learned router's probabilities
     odd = plan("Compose a short haiku about autumn rain on a tin roof.")
     assert odd.route == "learned" and odd.similarity < 0.35
-    predicted = router.sources.learned.predict(get_encoder().embed_one("Compose a short haiku about autumn rain on a tin roof."))
+    predicted = router.sources.models().learned.predict(get_encoder().embed_one("Compose a short haiku about autumn rain on a tin roof."))
     assert odd.tiers[-1].model == max(predicted, key=predicted.get)
 
 

@@ -43,8 +43,8 @@ ALLOWED: dict[str, set[str]] = {
 # What the CDK app reads of the runtime, module by module: the environment variables' names it writes,
 # the catalogue entry it validates and seeds, the route table it makes the API's resources from, and the
 # learned router's artifact check it runs at synth.
-INFRA_MAY_IMPORT = {"switchboard.envvars", "switchboard.domain.catalog", "switchboard.http.routes",
-                    "switchboard.adapters.learned"}
+INFRA_MAY_IMPORT = {"switchboard.envvars", "switchboard.domain.catalog", "switchboard.domain.release",
+                    "switchboard.http.routes", "switchboard.adapters.learned"}
 DOMAIN_FORBIDDEN = {"boto3", "botocore", "httpx", "onnxruntime", "tokenizers", "aws_lambda_powertools",
                     "xllamacpp", "pandas", "sklearn", "os"}
 

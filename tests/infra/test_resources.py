@@ -112,12 +112,15 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
     assert env["RouterFn"] == {
         names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_CATALOG_TABLE: _ref("CatalogTable"),
         names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
+        names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket"),
         names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
         names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270"}  # below API Gateway's 29 s integration timeout
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
-    assert env["DecideFn"] == {}
+    # the decide function finds the verifier of the release a plan names
+    assert env["DecideFn"] == {names.ENV_POLICY_TABLE: _ref("PolicyTable"),
+                               names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket")}
     assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
 
 
@@ -267,3 +270,28 @@ def test_outputs_name_the_api_machine_and_tables(synth: Synth) -> None:
     assert {"ApiUrl", "OpenAIBaseUrl", "StateMachineArn", "TracesTableName", "CatalogTableName",
             "TaxonomyTableName", "KeysTableName"} <= set(outputs)
     assert outputs["TracesTableName"]["Value"] == _ref("TracesTable")
+
+
+def test_the_artifact_bucket_is_private_encrypted_versioned_and_read_only_by_router_and_decide(synth: Synth) -> None:
+    import json as _json
+
+    bucket = synth.template["Resources"]["ArtifactBucket"]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"}
+    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                       "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rule = props["LifecycleConfiguration"]["Rules"][0]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30} and rule["Status"] == "Enabled"
+    assert bucket["DeletionPolicy"] == "Retain"  # a rollback needs its releases
+    policy = next(iter(synth.resources("AWS::S3::BucketPolicy").values()))
+    denied = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert denied and denied[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    readers = set()
+    for lid in FUNCTIONS:
+        for statement in _policy_statements(synth, lid):
+            if "ArtifactBucket" in _json.dumps(statement.get("Resource")):
+                assert _actions(statement) == {"s3:GetObject"}  # no listing, no writes
+                readers.add(lid)
+    assert readers == {"RouterFn", "DecideFn"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from switchboard.domain.catalog import ModelEntry
+from switchboard.ports import ReleaseModels
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
@@ -34,8 +35,8 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
     if orchestrator is None and providers is not None:
         orchestrator = InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with, verifier=verifier)
     routing = RoutingSources(catalog=catalog, taxonomy=taxonomy if taxonomy is not None else InMemoryTaxonomy([]),
-                             encoder_factory=encoder, learned=learned, policy=policy,
-                             default_judge_policy=judge_policy, verifier_sha256=verifier_sha256)
+                             encoder_factory=encoder, policy=policy, default_judge_policy=judge_policy,
+                             models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256))
     deadlines = Deadlines(request_s=deadline_s) if new_id is None else Deadlines(request_s=deadline_s, new_id=new_id)
     return assemble(ServicePorts(routing=routing, orchestrator=orchestrator, traces=traces, keys=keys,
                                  providers=providers if stream_tokens else None),

@@ -5,6 +5,7 @@ fake) fails the type check instead of passing a test it should not."""
 from __future__ import annotations
 
 from switchboard.ports import (
+    BlobStore,
     CatalogSource,
     CatalogWriter,
     KeyStore,
@@ -18,6 +19,7 @@ from switchboard.ports import (
     TraceStore,
 )
 from tests.support.fakes import (
+    InMemoryBlobs,
     InMemoryCatalog,
     InMemoryKeys,
     InMemoryPolicy,
@@ -36,7 +38,7 @@ def conforming() -> list[object]:
     policy = InMemoryPolicy(None)
     taxonomy = InMemoryTaxonomy()
     ports: tuple[CatalogSource, CatalogWriter, TaxonomySource, TaxonomyWriter, PolicySource, PolicyWriter,
-                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator] = (
+                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore] = (
         catalog, catalog, taxonomy, taxonomy, policy, policy, traces, InMemoryKeys(), ScriptedProvider(),
-        providers, InProcessOrchestrator(catalog, providers, traces))
+        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs())
     return list(ports)

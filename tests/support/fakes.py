@@ -12,10 +12,12 @@ import numpy as np
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.release import ReleasePointer, sha256_hex
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import (
     ApiKey,
+    BlobError,
     Completion,
     CompletionRequest,
     ExecutionOutcome,
@@ -100,9 +102,11 @@ class InMemoryTaxonomy:
 class InMemoryPolicy:
     """The published dial (``PolicySource``), held in memory."""
 
-    def __init__(self, dial: Dial | None, judges: JudgePolicy | None = None) -> None:
+    def __init__(self, dial: Dial | None, judges: JudgePolicy | None = None,
+                 release: ReleasePointer | None = None) -> None:
         self._dial = dial
         self._judges = judges
+        self._release = release
 
     def dial(self) -> Dial | None:
         return self._dial
@@ -115,6 +119,38 @@ class InMemoryPolicy:
 
     def put_judges(self, policy: JudgePolicy, published_at: str) -> None:
         self._judges = policy
+
+    def release(self) -> ReleasePointer | None:
+        return self._release
+
+    def put_release(self, pointer: ReleasePointer, dial: Dial | None, judges: JudgePolicy | None,
+                    published_at: str) -> None:
+        self._release, self._dial, self._judges = pointer, dial, judges
+
+
+class InMemoryBlobs:
+    """The artifact bucket (``BlobStore``) in memory; ``corrupt(sha)`` damages a stored blob."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.gets = 0
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_hex(data)
+        self.blobs[sha] = data
+        return sha
+
+    def get(self, sha256: str) -> bytes:
+        self.gets += 1
+        data = self.blobs.get(sha256)
+        if data is None:
+            raise BlobError(f"no blob {sha256}")
+        if sha256_hex(data) != sha256:
+            raise BlobError(f"blob {sha256} does not have its sha256")
+        return data
+
+    def corrupt(self, sha256: str) -> None:
+        self.blobs[sha256] = self.blobs[sha256][:-7] + b"garbage"
 
 
 class InMemoryTraces:

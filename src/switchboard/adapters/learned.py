@@ -2,18 +2,18 @@
 probability of answering correctly, EMAFusion's multi-output predictor) and the learned verifier (the
 features of the answers bought so far -> P(candidate correct), the fusion step).
 
-Loaded from the directory named by ``SB_ROUTER_ARTIFACTS`` (``router.onnx`` + ``router.json``,
-``verifier.onnx`` + ``verifier.json``); when the variable is unset, routing uses the taxonomy and the
-default tier order only. In AWS the directory is a Lambda layer built from a training run (CDK context
-``switchboard:routerArtifacts``) on the router and decide functions; locally it is ``switchboard local
---artifacts DIR``. The offline evaluator scores Switchboard through these same classes.
+Loaded from a training run's directory (``router.onnx`` + ``router.json``, ``verifier.onnx`` +
+``verifier.json``) by ``adapters.releases``: the release ``switchboard publish`` put in force (downloaded
+from the artifact bucket), else the directory packaged with the function (``SB_ROUTER_ARTIFACTS``: a Lambda
+layer built with the CDK context ``switchboard:routerArtifacts``, or ``switchboard local --artifacts
+DIR``); with neither, routing uses the taxonomy and the default tier order only. The offline evaluator
+scores Switchboard through these same classes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from switchboard.adapters.encoder import TAG as ENCODER_TAG
-from switchboard.envvars import ENV_ROUTER_ARTIFACTS
 from switchboard.ports import LearnedRouterUnavailable
 
 REQUIRED_FILES = ("router.onnx", "router.json")
@@ -126,18 +125,3 @@ class OnnxVerifier:
             return np.zeros(0)
         out = self._session.run([self.output_name], {self.input_name: np.asarray(X, dtype=np.float32)})[0]
         return np.asarray(out).reshape(-1).astype(float)
-
-
-def load_learned_router(directory: str | None = None) -> OnnxLearnedRouter | None:
-    directory = directory or os.environ.get(ENV_ROUTER_ARTIFACTS)
-    if not directory:
-        return None
-    return OnnxLearnedRouter(directory)
-
-
-def load_verifier(directory: str | None = None) -> OnnxVerifier | None:
-    """The run's verifier, or None when no artifacts are deployed or the run has none."""
-    directory = directory or os.environ.get(ENV_ROUTER_ARTIFACTS)
-    if not directory or not (Path(directory) / "verifier.onnx").is_file():
-        return None
-    return OnnxVerifier(directory)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from switchboard.cli.collect_cmds import register as register_collect
 from switchboard.cli.keys_cmds import register as register_keys
-from switchboard.cli.stack_cmds import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull, cmd_publish
+from switchboard.cli.publish_cmds import register_publish
+from switchboard.cli.stack_cmds import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull
 from switchboard.cli.training_cmds import register as register_offline
 
 
@@ -48,21 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "known: qwen2.5-coder-0.5b/1.5b-instruct-q4_k_m, gemma-3-270m-q4_k_m)")
     pull.set_defaults(func=cmd_models_pull)
 
-    pub = sub.add_parser("publish", help="load a training run's taxonomy (and a model catalogue) into the "
-                                         "DynamoDB tables of a deployed stack")
-    pub.add_argument("directory", type=Path, help="the --out directory of `switchboard train`")
-    target = pub.add_mutually_exclusive_group()
-    target.add_argument("--stack", default="Switchboard",
-                        help="deployed stack whose outputs name the tables (default: Switchboard)")
-    target.add_argument("--taxonomy-table", default=None, help="taxonomy table name (instead of --stack)")
-    pub.add_argument("--catalog", type=Path, default=None,
-                     help="model catalogue JSON to publish too (model ids as in the training data, real providers)")
-    pub.add_argument("--catalog-table", default=None, help="catalogue table name (default: from --stack)")
-    pub.add_argument("--policy-table", default=None, help="policy (dial) table name (default: from --stack)")
-    pub.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (e.g. DynamoDB Local)")
-    pub.add_argument("--region", default=None)
-    pub.set_defaults(func=cmd_publish)
-
+    register_publish(sub)  # publish (a release, --rollback)
     register_offline(sub)  # train, eval: their heavy imports happen when they run
     register_collect(sub)  # collect, export
     register_keys(sub)

@@ -1,4 +1,4 @@
-"""The serving commands: ``local``, ``ask``, ``models pull``, ``publish``."""
+"""The serving commands: ``local``, ``ask``, ``models pull``."""
 
 from __future__ import annotations
 
@@ -167,51 +167,6 @@ def _ask_over_http(url: str, body: dict) -> tuple[int, dict]:
         return response.status_code, response.json()
     except ValueError:
         return response.status_code, {"error": {"message": response.text[:300]}}
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    """``switchboard publish DIR``: load a training run's taxonomy, dial (and a catalogue) into DynamoDB."""
-    import boto3
-
-    from switchboard.adapters.encoder import DIM
-    from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoPolicy, DynamoTaxonomy, StoreError
-    from switchboard.service.publish import PublishError, publish, tables_from_stack
-
-    session = boto3.session.Session(region_name=args.region)
-    try:
-        tables: dict[str, str | None]
-        if args.taxonomy_table:
-            tables = {"taxonomy": args.taxonomy_table, "catalog": args.catalog_table,
-                      "policy": args.policy_table}
-        else:
-            tables = dict(tables_from_stack(args.stack, session.client("cloudformation")))
-            tables["catalog"] = args.catalog_table or tables["catalog"]
-            tables["policy"] = args.policy_table or tables.get("policy")
-        dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
-        catalog_table, policy_table, taxonomy_table = tables.get("catalog"), tables.get("policy"), tables["taxonomy"]
-        assert taxonomy_table is not None  # required by the parser (or read from the stack)
-        catalog = DynamoCatalog(catalog_table, client=dynamodb) if catalog_table else None
-        policy = DynamoPolicy(policy_table, client=dynamodb) if policy_table else None
-        report = publish(args.directory, taxonomy_store=DynamoTaxonomy(taxonomy_table, client=dynamodb),
-                         catalog_store=catalog, catalog_path=args.catalog,
-                         current_catalog=catalog if args.catalog is None else None, policy_store=policy,
-                         embedding_dim=DIM)
-    except (PublishError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    deleted = f", removed {len(report.deleted_categories)} stale" if report.deleted_categories else ""
-    dial = (f"; the dial ({report.dial_points} points, profiles {report.profiles}) to {tables['policy']}"
-            if report.dial_points else "")
-    if report.judges:
-        dial += (f"; the judge policy ({'+'.join(report.judges)}, calibrated for {report.judges_calibrated_for}) "
-                 f"to {tables['policy']}")
-    print(f"published {report.categories} categories to {tables['taxonomy']}{deleted}"
-          + (f"; {report.catalog_entries} catalogue entries to {tables['catalog']}" if args.catalog else "")
-          + dial + ". Routers pick them up within 5 minutes (their cache); the run's ONNX models ship with "
-            "the router and decide Lambdas: cdk deploy -c switchboard:routerArtifacts=" + str(args.directory))
-    return 0
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:

@@ -195,8 +195,6 @@ def fan_out(judges: Sequence[JudgeSpec]) -> list[JudgeSpec]:
     return out
 
 
-
-
 def independent_judge(model: str, tiers: Sequence[str], catalog: Mapping[str, ModelEntry]) -> str:
     """The model that grades ``model``'s answer for the roles that need another model (``llm_judge``,
     ``logprob_other``): the next stronger tier of the plan, then another tier, then the cheapest other

@@ -80,6 +80,9 @@ class Plan(BaseModel):
     # The most UTF-8 bytes an answer may take in the state (the router sizes it so the state fits Step
     # Functions' 256 KB); the tasks clip a longer answer and mark it.
     answer_bytes_cap: int | None = None
+    # The release whose models planned it (``domain.release``; None: the packaged models or none): the
+    # decide task verifies with that release's verifier.
+    release: str | None = None
 
     @field_validator("tiers")
     @classmethod

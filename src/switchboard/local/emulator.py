@@ -211,6 +211,7 @@ class LocalAws:
         return {
             "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint,
             "AWS_ENDPOINT_URL_SFN": self.endpoint,
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",

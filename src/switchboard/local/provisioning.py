@@ -1,5 +1,5 @@
-"""The template's resources, made in the emulator: its DynamoDB tables (same key schemas, TTL), its state
-machine (the synthesised definition), the values its Lambda environments refer to, the journal that keeps
+"""The template's resources, made in the emulator: its DynamoDB tables (same key schemas, TTL), its S3
+buckets, its state machine (the synthesised definition), the values its Lambda environments refer to, the journal that keeps
 the durable tables across restarts, and the seed data (catalogue, taxonomy, a training run's dial)."""
 
 from __future__ import annotations
@@ -29,8 +29,18 @@ class Resources:
 
     def __init__(self) -> None:
         self.table_names: dict[str, str] = {}
+        self.bucket_names: dict[str, str] = {}
         self.state_machine_arn = ""
         self.definition: dict = {}
+
+    def create_buckets(self, client: Any, template: dict) -> None:
+        """The template's S3 buckets (the artifact bucket), named after their logical ids."""
+        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        for logical_id in resources_of(template, "AWS::S3::Bucket"):
+            name = logical_id.lower()
+            self.bucket_names[logical_id] = name
+            if name not in existing:
+                client.create_bucket(Bucket=name)
 
     def create_tables(self, client: Any, template: dict) -> None:
         existing = set(client.list_tables().get("TableNames", []))
@@ -70,6 +80,8 @@ class Resources:
             ref = value["Ref"]
             if ref in self.table_names:
                 return self.table_names[ref]
+            if ref in self.bucket_names:
+                return self.bucket_names[ref]
             if ref in machines:
                 return self.state_machine_arn
         if isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][0] in machines:

@@ -4,7 +4,7 @@
 1. synthesises the CDK app (``python app.py``, cached by a hash of the infra sources) — or takes a given
    template — and reads the cascade's state-machine definition *from that template*;
 2. starts the AWS emulator (moto on 127.0.0.1) and creates the template's DynamoDB tables (same key
-   schema) and the state machine (same definition), with each Lambda task dispatched in-process to the
+   schema), its S3 buckets and the state machine (same definition), with each Lambda task dispatched in-process to the
    handler the template names, under the environment the template gives it;
 3. seeds the model catalogue and the taxonomy.
 The HTTP server (``switchboard.http.server``) then turns HTTP requests into API Gateway events for the
@@ -166,6 +166,7 @@ class LocalStack:
             composition.reset()  # parts cached under another stack's environment are not this stack's
             client = self._dynamodb()
             self.resources.create_tables(client, self.template)
+            self.resources.create_buckets(self.aws.client("s3"), self.template)
             if options.state_dir is not None and not options.dynamodb_endpoint:  # DynamoDB Local keeps its own
                 self.journal, self.restored = journal_durable_tables(options.state_dir, self.template,
                                                                      self.resources, client)

@@ -1,13 +1,16 @@
-"""Publish a training run to a running Switchboard: the taxonomy, the dial (and optionally a model
-catalogue) into the DynamoDB tables the router reads.
+"""Publish a training run to a running Switchboard: the taxonomy, the dial, the judge policy and the
+run's ONNX models (and optionally a model catalogue), with no redeploy.
 
 ``switchboard train --out DIR`` writes ``taxonomy.json`` (centroids, per-category tiers), ``dial.json``
-(the operating points, profiles, calibration) and the ONNX models (``router.onnx``, ``verifier.onnx``).
-The router reads the taxonomy and the dial from DynamoDB (cached for five minutes per warm container),
-so publishing them takes effect without a deployment; the ONNX models are packaged with the router and
-decide Lambdas instead (CDK context ``switchboard:routerArtifacts``), because they are model files, not
-data. The dial names the verifier it was calibrated with; a deployment whose verifier differs plans
-without the dial (and logs why) rather than trusting scores it was not calibrated for.
+(the operating points, profiles, calibration), ``judges.json`` and the ONNX models (``router.onnx``,
+``verifier.onnx`` and their descriptions). With the stack's artifact bucket, publishing is a release
+(``domain.release``): the files are uploaded under their sha256, then the taxonomy is written and the
+release pointer, the dial and the judge policy are put in force in one transaction. Routers and decide
+functions check the pointer every minute and load the new models, verified (``adapters.releases``).
+Without a bucket (an older stack), the tables are written and the models stay the ones packaged with the
+functions (CDK context ``switchboard:routerArtifacts``). The dial names the verifier it was calibrated
+with; a function whose verifier differs plans without the dial (and logs why) rather than trusting scores
+it was not calibrated for.
 
 Everything is checked before the first write, so a bad directory never leaves a half-published taxonomy:
 the centroids must have the encoder's dimension, catalogue entries must have a provider that can serve
@@ -29,8 +32,9 @@ from pydantic import ValidationError
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.release import MODEL_FILES, RELEASE_FILES, Release, ReleasePointer, release_version
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import CatalogSource, CatalogWriter, PolicyWriter, TaxonomyWriter
+from switchboard.ports import BlobError, BlobStore, CatalogSource, CatalogWriter, PolicyWriter, TaxonomyWriter
 from switchboard.service.traces import now_iso
 
 
@@ -47,6 +51,8 @@ class PublishReport:
     judges: list[str] = field(default_factory=list)
     judges_calibrated_for: list[str] = field(default_factory=list)
     profiles: dict[str, str] = field(default_factory=dict)
+    release: str | None = None  # the release put in force (None: no artifact bucket, tables only)
+    replaced_release: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -156,11 +162,27 @@ def read_dial(directory: Path) -> Dial:
     return dial
 
 
+def upload_release(directory: Path, blobs: BlobStore, published_at: str) -> Release:
+    """Every release file of ``directory`` into ``blobs``; the release that names them."""
+    files: dict[str, str] = {}
+    for name in RELEASE_FILES:
+        path = directory / name
+        if path.is_file():
+            try:
+                files[name] = blobs.put(path.read_bytes())
+            except BlobError as exc:
+                raise PublishError(f"cannot upload {path}: {exc}") from exc
+    return Release(version=release_version(files, published_at), files=files, published_at=published_at,
+                   source=str(directory))
+
+
 def publish(directory: str | Path, *, taxonomy_store: TaxonomyWriter, catalog_store: CatalogWriter | None = None,
             catalog_path: Path | None = None, current_catalog: CatalogSource | None = None,
-            policy_store: PolicyWriter | None = None, embedding_dim: int = 384) -> PublishReport:
+            policy_store: PolicyWriter | None = None, embedding_dim: int = 384,
+            blobs: BlobStore | None = None) -> PublishReport:
     """Validate ``directory`` (and the catalogue file, if any), then write the taxonomy (replacing the
-    table's categories), the catalogue entries and the dial (the Policy table's active item).
+    table's categories), the catalogue entries and the dial and judge policy (the Policy table) - as a
+    release, with the run's models uploaded to ``blobs`` first, when there is an artifact bucket.
     ``*_store`` are the ports' writers (``DynamoTaxonomy``/``DynamoCatalog``/``DynamoPolicy``, or fakes);
     ``current_catalog`` is read to check coverage when no catalogue file is published."""
     directory = Path(directory)
@@ -179,23 +201,40 @@ def publish(directory: str | Path, *, taxonomy_store: TaxonomyWriter, catalog_st
         catalog_ids = set(current_catalog.models())
     else:
         catalog_ids = set()
-    report.warnings = coverage_warnings(categories, _router_models(directory), catalog_ids)
+    if entries is not None or current_catalog is not None:  # unknown catalogue: nothing to check against
+        report.warnings = coverage_warnings(categories, _router_models(directory), catalog_ids)
     if judges is not None and policy_store is None:
         report.warnings.append(f"{directory} has a judge policy, but no policy table was given: it is not "
                                "published")
     if dial is not None and policy_store is None:
         report.warnings.append(f"{directory} has a dial, but no policy table was given (--policy-table, or "
                                "--stack): it is not published, and routers plan with the taxonomy alone")
+    release = None
+    if blobs is not None and policy_store is not None:
+        release = upload_release(directory, blobs, now_iso())  # before anything points at it
+    elif any((directory / name).is_file() for name in MODEL_FILES):
+        report.warnings.append(f"the ONNX models of {directory} are not published (no artifact bucket: --bucket, "
+                               "or a stack with one): functions keep the models they were deployed with")
     if entries is not None:
         assert catalog_store is not None
         report.catalog_entries = catalog_store.put_all(entries)
     report.categories, report.deleted_categories = taxonomy_store.replace_all(categories)
+    if release is not None:
+        assert policy_store is not None
+        previous = policy_store.release()
+        pointer = ReleasePointer.advanced(previous, release)
+        policy_store.put_release(pointer, dial, judges, now_iso())
+        report.release = pointer.current.version
+        report.replaced_release = previous.current.version if previous is not None else None
+    else:
+        if dial is not None and policy_store is not None:
+            policy_store.put(dial, now_iso())
+        if judges is not None and policy_store is not None:
+            policy_store.put_judges(judges, now_iso())
     if dial is not None and policy_store is not None:
-        policy_store.put(dial, now_iso())
         report.dial_points = len(dial.points)
         report.profiles = dict(dial.profiles)
     if judges is not None and policy_store is not None:
-        policy_store.put_judges(judges, now_iso())
         report.judges = list(judges.judges)
         report.judges_calibrated_for = sorted({*judges.calibration,
                                                *(f"{m} on {r.name} prompts" for r in judges.regions for m in r.calibration)})
@@ -220,4 +259,6 @@ def tables_from_stack(stack_name: str, cloudformation: Any) -> dict[str, str]:
         tables["traces"] = outputs["TracesTableName"]
     if "KeysTableName" in outputs:
         tables["keys"] = outputs["KeysTableName"]
+    if "ArtifactBucketName" in outputs:
+        tables["bucket"] = outputs["ArtifactBucketName"]
     return tables

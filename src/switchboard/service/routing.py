@@ -24,7 +24,7 @@ from switchboard.domain.taxonomy import (
     is_familiar,
     routing_text,
 )
-from switchboard.ports import CatalogSource, Encoder, LearnedRouter, PolicySource, TaxonomySource
+from switchboard.ports import CatalogSource, Encoder, PolicySource, ReleaseModels, TaxonomySource
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,16 @@ def default_tier_order(catalog: Mapping[str, ModelEntry]) -> list[str]:
 @dataclass
 class RoutingSources:
     """Where routing reads from: the catalogue and taxonomy, the published dial and judge policy (and
-    the deployment's default judge policy until one is published), the learned router and the encoder."""
+    the deployment's default judge policy until one is published), the release's models and the encoder."""
 
     catalog: CatalogSource
     taxonomy: TaxonomySource
     encoder_factory: Callable[[], Encoder]
-    learned: LearnedRouter | None = None
+    # the release's learned router and verifier in force (``adapters.releases``; a dial must have been
+    # trained with that router and calibrated with that verifier)
+    models: Callable[[], ReleaseModels] = ReleaseModels
     policy: PolicySource | None = None
     default_judge_policy: JudgePolicy | None = None
-    verifier_sha256: str | None = None  # the deployed verifier's, which a dial must have been calibrated with
     planner_overrides: dict = field(default_factory=dict)
     # self-verification's worked examples where the judge policy has none of its own (the shipped set)
     default_examples: list[WorkedExample] = field(default_factory=list)
@@ -67,20 +68,21 @@ class RoutePlanner:
             self._encoder = self.sources.encoder_factory()
         return self._encoder
 
-    def dial(self) -> Dial | None:
+    def dial(self, models: ReleaseModels | None = None) -> Dial | None:
         """The published dial, when it can be run as trained: the learned router it was trained with is
         loaded (same models) and the verifier it was calibrated with is deployed (same sha256)."""
         s = self.sources
         dial = s.policy.dial() if s.policy is not None else None
         if dial is None:
             return None
+        models = models if models is not None else s.models()
         problem = None
-        if s.learned is None:
-            problem = "no learned router is deployed (cdk deploy -c switchboard:routerArtifacts=DIR)"
-        elif list(s.learned.models) != dial.models:
-            problem = "the deployed learned router scores other models than the dial"
-        elif dial.verifier_sha256 and dial.verifier_sha256 != s.verifier_sha256:
-            problem = "the deployed verifier is not the one the dial was calibrated with (redeploy its run)"
+        if models.learned is None:
+            problem = "no learned router is loaded (switchboard publish DIR puts a run's models in force)"
+        elif list(models.learned.models) != dial.models:
+            problem = "the loaded learned router scores other models than the dial"
+        elif dial.verifier_sha256 and dial.verifier_sha256 != models.verifier_sha256:
+            problem = "the loaded verifier is not the one the dial was calibrated with (publish its run)"
         if problem is not None:
             if problem != self._dial_problem:  # once per cause, not once per request
                 log.error("published dial not used: %s; planning without it", problem)
@@ -111,17 +113,20 @@ class RoutePlanner:
         if pinned_model is not None:
             plan = build_plan(request=request, catalog=catalog, config=config, pinned_model=pinned_model)
             return plan.model_copy(update={"judge_region": region})
-        dial = self.dial()
+        models = self.sources.models()
+        dial = self.dial(models)
         if dial is None and request.profile is not None:
             raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
                                  "(switchboard train, then switchboard publish); use model 'auto'")
         if embedding is None:
             embedding = self.encoder.embed_one(routing_text(request.prompt))
         match, category = self._match(embedding)
-        learned = self.sources.learned
+        learned = models.learned
         if dial is not None and learned is not None:
             try:
-                return self._dial_plan(request, catalog, dial, learned.predict(embedding), match)
+                plan = self._dial_plan(request, catalog, dial, learned.predict(embedding), match,
+                                       models.verifier_sha256)
+                return plan.model_copy(update={"release": models.version})
             except NoToolModel:
                 pass  # the dial's cascade has a model that cannot call tools: plan on the tool-capable models
         scores = None
@@ -132,7 +137,7 @@ class RoutePlanner:
                 log.exception("learned router failed; planning without it")
         plan = build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=scores)
-        return plan.model_copy(update={"judge_region": region})
+        return plan.model_copy(update={"judge_region": region, "release": models.version})
 
     def _match(self, embedding: np.ndarray) -> tuple[Match | None, Category | None]:
         """The nearest taxonomy category; nothing when there is no taxonomy or it does not fit the encoder
@@ -150,7 +155,7 @@ class RoutePlanner:
             return None, None
 
     def _dial_plan(self, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
-                   router_p: Mapping[str, float], match: Match | None) -> Plan:
+                   router_p: Mapping[str, float], match: Match | None, verifier_sha256: str | None) -> Plan:
         try:
             point = dial.select(profile=request.profile, quality=request.quality, max_cost_usd=request.max_cost_usd)
         except KeyError as exc:
@@ -159,4 +164,4 @@ class RoutePlanner:
         if profile is None and request.quality is None and request.max_cost_usd is None:
             profile = DEFAULT_PROFILE if DEFAULT_PROFILE in dial.profiles else None
         return build_dial_plan(request=request, catalog=catalog, dial=dial, point=point, router_p=router_p,
-                               match=match, profile=profile, verifier_sha256=self.sources.verifier_sha256)
+                               match=match, profile=profile, verifier_sha256=verifier_sha256)

@@ -38,6 +38,8 @@ class RouterSettings(BaseModel):
     keys_table: str | None = None
     require_keys: bool = False
     router_artifacts: str | None = None
+    artifact_bucket: str | None = None
+    release_cache: str | None = None
     orchestration: Literal["sync", "poll"] = "sync"
     trace_ttl_days: int = Field(default=30, ge=1)
     max_prompt_chars: int = Field(default=32000, ge=1)
@@ -54,6 +56,8 @@ class RouterSettings(BaseModel):
                            "policy_table": names.ENV_POLICY_TABLE,
                            "keys_table": names.ENV_KEYS_TABLE, "require_keys": names.ENV_REQUIRE_KEYS,
                            "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
+                           "artifact_bucket": names.ENV_ARTIFACT_BUCKET,
+                           "release_cache": names.ENV_RELEASE_CACHE,
                            "orchestration": names.ENV_ORCHESTRATION,
                            "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
                            "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS,
@@ -74,14 +78,21 @@ class ModelCallSettings(BaseModel):
         return _read(cls, {"catalog_table": names.ENV_CATALOG_TABLE, "model_dir": names.ENV_MODEL_DIR}, env)
 
 
-class DecideSettings(BaseModel):
-    """Settings of the decide function: where the training run's verifier is (none: no fusion)."""
+class ReleaseSettings(BaseModel):
+    """Where the router and decide functions find a training run's models: packaged with the function
+    (``router_artifacts``), or the release the Policy table's pointer names, in the artifact bucket."""
 
     router_artifacts: str | None = None
+    policy_table: str | None = None
+    artifact_bucket: str | None = None
+    release_cache: str | None = None
+    policy_ttl_s: float = Field(default=60.0, ge=0, le=3600)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DecideSettings:
-        return _read(cls, {"router_artifacts": names.ENV_ROUTER_ARTIFACTS}, env)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReleaseSettings:
+        return _read(cls, {"router_artifacts": names.ENV_ROUTER_ARTIFACTS, "policy_table": names.ENV_POLICY_TABLE,
+                           "artifact_bucket": names.ENV_ARTIFACT_BUCKET, "release_cache": names.ENV_RELEASE_CACHE,
+                           "policy_ttl_s": names.ENV_POLICY_TTL_S}, env)
 
 
 class RecordSettings(BaseModel):

@@ -4,6 +4,7 @@ a fake never promises what production does not."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import boto3
@@ -12,15 +13,18 @@ from moto import mock_aws
 
 from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoPolicy, DynamoTaxonomy, DynamoTraces
 from switchboard.adapters.stores.dynamo_keys import DynamoKeys
+from switchboard.adapters.stores.s3_blobs import S3Blobs
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.release import Release, ReleasePointer
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import CascadeState, Plan, TierSpec
 from switchboard.domain.taxonomy import Category
 from switchboard.local.journal import install_patches
-from switchboard.ports import StoreError, Trace
+from switchboard.ports import BlobError, StoreError, Trace
 from switchboard.service.api_keys import current_window, new_key
 from tests.support.fakes import (
+    InMemoryBlobs,
     InMemoryCatalog,
     InMemoryKeys,
     InMemoryPolicy,
@@ -136,7 +140,35 @@ def test_published_catalogue_taxonomy_and_policy_read_back(stores):
     judges = JudgePolicy(judges=["confidence"])
     policy.put(dial, "now")
     policy.put_judges(judges, "now")
-    assert policy.dial() == dial and policy.judge_policy() == judges
+    assert policy.dial() == dial and policy.judge_policy() == judges and policy.release() is None
+
+
+def test_a_release_goes_in_force_with_its_dial_and_judges_and_removes_what_it_does_not_have(stores):
+    policy = stores["policy"]
+    dial = Dial(models=["a", "b"], global_order=["a", "b"], points=[OperatingPoint(name="p", models=2)])
+    policy.put(dial, "now")
+    policy.put_judges(JudgePolicy(judges=["confidence"]), "now")
+    release = Release(version="v1", files={"router.onnx": "a" * 64}, published_at="now")
+    pointer = ReleasePointer.advanced(None, release)
+    policy.put_release(pointer, None, JudgePolicy(judges=["self_verify"]), "now")
+    assert policy.release() == pointer
+    assert policy.dial() is None  # the release has no dial: the earlier one is not left in force beside it
+    assert policy.judge_policy() == JudgePolicy(judges=["self_verify"])
+
+
+def test_artifact_blobs_are_content_addressed_and_verified():
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        s3.create_bucket(Bucket="artifacts")
+        for blobs in (InMemoryBlobs(), S3Blobs("artifacts", client=s3)):
+            sha = blobs.put(b"router bytes")
+            assert sha == hashlib.sha256(b"router bytes").hexdigest()
+            assert blobs.put(b"router bytes") == sha and blobs.get(sha) == b"router bytes"
+            with pytest.raises(BlobError):
+                blobs.get("0" * 64)
+        s3.put_object(Bucket="artifacts", Key=f"blobs/{sha}", Body=b"tampered")
+        with pytest.raises(BlobError, match="does not have its sha256"):
+            S3Blobs("artifacts", client=s3).get(sha)
 
 
 def test_a_store_that_cannot_be_reached_raises_store_error():

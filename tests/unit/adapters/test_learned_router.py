@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchboard.adapters.learned import LearnedRouterUnavailable, check_router_artifacts, load_learned_router
+from switchboard.adapters.learned import LearnedRouterUnavailable, OnnxLearnedRouter, check_router_artifacts
+from switchboard.adapters.releases import load_directory
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.taxonomy import Category, CentroidIndex, TaxonomyMismatch
 from tests.support.builder import build_services
@@ -38,12 +39,13 @@ def test_bad_router_artifacts_are_refused_with_the_reason(tmp_path, meta, onnx, 
 def test_a_corrupt_onnx_graph_is_refused_at_load(tmp_path):
     directory = _write(tmp_path / "r", {"models": ["a"], "input": {"encoder": "all-minilm-l6-v2-int8"}})
     with pytest.raises(LearnedRouterUnavailable, match="cannot load"):
-        load_learned_router(str(directory))
+        OnnxLearnedRouter(directory)
 
 
-def test_no_directory_means_no_learned_router(monkeypatch):
-    monkeypatch.delenv("SB_ROUTER_ARTIFACTS", raising=False)
-    assert load_learned_router() is None
+def test_no_directory_means_no_learned_router_and_no_verifier(tmp_path):
+    assert load_directory(None).learned is None
+    empty = load_directory(tmp_path, version="v")
+    assert (empty.version, empty.learned, empty.verifier) == ("v", None, None)
 
 
 def test_centroid_index_rejects_mixed_or_mismatched_dimensions():

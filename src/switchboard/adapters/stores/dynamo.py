@@ -7,8 +7,8 @@ taxonomy are cached per warm container for ``cache_s`` seconds, since they chang
 Item formats (one attribute holds the JSON body, so floats never meet DynamoDB's Decimal rules):
 - Catalog: ``model_id`` (S, key), ``body`` (S: a ModelEntry as JSON).
 - Taxonomy: ``category`` (S, key), ``body`` (S: a Category as JSON, centroid included).
-- Policy: ``name`` (S, key; ``active`` is the dial in force), ``body`` (S: a Dial as JSON),
-  ``published_at`` (S).
+- Policy: ``name`` (S, key: ``active`` the dial in force, ``judges`` the judge policy, ``release`` the
+  release pointer), ``body`` (S: the Dial / JudgePolicy / ReleasePointer as JSON), ``published_at`` (S).
 - Traces: ``trace_id`` (S, key), ``created_at`` (S), ``status`` (S), ``cost_usd`` (N), ``body`` (S: the
   Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute).
 """
@@ -26,6 +26,7 @@ from typing import Any
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
+from switchboard.domain.release import ReleasePointer
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import StoreError, Trace
 
@@ -98,6 +99,10 @@ class _Cached:
                 self._loaded_at = time.monotonic()
             return self._value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None
+
 
 class DynamoCatalog(TableAdapter):
     def __init__(self, table: str, client: Any = None, cache_s: float = 60.0) -> None:
@@ -157,22 +162,31 @@ class DynamoTaxonomy(TableAdapter):
 
 
 class DynamoPolicy(TableAdapter):
-    """What is in force, one item each, cached per warm container: the trained dial (``name = "active"``)
-    and the measured judge policy (``name = "judges"``)."""
+    """What is in force, one item each: the trained dial (``name = "active"``), the measured judge policy
+    (``"judges"``) and the release pointer (``"release"``: which run's model files the functions load).
+
+    The three are read together in one transactional read and cached per warm container for ``cache_s``
+    seconds (the release pointer's check interval), and ``put_release`` writes them in one transaction:
+    a router never sees a new dial beside an old release, or the reverse."""
 
     ACTIVE = "active"
     JUDGES = "judges"
+    RELEASE = "release"
+    _NAMES = (ACTIVE, JUDGES, RELEASE)
 
-    def __init__(self, table: str, client: Any = None, cache_s: float = 300.0) -> None:
+    def __init__(self, table: str, client: Any = None, cache_s: float = 60.0) -> None:
         super().__init__(table, client)
         self._cache = _Cached(cache_s)
-        self._judges_cache = _Cached(cache_s)
 
-    def _body(self, name: str) -> str | None:
-        with store_errors(f"cannot read table {self.table}"):
-            found = self.client.get_item(TableName=self.table, Key={"name": {"S": name}}, ConsistentRead=True)
-        item = found.get("Item")
-        return item["body"]["S"] if item else None
+    def _snapshot(self) -> dict[str, str | None]:
+        def load() -> dict[str, str | None]:
+            with store_errors(f"cannot read table {self.table}"):
+                found = self.client.transact_get_items(TransactItems=[
+                    {"Get": {"TableName": self.table, "Key": {"name": {"S": name}}}} for name in self._NAMES])
+            items = [r.get("Item") for r in found.get("Responses", [])]
+            return {name: (item["body"]["S"] if item else None) for name, item in zip(self._NAMES, items, strict=True)}
+
+        return self._cache.get(load)
 
     def _put(self, name: str, body: str, published_at: str) -> None:
         item = {"name": {"S": name}, "body": {"S": body}, "published_at": {"S": published_at}}
@@ -180,24 +194,34 @@ class DynamoPolicy(TableAdapter):
             self.client.put_item(TableName=self.table, Item=item)
 
     def dial(self) -> Dial | None:
-        def load() -> tuple[Dial | None]:
-            body = self._body(self.ACTIVE)
-            return (Dial.model_validate_json(body) if body else None,)
-
-        return self._cache.get(load)[0]
+        body = self._snapshot()[self.ACTIVE]
+        return Dial.model_validate_json(body) if body else None
 
     def judge_policy(self) -> JudgePolicy | None:
-        def load() -> tuple[JudgePolicy | None]:
-            body = self._body(self.JUDGES)
-            return (JudgePolicy.model_validate_json(body) if body else None,)
+        body = self._snapshot()[self.JUDGES]
+        return JudgePolicy.model_validate_json(body) if body else None
 
-        return self._judges_cache.get(load)[0]
+    def release(self) -> ReleasePointer | None:
+        body = self._snapshot()[self.RELEASE]
+        return ReleasePointer.model_validate_json(body) if body else None
 
     def put(self, dial: Dial, published_at: str) -> None:
         self._put(self.ACTIVE, dial.model_dump_json(), published_at)
 
     def put_judges(self, policy: JudgePolicy, published_at: str) -> None:
         self._put(self.JUDGES, policy.model_dump_json(), published_at)
+
+    def put_release(self, pointer: ReleasePointer, dial: Dial | None, judges: JudgePolicy | None,
+                    published_at: str) -> None:
+        bodies = {self.RELEASE: pointer.model_dump_json(), self.ACTIVE: dial.model_dump_json() if dial else None,
+                  self.JUDGES: judges.model_dump_json() if judges else None}
+        writes = [{"Put": {"TableName": self.table, "Item": {"name": {"S": name}, "body": {"S": body},
+                                                             "published_at": {"S": published_at}}}}
+                  if body is not None else {"Delete": {"TableName": self.table, "Key": {"name": {"S": name}}}}
+                  for name, body in bodies.items()]
+        with store_errors(f"cannot write release {pointer.current.version} to {self.table}"):
+            self.client.transact_write_items(TransactItems=writes)
+        self._cache.clear()
 
 
 class DynamoTraces(TableAdapter):
