@@ -176,7 +176,8 @@ class Container:
 
             s = self.settings(RouterSettings)
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
-                                     models=self.releases().current, policy=self.policy(),
+                                     models=self.releases().current, shadow_models=self.releases().load,
+                                     policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
                                      default_examples=load_examples())
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),

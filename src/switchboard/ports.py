@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import ReleasePointer
+from switchboard.domain.release import Release, ReleasePointer, ShadowPolicy
 from switchboard.domain.requests import Message
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
@@ -174,17 +174,21 @@ class ReleaseModelSource(Protocol):
 
     def for_version(self, version: str | None) -> ReleaseModels | None: ...
 
+    def load(self, release: Release) -> ReleaseModels | None: ...
+
 
 class PolicySource(Protocol):
-    """What ``switchboard publish`` put in force: the trained dial, the measured judge policy and the
-    release pointer (which training run's model files the functions load; ``domain.release``), each None
-    when none is published. The three are read together, as one snapshot."""
+    """What ``switchboard publish`` put in force: the trained dial, the measured judge policy, the
+    release pointer (which training run's model files the functions load; ``domain.release``) and the
+    shadow policy, each None when none is published. They are read together, as one snapshot."""
 
     def dial(self) -> Dial | None: ...
 
     def judge_policy(self) -> JudgePolicy | None: ...
 
     def release(self) -> ReleasePointer | None: ...
+
+    def shadow(self) -> ShadowPolicy | None: ...
 
 
 class CatalogSource(Protocol):
@@ -224,6 +228,8 @@ class PolicyWriter(Protocol):
                     published_at: str) -> None: ...
 
     def release(self) -> ReleasePointer | None: ...
+
+    def put_shadow(self, shadow: ShadowPolicy | None, published_at: str) -> None: ...
 
 
 class BlobError(RuntimeError):

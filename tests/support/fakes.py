@@ -12,7 +12,7 @@ import numpy as np
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import ReleasePointer, sha256_hex
+from switchboard.domain.release import ReleasePointer, ShadowPolicy, sha256_hex
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import (
@@ -107,6 +107,7 @@ class InMemoryPolicy:
         self._dial = dial
         self._judges = judges
         self._release = release
+        self._shadow: ShadowPolicy | None = None
 
     def dial(self) -> Dial | None:
         return self._dial
@@ -126,6 +127,12 @@ class InMemoryPolicy:
     def put_release(self, pointer: ReleasePointer, dial: Dial | None, judges: JudgePolicy | None,
                     published_at: str) -> None:
         self._release, self._dial, self._judges = pointer, dial, judges
+
+    def shadow(self) -> ShadowPolicy | None:
+        return self._shadow
+
+    def put_shadow(self, shadow: ShadowPolicy | None, published_at: str) -> None:
+        self._shadow = shadow
 
 
 class InMemoryBlobs:

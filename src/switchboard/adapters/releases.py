@@ -94,6 +94,10 @@ class ReleaseLoader:
             return None
         return self._load(release)
 
+    def load(self, release: Release) -> ReleaseModels | None:
+        """The models of any release (a shadow policy's), by the same verified download; None if unusable."""
+        return self._load(release) if self._blobs is not None else None
+
     # ---- loading ---------------------------------------------------------------------------------
     def _load(self, release: Release) -> ReleaseModels | None:
         with self._lock:

@@ -83,6 +83,9 @@ class Plan(BaseModel):
     # The release whose models planned it (``domain.release``; None: the packaged models or none): the
     # decide task verifies with that release's verifier.
     release: str | None = None
+    # What a shadow policy (``publish --shadow``) would have done with this request - planned beside this
+    # plan, never run; ``switchboard compare`` replays it over the answers this request bought.
+    shadow: ShadowRecord | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -91,6 +94,15 @@ class Plan(BaseModel):
         if len(set(models)) != len(models):
             raise ValueError(f"a plan must not repeat a model: {models}")
         return tiers
+
+
+class ShadowRecord(BaseModel):
+    """A shadow policy's plan for a request (or why it has none): recorded, never run, never billed."""
+
+    release: str
+    plan: Plan | None = None
+    est_cost_usd: float | None = None  # the plan's first tier at list price (what it would surely spend)
+    error: str | None = None  # the exception type when the shadow policy failed (the request was unaffected)
 
 
 class Usage(BaseModel):
@@ -226,3 +238,6 @@ class JudgeTask(BaseModel):
     answers: dict[str, Candidate] = Field(default_factory=dict)
     deadline: float | None = None  # the request's deadline (epoch seconds)
     answer_bytes_cap: int | None = None  # the plan's cap on an answer's size in the state
+
+
+Plan.model_rebuild()

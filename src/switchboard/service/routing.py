@@ -14,8 +14,9 @@ from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import DEFAULT_PROFILE, Dial
 from switchboard.domain.judging import JudgePolicy, WorkedExample
 from switchboard.domain.planner import NoToolModel, PlannerConfig, UnknownProfile, build_dial_plan, build_plan
+from switchboard.domain.release import Release, ShadowPolicy
 from switchboard.domain.requests import ChatRequest
-from switchboard.domain.state import Plan
+from switchboard.domain.state import Plan, ShadowRecord
 from switchboard.domain.taxonomy import (
     Category,
     CentroidIndex,
@@ -46,6 +47,8 @@ class RoutingSources:
     # the release's learned router and verifier in force (``adapters.releases``; a dial must have been
     # trained with that router and calibrated with that verifier)
     models: Callable[[], ReleaseModels] = ReleaseModels
+    # any release's models (a shadow policy's), loaded verified; None: shadow policies are not planned
+    shadow_models: Callable[[Release], ReleaseModels | None] | None = None
     policy: PolicySource | None = None
     default_judge_policy: JudgePolicy | None = None
     planner_overrides: dict = field(default_factory=dict)
@@ -121,12 +124,19 @@ class RoutePlanner:
         if embedding is None:
             embedding = self.encoder.embed_one(routing_text(request.prompt))
         match, category = self._match(embedding)
+        plan = self._auto_plan(request, catalog, config, models, dial, embedding, match, category)
+        plan = plan if plan.route == "dial" else plan.model_copy(update={"judge_region": region})
+        return plan.model_copy(update={"release": models.version,
+                                       "shadow": self._shadow(request, catalog, embedding, match)})
+
+    def _auto_plan(self, request: ChatRequest, catalog: Mapping[str, ModelEntry], config: PlannerConfig,
+                   models: ReleaseModels, dial: Dial | None, embedding: np.ndarray, match: Match | None,
+                   category: Category | None) -> Plan:
         learned = models.learned
         if dial is not None and learned is not None:
             try:
-                plan = self._dial_plan(request, catalog, dial, learned.predict(embedding), match,
+                return self._dial_plan(request, catalog, dial, learned.predict(embedding), match,
                                        models.verifier_sha256)
-                return plan.model_copy(update={"release": models.version})
             except NoToolModel:
                 pass  # the dial's cascade has a model that cannot call tools: plan on the tool-capable models
         scores = None
@@ -135,9 +145,32 @@ class RoutePlanner:
                 scores = learned.predict(embedding)
             except Exception:  # noqa: BLE001 - an unusable learned router degrades to the default plan
                 log.exception("learned router failed; planning without it")
-        plan = build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
+        return build_plan(request=request, catalog=catalog, config=config, match=match, category=category,
                           learned=scores)
-        return plan.model_copy(update={"judge_region": region, "release": models.version})
+
+    def _shadow(self, request: ChatRequest, catalog: Mapping[str, ModelEntry], embedding: np.ndarray,
+                match: Match | None) -> ShadowRecord | None:
+        """The shadow policy's plan for the request, when one is installed (``publish --shadow``): planned
+        as the live one would be with its dial and models, recorded, never run. A shadow policy that fails
+        is logged and recorded by its error type; the live request never sees it."""
+        s = self.sources
+        shadow: ShadowPolicy | None = None
+        try:
+            shadow = s.policy.shadow() if s.policy is not None and s.shadow_models is not None else None
+            if shadow is None or s.shadow_models is None:
+                return None
+            models = s.shadow_models(shadow.release)
+            if models is None or models.learned is None or list(models.learned.models) != shadow.dial.models:
+                return ShadowRecord(release=shadow.release.version, error="ShadowModelsUnavailable")
+            if shadow.dial.verifier_sha256 and shadow.dial.verifier_sha256 != models.verifier_sha256:
+                return ShadowRecord(release=shadow.release.version, error="ShadowVerifierMismatch")
+            plan = self._dial_plan(request, catalog, shadow.dial, models.learned.predict(embedding), match,
+                                   models.verifier_sha256).model_copy(update={"release": shadow.release.version})
+            return ShadowRecord(release=shadow.release.version, plan=plan, est_cost_usd=plan.tiers[0].est_cost_usd)
+        except Exception as exc:  # noqa: BLE001 - a shadow never affects the live answer
+            log.exception("shadow policy failed; the request is unaffected")
+            return ShadowRecord(release=shadow.release.version if shadow is not None else "unknown",
+                                error=type(exc).__name__)
 
     def _match(self, embedding: np.ndarray) -> tuple[Match | None, Category | None]:
         """The nearest taxonomy category; nothing when there is no taxonomy or it does not fit the encoder

@@ -8,7 +8,8 @@ Item formats (one attribute holds the JSON body, so floats never meet DynamoDB's
 - Catalog: ``model_id`` (S, key), ``body`` (S: a ModelEntry as JSON).
 - Taxonomy: ``category`` (S, key), ``body`` (S: a Category as JSON, centroid included).
 - Policy: ``name`` (S, key: ``active`` the dial in force, ``judges`` the judge policy, ``release`` the
-  release pointer), ``body`` (S: the Dial / JudgePolicy / ReleasePointer as JSON), ``published_at`` (S).
+  release pointer, ``shadow`` the shadow policy), ``body`` (S: the Dial / JudgePolicy / ReleasePointer /
+  ShadowPolicy as JSON), ``published_at`` (S).
 - Traces: ``trace_id`` (S, key), ``created_at`` (S), ``status`` (S), ``cost_usd`` (N), ``body`` (S: the
   Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute).
 """
@@ -26,7 +27,7 @@ from typing import Any
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import ReleasePointer
+from switchboard.domain.release import ReleasePointer, ShadowPolicy
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import StoreError, Trace
 
@@ -163,7 +164,8 @@ class DynamoTaxonomy(TableAdapter):
 
 class DynamoPolicy(TableAdapter):
     """What is in force, one item each: the trained dial (``name = "active"``), the measured judge policy
-    (``"judges"``) and the release pointer (``"release"``: which run's model files the functions load).
+    (``"judges"``), the release pointer (``"release"``: which run's model files the functions load) and
+    the shadow policy (``"shadow"``: planned beside the live one, never run).
 
     The three are read together in one transactional read and cached per warm container for ``cache_s``
     seconds (the release pointer's check interval), and ``put_release`` writes them in one transaction:
@@ -172,7 +174,8 @@ class DynamoPolicy(TableAdapter):
     ACTIVE = "active"
     JUDGES = "judges"
     RELEASE = "release"
-    _NAMES = (ACTIVE, JUDGES, RELEASE)
+    SHADOW = "shadow"
+    _NAMES = (ACTIVE, JUDGES, RELEASE, SHADOW)
 
     def __init__(self, table: str, client: Any = None, cache_s: float = 60.0) -> None:
         super().__init__(table, client)
@@ -204,6 +207,18 @@ class DynamoPolicy(TableAdapter):
     def release(self) -> ReleasePointer | None:
         body = self._snapshot()[self.RELEASE]
         return ReleasePointer.model_validate_json(body) if body else None
+
+    def shadow(self) -> ShadowPolicy | None:
+        body = self._snapshot()[self.SHADOW]
+        return ShadowPolicy.model_validate_json(body) if body else None
+
+    def put_shadow(self, shadow: ShadowPolicy | None, published_at: str) -> None:
+        if shadow is not None:
+            self._put(self.SHADOW, shadow.model_dump_json(), published_at)
+        else:
+            with store_errors(f"cannot remove the shadow policy from {self.table}"):
+                self.client.delete_item(TableName=self.table, Key={"name": {"S": self.SHADOW}})
+        self._cache.clear()
 
     def put(self, dial: Dial, published_at: str) -> None:
         self._put(self.ACTIVE, dial.model_dump_json(), published_at)
