@@ -151,6 +151,12 @@ class Verifier(Protocol):
     def predict(self, X: np.ndarray) -> np.ndarray: ...
 
 
+class AxisHeads(Protocol):
+    """The four-axis taxonomy's fast classifier (``domain.axes``): one embedding -> a distribution per axis."""
+
+    def predict(self, embedding: np.ndarray) -> Mapping[str, np.ndarray]: ...
+
+
 @dataclass(frozen=True)
 class ReleaseModels:
     """A training run's models as a function holds them: the learned router and the verifier of the
@@ -160,6 +166,7 @@ class ReleaseModels:
     learned: LearnedRouter | None = None
     verifier: Verifier | None = None
     verifier_sha256: str | None = None  # the verifier's; given alone where only the name matters
+    axes: AxisHeads | None = None
 
     def __post_init__(self) -> None:
         if self.verifier is not None and self.verifier_sha256 is None:

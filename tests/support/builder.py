@@ -22,7 +22,7 @@ from tests.support.fakes import (
 def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: Any = None,
                    traces: InMemoryTraces | None = None, taxonomy: Any = None, encoder: Any = FakeEncoder,
                    learned: Any = None, policy: Any = None, judge_policy: Any = None, verifier: Any = None,
-                   verifier_sha256: str | None = None, shadow_models: Any = None, keys: Any = None,
+                   verifier_sha256: str | None = None, axes: Any = None, shadow_models: Any = None, keys: Any = None,
                    orchestrator: Any = None,
                    fail_with: str | None = None, new_id: Any = None, stream_tokens: bool = False,
                    keep_alive_s: float = 5.0, max_prompt_chars: int = 32000, deadline_s: float = 25.0) -> Services:
@@ -37,7 +37,7 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
         orchestrator = InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with, verifier=verifier)
     routing = RoutingSources(catalog=catalog, taxonomy=taxonomy if taxonomy is not None else InMemoryTaxonomy([]),
                              encoder_factory=encoder, policy=policy, default_judge_policy=judge_policy,
-                             models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256),
+                             models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256, axes=axes),
                              shadow_models=shadow_models)
     deadlines = Deadlines(request_s=deadline_s) if new_id is None else Deadlines(request_s=deadline_s, new_id=new_id)
     return assemble(ServicePorts(routing=routing, orchestrator=orchestrator, traces=traces, keys=keys,

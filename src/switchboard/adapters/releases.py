@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from switchboard.adapters.learned import OnnxLearnedRouter, OnnxVerifier, file_sha256
+from switchboard.adapters.learned import OnnxAxisHeads, OnnxLearnedRouter, OnnxVerifier, file_sha256
 from switchboard.domain.release import MODEL_FILES, Release
 from switchboard.ports import BlobError, BlobStore, LearnedRouterUnavailable, PolicySource, ReleaseModels
 
@@ -37,7 +37,8 @@ def load_directory(directory: str | Path | None, version: str | None = None) -> 
     directory = Path(directory)
     learned = OnnxLearnedRouter(directory) if (directory / "router.onnx").is_file() else None
     verifier = OnnxVerifier(directory) if (directory / "verifier.onnx").is_file() else None
-    return ReleaseModels(version=version, learned=learned, verifier=verifier)
+    axes = OnnxAxisHeads(directory) if (directory / "axes.onnx").is_file() else None
+    return ReleaseModels(version=version, learned=learned, verifier=verifier, axes=axes)
 
 
 class ReleaseLoader:

@@ -24,7 +24,7 @@ from switchboard.domain.dial import Dial
 # What a release carries, when the run has it: the ONNX models and their descriptions (loaded by the
 # router and decide functions from the bucket), and the policy files (in force through the Policy and
 # Taxonomy tables; kept in the release so a rollback can put them back exactly).
-MODEL_FILES = ("router.onnx", "router.json", "verifier.onnx", "verifier.json")
+MODEL_FILES = ("router.onnx", "router.json", "verifier.onnx", "verifier.json", "axes.onnx")
 POLICY_FILES = ("dial.json", "judges.json", "taxonomy.json")
 RELEASE_FILES = MODEL_FILES + POLICY_FILES
 MAX_HISTORY = 20

@@ -83,6 +83,8 @@ class Plan(BaseModel):
     # The release whose models planned it (``domain.release``; None: the packaged models or none): the
     # decide task verifies with that release's verifier.
     release: str | None = None
+    # The four-axis taxonomy's labels of the prompt (``domain.axes``), where the dial reads them
+    labels: dict[str, str] | None = None
     # What a shadow policy (``publish --shadow``) would have done with this request - planned beside this
     # plan, never run; ``switchboard compare`` replays it over the answers this request bought.
     shadow: ShadowRecord | None = None

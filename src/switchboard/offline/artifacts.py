@@ -12,6 +12,9 @@ Files in the output directory:
 - ``verifier.onnx`` + ``verifier.json``: the learned verifier. Input ``features`` float32 (batch, F) built by
   ``domain.fusion.verifier_features`` (names in ``verifier.json["features"]``); output ``probability``
   float32 (batch, 1) = P(candidate answer correct).
+- ``axes.onnx``: the four-axis taxonomy's fast classifier (``domain.axes``): input ``embedding`` as the
+  router's; one softmax output per axis (``task``, ``complexity``, ``domain``, ``format``), over the label
+  sets in ``dial.json["axes"]["classes"]``; the suitability table is ``dial.json["suitability"]``.
 - ``dial.json``: the deployable policy, a ``domain.dial.Dial``: the operating points (order, pair start,
   models, thresholds, expected accuracy and cost on the training prompts, per-category settings), the
   profiles (economy, balanced, best), the tier orders (global and per category), the calibration knots
@@ -38,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.adapters.learned import OnnxLearnedRouter, OnnxVerifier, file_sha256
+from switchboard.adapters.learned import OnnxAxisHeads, OnnxLearnedRouter, OnnxVerifier, file_sha256
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.fusion import feature_names
@@ -169,6 +172,9 @@ def write_artifacts(system: System, out_dir: str | Path, dataset: str = "") -> P
         "output": "P(correct) per model, in the order of 'models'",
         "model": "mean of the cross-fitted multi-label MLPs (EMAFusion multi-output predictor)"}, indent=1) + "\n", encoding="utf-8")
 
+    if system.heads is not None:  # the four-axis taxonomy's fast classifier (domain.axes)
+        (out / "axes.onnx").write_bytes(system.heads.to_onnx(ROUTER_INPUT))
+
     names = feature_names(system.models)
     (out / "verifier.onnx").write_bytes(hgb_to_onnx(system.verifier.model, len(names)))
     (out / "verifier.json").write_text(json.dumps({
@@ -215,6 +221,7 @@ class Artifacts:
     verifier: OnnxVerifier
     dial: Dial
     dial_meta: dict
+    axes: OnnxAxisHeads | None = None
 
     def point(self, name: str) -> OperatingPoint:
         return self.dial.point(name)
@@ -232,4 +239,5 @@ def load_artifacts(directory: str | Path) -> Artifacts:
         directory=d, models=list(router.models),
         taxonomy=[Category.model_validate(c) for c in read("taxonomy.json")["categories"]],
         catalog=[ModelEntry.model_validate(e) for e in read("catalog.json")],
-        router=router, verifier=OnnxVerifier(d), dial=Dial.model_validate(dial_meta), dial_meta=dial_meta)
+        router=router, verifier=OnnxVerifier(d), dial=Dial.model_validate(dial_meta), dial_meta=dial_meta,
+        axes=OnnxAxisHeads(d) if (d / "axes.onnx").is_file() else None)

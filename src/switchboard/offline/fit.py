@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from switchboard.domain.axes import AxisClassifier, Suitability
 from switchboard.domain.decision import Calibration
-from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout
+from switchboard.domain.dial import NEVER, ROUTED_ORDERS, Dial, OperatingPoint, RouteSignals, cascade_layout
 from switchboard.offline.dial_profiles import estimate_points, profiles_by_estimate
 from switchboard.offline.dial_search import (
     BUDGET_FRACTIONS,
@@ -38,6 +39,8 @@ from switchboard.offline.recorded_cascades import (
     score_plan,
 )
 from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
+from switchboard.offline.taxonomy_axes import AxisHeads, training_labels
+from switchboard.offline.taxonomy_axes import cross_fit as cross_fit_axes
 from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
 
 log = logging.getLogger(__name__)
@@ -82,17 +85,34 @@ class System:
     train_accuracy: np.ndarray  # (k,)
     best_model: int
     stats: dict = field(default_factory=dict)
+    # the four-axis taxonomy and combined routing (``domain.axes``): the fast classifier's heads, the label
+    # sets, suitability, the learned router's weight, and each training prompt's out-of-fold signals
+    heads: AxisHeads | None = None
+    axes: AxisClassifier | None = None
+    suitability: Suitability | None = None
+    combine_weight: float = 0.5
+    signals: list[RouteSignals] | None = None
+    # the ablation's dials: operating points and profiles chosen from each family of tier orders
+    ablation: dict[str, tuple[list[OperatingPoint], dict[str, str]]] = field(default_factory=dict)
 
     def order_for(self, mode: str, category_idx: int) -> list[int]:
         if mode == "category":
             return self.category_orders.get(self.taxonomy.names[category_idx], self.global_order)
         return self.global_order
 
+    def _probe(self) -> Dial:
+        return self.dial([OperatingPoint(name="probe")])
+
     def layout(self, mode: str, n_models: int, pair_start: bool, category_idx: np.ndarray
                ) -> tuple[list[list[int]], list[list[list[int]]], np.ndarray]:
         tiers, judges = [], []
-        for c in category_idx:
-            t, j = cascade_layout(self.order_for(mode, int(c)), n_models, pair_start)
+        probe = self._probe() if mode in ROUTED_ORDERS and self.signals is not None else None
+        for i, c in enumerate(category_idx):
+            if probe is not None and self.signals is not None:
+                order = [self.models.index(m) for m in probe.order_for(mode, None, self.signals[i], n_models)]
+            else:
+                order = self.order_for(mode, int(c))
+            t, j = cascade_layout(order, n_models, pair_start)
             tiers.append(t)
             judges.append(j)
         return tiers, judges, np.asarray([len(t) for t in tiers])
@@ -104,11 +124,14 @@ class System:
                     category_orders={c: [names[j] for j in o] for c, o in self.category_orders.items()},
                     points=list(points if points is not None else self.points), profiles=dict(self.profiles),
                     calibration=self.calibration, weights=dict(self.weights), final_threshold=FINAL_THRESHOLD,
-                    verifier_sha256=verifier_sha256, best_single_model=names[self.best_model])
+                    verifier_sha256=verifier_sha256, best_single_model=names[self.best_model],
+                    axes=self.axes, suitability=self.suitability, combine_weight=self.combine_weight,
+                    model_cost=[round(float(c), 9) for c in self.mean_cost])
 
     def plan(self, point: OperatingPoint, category_idx: np.ndarray) -> ReplayPlan:
         """Each prompt's cascade under ``point``, laid out by the planner's own ``domain.dial.lay_out``."""
-        return plan_of(self.dial([point]), point, [self.taxonomy.names[int(c)] for c in category_idx], self.models)
+        return plan_of(self.dial([point]), point, [self.taxonomy.names[int(c)] for c in category_idx], self.models,
+                       self.signals)
 
 
 class OofScorer:
@@ -190,6 +213,36 @@ def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np
     return per_prompt
 
 
+# The ablation of combined routing (``eval``): dials chosen from the tier orders of each family only. The
+# global order (no routing) is in every family.
+ABLATION_FAMILIES = {"taxonomy": {"global", "category", "suitability"}, "learned": {"global", "learned"},
+                     "combined": {"global", "category", "suitability", "learned", "combined"}}
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def orders_of(config: tuple) -> set[str]:
+    """The tier orders a searched configuration uses (its own, and its per-category settings')."""
+    per_category = config[8] if len(config) > 8 and config[8] else {}
+    return {config[2], *(c.order for c in per_category.values())}
+
+
+def fit_combine_weight(router_p: np.ndarray, phi: np.ndarray, correct: np.ndarray, cost: np.ndarray,
+                       safety_net: int) -> tuple[float, dict[str, float]]:
+    """The learned router's weight in combined routing: the one whose best-scored model cheaper than the
+    safety net is most often right, on out-of-fold scores (ties to the middle of the grid)."""
+    cheap = [j for j in range(len(cost)) if j != safety_net and cost[j] <= cost[safety_net]]
+    if not cheap:
+        return 0.5, {}
+    rows = np.arange(len(router_p))
+    scores: dict[str, float] = {}
+    for w in WEIGHT_GRID:
+        mixed = w * router_p[:, cheap] + (1 - w) * phi[:, cheap]
+        pick = np.asarray(cheap)[np.argmax(mixed, axis=1)]
+        scores[f"{w:g}"] = round(float(np.nanmean(correct[rows, pick])), 5)
+    best = max(WEIGHT_GRID, key=lambda w: (round(scores[f"{w:g}"], 4), -abs(w - 0.5)))
+    return float(best), scores
+
+
 def _with_safety_net(order: list[int], best: int, max_models: int) -> list[int]:
     """The order's first models, then the most accurate model last (the cascade's safety net)."""
     return [*[m for m in order if m != best][: max_models - 1], best]
@@ -208,7 +261,7 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
         prices = {m: (prices or {}).get(m, inferred[m]) for m in data.models}
     correct = data.labels.correct
     n, k = data.n, data.k
-    bar = _bar(range(6), "train", progress, total=6)
+    bar = _bar(range(7), "train", progress, total=7)
     ticks = iter(bar)
 
     def tick(what: str) -> None:
@@ -228,6 +281,13 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
 
     router_oof, members = cross_fit(make_router, embeddings, correct, folds=config.router_folds, seed=config.seed)
     router = RouterEnsemble(members)
+
+    tick("taxonomy axes")
+    # 2b. the four-axis taxonomy: the fast classifier's heads and suitability, cross-fitted like the router
+    axis_labels = training_labels(data)
+    axis_probs, phi_oof, heads, suitability = cross_fit_axes(embeddings, axis_labels, correct, data.models,
+                                                             folds=config.router_folds, seed=config.seed)
+    axes = AxisClassifier(classes=heads.classes)
 
     tick("verifier")
     # 3. verifier: cross-fitted over prompt folds, then the final fit
@@ -276,8 +336,14 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     # 5. calibration: isotonic map from the verifier's out-of-fold score of the fused answer (every prefix
     #    of every prompt's global order) to P(correct). The agreement verdicts get weight 0 in the mean:
     #    the verifier already weighs every agreement, with learned, prompt-dependent reliabilities.
+    # combined routing: the learned router's weight against suitability, fitted out of fold
+    combine_weight, weight_scores = fit_combine_weight(router_oof, phi_oof, correct, mean_cost, best_model)
+    signals = [RouteSignals(router_p=[round(float(x), 6) for x in router_oof[i]],
+                            phi=[round(float(x), 6) for x in phi_oof[i]],
+                            labels=axes.labels({a: axis_probs[a][i] for a in axis_probs})) for i in range(n)]
     system = System(list(data.models), prices, taxonomy, router, verifier, Calibration(), {}, global_order,
-                    category_orders, [], {}, mean_cost, train_acc, best_model)
+                    category_orders, [], {}, mean_cost, train_acc, best_model, heads=heads, axes=axes,
+                    suitability=suitability, combine_weight=combine_weight, signals=signals)
     probe = OperatingPoint(name="probe", order="global", pair_start=False, models=config.max_models,
                            cheap=NEVER, last=NEVER)
     raw = oof.score(system.plan(probe, tax_idx))
@@ -288,7 +354,7 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
 
     tick("dial")
     # 6. the dial: orders x pair start x models x (cheap, last) thresholds, on out-of-fold scores
-    modes = ["global"] + (["category"] if category_orders else [])
+    modes = ["global"] + (["category"] if category_orders else []) + list(ROUTED_ORDERS)
 
     def scored_layout(mode: str, pair: bool, n_models: int, own_last: bool) -> tuple[Scored, np.ndarray]:
         tiers, judges, lens = system.layout(mode, n_models, pair, tax_idx)
@@ -301,6 +367,9 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
                                       progress=lambda it: _bar(it, "dial search", progress))
     best_cost = float(mean_cost[best_model]) * 1000
     dial, profiles = choose_dial(configs, best_cost, float(train_acc[best_model]))
+    system.ablation = {family: choose_dial([c for c in configs if orders_of(c) <= allowed], best_cost,
+                                           float(train_acc[best_model]))
+                       for family, allowed in ABLATION_FAMILIES.items()}
 
     def score_point(point: OperatingPoint) -> tuple[Scored, np.ndarray]:
         plan = system.plan(point, tax_idx)
@@ -321,6 +390,8 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     if hasattr(bar, "close"):
         bar.close()
     system.stats = {"train_prompts": int(n), "train_seconds": round(time.time() - t0, 1),
+                    "combined_routing": {"weight": combine_weight, "top1_accuracy_by_weight": weight_scores,
+                                         "axes": {a: c for a, c in axes.classes.items()}},
                     "dial_configs_searched": len(configs), "verifier_rows": int(len(y)),
                     "meta_verifier": meta_report,
                     "profiles": {"chosen": profiles, "why": profile_why,

@@ -37,7 +37,7 @@ import numpy as np
 
 from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.decision import aggregate_confidence
-from switchboard.domain.dial import Dial, OperatingPoint, lay_out
+from switchboard.domain.dial import Dial, OperatingPoint, RouteSignals, lay_out
 from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
 from switchboard.domain.judging import Calibration, JudgeSpec
 from switchboard.domain.requests import ChatRequest, Message
@@ -138,13 +138,15 @@ class ReplayPlan:
         return out
 
 
-def plan_of(dial: Dial, point: OperatingPoint, categories: Sequence[str | None], models: Sequence[str]) -> ReplayPlan:
-    """Each prompt's cascade under ``point`` (prompt i matched to ``categories[i]``), laid out by the planner's
-    own ``domain.dial.lay_out``: tiers, agreement judges, bars and meta-verifiers."""
+def plan_of(dial: Dial, point: OperatingPoint, categories: Sequence[str | None], models: Sequence[str],
+            signals: Sequence[RouteSignals | None] | None = None) -> ReplayPlan:
+    """Each prompt's cascade under ``point`` (prompt i matched to ``categories[i]``, with its routing
+    ``signals[i]``), laid out by the planner's own ``domain.dial.lay_out``: tiers, agreement judges, bars
+    and meta-verifiers."""
     index = {m: j for j, m in enumerate(models)}
     tiers, judges, thresholds, own_last, meta = [], [], [], [], []
-    for category in categories:
-        layout = lay_out(dial, point, category)
+    for i, category in enumerate(categories):
+        layout = lay_out(dial, point, category, signals[i] if signals is not None else None)
         tiers.append([index[m] for m in layout.tiers])
         judges.append([[index[m] for m in js] for js in layout.judges])
         thresholds.append(list(layout.thresholds))

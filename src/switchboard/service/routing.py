@@ -136,7 +136,7 @@ class RoutePlanner:
         if dial is not None and learned is not None:
             try:
                 return self._dial_plan(request, catalog, dial, learned.predict(embedding), match,
-                                       models.verifier_sha256)
+                                       models.verifier_sha256, self._axes(models, embedding))
             except NoToolModel:
                 pass  # the dial's cascade has a model that cannot call tools: plan on the tool-capable models
         scores = None
@@ -165,7 +165,8 @@ class RoutePlanner:
             if shadow.dial.verifier_sha256 and shadow.dial.verifier_sha256 != models.verifier_sha256:
                 return ShadowRecord(release=shadow.release.version, error="ShadowVerifierMismatch")
             plan = self._dial_plan(request, catalog, shadow.dial, models.learned.predict(embedding), match,
-                                   models.verifier_sha256).model_copy(update={"release": shadow.release.version})
+                                   models.verifier_sha256, self._axes(models, embedding)
+                                   ).model_copy(update={"release": shadow.release.version})
             return ShadowRecord(release=shadow.release.version, plan=plan, est_cost_usd=plan.tiers[0].est_cost_usd)
         except Exception as exc:  # noqa: BLE001 - a shadow never affects the live answer
             log.exception("shadow policy failed; the request is unaffected")
@@ -187,8 +188,14 @@ class RoutePlanner:
             log.exception("taxonomy does not fit the encoder; planning without it")
             return None, None
 
+    @staticmethod
+    def _axes(models: ReleaseModels, embedding: np.ndarray) -> Mapping[str, np.ndarray] | None:
+        """The fast classifier's distribution per axis, when the release has one."""
+        return models.axes.predict(embedding) if models.axes is not None else None
+
     def _dial_plan(self, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
-                   router_p: Mapping[str, float], match: Match | None, verifier_sha256: str | None) -> Plan:
+                   router_p: Mapping[str, float], match: Match | None, verifier_sha256: str | None,
+                   axis_probs: Mapping[str, np.ndarray] | None = None) -> Plan:
         try:
             point = dial.select(profile=request.profile, quality=request.quality, max_cost_usd=request.max_cost_usd)
         except KeyError as exc:
@@ -197,4 +204,4 @@ class RoutePlanner:
         if profile is None and request.quality is None and request.max_cost_usd is None:
             profile = DEFAULT_PROFILE if DEFAULT_PROFILE in dial.profiles else None
         return build_dial_plan(request=request, catalog=catalog, dial=dial, point=point, router_p=router_p,
-                               match=match, profile=profile, verifier_sha256=verifier_sha256)
+                               match=match, profile=profile, verifier_sha256=verifier_sha256, axis_probs=axis_probs)

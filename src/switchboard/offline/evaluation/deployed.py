@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from switchboard.domain.dial import Dial, OperatingPoint
+from switchboard.domain.dial import Dial, OperatingPoint, RouteSignals, route_signals
 from switchboard.domain.taxonomy import CentroidIndex
 from switchboard.offline.artifacts import Artifacts
 from switchboard.offline.outcomes import RecordedOutcomes
@@ -21,30 +21,39 @@ from switchboard.offline.recorded_cascades import (
 )
 
 
-def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> tuple[Situation, list[str]]:
+def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray
+                       ) -> tuple[Situation, list[str], list[RouteSignals] | None]:
     """Decision-time inputs of the test prompts as a deployment sees them: the learned router's ONNX
-    probabilities and each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
-    the router matches)."""
+    probabilities, each prompt's nearest category in the published taxonomy (``CentroidIndex``, as the
+    router matches), and its routing signals (``route_signals``: the axis heads' labels read into the
+    dial's suitability, beside the router's probabilities)."""
     index = CentroidIndex(art.taxonomy)
     categories = [index.nearest(e).category for e in np.asarray(e_test, dtype=np.float32)]
     router_p = art.router.predict_batch(e_test)
     resp_len = np.vectorize(len, otypes=[float])(test.responses)
-    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models)), categories
+    signals = None
+    if art.axes is not None and art.dial.axes is not None:
+        probs = art.axes.predict_batch(e_test)
+        signals = [route_signals(art.dial, router_p[i], {a: p[i] for a, p in probs.items()})
+                   for i in range(len(e_test))]
+    sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models))
+    return sit, categories, signals
 
 
-def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
+def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str],
+                  signals: Sequence[RouteSignals] | None = None) -> ReplayPlan:
     """Each prompt's cascade under ``point``, laid out by the planner's ``domain.dial.lay_out``."""
-    return plan_of(dial, point, categories, models)
+    return plan_of(dial, point, categories, models, signals)
 
 
 def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict[str, Outcome]:
     """Every point of the trained dial (by name) replayed on ``test`` with the deployed artifacts."""
     if list(test.models) != list(art.dial.models):
         raise ValueError(f"the dial was trained on {art.dial.models}, the data has {test.models}")
-    sit, categories = deployed_situation(art, test, e_test)
+    sit, categories, signals = deployed_situation(art, test, e_test)
     outcomes = {}
     for point in art.dial.points:
-        plan = deployed_plan(art.dial, point, categories, test.models)
+        plan = deployed_plan(art.dial, point, categories, test.models, signals)
         scored = score_plan(sit, plan, art.verifier.predict, art.dial.weights, art.dial.calibration)
         outcomes[point.name] = run_cascade(sit, plan, scored)
     return outcomes
