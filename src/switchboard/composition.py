@@ -36,12 +36,13 @@ from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, 
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
 from switchboard.service.settings import (
-        ModelCallSettings,
+    ModelCallSettings,
     RecordSettings,
     ReleaseSettings,
     RouterSettings,
     SettingsError,
 )
+from switchboard.service.slow_classifier import SlowClassifier
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,6 +178,7 @@ class Container:
             s = self.settings(RouterSettings)
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
                                      models=self.releases().current, shadow_models=self.releases().load,
+                                     slow=SlowClassifier(self.catalog(), self.providers()),
                                      policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
                                      default_examples=load_examples())

@@ -10,6 +10,7 @@ from switchboard.ports import ReleaseModels
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
+from switchboard.service.slow_classifier import SlowClassifier
 from tests.support.fakes import (
     FakeEncoder,
     InMemoryCatalog,
@@ -38,7 +39,8 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
     routing = RoutingSources(catalog=catalog, taxonomy=taxonomy if taxonomy is not None else InMemoryTaxonomy([]),
                              encoder_factory=encoder, policy=policy, default_judge_policy=judge_policy,
                              models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256, axes=axes),
-                             shadow_models=shadow_models)
+                             shadow_models=shadow_models,
+                             slow=SlowClassifier(catalog, providers) if providers is not None else None)
     deadlines = Deadlines(request_s=deadline_s) if new_id is None else Deadlines(request_s=deadline_s, new_id=new_id)
     return assemble(ServicePorts(routing=routing, orchestrator=orchestrator, traces=traces, keys=keys,
                                  providers=providers if stream_tokens else None),

@@ -83,8 +83,11 @@ class Plan(BaseModel):
     # The release whose models planned it (``domain.release``; None: the packaged models or none): the
     # decide task verifies with that release's verifier.
     release: str | None = None
-    # The four-axis taxonomy's labels of the prompt (``domain.axes``), where the dial reads them
+    # The four-axis taxonomy's labels of the prompt (``domain.axes``), where the dial reads them; the fast
+    # classifier's distributions; the slow classifier's call, when one is (to be) made
     labels: dict[str, str] | None = None
+    axis_probs: dict[str, list[float]] | None = None
+    classifier: ClassifierCall | None = None
     # What a shadow policy (``publish --shadow``) would have done with this request - planned beside this
     # plan, never run; ``switchboard compare`` replays it over the answers this request bought.
     shadow: ShadowRecord | None = None
@@ -96,6 +99,21 @@ class Plan(BaseModel):
         if len(set(models)) != len(models):
             raise ValueError(f"a plan must not repeat a model: {models}")
         return tiers
+
+
+class ClassifierCall(BaseModel):
+    """The four-axis taxonomy's slow classifier for a request (``service.slow_classifier``): which axes it
+    was asked, what it said, what it cost (charged to the request) and took. ``pending`` until it runs:
+    the plan then carries its cost bound, which a key's reservation holds."""
+
+    model: str
+    axes: list[str]
+    labels: dict[str, str] = Field(default_factory=dict)
+    bound_usd: float = 0.0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    pending: bool = False
+    error: str | None = None
 
 
 class ShadowRecord(BaseModel):

@@ -25,6 +25,7 @@ class ChatService:
         spent = admitted.held  # what is not known to be unspent stays spent: the cap errs on holding
         try:
             plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
+            plan = self.planner.refine(admitted.request, plan)  # the slow classifier, within the reservation
             state = self.runner.run(self.runner.new_state(admitted.request, plan))
             spent = state.spent_usd
             return state

@@ -62,8 +62,9 @@ class CascadeRunner:
         """The state a cascade starts from: a new id, the request's deadline (a job's longer one), and the
         room each answer has in the state (``answer_bytes_cap``: 413 when it is too small)."""
         wait = self.deadlines.job_s if job else self.deadlines.request_s
+        classified = plan.classifier.cost_usd if plan.classifier is not None else 0.0  # the slow labels' cost
         state = CascadeState(request_id=self.deadlines.new_id(), request=request, plan=plan,
-                             deadline=time.time() + wait)
+                             deadline=time.time() + wait, spent_usd=classified)
         return state.model_copy(update={"plan": plan.model_copy(update={"answer_bytes_cap": answer_bytes_cap(state)})})
 
     def run(self, state: CascadeState) -> CascadeState:

@@ -34,7 +34,8 @@ class JobService:
                              "reservation); send the request without async, or with a key without budget",
                              param="async")
         request = command.request if key is None else command.request.model_copy(update={"key_id": key.key_id})
-        state = self.runner.new_state(request, self.planner.plan(request, command.pinned), job=True)
+        plan = self.planner.refine(request, self.planner.plan(request, command.pinned))
+        state = self.runner.new_state(request, plan, job=True)
         running = Trace(trace_id=state.request_id, created_at=now_iso(), status="running", state=state)
         self.traces.put(running)
         self.runner.start(state)

@@ -13,10 +13,17 @@ import numpy as np
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import DEFAULT_PROFILE, Dial
 from switchboard.domain.judging import JudgePolicy, WorkedExample
-from switchboard.domain.planner import NoToolModel, PlannerConfig, UnknownProfile, build_dial_plan, build_plan
+from switchboard.domain.planner import (
+    BudgetTooSmall,
+    NoToolModel,
+    PlannerConfig,
+    UnknownProfile,
+    build_dial_plan,
+    build_plan,
+)
 from switchboard.domain.release import Release, ShadowPolicy
 from switchboard.domain.requests import ChatRequest
-from switchboard.domain.state import Plan, ShadowRecord
+from switchboard.domain.state import ClassifierCall, Plan, ShadowRecord
 from switchboard.domain.taxonomy import (
     Category,
     CentroidIndex,
@@ -26,6 +33,7 @@ from switchboard.domain.taxonomy import (
     routing_text,
 )
 from switchboard.ports import CatalogSource, Encoder, PolicySource, ReleaseModels, TaxonomySource
+from switchboard.service.slow_classifier import SlowClassifier
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,8 @@ class RoutingSources:
     models: Callable[[], ReleaseModels] = ReleaseModels
     # any release's models (a shadow policy's), loaded verified; None: shadow policies are not planned
     shadow_models: Callable[[Release], ReleaseModels | None] | None = None
+    # the four-axis taxonomy's slow classifier, where the dial configures one (None: fast labels only)
+    slow: SlowClassifier | None = None
     policy: PolicySource | None = None
     default_judge_policy: JudgePolicy | None = None
     planner_overrides: dict = field(default_factory=dict)
@@ -135,8 +145,12 @@ class RoutePlanner:
         learned = models.learned
         if dial is not None and learned is not None:
             try:
-                return self._dial_plan(request, catalog, dial, learned.predict(embedding), match,
-                                       models.verifier_sha256, self._axes(models, embedding))
+                fast = self._axes(models, embedding)
+                plan = self._dial_plan(request, catalog, dial, learned.predict(embedding), match,
+                                       models.verifier_sha256, fast)
+                return plan.model_copy(update={"axis_probs": None if fast is None else {
+                    a: [round(float(x), 6) for x in p] for a, p in fast.items()},
+                    "classifier": self._pending_classifier(request, dial, fast, plan)})
             except NoToolModel:
                 pass  # the dial's cascade has a model that cannot call tools: plan on the tool-capable models
         scores = None
@@ -187,6 +201,44 @@ class RoutePlanner:
         except TaxonomyMismatch:
             log.exception("taxonomy does not fit the encoder; planning without it")
             return None, None
+
+    def _pending_classifier(self, request: ChatRequest, dial: Dial, fast: Mapping[str, np.ndarray] | None,
+                            plan: Plan) -> ClassifierCall | None:
+        """The slow classifier's call this plan would make (see ``refine``), when the dial configures one,
+        the fast classifier is unsure, and the budget still fits the plan's first tier after it."""
+        if self.sources.slow is None or dial.axes is None or fast is None:
+            return None
+        call = self.sources.slow.pending(request.prompt, dial.axes, fast)
+        if call is None:
+            return None
+        if request.max_cost_usd is not None and request.max_cost_usd - call.bound_usd < plan.tiers[0].est_cost_usd:
+            return None  # the budget is for the answer: no labels bought with it
+        return call
+
+    def refine(self, request: ChatRequest, plan: Plan) -> Plan:
+        """The plan after its pending slow-classifier call (none: the plan as it is): the labels fused where
+        the fast classifier was unsure, the dial's cascade laid out again for them on the budget left."""
+        call = plan.classifier
+        if call is None or not call.pending or plan.axis_probs is None or self.sources.slow is None:
+            return plan
+        models = self.sources.models()
+        dial = self.dial(models)
+        if dial is None or dial.axes is None or plan.fusion is None:
+            return plan.model_copy(update={"classifier": None})
+        fast = {a: np.asarray(p) for a, p in plan.axis_probs.items()}
+        fused, made = self.sources.slow.run(request.prompt, dial.axes, fast, call)
+        left = request if request.max_cost_usd is None else request.model_copy(
+            update={"max_cost_usd": max(0.0, request.max_cost_usd - made.cost_usd)})
+        embedding = self.encoder.embed_one(routing_text(request.prompt))
+        match, _ = self._match(embedding)
+        router_p = dict(zip(plan.fusion.models, plan.fusion.router_p, strict=True))
+        try:
+            again = self._dial_plan(left, self.sources.catalog.models(), dial, router_p, match,
+                                    plan.fusion.verifier_sha256, fused)
+        except (BudgetTooSmall, NoToolModel):
+            again = plan  # its first tier fits what is left (checked before the call)
+        return again.model_copy(update={"classifier": made, "release": plan.release, "shadow": plan.shadow,
+                                        "axis_probs": plan.axis_probs, "judge_region": plan.judge_region})
 
     @staticmethod
     def _axes(models: ReleaseModels, embedding: np.ndarray) -> Mapping[str, np.ndarray] | None:

@@ -100,7 +100,7 @@ class StreamService:
         admitted = self.admission.admit(command)
         try:  # every refusal before the events start, with the reservation returned
             plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
-            state = self.runner.new_state(admitted.request, plan)
+            state = self.runner.new_state(admitted.request, self.planner.refine(admitted.request, plan))
         except ApiError:
             self.admission.settle(admitted, 0.0)
             raise
