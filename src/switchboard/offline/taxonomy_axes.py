@@ -180,3 +180,47 @@ def phi_of(heads_probs: Mapping[str, np.ndarray], axes: AxisClassifier, suitabil
     n = len(next(iter(heads_probs.values())))
     labels = [axes.labels({a: heads_probs[a][i] for a in AXES}) for i in range(n)]
     return np.asarray([suitability.phi(lab) for lab in labels]), labels
+
+
+LAMBDAS = (0.25, 0.5, 0.75, 1.0)
+MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.01)
+
+
+def fused_accuracy(records: Sequence[Mapping], axes: AxisClassifier) -> tuple[float, float]:
+    """Label accuracy of ``axes``' gate (its margin and lam) over measured records, and the share of
+    prompts that call the slow classifier. A record: the fast distributions per axis (``fast``), the slow
+    classifier's label per axis (``slow``, None where it gave none) and the true labels (``truth``)."""
+    from switchboard.domain.axes import fuse
+
+    right, total, calls = 0, 0, 0
+    for record in records:
+        fast = {a: np.asarray(p) for a, p in record["fast"].items()}
+        unsure = axes.unsure(fast) if axes.lam > 0 else []
+        calls += bool(unsure)
+        for axis, p in fast.items():
+            label = record["slow"].get(axis)
+            if axis in unsure and label in axes.classes[axis]:
+                slow = np.zeros(len(p))
+                slow[axes.classes[axis].index(label)] = 1.0
+                p = fuse(p, slow, axes.lam)
+            right += int(axes.classes[axis][int(np.argmax(p))] == record["truth"][axis])
+            total += 1
+    return right / max(total, 1), calls / max(len(records), 1)
+
+
+def fit_slow_gate(records: Sequence[Mapping], classes: Mapping[str, list[str]], slow_model: str) -> dict:
+    """The slow classifier's weight and margin: the most accurate fused labels on ``records`` (at 0.1-pt
+    resolution), then the fewest slow calls. Returns them with the grid measured."""
+    grid = []
+    for lam in LAMBDAS:
+        for m in MARGINS:
+            acc, rate = fused_accuracy(records, AxisClassifier(classes=dict(classes), margin=m, lam=lam,
+                                                               slow_model=slow_model))
+            grid.append({"lam": lam, "margin": m, "accuracy": round(acc, 4), "call_rate": round(rate, 4)})
+    fast_acc, _ = fused_accuracy(records, AxisClassifier(classes=dict(classes)))
+    best = max(grid, key=lambda g: (round(g["accuracy"], 3), -g["call_rate"], -g["margin"]))
+    if best["accuracy"] <= fast_acc:  # the slow classifier does not help: never ask it
+        best = {"lam": 0.0, "margin": 0.0, "accuracy": round(fast_acc, 4), "call_rate": 0.0}
+    return {"slow_model": slow_model, "lam": best["lam"], "margin": best["margin"],
+            "fast_accuracy": round(fast_acc, 4), "fused_accuracy": best["accuracy"], "call_rate": best["call_rate"],
+            "grid": grid}
