@@ -83,6 +83,9 @@ class SwitchboardConfig(BaseModel):
     # while a cascade works and the answer as soon as it is decided, and a request may run past the 29 s of
     # a buffered integration (up to streamingTimeoutSeconds). Off by default: see docs/architecture.md.
     streaming: bool = Field(False, alias="streaming")
+    # The router may call catalogue models itself for the four-axis taxonomy's slow classifier (a run trained
+    # with --slow-classifier names one): the router then gets the tier functions' model-call permissions.
+    slow_classifier: bool = Field(False, alias="slowClassifier")
     streaming_timeout_seconds: int = Field(300, ge=30, le=900, alias="streamingTimeoutSeconds")
     # The Lambda Web Adapter's public layer, published by AWS in every commercial region (x86_64 build).
     web_adapter_layer_arn: str = Field(

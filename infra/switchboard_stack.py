@@ -110,7 +110,7 @@ class SwitchboardStack(Stack):
         grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.traces.grant_read_write_data(router.function)
-        if config.streaming:  # it streams a single tier's tokens from the model itself
+        if config.streaming or config.slow_classifier:  # it calls a model itself: streaming, slow labels
             self.cascade.grant_model_calls(router)
         machine.grant_start_sync_execution(router.function)
         machine.grant_start_execution(router.function)  # jobs (POST /v1/route with "async": true)

@@ -161,3 +161,18 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
 
     matches = lint_file(Path(artifact.template_full_path))
     assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []
+
+
+def test_the_slow_classifier_option_lets_the_router_call_models_and_only_then() -> None:
+    """switchboard:slowClassifier: the router calls the four-axis taxonomy's slow model itself."""
+    def router_actions(context: dict) -> set[str]:
+        the_app, stack = cdk_app.build_app(context={**context, "aws:cdk:disable-asset-staging": True})
+        report = AwsSolutionsChecks().validate_scope(the_app)
+        assert report.success, [v.rule_name for v in report.violations]
+        policy = stack.resolve(stack.router.function.role.node.find_child("DefaultPolicy")
+                               .node.default_child.policy_document)
+        return {a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
+                                                          else st["Action"])}
+
+    assert "bedrock:InvokeModel" not in router_actions({})
+    assert "bedrock:InvokeModel" in router_actions({"switchboard:slowClassifier": True})
