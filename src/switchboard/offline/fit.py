@@ -39,7 +39,7 @@ from switchboard.offline.recorded_cascades import (
     score_plan,
 )
 from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
-from switchboard.offline.taxonomy_axes import AxisHeads, training_labels
+from switchboard.offline.taxonomy_axes import AxisHeads, fit_combine_weight, training_labels
 from switchboard.offline.taxonomy_axes import cross_fit as cross_fit_axes
 from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
 
@@ -217,30 +217,10 @@ def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np
 # global order (no routing) is in every family.
 ABLATION_FAMILIES = {"taxonomy": {"global", "category", "suitability"}, "learned": {"global", "learned"},
                      "combined": {"global", "category", "suitability", "learned", "combined"}}
-WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
 def orders_of(config: tuple) -> set[str]:
     """The tier orders a searched configuration uses (its own, and its per-category settings')."""
     per_category = config[8] if len(config) > 8 and config[8] else {}
     return {config[2], *(c.order for c in per_category.values())}
-
-
-def fit_combine_weight(router_p: np.ndarray, phi: np.ndarray, correct: np.ndarray, cost: np.ndarray,
-                       safety_net: int) -> tuple[float, dict[str, float]]:
-    """The learned router's weight in combined routing: the one whose best-scored model cheaper than the
-    safety net is most often right, on out-of-fold scores (ties to the middle of the grid)."""
-    cheap = [j for j in range(len(cost)) if j != safety_net and cost[j] <= cost[safety_net]]
-    if not cheap:
-        return 0.5, {}
-    rows = np.arange(len(router_p))
-    scores: dict[str, float] = {}
-    for w in WEIGHT_GRID:
-        mixed = w * router_p[:, cheap] + (1 - w) * phi[:, cheap]
-        pick = np.asarray(cheap)[np.argmax(mixed, axis=1)]
-        scores[f"{w:g}"] = round(float(np.nanmean(correct[rows, pick])), 5)
-    best = max(WEIGHT_GRID, key=lambda w: (round(scores[f"{w:g}"], 4), -abs(w - 0.5)))
-    return float(best), scores
 
 
 def _with_safety_net(order: list[int], best: int, max_models: int) -> list[int]:

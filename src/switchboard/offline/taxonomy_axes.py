@@ -182,6 +182,26 @@ def phi_of(heads_probs: Mapping[str, np.ndarray], axes: AxisClassifier, suitabil
     return np.asarray([suitability.phi(lab) for lab in labels]), labels
 
 
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def fit_combine_weight(router_p: np.ndarray, phi: np.ndarray, correct: np.ndarray, cost: np.ndarray,
+                       safety_net: int) -> tuple[float, dict[str, float]]:
+    """The learned router's weight in combined routing: the one whose best-scored model cheaper than the
+    safety net is most often right, on out-of-fold scores (ties to the middle of the grid)."""
+    cheap = [j for j in range(len(cost)) if j != safety_net and cost[j] <= cost[safety_net]]
+    if not cheap:
+        return 0.5, {}
+    rows = np.arange(len(router_p))
+    scores: dict[str, float] = {}
+    for w in WEIGHT_GRID:
+        mixed = w * router_p[:, cheap] + (1 - w) * phi[:, cheap]
+        pick = np.asarray(cheap)[np.argmax(mixed, axis=1)]
+        scores[f"{w:g}"] = round(float(np.nanmean(correct[rows, pick])), 5)
+    best = max(WEIGHT_GRID, key=lambda w: (round(scores[f"{w:g}"], 4), -abs(w - 0.5)))
+    return float(best), scores
+
+
 LAMBDAS = (0.25, 0.5, 0.75, 1.0)
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.01)
 

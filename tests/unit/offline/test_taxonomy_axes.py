@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from switchboard.domain.axes import AXES
-from switchboard.offline.fit import fit_combine_weight
-from switchboard.offline.taxonomy_axes import fit_heads, fit_suitability
+from switchboard.offline.taxonomy_axes import fit_combine_weight, fit_heads, fit_suitability
 
 
 def _labels(n: int) -> dict[str, np.ndarray]:
