@@ -31,7 +31,7 @@ class Heads:
         return {"domain": np.array([0.55, 0.45])}
 
 
-def _world(slow_reply, lam=0.8):
+def _world(slow_reply, lam=0.8, keys=None):
     suit = Suitability(models=MODELS, levels=[["domain"], []],
                        tables={"domain=law": [0.9, 0.1, 0.9], "domain=math": [0.1, 0.9, 0.9], "*": [0.5, 0.5, 0.9]})
     dial = Dial(models=MODELS, global_order=MODELS, model_cost=[1e-4, 1e-4, 1e-2], suitability=suit,
@@ -46,7 +46,7 @@ def _world(slow_reply, lam=0.8):
     providers = ScriptedProviders({"law-small": judge, "math-small": ScriptedProvider(slow), "big": judge})
     services = build_services([catalog_entry(m, price=p) for m, p in zip(MODELS, (0.1, 0.1, 5.0), strict=True)],
                               providers=providers, policy=InMemoryPolicy(dial), learned=Router(), axes=Heads(),
-                              stream_tokens=True)
+                              stream_tokens=True, keys=keys)
     return services, providers
 
 
@@ -85,3 +85,19 @@ def test_without_lambda_or_without_room_in_the_budget_it_is_not_asked():
     before = providers.providers["math-small"].calls
     state = _ask(services, budget=tight)
     assert state.plan.classifier is None and providers.providers["math-small"].calls - before <= 2
+
+
+def test_on_a_key_with_a_budget_the_reservation_holds_the_slow_call_too_and_the_key_pays_what_was_spent():
+    from switchboard.service.api_keys import KeyService, new_key
+    from tests.support.builder import complete_chat
+    from tests.support.fakes import InMemoryKeys
+
+    store = InMemoryKeys()
+    secret, key = new_key("svc", 1.0)
+    store.create(key)
+    services, _ = _world(json.dumps({"domain": "math"}), keys=KeyService(store, required=True))
+    plan = services.planner.plan(ChatRequest(messages=[Message(role="user", content="Integrate x^2.")]))
+    state = complete_chat(services, {"model": "auto", "messages": [{"role": "user", "content": "Integrate x^2."}]},
+                          authorization=f"Bearer {secret}")
+    assert state.plan.classifier.cost_usd > 0 and plan.classifier.bound_usd >= state.plan.classifier.cost_usd
+    assert store.get(key.key_hash).spent_usd == pytest.approx(state.spent_usd)  # the slow call included
