@@ -16,7 +16,7 @@ from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 from switchboard.adapters.stores.s3_blobs import S3Blobs
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import Release, ReleasePointer
+from switchboard.domain.release import Release, ReleasePointer, ShadowPolicy
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import CascadeState, Plan, TierSpec
 from switchboard.domain.taxonomy import Category
@@ -154,6 +154,12 @@ def test_a_release_goes_in_force_with_its_dial_and_judges_and_removes_what_it_do
     assert policy.release() == pointer
     assert policy.dial() is None  # the release has no dial: the earlier one is not left in force beside it
     assert policy.judge_policy() == JudgePolicy(judges=["self_verify"])
+    assert policy.shadow() is None
+    shadow = ShadowPolicy(release=release, dial=dial)
+    policy.put_shadow(shadow, "now")
+    assert policy.shadow() == shadow and policy.release() == pointer  # beside the live one, not in its place
+    policy.put_shadow(None, "now")
+    assert policy.shadow() is None
 
 
 def test_artifact_blobs_are_content_addressed_and_verified():
