@@ -23,6 +23,11 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from infra.config import SwitchboardConfig  # noqa: E402
 from infra.switchboard_stack import SwitchboardStack  # noqa: E402
 
+# What the CDK CLI sets by default, set here too so `python app.py` emits the same template: each
+# resource's construct path and each function's and layer's asset (aws:asset:path), which
+# `sam local invoke -t cdk.out/<stack>.template.json` reads to find the code it runs.
+CLI_METADATA = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
+
 
 def cdk_json_context(root: Path = ROOT) -> dict[str, Any]:
     return json.loads((root / "cdk.json").read_text(encoding="utf-8")).get("context", {})
@@ -31,7 +36,7 @@ def cdk_json_context(root: Path = ROOT) -> dict[str, Any]:
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
               root: Path = ROOT) -> tuple[cdk.App, SwitchboardStack]:
     """The app with its one stack and cdk-nag attached; ``context`` overrides cdk.json's defaults."""
-    app = cdk.App(context={**cdk_json_context(root), **(context or {})},
+    app = cdk.App(context={**CLI_METADATA, **cdk_json_context(root), **(context or {})},
                   outdir=outdir or os.environ.get("CDK_OUTDIR") or str(root / "cdk.out"))
     # cdk-nag 3 is a policy-validation plugin (the cdk-nag 2 Aspects style crashes with it).
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
@@ -42,7 +47,7 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
 
 def main() -> None:
     app, _ = build_app()
-    app.synth()  # prints the validation report (nag findings, the layers-not-built warning) if any
+    app.synth()  # prints the validation report (nag findings, a placeholder-layers warning) if any
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # 
 
 import pytest  # noqa: E402
 
-from tests.infra.support import Synth  # noqa: E402
+from tests.infra.support import PLACEHOLDER_LAYERS, Synth  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     # Asset staging copies the (possibly built, ~180 MB) layers into the cloud assembly: not needed here.
-    the_app, stack = cdk_app.build_app(context={"aws:cdk:disable-asset-staging": True}, outdir=str(outdir))
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "aws:cdk:disable-asset-staging": True}, outdir=str(outdir))
     assembly = the_app.synth()
     artifact = assembly.get_stack_by_name(stack.stack_name)
     return Synth(template=artifact.template, template_path=outdir / artifact.template_file, outdir=outdir)

@@ -98,7 +98,7 @@ def test_function_uses_the_project_lambda_defaults(synth: Synth, logical_id: str
     handler, memory, timeout, layers = expected
     props = synth.template["Resources"][logical_id]["Properties"]
     assert props["Runtime"] == "python3.12"
-    assert props["Architectures"] == ["x86_64"]
+    assert props["Architectures"] == ["arm64"]  # every wheel of the layers exists for it (infra.layer_spec)
     assert props["Handler"] == handler
     assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
     assert props["TracingConfig"] == {"Mode": "Active"}
