@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run every check: lint, then the unit, functional, infra, data and end-to-end
-# tests. Extra arguments go to pytest (e.g. -m "not e2e" for a quick run).
+# Set up (if needed) and run every check: lint, the deploy rehearsal, then the unit, functional, infra, data
+# and end-to-end tests. Extra arguments go to pytest (e.g. -m "not e2e" for a quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,5 +9,7 @@ echo "==> ruff"
 .venv/bin/ruff check src functions infra tests benchmarks scripts app.py
 echo "==> mypy (src, functions)"
 .venv/bin/mypy
+echo "==> deploy rehearsal (synth with the default context, offline checks)"
+bash scripts/rehearse.sh --outdir "${SB_REHEARSAL_OUT:-cdk.out}"
 echo "==> pytest"
 exec .venv/bin/python -m pytest "$@"
