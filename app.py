@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT / "src"))  # infra imports env-var names from the ru
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from infra.config import SwitchboardConfig  # noqa: E402
-from infra.switchboard_stack import SwitchboardStack  # noqa: E402
+from infra.config import ConfigError, SwitchboardConfig  # noqa: E402
+from infra.switchboard_stack import DeploymentTooLarge, SwitchboardStack  # noqa: E402
 
 # What the CDK CLI sets by default, set here too so `python app.py` emits the same template: each
 # resource's construct path and each function's and layer's asset (aws:asset:path), which
@@ -46,8 +46,15 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
 
 
 def main() -> None:
-    app, _ = build_app()
-    app.synth()  # prints the validation report (nag findings, a placeholder-layers warning) if any
+    try:
+        app, _ = build_app()
+        app.synth()  # prints the validation report (nag findings, a placeholder-layers warning) if any
+    except (ConfigError, DeploymentTooLarge) as exc:
+        sys.exit(f"synth failed: {exc}")
+    except RuntimeError as exc:  # a layer that cannot be built fails CDK's bundling, through jsii
+        if "Failed to bundle asset" not in str(exc):
+            raise
+        sys.exit(f"synth failed: {exc}")
 
 
 if __name__ == "__main__":

@@ -294,17 +294,23 @@ def _header(path: Path) -> dict[str, list[str]]:
 
 # ---- sizes --------------------------------------------------------------------------------------------
 class _Counter:
-    """A write-only sink that counts bytes: what a .zip of the layer would weigh, without writing it."""
+    """A sink that counts bytes, seekable as a file is (so zipfile writes what it writes to a file, no data
+    descriptors): what a .zip of the layer weighs, without writing it."""
 
     def __init__(self) -> None:
-        self.size = 0
+        self.position = self.size = 0
 
     def write(self, data: bytes) -> int:
-        self.size += len(data)
+        self.position += len(data)
+        self.size = max(self.size, self.position)
         return len(data)
 
     def tell(self) -> int:
-        return self.size
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = offset + (0, self.position, self.size)[whence]
+        return self.position
 
     def flush(self) -> None:
         pass

@@ -11,6 +11,7 @@ function's layers.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ def top_level_present(name: str, roots: Sequence[Path]) -> bool:
     return False
 
 
-def imports_of(path: Path, module: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def imports_of(path: Path, module: str) -> frozenset[str]:
     """Fully qualified names ``module`` (at ``path``) imports; ``from a import b`` gives ``a.b``."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
@@ -83,7 +85,7 @@ def imports_of(path: Path, module: str) -> set[str]:
                 base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-    return {n for n in names if n}
+    return frozenset(n for n in names if n)
 
 
 def follow(entry: str, roots: Sequence[Path], not_reached: frozenset[str] | set[str] = frozenset()) -> ImportReport:

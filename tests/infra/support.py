@@ -18,6 +18,7 @@ class Synth:
     template: dict[str, Any]
     template_path: Path
     outdir: Path
+    stack_name: str = "Switchboard"
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {lid: r for lid, r in self.template["Resources"].items() if r["Type"] == kind}
