@@ -3,7 +3,7 @@
 # and end-to-end tests. Extra arguments go to pytest (e.g. -m "not e2e" for a quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+SB_SAM="${SB_SAM:-1}" bash scripts/setup.sh   # with the SAM CLI's virtualenv (tests/infra/test_sam.py)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 echo "==> ruff"
 .venv/bin/ruff check src functions infra tests benchmarks scripts app.py
