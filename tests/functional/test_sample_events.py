@@ -231,3 +231,14 @@ def test_every_function_of_the_template_has_sample_events() -> None:
     assert functions == set(FUNCTION_SETTINGS) and set(ROUTER_STATUS) == {
         n.split("/")[1] for n in DEPLOYED if n.startswith("router/")}
     assert {name.split("/")[0] for name in LOCAL} == {"tier", "judge", "decide", "record"}
+
+
+def test_the_deploy_guide_gives_the_sam_command_of_every_function_and_event_file() -> None:
+    from infra import ids
+
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    logical = {"router": ids.ROUTER_FN, "tier": ids.TIER_FN, "judge": ids.JUDGE_FN, "decide": ids.DECIDE_FN,
+               "record": ids.RECORD_FN}
+    missing = [name for name in DEPLOYED if f"sam local invoke -t cdk.out/Switchboard.template.json "
+               f"{logical[name.split('/')[0]]} -e events/{name}.json" not in guide]
+    assert missing == []

@@ -15,7 +15,7 @@ import pytest
 from infra.layer_spec import MANIFEST, MB
 from infra.rehearsal import checks, run
 from infra.rehearsal.assembly import Assembly
-from tests.infra.support import PLACEHOLDER_LAYERS, Synth
+from tests.infra.support import Synth
 
 
 def changed(deployable: Synth, tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Assembly:
@@ -130,8 +130,5 @@ def test_a_synth_that_fails_is_the_one_line_it_prints(tmp_path: Path, capsys, mo
     assert lines[1].startswith("FAIL  rehearsal    1 of 1 checks failed: synth") and len(lines) == 2
 
 
-def test_the_placeholder_context_is_refused_by_the_rehearsal(tmp_path: Path, capsys) -> None:
-    placeholder = "switchboard:layers=" + PLACEHOLDER_LAYERS["switchboard:layers"]
-    assert run.main(["--outdir", str(tmp_path / "out"), "-c", placeholder]) == 1
-    failed = [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
-    assert failed[:2] == ["synth", "layers"]  # the warning, then the layers check
+def test_a_placeholder_synth_fails_the_synth_check_by_its_warning(synth: Synth) -> None:
+    assert run._warnings(synth.outdir) == ["Annotation::switchboard:layers-not-built"]
