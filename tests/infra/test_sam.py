@@ -2,8 +2,9 @@
 template), and SAM resolves every function to its code, handler, runtime, architecture and built layers in
 the cloud assembly - all that `sam local invoke` does before it needs Docker to start the function.
 
-The SAM CLI lives in its own virtualenv (.venv-sam: scripts/setup.sh with SB_SAM=1, which scripts/test.sh
-sets, from requirements/sam.lock): it pins boto3 and click to other versions than requirements.lock.
+The SAM CLI lives in its own virtualenv (linked as .venv-sam by scripts/setup.sh with SB_SAM=1, which
+scripts/test.sh sets, from requirements/sam.lock): it pins boto3 and click to other versions than
+requirements.lock.
 """
 
 from __future__ import annotations
