@@ -33,6 +33,21 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 fi
 
+# The SAM CLI (sam validate --lint in the tests; sam local invoke by hand) in a virtualenv of its own: it pins
+# boto3 and click to other versions than requirements.lock. Only with SB_SAM=1 (scripts/test.sh sets it).
+# Kept under ~/.cache/switchboard by the lock's hash (so a fresh clone reuses it) and linked as .venv-sam.
+if [ "${SB_SAM:-0}" = "1" ]; then
+  SAM_WANT="$(sha256sum requirements/sam.lock | cut -c1-16)"
+  SAM_VENV="${SB_SAM_VENV:-$HOME/.cache/switchboard/sam-$SAM_WANT}"
+  if [ "$(cat "$SAM_VENV/.switchboard-deps" 2>/dev/null)" != "$SAM_WANT" ]; then
+    echo "==> installing the SAM CLI into $SAM_VENV (requirements/sam.lock)"
+    [ -x "$SAM_VENV/bin/python" ] || "$PY" -m venv "$SAM_VENV"
+    "$SAM_VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements/sam.lock
+    echo "$SAM_WANT" > "$SAM_VENV/.switchboard-deps"
+  fi
+  [ -e "$ROOT/.venv-sam" ] && [ ! -L "$ROOT/.venv-sam" ] || ln -sfn "$SAM_VENV" "$ROOT/.venv-sam"
+fi
+
 if [ "${SB_SKIP_MODELS:-0}" != "1" ]; then
   echo "==> local model pool (downloaded once, sha256-verified)"
   "$VENV/bin/switchboard" models pull

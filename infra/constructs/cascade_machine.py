@@ -29,7 +29,7 @@ from constructs import Construct
 
 from infra import ids, lint, nag
 from infra.config import SwitchboardConfig
-from infra.constructs.lambda_defaults import SwitchboardFunction
+from infra.constructs.lambda_defaults import ARCHITECTURES, SwitchboardFunction
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT
 from infra.constructs.storage import Storage
 from switchboard import envvars as names
@@ -83,6 +83,7 @@ class Cascade(Construct):
                      layers: Sequence[lambda_.ILayerVersion] = (core_layer,), **options) -> SwitchboardFunction:
             return SwitchboardFunction(self, construct_id, name=name, logical_id=logical_id, code=code,
                                        layers=list(layers), log_retention=config.log_retention,
+                                       architecture=ARCHITECTURES[config.architecture],
                                        description=f"Switchboard: {description}", **options)
 
         model_call = {"memory_mb": 512, "timeout": Duration.seconds(120),  # a slow model, plus retries

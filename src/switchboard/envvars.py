@@ -56,3 +56,7 @@ ENV_ENCODER_TOKENIZER = "SB_ENCODER_TOKENIZER"
 ENV_SYNTH_CACHE = "SB_SYNTH_CACHE"  # synthesised templates (default ~/.cache/switchboard/synth)
 ENV_EMBED_CACHE = "SB_EMBED_CACHE"  # prompt embeddings (default ~/.cache/switchboard/embeddings)
 ENV_STATE_DIR = "SB_STATE_DIR"  # the local stack's durable tables (default ~/.cache/switchboard/state)
+
+# --- the CDK app's layer builds (infra.layer_build; read at synth, never by a function) ---
+ENV_LAYER_CACHE = "SB_LAYER_CACHE"  # built Lambda layers (default ~/.cache/switchboard/layers)
+ENV_LAYER_PYTHON = "SB_LAYER_PYTHON"  # the Python whose pip builds them (default: the one running the synth)

@@ -98,7 +98,7 @@ def test_function_uses_the_project_lambda_defaults(synth: Synth, logical_id: str
     handler, memory, timeout, layers = expected
     props = synth.template["Resources"][logical_id]["Properties"]
     assert props["Runtime"] == "python3.12"
-    assert props["Architectures"] == ["x86_64"]
+    assert props["Architectures"] == ["arm64"]  # every wheel of the layers exists for it (infra.layer_spec)
     assert props["Handler"] == handler
     assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
     assert props["TracingConfig"] == {"Mode": "Active"}
@@ -295,3 +295,16 @@ def test_the_artifact_bucket_is_private_encrypted_versioned_and_read_only_by_rou
                 assert _actions(statement) == {"s3:GetObject"}  # no listing, no writes
                 readers.add(lid)
     assert readers == {"RouterFn", "DecideFn"}
+
+
+def test_sam_env_vars_resolve_every_reference_in_a_function_environment_from_the_stack_outputs(synth: Synth) -> None:
+    from infra.sam_env import env_vars
+
+    outputs = {key: f"physical-{key}" for key in synth.template["Outputs"]}
+    resolved, unresolved = env_vars(synth.template, outputs)
+    assert unresolved == []
+    assert resolved["RecordFn"] == {"SB_TRACES_TABLE": "physical-TracesTableName"}
+    assert resolved["RouterFn"][names.ENV_STATE_MACHINE_ARN] == "physical-StateMachineArn"
+    assert resolved["DecideFn"][names.ENV_ARTIFACT_BUCKET] == "physical-ArtifactBucketName"
+    assert set(resolved) == set(FUNCTIONS)
+    assert env_vars(synth.template, {})[1]  # without the outputs, nothing is resolved and it says so
