@@ -113,13 +113,15 @@ def test_pinned_bedrock_models_scope_the_policy_and_stay_nag_clean() -> None:
 
 
 def test_secret_arns_are_readable_by_the_model_callers_only() -> None:
+    """Without decomposition the router calls no model: only tier and judge read the keys' secrets (with
+    it, the default, the router reads them too, to ask the decomposer)."""
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:switchboard/openai-AbCdEf"
-    the_app, stack = cdk_app.build_app(context={"switchboard:secretArns": [arn],
+    the_app, stack = cdk_app.build_app(context={"switchboard:secretArns": [arn], "switchboard:decomposition": False,
                                                 "aws:cdk:disable-asset-staging": True})
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
     for fn, expected in ((stack.cascade.tier, True), (stack.cascade.judge, True), (stack.cascade.decide, False),
-                         (stack.router, False)):
+                         (stack.cascade.compose, False), (stack.router, False)):
         policy = stack.resolve(fn.function.role.node.find_child("DefaultPolicy").node.default_child.policy_document)
         secrets = [s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
         assert (secrets == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": arn}]) is expected

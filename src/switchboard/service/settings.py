@@ -47,6 +47,8 @@ class RouterSettings(BaseModel):
     job_deadline_s: float = Field(default=270.0, gt=0, le=3600)
     judge_policy: str | None = None
     stream_tokens: bool = False
+    decomposition: bool = True
+    decomposer_model: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RouterSettings:
@@ -64,7 +66,9 @@ class RouterSettings(BaseModel):
                            "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
                            "job_deadline_s": names.ENV_JOB_DEADLINE_S,
                            "judge_policy": names.ENV_JUDGE_POLICY,
-                           "stream_tokens": names.ENV_STREAM_TOKENS}, env)
+                           "stream_tokens": names.ENV_STREAM_TOKENS,
+                           "decomposition": names.ENV_DECOMPOSITION,
+                           "decomposer_model": names.ENV_DECOMPOSER_MODEL}, env)
 
 
 class ModelCallSettings(BaseModel):
