@@ -109,6 +109,12 @@ class SwitchboardConfig(BaseModel):
         None, alias="webAdapterLayerArn",
         pattern=r"^arn:aws[a-z-]*:lambda:(\$\{AWS::Region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
+    # Decomposition: the router asks a catalogue model (decomposerModel, default the cheapest routable one)
+    # for the parts of a request the detector finds compound, and the state machine runs a cascade per part
+    # (a Map). The router then also gets the tier function's model permissions to make that call.
+    decomposition: bool = Field(True, alias="decomposition")
+    decomposer_model: str | None = Field(None, alias="decomposerModel", min_length=1)
+
     @field_validator("log_retention_days")
     @classmethod
     def _known_retention(cls, days: int) -> int:

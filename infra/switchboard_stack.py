@@ -140,14 +140,17 @@ class SwitchboardStack(Stack):
                 names.ENV_JOB_DEADLINE_S: str(JOB_DEADLINE_S),
                 **learned,
                 **streaming,
+                names.ENV_DECOMPOSITION: "true" if config.decomposition else "false",
+                names.ENV_SLOW_CLASSIFIER: "true" if config.slow_classifier else "false",
+                **({names.ENV_DECOMPOSER_MODEL: config.decomposer_model} if config.decomposer_model else {}),
             })
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)
         grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.traces.grant_read_write_data(router.function)
-        if config.streaming or config.slow_classifier:  # it calls a model itself: streaming, slow labels
-            self.cascade.grant_model_calls(router)
+        if config.streaming or config.slow_classifier or config.decomposition:  # it calls a model itself:
+            self.cascade.grant_model_calls(router, stream=config.streaming)  # streaming, slow labels, decomposer
         machine.grant_start_sync_execution(router.function)
         machine.grant_start_execution(router.function)  # jobs (POST /v1/route with "async": true)
         return router

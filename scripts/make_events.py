@@ -109,7 +109,24 @@ def task_events(models: tuple[str, str, str]) -> dict[str, dict]:
             "Cause": "{\"errorMessage\": \"no answer within 60 s\", \"errorType\": \"ProviderTimeout\"}"}},
     }
     events["record/final_state"] = step(CascadeState.model_validate(events["decide/confident"])).model_dump(mode="json")
+    events["compose/two_parts"] = compose_event(first, events["decide/confident"], small)
     return events
+
+
+def compose_event(first: dict, decided: dict, decomposer: str) -> dict:
+    """What the compose task receives after the Map over parts: a request split in two, each part's
+    cascade finished (the decide event's state, run to its decision, on the part's own question)."""
+    questions = ("What is 2+2? Answer with a number.", "What is 3+3? Answer with a number.")
+    parts = []
+    for k, question in enumerate(questions):
+        part = {**decided, "request_id": f"evt-0001-p{k}",
+                "request": {**decided["request"], "messages": [{"role": "user", "content": question}]}}
+        parts.append(step(CascadeState.model_validate(part)).model_dump(mode="json"))
+    request = {**first["request"], "messages": [{"role": "user", "content": "\n".join(questions)}]}
+    reply = {"model": decomposer, "text": json.dumps({"parts": list(questions)}), "cost_usd": 0.000001}
+    return {**first, "request": request, "mode": "parts", "spent_usd": reply["cost_usd"],
+            "decomposition": {"cues": {"questions": 2}, "outcome": "decomposed",
+                              "decomposer": {"model": decomposer, "reply": reply}, "parts": parts}}
 
 
 def sample_events() -> dict[str, dict]:

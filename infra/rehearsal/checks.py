@@ -17,7 +17,9 @@ from infra.rehearsal.assembly import ASSET_PROPERTY, Assembly, FunctionView, as_
 from infra.rehearsal.imports import NOT_REACHED_BY, follow
 from switchboard import envvars as names
 
-MODEL_CALLERS = ("tier", "judge")  # and the router when it streams a single tier's tokens itself
+MODEL_CALLERS = ("tier", "judge")  # and the router when its environment says it calls a model itself:
+# it streams a single tier's tokens, asks the decomposer or asks the slow classifier
+ROUTER_MODEL_SWITCHES = (names.ENV_STREAM_TOKENS, names.ENV_DECOMPOSITION, names.ENV_SLOW_CLASSIFIER)
 OTHER_VARIABLES = ("AWS_", "POWERTOOLS_")  # read by the Lambda runtime, the Web Adapter and Powertools
 
 
@@ -35,7 +37,8 @@ def _result(name: str, problems: list[str], passed: str) -> Check:
 def model_callers(assembly: Assembly) -> set[str]:
     """Logical ids of the functions that call models (and so may need Bedrock and the API-key secrets)."""
     return {f.logical_id for f in assembly.functions() if f.name in MODEL_CALLERS
-            or (f.name == "router" and render(f.environment.get(names.ENV_STREAM_TOKENS, "")) == "true")}
+            or (f.name == "router" and any(render(f.environment.get(switch, "")) == "true"
+                                           for switch in ROUTER_MODEL_SWITCHES))}
 
 
 def _tree_bytes(directory: Path) -> int:

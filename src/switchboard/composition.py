@@ -33,6 +33,7 @@ from switchboard.ports import (
 )
 from switchboard.service.api_keys import KeyService
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
+from switchboard.service.decomposing import SplitSources
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
 from switchboard.service.settings import (
@@ -178,12 +179,15 @@ class Container:
             s = self.settings(RouterSettings)
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
                                      models=self.releases().current, shadow_models=self.releases().load,
-                                     slow=SlowClassifier(self.catalog(), self.providers()),
+                                     slow=SlowClassifier(self.catalog(), self.providers()) if s.slow_classifier else None,
                                      policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
                                      default_examples=load_examples())
+            split = SplitSources(self.catalog(), self.providers() if s.decomposition else None,
+                                 decomposer_model=s.decomposer_model, enabled=s.decomposition)
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
-                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
+                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None,
+                                 split=split)
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
                                                  deadlines=Deadlines(s.request_deadline_s, s.job_deadline_s)))
 

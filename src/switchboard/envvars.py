@@ -42,6 +42,13 @@ ENV_POLICY_TTL_S = "SB_POLICY_TTL_S"
 ENV_JUDGE_POLICY = "SB_JUDGE_POLICY"
 # "true" where the router can call the models itself (the local stack): a single-tier plan streams its tokens.
 ENV_STREAM_TOKENS = "SB_STREAM_TOKENS"
+# "false" turns decomposition off: a request of several tasks is then always answered whole. Otherwise the
+# router asks the decomposer (a catalogue model) for the parts of a request the detector finds compound.
+ENV_DECOMPOSITION = "SB_DECOMPOSITION"
+# whether the router may call the four-axis taxonomy's slow classifier (the deployment granted it model calls)
+ENV_SLOW_CLASSIFIER = "SB_SLOW_CLASSIFIER"
+# The catalogue model that decomposes requests; unset = the routable model whose call costs least.
+ENV_DECOMPOSER_MODEL = "SB_DECOMPOSER_MODEL"
 # Where the local stack caches the centroids of a seed taxonomy (default ~/.cache/switchboard/seeds).
 ENV_SEED_CACHE = "SB_SEED_CACHE"
 

@@ -91,7 +91,8 @@ class CompletionRequest:
     provider has a JSON mode; others ignore it (the request's messages say it too, and the cascade checks
     every answer: ``domain.formats``). ``on_delta`` is called with each piece of the answer's text as the
     model produces it, by providers that stream; others never call it (the caller then has the text when
-    ``complete`` returns). It must not raise."""
+    ``complete`` returns). It must not raise. ``grammar`` (llama.cpp's GBNF) constrains the reply where the
+    provider runs llama.cpp (local GGUF models); others ignore it and follow ``response_format``."""
 
     messages: Sequence[Message]
     max_tokens: int
@@ -102,6 +103,7 @@ class CompletionRequest:
     top_logprobs: int | None = None
     response_format: dict[str, Any] | None = None
     on_delta: Callable[[str], None] | None = None
+    grammar: str | None = None
 
 
 class Provider(Protocol):

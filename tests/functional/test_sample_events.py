@@ -58,6 +58,11 @@ def _task_expectation(scenario: str, out: dict[str, Any], first_model: str) -> N
         assert out["decision"]["action"] == action[scenario], out["decision"]
     elif scenario == "record/final_state":
         assert out == {"trace_id": "evt-0001", "stored": True}
+    elif scenario == "compose/two_parts":  # both parts answered: one answer, in the parts' order
+        assert out["decision"]["action"] == "accept" and out["decision"]["reason"] == "composed", out["decision"]
+        text = out["decomposition"]["composed"]["text"]
+        assert text.index("Part 1:") < text.index("Part 2:")
+        assert out["spent_usd"] > sum(p["spent_usd"] for p in out["decomposition"]["parts"])  # + the decomposer
     else:
         raise AssertionError(f"no expectation for the sample event {scenario}: add one here")
 
@@ -230,7 +235,7 @@ def test_every_function_of_the_template_has_sample_events() -> None:
     functions = {name.split("/")[0] for name in DEPLOYED}
     assert functions == set(FUNCTION_SETTINGS) and set(ROUTER_STATUS) == {
         n.split("/")[1] for n in DEPLOYED if n.startswith("router/")}
-    assert {name.split("/")[0] for name in LOCAL} == {"tier", "judge", "decide", "record"}
+    assert {name.split("/")[0] for name in LOCAL} == {"tier", "judge", "decide", "record", "compose"}
 
 
 def test_the_deploy_guide_gives_the_sam_command_of_every_function_and_event_file() -> None:
@@ -238,7 +243,7 @@ def test_the_deploy_guide_gives_the_sam_command_of_every_function_and_event_file
 
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     logical = {"router": ids.ROUTER_FN, "tier": ids.TIER_FN, "judge": ids.JUDGE_FN, "decide": ids.DECIDE_FN,
-               "record": ids.RECORD_FN}
+               "compose": ids.COMPOSE_FN, "record": ids.RECORD_FN}
     missing = [name for name in DEPLOYED if f"sam local invoke -t cdk.out/Switchboard.template.json "
                f"{logical[name.split('/')[0]]} -e events/{name}.json" not in guide]
     assert missing == []

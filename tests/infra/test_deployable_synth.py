@@ -95,7 +95,8 @@ def test_the_template_names_each_functions_and_layers_asset_as_sam_reads_it(
         assert fn.code is not None and (fn.code / fn.name / "handler.py").is_file()
         for layer in fn.layers:
             assert assembly.resources[layer.logical_id]["Metadata"]["aws:asset:property"] == "Content"  # type: ignore[index]
-    assert {fn.logical_id for fn in assembly.functions()} == {"RouterFn", "TierFn", "JudgeFn", "DecideFn", "RecordFn"}
+    assert {fn.logical_id for fn in assembly.functions()} == {"RouterFn", "TierFn", "JudgeFn", "DecideFn", "ComposeFn",
+                                                              "RecordFn"}
     assert results["sam-assets"].ok, results["sam-assets"].detail
 
 

@@ -13,6 +13,7 @@ FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
     "TierFn": ("tier.handler.lambda_handler", 512, 120, 1),
     "JudgeFn": ("judge.handler.lambda_handler", 512, 120, 1),
     "DecideFn": ("decide.handler.lambda_handler", 1024, 30, 2),  # core + encoder (verifier, text equivalence)
+    "ComposeFn": ("compose.handler.lambda_handler", 256, 15, 1),
     "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
 }
 TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category",
@@ -116,12 +117,15 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
-        names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270"}  # below API Gateway's 29 s integration timeout
+        names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270",  # below API Gateway's 29 s integration timeout
+        names.ENV_DECOMPOSITION: "true",  # the decomposer: the catalogue's cheapest model unless configured
+        names.ENV_SLOW_CLASSIFIER: "false"}  # switchboard:slowClassifier grants the router its model calls
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
     # the decide function finds the verifier of the release a plan names
     assert env["DecideFn"] == {names.ENV_POLICY_TABLE: _ref("PolicyTable"),
                                names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket")}
     assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
+    assert env["ComposeFn"] == {}  # composing is pure: no table, no model
 
 
 def test_router_and_decide_have_the_encoder_layer_and_the_others_only_core(synth: Synth) -> None:
@@ -150,11 +154,11 @@ def test_router_may_start_executions_of_the_cascade_only(synth: Synth) -> None:
                            "Resource": _ref("CascadeStateMachine")}]
 
 
-def test_only_tier_and_judge_may_invoke_bedrock(synth: Synth) -> None:
+def test_only_tier_judge_and_the_router_asking_the_decomposer_may_invoke_bedrock(synth: Synth) -> None:
     for function_id in FUNCTIONS:
         bedrock = [s for s in _policy_statements(synth, function_id)
                    if any(a.startswith("bedrock:") for a in _actions(s))]
-        if function_id in ("TierFn", "JudgeFn"):
+        if function_id in ("TierFn", "JudgeFn", "RouterFn"):  # the router: the decomposer's call, never streamed
             assert [_actions(s) for s in bedrock] == [{"bedrock:InvokeModel"}]
         else:
             assert bedrock == []
@@ -306,5 +310,5 @@ def test_sam_env_vars_resolve_every_reference_in_a_function_environment_from_the
     assert resolved["RecordFn"] == {"SB_TRACES_TABLE": "physical-TracesTableName"}
     assert resolved["RouterFn"][names.ENV_STATE_MACHINE_ARN] == "physical-StateMachineArn"
     assert resolved["DecideFn"][names.ENV_ARTIFACT_BUCKET] == "physical-ArtifactBucketName"
-    assert set(resolved) == set(FUNCTIONS)
+    assert set(resolved) == set(FUNCTIONS) - {"ComposeFn"}  # composing refers to no resource
     assert env_vars(synth.template, {})[1]  # without the outputs, nothing is resolved and it says so

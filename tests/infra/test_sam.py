@@ -24,7 +24,8 @@ SAM = SAM_VENV / "bin" / "sam"
 pytestmark = pytest.mark.skipif(not SAM.exists(), reason=f"the SAM CLI is not installed at {SAM} (scripts/setup.sh "
                                 "with SB_SAM=1 installs it from requirements/sam.lock)")
 ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-FUNCTIONS = {"RouterFn": "router", "TierFn": "tier", "JudgeFn": "judge", "DecideFn": "decide", "RecordFn": "record"}
+FUNCTIONS = {"RouterFn": "router", "TierFn": "tier", "JudgeFn": "judge", "DecideFn": "decide", "ComposeFn": "compose",
+             "RecordFn": "record"}
 
 
 def _validate(template: Path) -> subprocess.CompletedProcess:

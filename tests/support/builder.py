@@ -8,6 +8,7 @@ from typing import Any
 from switchboard.domain.catalog import ModelEntry
 from switchboard.ports import ReleaseModels
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
+from switchboard.service.decomposing import SplitSources
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
 from switchboard.service.slow_classifier import SlowClassifier
@@ -26,11 +27,14 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
                    verifier_sha256: str | None = None, axes: Any = None, shadow_models: Any = None, keys: Any = None,
                    orchestrator: Any = None,
                    fail_with: str | None = None, new_id: Any = None, stream_tokens: bool = False,
-                   keep_alive_s: float = 5.0, max_prompt_chars: int = 32000, deadline_s: float = 25.0) -> Services:
+                   keep_alive_s: float = 5.0, max_prompt_chars: int = 32000, deadline_s: float = 25.0,
+                   decompose: bool = False, decomposer_model: str | None = None) -> Services:
     """Services over fakes: the catalogue's models answered by ``providers`` through the in-process
     orchestrator (``fail_with``: every execution fails so; ``verifier``: the decide task's), an empty
     taxonomy and the fake encoder unless given. ``stream_tokens``: the router may call ``providers`` itself
-    to stream a single tier's tokens. ``encoder`` is a factory (a class or a lambda)."""
+    to stream a single tier's tokens. ``encoder`` is a factory (a class or a lambda). ``decompose``: the
+    router asks ``providers``' decomposer (``decomposer_model``, default the cheapest) for a compound
+    request's parts."""
     if not isinstance(catalog, InMemoryCatalog):
         catalog = InMemoryCatalog(catalog)
     traces = traces if traces is not None else InMemoryTraces()
@@ -42,8 +46,9 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
                              shadow_models=shadow_models,
                              slow=SlowClassifier(catalog, providers) if providers is not None else None)
     deadlines = Deadlines(request_s=deadline_s) if new_id is None else Deadlines(request_s=deadline_s, new_id=new_id)
+    split = SplitSources(catalog, providers, decomposer_model=decomposer_model) if decompose else None
     return assemble(ServicePorts(routing=routing, orchestrator=orchestrator, traces=traces, keys=keys,
-                                 providers=providers if stream_tokens else None),
+                                 providers=providers if stream_tokens else None, split=split),
                     ServiceLimits(max_prompt_chars=max_prompt_chars, deadlines=deadlines, keep_alive_s=keep_alive_s))
 
 

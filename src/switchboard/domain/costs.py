@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .catalog import ModelEntry, ModelPrice
+from .decomposition import DECOMPOSER_MAX_TOKENS, decomposer_messages
 from .judging import JudgeSpec
 from .requests import ChatRequest, Message
 from .verdicts import (
@@ -76,3 +77,18 @@ def tier_bound(request: ChatRequest, model: str, judges: Sequence[JudgeSpec],
         if judge_entry is not None:
             cost += judge_bound(request, judge, judge_entry)
     return cost
+
+
+def decomposer_bound(request: ChatRequest, entry: ModelEntry) -> float:
+    """The most the decomposer's call can cost: its instructions and the numbered request, and its reply."""
+    return call_bound(entry.price, decomposer_messages(request), DECOMPOSER_MAX_TOKENS)
+
+
+def budget_shares(budget: float, parts: Sequence[ChatRequest], model: str, judges: Sequence[JudgeSpec],
+                  catalog: Mapping[str, ModelEntry]) -> list[float]:
+    """Each part's share of ``budget`` (what is left of the request's after the decomposer): in proportion
+    to what the part costs at most at the first tier the whole request was planned with, so a long part
+    gets more than a short one and the shares add up to the budget - the cap over all the parts."""
+    bounds = [max(tier_bound(part, model, judges, catalog), 1e-12) for part in parts]
+    total = sum(bounds)
+    return [budget * b / total for b in bounds]

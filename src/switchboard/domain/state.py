@@ -16,6 +16,8 @@ from .requests import ChatRequest
 
 Action = Literal["accept", "escalate", "stop"]
 RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
+# How the state machine runs a request: its own cascade, or a Map of one cascade per part, then composed.
+Mode = Literal["whole", "parts"]
 
 
 class TierSpec(BaseModel):
@@ -236,6 +238,37 @@ class CascadeState(BaseModel):
     streamed: Candidate | None = None
     # Set by the state machine when the Record task failed: the router then writes the trace itself.
     record_error: dict | None = None
+    # "parts": the request was decomposed - the state machine runs each of ``decomposition.parts`` as a
+    # cascade of its own (a Map), then composes them; ``plan`` is then the whole request's (not run).
+    mode: Mode = "whole"
+    # The decomposition tried for this request (``service.decomposing``): the detector's cues, the
+    # decomposer's call, the parts and the composed answer; None when the detector saw one task.
+    decomposition: Decomposition | None = None
+
+
+class DecomposerCall(BaseModel):
+    """The decomposer's call: its model, reply (cost and tokens included) or error, and what came of it."""
+
+    model: str
+    reply: Candidate | None = None
+    error: str | None = None
+    outcome: str = ""  # "3 parts", or why the request is answered whole
+
+
+class Decomposition(BaseModel):
+    """A request split into parts (``domain.decomposition``), each answered by a cascade of its own.
+
+    ``cues`` are what the detector saw (``domain.detector``). ``parts`` are the parts' cascade states - empty
+    when no decomposition was used (the decomposer was not called, its reply was not a decomposition, or the
+    parts could not be planned within the budget), and the request was answered whole. ``composed`` is the
+    answer ``domain.composition.compose`` assembled from them, in the order of the parts."""
+
+    cues: dict[str, int] = Field(default_factory=dict)
+    decomposer: DecomposerCall | None = None
+    outcome: str = ""
+    parts: list[CascadeState] = Field(default_factory=list)
+    composed: Candidate | None = None
+    composer: str = "labelled"  # deterministic: the parts' answers concatenated, each labelled
 
 
 class TierResult(BaseModel):
@@ -261,3 +294,4 @@ class JudgeTask(BaseModel):
 
 
 Plan.model_rebuild()
+CascadeState.model_rebuild()

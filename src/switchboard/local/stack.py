@@ -247,6 +247,8 @@ class LocalStack:
         self.environment[names.ENV_ORCHESTRATION] = "poll"
         # The router runs in this process, beside the models: a single-tier plan streams its tokens.
         self.environment[names.ENV_STREAM_TOKENS] = "true"
+        # ... and may ask the four-axis taxonomy's slow classifier where a trained dial configures one
+        self.environment[names.ENV_SLOW_CLASSIFIER] = "true"
         # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
         self.environment[names.ENV_REQUEST_DEADLINE_S] = str(options.deadline_s)
         self.environment[names.ENV_JOB_DEADLINE_S] = str(max(options.deadline_s, LOCAL_JOB_DEADLINE_S))

@@ -9,6 +9,7 @@ from switchboard.ports import Orchestrator, ProviderSource, TraceStore
 from switchboard.service.admission import Admission
 from switchboard.service.api_keys import KeyService
 from switchboard.service.chat import ChatService
+from switchboard.service.decomposing import SplitSources, Splitter
 from switchboard.service.execution import CascadeRunner, Deadlines
 from switchboard.service.inventory import Inventory
 from switchboard.service.jobs import JobService
@@ -27,6 +28,8 @@ class ServicePorts:
     traces: TraceStore
     keys: KeyService | None = None
     providers: ProviderSource | None = None
+    # where the router calls the decomposer (None: requests are never decomposed)
+    split: SplitSources | None = None
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Services:
     planner: RoutePlanner
     admission: Admission
     runner: CascadeRunner
+    splitter: Splitter
     chat: ChatService
     streams: StreamService
     jobs: JobService
@@ -58,9 +62,10 @@ def assemble(ports: ServicePorts, limits: ServiceLimits | None = None) -> Servic
     planner = RoutePlanner(ports.routing)
     admission = Admission(planner, traces, ports.keys)
     runner = CascadeRunner(ports.orchestrator, traces, limits.deadlines)
+    splitter = Splitter(planner, ports.split or SplitSources(ports.routing.catalog, enabled=False))
     streams = StreamService(admission, planner, runner,
-                            StreamSources(ports.routing.catalog, ports.providers, limits.keep_alive_s))
-    return Services(planner=planner, admission=admission, runner=runner,
-                    chat=ChatService(admission, planner, runner), streams=streams,
-                    jobs=JobService(planner, runner, traces), inventory=Inventory(ports.routing.catalog, planner),
-                    traces=traces, limits=limits)
+                            StreamSources(ports.routing.catalog, ports.providers, limits.keep_alive_s), splitter)
+    return Services(planner=planner, admission=admission, runner=runner, splitter=splitter,
+                    chat=ChatService(admission, planner, runner, splitter), streams=streams,
+                    jobs=JobService(planner, runner, traces, splitter),
+                    inventory=Inventory(ports.routing.catalog, planner), traces=traces, limits=limits)

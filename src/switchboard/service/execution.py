@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from switchboard.domain.composition import answered
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import CascadeState, Plan
 from switchboard.ports import Orchestrator
@@ -23,19 +24,22 @@ STATE_RESERVE_BYTES = 24 * 1024  # verdicts, decisions and the Map's own envelop
 TYPICAL_BYTES_PER_TOKEN = 4
 
 
-def answer_bytes_cap(state: CascadeState) -> int:
+def answer_bytes_cap(state: CascadeState, plans: list[Plan] | None = None) -> int:
     """How many bytes each answer of the plan may take in the state so that the state - request, plan,
     every answer (kept once in ``answers`` and once in its attempt) - fits Step Functions' 256 KB.
+    ``plans``: the plans whose answers the state will carry (a decomposed request's parts' plans; default
+    the state's own).
 
     A request whose answers would get less room than ``max_tokens`` typical tokens is refused with 413
     before any model is called; the tasks clip an answer that still exceeds the cap (``plan.answer_bytes_cap``).
     """
-    models = {t.model for t in state.plan.tiers} | {j.model for t in state.plan.tiers for j in t.judges if j.model}
+    answers = sum(len({t.model for t in plan.tiers} | {j.model for t in plan.tiers for j in t.judges if j.model})
+                  for plan in (plans if plans is not None else [state.plan]))
     fixed = len(state.model_dump_json().encode("utf-8")) + STATE_RESERVE_BYTES
-    cap = (STATE_LIMIT_BYTES - fixed) // (2 * max(1, len(models)))
+    cap = (STATE_LIMIT_BYTES - fixed) // (2 * max(1, answers))
     needed = state.request.max_tokens * TYPICAL_BYTES_PER_TOKEN
     if cap < needed:
-        raise PromptTooLarge(f"the request is too large for the cascade: its prompt and up to {len(models)} answers "
+        raise PromptTooLarge(f"the request is too large for the cascade: its prompt and up to {answers} answers "
                              f"of max_tokens={state.request.max_tokens} cannot fit the {STATE_LIMIT_BYTES // 1024} KB "
                              "a cascade state can carry; shorten the messages or lower max_tokens")
     return int(cap)
@@ -84,7 +88,7 @@ class CascadeRunner:
         if final.record_error is not None:  # the Record task failed: keep the trace anyway
             log.error("record task failed for %s: %s", final.request_id, str(final.record_error)[:300])
             self.traces.keep(trace_of(final))
-        if final.decision is None or final.decision.answer_tier is None:
+        if not answered(final):
             if final.decision is not None and final.decision.reason == "deadline":
                 raise CascadeTimedOut(final.request_id, "no model answered before the request's deadline; "
                                                         "see the trace")
@@ -93,6 +97,8 @@ class CascadeRunner:
                 raise CascadeFailed(final.request_id, f"no model's answer met the response_format ({rejected[-1]}"
                                                       f"{'' if len(rejected) == 1 else f'; {len(rejected)} answers'}"
                                                       "); see the trace")
+            if final.mode == "parts":
+                raise CascadeFailed(final.request_id, "no part of the request could be answered; see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
         return final
 

@@ -61,6 +61,9 @@ class RouterSettings(FunctionSettings):
     job_deadline_s: float = Field(default=270.0, gt=0, le=3600)
     judge_policy: str | None = None
     stream_tokens: bool = False
+    decomposition: bool = True
+    decomposer_model: str | None = None
+    slow_classifier: bool = False
 
     ENV: ClassVar[dict[str, str]] = {
         "traces_table": names.ENV_TRACES_TABLE, "catalog_table": names.ENV_CATALOG_TABLE,
@@ -71,7 +74,9 @@ class RouterSettings(FunctionSettings):
         "orchestration": names.ENV_ORCHESTRATION, "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
         "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS, "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
         "job_deadline_s": names.ENV_JOB_DEADLINE_S, "judge_policy": names.ENV_JUDGE_POLICY,
-        "stream_tokens": names.ENV_STREAM_TOKENS}
+        "stream_tokens": names.ENV_STREAM_TOKENS,
+        "decomposition": names.ENV_DECOMPOSITION, "decomposer_model": names.ENV_DECOMPOSER_MODEL,
+        "slow_classifier": names.ENV_SLOW_CLASSIFIER}
 
 
 class ModelCallSettings(FunctionSettings):
@@ -117,4 +122,5 @@ FUNCTION_SETTINGS: dict[str, tuple[type[FunctionSettings], ...]] = {
     "judge": (ModelCallSettings,),
     "decide": (ReleaseSettings,),
     "record": (RecordSettings,),
+    "compose": (),
 }

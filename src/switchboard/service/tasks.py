@@ -16,6 +16,7 @@ from dataclasses import replace
 from switchboard.domain.answers import canonical_answer, same_answer
 from switchboard.domain.cascade import Embed, Predict, TierOutcome, run, step
 from switchboard.domain.catalog import ModelEntry
+from switchboard.domain.composition import compose
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.formats import canonical_json, structured
 from switchboard.domain.judging import fan_out
@@ -291,6 +292,12 @@ def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Emb
 def run_in_process(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource,
                    verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
     """The whole cascade in this process (``domain.cascade.run`` over ``execute_tier``): the state
-    machine's loop without Step Functions, for tests and tools that need no orchestration."""
+    machine's loop without Step Functions, for tests and tools that need no orchestration. A decomposed
+    request runs each part's cascade (one after another, where the state machine's Map runs them side by
+    side), then ``compose``, as the state machine does."""
+    if state.mode == "parts" and state.decomposition is not None:
+        parts = [run_in_process(part, catalog, providers, verifier, embed) for part in state.decomposition.parts]
+        return compose(state.model_copy(update={"decomposition": state.decomposition.model_copy(
+            update={"parts": parts})}))
     return run(state, lambda s: execute_tier(s, catalog, providers), verifier=verifier_for(state, verifier),
                embed=embed, clock=time.time)

@@ -179,6 +179,8 @@ class LocalGGUF:
             body["seed"] = request.seed
         if request.choices:
             body["grammar"] = choice_grammar(request.choices)
+        elif request.grammar:
+            body["grammar"] = request.grammar
         elif request.response_format:
             body["response_format"] = request.response_format  # llama.cpp compiles it to a grammar
         # every generated token's log-probability (the answer's own confidence, ``mean_logprob``): llama.cpp
