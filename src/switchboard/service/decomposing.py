@@ -70,6 +70,14 @@ def decomposer_entry(request: ChatRequest, catalog: dict[str, ModelEntry], confi
     return min(usable, key=lambda e: (decomposer_bound(request, e), e.model_id)) if usable else None
 
 
+def decomposer_call(request: ChatRequest, deadline: float | None) -> CompletionRequest:
+    """The decomposer's call for ``request``: its outline, the schema (``response_format``) and, for a local
+    model, the grammar that constrains the reply to it (``benchmarks/decomposer.py`` measures this call)."""
+    return CompletionRequest(decomposer_messages(request), max_tokens=DECOMPOSER_MAX_TOKENS, temperature=0.0,
+                             deadline=deadline, response_format=decomposer_format(),
+                             grammar=decomposer_grammar(request.prompt))
+
+
 class Splitter:
     """Decomposes requests that hold several tasks (see the module docstring)."""
 
@@ -143,10 +151,7 @@ class Splitter:
         started = time.perf_counter()
         try:
             provider = self.sources.providers.provider_for(entry)
-            completion = provider.complete(CompletionRequest(
-                decomposer_messages(state.request), max_tokens=DECOMPOSER_MAX_TOKENS, temperature=0.0,
-                deadline=state.deadline, response_format=decomposer_format(),
-                grammar=decomposer_grammar(state.request.prompt)))
+            completion = provider.complete(decomposer_call(state.request, state.deadline))
         except Exception as exc:  # noqa: BLE001 - no decomposition, never an error: the request is answered whole
             log.warning("decomposer %s failed: %s", entry.model_id, type(exc).__name__)
             return DecomposerCall(model=entry.model_id, error=type(exc).__name__,
