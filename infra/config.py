@@ -111,8 +111,10 @@ class SwitchboardConfig(BaseModel):
 
     # Decomposition: the router asks a catalogue model (decomposerModel, default the cheapest routable one)
     # for the parts of a request the detector finds compound, and the state machine runs a cascade per part
-    # (a Map). The router then also gets the tier function's model permissions to make that call.
-    decomposition: bool = Field(True, alias="decomposition")
+    # (a Map). The router then also gets the tier function's model permissions to make that call. Off by
+    # default: the decomposer's measured error on real models is too high to split requests unasked
+    # (docs/benchmarks.md, "Decomposition"); turn it on with a decomposer you have measured.
+    decomposition: bool = Field(False, alias="decomposition")
     decomposer_model: str | None = Field(None, alias="decomposerModel", min_length=1)
 
     @field_validator("log_retention_days")

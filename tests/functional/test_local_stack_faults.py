@@ -80,7 +80,8 @@ def stack(upstream, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=3.0)))
-    local = LocalStack(StackOptions(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15)).start()
+    local = LocalStack(StackOptions(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15,
+                                    decomposition=True)).start()
     server = LocalServer(local, port=free_port()).start_background()
     yield local, server, catalog, tmp / "state"
     server.stop()

@@ -113,8 +113,8 @@ def test_pinned_bedrock_models_scope_the_policy_and_stay_nag_clean() -> None:
 
 
 def test_secret_arns_are_readable_by_the_model_callers_only() -> None:
-    """Without decomposition the router calls no model: only tier and judge read the keys' secrets (with
-    it, the default, the router reads them too, to ask the decomposer)."""
+    """Without decomposition (the default) the router calls no model: only tier and judge read the keys'
+    secrets (with switchboard:decomposition the router reads them too, to ask the decomposer)."""
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:switchboard/openai-AbCdEf"
     the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:secretArns": [arn],
                                                 "switchboard:decomposition": False,
@@ -177,6 +177,6 @@ def test_the_slow_classifier_option_lets_the_router_call_models_and_only_then() 
         return {a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
                                                           else st["Action"])}
 
-    alone = {"switchboard:decomposition": False}  # the decomposer is the router's other model call
-    assert "bedrock:InvokeModel" not in router_actions(alone)
-    assert "bedrock:InvokeModel" in router_actions({**alone, "switchboard:slowClassifier": True})
+    assert "bedrock:InvokeModel" not in router_actions({})
+    assert "bedrock:InvokeModel" in router_actions({"switchboard:slowClassifier": True})
+    assert "bedrock:InvokeModel" in router_actions({"switchboard:decomposition": True})  # it asks the decomposer

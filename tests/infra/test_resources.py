@@ -118,7 +118,7 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
         names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270",  # below API Gateway's 29 s integration timeout
-        names.ENV_DECOMPOSITION: "true",  # the decomposer: the catalogue's cheapest model unless configured
+        names.ENV_DECOMPOSITION: "false",  # switchboard:decomposition, off by default
         names.ENV_SLOW_CLASSIFIER: "false"}  # switchboard:slowClassifier grants the router its model calls
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
     # the decide function finds the verifier of the release a plan names
@@ -154,11 +154,13 @@ def test_router_may_start_executions_of_the_cascade_only(synth: Synth) -> None:
                            "Resource": _ref("CascadeStateMachine")}]
 
 
-def test_only_tier_judge_and_the_router_asking_the_decomposer_may_invoke_bedrock(synth: Synth) -> None:
+def test_only_tier_and_judge_may_invoke_bedrock_by_default(synth: Synth) -> None:
+    """The router calls models only with an option that needs it (decomposition, the slow classifier,
+    streaming: tests/infra/test_lint_and_nag.py)."""
     for function_id in FUNCTIONS:
         bedrock = [s for s in _policy_statements(synth, function_id)
                    if any(a.startswith("bedrock:") for a in _actions(s))]
-        if function_id in ("TierFn", "JudgeFn", "RouterFn"):  # the router: the decomposer's call, never streamed
+        if function_id in ("TierFn", "JudgeFn"):
             assert [_actions(s) for s in bedrock] == [{"bedrock:InvokeModel"}]
         else:
             assert bedrock == []

@@ -116,6 +116,7 @@ class StackOptions:
     deadline_s: float = LOCAL_DEADLINE_S
     state_dir: Path | None = None
     require_keys: bool = False
+    decomposition: bool = False  # split compound requests (off by default, as deployed: see infra.config)
 
     def __post_init__(self) -> None:
         self.router_artifacts = Path(self.router_artifacts) if self.router_artifacts else None
@@ -253,6 +254,7 @@ class LocalStack:
         self.environment[names.ENV_REQUEST_DEADLINE_S] = str(options.deadline_s)
         self.environment[names.ENV_JOB_DEADLINE_S] = str(max(options.deadline_s, LOCAL_JOB_DEADLINE_S))
         self.environment[names.ENV_REQUIRE_KEYS] = "true" if options.require_keys else "false"
+        self.environment[names.ENV_DECOMPOSITION] = "true" if options.decomposition else "false"
         if options.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
             self.environment[names.ENV_ROUTER_ARTIFACTS] = str(options.router_artifacts.resolve())
         self._apply_env()

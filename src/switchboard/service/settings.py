@@ -61,7 +61,7 @@ class RouterSettings(FunctionSettings):
     job_deadline_s: float = Field(default=270.0, gt=0, le=3600)
     judge_policy: str | None = None
     stream_tokens: bool = False
-    decomposition: bool = True
+    decomposition: bool = False
     decomposer_model: str | None = None
     slow_classifier: bool = False
 
