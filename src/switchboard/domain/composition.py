@@ -81,8 +81,16 @@ def compose(state: CascadeState) -> CascadeState:
                                     "decomposition": decomposition.model_copy(update={"composed": composed})})
 
 
+def unanswered_parts(state: CascadeState) -> list[int]:
+    """The parts (numbered from 1) of a decomposed request that no model answered."""
+    parts = state.decomposition.parts if state.mode == "parts" and state.decomposition is not None else []
+    return [k + 1 for k, part in enumerate(parts) if answer_of(part) is None]
+
+
 def answered(state: CascadeState) -> bool:
-    """Whether the request has an answer to return: a composed one, or the tier its decision chose."""
+    """Whether the request has an answer to return: a composed one of every part (a partial answer is not
+    presented as complete), or the tier its decision chose."""
     if state.mode == "parts":
-        return state.decomposition is not None and state.decomposition.composed is not None
+        return (state.decomposition is not None and state.decomposition.composed is not None
+                and not unanswered_parts(state))
     return state.decision is not None and state.decision.answer_tier is not None

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from switchboard.domain.composition import answered
+from switchboard.domain.composition import answered, unanswered_parts
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import CascadeState, Plan
 from switchboard.ports import Orchestrator
@@ -98,7 +98,9 @@ class CascadeRunner:
                                                       f"{'' if len(rejected) == 1 else f'; {len(rejected)} answers'}"
                                                       "); see the trace")
             if final.mode == "parts":
-                raise CascadeFailed(final.request_id, "no part of the request could be answered; see the trace")
+                missing = unanswered_parts(final)
+                raise CascadeFailed(final.request_id, f"no model could answer part{'s' if len(missing) > 1 else ''} "
+                                                      f"{', '.join(map(str, missing))} of the request; see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
         return final
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.domain.composition import answer_of, answered, compose
+from switchboard.domain.composition import answer_of, answered, compose, unanswered_parts
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import (
     Attempt,
@@ -66,11 +66,12 @@ def test_a_part_nobody_answered_is_said_so_and_the_request_is_not_accepted() -> 
     assert answer_of(final).text.endswith("Part 2:\n(no model could answer this part)")  # type: ignore[union-attr]
     assert final.decision is not None and (final.decision.action, final.decision.reason) == ("stop", "part_unanswered")
     assert not final.decision.verified
+    assert unanswered_parts(final) == [2] and not answered(final)  # the request fails, naming the part
 
 
 def test_no_part_answered_is_no_answer() -> None:
     final = compose(_compound(_part(1, None, False), _part(2, None, False)))
-    assert answer_of(final) is None and not answered(final)
+    assert answer_of(final) is None and not answered(final) and unanswered_parts(final) == [1, 2]
     assert final.decision is not None and final.decision.reason == "parts_failed"
     assert final.spent_usd == pytest.approx(0.002)
 

@@ -183,3 +183,26 @@ def test_a_compound_request_streams_as_a_cascade_of_parts_not_tokens() -> None:
     assert not any(isinstance(e, Delta) for e in events)
     final = events[-1]
     assert isinstance(final, Final) and final.state.mode == "parts"
+
+
+class SecondPartDown(Upstream):
+    """Every model fails on the second question (and only there)."""
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        if request.messages[-1].content == "What is 17 times 23?":
+            raise ProviderUnavailable("down for this question")
+        return super().complete(request)
+
+
+def test_a_part_no_tier_answers_fails_the_request_naming_the_part_and_keeps_the_trace() -> None:
+    from switchboard.service.errors import CascadeFailed
+
+    traces = InMemoryTraces()
+    with pytest.raises(CascadeFailed) as failed:
+        complete(_services(SecondPartDown(), traces=traces), _request(TWO))
+    assert "part 2 of the request" in str(failed.value) and failed.value.trace_id
+    stored = traces.items[failed.value.trace_id]
+    assert stored.status == "failed" and stored.state is not None and stored.state.decomposition is not None
+    first, second = stored.state.decomposition.parts
+    assert first.decision is not None and first.decision.action == "accept"  # its answer stays in the trace
+    assert second.decision is not None and second.decision.action == "stop"
