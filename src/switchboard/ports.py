@@ -27,7 +27,7 @@ from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.release import ReleasePointer
-from switchboard.domain.requests import Message
+from switchboard.domain.requests import Message, ToolUse
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 
@@ -102,6 +102,10 @@ class CompletionRequest:
     top_logprobs: int | None = None
     response_format: dict[str, Any] | None = None
     on_delta: Callable[[str], None] | None = None
+    # The request's tools, for providers that render them in the model's own form (its chat template's
+    # tool section) and read its calls back into the tool-call protocol; the others ignore it (the
+    # messages offer the tools in the protocol, and ``response_format`` constrains the answer to it).
+    tools: ToolUse | None = None
 
 
 class Provider(Protocol):

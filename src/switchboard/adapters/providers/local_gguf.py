@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,13 @@ from switchboard.ports import (
 )
 
 from .http_calls import estimate_tokens
+from .native_tools import (
+    chat_template,
+    has_tool_section,
+    native_messages,
+    native_tool_fields,
+    protocol_answer,
+)
 from .openai_compat import first_token_logprobs
 
 PULL_HINT = "run `switchboard models pull`"
@@ -144,6 +151,14 @@ class LocalGGUF:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self.timeout_s = timeout_s
+        self._native_tools: bool | None = None
+
+    def native_tools(self) -> bool:
+        """Whether the model's chat template renders tools itself (``native_tools``), read once."""
+        if self._native_tools is None:
+            _check_model_file(self.model_path)
+            self._native_tools = has_tool_section(chat_template(self.model_path))
+        return self._native_tools
 
     def __repr__(self) -> str:
         return (f"LocalGGUF(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx}, "
@@ -167,8 +182,10 @@ class LocalGGUF:
                 limit, by_request = remaining, True
         stop_at = started + limit if limit else None
         engine = _load(self.model_path, self.n_ctx, self.n_threads)
+        native = request.tools is not None and self.native_tools()
         body: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": (native_messages(list(messages)) if native
+                         else [{"role": m.role, "content": m.content} for m in messages]),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -179,15 +196,17 @@ class LocalGGUF:
             body["seed"] = request.seed
         if request.choices:
             body["grammar"] = choice_grammar(request.choices)
+        elif native and request.tools is not None:  # the template renders the tools; llama.cpp parses the calls
+            body.update(native_tool_fields(request.tools))
         elif request.response_format:
             body["response_format"] = request.response_format  # llama.cpp compiles it to a grammar
         # every generated token's log-probability (the answer's own confidence, ``mean_logprob``): llama.cpp
         # has the logits anyway; alternatives only when asked for
-        body["logprobs"] = True
-        if request.top_logprobs:
-            body["top_logprobs"] = int(request.top_logprobs)
-        else:
-            body["top_logprobs"] = 1  # the sampled token and no alternatives (llama.cpp defaults to 20)
+        # (not with native tools: llama.cpp streams no log-probabilities beside parsed calls, so the
+        # ``confidence`` judge abstains on such answers; the calls are checked against their schemas)
+        if not native:
+            body["logprobs"] = True
+            body["top_logprobs"] = int(request.top_logprobs) if request.top_logprobs else 1  # llama.cpp's default: 20
         wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
             if by_request:
@@ -206,7 +225,10 @@ class LocalGGUF:
         latency_ms = (time.perf_counter() - started) * 1000
         if stream.timed_out and by_request:
             raise DeadlineExceeded(f"{self.model_path.name}: generation passed the request's deadline")
-        return stream.completion(self.model_path.name, messages, self.timeout_s, latency_ms)
+        completion = stream.completion(self.model_path.name, messages, self.timeout_s, latency_ms)
+        if native:  # read back into the tool-call protocol, which the cascade checks
+            return replace(completion, text=protocol_answer(completion.text, stream.calls()))
+        return completion
 
 
 class _Stream:
@@ -225,6 +247,11 @@ class _Stream:
         self.timed_out = False
         self.first_token_logprobs: dict[str, float] | None = None
         self.token_logprobs: list[float] = []
+        self.tool_calls: dict[int, dict[str, str]] = {}  # native tool calls as llama.cpp parsed them, by index
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The tool calls llama.cpp parsed out of the answer (arguments still JSON text)."""
+        return [{"name": c["name"], "arguments": c["arguments"]} for _, c in sorted(self.tool_calls.items())]
 
     def __call__(self, chunk: Any) -> bool:
         if not isinstance(chunk, dict):
@@ -235,7 +262,14 @@ class _Stream:
             self.error = error if isinstance(error, dict) else {"message": str(error)}
             return True
         for choice in chunk.get("choices") or []:
-            content = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or []:
+                if isinstance(call, dict):
+                    slot = self.tool_calls.setdefault(int(call.get("index") or 0), {"name": "", "arguments": ""})
+                    function = call.get("function") or {}
+                    slot["name"] += function.get("name") or ""
+                    slot["arguments"] += function.get("arguments") or ""
+            content = delta.get("content")
             if content:
                 self.parts.append(content)
                 if self.on_delta is not None:
