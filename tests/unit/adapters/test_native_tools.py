@@ -49,6 +49,8 @@ def test_the_chat_template_is_read_from_the_gguf_and_its_tool_section_recognised
     ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>', [],
      {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}),
     ('```json\n{"name": "now", "arguments": {}}\n```', [], {"tool_calls": [{"name": "now", "arguments": {}}]}),
+    ('```json\n{\n  "name": "get_weather",\n  "arguments": {\n    "city": "Paris"\n  }\n}\n```', [],
+     {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}),
     ('{"name": "now", "arguments": "{}"}', [], {"tool_calls": [{"name": "now", "arguments": {}}]}),
     ('{{"name": "get_weather", "arguments": {"city": "Paris"}}}', [],
      {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}),

@@ -23,6 +23,7 @@ from switchboard.domain.requests import Message, ToolUse
 _TEMPLATE_KEY = "tokenizer.chat_template"
 _SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _TOOL_CALL = re.compile(r"<tool_call>\s*(?P<body>.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_VALUE_START = re.compile(r'\{\s*"|\[\s*\{')  # where a JSON call object (or a list of them) begins
 _STRAY = " \n\t{},"  # what may stand between the JSON values of a model's calls
 _FENCED = re.compile(r"```(?:json)?\s*(?P<body>.*?)```", re.DOTALL)
 
@@ -100,10 +101,10 @@ def _objects(block: str) -> list[Any] | None:
     values: list[Any] = []
     at, text = 0, block.strip()
     while True:
-        starts = [i for i in (text.find('{"', at), text.find("[{", at)) if i >= 0]
-        if not starts:
+        found = _VALUE_START.search(text, at)
+        if found is None:
             return values if values and not text[at:].strip(_STRAY) else None
-        start = min(starts)
+        start = found.start()
         if text[at:start].strip(_STRAY):
             return None
         try:
