@@ -20,6 +20,7 @@ CATALOG_TABLE = "CatalogTable"
 TAXONOMY_TABLE = "TaxonomyTable"
 POLICY_TABLE = "PolicyTable"
 KEYS_TABLE = "KeysTable"
+RESPONSES_TABLE = "ResponsesTable"
 ARTIFACT_BUCKET = "ArtifactBucket"
 STATE_MACHINE = "CascadeStateMachine"
 

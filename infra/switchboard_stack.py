@@ -93,6 +93,7 @@ class SwitchboardStack(Stack):
                 names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
                 **release_environment(storage),
                 names.ENV_KEYS_TABLE: storage.keys.table_name,
+                names.ENV_RESPONSES_TABLE: storage.responses.table_name,
                 names.ENV_REQUIRE_KEYS: "true" if config.api_auth == "keys" else "false",
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
                 names.ENV_ORCHESTRATION: "sync",
@@ -109,6 +110,7 @@ class SwitchboardStack(Stack):
         storage.taxonomy.grant_read_data(router.function)
         grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
+        storage.responses.grant_read_write_data(router.function)  # the Responses API's stored responses
         storage.traces.grant_read_write_data(router.function)
         if config.streaming:  # it streams a single tier's tokens from the model itself
             self.cascade.grant_model_calls(router)

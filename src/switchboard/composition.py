@@ -27,6 +27,7 @@ from switchboard.ports import (
     PolicySource,
     ProviderSource,
     ReleaseModelSource,
+    ResponseStore,
     TaxonomySource,
     TraceStore,
     Verifier,
@@ -58,6 +59,7 @@ class Parts:
     orchestrator: Orchestrator | None = None
     policy: PolicySource | None = None
     keys: KeyService | None = None
+    responses: ResponseStore | None = None
     services: Services | None = None
     releases: ReleaseModelSource | None = None
     router_settings: RouterSettings | None = None
@@ -180,11 +182,19 @@ class Container:
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
                                      default_examples=load_examples())
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
-                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
+                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None,
+                                 responses=self.responses())
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
                                                  deadlines=Deadlines(s.request_deadline_s, s.job_deadline_s)))
 
         return self._part("services", build)
+
+    def responses(self) -> ResponseStore | None:
+        """The Responses API's stored responses (None when the deployment has no responses table)."""
+        from switchboard.adapters.stores.dynamo import DynamoResponses
+
+        table = self.settings(RouterSettings).responses_table
+        return self._part("responses", lambda: DynamoResponses(table) if table else None)
 
     def keys(self) -> KeyService | None:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""

@@ -311,6 +311,24 @@ class TraceStore(Protocol):
     def add_feedback(self, trace_id: str, feedback: dict) -> bool: ...
 
 
+class StoredResponse(BaseModel):
+    """A Responses API response kept for ``GET /v1/responses/{id}`` and ``previous_response_id``: the
+    response object as returned, the conversation items a later request continues from, and whose it is
+    (the caller's key id; None: a caller without a key of ours). Stored with a TTL."""
+
+    response_id: str
+    owner: str | None = None
+    created_at: int
+    response: dict[str, Any]
+    conversation: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ResponseStore(Protocol):
+    def put(self, stored: StoredResponse, ttl_days: int) -> None: ...
+
+    def get(self, response_id: str) -> StoredResponse | None: ...
+
+
 # ------------------------------------------------------------------------------------------ orchestration
 
 

@@ -14,6 +14,7 @@ from switchboard.ports import (
     PolicyWriter,
     Provider,
     ProviderSource,
+    ResponseStore,
     TaxonomySource,
     TaxonomyWriter,
     TraceStore,
@@ -23,6 +24,7 @@ from tests.support.fakes import (
     InMemoryCatalog,
     InMemoryKeys,
     InMemoryPolicy,
+    InMemoryResponses,
     InMemoryTaxonomy,
     InMemoryTraces,
     InProcessOrchestrator,
@@ -38,7 +40,7 @@ def conforming() -> list[object]:
     policy = InMemoryPolicy(None)
     taxonomy = InMemoryTaxonomy()
     ports: tuple[CatalogSource, CatalogWriter, TaxonomySource, TaxonomyWriter, PolicySource, PolicyWriter,
-                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore] = (
+                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore, ResponseStore] = (
         catalog, catalog, taxonomy, taxonomy, policy, policy, traces, InMemoryKeys(), ScriptedProvider(),
-        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs())
+        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs(), InMemoryResponses())
     return list(ports)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from switchboard.ports import Orchestrator, ProviderSource, TraceStore
+from switchboard.ports import Orchestrator, ProviderSource, ResponseStore, TraceStore
 from switchboard.service.admission import Admission
 from switchboard.service.api_keys import KeyService
 from switchboard.service.chat import ChatService
 from switchboard.service.execution import CascadeRunner, Deadlines
 from switchboard.service.inventory import Inventory
 from switchboard.service.jobs import JobService
+from switchboard.service.responses import ResponseBook
 from switchboard.service.routing import RoutePlanner, RoutingSources
 from switchboard.service.streaming import StreamService, StreamSources
 from switchboard.service.traces import TraceBook
@@ -27,6 +28,7 @@ class ServicePorts:
     traces: TraceStore
     keys: KeyService | None = None
     providers: ProviderSource | None = None
+    responses: ResponseStore | None = None  # the Responses API's stored responses (None: not stored)
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Services:
     inventory: Inventory
     traces: TraceBook
     limits: ServiceLimits
+    responses: ResponseBook
 
 
 def assemble(ports: ServicePorts, limits: ServiceLimits | None = None) -> Services:
@@ -63,4 +66,4 @@ def assemble(ports: ServicePorts, limits: ServiceLimits | None = None) -> Servic
     return Services(planner=planner, admission=admission, runner=runner,
                     chat=ChatService(admission, planner, runner), streams=streams,
                     jobs=JobService(planner, runner, traces), inventory=Inventory(ports.routing.catalog, planner),
-                    traces=traces, limits=limits)
+                    traces=traces, limits=limits, responses=ResponseBook(ports.responses, limits.trace_ttl_days))

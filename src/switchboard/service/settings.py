@@ -37,6 +37,7 @@ class RouterSettings(BaseModel):
     policy_table: str | None = None
     keys_table: str | None = None
     require_keys: bool = False
+    responses_table: str | None = None
     router_artifacts: str | None = None
     artifact_bucket: str | None = None
     release_cache: str | None = None
@@ -55,6 +56,7 @@ class RouterSettings(BaseModel):
                            "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
                            "policy_table": names.ENV_POLICY_TABLE,
                            "keys_table": names.ENV_KEYS_TABLE, "require_keys": names.ENV_REQUIRE_KEYS,
+                           "responses_table": names.ENV_RESPONSES_TABLE,
                            "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
                            "artifact_bucket": names.ENV_ARTIFACT_BUCKET,
                            "release_cache": names.ENV_RELEASE_CACHE,
