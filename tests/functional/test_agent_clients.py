@@ -112,3 +112,40 @@ def test_a_langchain_tool_loop_binds_tools_and_reads_tool_messages(base_url, mon
     messages += [first, ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"])]
     final = chat.invoke(messages)
     assert not final.tool_calls and "21 °C, cloudy" in final.content
+
+
+class _Person:
+    """The typed answer the structured-output clients ask for."""
+
+    @staticmethod
+    def model() -> type:
+        from pydantic import BaseModel
+
+        class Person(BaseModel):
+            name: str
+            age: int
+
+        return Person
+
+
+@pytest.mark.parametrize("mode", ["TOOLS", "JSON_SCHEMA", "MD_JSON"])
+def test_instructor_gets_a_validated_model_in_each_mode(base_url, mode):
+    import instructor
+    import openai
+
+    person = _Person.model()
+    client = instructor.from_openai(openai.OpenAI(base_url=base_url, api_key="unused-locally", max_retries=0),
+                                    mode=getattr(instructor.Mode, mode))
+    answer = client.chat.completions.create(model="auto", response_model=person, max_retries=0, max_tokens=64,
+                                            messages=[{"role": "user", "content": "Extract: Ada is 25."}])
+    assert isinstance(answer, person) and answer.model_dump() == {"name": "Ada", "age": 25}
+
+
+def test_the_openai_sdk_parses_a_chat_completion_into_a_pydantic_model(base_url):
+    import openai
+
+    person = _Person.model()
+    client = openai.OpenAI(base_url=base_url, api_key="unused-locally", max_retries=0)
+    completion = client.chat.completions.parse(model="auto", response_format=person, max_tokens=64,
+                                               messages=[{"role": "user", "content": "Extract: Ada is 25."}])
+    assert completion.choices[0].message.parsed == person(name="Ada", age=25)

@@ -30,8 +30,13 @@ def reply(body: dict[str, Any]) -> str:
         return "VERDICT: CORRECT"
     fmt = body.get("response_format") or {}
     if fmt.get("json_schema", {}).get("name") != "tool_calls":
-        return json.dumps({"name": "Ada", "age": 25}) if fmt else "Hello from the scripted model."
+        if fmt:
+            return json.dumps({"name": "Ada", "age": 25})
+        asked_json = "json" in json.dumps(messages).lower()  # instructor's MD_JSON mode asks in the prompt
+        return '```json\n{"name": "Ada", "age": 25}\n```' if asked_json else "Hello from the scripted model."
     tools = offered_tools(body)
+    if tools and all(t not in DATA_TOOLS and t != "final_result" for t in tools):  # a structured-output tool
+        return json.dumps({"tool_calls": [{"name": tools[0], "arguments": {"name": "Ada", "age": 25}}]})
     results = [m.group("result") for m in (RESULT.match(str(msg.get("content", ""))) for msg in messages) if m]
     wanted = next((t for t in tools if t in DATA_TOOLS), None)
     if wanted is not None and not results:
