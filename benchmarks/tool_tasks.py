@@ -9,6 +9,8 @@ rate per kind of task, and for each failure what the model did. Results are writ
 benchmarks/out/tool_tasks.json (a re-run resumes where it stopped).
 
 Run: nice .venv/bin/python benchmarks/tool_tasks.py [--models auto,qwen2.5-coder-0.5b] [--limit N]
+     [--tool-form protocol]  (the models read tools in Switchboard's protocol instead of their own template;
+     results are labelled "<model>/protocol")
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--tool-form", choices=["native", "protocol"], default="native",
+                        help="how tools reach the local models (the catalogue's tool_form)")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
@@ -130,15 +134,26 @@ def main() -> None:
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     results: list[dict] = previous.get("results", [])
     done = {(r["model"], r["task"]) for r in results}
+    label = "" if args.tool_form == "native" else f"/{args.tool_form}"
+    catalog = None
+    if args.tool_form != "native":  # the local pool's catalogue with every model's tool form set
+        import tempfile
+
+        from switchboard.local.provisioning import DATA_DIR
+
+        entries = [{**e, "tool_form": args.tool_form} for e in json.loads((DATA_DIR / "catalog.local.json").read_text())]
+        catalog = Path(tempfile.mkdtemp()) / "catalog.json"
+        catalog.write_text(json.dumps(entries))
     chosen = interleaved(tasks())[: args.limit]
-    stack = LocalStack(StackOptions(deadline_s=900)).start()
+    stack = LocalStack(StackOptions(catalog_path=catalog, deadline_s=900)).start()
     server = LocalServer(stack, port=free_port()).start_background()
     try:
         for model in args.models.split(","):
             for task in chosen:
-                if (model, task.id) in done:
+                if (model + label, task.id) in done:
                     continue
                 row = run_task(server.url, model, task, args.turns, args.max_tokens)
+                row["model"] += label
                 results.append(row)
                 print(f"{model:22} {task.id:20} {'PASS' if row['passed'] else 'fail'} {row['seconds']:6.1f}s "
                       f"{row['why'][:90]}", flush=True)

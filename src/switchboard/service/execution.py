@@ -89,7 +89,8 @@ class CascadeRunner:
                                                         "see the trace")
             rejected = [a.rejected for a in final.attempts if a.rejected]
             if rejected:
-                raise CascadeFailed(final.request_id, f"no model's answer met the response_format ({rejected[-1]}"
+                what = "tool-call checks" if rejected[-1].startswith("tools") else "response_format"
+                raise CascadeFailed(final.request_id, f"no model's answer met the {what} ({rejected[-1]}"
                                                       f"{'' if len(rejected) == 1 else f'; {len(rejected)} answers'}"
                                                       "); see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")

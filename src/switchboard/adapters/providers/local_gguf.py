@@ -146,12 +146,12 @@ class LocalGGUF:
     """Chat completions from a local GGUF file; the model loads on first use (or on ``load()``)."""
 
     def __init__(self, model_path: str | Path, n_ctx: int = 2048, n_threads: int | None = None,
-                 timeout_s: float | None = None) -> None:
+                 timeout_s: float | None = None, native_tools: bool = True) -> None:
         self.model_path = Path(model_path).expanduser().resolve()
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self.timeout_s = timeout_s
-        self._native_tools: bool | None = None
+        self._native_tools: bool | None = None if native_tools else False
 
     def native_tools(self) -> bool:
         """Whether the model's chat template renders tools itself (``native_tools``), read once."""
