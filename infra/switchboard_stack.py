@@ -94,6 +94,7 @@ class SwitchboardStack(Stack):
                 **release_environment(storage),
                 names.ENV_KEYS_TABLE: storage.keys.table_name,
                 names.ENV_RESPONSES_TABLE: storage.responses.table_name,
+                names.ENV_SESSIONS_TABLE: storage.sessions.table_name,
                 names.ENV_REQUIRE_KEYS: "true" if config.api_auth == "keys" else "false",
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
                 names.ENV_ORCHESTRATION: "sync",
@@ -111,6 +112,7 @@ class SwitchboardStack(Stack):
         grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.responses.grant_read_write_data(router.function)  # the Responses API's stored responses
+        storage.sessions.grant_read_write_data(router.function)  # a session's model (service.affinity)
         storage.traces.grant_read_write_data(router.function)
         if config.streaming:  # it streams a single tier's tokens from the model itself
             self.cascade.grant_model_calls(router)

@@ -28,6 +28,7 @@ from switchboard.ports import (
     ProviderSource,
     ReleaseModelSource,
     ResponseStore,
+    SessionStore,
     TaxonomySource,
     TraceStore,
     Verifier,
@@ -60,6 +61,7 @@ class Parts:
     policy: PolicySource | None = None
     keys: KeyService | None = None
     responses: ResponseStore | None = None
+    sessions: SessionStore | None = None
     services: Services | None = None
     releases: ReleaseModelSource | None = None
     router_settings: RouterSettings | None = None
@@ -183,7 +185,7 @@ class Container:
                                      default_examples=load_examples())
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
                                  keys=self.keys(), providers=self.providers() if s.stream_tokens else None,
-                                 responses=self.responses())
+                                 responses=self.responses(), sessions=self.sessions())
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
                                                  deadlines=Deadlines(s.request_deadline_s, s.job_deadline_s)))
 
@@ -195,6 +197,13 @@ class Container:
 
         table = self.settings(RouterSettings).responses_table
         return self._part("responses", lambda: DynamoResponses(table) if table else None)
+
+    def sessions(self) -> SessionStore | None:
+        """Sessions' models (None when the deployment has no sessions table)."""
+        from switchboard.adapters.stores.dynamo import DynamoSessions
+
+        table = self.settings(RouterSettings).sessions_table
+        return self._part("sessions", lambda: DynamoSessions(table) if table else None)
 
     def keys(self) -> KeyService | None:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""

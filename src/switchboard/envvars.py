@@ -17,6 +17,8 @@ ENV_KEYS_TABLE = "SB_KEYS_TABLE"
 ENV_REQUIRE_KEYS = "SB_REQUIRE_KEYS"
 # The Responses API's stored responses (store: true, previous_response_id); unset = responses not stored.
 ENV_RESPONSES_TABLE = "SB_RESPONSES_TABLE"
+# Which model a session's requests start with (service.affinity); unset = sessions keep no model.
+ENV_SESSIONS_TABLE = "SB_SESSIONS_TABLE"
 ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
 # "sync" (StartSyncExecution, AWS) or "poll" (StartExecution + DescribeExecution, the local emulator).
 ENV_ORCHESTRATION = "SB_ORCHESTRATION"

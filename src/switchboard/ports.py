@@ -329,6 +329,14 @@ class ResponseStore(Protocol):
     def get(self, response_id: str) -> StoredResponse | None: ...
 
 
+class SessionStore(Protocol):
+    """Which model a session's requests start with (``service.affinity``), expiring after a while."""
+
+    def get(self, session: str) -> str | None: ...
+
+    def put(self, session: str, model: str, ttl_s: int) -> None: ...
+
+
 # ------------------------------------------------------------------------------------------ orchestration
 
 

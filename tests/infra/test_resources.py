@@ -16,12 +16,16 @@ FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
     "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
 }
 TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category",
-          "PolicyTable": "name", "KeysTable": "key_hash", "ResponsesTable": "response_id"}
+          "PolicyTable": "name", "KeysTable": "key_hash", "ResponsesTable": "response_id",
+          "SessionsTable": "session"}
 
 
 @pytest.fixture(scope="module")
 def template(synth: Synth) -> Template:
     return Template.from_json(synth.template)
+
+
+EXPIRING = ("TracesTable", "ResponsesTable", "SessionsTable")
 
 
 def _ref(logical_id: str) -> dict:
@@ -39,13 +43,13 @@ def test_table_is_on_demand_with_pitr_and_string_key(synth: Synth, logical_id: s
     assert props["SSESpecification"] == {"SSEEnabled": True}  # AWS-managed KMS key
 
 
-def test_only_the_traces_and_stored_responses_expire(synth: Synth) -> None:
+def test_only_traces_stored_responses_and_sessions_expire(synth: Synth) -> None:
     tables = synth.resources("AWS::DynamoDB::Table")
     assert set(tables) == set(TABLES)
-    for expiring in ("TracesTable", "ResponsesTable"):
+    for expiring in EXPIRING:
         assert tables[expiring]["Properties"]["TimeToLiveSpecification"] == {
             "AttributeName": "expires_at", "Enabled": True}
-    others = [t for lid, t in tables.items() if lid not in ("TracesTable", "ResponsesTable")]
+    others = [t for lid, t in tables.items() if lid not in EXPIRING]
     assert all("TimeToLiveSpecification" not in t["Properties"] for t in others)
 
 
@@ -115,7 +119,7 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
         names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket"),
         names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
-        names.ENV_RESPONSES_TABLE: _ref("ResponsesTable"),
+        names.ENV_RESPONSES_TABLE: _ref("ResponsesTable"), names.ENV_SESSIONS_TABLE: _ref("SessionsTable"),
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
         names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270"}  # below API Gateway's 29 s integration timeout

@@ -15,6 +15,7 @@ from switchboard.ports import (
     Provider,
     ProviderSource,
     ResponseStore,
+    SessionStore,
     TaxonomySource,
     TaxonomyWriter,
     TraceStore,
@@ -25,6 +26,7 @@ from tests.support.fakes import (
     InMemoryKeys,
     InMemoryPolicy,
     InMemoryResponses,
+    InMemorySessions,
     InMemoryTaxonomy,
     InMemoryTraces,
     InProcessOrchestrator,
@@ -40,7 +42,9 @@ def conforming() -> list[object]:
     policy = InMemoryPolicy(None)
     taxonomy = InMemoryTaxonomy()
     ports: tuple[CatalogSource, CatalogWriter, TaxonomySource, TaxonomyWriter, PolicySource, PolicyWriter,
-                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore, ResponseStore] = (
+                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore, ResponseStore,
+                 SessionStore] = (
         catalog, catalog, taxonomy, taxonomy, policy, policy, traces, InMemoryKeys(), ScriptedProvider(),
-        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs(), InMemoryResponses())
+        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs(), InMemoryResponses(),
+        InMemorySessions())
     return list(ports)

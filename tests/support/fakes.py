@@ -168,6 +168,19 @@ class InMemoryResponses:
         return found.model_copy(deep=True) if found is not None else None
 
 
+class InMemorySessions:
+    """Sessions' models, in memory (expiry is not simulated)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def get(self, session: str) -> str | None:
+        return self.items.get(session)
+
+    def put(self, session: str, model: str, ttl_s: int) -> None:
+        self.items[session] = model
+
+
 class InMemoryTraces:
     def __init__(self, fail: bool = False) -> None:
         self.items: dict[str, Trace] = {}

@@ -123,6 +123,11 @@ class ChatRequest(BaseModel):
     # Tools the model may call (``domain.formats``: a JSON protocol every model is told and constrained to
     # where it can be; every call's arguments are checked against the tool's schema before it is returned)
     tool_use: ToolUse | None = None
+    # A conversation's model (``domain.affinity``): the session it belongs to (its key's id, and the
+    # caller's ``switchboard.session``, ``prompt_cache_key`` or ``user``), and the request (trace) of the
+    # stored response it continues (``previous_response_id``)
+    session: str | None = Field(default=None, max_length=600)
+    previous_trace: str | None = Field(default=None, max_length=128)
 
     @property
     def prompt(self) -> str:

@@ -83,6 +83,9 @@ class Plan(BaseModel):
     # The release whose models planned it (``domain.release``; None: the packaged models or none): the
     # decide task verifies with that release's verifier.
     release: str | None = None
+    # Why the plan starts with the model it does when a conversation kept its model (``domain.affinity``):
+    # a continued tool loop or response, or a session; None: planned afresh.
+    affinity: str | None = None
 
     @field_validator("tiers")
     @classmethod

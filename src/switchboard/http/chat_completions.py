@@ -109,6 +109,8 @@ class SwitchboardOptions(BaseModel):
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
     profile: str | None = Field(default=None, min_length=1, max_length=64)
+    # requests of one session start with the model that answered its last accepted request
+    session: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 # OpenAI request parameters Switchboard accepts only at the value that changes nothing (what SDKs and
@@ -214,6 +216,8 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
     user: str | None = Field(default=None, max_length=256)
+    # a session's requests stay on one model while its answers are accepted (its prompt cache stays warm)
+    prompt_cache_key: str | None = Field(default=None, min_length=1, max_length=256)
     response_format: ResponseFormatParam | None = None
     tools: list[ApiTool] | None = Field(default=None, max_length=64)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
@@ -341,9 +345,17 @@ class ChatCompletionRequest(BaseModel):
                            tool_use=use, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
-                           profile=self.profile(), user=self.user,
+                           profile=self.profile(), user=self.user, session=self.session(),
                            stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []))
 
+    def session(self) -> str | None:
+        """The session the request belongs to, for a conversation's model (``domain.affinity``):
+        ``switchboard.session``, else ``prompt_cache_key``, else ``user``."""
+        for kind, value in (("session", self.switchboard.session), ("prompt_cache_key", self.prompt_cache_key),
+                            ("user", self.user)):
+            if value:
+                return f"{kind}:{value}"
+        return None
 
     def command(self, caller: ApiKey | None, max_prompt_chars: int) -> ChatCommand:
         """The request as the services take it: mapped onto the domain, the model it pins (None: route),

@@ -105,6 +105,7 @@ class ResponsesRequest(BaseModel):
     stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, max_length=256)
     safety_identifier: str | None = Field(default=None, max_length=256)
+    prompt_cache_key: str | None = Field(default=None, min_length=1, max_length=256)
     switchboard: SwitchboardOptions | None = None
 
     @model_validator(mode="before")
@@ -172,7 +173,8 @@ class ResponsesRequest(BaseModel):
         messages = conversation(history, self.items(), self.instructions)
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         optional = {"max_tokens": self.max_output_tokens, "temperature": self.temperature,
-                    "user": self.user or self.safety_identifier, "tools": self.chat_tools(),
+                    "user": self.user or self.safety_identifier, "prompt_cache_key": self.prompt_cache_key,
+                    "tools": self.chat_tools(),
                     "tool_choice": self.chat_tool_choice(), "parallel_tool_calls": self.parallel_tool_calls,
                     "response_format": self.text.response_format() if self.text else None,
                     "switchboard": self.switchboard.model_dump(exclude_none=True) if self.switchboard else None}

@@ -31,8 +31,12 @@ def _command(request: HttpRequest, services: Services) -> tuple[ResponsesRequest
     history: list[dict[str, Any]] = []
     if body.previous_response_id is not None:
         history = services.responses.get(body.previous_response_id, caller, param="previous_response_id").conversation
-    chat = body.chat_request(history)
-    return body, chat.command(caller, services.limits.max_prompt_chars), history, caller
+    command = body.chat_request(history).command(caller, services.limits.max_prompt_chars)
+    previous = body.previous_response_id
+    if previous is not None and previous.startswith("resp_"):  # the model that answered it answers this one
+        continued = command.request.model_copy(update={"previous_trace": previous.removeprefix("resp_")})
+        command = ChatCommand(request=continued, pinned=command.pinned, caller=command.caller)
+    return body, command, history, caller
 
 
 def _keep(services: Services, body: ResponsesRequest, history: list[dict[str, Any]], caller: ApiKey | None,

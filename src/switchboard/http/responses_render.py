@@ -33,6 +33,7 @@ def _echo(request: ResponsesRequest) -> dict[str, Any]:
             "tool_choice": request.tool_choice or "auto", "tools": request.tools or [], "top_p": 1.0,
             "max_output_tokens": request.max_output_tokens, "previous_response_id": request.previous_response_id,
             "store": request.stored, "text": {"format": fmt}, "truncation": "disabled", "user": request.user,
+            "prompt_cache_key": request.prompt_cache_key,
             "reasoning": None, "service_tier": "default", "background": False, "error": None,
             "incomplete_details": None}
 

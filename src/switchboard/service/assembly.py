@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from switchboard.ports import Orchestrator, ProviderSource, ResponseStore, TraceStore
+from switchboard.ports import Orchestrator, ProviderSource, ResponseStore, SessionStore, TraceStore
 from switchboard.service.admission import Admission
+from switchboard.service.affinity import Affinity, AffinityPlanner
 from switchboard.service.api_keys import KeyService
 from switchboard.service.chat import ChatService
 from switchboard.service.execution import CascadeRunner, Deadlines
@@ -29,6 +30,7 @@ class ServicePorts:
     keys: KeyService | None = None
     providers: ProviderSource | None = None
     responses: ResponseStore | None = None  # the Responses API's stored responses (None: not stored)
+    sessions: SessionStore | None = None  # a session's model (None: sessions do not keep their model)
 
 
 @dataclass
@@ -58,9 +60,10 @@ class Services:
 def assemble(ports: ServicePorts, limits: ServiceLimits | None = None) -> Services:
     limits = limits or ServiceLimits()
     traces = TraceBook(ports.traces, limits.trace_ttl_days)
-    planner = RoutePlanner(ports.routing)
+    affinity = Affinity(ports.traces, ports.sessions)
+    planner = AffinityPlanner(ports.routing, affinity)
     admission = Admission(planner, traces, ports.keys)
-    runner = CascadeRunner(ports.orchestrator, traces, limits.deadlines)
+    runner = CascadeRunner(ports.orchestrator, traces, limits.deadlines, on_answer=affinity.remember)
     streams = StreamService(admission, planner, runner,
                             StreamSources(ports.routing.catalog, ports.providers, limits.keep_alive_s))
     return Services(planner=planner, admission=admission, runner=runner,

@@ -38,6 +38,7 @@ class RouterSettings(BaseModel):
     keys_table: str | None = None
     require_keys: bool = False
     responses_table: str | None = None
+    sessions_table: str | None = None
     router_artifacts: str | None = None
     artifact_bucket: str | None = None
     release_cache: str | None = None
@@ -57,6 +58,7 @@ class RouterSettings(BaseModel):
                            "policy_table": names.ENV_POLICY_TABLE,
                            "keys_table": names.ENV_KEYS_TABLE, "require_keys": names.ENV_REQUIRE_KEYS,
                            "responses_table": names.ENV_RESPONSES_TABLE,
+                           "sessions_table": names.ENV_SESSIONS_TABLE,
                            "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
                            "artifact_bucket": names.ENV_ARTIFACT_BUCKET,
                            "release_cache": names.ENV_RELEASE_CACHE,

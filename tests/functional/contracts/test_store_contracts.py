@@ -15,6 +15,7 @@ from switchboard.adapters.stores.dynamo import (
     DynamoCatalog,
     DynamoPolicy,
     DynamoResponses,
+    DynamoSessions,
     DynamoTaxonomy,
     DynamoTraces,
 )
@@ -35,12 +36,13 @@ from tests.support.fakes import (
     InMemoryKeys,
     InMemoryPolicy,
     InMemoryResponses,
+    InMemorySessions,
     InMemoryTaxonomy,
     InMemoryTraces,
     catalog_entry,
 )
 
-TABLES = {"traces": "trace_id", "responses": "response_id", "keys": "key_hash", "catalog": "model_id", "taxonomy": "category", "policy": "name"}
+TABLES = {"traces": "trace_id", "responses": "response_id", "sessions": "session", "keys": "key_hash", "catalog": "model_id", "taxonomy": "category", "policy": "name"}
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +66,12 @@ def _empty(client: object, table: str) -> None:
 def stores(request: pytest.FixtureRequest, dynamodb: object) -> dict[str, object]:
     """Each store, as the fake or as the adapter over an emptied emulated table."""
     if request.param == "fake":
-        return {"traces": InMemoryTraces(), "responses": InMemoryResponses(), "keys": InMemoryKeys(), "catalog": InMemoryCatalog(),
+        return {"traces": InMemoryTraces(), "responses": InMemoryResponses(), "sessions": InMemorySessions(), "keys": InMemoryKeys(), "catalog": InMemoryCatalog(),
                 "taxonomy": InMemoryTaxonomy(), "policy": InMemoryPolicy(None)}
     for table in TABLES:
         _empty(dynamodb, table)
     return {"traces": DynamoTraces("traces", client=dynamodb), "responses": DynamoResponses("responses", client=dynamodb),
+            "sessions": DynamoSessions("sessions", client=dynamodb),
             "keys": DynamoKeys("keys", client=dynamodb),
             "catalog": DynamoCatalog("catalog", client=dynamodb, cache_s=0),
             "taxonomy": DynamoTaxonomy("taxonomy", client=dynamodb, cache_s=0),
@@ -100,6 +103,14 @@ def test_a_stored_response_reads_back_as_written_with_its_owner(stores):
     responses.put(stored, 1)
     responses.put(stored.model_copy(update={"response_id": "resp_2", "owner": None}), 1)
     assert responses.get("resp_1") == stored and responses.get("resp_2").owner is None
+
+
+def test_a_session_keeps_the_last_model_put(stores):
+    sessions = stores["sessions"]
+    assert sessions.get("k|user:ada") is None
+    sessions.put("k|user:ada", "fast", 60)
+    sessions.put("k|user:ada", "strong", 60)
+    assert sessions.get("k|user:ada") == "strong" and sessions.get("other|user:ada") is None
 
 
 def test_a_reservation_takes_only_what_is_left_and_settling_returns_the_rest(stores):

@@ -300,6 +300,24 @@ class DynamoResponses(TableAdapter):
         return StoredResponse.model_validate_json(item["body"]["S"])
 
 
+class DynamoSessions(TableAdapter):
+    """A session's model (``service.affinity``): one small item per session, expiring with a TTL."""
+
+    def get(self, session: str) -> str | None:
+        with store_errors(f"cannot read session from {self.table}"):
+            found = self.client.get_item(TableName=self.table, Key={"session": {"S": session}}, ConsistentRead=True)
+        item = found.get("Item")
+        if not item or int(item.get("expires_at", {}).get("N", "0")) < time.time():
+            return None
+        return str(item["model"]["S"])
+
+    def put(self, session: str, model: str, ttl_s: int) -> None:
+        item = {"session": {"S": session}, "model": {"S": model},
+                "expires_at": {"N": str(int(time.time()) + ttl_s)}}
+        with store_errors(f"cannot write session to {self.table}"):
+            self.client.put_item(TableName=self.table, Item=item)
+
+
 def load_json_items(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
