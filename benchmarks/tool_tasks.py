@@ -9,6 +9,8 @@ rate per kind of task, and for each failure what the model did. Results are writ
 benchmarks/out/tool_tasks.json (a re-run resumes where it stopped).
 
 Run: nice .venv/bin/python benchmarks/tool_tasks.py [--models auto,qwen2.5-coder-0.5b] [--limit N]
+     [--needs-tool 10 --no-tool 5]  (a small sample: the first tasks of each group, round-robin over kinds)
+     [--out benchmarks/out/tool_tasks_sample.json]
      [--tool-form protocol]  (the models read tools in Switchboard's protocol instead of their own template;
      results are labelled "<model>/protocol")
 """
@@ -43,6 +45,13 @@ def interleaved(all_tasks: list[Task]) -> list[Task]:
             if queue:
                 out.append(queue.pop(0))
     return out
+
+
+def sample(ordered: list[Task], needs_tool: int | None, no_tool: int | None) -> list[Task]:
+    """The first ``needs_tool`` tasks that need a tool and the first ``no_tool`` that need none (None: all)."""
+    needing = [t for t in ordered if t.kind != "no_tool"][:needs_tool]
+    none = [t for t in ordered if t.kind == "no_tool"][:no_tool]
+    return [t for t in ordered if t in needing or t in none]
 
 
 def grade(task: Task, calls: list[dict], answer: str | None, error: str | None) -> tuple[bool, str]:
@@ -119,6 +128,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="auto,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
     parser.add_argument("--limit", type=int, default=None, help="first N tasks (round-robin over kinds)")
+    parser.add_argument("--needs-tool", type=int, default=None,
+                        help="a sample: the first N tasks that need a tool (round-robin over their kinds)")
+    parser.add_argument("--no-tool", type=int, default=None, help="a sample: the first N tasks that need none")
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -144,7 +156,7 @@ def main() -> None:
         entries = [{**e, "tool_form": args.tool_form} for e in json.loads((DATA_DIR / "catalog.local.json").read_text())]
         catalog = Path(tempfile.mkdtemp()) / "catalog.json"
         catalog.write_text(json.dumps(entries))
-    chosen = interleaved(tasks())[: args.limit]
+    chosen = sample(interleaved(tasks())[: args.limit], args.needs_tool, args.no_tool)
     stack = LocalStack(StackOptions(catalog_path=catalog, deadline_s=900)).start()
     server = LocalServer(stack, port=free_port()).start_background()
     try:
