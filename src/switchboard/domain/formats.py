@@ -205,6 +205,25 @@ def unanswered_result(messages: list[Message]) -> str | None:
     return None
 
 
+def _answered(name: str, arguments: Any, use: ToolUse) -> bool:
+    return ToolCall(id="", name=name, arguments=arguments).key() in use.answered
+
+
+def only_repeats(text: str, use: ToolUse) -> bool:
+    """Whether an answer in the protocol makes calls and every one of them repeats a call the conversation
+    already answered (such an answer is refused: ``check_tool_answer``) - when text is allowed, the model
+    restated the conversation instead of answering from the results."""
+    try:
+        value = strict_json(unfenced(text))
+    except ValueError:
+        return False
+    calls = value.get("tool_calls") if isinstance(value, dict) else None
+    if not isinstance(calls, list) or not calls:
+        return False
+    return all(isinstance(c, dict) and isinstance(c.get("name"), str) and _answered(c["name"], c.get("arguments"), use)
+               for c in calls)
+
+
 def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, str | None]:
     """``(answer, None)`` when the answer follows the protocol - ``{"tool_calls": [{"name", "arguments"}]}``
     or ``{"content": str}`` - with every call naming an offered tool and arguments valid against its
@@ -233,7 +252,7 @@ def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, s
         if not isinstance(call, dict) or set(call) != {"name", "arguments"}:
             return None, f"call {i} is not {{\"name\", \"arguments\"}}"
         tool = tools.get(call["name"]) if isinstance(call["name"], str) else None
-        if tool is not None and ToolCall(id="", name=tool.name, arguments=call["arguments"]).key() in use.answered:
+        if tool is not None and _answered(tool.name, call["arguments"], use):
             return None, (f"call {i} repeats a call to {tool.name} already answered in the conversation "
                           "(its result is there)")
         if tool is None:

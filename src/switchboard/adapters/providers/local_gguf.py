@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from switchboard.domain.formats import only_repeats
 from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
@@ -45,6 +46,7 @@ from .native_tools import (
     native_messages,
     native_tool_fields,
     protocol_answer,
+    without_tools,
 )
 from .openai_compat import first_token_logprobs
 
@@ -207,6 +209,22 @@ class LocalGGUF:
         if not native:
             body["logprobs"] = True
             body["top_logprobs"] = int(request.top_logprobs) if request.top_logprobs else 1  # llama.cpp's default: 20
+        completion, calls = self._generate(engine, body, request, stop_at, by_request, started)
+        if not native or request.tools is None:
+            return completion
+        # read back into the tool-call protocol, which the cascade checks
+        answer = protocol_answer(completion.text, calls)
+        if request.tools.text_allowed and request.on_delta is None and only_repeats(answer, request.tools):
+            # the model restated a call already answered instead of answering: once more, without the tools
+            again, calls = self._generate(engine, without_tools(body), request, stop_at, by_request, started)
+            answer = protocol_answer(again.text, calls)
+            completion = replace(again, input_tokens=completion.input_tokens + again.input_tokens,
+                                 output_tokens=completion.output_tokens + again.output_tokens)
+        return replace(completion, text=answer)
+
+    def _generate(self, engine: _Engine, body: dict[str, Any], request: CompletionRequest, stop_at: float | None,
+                  by_request: bool, started: float) -> tuple[Completion, list[dict[str, Any]]]:
+        """One generation of ``body`` under the process-wide inference lock, bounded by ``stop_at``."""
         wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
             if by_request:
@@ -225,10 +243,8 @@ class LocalGGUF:
         latency_ms = (time.perf_counter() - started) * 1000
         if stream.timed_out and by_request:
             raise DeadlineExceeded(f"{self.model_path.name}: generation passed the request's deadline")
-        completion = stream.completion(self.model_path.name, messages, self.timeout_s, latency_ms)
-        if native:  # read back into the tool-call protocol, which the cascade checks
-            return replace(completion, text=protocol_answer(completion.text, stream.calls()))
-        return completion
+        completion = stream.completion(self.model_path.name, request.messages, self.timeout_s, latency_ms)
+        return completion, stream.calls()
 
 
 class _Stream:

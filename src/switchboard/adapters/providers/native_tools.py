@@ -8,6 +8,13 @@ same tool again (measured: docs/benchmarks.md, "Tool tasks"). llama.cpp renders 
 Jinja engine) when it is given OpenAI's ``tools`` and turns with ``tool_calls`` and ``role: "tool"``, and
 constrains a call's arguments to the tool's schema once the model opens a call. Models whose template has
 no tool section (a base model such as Gemma-3-270M) keep the protocol.
+
+After a tool's result, small models (Qwen2.5-Coder 0.5B and 1.5B) often restate the call they already
+made as plain JSON instead of answering - the template's tool section invites it: the same conversation
+rendered without the tools gets an answer from the result. Such an answer is refused by the cascade
+(``domain.formats.only_repeats``), so when the request allows text the adapter asks the model once more
+with the tools withheld (``without_tools``): the template still renders the calls and their results,
+and the model can only answer in text. Measured: docs/benchmarks.md, "Tool tasks".
 """
 
 from __future__ import annotations
@@ -70,6 +77,12 @@ def native_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return [turn for turn in (m.native() for m in messages) if turn is not None]
 
 
+def without_tools(body: dict[str, Any]) -> dict[str, Any]:
+    """A llama.cpp request body with the tools withheld: the template renders the conversation - calls and
+    results included - without its tool section, and nothing constrains the answer to a call."""
+    return {k: v for k, v in body.items() if k not in ("tools", "tool_choice", "parallel_tool_calls")}
+
+
 def native_tool_fields(use: ToolUse) -> dict[str, Any]:
     """``tools``, ``tool_choice`` and ``parallel_tool_calls`` as llama.cpp's chat endpoint takes them."""
     tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
@@ -82,8 +95,10 @@ def native_tool_fields(use: ToolUse) -> dict[str, Any]:
 
 
 def _call(value: Any) -> dict[str, Any] | None:
-    """A parsed JSON value as one call ``{"name", "arguments"}`` when it is written as one."""
-    if isinstance(value, dict) and isinstance(value.get("name"), str) and "arguments" in value:
+    """A parsed JSON value as one call ``{"name", "arguments"}`` when it is written as one - those two keys
+    and no others (a model that reports a call it made writes ``{"name", "arguments", "result"}``: that
+    is an answer, not a call)."""
+    if isinstance(value, dict) and set(value) == {"name", "arguments"} and isinstance(value["name"], str):
         arguments = value["arguments"]
         if isinstance(arguments, str):
             try:
