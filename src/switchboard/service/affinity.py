@@ -45,7 +45,7 @@ class Affinity:
         """(model, why) the request should start with, or None to plan it afresh."""
         if continues(request):
             for trace_id in [*([request.previous_trace] if request.previous_trace else []), *answered_traces(request)]:
-                model = self._answered_by(trace_id)
+                model = self._answered_by(trace_id, request.key_id)
                 if model is not None:
                     how = "a stored response" if trace_id == request.previous_trace else "a tool loop"
                     return model, f"continuation of {how}: {model} made the call (request {trace_id})"
@@ -60,14 +60,18 @@ class Affinity:
                 return model, f"session: {model} answered its last accepted request"
         return None
 
-    def _answered_by(self, trace_id: str) -> str | None:
+    def _answered_by(self, trace_id: str, key_id: str | None) -> str | None:
+        """The model that answered request ``trace_id``, when the same key made it (a call id is the
+        caller's to send: another key's request is not looked into)."""
         try:
             trace = self.traces.get(trace_id)
         except StoreError:
             log.exception("trace store unavailable; planning the continuation afresh")
             return None
-        decision = trace.state.decision if trace is not None and trace.state is not None else None
-        return decision.answer_model if decision is not None else None
+        state = trace.state if trace is not None else None
+        if state is None or state.decision is None or state.request.key_id != key_id:
+            return None
+        return state.decision.answer_model
 
     def remember(self, state: CascadeState) -> None:
         """Keep the model that answered a session's request; a session whose request nobody answered

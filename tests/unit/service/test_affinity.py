@@ -22,7 +22,7 @@ def _answered(model: str, trace_id: str = TRACE, session: str | None = None) -> 
 
 
 def _continuation(call_id: str) -> ChatRequest:
-    return ChatRequest(messages=[Message(role="user", content="weather?"),
+    return ChatRequest(key_id="key-1", messages=[Message(role="user", content="weather?"),
                                  Message(role="assistant", content="{}", tool_calls=[{"id": call_id, "name": "w"}]),
                                  Message(role="user", content="Result", tool_call_id=call_id, raw="21")])
 
@@ -52,8 +52,9 @@ def test_a_tool_loop_continues_with_the_model_that_made_the_call():
     assert continues(request)
     model, why = affinity.model_for(request)
     assert model == "mid" and "tool loop" in why
-    previous = ChatRequest(messages=[Message(role="user", content="go on")], previous_trace=TRACE)
+    previous = ChatRequest(messages=[Message(role="user", content="go on")], previous_trace=TRACE, key_id="key-1")
     assert affinity.model_for(previous)[0] == "mid"
+    assert affinity.model_for(previous.model_copy(update={"key_id": "key-2"})) is None  # another key's request
     assert affinity.model_for(_continuation("call_foreign")) is None  # an id Switchboard did not give
     assert affinity.model_for(ChatRequest(messages=[Message(role="user", content="hi")])) is None
 
