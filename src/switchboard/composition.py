@@ -177,15 +177,18 @@ class Container:
         """The router's application services (``service.assembly``) on this container's adapters."""
         def build() -> Services:
             from switchboard.adapters.encoder import get_encoder
+            from switchboard.adapters.stores.dynamo import DynamoSessions
 
             s = self.settings(RouterSettings)
+            table = s.sessions_table  # sessions' models (none: sessions do not keep their model)
+            sessions = self._part("sessions", lambda: DynamoSessions(table) if table else None)
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
                                      models=self.releases().current, policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
                                      default_examples=load_examples())
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
                                  keys=self.keys(), providers=self.providers() if s.stream_tokens else None,
-                                 responses=self.responses(), sessions=self.sessions())
+                                 responses=self.responses(), sessions=sessions)
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
                                                  deadlines=Deadlines(s.request_deadline_s, s.job_deadline_s)))
 
@@ -197,13 +200,6 @@ class Container:
 
         table = self.settings(RouterSettings).responses_table
         return self._part("responses", lambda: DynamoResponses(table) if table else None)
-
-    def sessions(self) -> SessionStore | None:
-        """Sessions' models (None when the deployment has no sessions table)."""
-        from switchboard.adapters.stores.dynamo import DynamoSessions
-
-        table = self.settings(RouterSettings).sessions_table
-        return self._part("sessions", lambda: DynamoSessions(table) if table else None)
 
     def keys(self) -> KeyService | None:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""
