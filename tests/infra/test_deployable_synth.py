@@ -5,6 +5,7 @@ architecture, and the template names every asset the way `sam local invoke` read
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_the_core_layer_holds_the_switchboard_package_as_the_sources_are(assembl
 
 def test_each_functions_layers_hold_what_its_code_imports(results: dict[str, checks.Check]) -> None:
     assert results["imports"].ok, results["imports"].detail
-    assert "RouterFn 6" in results["imports"].detail  # tens of modules followed, not an empty walk
+    assert re.search(r"RouterFn \d\d+ modules", results["imports"].detail)  # tens of modules followed, not an empty walk
 
 
 def test_every_wheel_in_the_layers_is_for_arm64(results: dict[str, checks.Check]) -> None:

@@ -17,12 +17,16 @@ FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
     "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
 }
 TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category",
-          "PolicyTable": "name", "KeysTable": "key_hash"}
+          "PolicyTable": "name", "KeysTable": "key_hash", "ResponsesTable": "response_id",
+          "SessionsTable": "session"}
 
 
 @pytest.fixture(scope="module")
 def template(synth: Synth) -> Template:
     return Template.from_json(synth.template)
+
+
+EXPIRING = ("TracesTable", "ResponsesTable", "SessionsTable")
 
 
 def _ref(logical_id: str) -> dict:
@@ -40,12 +44,13 @@ def test_table_is_on_demand_with_pitr_and_string_key(synth: Synth, logical_id: s
     assert props["SSESpecification"] == {"SSEEnabled": True}  # AWS-managed KMS key
 
 
-def test_only_the_traces_table_expires_items(synth: Synth) -> None:
+def test_only_traces_stored_responses_and_sessions_expire(synth: Synth) -> None:
     tables = synth.resources("AWS::DynamoDB::Table")
     assert set(tables) == set(TABLES)
-    assert tables["TracesTable"]["Properties"]["TimeToLiveSpecification"] == {
-        "AttributeName": "expires_at", "Enabled": True}
-    others = [t for lid, t in tables.items() if lid != "TracesTable"]
+    for expiring in EXPIRING:
+        assert tables[expiring]["Properties"]["TimeToLiveSpecification"] == {
+            "AttributeName": "expires_at", "Enabled": True}
+    others = [t for lid, t in tables.items() if lid not in EXPIRING]
     assert all("TimeToLiveSpecification" not in t["Properties"] for t in others)
 
 
@@ -115,6 +120,7 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
         names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket"),
         names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
+        names.ENV_RESPONSES_TABLE: _ref("ResponsesTable"), names.ENV_SESSIONS_TABLE: _ref("SessionsTable"),
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
         names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270",  # below API Gateway's 29 s integration timeout
@@ -199,6 +205,7 @@ def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) 
     routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
               for m in synth.resources("AWS::ApiGateway::Method").values()}
     assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("POST", "/v1/route"),
+                      ("POST", "/v1/responses"), ("GET", "/v1/responses/{response_id}"),
                       ("GET", "/v1/models"),
                       ("GET", "/v1/jobs/{job_id}"),
                       ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json"),
@@ -223,6 +230,8 @@ def test_the_router_may_reserve_and_settle_spend_in_the_keys_table(synth: Synth)
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     keys = [s for s in statements if "KeysTable" in str(s["Resource"])]
     assert keys and any("dynamodb:UpdateItem" in s["Action"] for s in keys)
+    responses = [s for s in statements if "ResponsesTable" in str(s["Resource"])]
+    assert responses and any("dynamodb:PutItem" in s["Action"] for s in responses)
 
 
 def test_stage_is_throttled_traced_and_access_logged(template: Template) -> None:

@@ -22,6 +22,7 @@ from switchboard.ports import (
     CompletionRequest,
     ExecutionOutcome,
     ProviderUnavailable,
+    StoredResponse,
     StoreError,
     Trace,
 )
@@ -159,6 +160,33 @@ class InMemoryBlobs:
 
     def corrupt(self, sha256: str) -> None:
         self.blobs[sha256] = self.blobs[sha256][:-7] + b"garbage"
+
+
+class InMemoryResponses:
+    """The Responses API's stored responses, in memory (expiry is not simulated)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, StoredResponse] = {}
+
+    def put(self, stored: StoredResponse, ttl_days: int) -> None:
+        self.items[stored.response_id] = stored.model_copy(deep=True)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        found = self.items.get(response_id)
+        return found.model_copy(deep=True) if found is not None else None
+
+
+class InMemorySessions:
+    """Sessions' models, in memory (expiry is not simulated)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def get(self, session: str) -> str | None:
+        return self.items.get(session)
+
+    def put(self, session: str, model: str, ttl_s: int) -> None:
+        self.items[session] = model
 
 
 class InMemoryTraces:

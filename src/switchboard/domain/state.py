@@ -93,6 +93,9 @@ class Plan(BaseModel):
     # What a shadow policy (``publish --shadow``) would have done with this request - planned beside this
     # plan, never run; ``switchboard compare`` replays it over the answers this request bought.
     shadow: ShadowRecord | None = None
+    # Why the plan starts with the model it does when a conversation kept its model (``domain.affinity``):
+    # a continued tool loop or response, or a session; None: planned afresh.
+    affinity: str | None = None
 
     @field_validator("tiers")
     @classmethod

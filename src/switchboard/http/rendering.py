@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from switchboard.domain.affinity import call_id_for
 from switchboard.domain.composition import answer_of
 from switchboard.domain.formats import check_answer, check_tool_answer
 from switchboard.domain.state import Candidate, CascadeState
@@ -27,6 +28,7 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
         "category": state.plan.category,
         "similarity": state.plan.similarity,
         "judge_region": state.plan.judge_region,
+        "affinity": state.plan.affinity,
         "answered_by": {"model": answer.model, "tier": decision.answer_tier} if answer and decision else None,
         "decision": decision.model_dump() if decision else None,
         "verified": bool(decision and decision.verified),
@@ -108,7 +110,7 @@ def answer_message(state: CascadeState, candidate: Candidate) -> tuple[dict[str,
             raise CascadeFailed(state.request_id, f"the answer does not follow the tool-call protocol: {why}")
         if "content" in parsed:
             return {"role": "assistant", "content": parsed["content"]}, finish
-        calls = [{"id": f"call_{state.request_id.replace('-', '')[:16]}_{i}", "type": "function",
+        calls = [{"id": call_id_for(state.request_id, i), "type": "function",
                   "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
                  for i, c in enumerate(parsed["tool_calls"])]
         return {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"

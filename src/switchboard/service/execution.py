@@ -57,10 +57,12 @@ class Deadlines:
 class CascadeRunner:
     """Starts cascades from plans and maps how their executions ended."""
 
-    def __init__(self, orchestrator: Orchestrator, traces: TraceBook, deadlines: Deadlines | None = None) -> None:
+    def __init__(self, orchestrator: Orchestrator, traces: TraceBook, deadlines: Deadlines | None = None,
+                 on_answer: Callable[[CascadeState], None] | None = None) -> None:
         self.orchestrator = orchestrator
         self.traces = traces
         self.deadlines = deadlines or Deadlines()
+        self.on_answer = on_answer  # told of every answered cascade (a session's model: ``service.affinity``)
 
     def new_state(self, request: ChatRequest, plan: Plan, job: bool = False) -> CascadeState:
         """The state a cascade starts from: a new id, the request's deadline (a job's longer one), and the
@@ -94,7 +96,8 @@ class CascadeRunner:
                                                         "see the trace")
             rejected = [a.rejected for a in final.attempts if a.rejected]
             if rejected:
-                raise CascadeFailed(final.request_id, f"no model's answer met the response_format ({rejected[-1]}"
+                what = "tool-call checks" if rejected[-1].startswith("tools") else "response_format"
+                raise CascadeFailed(final.request_id, f"no model's answer met the {what} ({rejected[-1]}"
                                                       f"{'' if len(rejected) == 1 else f'; {len(rejected)} answers'}"
                                                       "); see the trace")
             if final.mode == "parts":
@@ -102,6 +105,8 @@ class CascadeRunner:
                 raise CascadeFailed(final.request_id, f"no model could answer part{'s' if len(missing) > 1 else ''} "
                                                       f"{', '.join(map(str, missing))} of the request; see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
+        if self.on_answer is not None:
+            self.on_answer(final)
         return final
 
     def start(self, state: CascadeState) -> None:

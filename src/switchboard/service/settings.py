@@ -51,6 +51,8 @@ class RouterSettings(FunctionSettings):
     policy_table: str | None = None
     keys_table: str | None = None
     require_keys: bool = False
+    responses_table: str | None = None
+    sessions_table: str | None = None
     router_artifacts: str | None = None
     artifact_bucket: str | None = None
     release_cache: str | None = None
@@ -69,7 +71,8 @@ class RouterSettings(FunctionSettings):
         "traces_table": names.ENV_TRACES_TABLE, "catalog_table": names.ENV_CATALOG_TABLE,
         "taxonomy_table": names.ENV_TAXONOMY_TABLE, "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
         "policy_table": names.ENV_POLICY_TABLE, "keys_table": names.ENV_KEYS_TABLE,
-        "require_keys": names.ENV_REQUIRE_KEYS, "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
+        "require_keys": names.ENV_REQUIRE_KEYS, "responses_table": names.ENV_RESPONSES_TABLE,
+        "sessions_table": names.ENV_SESSIONS_TABLE, "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
         "artifact_bucket": names.ENV_ARTIFACT_BUCKET, "release_cache": names.ENV_RELEASE_CACHE,
         "orchestration": names.ENV_ORCHESTRATION, "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
         "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS, "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,

@@ -88,7 +88,7 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
     started = time.perf_counter()
     completion = provider.complete(CompletionRequest(
         request.messages, max_tokens=request.max_tokens, temperature=request.temperature, deadline=deadline,
-        response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta))
+        response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta, tools=request.tool_use))
     if request.stop:
         completion = cut_at_stop(completion, request.stop)
     candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)

@@ -29,7 +29,7 @@ from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
 from switchboard.domain.release import ReleasePointer, ShadowPolicy
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import StoreError, Trace
+from switchboard.ports import StoredResponse, StoreError, Trace
 
 
 @contextmanager
@@ -291,6 +291,46 @@ class DynamoTraces(TableAdapter):
                     continue
                 raise StoreError(f"cannot update trace {trace_id}: {exc}") from exc
         raise StoreError(f"feedback on trace {trace_id} lost a write race five times")
+
+
+class DynamoResponses(TableAdapter):
+    """The Responses API's stored responses: one item per response (its owner, the response and the
+    conversation as one JSON body), expiring with a TTL."""
+
+    def put(self, stored: StoredResponse, ttl_days: int) -> None:
+        item = {"response_id": {"S": stored.response_id}, "body": {"S": stored.model_dump_json()},
+                "expires_at": {"N": str(int(time.time()) + ttl_days * 86400)}}
+        if stored.owner is not None:
+            item["owner"] = {"S": stored.owner}
+        with store_errors(f"cannot write response {stored.response_id} to {self.table}"):
+            self.client.put_item(TableName=self.table, Item=item)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        with store_errors(f"cannot read response {response_id} from {self.table}"):
+            found = self.client.get_item(TableName=self.table, Key={"response_id": {"S": response_id}},
+                                         ConsistentRead=True)
+        item = found.get("Item")
+        if not item or int(item.get("expires_at", {}).get("N", "0")) < time.time():
+            return None  # DynamoDB deletes expired items within days, not at once
+        return StoredResponse.model_validate_json(item["body"]["S"])
+
+
+class DynamoSessions(TableAdapter):
+    """A session's model (``service.affinity``): one small item per session, expiring with a TTL."""
+
+    def get(self, session: str) -> str | None:
+        with store_errors(f"cannot read session from {self.table}"):
+            found = self.client.get_item(TableName=self.table, Key={"session": {"S": session}}, ConsistentRead=True)
+        item = found.get("Item")
+        if not item or int(item.get("expires_at", {}).get("N", "0")) < time.time():
+            return None
+        return str(item["model"]["S"])
+
+    def put(self, session: str, model: str, ttl_s: int) -> None:
+        item = {"session": {"S": session}, "model": {"S": model},
+                "expires_at": {"N": str(int(time.time()) + ttl_s)}}
+        with store_errors(f"cannot write session to {self.table}"):
+            self.client.put_item(TableName=self.table, Item=item)
 
 
 def load_json_items(path: str) -> list[dict]:
