@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FIRST_PARTY = {"switchboard", "router", "tier", "judge", "decide", "record"}
+# The runtime package and every function's handler package (functions/<name>/handler.py)
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+FIRST_PARTY = {"switchboard", *(d.name for d in FUNCTIONS_DIR.iterdir() if (d / "handler.py").is_file())}
 # The python3.12 runtime ships the AWS SDK: the layers leave it out on purpose (requirements.txt says so).
 RUNTIME_PROVIDED = {"boto3": "the AWS SDK of the Lambda python3.12 runtime",
                     "botocore": "the AWS SDK of the Lambda python3.12 runtime"}

@@ -67,6 +67,7 @@ def test_the_core_layer_holds_the_switchboard_package_as_the_sources_are(assembl
 def test_each_functions_layers_hold_what_its_code_imports(results: dict[str, checks.Check]) -> None:
     assert results["imports"].ok, results["imports"].detail
     assert re.search(r"RouterFn \d\d+ modules", results["imports"].detail)  # tens of modules followed, not an empty walk
+    assert not re.search(r"Fn 0 modules", results["imports"].detail)  # every function's handler is followed
 
 
 def test_every_wheel_in_the_layers_is_for_arm64(results: dict[str, checks.Check]) -> None:
