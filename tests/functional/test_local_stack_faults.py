@@ -274,7 +274,10 @@ def test_fuzzed_requests_never_get_a_5xx_or_a_body_that_is_not_json(case, stack,
     content_type = (response.headers.get("content-type") or [""])[0]
     if response.status_code == 200 and content_type.startswith("text/event-stream"):
         assert isinstance(case.body, dict) and case.body.get("stream") is True
-        assert "data: [DONE]" in response.text or "event: message_stop" in response.text
+        # each API's end of a stream: chat completions' [DONE], messages' message_stop, the Responses API's
+        # response.completed (or its error event, when it failed after the stream began)
+        ends = ("data: [DONE]", "event: message_stop", "event: response.completed", "event: error")
+        assert any(end in response.text for end in ends), response.text[-300:]
         return
     assert content_type.startswith("application/json"), (case.method, case.path, response.status_code, response.text[:200])
     body = json.loads(response.text)
