@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import httpx
 import pytest
@@ -115,4 +116,19 @@ def test_a_session_on_the_cheap_model_still_escalates_and_then_moves_on(url):
     assert _tiers(hard) == ["fast", "strong"] and hard["switchboard"]["affinity"].startswith("session: fast")
     assert hard["switchboard"]["answered_by"]["model"] == "strong"
     after = _chat(url, [{"role": "user", "content": "Turn 3."}], prompt_cache_key="escalating")
+    assert _tiers(after) == ["strong"] and after["switchboard"]["affinity"].startswith("session: strong")
+
+
+def test_a_background_job_moves_its_session_to_the_model_that_answered_it(url):
+    started = httpx.post(f"{url}/v1/route", timeout=30, json={
+        "async": True, "max_tokens": 32, "user": "job-session",
+        "messages": [{"role": "user", "content": "Turn 1 (hard)."}]})
+    assert started.status_code == 202, started.text
+    job = started.json()
+    deadline = time.time() + 60
+    while (polled := httpx.get(f"{url}/v1/jobs/{job['id']}", timeout=30).json())["status"] == "running":
+        assert time.time() < deadline, polled
+        time.sleep(0.2)
+    assert polled["status"] == "succeeded" and polled["result"]["model"] == "strong", polled
+    after = _chat(url, [{"role": "user", "content": "Turn 2."}], user="job-session")
     assert _tiers(after) == ["strong"] and after["switchboard"]["affinity"].startswith("session: strong")
