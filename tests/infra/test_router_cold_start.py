@@ -148,3 +148,18 @@ def test_snap_start_on_a_runtime_without_it_is_refused_naming_the_runtime(monkey
     with pytest.raises(ConfigError, match=r"routerSnapStart: .*python3\.11 \(Python needs python3\.12 or later"):
         cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:routerSnapStart": True,
                                    "aws:cdk:disable-asset-staging": True})
+
+
+def test_snap_start_on_x86_64_with_streaming_streams_through_the_alias(tmp_path_factory: pytest.TempPathFactory
+                                                                      ) -> None:
+    """SnapStart for Python runs on either architecture, and the streamed router (Lambda Web Adapter,
+    InvokeWithResponseStream) is invoked through the alias as the buffered one is."""
+    synth = _synth(tmp_path_factory, {"switchboard:routerSnapStart": True, "switchboard:architecture": "x86_64",
+                                      "switchboard:streaming": True})
+    router = synth.template["Resources"][ids.ROUTER_FN]["Properties"]
+    assert router["SnapStart"] == {"ApplyOn": "PublishedVersions"} and router["Architectures"] == ["x86_64"]
+    alias_id, _ = _alias(synth)
+    _assert_the_api_invokes(synth, {"Ref": alias_id})
+    for method in synth.resources("AWS::ApiGateway::Method").values():
+        assert "response-streaming-invocations" in json.dumps(method["Properties"]["Integration"]["Uri"])
+    _assert_clean(synth)
