@@ -226,7 +226,7 @@ def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) 
                       ("GET", "/v1/models"),
                       ("GET", "/v1/jobs/{job_id}"),
                       ("GET", "/v1/traces"), ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"),
-                      ("GET", "/openapi.json"), ("GET", "/health")}
+                      ("GET", "/openapi.json"), ("GET", "/health")}  # no /ui: switchboard:ui is off by default
 
 
 def test_every_route_proxies_to_the_router_which_checks_bearer_keys(synth: Synth) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from switchboard.http import endpoints as e
+from switchboard.http import ui
 from switchboard.http.chat_completions import ChatCompletionRequest, FeedbackRequest
 from switchboard.http.endpoints import Endpoint, HttpRequest, HttpResponse, StreamedResponse, error_response
 from switchboard.http.messages_api import MessagesRequest
@@ -50,6 +51,9 @@ class Route:
     stream: Callable[[HttpRequest, Services], StreamedResponse | None] | None = None
     event_stream: bool = False  # the success may be server-sent events
     extra_responses: Mapping[str, Any] = field(default_factory=dict)
+    # a page for a browser, not part of the API: left out of the OpenAPI document, and deployed only when
+    # the CDK context asks for it (``switchboard:ui``)
+    page: bool = False
 
     @property
     def params(self) -> list[str]:
@@ -123,6 +127,7 @@ ROUTES: tuple[Route, ...] = (
           {"type": "object", "required": ["status"]}, ("503",)),
     Route("GET", "/openapi.json", lambda request, services: document(), "getOpenApi", "This document",
           {"type": "object", "required": ["openapi", "paths"]}),
+    Route("GET", "/ui", ui.serve, "getUi", "A page of the recent requests (HTML)", {"type": "string"}, page=True),
 )
 
 
@@ -133,7 +138,7 @@ READINESS_PATH = next(r.path for r in ROUTES if r.operation_id == "getOpenApi")
 
 def document() -> dict[str, Any]:
     """The API's OpenAPI document: every route of the table (``http.openapi``)."""
-    return openapi_document(ROUTES)
+    return openapi_document([r for r in ROUTES if not r.page])
 
 
 def find(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
