@@ -111,3 +111,31 @@ def test_a_key_lists_only_its_own_requests_traces(server):
     assert keyed == [mine]
     unkeyed = [t["trace_id"] for t in httpx.get(f"{http.url}/v1/traces", timeout=30).json()["data"]]
     assert anonymous in unkeyed and mine not in unkeyed
+
+
+def _chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    browser = which("chromium") or which("chromium-browser")
+    assert browser
+    return subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                           "--virtual-time-budget=10000", "--window-size=1400,1100", *args, url],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(not (which("chromium") or which("chromium-browser")), reason="no headless Chromium here")
+def test_headless_chromium_runs_the_page_under_its_csp_and_shows_the_requests(server, tmp_path: Path):
+    """Chromium enforces the CSP: had the script's hash not matched, nothing below would be drawn. A
+    screenshot is kept beside the test's tmp_path."""
+    _, http = server
+    ids = [_ask(http.url, q) for q in ("What is 7+7?", "Tell me a <b>story</b>", "What is 8+8?")]
+    assert httpx.post(f"{http.url}/v1/feedback", json={"trace_id": ids[1], "score": 0.0}, timeout=30).status_code == 200
+    page = _chromium(f"{http.url}/ui#trace={ids[1]}", tmp_path / "profile", "--dump-dom")
+    dom = page.stdout
+    assert dom.count('class="row') >= 3, dom[-2000:]
+    assert ids[1] in dom and "Tell me a &lt;b&gt;story&lt;/b&gt;" in dom and "<b>story" not in dom
+    assert "would have cost" in dom and "requests with feedback" in dom
+    assert "<svg" in dom and "<rect" in dom  # the request's timeline
+    missing = _chromium(f"{http.url}/ui#trace=no-such-trace", tmp_path / "profile", "--dump-dom").stdout
+    assert "Trace no-such-trace not found." in missing
+    shot = tmp_path / "ui.png"
+    _chromium(f"{http.url}/ui#trace={ids[1]}", tmp_path / "profile", f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
