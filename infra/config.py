@@ -121,6 +121,16 @@ class SwitchboardConfig(BaseModel):
     # (docs/benchmarks.md, "Decomposition"); turn it on with a decomposer you have measured.
     decomposition: bool = Field(False, alias="decomposition")
     decomposer_model: str | None = Field(None, alias="decomposerModel", min_length=1)
+    # The page of recent requests (GET /ui, served by the router from the route table): off by default. It
+    # reads GET /v1/traces with a bearer key the user types in, so it needs apiAuth "keys".
+    ui: bool = Field(False, alias="ui")
+
+    @model_validator(mode="after")
+    def _ui_needs_bearer_keys(self) -> SwitchboardConfig:
+        if self.ui and self.api_auth != "keys":
+            raise ValueError("ui needs apiAuth \"keys\": the page sends a bearer key; a browser cannot send "
+                             "API Gateway keys or SigV4 signatures for it")
+        return self
 
     # The router's cold starts (docs/architecture.md, "Latency, hop by hop"). Either one publishes a version
     # of RouterFn behind the alias ROUTER_ALIAS, which API Gateway then invokes instead of $LATEST.

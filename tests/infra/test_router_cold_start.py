@@ -51,7 +51,7 @@ def _alias(synth: Synth) -> tuple[str, dict[str, Any]]:
 def _assert_the_api_invokes(synth: Synth, target: dict[str, Any]) -> None:
     """Every API method's integration, and every permission API Gateway invokes with, names ``target``."""
     methods = synth.resources("AWS::ApiGateway::Method").values()
-    assert len(methods) == len(ROUTES)
+    assert len(methods) == len([r for r in ROUTES if not r.page])  # pages only with switchboard:ui
     for method in methods:
         uri = json.dumps(method["Properties"]["Integration"]["Uri"])
         assert json.dumps(target) in uri, uri
