@@ -8,8 +8,9 @@ from aws_lambda_powertools import Logger, Metrics
 
 from switchboard.composition import container
 from switchboard.domain.state import CascadeState
+from switchboard.domain.timing import Stage
 from switchboard.service.settings import RecordSettings
-from switchboard.service.traces import record, request_metrics
+from switchboard.service.traces import record, request_metrics, stage_metrics
 
 logger = Logger(service="switchboard-record")
 metrics = Metrics(namespace="Switchboard", service="switchboard")
@@ -20,6 +21,7 @@ metrics = Metrics(namespace="Switchboard", service="switchboard")
 def lambda_handler(event: dict, context: Any) -> dict:
     state = CascadeState.model_validate(event)
     stored = record(state, container().traces(), container().settings(RecordSettings).trace_ttl_days)
-    for name, unit, value in request_metrics(state):
+    stages = [*state.timing.stages, Stage.model_validate(stored["stage"])]
+    for name, unit, value in [*request_metrics(state), *stage_metrics(stages)]:
         metrics.add_metric(name=name, unit=unit, value=value)
     return stored

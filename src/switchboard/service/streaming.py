@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from switchboard.domain.state import Candidate, CascadeState
 from switchboard.ports import CatalogSource, ProviderSource
+from switchboard.service import timing
 from switchboard.service.admission import Admission, Admitted
 from switchboard.service.commands import ChatCommand
 from switchboard.service.decomposing import Splitter
@@ -99,11 +100,14 @@ class StreamService:
     def stream(self, command: ChatCommand, live: bool = True) -> Iterator[StreamEvent]:
         """The events of the command's answer (see the module docstring). Refusals are raised here, before
         the iterator is returned; the key's reservation is settled once the events end."""
-        admitted = self.admission.admit(command)
+        with timing.stage("admit") as admit:
+            admitted = self.admission.admit(command)
         try:  # every refusal before the events start, with the reservation returned
-            plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
-            plan = self.planner.refine(admitted.request, plan)
-            state = self.splitter.split(self.runner.new_state(admitted.request, plan))
+            with timing.stage("route") as route:
+                plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
+                plan = self.planner.refine(admitted.request, plan)
+                state = self.splitter.split(self.runner.new_state(admitted.request, plan))
+            state = timing.planned(state, admit, route)
         except ApiError:
             self.admission.settle(admitted, 0.0)
             raise

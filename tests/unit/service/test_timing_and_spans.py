@@ -1,0 +1,183 @@
+"""Per-stage timing and OpenTelemetry spans of a cascade run in this process (the same task functions as the
+state machine's): the stages a request went through, in the response and the trace; the GenAI spans an SDK
+provider receives; and that timing changes no decision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from switchboard.domain.cascade import run
+from switchboard.domain.catalog import ModelEntry, ModelPrice
+from switchboard.domain.requests import ChatRequest, Message
+from switchboard.domain.state import CascadeState
+from switchboard.domain.timing import Stage, append, fold_tier
+from switchboard.http.rendering import chat_completion_response
+from switchboard.service import telemetry
+from switchboard.service.tasks import execute_tier, run_in_process
+from switchboard.service.traces import stage_metrics
+from tests.support.builder import build_services, complete_chat
+from tests.support.fakes import InMemoryCatalog, InMemoryTraces, ScriptedProvider, ScriptedProviders
+
+MODELS = (("small", 0.1), ("big", 1.0))
+
+
+def _entries() -> list[ModelEntry]:
+    return [ModelEntry(model_id=m, provider="openai", provider_model=f"{m}-v1", endpoint="http://127.0.0.1:9/v1",
+                       price=ModelPrice(input_usd_per_mtok=p, output_usd_per_mtok=p)) for m, p in MODELS]
+
+
+def _reply(messages):  # noqa: ANN001, ANN202 - the judges reject the small model's answer: two tiers
+    last = messages[-1].content
+    if "<<<ANSWER" in last:
+        return "VERDICT: INCORRECT" if "small says" in last else "VERDICT: CORRECT"
+    return f"{_reply.model} says 4"
+
+
+class _Source(ScriptedProviders):
+    def provider_for(self, entry):  # noqa: ANN001, ANN201
+        _reply.model = entry.model_id
+        return super().provider_for(entry)
+
+
+def _services(traces: InMemoryTraces | None = None):  # noqa: ANN202
+    entries = _entries()
+    return build_services(InMemoryCatalog(entries), traces=traces or InMemoryTraces(),
+                          providers=_Source({e.model_id: ScriptedProvider(_reply) for e in entries}))
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.use_tracer_provider(provider)
+    try:
+        yield exporter
+    finally:
+        telemetry.use_tracer_provider(None)
+
+
+def _ask(services):  # noqa: ANN001, ANN202
+    return complete_chat(services, {"model": "auto", "max_tokens": 16,
+                                    "messages": [{"role": "user", "content": "What is 2+2?"}]})
+
+
+def test_every_stage_of_a_two_tier_cascade_is_timed_in_order_with_its_queueing_gap() -> None:
+    traces = InMemoryTraces()
+    state = _ask(_services(traces))
+    assert len(state.attempts) == 2
+    stages = state.timing.stages
+    kinds = [s.stage for s in stages]
+    assert kinds[:3] == ["admit", "route", "start"]
+    assert kinds[-1] == "return"
+    tiers = [s for s in stages if s.stage == "tier"]
+    assert [(t.tier, t.model) for t in tiers] == [(0, "small"), (1, "big")]
+    assert all(t.model_ms is not None and t.model_ms <= t.ms for t in tiers)
+    judges = [s for s in stages if s.stage == "judge"]
+    assert judges and all(j.tier in (0, 1) and j.judge and j.queue_ms is not None for j in judges)
+    assert [s.tier for s in stages if s.stage == "decide"] == [0, 1]
+    assert kinds.index("decide") > max(i for i, k in enumerate(kinds) if k == "judge" and stages[i].tier == 0)
+    assert all(s.ms is not None and s.ms >= 0 for s in stages)
+    assert stages[2].ms is not None and tiers[0].queue_ms == 0.0  # start lasts until the first task
+    assert all(s.queue_ms is not None for s in stages if s.stage not in ("admit",))
+    route = stages[1]
+    assert route.plan_ms is not None and route.plan_ms <= route.ms
+    assert state.timing.total_ms >= sum(s.ms for s in stages if s.stage in ("admit", "route")) - 0.2
+    # the trace holds the same stages, up to the record stage (left open: its write cannot time itself)
+    stored = traces.get(state.request_id).state.timing.stages
+    assert [s.stage for s in stored][-1] == "record" and stored[-1].ms is None
+    assert [s.stage for s in stored[:-1]] == kinds[:-1]
+
+
+def test_the_response_carries_the_timing_in_milliseconds_without_wall_clock_times() -> None:
+    body = chat_completion_response(_ask(_services()))
+    timing = body["switchboard"]["timing"]
+    assert timing["total_ms"] > 0
+    first_tier = next(s for s in timing["stages"] if s["stage"] == "tier")
+    assert set(first_tier) == {"stage", "ms", "queue_ms", "tier", "model", "model_ms"}
+    assert all("at" not in s for s in timing["stages"])
+    assert all("stage" not in v for t in body["switchboard"]["tiers"] for v in t["verdicts"])
+
+
+def test_timing_changes_no_decision_the_cascade_engine_takes_the_same_path() -> None:
+    services = _services()
+    planned = services.chat.planner.plan(ChatRequest(messages=[Message(role="user", content="What is 2+2?")],
+                                                     max_tokens=16))
+    start = CascadeState(request_id="r", request=ChatRequest(messages=[Message(role="user", content="What is 2+2?")],
+                                                             max_tokens=16), plan=planned)
+    catalog = {e.model_id: e for e in _entries()}
+    providers = _Source({e.model_id: ScriptedProvider(_reply) for e in _entries()})
+    timed = run_in_process(start, catalog, providers)
+    from switchboard.domain.cascade import TierOutcome
+
+    plain = run(start, lambda s: TierOutcome.from_current(execute_tier(s, catalog, providers)))
+    assert timed.decision == plain.decision and timed.spent_usd == pytest.approx(plain.spent_usd)
+    assert [(a.model, a.confidence, [v.score for v in a.verdicts]) for a in timed.attempts] == \
+        [(a.model, a.confidence, [v.score for v in a.verdicts]) for a in plain.attempts]
+    assert plain.timing.stages == [] and timed.timing.stages
+
+
+def test_queueing_gaps_are_measured_from_what_each_stage_waited_for() -> None:
+    stages = append([Stage(stage="route", at=100.0, ms=10.0)], Stage(stage="start", at=100.02))
+    tier = Stage(stage="tier", at=100.1, ms=200.0)
+    judges = [Stage(stage="judge", at=100.35, ms=50.0), Stage(stage="judge", at=100.32, ms=50.0)]
+    out = fold_tier(stages, tier, judges)
+    assert out[0].ms == 10.0 and out[1].queue_ms == 10.0 and out[1].ms == 80.0  # start: until the first task
+    assert out[2].queue_ms == 0.0
+    assert [(j.at, j.queue_ms) for j in out[3:]] == [(100.32, 20.0), (100.35, 50.0)]
+    assert fold_tier(out, None, [])[-1] == out[-1]  # a failed tier adds nothing
+
+
+def test_each_stage_is_a_metric_with_its_queue_and_model_time() -> None:
+    metrics = stage_metrics([Stage(stage="admit", at=1.0, ms=2.0, queue_ms=None),
+                             Stage(stage="tier", at=2.0, ms=30.0, queue_ms=4.0, model_ms=25.0),
+                             Stage(stage="record", at=3.0, ms=None, queue_ms=1.0),
+                             Stage(stage="return", at=4.0, ms=5.0)])
+    assert metrics == [("AdmitMs", "Milliseconds", 2.0), ("TierMs", "Milliseconds", 30.0),
+                       ("TierQueueMs", "Milliseconds", 4.0), ("ModelCallMs", "Milliseconds", 25.0),
+                       ("RecordQueueMs", "Milliseconds", 1.0)]
+
+
+def test_a_cascade_makes_genai_spans_for_the_request_each_tier_judge_and_model_call(spans) -> None:  # noqa: ANN001
+    state = _ask(_services())
+    finished = spans.get_finished_spans()
+    by_kind: dict[str, list] = {}
+    for span in finished:
+        by_kind.setdefault(span.name.split(" ")[0] if span.name.startswith("chat ")
+                           else span.name.split(" ")[1], []).append(span)
+    (request,) = by_kind["request"]
+    assert request.attributes["gen_ai.operation.name"] == "chat"
+    assert request.attributes["switchboard.decision"] == f"{state.decision.action}:{state.decision.reason}"
+    assert request.attributes["switchboard.verified"] is state.decision.verified
+    assert request.attributes["switchboard.cost_usd"] == pytest.approx(state.spent_usd)
+    assert request.attributes["gen_ai.response.model"] == "big"
+    tiers = sorted(by_kind["tier"], key=lambda s: s.attributes["switchboard.tier"])
+    assert [(t.attributes["switchboard.tier"], t.attributes["gen_ai.request.model"]) for t in tiers] == \
+        [(0, "small"), (1, "big")]
+    judges = by_kind["judge"]
+    assert len(judges) == len([s for s in state.timing.stages if s.stage == "judge"])  # one per judge task
+    assert all(j.attributes["switchboard.judge"] for j in judges)
+    calls = by_kind["chat"]
+    assert len(calls) == len(tiers) + len(judges)  # one model call per tier and per llm judge here
+    for call in calls:
+        a = call.attributes
+        assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.system"] == "openai"
+        assert a["gen_ai.request.model"] in ("small-v1", "big-v1") and a["gen_ai.response.model"] == a[
+            "gen_ai.request.model"]
+        assert a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.usage.output_tokens"] > 0
+        assert a["switchboard.cost_usd"] > 0
+    tier_calls = [c for c in calls if "switchboard.tier" in c.attributes]
+    assert {c.parent.span_id for c in tier_calls} == {t.context.span_id for t in tiers}
+    # in one process every span is the request's
+    assert {s.context.trace_id for s in finished} == {request.context.trace_id}
+
+
+def test_without_a_provider_the_spans_are_the_apis_no_op_ones() -> None:
+    with telemetry.request_span("auto") as span:
+        assert not span.is_recording()
+    _ask(_services())  # and a cascade runs through them
