@@ -36,9 +36,10 @@ def use_tracer_provider(provider: Any) -> None:
 
 
 def use_xray(tracer: Any) -> None:
-    """Open an X-Ray subsegment per model call through ``tracer`` (Powertools' ``Tracer``; None: stop)."""
+    """Open an X-Ray subsegment per model call through ``tracer`` (Powertools' ``Tracer``; None: stop). A
+    disabled tracer (outside Lambda, or ``POWERTOOLS_TRACE_DISABLED``) is not used at all."""
     global _xray
-    _xray = tracer
+    _xray = tracer if tracer is not None and not getattr(tracer, "disabled", False) else None
 
 
 @contextmanager

@@ -5,6 +5,7 @@ provider receives; and that timing changes no decision."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -181,3 +182,57 @@ def test_without_a_provider_the_spans_are_the_apis_no_op_ones() -> None:
     with telemetry.request_span("auto") as span:
         assert not span.is_recording()
     _ask(_services())  # and a cascade runs through them
+
+
+class _Subsegment:
+    def __init__(self, name: str) -> None:
+        self.name, self.annotations, self.metadata = name, {}, {}
+
+    def put_annotation(self, key: str, value) -> None:  # noqa: ANN001
+        self.annotations[key] = value
+
+    def put_metadata(self, key: str, value) -> None:  # noqa: ANN001
+        self.metadata[key] = value
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.subsegments: list[_Subsegment] = []
+
+    @contextmanager
+    def in_subsegment(self, name: str) -> Iterator[_Subsegment]:
+        self.subsegments.append(_Subsegment(name))
+        yield self.subsegments[-1]
+
+
+class _Tracer:  # what service.telemetry uses of Powertools' Tracer
+    disabled = False
+
+    def __init__(self) -> None:
+        self.provider = _Recorder()
+
+
+def test_in_lambda_every_model_call_is_an_xray_subsegment_annotated_with_model_tier_and_cost() -> None:
+    tracer = _Tracer()
+    telemetry.use_xray(tracer)
+    try:
+        state = _ask(_services())
+    finally:
+        telemetry.use_xray(None)
+    subsegments = tracer.provider.subsegments
+    tiers = [s for s in subsegments if "tier" in s.annotations]
+    assert [(s.name, s.annotations["model"], s.annotations["tier"]) for s in tiers] == \
+        [("## model small", "small", 0), ("## model big", "big", 1)]
+    assert sum(s.annotations["cost_usd"] for s in subsegments) == pytest.approx(state.spent_usd)
+    assert all(s.annotations["cost_usd"] > 0 and "judge" in s.annotations for s in subsegments if s not in tiers)
+
+
+def test_a_disabled_tracer_is_not_used() -> None:
+    tracer = _Tracer()
+    tracer.disabled = True  # Powertools' Tracer outside Lambda, or with POWERTOOLS_TRACE_DISABLED
+    telemetry.use_xray(tracer)
+    try:
+        _ask(_services())
+    finally:
+        telemetry.use_xray(None)
+    assert tracer.provider.subsegments == []
