@@ -57,6 +57,7 @@ def request_metrics(state: CascadeState) -> list[tuple[str, str, float]]:
 
 STAGE_METRICS = {"admit": "Admit", "route": "Route", "start": "Start", "tier": "Tier", "judge": "Judge",
                  "decide": "Decide", "compose": "Compose", "record": "Record"}
+QUEUED = ("tier", "judge", "decide", "compose", "record")  # the stages that wait on Lambda and Step Functions
 
 
 def stage_metrics(stages: list[Stage]) -> list[tuple[str, str, float]]:
@@ -70,7 +71,7 @@ def stage_metrics(stages: list[Stage]) -> list[tuple[str, str, float]]:
             continue
         if s.ms is not None:
             metrics.append((f"{name}Ms", "Milliseconds", s.ms))
-        if s.queue_ms is not None and s.stage not in ("admit", "route"):
+        if s.queue_ms is not None and s.stage in QUEUED:
             metrics.append((f"{name}QueueMs", "Milliseconds", s.queue_ms))
         if s.model_ms is not None:
             metrics.append(("ModelCallMs", "Milliseconds", s.model_ms))
