@@ -3,8 +3,6 @@ settle what it spent."""
 
 from __future__ import annotations
 
-import time
-
 from switchboard.domain.state import CascadeState
 from switchboard.service import telemetry, timing
 from switchboard.service.admission import Admission
@@ -41,11 +39,7 @@ class ChatService:
                 plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
                 plan = self.planner.refine(admitted.request, plan)  # the slow classifier, within the reservation
                 state = self.splitter.split(self.runner.new_state(admitted.request, plan))
-            state = timing.planned(state, admit, route)
-            started = state.timing.stages[0].at  # the caller's authentication, where it was timed
-            state = self.runner.run(state)
-            state = state.model_copy(update={"timing": state.timing.model_copy(update={
-                "total_ms": round((time.time() - started) * 1000, 1)})})
+            state = timing.finished(self.runner.run(timing.planned(state, admit, route)))
             telemetry.decided(span, state)
             spent = state.spent_usd
             return state

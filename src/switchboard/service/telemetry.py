@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 from switchboard.domain.state import CascadeState
 from switchboard.service import timing
 
-__all__ = ["ModelCall", "Span", "decided", "judge_span", "model_call", "outcome", "request_span", "tier_span",
+__all__ = ["ModelCall", "Span", "decided", "judge_span", "model_call", "outcome", "request_span", "start_request", "tier_span",
            "use_tracer_provider", "use_xray"]
 TRACER_NAME = "switchboard"
 _tracer = trace.get_tracer(TRACER_NAME)  # a proxy: it follows the provider installed at any time after
@@ -49,6 +49,15 @@ def request_span(model: str) -> Iterator[Span]:
         if span.is_recording():
             span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": model})
         yield span
+
+
+def start_request(model: str) -> Span:
+    """A streamed request's span, started but not made current (its events are produced on other
+    threads); the caller ends it."""
+    span = _tracer.start_span("switchboard request", kind=SpanKind.SERVER)
+    if span.is_recording():
+        span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": model})
+    return span
 
 
 def decided(span: Span, state: CascadeState) -> None:

@@ -113,6 +113,15 @@ def planned(state: CascadeState, admit: StageClock, route: StageClock) -> Cascad
     return add_stage(with_stages(state, [admitted(admit)]), routed)
 
 
+def finished(state: CascadeState) -> CascadeState:
+    """The final state with the request's whole time in the router: from its first stage's start (the
+    caller's authentication, where it was timed) until now."""
+    if not state.timing.stages:
+        return state
+    total = round((time.time() - state.timing.stages[0].at) * 1000, 1)
+    return state.model_copy(update={"timing": state.timing.model_copy(update={"total_ms": total})})
+
+
 def fold_current(state: CascadeState) -> tuple[CascadeState, list[Stage]]:
     """The state the decide task decides on - its tier's output without the stages the tasks measured -
     and the state's stages with those filed in (the tier's, then its judges')."""
@@ -151,5 +160,5 @@ def parts_folded(state: CascadeState) -> list[Stage]:
     return stages
 
 
-__all__ = ["StageClock", "add_stage", "admitted", "authenticating", "fold_current", "parts_folded", "planned",
+__all__ = ["StageClock", "add_stage", "admitted", "authenticating", "finished", "fold_current", "parts_folded", "planned",
            "stage", "verdict_stage", "with_stages", "within"]

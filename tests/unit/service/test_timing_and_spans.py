@@ -75,6 +75,7 @@ def test_every_stage_of_a_two_tier_cascade_is_timed_in_order_with_its_queueing_g
     stages = state.timing.stages
     kinds = [s.stage for s in stages]
     assert kinds[:3] == ["admit", "route", "start"]
+    assert stages[0].auth_ms is not None and stages[0].auth_ms <= stages[0].ms  # the caller's authentication
     assert kinds[-1] == "return"
     tiers = [s for s in stages if s.stage == "tier"]
     assert [(t.tier, t.model) for t in tiers] == [(0, "small"), (1, "big")]
@@ -236,3 +237,19 @@ def test_a_disabled_tracer_is_not_used() -> None:
     finally:
         telemetry.use_xray(None)
     assert tracer.provider.subsegments == []
+
+
+def test_a_streamed_cascade_is_timed_and_is_one_request_span(spans) -> None:  # noqa: ANN001
+    from switchboard.http.chat_completions import ChatCompletionRequest
+    from switchboard.service.streaming import Final
+
+    services = _services()
+    request = ChatCompletionRequest.model_validate({"model": "auto", "max_tokens": 16, "stream": True,
+                                                    "messages": [{"role": "user", "content": "What is 2+2?"}]})
+    events = list(services.streams.stream(request.command(None, 32000)))
+    final = next(e.state for e in events if isinstance(e, Final))
+    assert final.timing.total_ms is not None and final.timing.total_ms > 0
+    assert [s.stage for s in final.timing.stages][:3] == ["admit", "route", "start"]
+    requests = [s for s in spans.get_finished_spans() if s.name == "switchboard request"]
+    assert len(requests) == 1 and requests[0].attributes["switchboard.decision"] == (
+        f"{final.decision.action}:{final.decision.reason}")
