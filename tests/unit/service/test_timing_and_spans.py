@@ -13,7 +13,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from switchboard.domain.cascade import run
-from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import CascadeState
 from switchboard.domain.timing import Stage, append, fold_tier
@@ -21,34 +20,8 @@ from switchboard.http.rendering import chat_completion_response
 from switchboard.service import telemetry
 from switchboard.service.tasks import execute_tier, run_in_process
 from switchboard.service.traces import stage_metrics
-from tests.support.builder import build_services, complete_chat
-from tests.support.fakes import InMemoryCatalog, InMemoryTraces, ScriptedProvider, ScriptedProviders
-
-MODELS = (("small", 0.1), ("big", 1.0))
-
-
-def _entries() -> list[ModelEntry]:
-    return [ModelEntry(model_id=m, provider="openai", provider_model=f"{m}-v1", endpoint="http://127.0.0.1:9/v1",
-                       price=ModelPrice(input_usd_per_mtok=p, output_usd_per_mtok=p)) for m, p in MODELS]
-
-
-def _reply(messages):  # noqa: ANN001, ANN202 - the judges reject the small model's answer: two tiers
-    last = messages[-1].content
-    if "<<<ANSWER" in last:
-        return "VERDICT: INCORRECT" if "small says" in last else "VERDICT: CORRECT"
-    return f"{_reply.model} says 4"
-
-
-class _Source(ScriptedProviders):
-    def provider_for(self, entry):  # noqa: ANN001, ANN201
-        _reply.model = entry.model_id
-        return super().provider_for(entry)
-
-
-def _services(traces: InMemoryTraces | None = None):  # noqa: ANN202
-    entries = _entries()
-    return build_services(InMemoryCatalog(entries), traces=traces or InMemoryTraces(),
-                          providers=_Source({e.model_id: ScriptedProvider(_reply) for e in entries}))
+from tests.support.fakes import InMemoryTraces, ScriptedProvider
+from tests.support.two_tier import Source, ask_two_tier, entries, reply, two_tier_services
 
 
 @pytest.fixture
@@ -63,14 +36,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
         telemetry.use_tracer_provider(None)
 
 
-def _ask(services):  # noqa: ANN001, ANN202
-    return complete_chat(services, {"model": "auto", "max_tokens": 16,
-                                    "messages": [{"role": "user", "content": "What is 2+2?"}]})
-
-
 def test_every_stage_of_a_two_tier_cascade_is_timed_in_order_with_its_queueing_gap() -> None:
     traces = InMemoryTraces()
-    state = _ask(_services(traces))
+    state = ask_two_tier(two_tier_services(traces))
     assert len(state.attempts) == 2
     stages = state.timing.stages
     kinds = [s.stage for s in stages]
@@ -97,7 +65,7 @@ def test_every_stage_of_a_two_tier_cascade_is_timed_in_order_with_its_queueing_g
 
 
 def test_the_response_carries_the_timing_in_milliseconds_without_wall_clock_times() -> None:
-    body = chat_completion_response(_ask(_services()))
+    body = chat_completion_response(ask_two_tier(two_tier_services()))
     timing = body["switchboard"]["timing"]
     assert timing["total_ms"] > 0
     first_tier = next(s for s in timing["stages"] if s["stage"] == "tier")
@@ -107,13 +75,13 @@ def test_the_response_carries_the_timing_in_milliseconds_without_wall_clock_time
 
 
 def test_timing_changes_no_decision_the_cascade_engine_takes_the_same_path() -> None:
-    services = _services()
+    services = two_tier_services()
     planned = services.chat.planner.plan(ChatRequest(messages=[Message(role="user", content="What is 2+2?")],
                                                      max_tokens=16))
     start = CascadeState(request_id="r", request=ChatRequest(messages=[Message(role="user", content="What is 2+2?")],
                                                              max_tokens=16), plan=planned)
-    catalog = {e.model_id: e for e in _entries()}
-    providers = _Source({e.model_id: ScriptedProvider(_reply) for e in _entries()})
+    catalog = {e.model_id: e for e in entries()}
+    providers = Source({e.model_id: ScriptedProvider(reply) for e in entries()})
     timed = run_in_process(start, catalog, providers)
     from switchboard.domain.cascade import TierOutcome
 
@@ -146,7 +114,7 @@ def test_each_stage_is_a_metric_with_its_queue_and_model_time() -> None:
 
 
 def test_a_cascade_makes_genai_spans_for_the_request_each_tier_judge_and_model_call(spans) -> None:  # noqa: ANN001
-    state = _ask(_services())
+    state = ask_two_tier(two_tier_services())
     finished = spans.get_finished_spans()
     by_kind: dict[str, list] = {}
     for span in finished:
@@ -182,7 +150,7 @@ def test_a_cascade_makes_genai_spans_for_the_request_each_tier_judge_and_model_c
 def test_without_a_provider_the_spans_are_the_apis_no_op_ones() -> None:
     with telemetry.request_span("auto") as span:
         assert not span.is_recording()
-    _ask(_services())  # and a cascade runs through them
+    ask_two_tier(two_tier_services())  # and a cascade runs through them
 
 
 class _Subsegment:
@@ -217,7 +185,7 @@ def test_in_lambda_every_model_call_is_an_xray_subsegment_annotated_with_model_t
     tracer = _Tracer()
     telemetry.use_xray(tracer)
     try:
-        state = _ask(_services())
+        state = ask_two_tier(two_tier_services())
     finally:
         telemetry.use_xray(None)
     subsegments = tracer.provider.subsegments
@@ -233,7 +201,7 @@ def test_a_disabled_tracer_is_not_used() -> None:
     tracer.disabled = True  # Powertools' Tracer outside Lambda, or with POWERTOOLS_TRACE_DISABLED
     telemetry.use_xray(tracer)
     try:
-        _ask(_services())
+        ask_two_tier(two_tier_services())
     finally:
         telemetry.use_xray(None)
     assert tracer.provider.subsegments == []
@@ -243,7 +211,7 @@ def test_a_streamed_cascade_is_timed_and_is_one_request_span(spans) -> None:  # 
     from switchboard.http.chat_completions import ChatCompletionRequest
     from switchboard.service.streaming import Final
 
-    services = _services()
+    services = two_tier_services()
     request = ChatCompletionRequest.model_validate({"model": "auto", "max_tokens": 16, "stream": True,
                                                     "messages": [{"role": "user", "content": "What is 2+2?"}]})
     events = list(services.streams.stream(request.command(None, 32000)))
