@@ -22,7 +22,7 @@ from switchboard.domain.formats import canonical_json, structured
 from switchboard.domain.judging import fan_out
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Candidate, CascadeState, JudgeTask, TierResult, Usage, Verdict
-from switchboard.domain.timing import Stage, last_end
+from switchboard.domain.timing import append, last_end
 from switchboard.domain.verdicts import (
     LOGPROB_CHOICES,
     VERDICT_CHOICES,
@@ -314,13 +314,8 @@ def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Emb
     with timing.stage("decide", tier=state.tier) as clock:
         state, stages = timing.fold_current(state)
         decided = step(state, verifier=verifier_for(state, verifier), embed=embed, now=time.time())
-    return timing.with_stages(decided, stages + [_after(clock.stage, stages)])
-
-
-def _after(stage: Stage, stages: list[Stage]) -> Stage:
-    """A decide stage queued after its tier and judges ended (or, when the tier failed, the last stage)."""
-    end = last_end(stages)
-    return stage.model_copy(update={"queue_ms": None if end is None else round(max(0.0, stage.at - end) * 1000, 1)})
+    # queued after its tier and every judge ended (after the stage before, when the tier task failed)
+    return timing.with_stages(decided, append(stages, clock.stage, after=last_end(stages)))
 
 
 def run_compose(state: CascadeState) -> CascadeState:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
 
-from switchboard.domain.state import CascadeState, Verdict
+from switchboard.domain.state import CascadeState
 from switchboard.domain.timing import Stage, StageName, append, fold_tier, in_part
 
 Part = Literal["model_ms", "embed_ms", "plan_ms", "auth_ms"]
@@ -146,10 +146,6 @@ def add_stage(state: CascadeState, stage: Stage, after: float | None = None) -> 
     return with_stages(state, append(state.timing.stages, stage, after))
 
 
-def verdict_stage(verdict: Verdict, clock: StageClock) -> Verdict:
-    return verdict.model_copy(update={"stage": clock.stage})
-
-
 def parts_folded(state: CascadeState) -> list[Stage]:
     """The state's stages with each part's cascade stages filed in (labelled with its part)."""
     parts = state.decomposition.parts if state.decomposition is not None else []
@@ -160,5 +156,5 @@ def parts_folded(state: CascadeState) -> list[Stage]:
     return stages
 
 
-__all__ = ["StageClock", "add_stage", "admitted", "authenticating", "finished", "fold_current", "parts_folded", "planned",
-           "stage", "verdict_stage", "with_stages", "within"]
+__all__ = ["StageClock", "add_stage", "admitted", "authenticating", "finished", "fold_current", "parts_folded",
+           "planned", "stage", "with_stages", "within"]

@@ -221,3 +221,17 @@ def test_a_streamed_cascade_is_timed_and_is_one_request_span(spans) -> None:  # 
     requests = [s for s in spans.get_finished_spans() if s.name == "switchboard request"]
     assert len(requests) == 1 and requests[0].attributes["switchboard.decision"] == (
         f"{final.decision.action}:{final.decision.reason}")
+
+
+def test_a_tier_that_failed_leaves_its_decide_timed_and_the_start_closed() -> None:
+    from tests.support.builder import build_services
+    from tests.support.fakes import InMemoryCatalog, flaky
+
+    models = entries()
+    services = build_services(InMemoryCatalog(models), traces=InMemoryTraces(),
+                              providers=Source({"small": flaky(), "big": ScriptedProvider(reply)}))
+    state = ask_two_tier(services)
+    kinds = [s.stage for s in state.timing.stages]
+    assert kinds[:5] == ["admit", "route", "start", "decide", "tier"]  # tier 0 failed: no tier stage of it
+    assert state.attempts[0].error and state.timing.stages[3].tier == 0 and state.timing.stages[4].tier == 1
+    assert all(s.ms is not None for s in state.timing.stages)
