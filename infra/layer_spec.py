@@ -58,10 +58,14 @@ class LayerSpec:
 
 LAYERS: dict[str, LayerSpec] = {
     "core": LayerSpec(
-        "core", "switchboard + pydantic, aws-lambda-powertools, httpx, jsonschema, numpy (every function)",
+        "core", "switchboard + pydantic, aws-lambda-powertools (with the X-Ray SDK), opentelemetry-api, httpx, "
+                "jsonschema, numpy (every function)",
         no_deps=False, with_package=True,
         required=("switchboard/__init__.py", "switchboard/data/catalog.bedrock.json", "pydantic/__init__.py",
-                  "aws_lambda_powertools/__init__.py", "httpx/__init__.py", "numpy/__init__.py")),
+                  "aws_lambda_powertools/__init__.py", "aws_xray_sdk/__init__.py", "opentelemetry/trace/__init__.py",
+                  "httpx/__init__.py", "numpy/__init__.py"),
+        # the X-Ray SDK declares botocore, which the python3.12 runtime provides (as it does boto3)
+        drop=("botocore",)),
     "encoder": LayerSpec(
         "encoder", "onnxruntime, tokenizers and the MiniLM int8 model (router, decide)",
         no_deps=True, with_package=False,

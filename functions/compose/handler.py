@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 
-from switchboard.domain.composition import compose
 from switchboard.domain.state import CascadeState
+from switchboard.service.tasks import run_compose
 
 logger = Logger(service="switchboard-compose")
+# X-Ray: the handler, and every AWS SDK call (Powertools patches boto3); a no-op outside Lambda
+tracer = Tracer(service="switchboard-compose")
 
 
+@tracer.capture_lambda_handler(capture_response=False)  # no prompt or answer in X-Ray
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
-    state = compose(CascadeState.model_validate(event))
+    state = run_compose(CascadeState.model_validate(event))
     decision = state.decision
     logger.info("composed", extra={"request_id": state.request_id,
                                    "parts": len(state.decomposition.parts) if state.decomposition else 0,

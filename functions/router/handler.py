@@ -1,24 +1,24 @@
-"""Router Lambda: the HTTP API (API Gateway REST proxy events).
-
-A Powertools resolver over the one route table (``switchboard.http.routes``): each route's endpoint gets
-the request and the services and answers; every error is mapped by the one status table into OpenAI's
-error shape (Anthropic's on ``/v1/messages``), never a stack trace.
-"""
+"""Router Lambda: the HTTP API (API Gateway REST proxy events). A Powertools resolver over the one route
+table (``switchboard.http.routes``): each route's endpoint gets the request and the services and answers;
+every error is mapped by the one status table into OpenAI's error shape (Anthropic's on ``/v1/messages``)."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from switchboard.composition import container
 from switchboard.http.endpoints import HttpRequest, HttpResponse
 from switchboard.http.routes import ROUTES, Route, unrouted
+from switchboard.service import telemetry
 
 logger = Logger(service="switchboard-router")
+tracer = Tracer(service="switchboard-router")  # X-Ray: the handler and every AWS SDK call; off outside Lambda
+telemetry.use_xray(tracer)  # and a subsegment per model call (a streamed tier's)
 _threads = threading.local()
 
 
@@ -51,6 +51,7 @@ def _response(response: HttpResponse) -> Response:
                     headers=response.headers or None)
 
 
+@tracer.capture_lambda_handler(capture_response=False)  # no prompt or answer in X-Ray
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict:
     app = _resolver()

@@ -1,6 +1,6 @@
-"""The two Lambda layers: ``core`` (switchboard + pydantic, powertools, httpx, jsonschema, numpy; every
-function) and ``encoder`` (onnxruntime, tokenizers and the MiniLM model; router and decide); and the
-learned-router layer of a training run.
+"""The two Lambda layers: ``core`` (switchboard + pydantic, powertools with the X-Ray SDK, opentelemetry-api,
+httpx, jsonschema, numpy; every function) and ``encoder`` (onnxruntime, tokenizers and the MiniLM model;
+router and decide); and the learned-router layer of a training run.
 
 With ``switchboard:layers=build`` (the default) the synth builds each layer itself, through CDK's local
 bundling: ``tryBundle`` runs ``infra.layer_build`` on this machine (pip and PyPI's wheels for the Lambda

@@ -21,6 +21,11 @@ from infra.config import SwitchboardConfig
 
 METRIC_NAMESPACE = "Switchboard"
 METRIC_DIMENSIONS = {"service": "switchboard"}
+# The per-stage times the record function publishes (``service.traces.stage_metrics``), in milliseconds:
+# each stage's own time, and the queueing gap before the stages that wait on Lambda and Step Functions.
+STAGE_METRICS = ("AdmitMs", "RouteMs", "EmbedMs", "StartMs", "TierMs", "ModelCallMs", "JudgeMs", "DecideMs",
+                 "ComposeMs", "RecordMs")
+QUEUE_METRICS = ("TierQueueMs", "JudgeQueueMs", "DecideQueueMs", "ComposeQueueMs", "RecordQueueMs")
 
 
 def switchboard_metric(name: str, statistic: str = "Sum",
@@ -91,4 +96,10 @@ class Observability(Construct):
                                          state_machine.metric_timed_out()],
                                    right=[state_machine.metric_time(statistic="p90")]),
         )
+        for title, names in (("Time per stage (ms)", STAGE_METRICS), ("Queueing gap before each stage (ms)",
+                                                                      QUEUE_METRICS)):
+            dashboard.add_widgets(*(
+                cloudwatch.GraphWidget(title=f"{title}, {statistic}", width=12,
+                                       left=[switchboard_metric(name, statistic=statistic) for name in names])
+                for statistic in ("p50", "p95")))
         return dashboard

@@ -263,10 +263,14 @@ _CURRENT_LOCK = threading.Lock()
 
 
 def container() -> Container:
-    """The process's container (one per warm Lambda container; one for the whole local stack)."""
+    """The process's container (one per warm Lambda container; one for the whole local stack). The first
+    one also installs the OTLP span export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set."""
     global _CURRENT
     with _CURRENT_LOCK:
         if _CURRENT is None:
+            from switchboard.adapters.telemetry import install
+
+            install()
             _CURRENT = Container()
         return _CURRENT
 

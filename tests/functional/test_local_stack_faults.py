@@ -176,6 +176,27 @@ def test_traces_and_feedback_survive_a_restart_of_the_stack(stack, upstream):
         local.start()  # the module's stack again, for any test after this one
 
 
+def test_every_stage_the_state_machine_ran_is_timed_in_the_response_and_the_trace(stack, upstream):
+    _, server, _, _ = stack
+    upstream.behaviour = "ok"
+    response = ask(server.url)
+    assert response.status_code == 200, response.text
+    extension = response.json()["switchboard"]
+    timing = extension["timing"]
+    kinds = [s["stage"] for s in timing["stages"]]
+    assert kinds[:4] == ["admit", "route", "start", "tier"] and kinds[-2:] == ["record", "return"]
+    assert kinds.count("tier") == kinds.count("decide") == len(extension["tiers"])
+    assert kinds.count("judge") >= sum(len(t["verdicts"]) for t in extension["tiers"])
+    start, tier = timing["stages"][2], timing["stages"][3]
+    assert start["ms"] > 0 and tier["queue_ms"] == 0.0 and tier["model_ms"] > 0 and tier["model"] == "fast"
+    assert all(s["ms"] >= 0 and s["queue_ms"] >= 0 for s in timing["stages"][1:])  # every gap measured
+    assert timing["total_ms"] >= start["ms"] + tier["ms"]
+    trace = httpx.get(f"{server.url}/v1/traces/{extension['trace_id']}", timeout=30).json()
+    stored = trace["state"]["timing"]["stages"]
+    assert [s["stage"] for s in stored] == kinds[:-1]  # up to the record stage, open in the trace it writes
+    assert stored[-1]["ms"] is None and all(s["at"] > 0 for s in stored)
+
+
 def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstream):
     import boto3
 
@@ -520,6 +541,9 @@ def test_a_compound_request_runs_each_part_as_its_own_cascade_in_the_state_machi
     assert lines[0].startswith("-- decomposed into 2 parts by ") and len(lines) == 3, lines
     for k, line in enumerate(lines[1:], start=1):
         assert line.startswith(f"-- part {k}: answered by ") and "decision accept" in line, line
+    stages = body["switchboard"]["timing"]["stages"]  # each part's stages, labelled, then compose
+    assert {s.get("part") for s in stages if s["stage"] == "tier"} == {1, 2}
+    assert [s["stage"] for s in stages][-3:] == ["compose", "record", "return"]
 
 
 def test_a_compound_request_the_decomposer_does_not_split_is_answered_whole_and_the_trace_says_why(stack):

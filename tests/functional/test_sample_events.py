@@ -57,7 +57,8 @@ def _task_expectation(scenario: str, out: dict[str, Any], first_model: str) -> N
         action = {"decide/confident": "accept", "decide/not_confident": "escalate", "decide/tier_failed": "escalate"}
         assert out["decision"]["action"] == action[scenario], out["decision"]
     elif scenario == "record/final_state":
-        assert out == {"trace_id": "evt-0001", "stored": True}
+        assert {k: out[k] for k in ("trace_id", "stored")} == {"trace_id": "evt-0001", "stored": True}
+        assert out["stage"]["stage"] == "record" and out["stage"]["ms"] >= 0  # the trace write, timed
     elif scenario == "compose/two_parts":  # both parts answered: one answer, in the parts' order
         assert out["decision"]["action"] == "accept" and out["decision"]["reason"] == "composed", out["decision"]
         text = out["decomposition"]["composed"]["text"]

@@ -43,7 +43,8 @@ def traces_table(monkeypatch):
 
 def test_record_writes_trace_with_ttl_and_cost(traces_table):
     out = record.lambda_handler(load_event("record", "final_state"), CTX)
-    assert out == {"trace_id": "evt-0001", "stored": True}
+    assert {k: out[k] for k in ("trace_id", "stored")} == {"trace_id": "evt-0001", "stored": True}
+    assert out["stage"]["stage"] == "record" and out["stage"]["ms"] >= 0  # the write's time, for the metrics
     item = traces_table.get_item(TableName="traces", Key={"trace_id": {"S": "evt-0001"}})["Item"]
     assert item["status"]["S"] == "succeeded"
     assert int(item["expires_at"]["N"]) > 0 and float(item["cost_usd"]["N"]) > 0

@@ -297,6 +297,44 @@ def test_dashboard_shows_cost_requests_escalations_and_latency(synth: Synth) -> 
         assert metric in body
 
 
+def test_dashboard_shows_p50_and_p95_of_every_stage_and_its_queueing_gap(synth: Synth) -> None:
+    import json as _json
+
+    from infra.constructs.observability import QUEUE_METRICS, STAGE_METRICS
+    from switchboard.domain.timing import Stage
+    from switchboard.service.traces import stage_metrics
+
+    dashboard = next(iter(synth.resources("AWS::CloudWatch::Dashboard").values()))
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    body = _json.loads("".join(p if isinstance(p, str) else "REGION" for p in parts))
+    shown = {(m[1], m[-1]["stat"]) for w in body["widgets"] for m in w["properties"].get("metrics", [])
+             if m[0] == "Switchboard" and isinstance(m[-1], dict) and "stat" in m[-1]}
+    for name in (*STAGE_METRICS, *QUEUE_METRICS):
+        assert {(name, "p50"), (name, "p95")} <= shown, name
+    # every name the record function publishes for a stage has its graphs
+    published = {n for n, _, _ in stage_metrics([Stage(stage=k, at=0.0, ms=1.0, queue_ms=1.0, model_ms=1.0,
+                                                       embed_ms=1.0) for k in STAGE_KINDS])}
+    assert published == set(STAGE_METRICS) | set(QUEUE_METRICS)
+
+
+STAGE_KINDS = ("admit", "route", "start", "tier", "judge", "decide", "compose", "record", "return")
+
+
+def test_every_function_and_the_state_machine_are_traced_with_xray(synth: Synth) -> None:
+    # every function that runs a handler of functions/ (the other one is CDK's catalogue-seeding provider,
+    # which runs once at deploy time)
+    functions = {lid: f for lid, f in synth.resources("AWS::Lambda::Function").items()
+                 if str(f["Properties"].get("Handler", "")).endswith(".handler.lambda_handler")}
+    assert set(functions) == set(FUNCTIONS)
+    assert {lid: f["Properties"].get("TracingConfig") for lid, f in functions.items()} == {
+        lid: {"Mode": "Active"} for lid in functions}
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    for lid in FUNCTIONS:  # and each may write its segments
+        actions = {a for s in _policy_statements(synth, lid) for a in _actions(s)}
+        assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions, lid
+
+
 def test_outputs_name_the_api_machine_and_tables(synth: Synth) -> None:
     outputs = synth.template["Outputs"]
     assert {"ApiUrl", "OpenAIBaseUrl", "StateMachineArn", "TracesTableName", "CatalogTableName",

@@ -16,8 +16,9 @@ from switchboard.http.server import api_gateway_event
 
 def _local_env(verbose: bool) -> None:
     """Quiet defaults for the in-process Lambdas: no EMF metric lines on stdout locally (there is no
-    CloudWatch to read them), warnings only unless --verbose."""
+    CloudWatch to read them), no X-Ray (no daemon to send to), warnings only unless --verbose."""
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "switchboard-local")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .judging import Calibration, JudgeKind, JudgeSpec
 from .requests import ChatRequest
+from .timing import Stage, Timing
 
 Action = Literal["accept", "escalate", "stop"]
 RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
@@ -173,6 +174,7 @@ class Verdict(BaseModel):
     answer: Candidate | None = None
     failed: bool = False  # the judge could not run (its model failed, the task crashed): not a verdict
     sample: int | None = None  # which sample of a fanned-out judge this is (folded into one verdict by step)
+    stage: Stage | None = None  # the judge task's timing, carried to the decide task (which files it in ``timing``)
 
     @property
     def abstained(self) -> bool:
@@ -247,6 +249,18 @@ class CascadeState(BaseModel):
     # The decomposition tried for this request (``service.decomposing``): the detector's cues, the
     # decomposer's call, the parts and the composed answer; None when the detector saw one task.
     decomposition: Decomposition | None = None
+    # Where the request's time went, stage by stage (``domain.timing``); each task adds its own.
+    timing: Timing = Field(default_factory=Timing)
+    # What the Record task returned (the state machine puts it here): the trace id and the write's timing.
+    record: Recorded | None = None
+
+
+class Recorded(BaseModel):
+    """The Record task's result: the trace it stored and how long storing it took."""
+
+    trace_id: str
+    stored: bool = True
+    stage: Stage | None = None
 
 
 class DecomposerCall(BaseModel):
@@ -280,6 +294,7 @@ class TierResult(BaseModel):
     tier: int
     candidate: Candidate
     judges: list[JudgeSpec]
+    stage: Stage | None = None  # the tier task's timing (the decide task files it in ``timing``)
 
 
 class JudgeTask(BaseModel):

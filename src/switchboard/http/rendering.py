@@ -44,13 +44,21 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
                 "cost_usd": round(a.cost_usd, 10),
                 "latency_ms": round(a.candidate.latency_ms, 1) if a.candidate else None,
                 "answer_model": a.answer_model,
-                "verdicts": [v.model_dump(exclude={"answer"}) for v in a.verdicts],
+                "verdicts": [v.model_dump(exclude={"answer", "stage"}) for v in a.verdicts],
             }
             for a in state.attempts
         ],
         "planned_tiers": [t.model for t in state.plan.tiers],
         "decomposition": decomposition_view(state),
+        "timing": timing_view(state),
     }
+
+
+def timing_view(state: CascadeState) -> dict[str, Any]:
+    """Where the request's time went (``domain.timing``): the whole time in the router and each stage's,
+    in milliseconds; a stage's labels and parts only where they apply."""
+    return {"total_ms": state.timing.total_ms,
+            "stages": [s.model_dump(exclude={"at"}, exclude_none=True) for s in state.timing.stages]}
 
 
 def decomposition_view(state: CascadeState) -> dict[str, Any] | None:

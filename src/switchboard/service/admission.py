@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Plan
 from switchboard.ports import ApiKey
+from switchboard.service import timing
 from switchboard.service.api_keys import KeyService, Reservation
 from switchboard.service.commands import ChatCommand
 from switchboard.service.errors import ApiError, CascadeFailed
@@ -47,7 +48,8 @@ class Admission:
     def authenticate(self, authorization: str | None) -> ApiKey | None:
         """The caller's API key (``Authorization: Bearer``), or None where keys are off or optional and none
         of ours was sent; raises ``Unauthorized`` for a missing (when required), unknown or revoked key."""
-        return self.keys.authenticate(authorization) if self.keys is not None else None
+        with timing.authenticating():
+            return self.keys.authenticate(authorization) if self.keys is not None else None
 
     def admit(self, command: ChatCommand) -> Admitted:
         """The command's request on its caller's key: with a key, the plan's cost bound reserved and the

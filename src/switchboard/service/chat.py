@@ -4,6 +4,7 @@ settle what it spent."""
 from __future__ import annotations
 
 from switchboard.domain.state import CascadeState
+from switchboard.service import telemetry, timing
 from switchboard.service.admission import Admission
 from switchboard.service.commands import ChatCommand
 from switchboard.service.decomposing import Splitter
@@ -24,14 +25,22 @@ class ChatService:
 
     def complete(self, command: ChatCommand) -> CascadeState:
         """The request run to its final state - on the caller's API key's budget when it has one: what it
-        did not spend is returned to the key after, whatever happens."""
-        admitted = self.admission.admit(command)
+        did not spend is returned to the key after, whatever happens. Its timing (``domain.timing``) counts
+        from the caller's authentication to the result."""
+        with telemetry.request_span(command.pinned or "auto") as span:
+            return self._complete(command, span)
+
+    def _complete(self, command: ChatCommand, span: telemetry.Span) -> CascadeState:
+        with timing.stage("admit") as admit:
+            admitted = self.admission.admit(command)
         spent = admitted.held  # what is not known to be unspent stays spent: the cap errs on holding
         try:
-            plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
-            plan = self.planner.refine(admitted.request, plan)  # the slow classifier, within the reservation
-            state = self.splitter.split(self.runner.new_state(admitted.request, plan))
-            state = self.runner.run(state)
+            with timing.stage("route") as route:
+                plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
+                plan = self.planner.refine(admitted.request, plan)  # the slow classifier, within the reservation
+                state = self.splitter.split(self.runner.new_state(admitted.request, plan))
+            state = timing.finished(self.runner.run(timing.planned(state, admit, route)))
+            telemetry.decided(span, state)
             spent = state.spent_usd
             return state
         except ApiError as exc:

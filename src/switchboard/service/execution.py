@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from switchboard.domain.composition import answered, unanswered_parts
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import CascadeState, Plan
+from switchboard.domain.timing import Stage, last_end
 from switchboard.ports import Orchestrator
 from switchboard.service.errors import CascadeFailed, CascadeTimedOut, PromptTooLarge
+from switchboard.service.timing import add_stage
 from switchboard.service.traces import TraceBook, trace_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,19 @@ def answer_bytes_cap(state: CascadeState, plans: list[Plan] | None = None) -> in
                              f"of max_tokens={state.request.max_tokens} cannot fit the {STATE_LIMIT_BYTES // 1024} KB "
                              "a cascade state can carry; shorten the messages or lower max_tokens")
     return int(cap)
+
+
+def returned(state: CascadeState) -> CascadeState:
+    """The final state with the Record task's stage and the ``return`` stage - from the last task ending
+    until the router has the result - in its timing."""
+    stages = list(state.timing.stages)
+    if state.record is not None and state.record.stage is not None:
+        stages.append(state.record.stage)
+    end = last_end(stages)
+    if end is not None:
+        now = time.time()
+        stages.append(Stage(stage="return", at=end, ms=round(max(0.0, now - end) * 1000, 1), queue_ms=0.0))
+    return state.model_copy(update={"timing": state.timing.model_copy(update={"stages": stages})})
 
 
 @dataclass
@@ -77,7 +92,7 @@ class CascadeRunner:
         """Run the cascade of a planned state; returns the final state (its trace is written by the record
         task). When the execution fails, a trace of the failure is written here so nothing is lost, and
         ``CascadeFailed`` (``CascadeTimedOut``) carries its id to the caller."""
-        outcome = self.orchestrator.run(state)
+        outcome = self.orchestrator.run(add_stage(state, Stage(stage="start", at=time.time())))
         if outcome.status != "SUCCEEDED" or outcome.state is None:
             message = f"cascade execution {outcome.status}: {outcome.error}: {outcome.cause}"[:2000]
             if outcome.status != "TIMED_OUT" or self.traces.missing(state.request_id):
@@ -86,7 +101,7 @@ class CascadeRunner:
             if outcome.status == "TIMED_OUT":
                 raise CascadeTimedOut(state.request_id, "the cascade did not finish in time; see the trace")
             raise CascadeFailed(state.request_id, f"the cascade execution failed ({outcome.status}); see the trace")
-        final = outcome.state
+        final = returned(outcome.state)
         if final.record_error is not None:  # the Record task failed: keep the trace anyway
             log.error("record task failed for %s: %s", final.request_id, str(final.record_error)[:300])
             self.traces.keep(trace_of(final))

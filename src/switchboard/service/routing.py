@@ -33,6 +33,7 @@ from switchboard.domain.taxonomy import (
     routing_text,
 )
 from switchboard.ports import CatalogSource, Encoder, PolicySource, ReleaseModels, TaxonomySource
+from switchboard.service import timing
 from switchboard.service.slow_classifier import SlowClassifier
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,11 @@ class RoutePlanner:
             self._encoder = self.sources.encoder_factory()
         return self._encoder
 
+    def _embed(self, prompt: str) -> np.ndarray:
+        """The prompt's routing embedding (its time counted in the open stage's ``embed_ms``)."""
+        with timing.within("embed_ms"):
+            return self.encoder.embed_one(routing_text(prompt))
+
     def dial(self, models: ReleaseModels | None = None) -> Dial | None:
         """The published dial, when it can be run as trained: the learned router it was trained with is
         loaded (same models) and the verifier it was calibrated with is deployed (same sha256)."""
@@ -117,7 +123,7 @@ class RoutePlanner:
         embedding: np.ndarray | None = None
         region: str | None = None
         if policy is not None and policy.regions:
-            embedding = self.encoder.embed_one(routing_text(request.prompt))
+            embedding = self._embed(request.prompt)
             region = policy.locate(embedding)
             policy = policy.scoped(region)
         config = PlannerConfig(default_tiers=default_tier_order(catalog) or ["none"],
@@ -132,7 +138,7 @@ class RoutePlanner:
             raise UnknownProfile(f"profile '{request.profile}' needs a trained dial, and none is published "
                                  "(switchboard train, then switchboard publish); use model 'auto'")
         if embedding is None:
-            embedding = self.encoder.embed_one(routing_text(request.prompt))
+            embedding = self._embed(request.prompt)
         match, category = self._match(embedding)
         plan = self._auto_plan(request, catalog, config, models, dial, embedding, match, category)
         plan = plan if plan.route == "dial" else plan.model_copy(update={"judge_region": region})
@@ -229,7 +235,7 @@ class RoutePlanner:
         fused, made = self.sources.slow.run(request.prompt, dial.axes, fast, call)
         left = request if request.max_cost_usd is None else request.model_copy(
             update={"max_cost_usd": max(0.0, request.max_cost_usd - made.cost_usd)})
-        embedding = self.encoder.embed_one(routing_text(request.prompt))
+        embedding = self._embed(request.prompt)
         match, _ = self._match(embedding)
         router_p = dict(zip(plan.fusion.models, plan.fusion.router_p, strict=True))
         try:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from switchboard.domain.state import Candidate, CascadeState
 from switchboard.ports import CatalogSource, ProviderSource
+from switchboard.service import telemetry, timing
 from switchboard.service.admission import Admission, Admitted
 from switchboard.service.commands import ChatCommand
 from switchboard.service.decomposing import Splitter
@@ -99,11 +100,14 @@ class StreamService:
     def stream(self, command: ChatCommand, live: bool = True) -> Iterator[StreamEvent]:
         """The events of the command's answer (see the module docstring). Refusals are raised here, before
         the iterator is returned; the key's reservation is settled once the events end."""
-        admitted = self.admission.admit(command)
+        with timing.stage("admit") as admit:
+            admitted = self.admission.admit(command)
         try:  # every refusal before the events start, with the reservation returned
-            plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
-            plan = self.planner.refine(admitted.request, plan)
-            state = self.splitter.split(self.runner.new_state(admitted.request, plan))
+            with timing.stage("route") as route:
+                plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
+                plan = self.planner.refine(admitted.request, plan)
+                state = self.splitter.split(self.runner.new_state(admitted.request, plan))
+            state = timing.planned(state, admit, route)
         except ApiError:
             self.admission.settle(admitted, 0.0)
             raise
@@ -121,9 +125,12 @@ class StreamService:
         reservation is settled once - with the spend when known, else what was held (a client that went
         away closes the stream here too)."""
         progress = _Progress(spent=admitted.held)
+        span = telemetry.start_request(admitted.pinned or "auto")  # not current: the events cross threads
         try:
             for event in events(progress):
                 progress.sent = True
+                if isinstance(event, Final):
+                    telemetry.decided(span, event.state)
                 yield event
         except Exception as exc:  # noqa: BLE001 - an error status before the first event, an error event after
             if isinstance(exc, ApiError):
@@ -132,6 +139,7 @@ class StreamService:
                 raise
             yield Failed(exc)
         finally:
+            span.end()
             self.admission.settle(admitted, progress.spent)
 
     def _token_events(self, state: CascadeState, progress: _Progress) -> Iterator[StreamEvent]:
@@ -167,7 +175,7 @@ class StreamService:
                             type(value).__name__)
                 final = self.runner.run(state)
                 progress.spent = final.spent_usd
-                yield Final(final)
+                yield Final(timing.finished(final))
                 return
             if kind == "failed":
                 error = f"the model failed mid-stream: {type(value).__name__}"
@@ -181,7 +189,7 @@ class StreamService:
             yield Delta(state.request_id, spec.model, answer.text)
         final = self.runner.run(state.model_copy(update={"streamed": answer}))
         progress.spent = final.spent_usd
-        yield Final(final)
+        yield Final(timing.finished(final))
 
     def _cascade_events(self, state: CascadeState, live: bool, progress: _Progress) -> Iterator[StreamEvent]:
         done: queue.Queue[tuple[str, object]] = queue.Queue()
@@ -203,4 +211,4 @@ class StreamService:
             raise value  # type: ignore[misc]
         final: CascadeState = value  # type: ignore[assignment]
         progress.spent = final.spent_usd
-        yield Final(final)
+        yield Final(timing.finished(final))

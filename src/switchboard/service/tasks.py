@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from switchboard.domain.answers import canonical_answer, same_answer
-from switchboard.domain.cascade import Embed, Predict, TierOutcome, run, step
+from switchboard.domain.cascade import Embed, Predict, step
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.composition import compose
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
@@ -22,6 +22,7 @@ from switchboard.domain.formats import canonical_json, structured
 from switchboard.domain.judging import fan_out
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Candidate, CascadeState, JudgeTask, TierResult, Usage, Verdict
+from switchboard.domain.timing import append, last_end
 from switchboard.domain.verdicts import (
     LOGPROB_CHOICES,
     VERDICT_CHOICES,
@@ -41,6 +42,7 @@ from switchboard.ports import (
     ProviderSource,
     Verifier,
 )
+from switchboard.service import telemetry, timing
 
 log = logging.getLogger(__name__)
 SELF_VERIFY_TEMPERATURE = 0.7
@@ -79,19 +81,23 @@ def _reused(answer: Candidate) -> Candidate:
 
 def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], providers: ProviderSource,
           deadline: float | None = None, cap: int | None = None,
-          on_delta: Callable[[str], None] | None = None) -> Candidate:
+          on_delta: Callable[[str], None] | None = None, tier: int | None = None,
+          judge: str | None = None) -> Candidate:
     """Ask ``model`` the request itself (a tier, or an agreement judge that solves the prompt).
-    ``on_delta`` receives the answer's text as the provider produces it (streaming providers only)."""
+    ``on_delta`` receives the answer's text as the provider produces it (streaming providers only);
+    ``tier`` and ``judge`` label the call's span."""
     entry = _entry(catalog, model)
     provider = providers.provider_for(entry)
     fmt = structured(request.response_format, request.tool_use)
-    started = time.perf_counter()
-    completion = provider.complete(CompletionRequest(
-        request.messages, max_tokens=request.max_tokens, temperature=request.temperature, deadline=deadline,
-        response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta, tools=request.tool_use))
-    if request.stop:
-        completion = cut_at_stop(completion, request.stop)
-    candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
+    with telemetry.model_call(entry.provider, model, entry.provider_model, tier=tier, judge=judge) as call:
+        started = time.perf_counter()
+        completion = provider.complete(CompletionRequest(
+            request.messages, max_tokens=request.max_tokens, temperature=request.temperature, deadline=deadline,
+            response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta, tools=request.tool_use))
+        if request.stop:
+            completion = cut_at_stop(completion, request.stop)
+        candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
+        call.done(entry.provider_model, completion.input_tokens, completion.output_tokens, candidate.cost_usd)
     if fmt is not None:  # structured answers agree when their JSON does, whatever the spacing
         candidate = candidate.model_copy(update={"canonical": canonical_json(candidate.text)})
     return candidate
@@ -113,13 +119,18 @@ def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: Pro
     through to the next tier)."""
     spec = state.plan.tiers[state.tier]
     judges = fan_out(spec.judges)  # a self-verification's k samples: k judge tasks, run side by side
-    if state.tier == 0 and state.streamed is not None and state.streamed.model == spec.model:
-        return TierResult(tier=0, candidate=state.streamed, judges=judges)  # bought while streaming it
-    bought = state.answers.get(spec.model)
-    candidate = (_reused(bought) if bought is not None
-                 else solve(spec.model, state.request, catalog, providers, deadline=state.deadline,
-                            cap=state.plan.answer_bytes_cap))
-    return TierResult(tier=state.tier, candidate=candidate, judges=judges)
+    with (timing.stage("tier", tier=state.tier, model=spec.model) as clock,
+          telemetry.tier_span(state.tier, spec.model) as span):
+        if state.tier == 0 and state.streamed is not None and state.streamed.model == spec.model:
+            candidate = state.streamed  # bought while streaming it (the call was the router's)
+        else:
+            bought = state.answers.get(spec.model)
+            candidate = (_reused(bought) if bought is not None
+                         else solve(spec.model, state.request, catalog, providers, deadline=state.deadline,
+                                    cap=state.plan.answer_bytes_cap, tier=state.tier))
+        telemetry.outcome(span, candidate.cost_usd, candidate.usage.input_tokens, candidate.usage.output_tokens,
+                          reused=candidate.reused)
+    return TierResult(tier=state.tier, candidate=candidate, judges=judges, stage=clock.stage)
 
 
 def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
@@ -129,22 +140,28 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
     models are constrained to the two verdict lines."""
     spec = task.judge
     started = time.perf_counter()
-    try:
-        if spec.kind == "agreement":
-            verdict = _agreement(task, catalog, providers)
-        elif spec.kind in ("llm_judge", "self_verify"):
-            verdict = _ask_for_verdicts(task, catalog, providers)
-        elif spec.kind == "logprob":
-            verdict = _logprob(task, catalog, providers)
-        elif spec.kind == "confidence":
-            verdict = _confidence(task)
-        else:
-            verdict = Verdict(judge=spec.name, kind=spec.kind, score=None,
-                              detail=f"judge kind '{spec.kind}' does not run as a judge task")
-    except Exception as exc:  # noqa: BLE001 - every judge failure is an abstention, recorded in the trace
-        verdict = Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, sample=spec.sample,
-                          detail=f"judge failed: {type(exc).__name__}: {str(exc)[:200]}")
-    return verdict.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+    model = spec.model or task.candidate.model
+    with (timing.stage("judge", judge=spec.name, model=model) as clock,
+          telemetry.judge_span(spec.name, spec.kind, model) as span):
+        try:
+            if spec.kind == "agreement":
+                verdict = _agreement(task, catalog, providers)
+            elif spec.kind in ("llm_judge", "self_verify"):
+                verdict = _ask_for_verdicts(task, catalog, providers)
+            elif spec.kind == "logprob":
+                verdict = _logprob(task, catalog, providers)
+            elif spec.kind == "confidence":
+                verdict = _confidence(task)
+            else:
+                verdict = Verdict(judge=spec.name, kind=spec.kind, score=None,
+                                  detail=f"judge kind '{spec.kind}' does not run as a judge task")
+        except Exception as exc:  # noqa: BLE001 - every judge failure is an abstention, recorded in the trace
+            verdict = Verdict(judge=spec.name, kind=spec.kind, score=None, failed=True, sample=spec.sample,
+                              detail=f"judge failed: {type(exc).__name__}: {str(exc)[:200]}")
+        telemetry.outcome(span, verdict.cost_usd, verdict.usage.input_tokens, verdict.usage.output_tokens,
+                          score=verdict.score, failed=verdict.failed)
+    return verdict.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                                      "stage": clock.stage})
 
 
 def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers: ProviderSource) -> Verdict:
@@ -169,9 +186,12 @@ def _ask_for_verdicts(task: JudgeTask, catalog: dict[str, ModelEntry], providers
     usage = Usage()
     for _ in range(samples):
         try:
-            completion = provider.complete(CompletionRequest(messages, max_tokens=VERDICT_MAX_TOKENS,
-                                                             temperature=temperature, deadline=task.deadline,
-                                                             choices=VERDICT_CHOICES))
+            with telemetry.model_call(entry.provider, entry.model_id, entry.provider_model, judge=spec.name) as call:
+                completion = provider.complete(CompletionRequest(messages, max_tokens=VERDICT_MAX_TOKENS,
+                                                                 temperature=temperature, deadline=task.deadline,
+                                                                 choices=VERDICT_CHOICES))
+                call.done(entry.provider_model, completion.input_tokens, completion.output_tokens,
+                          entry.price.cost(completion.input_tokens, completion.output_tokens))
         except DeadlineExceeded as exc:
             failures.append(type(exc).__name__)
             break  # no time for more samples
@@ -208,9 +228,12 @@ def _logprob(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provide
                                       task.candidate.finish_reason == "length",
                                       answer_limit=answer_field_limit(task.request.max_tokens),
                                       conversation=task.request.messages)
-    completion = provider.complete(CompletionRequest(messages, max_tokens=1, temperature=0.0, deadline=task.deadline,
-                                                     choices=LOGPROB_CHOICES, top_logprobs=LOGPROB_ALTERNATIVES))
-    cost = entry.price.cost(completion.input_tokens, completion.output_tokens)
+    with telemetry.model_call(entry.provider, entry.model_id, entry.provider_model, judge=spec.name) as call:
+        completion = provider.complete(CompletionRequest(messages, max_tokens=1, temperature=0.0,
+                                                         deadline=task.deadline, choices=LOGPROB_CHOICES,
+                                                         top_logprobs=LOGPROB_ALTERNATIVES))
+        cost = entry.price.cost(completion.input_tokens, completion.output_tokens)
+        call.done(entry.provider_model, completion.input_tokens, completion.output_tokens, cost)
     score = logprob_score(completion.first_token_logprobs)
     if score is None:
         detail = f"no token probabilities for CORRECT/INCORRECT, abstained (reply {completion.text!r:.40})"
@@ -245,7 +268,8 @@ def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provi
     model = spec.model or task.candidate.model
     bought = task.answers.get(model)
     answer = (_reused(bought) if bought is not None
-              else solve(model, task.request, catalog, providers, deadline=task.deadline, cap=task.answer_bytes_cap))
+              else solve(model, task.request, catalog, providers, deadline=task.deadline, cap=task.answer_bytes_cap,
+                         judge=spec.name))
     agrees = same_answer(task.candidate.canonical, answer.canonical)
     score = None if task.candidate.canonical is None or answer.canonical is None else float(agrees)
     how = "reused its answer bought earlier in this request" if answer.reused else "solved the prompt"
@@ -254,19 +278,20 @@ def _agreement(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provi
                    detail=f"{model} {how}; answer {answer.canonical!r:.60}", answer_canonical=answer.canonical, answer=answer)
 
 
-def execute_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> TierOutcome:
+def execute_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource) -> dict:
     """One tier's work in one process, as the state machine does it: the tier task (``run_tier``), then
     each of its judges (``run_judge``, one after another where the state machine's Map runs them side by
-    side); an error of the tier task is caught as the state machine's Catch would."""
+    side); an error of the tier task is caught as the state machine's Catch would. Returns what the state
+    machine leaves in ``state.current`` for the decide task."""
     try:
         result = run_tier(state, catalog, providers)
     except Exception as exc:  # noqa: BLE001 - as Catch States.ALL
-        return TierOutcome(error=f"{type(exc).__name__}: {exc}"[:500])
+        return {"Error": type(exc).__name__, "Cause": str(exc)[:500]}
     verdicts = [run_judge(JudgeTask(judge=j, request=state.request, candidate=result.candidate,
                                     answers=state.answers, deadline=state.deadline,
                                     answer_bytes_cap=state.plan.answer_bytes_cap), catalog, providers)
                 for j in result.judges]
-    return TierOutcome(candidate=result.candidate, verdicts=verdicts)
+    return {**result.model_dump(), "verdicts": [v.model_dump() for v in verdicts]}
 
 
 def verifier_for(state: CascadeState, verifier: Verifier | None) -> Predict | None:
@@ -285,19 +310,35 @@ def verifier_for(state: CascadeState, verifier: Verifier | None) -> Predict | No
 
 def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
     """The decide task: fold the tier the state machine ran into the state and apply the policy
-    (``domain.cascade.step``)."""
-    return step(state, verifier=verifier_for(state, verifier), embed=embed, now=time.time())
+    (``domain.cascade.step``); the tier's, its judges' and this task's timing go into ``timing``."""
+    with timing.stage("decide", tier=state.tier) as clock:
+        state, stages = timing.fold_current(state)
+        decided = step(state, verifier=verifier_for(state, verifier), embed=embed, now=time.time())
+    # queued after its tier and every judge ended (after the stage before, when the tier task failed)
+    return timing.with_stages(decided, append(stages, clock.stage, after=last_end(stages)))
+
+
+def run_compose(state: CascadeState) -> CascadeState:
+    """The compose task: the parts' answers composed (``domain.composition.compose``); the parts' stages and
+    this task's go into ``timing``."""
+    with timing.stage("compose") as clock:
+        stages = timing.parts_folded(state)
+        composed = compose(state)
+    return timing.add_stage(timing.with_stages(composed, stages), clock.stage)
 
 
 def run_in_process(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource,
                    verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
-    """The whole cascade in this process (``domain.cascade.run`` over ``execute_tier``): the state
-    machine's loop without Step Functions, for tests and tools that need no orchestration. A decomposed
-    request runs each part's cascade (one after another, where the state machine's Map runs them side by
-    side), then ``compose``, as the state machine does."""
+    """The whole cascade in this process: the state machine's loop without Step Functions - the tier and
+    its judges (``execute_tier``), then the decide task, until it does not escalate - for tests and tools
+    that need no orchestration. A decomposed request runs each part's cascade (one after another, where the
+    state machine's Map runs them side by side), then the compose task, as the state machine does."""
     if state.mode == "parts" and state.decomposition is not None:
         parts = [run_in_process(part, catalog, providers, verifier, embed) for part in state.decomposition.parts]
-        return compose(state.model_copy(update={"decomposition": state.decomposition.model_copy(
+        return run_compose(state.model_copy(update={"decomposition": state.decomposition.model_copy(
             update={"parts": parts})}))
-    return run(state, lambda s: execute_tier(s, catalog, providers), verifier=verifier_for(state, verifier),
-               embed=embed, clock=time.time)
+    while True:
+        current = execute_tier(state, catalog, providers)
+        state = run_decide(state.model_copy(update={"current": current}), verifier, embed)
+        if state.decision is None or state.decision.action != "escalate":
+            return state

@@ -13,9 +13,11 @@ from typing import Literal
 
 from switchboard.domain.composition import answered
 from switchboard.domain.state import CascadeState
+from switchboard.domain.timing import Stage, append, last_end, queued
 from switchboard.ports import Trace, TraceStore
 from switchboard.service.commands import Feedback
 from switchboard.service.errors import NotFound
+from switchboard.service.timing import stage, with_stages
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,14 @@ def trace_of(state: CascadeState, error: str | None = None) -> Trace:
 
 
 def record(state: CascadeState, traces: TraceStore, ttl_days: int) -> dict:
-    """Store the trace of a finished cascade (the record task's work)."""
-    traces.put(trace_of(state), ttl_days)
-    return {"trace_id": state.request_id, "stored": True}
+    """Store the trace of a finished cascade (the record task's work). The trace's timing ends with the
+    record stage open (its write cannot time itself); the result carries the stage as measured, for the
+    router's response and the metrics."""
+    with stage("record") as clock:
+        stages = append(state.timing.stages, Stage(stage="record", at=clock.at))
+        traces.put(trace_of(with_stages(state, stages)), ttl_days)
+    measured = queued(clock.stage, last_end(state.timing.stages))
+    return {"trace_id": state.request_id, "stored": True, "stage": measured.model_dump(mode="json", exclude_none=True)}
 
 
 def request_metrics(state: CascadeState) -> list[tuple[str, str, float]]:
@@ -45,6 +52,31 @@ def request_metrics(state: CascadeState) -> list[tuple[str, str, float]]:
         metrics.append(("Confidence", "Percent", 100 * state.decision.confidence))
     if state.decomposition is not None:  # the detector fired: was the request decomposed, into how many parts
         metrics.append(("DecomposedParts", "Count", float(len(state.decomposition.parts))))
+    return metrics
+
+
+STAGE_METRICS = {"admit": "Admit", "route": "Route", "start": "Start", "tier": "Tier", "judge": "Judge",
+                 "decide": "Decide", "compose": "Compose", "record": "Record"}
+QUEUED = ("tier", "judge", "decide", "compose", "record")  # the stages that wait on Lambda and Step Functions
+
+
+def stage_metrics(stages: list[Stage]) -> list[tuple[str, str, float]]:
+    """(name, unit, value) of each stage's time: ``<Stage>Ms``, its queueing gap ``<Stage>QueueMs``, the
+    time in model calls ``ModelCallMs`` (tiers and judges) and in the encoder ``EmbedMs``. A metric repeats
+    once per stage of its kind (every tier, every judge), so its percentiles are per stage."""
+    metrics: list[tuple[str, str, float]] = []
+    for s in stages:
+        name = STAGE_METRICS.get(s.stage)
+        if name is None:
+            continue
+        if s.ms is not None:
+            metrics.append((f"{name}Ms", "Milliseconds", s.ms))
+        if s.queue_ms is not None and s.stage in QUEUED:
+            metrics.append((f"{name}QueueMs", "Milliseconds", s.queue_ms))
+        if s.model_ms is not None:
+            metrics.append(("ModelCallMs", "Milliseconds", s.model_ms))
+        if s.embed_ms is not None:
+            metrics.append(("EmbedMs", "Milliseconds", s.embed_ms))
     return metrics
 
 

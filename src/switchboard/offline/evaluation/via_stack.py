@@ -58,6 +58,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     from switchboard.local.stack import LocalStack, StackOptions
 
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     artifacts_dir = Path(artifacts_dir)
     art = load_artifacts(artifacts_dir)
