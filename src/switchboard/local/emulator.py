@@ -141,7 +141,25 @@ def _install_patches() -> None:
 
     backend_cls.start_execution = start_execution  # type: ignore[method-assign]
     backend_cls.describe_execution = describe_execution  # type: ignore[method-assign]
+
+    # No loopback HTTP inside the process for the interpreter's Lambda tasks; one parse of the definition and of
+    # each JSONPath
+    from switchboard.local.inprocess import (
+        install_direct_lambda,
+        install_jsonpath_cache,
+        install_program_cache,
+    )
+
+    install_direct_lambda(_dispatch)
+    install_program_cache()
+    install_jsonpath_cache()
     _PATCHED = True
+
+
+def _dispatch(function_name: str, payload: dict) -> tuple[bool, Any]:
+    if _ACTIVE is None:
+        raise RuntimeError("no local Lambda dispatcher is active")
+    return _ACTIVE.invoke(function_name, payload)
 
 
 def free_port() -> int:
