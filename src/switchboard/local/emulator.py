@@ -143,9 +143,10 @@ def _install_patches() -> None:
     backend_cls.describe_execution = describe_execution  # type: ignore[method-assign]
 
     # No loopback HTTP inside the process for the interpreter's Lambda tasks; one parse of the definition and of
-    # each JSONPath
+    # each JSONPath; the state's data copied as the JSON it is
     from switchboard.local.inprocess import (
         install_direct_lambda,
+        install_json_copies,
         install_jsonpath_cache,
         install_program_cache,
     )
@@ -153,6 +154,7 @@ def _install_patches() -> None:
     install_direct_lambda(_dispatch)
     install_program_cache()
     install_jsonpath_cache()
+    install_json_copies()
     _PATCHED = True
 
 

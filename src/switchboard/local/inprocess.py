@@ -4,7 +4,8 @@ The local stack runs everything in one process, yet moto's ASL interpreter reach
 would from outside: each Lambda task through a new boto3 client aimed at moto's own HTTP server, and the router
 started and polled each execution over HTTP as well. Per request that was a dozen loopback HTTP round trips,
 each through botocore's request pipeline and a Flask dispatch, plus a parse of the state machine's definition
-(ANTLR) at every start and of every JSONPath at every evaluation. Here, four adapters keep the same definition executing with the same semantics and
+(ANTLR) at every start and of every JSONPath at every evaluation, and ``copy.deepcopy`` of the state's data
+several times at every step. Here, five adapters keep the same definition executing with the same semantics and
 drop the transport:
 
 1. ``install_direct_lambda``: a Lambda task's invoke goes straight to the ``LambdaDispatcher``. The payload
@@ -16,14 +17,18 @@ drop the transport:
    state (retry counters, map runs, the data flowing between states) in its own environment, never in the
    parsed program, so executions share it.
 3. ``install_jsonpath_cache``: each JSONPath is compiled once (a compiled path holds no data).
-4. ``InProcessOrchestrator``: the router starts an execution on the emulator's backend in this process and
+4. ``install_json_copies``: the interpreter's copies of that data (JSON) are made by a copier for JSON
+   documents; anything else still goes to ``copy.deepcopy``.
+5. ``InProcessOrchestrator``: the router starts an execution on the emulator's backend in this process and
    waits for the execution's end (a condition the interpreter signals), instead of StartExecution and
    DescribeExecution polls over HTTP.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import importlib
 import io
 import json
 import threading
@@ -144,6 +149,68 @@ def install_jsonpath_cache() -> None:
     json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[assignment]
     result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[assignment]
     _PATCHED.add("jsonpath")
+
+
+class _NotJson(Exception):
+    pass
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copy_json(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if kind in _ATOMS:
+        return value
+    raise _NotJson
+
+
+def json_deepcopy(value: Any, memo: dict | None = None) -> Any:
+    """``copy.deepcopy`` for JSON documents (dicts, lists, strings, numbers, booleans, None), several times
+    faster; anything else is copied by ``copy.deepcopy`` itself."""
+    try:
+        return _copy_json(value)
+    except (_NotJson, RecursionError):
+        return copy.deepcopy(value, memo)
+
+
+class _Copy:
+    """What the interpreter's modules see as ``copy``: the module, with ``deepcopy`` for JSON documents."""
+
+    deepcopy = staticmethod(json_deepcopy)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+# The interpreter's modules that copy the data flowing between states (a state's input, result and output,
+# its history event's details, a Map's or Parallel's items) - each several times per state.
+_COPYING_MODULES = (
+    "asl.eval.states", "asl.eval.environment", "asl.eval.event.event_manager",
+    "asl.component.common.string.string_expression", "asl.component.common.path.result_path",
+    "asl.component.state.exec.execute_state", "asl.component.state.exec.state_map.state_map",
+    "asl.component.state.exec.state_map.iteration.job", "asl.component.state.exec.state_parallel.state_parallel",
+    "asl.component.state.exec.state_task.service.state_task_service",
+    "asl.component.intrinsic.function.statesfunction.json_manipulation.json_merge",
+)
+
+
+def install_json_copies() -> None:
+    """The interpreter deep-copies a state's data at every step (its input, result, output and history
+    event); that data is JSON, which ``json_deepcopy`` copies without ``copy.deepcopy``'s generic dispatch
+    and memo."""
+    if "copy" in _PATCHED:
+        return
+    shim = _Copy()
+    for name in _COPYING_MODULES:
+        module = importlib.import_module(f"moto.stepfunctions.parser.{name}")
+        if getattr(module, "copy", None) is copy:
+            module.copy = shim  # type: ignore[attr-defined]
+    _PATCHED.add("copy")
 
 
 class InProcessOrchestrator:
