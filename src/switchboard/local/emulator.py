@@ -210,11 +210,18 @@ class LocalAws:
         import httpx
 
         httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30, trust_env=False).raise_for_status()  # no proxy
+        # The handlers' own SDK calls (table reads and writes) are answered in their thread, without a socket
+        from switchboard.local.inprocess import serve_in_process
+
+        serve_in_process(self.endpoint, self._server._server.app)
         return self
 
     def stop(self) -> None:
         global _ACTIVE
         if self._server is not None:
+            from switchboard.local.inprocess import serve_in_process
+
+            serve_in_process(self.endpoint, None)
             # moto's server polls for a shutdown every 0.5 s; one request wakes it at once
             stopping = threading.Thread(target=self._server.stop, name="moto-stop", daemon=True)
             stopping.start()

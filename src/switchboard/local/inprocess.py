@@ -22,6 +22,11 @@ drop the transport:
 5. ``InProcessOrchestrator``: the router starts an execution on the emulator's backend in this process and
    waits for the execution's end (a condition the interpreter signals), instead of StartExecution and
    DescribeExecution polls over HTTP.
+
+And the handlers' own SDK calls (a trace's write, a key's budget) are handed to the emulator's WSGI
+application in the calling thread (``serve_in_process``): the same signed request and the same response,
+without the socket, the server thread and the HTTP parsing. Clients outside the process still reach the
+emulator over HTTP.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from switchboard.adapters.orchestration import DEADLINE_GRACE_S, execution_outcome, past_deadline
 from switchboard.domain.state import CascadeState
@@ -211,6 +217,63 @@ def install_json_copies() -> None:
         if getattr(module, "copy", None) is copy:
             module.copy = shim  # type: ignore[attr-defined]
     _PATCHED.add("copy")
+
+
+class _Body:
+    """An HTTP response's body as botocore reads it (``raw.stream()``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+_WSGI: dict[str, Any] = {}  # the emulator's endpoint -> its WSGI application, while it runs
+
+
+def _send_in_process(request: Any, **_: Any) -> Any:
+    """botocore's ``before-send``: a request to the running emulator is answered by its WSGI application in
+    this thread (the same request, headers and signature, the same response); anything else goes out."""
+    endpoint = next((e for e in list(_WSGI) if request.url.startswith(e + "/")), None)
+    app = _WSGI.get(endpoint) if endpoint is not None else None
+    if endpoint is None or app is None:
+        return None
+    from botocore.awsrequest import AWSResponse
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    parts = urlsplit(request.url)
+    body = request.body.read() if hasattr(request.body, "read") else request.body
+    headers = [(k, v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()
+               if k.lower() != "content-length"]
+    builder = EnvironBuilder(method=request.method, base_url=endpoint, path=parts.path, query_string=parts.query,
+                             headers=headers, data=body or b"")
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    try:
+        data = b"".join(app_iter)
+    finally:
+        close = getattr(app_iter, "close", None)
+        if close is not None:
+            close()
+    return AWSResponse(request.url, int(status.split(" ", 1)[0]), dict(response_headers.items()), _Body(data))
+
+
+def serve_in_process(endpoint: str, app: Any) -> None:
+    """Answer the SDK calls of this process (boto3's default session: every handler's client) to
+    ``endpoint`` with ``app`` in the calling thread, without a socket; ``app=None`` stops."""
+    import boto3
+
+    if app is None:
+        _WSGI.pop(endpoint, None)
+        return
+    _WSGI[endpoint] = app
+    session = boto3._get_default_session()  # noqa: SLF001 - the session boto3.client() uses
+    session.events.register("before-send", _send_in_process, unique_id="switchboard-local-in-process")
 
 
 class InProcessOrchestrator:
