@@ -3,7 +3,7 @@ machine's Lambda tasks dispatched to the project's handlers in this process.
 
 Why moto: it runs in-process with no Docker and no Java, starts in well under a second, and its Step
 Functions backend executes real Amazon States Language (an interpreter ported from LocalStack's) when
-``stepfunctions.execute_state_machine`` is on. Two explicit adapters make it usable as a local stack:
+``stepfunctions.execute_state_machine`` is on. Three explicit adapters make it usable as a local stack:
 
 1. ``LambdaDispatcher`` replaces the invoke of moto's *simple* Lambda backend (the one used when
    ``lambda.use_docker`` is off, which otherwise echoes payloads) with a call to our handler, and reports
@@ -15,6 +15,9 @@ Functions backend executes real Amazon States Language (an interpreter ported fr
    (moto >= 5.1 deep-copies a state machine without its executions at StartExecution, so the copy no
    longer needs help; an earlier workaround that emptied the list during the copy raced with concurrent
    requests and made them fail with ExecutionDoesNotExist.)
+3. Inside this process nothing goes through that HTTP server: the interpreter's Lambda tasks, the router's
+   executions and the handlers' SDK calls are served in the calling thread (``local.inprocess``); clients
+   of other processes (``switchboard keys --endpoint-url``, an external router) use the HTTP endpoint.
 
 The endpoint is loopback only; nothing here reaches the network.
 """

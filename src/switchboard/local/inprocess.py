@@ -5,8 +5,8 @@ would from outside: each Lambda task through a new boto3 client aimed at moto's 
 started and polled each execution over HTTP as well. Per request that was a dozen loopback HTTP round trips,
 each through botocore's request pipeline and a Flask dispatch, plus a parse of the state machine's definition
 (ANTLR) at every start and of every JSONPath at every evaluation, and ``copy.deepcopy`` of the state's data
-several times at every step. Here, five adapters keep the same definition executing with the same semantics and
-drop the transport:
+several times at every step. Here, five adapters keep the same definition executing with the same semantics
+without that work:
 
 1. ``install_direct_lambda``: a Lambda task's invoke goes straight to the ``LambdaDispatcher``. The payload
    still crosses as JSON both ways (the handler gets a fresh document and the state machine gets the handler's
@@ -219,14 +219,12 @@ def install_json_copies() -> None:
     _PATCHED.add("copy")
 
 
-class _Body:
-    """An HTTP response's body as botocore reads it (``raw.stream()``)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
+class _Body(io.BytesIO):
+    """An HTTP response's body as botocore reads it: ``raw.stream()``, or ``raw.read()`` for a streamed
+    output (an S3 object)."""
 
     def stream(self, **_: Any) -> Any:
-        yield self._data
+        yield self.getvalue()
 
 
 _WSGI: dict[str, Any] = {}  # the emulator's endpoint -> its WSGI application, while it runs
