@@ -139,6 +139,7 @@ class FakeOpenAIServer:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeOpenAIServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall between them
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass

@@ -23,12 +23,12 @@ from switchboard.ports import ExecutionOutcome
 DEADLINE_GRACE_S = 2.0
 
 
-def _past_deadline(state: CascadeState) -> ExecutionOutcome:
+def past_deadline(state: CascadeState) -> ExecutionOutcome:
     return ExecutionOutcome(status="TIMED_OUT", error="Switchboard.DeadlinePassed",
                             cause=f"no result {DEADLINE_GRACE_S:.0f} s after the request's deadline")
 
 
-def _outcome(status: str, output: str | None, error: str | None, cause: str | None) -> ExecutionOutcome:
+def execution_outcome(status: str, output: str | None, error: str | None, cause: str | None) -> ExecutionOutcome:
     if status == "SUCCEEDED" and output:
         return ExecutionOutcome(status="SUCCEEDED", state=CascadeState.model_validate(json.loads(output)))
     if status == "SUCCEEDED":
@@ -71,8 +71,8 @@ class SyncExpressOrchestrator:
                                                         name=state.request_id,
                                                         input=state.model_dump_json())
         except ReadTimeoutError:
-            return _past_deadline(state)
-        return _outcome(response["status"], response.get("output"), response.get("error"),
+            return past_deadline(state)
+        return execution_outcome(response["status"], response.get("output"), response.get("error"),
                         response.get("cause"))
 
 
@@ -104,10 +104,10 @@ class PollingOrchestrator:
         while True:
             described = self.client.describe_execution(executionArn=started["executionArn"])
             if described["status"] != "RUNNING":
-                return _outcome(described["status"], described.get("output"), described.get("error"),
+                return execution_outcome(described["status"], described.get("output"), described.get("error"),
                                 described.get("cause"))
             if wait_until is not None and time.time() > wait_until:
-                return _past_deadline(state)
+                return past_deadline(state)
             if time.monotonic() > give_up:
                 return ExecutionOutcome(status="TIMED_OUT", error="States.Timeout",
                                         cause=f"no result after {self.timeout_s:.0f} s")

@@ -3,7 +3,7 @@ machine's Lambda tasks dispatched to the project's handlers in this process.
 
 Why moto: it runs in-process with no Docker and no Java, starts in well under a second, and its Step
 Functions backend executes real Amazon States Language (an interpreter ported from LocalStack's) when
-``stepfunctions.execute_state_machine`` is on. Two explicit adapters make it usable as a local stack:
+``stepfunctions.execute_state_machine`` is on. Three explicit adapters make it usable as a local stack:
 
 1. ``LambdaDispatcher`` replaces the invoke of moto's *simple* Lambda backend (the one used when
    ``lambda.use_docker`` is off, which otherwise echoes payloads) with a call to our handler, and reports
@@ -15,6 +15,9 @@ Functions backend executes real Amazon States Language (an interpreter ported fr
    (moto >= 5.1 deep-copies a state machine without its executions at StartExecution, so the copy no
    longer needs help; an earlier workaround that emptied the list during the copy raced with concurrent
    requests and made them fail with ExecutionDoesNotExist.)
+3. Inside this process nothing goes through that HTTP server: the interpreter's Lambda tasks, the router's
+   executions and the handlers' SDK calls are served in the calling thread (``local.inprocess``); clients
+   of other processes (``switchboard keys --endpoint-url``, an external router) use the HTTP endpoint.
 
 The endpoint is loopback only; nothing here reaches the network.
 """
@@ -141,7 +144,27 @@ def _install_patches() -> None:
 
     backend_cls.start_execution = start_execution  # type: ignore[method-assign]
     backend_cls.describe_execution = describe_execution  # type: ignore[method-assign]
+
+    # No loopback HTTP inside the process for the interpreter's Lambda tasks; one parse of the definition and of
+    # each JSONPath; the state's data copied as the JSON it is
+    from switchboard.local.inprocess import (
+        install_direct_lambda,
+        install_json_copies,
+        install_jsonpath_cache,
+        install_program_cache,
+    )
+
+    install_direct_lambda(_dispatch)
+    install_program_cache()
+    install_jsonpath_cache()
+    install_json_copies()
     _PATCHED = True
+
+
+def _dispatch(function_name: str, payload: dict) -> tuple[bool, Any]:
+    if _ACTIVE is None:
+        raise RuntimeError("no local Lambda dispatcher is active")
+    return _ACTIVE.invoke(function_name, payload)
 
 
 def free_port() -> int:
@@ -190,11 +213,18 @@ class LocalAws:
         import httpx
 
         httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30, trust_env=False).raise_for_status()  # no proxy
+        # The handlers' own SDK calls (table reads and writes) are answered in their thread, without a socket
+        from switchboard.local.inprocess import serve_in_process
+
+        serve_in_process(self.endpoint, self._server._server.app)
         return self
 
     def stop(self) -> None:
         global _ACTIVE
         if self._server is not None:
+            from switchboard.local.inprocess import serve_in_process
+
+            serve_in_process(self.endpoint, None)
             # moto's server polls for a shutdown every 0.5 s; one request wakes it at once
             stopping = threading.Thread(target=self._server.stop, name="moto-stop", daemon=True)
             stopping.start()

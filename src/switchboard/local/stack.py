@@ -244,7 +244,8 @@ class LocalStack:
         if not self.router_function:
             raise LocalStackError("the template has no router function (handler router.handler.lambda_handler)")
         options = self.options
-        # The emulator implements StartExecution, not StartSyncExecution: the router polls instead.
+        # The emulator implements StartExecution, not StartSyncExecution: a router that reaches it over HTTP
+        # polls; the router of this process starts its executions in-process and waits for their end.
         self.environment[names.ENV_ORCHESTRATION] = "poll"
         # The router runs in this process, beside the models: a single-tier plan streams its tokens.
         self.environment[names.ENV_STREAM_TOKENS] = "true"
@@ -261,7 +262,10 @@ class LocalStack:
         from switchboard import composition
 
         # the warm-container caches are rebuilt against this stack's environment
-        composition.use(composition.Container(composition.Parts(providers=options.providers)))
+        from switchboard.local.inprocess import InProcessOrchestrator
+
+        composition.use(composition.Container(composition.Parts(
+            providers=options.providers, orchestrator=InProcessOrchestrator(self.state_machine_arn))))
 
     # ---- calls -----------------------------------------------------------------------------------
     def services(self) -> Services:
