@@ -14,7 +14,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from switchboard.domain.cascade import step  # noqa: E402
 from switchboard.domain.state import CascadeState  # noqa: E402
-from switchboard.local.server import api_gateway_event  # noqa: E402
+from switchboard.http.server import api_gateway_event  # noqa: E402
 
 
 def api(method: str, path: str, body) -> dict:
