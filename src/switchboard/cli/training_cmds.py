@@ -29,6 +29,20 @@ def _embed(data, progress: bool) -> np.ndarray:  # noqa: ANN001
     return embed_prompts(data.prompts, progress=progress)
 
 
+def _embed_answers(data, progress: bool) -> np.ndarray:  # noqa: ANN001 - RecordedOutcomes
+    """The recorded answers' embeddings (cached on disk like the prompts'), for the verifier's answer features."""
+    from switchboard.offline.answer_signals import embed_answers
+
+    return embed_answers(data.responses, progress=progress)
+
+
+def _answer_vectors(data, args: argparse.Namespace, progress: bool) -> np.ndarray | None:  # noqa: ANN001
+    """The answers' embeddings when the verifier may read them (``--answer-features`` other than none/logprob)."""
+    if args.answer_features in ("none", "logprob"):
+        return None
+    return _embed_answers(data, progress)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from switchboard.offline.artifacts import write_artifacts
     from switchboard.offline.fit import TrainConfig, fit_system
@@ -45,7 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data, test = data.subset(rows), data.subset(held)
     data, labels = _labelled(data, args)
     embeddings = _embed(data, progress)
-    system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed), progress=progress)
+    system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed, answer_features=args.answer_features),
+                           progress=progress, answer_vectors=_answer_vectors(data, args, progress))
     out = write_artifacts(system, args.out, dataset=str(args.data))
     (out / "labels.json").write_text(json.dumps(labels, indent=1) + "\n", encoding="utf-8")
     print(f"trained on {data.n} prompts x {data.k} models in {time.time() - t0:.0f}s; artifacts in {out}")
@@ -55,17 +70,21 @@ def cmd_train(args: argparse.Namespace) -> int:
               and p.cv_cost_per_1k is not None else "")
         print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}{cv}"
               + (f"  ({named})" if named else ""))
+    print(f"  verifier: answer features {system.verifier.answer_features.groups() or 'none'} "
+          f"({json.dumps((system.stats.get('verifier') or {}).get('oof_auroc'))} out-of-fold AUROC on training prompts)")
     if test is not None:
-        _report_held_out(out, test, progress)
+        _report_held_out(out, test, progress, args)
     return 0
 
 
-def _report_held_out(out: Path, test, progress: bool) -> None:  # noqa: ANN001 - RecordedOutcomes
+def _report_held_out(out: Path, test, progress: bool, args: argparse.Namespace) -> None:  # noqa: ANN001
     """The trained dial's points and each model alone on the held-out prompts (``held_out.json``)."""
     from switchboard.offline.artifacts import load_artifacts
     from switchboard.offline.evaluation.deployed import held_out_points
 
-    report = held_out_points(load_artifacts(out), test, _embed(test, progress))
+    art = load_artifacts(out)
+    answers = _embed_answers(test, progress) if art.verifier.answer_features.embedding is not None else None
+    report = held_out_points(art, test, _embed(test, progress), answers)
     (Path(out) / "held_out.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"on {report['prompts']} held-out prompts (the deployed artifacts, replayed):")
 
@@ -183,10 +202,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     train, labels = _labelled(train, args)
     e_train = _embed(train, progress)
     e_test = _embed(test, progress)
+    a_train, a_test = _answer_vectors(train, args, progress), _answer_vectors(test, args, progress)
     name = args.name or Path(args.data).parent.name or Path(args.data).stem
     out = Path(args.out)
-    results, _ = evaluate(train, test, e_train, e_test, prices, name, TrainConfig(seed=args.model_seed),
-                          seed=args.seed, progress=progress, artifacts_dir=out / "artifacts")
+    results, _ = evaluate(train, test, e_train, e_test, prices, name,
+                          TrainConfig(seed=args.model_seed, answer_features=args.answer_features),
+                          seed=args.seed, progress=progress, artifacts_dir=out / "artifacts", a_train=a_train,
+                          a_test=a_test)
     results["split"] = split_note
     results["label_source"] = labels["label_source"]
     if labels["label_source"] == "reference":
@@ -195,7 +217,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from switchboard.offline.evaluation.via_stack import via_stack
 
         results["via_stack"] = via_stack(out / "artifacts", test, e_test, args.via_stack, seed=args.seed,
-                                         progress=progress)
+                                         progress=progress, a_test=a_test)
     results["seconds_total"] = round(time.time() - t0, 1)
     path = write_results(results, out)
     pareto_plot(results, out / "pareto.png")
@@ -214,6 +236,11 @@ def _print_summary(results: dict) -> None:
         print(f"  {s['name'][:34]:34s} {s['kind']:11s} acc {s['accuracy']:.3f}  ${s['cost_per_1k_usd']:.3f}/1k{esc}")
     print("AIQ: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results["aiq"].items(), key=lambda kv: -kv[1])))
     print("bars: " + json.dumps({k: v.get("met") for k, v in results["bars"].items()}))
+    verifier = results.get("verifier") or {}
+    held = verifier.get("held_out_auroc") or {}
+    print(f"verifier: answer features {verifier.get('answer_features') or 'none'}; held-out AUROC "
+          + ", ".join(f"{k.replace('_', ' ')} {v['all']:.4f} ({'+'.join(v['answer_features']) or 'agreement only'})"
+                      for k, v in held.items() if v))
     for row in results.get("via_stack", []):
         print(f"via stack {row['profile']:9s} ({row['point']}, {row['prompts']} prompts): offline acc "
               f"{row['offline']['accuracy']:.3f} ${row['offline']['cost_per_1k_usd']:.3f}/1k, stack acc "
@@ -232,6 +259,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
                        help="leave this share of prompts out (the validation split of `eval`)")
     train.add_argument("--seed", type=int, default=7)
     _add_label_options(train)
+    _add_verifier_options(train)
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(func=_reporting_data_errors(cmd_train))
 
@@ -250,6 +278,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
                     help="also replay N evaluated prompts per profile through the local stack (the synthesised "
                          "state machine and handlers, recorded answers) and compare with the offline replay")
     _add_label_options(ev)
+    _add_verifier_options(ev)
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_reporting_data_errors(cmd_eval))
 
@@ -262,6 +291,14 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
                         help="with --labels reference: 'panel' (the majority answer of the models) or a model id "
                              "(default: the dearest model of the data)")
 
+
+def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
+    from switchboard.offline.verifier_choice import MODES
+
+    parser.add_argument("--answer-features", choices=MODES, default="auto",
+                        help="what the verifier reads of the answers themselves: auto (the answer embedding "
+                             "and token log-probability, kept only where they beat the agreement features on "
+                             "held-out folds of the training prompts), none, or one group forced (to measure it)")
 
 
 def _reporting_data_errors(command):  # noqa: ANN001, ANN202

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from switchboard.domain.answer_features import AnswerFeatures
 from switchboard.domain.decision import Calibration
 from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout
+from switchboard.offline.answer_signals import signals_of
 from switchboard.offline.dial_profiles import estimate_points, profiles_by_estimate
 from switchboard.offline.dial_search import (
     BUDGET_FRACTIONS,
@@ -39,6 +41,7 @@ from switchboard.offline.recorded_cascades import (
 )
 from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
 from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
+from switchboard.offline.verifier_choice import DEFAULT_DIMS, choose
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ class TrainConfig:
     category_orders: bool = True
     min_category_prompts: int = 150
     per_category_dial: bool = True
+    # which features of the answers themselves the verifier reads (``verifier_choice``): "auto" keeps them
+    # only where they beat the agreement features on the training prompts' held-out folds
+    answer_features: str = "auto"
+    answer_dims: tuple[int, ...] = DEFAULT_DIMS
 
 
 @dataclass
@@ -82,6 +89,8 @@ class System:
     train_accuracy: np.ndarray  # (k,)
     best_model: int
     stats: dict = field(default_factory=dict)
+    # the verifier with the other choice of answer features (see ``verifier_choice``), fitted for reporting
+    alternative_verifier: LearnedVerifier | None = None
 
     def order_for(self, mode: str, category_idx: int) -> list[int]:
         if mode == "category":
@@ -127,7 +136,7 @@ class OofScorer:
             idx = np.nonzero(self.fold_of == f)[0]
             if len(idx) == 0:
                 continue
-            s = score_plan(self.sit.rows(idx), plan.rows(idx), verifier.predict, weights, calibration)
+            s = score_plan(self.sit.rows(idx), plan.rows(idx), verifier, weights, calibration)
             width = s.rep.shape[1]
             out.rep[idx, :width] = s.rep
             out.answer[idx, :width] = s.answer
@@ -147,8 +156,9 @@ class OofScorer:
             if len(sel) == 0:
                 continue
             idx = rows[sel]
+            block = self.sit.answer_block(verifier.answer_features)
             fused = fuse(self.sit.answer_ids[idx], called[sel], self.sit.router_p[idx], self.sit.resp_len[idx],
-                         verifier.predict)
+                         verifier, None if block is None else block[idx])
             out[sel] = [correct[i, fz.rep] for i, fz in zip(idx, fused, strict=True)]
         return out
 
@@ -171,7 +181,7 @@ def _isotonic(x: np.ndarray, y: np.ndarray, knots: int = 40) -> Calibration:
 def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np.ndarray]], correct: np.ndarray
                 ) -> Callable[[tuple], tuple[np.ndarray, np.ndarray]]:
     """A uniform configuration's outcome per training prompt (correct 0/1/NaN, spend per 1k), out of fold."""
-    from switchboard.offline.recorded_cascades import stop_rule, two_level_thresholds
+    from switchboard.offline.stop_rules import stop_rule, two_level_thresholds
 
     layouts_seen: dict[tuple, tuple[Scored, np.ndarray]] = {}
 
@@ -196,9 +206,12 @@ def _with_safety_net(order: list[int], best: int, max_models: int) -> list[int]:
 
 
 def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str, dict[str, float]],
-               config: TrainConfig | None = None, progress: bool = True) -> tuple[System, dict]:
+               config: TrainConfig | None = None, progress: bool = True,
+               answer_vectors: np.ndarray | None = None) -> tuple[System, dict]:
     """Fit every Switchboard component on ``data`` (the training prompts). Returns the system and the
-    training-side intermediate results (out-of-fold predictions) that the evaluator's baselines reuse."""
+    training-side intermediate results (out-of-fold predictions) that the evaluator's baselines reuse.
+    ``answer_vectors`` (n, k, D): the answers' embeddings (``answer_signals.embed_answers``), for a
+    verifier that may read them; the answers' log-probabilities come with ``data`` where it records them."""
     config = config or TrainConfig()
     t0 = time.time()
     if not prices or any(m not in prices for m in data.models):
@@ -230,16 +243,25 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     router = RouterEnsemble(members)
 
     tick("verifier")
-    # 3. verifier: cross-fitted over prompt folds, then the final fit
+    # 3. verifier: its answer features chosen and cross-fitted over prompt folds, then the final fit
     resp_len = np.vectorize(len, otypes=[float])(data.responses)
-    sit = Situation(data.answer_ids, data.cost, router_oof, resp_len, data.responses, list(data.models))
+    signals = signals_of(data, embeddings if answer_vectors is not None else None, answer_vectors)
+    sit = Situation(data.answer_ids, data.cost, router_oof, resp_len, data.responses, list(data.models),
+                    prompts=list(data.prompts), signals=signals)
     fold_of = np.random.default_rng(config.seed + 1).permutation(n) % config.verifier_folds
-    X, y, prompt = training_rows(data.answer_ids, correct, router_oof, resp_len,
-                                 per_prompt=config.subsets_per_prompt, seed=config.seed)
-    fold_verifiers = [LearnedVerifier(seed=config.seed).fit(X[fold_of[prompt] != f], y[fold_of[prompt] != f])
-                      for f in range(config.verifier_folds)]
-    verifier = LearnedVerifier(seed=config.seed).fit(X, y)
-    oof = OofScorer(sit, fold_of, fold_verifiers)
+    training = training_rows(data.answer_ids, correct, router_oof, resp_len, per_prompt=config.subsets_per_prompt,
+                             seed=config.seed)
+    choice = choose(training, signals, fold_of, config.verifier_folds, config.answer_features, config.answer_dims,
+                    config.seed)
+
+    def final_fit(features: AnswerFeatures) -> LearnedVerifier:
+        block = sit.answer_block(features)
+        X = training.X if block is None else training.with_answers(block)
+        return LearnedVerifier(seed=config.seed, answer_features=features).fit(X, training.y)
+
+    verifier = final_fit(choice.features)
+    alternative = final_fit(choice.alternative) if choice.alternative is not None else None
+    oof = OofScorer(sit, fold_of, choice.fold_verifiers)
 
     tick("tier orders")
     # 4. tier orders: greedy marginal fused accuracy per cost, globally and per category
@@ -277,7 +299,7 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     #    of every prompt's global order) to P(correct). The agreement verdicts get weight 0 in the mean:
     #    the verifier already weighs every agreement, with learned, prompt-dependent reliabilities.
     system = System(list(data.models), prices, taxonomy, router, verifier, Calibration(), {}, global_order,
-                    category_orders, [], {}, mean_cost, train_acc, best_model)
+                    category_orders, [], {}, mean_cost, train_acc, best_model, alternative_verifier=alternative)
     probe = OperatingPoint(name="probe", order="global", pair_start=False, models=config.max_models,
                            cheap=NEVER, last=NEVER)
     raw = oof.score(system.plan(probe, tax_idx))
@@ -321,7 +343,8 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     if hasattr(bar, "close"):
         bar.close()
     system.stats = {"train_prompts": int(n), "train_seconds": round(time.time() - t0, 1),
-                    "dial_configs_searched": len(configs), "verifier_rows": int(len(y)),
+                    "dial_configs_searched": len(configs), "verifier_rows": int(len(training.y)),
+                    "verifier": {"answer_features": verifier.answer_features.groups(), **choice.report},
                     "meta_verifier": meta_report,
                     "profiles": {"chosen": profiles, "why": profile_why,
                                  "estimates": {p.name: {"cv_accuracy": p.cv_accuracy, "cv_cost_per_1k": p.cv_cost_per_1k,

@@ -9,6 +9,7 @@ import numpy as np
 
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.taxonomy import CentroidIndex
+from switchboard.offline.answer_signals import signals_of
 from switchboard.offline.artifacts import Artifacts
 from switchboard.offline.outcomes import RecordedOutcomes
 from switchboard.offline.recorded_cascades import (
@@ -21,15 +22,22 @@ from switchboard.offline.recorded_cascades import (
 )
 
 
-def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> tuple[Situation, list[str]]:
+def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray,
+                       a_test: np.ndarray | None = None) -> tuple[Situation, list[str]]:
     """Decision-time inputs of the test prompts as a deployment sees them: the learned router's ONNX
-    probabilities and each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
-    the router matches)."""
+    probabilities, each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
+    the router matches), and the answers' own signals (``a_test``: their embeddings, needed when the
+    deployed verifier reads them)."""
+    if art.verifier.answer_features.embedding is not None and a_test is None:
+        raise ValueError("the deployed verifier reads answer embeddings: embed the test answers "
+                         "(answer_signals.embed_answers)")
     index = CentroidIndex(art.taxonomy)
     categories = [index.nearest(e).category for e in np.asarray(e_test, dtype=np.float32)]
     router_p = art.router.predict_batch(e_test)
     resp_len = np.vectorize(len, otypes=[float])(test.responses)
-    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models)), categories
+    signals = signals_of(test, e_test if a_test is not None else None, a_test)
+    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models),
+                     prompts=list(test.prompts), signals=signals), categories
 
 
 def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
@@ -37,21 +45,22 @@ def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], 
     return plan_of(dial, point, categories, models)
 
 
-def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict[str, Outcome]:
+def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray,
+                      a_test: np.ndarray | None = None) -> dict[str, Outcome]:
     """Every point of the trained dial (by name) replayed on ``test`` with the deployed artifacts."""
     if list(test.models) != list(art.dial.models):
         raise ValueError(f"the dial was trained on {art.dial.models}, the data has {test.models}")
-    sit, categories = deployed_situation(art, test, e_test)
+    sit, categories = deployed_situation(art, test, e_test, a_test)
     outcomes = {}
     for point in art.dial.points:
         plan = deployed_plan(art.dial, point, categories, test.models)
-        scored = score_plan(sit, plan, art.verifier.predict, art.dial.weights, art.dial.calibration)
+        scored = score_plan(sit, plan, art.verifier, art.dial.weights, art.dial.calibration)
         outcomes[point.name] = run_cascade(sit, plan, scored)
     return outcomes
 
 
-
-def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) -> dict:
+def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray,
+                    a_test: np.ndarray | None = None) -> dict:
     """Every dial point and every model alone on ``test`` (prompts training did not see), replayed with
     the deployed artifacts: accuracy, mean cost and - when the data records each call's latency
     (``switchboard collect`` does) - mean latency with the calls of a prompt made one after another.
@@ -61,8 +70,8 @@ def held_out_points(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray) 
     """
     from dataclasses import replace
 
-    by_cost = deployed_outcomes(art, test, e_test)
-    by_time = (deployed_outcomes(art, replace(test, cost=test.latency_s), e_test)
+    by_cost = deployed_outcomes(art, test, e_test, a_test)
+    by_time = (deployed_outcomes(art, replace(test, cost=test.latency_s), e_test, a_test)
                if test.latency_s is not None else None)
     correct = test.labels.correct
     rows = np.arange(test.n)
