@@ -295,10 +295,11 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
 def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
     from switchboard.offline.verifier_choice import MODES
 
-    parser.add_argument("--answer-features", choices=MODES, default="auto",
-                        help="what the verifier reads of the answers themselves: auto (the answer embedding "
-                             "and token log-probability, kept only where they beat the agreement features on "
-                             "held-out folds of the training prompts), none, or one group forced (to measure it)")
+    parser.add_argument("--answer-features", choices=MODES, default="none",
+                        help="what the verifier reads of the answers themselves: none (the default: the agreement "
+                             "features only), auto (the answer embedding and token log-probability, kept only "
+                             "where they beat the agreement features on held-out folds of the training prompts; "
+                             "embeds every recorded answer once, cached), or one group forced (to measure it)")
 
 
 def _reporting_data_errors(command):  # noqa: ANN001, ANN202
