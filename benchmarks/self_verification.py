@@ -37,6 +37,7 @@ from switchboard.domain.state import Candidate, JudgeTask  # noqa: E402
 from switchboard.offline.collect import GRADERS, LabelledPrompt, load_prompts  # noqa: E402
 from switchboard.offline.judge_stats import auroc  # noqa: E402
 from switchboard.offline.worked_examples import example_sources, examples_for  # noqa: E402
+from switchboard.ports import ProviderError  # noqa: E402
 
 LABELLED = ROOT.parent / "shared" / "data" / "labelled" / "routerbench_mc.jsonl"
 OUT = ROOT / "benchmarks" / "out" / "self_verification.json"
@@ -89,7 +90,14 @@ def run(args: argparse.Namespace) -> dict:
                 continue
             request = ChatRequest(messages=[Message(role="user", content=prompt.prompt)],
                                   max_tokens=MAX_TOKENS[prompt.grader])
-            answer = solve(args.model, request, catalog, providers)
+            try:
+                answer = solve(args.model, request, catalog, providers)
+            except ProviderError as exc:  # e.g. a generation past the provider's timeout: no answer to verify
+                row = {"prompt_id": prompt.prompt_id, "category": prompt.category, "skipped": type(exc).__name__}
+                journal.write(json.dumps(row) + "\n")
+                journal.flush()
+                done[prompt.prompt_id] = row
+                continue
             _, correct = GRADERS[prompt.grader](answer.text, prompt.prompt, prompt.reference)
             row = {"prompt_id": prompt.prompt_id, "category": prompt.category, "correct": correct,
                    "answer_ms": answer.latency_ms, "finish_reason": answer.finish_reason}
@@ -107,6 +115,10 @@ def run(args: argparse.Namespace) -> dict:
     return summarise([done[p.prompt_id] for p in measured if p.prompt_id in done], args)
 
 
+def _answered(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "skipped" not in r]
+
+
 def _share(samples: list[dict], k: int) -> float | None:
     votes = [s["score"] for s in samples[:k] if s["score"] is not None and not s["failed"]]
     return sum(votes) / len(votes) if votes else None
@@ -119,10 +131,12 @@ def _auroc(rows: list[dict], mode: str, k: int) -> dict:
     return {"auroc": None if area is None else round(area, 4), "abstained": round(1 - len(stated) / max(1, len(rows)), 4)}
 
 
-def summarise(rows: list[dict], args: argparse.Namespace) -> dict:
+def summarise(journaled: list[dict], args: argparse.Namespace) -> dict:
+    rows = _answered(journaled)  # prompts whose answer failed (a provider error) have nothing to verify
     ks = [k for k in (1, 3, 5) if k <= args.samples]
     scopes = {"all": rows, **{c: [r for r in rows if r["category"] == c] for c in sorted({r["category"] for r in rows})}}
-    out: dict = {"model": args.model, "prompts": len(rows), "samples": args.samples,
+    out: dict = {"model": args.model, "prompts": len(rows), "skipped": len(journaled) - len(rows),
+                 "samples": args.samples,
                  "accuracy": round(sum(r["correct"] for r in rows) / max(1, len(rows)), 4),
                  "measured_at": time.strftime("%Y-%m-%d"),
                  "command": "python benchmarks/self_verification.py " + " ".join(sys.argv[1:]), "scopes": {}}

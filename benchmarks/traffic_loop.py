@@ -76,43 +76,94 @@ def _train(data, embeddings: np.ndarray, prices: dict, out: Path, seed: int, dat
     return write_artifacts(system, out, dataset=dataset)
 
 
-def _serve_traffic(v1: Path, data, rows: np.ndarray, state_dir: Path, feedback: bool) -> dict:  # noqa: ANN001
-    """The traffic through the local stack on v1; with ``feedback``, each answer scored by the simulated user."""
-    from tqdm import tqdm
-
+def _start_stack(v1: Path, data, state_dir: Path):  # noqa: ANN001, ANN202 - RecordedOutcomes, LocalStack
+    """The local stack on v1's catalogue and models (as deployed with them packaged); the Policy table is read
+    on every request, so a publish takes effect at once (in AWS: within a minute)."""
     from switchboard.adapters.providers.recorded import RecordedProviders
-    from switchboard.http.server import api_gateway_event
     from switchboard.local.stack import LocalStack, StackOptions
 
-    stack = LocalStack(StackOptions(catalog_path=v1 / "catalog.json", router_artifacts=v1, providers=RecordedProviders(data),
-                       state_dir=state_dir)).start()
+    os.environ["SB_POLICY_TTL_S"] = "0"
+    return LocalStack(StackOptions(catalog_path=v1 / "catalog.json", router_artifacts=v1,
+                                   providers=RecordedProviders(data), state_dir=state_dir)).start()
+
+
+def _serve(stack, data, rows: np.ndarray, feedback: bool, desc: str) -> dict:  # noqa: ANN001
+    """``rows`` through the stack (model "auto"); with ``feedback``, each answer scored by the SIMULATED user
+    (the recorded grade of the answer returned, nothing more). Accuracy is the recorded grade, read after."""
+    from tqdm import tqdm
+
+    from switchboard.http.server import api_gateway_event
+
     index = {m: j for j, m in enumerate(data.models)}
-    served, errors, right, spent = 0, Counter(), 0, 0.0
-    try:
-        for i in tqdm(rows, desc="traffic on v1", unit="prompt"):
-            body = {"model": "auto", "messages": [{"role": "user", "content": data.prompts[int(i)]}]}
-            result = stack.invoke_router(api_gateway_event(
-                "POST", "/v1/chat/completions", {"content-type": "application/json"}, json.dumps(body).encode()))
-            reply = json.loads(result.get("body") or "{}")
-            if result.get("statusCode") != 200:
-                errors[str(result.get("statusCode"))] += 1
-                continue
-            sb = reply["switchboard"]
-            # SIMULATED user feedback: the recorded grade of the answer that was returned, nothing more
-            score = float(data.labels.correct[int(i), index[sb["answered_by"]["model"]]])
-            if np.isnan(score):
-                continue
-            if feedback:
-                scored = {"trace_id": sb["trace_id"], "score": score}
-                stack.invoke_router(api_gateway_event("POST", "/v1/feedback", {"content-type": "application/json"},
-                                                      json.dumps(scored).encode()))
-            served += 1
-            right += int(score >= 1.0)
-            spent += float(sb["cost_usd"])
-    finally:
-        stack.stop()
-    return {"served": served, "errors": dict(errors), "accuracy_on_traffic": round(right / max(1, served), 4),
-            "cost_per_1k_usd_on_traffic": round(1000 * spent / max(1, served), 5)}
+    served, errors, right, spent, releases = 0, Counter(), 0, 0.0, Counter()
+    for i in tqdm(rows, desc=desc, unit="prompt"):
+        body = {"model": "auto", "messages": [{"role": "user", "content": data.prompts[int(i)]}]}
+        result = stack.invoke_router(api_gateway_event(
+            "POST", "/v1/chat/completions", {"content-type": "application/json"}, json.dumps(body).encode()))
+        reply = json.loads(result.get("body") or "{}")
+        if result.get("statusCode") != 200:
+            errors[str(result.get("statusCode"))] += 1
+            continue
+        sb = reply["switchboard"]
+        score = float(data.labels.correct[int(i), index[sb["answered_by"]["model"]]])
+        if np.isnan(score):
+            continue
+        if feedback:
+            scored = {"trace_id": sb["trace_id"], "score": score}
+            stack.invoke_router(api_gateway_event("POST", "/v1/feedback", {"content-type": "application/json"},
+                                                  json.dumps(scored).encode()))
+        served += 1
+        right += int(score >= 1.0)
+        spent += float(sb["cost_usd"])
+        trace = stack.invoke_router(api_gateway_event("GET", f"/v1/traces/{sb['trace_id']}", {}, b""))
+        releases[str(json.loads(trace["body"])["state"]["plan"].get("release"))] += 1  # which models planned it
+    return {"served": served, "errors": dict(errors), "accuracy": round(right / max(1, served), 4),
+            "cost_per_1k_usd": round(1000 * spent / max(1, served), 5), "releases": dict(releases)}
+
+
+def _publish(stack, run: Path) -> str:  # noqa: ANN001
+    """``switchboard publish``'s code against the stack's tables and artifact bucket; the release version."""
+    from switchboard.adapters.encoder import DIM
+    from switchboard.adapters.stores.dynamo import DynamoPolicy, DynamoTaxonomy
+    from switchboard.adapters.stores.s3_blobs import S3Blobs
+    from switchboard.service.publish import publish
+
+    env, dynamodb = stack.environment, stack.aws.client("dynamodb")
+    report = publish(run, taxonomy_store=DynamoTaxonomy(env["SB_TAXONOMY_TABLE"], client=dynamodb),
+                     policy_store=DynamoPolicy(env["SB_POLICY_TABLE"], client=dynamodb, cache_s=0),
+                     blobs=S3Blobs(env["SB_ARTIFACT_BUCKET"], client=stack.aws.client("s3")), embedding_dim=DIM)
+    assert report.release is not None
+    return report.release
+
+
+def _retrain(args, data, prices, seen_rows, v1: Path, work: Path, labelled, known):  # noqa: ANN001, ANN202
+    """collect's code completes the traffic (every catalogue model, the replay provider), the labels are the
+    feedback references or the panel's; v2 is trained on the seen prompts plus the traffic."""
+    import pandas as pd
+
+    from switchboard.adapters.providers.recorded import RecordedProviders
+    from switchboard.cli.training_cmds import _embed
+    from switchboard.domain.catalog import ModelEntry
+    from switchboard.offline.collect import collect
+    from switchboard.offline.outcomes import load_outcomes
+
+    # the run's catalogue names replay providers (publish refuses those for live traffic; here they are the point)
+    catalog = {e.model_id: e for e in (ModelEntry.model_validate(x)
+                                       for x in json.loads((v1 / "catalog.json").read_text(encoding="utf-8")))}
+    report = collect(catalog=catalog, prompts=labelled, providers=RecordedProviders(data), out_dir=work / "collect",
+                     judge_kinds=(), max_tokens=16, progress=True, known=known)
+    frame = pd.read_parquet(args.data)
+    seen_frame = frame[frame["prompt_id"].isin(set(data.prompt_ids[seen_rows].tolist()))]
+    collected = pd.read_parquet(work / "collect" / "outcomes.parquet")
+    reference = None
+    if args.labels == "reference":
+        collected, reference = _label_by_panel(collected, data)
+    combined = pd.concat([seen_frame, collected[[c for c in frame.columns if c in collected.columns]]],
+                         ignore_index=True)
+    combined.to_parquet(work / "v2_data.parquet", index=False)
+    v2_data = load_outcomes(work / "v2_data.parquet", name="seen+traffic")
+    v2 = _train(v2_data, _embed(v2_data, progress=True), prices, work / "v2", args.seed, "seen + traffic")
+    return v2, report, reference
 
 
 def main() -> int:
@@ -121,6 +172,8 @@ def main() -> int:
     parser.add_argument("--prices", type=Path, default=DATA / "models.json")
     parser.add_argument("--traffic", type=int, default=400)
     parser.add_argument("--heldout", type=int, default=1000)
+    parser.add_argument("--stack-heldout", type=int, default=200,
+                        help="held-out prompts also sent through the stack before and after v2 is published")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--labels", choices=("feedback", "reference"), default="feedback",
                         help="how the traffic is labelled: simulated user feedback, or none at all (agreement with "
@@ -132,11 +185,8 @@ def main() -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
-    import pandas as pd
 
     from switchboard.cli.training_cmds import _embed, _load
-    from switchboard.domain.catalog import ModelEntry
-    from switchboard.offline.collect import collect
     from switchboard.offline.export import (
         known_answers,
         labelled_prompts,
@@ -145,7 +195,6 @@ def main() -> int:
         training_rows,
         unlabelled_rows,
     )
-    from switchboard.offline.outcomes import load_outcomes
 
     started = time.time()
     data, prices = _load(args.data, args.prices, progress=True)
@@ -175,32 +224,25 @@ def main() -> int:
 
     shutil.rmtree(work / "state", ignore_errors=True)  # traces of this run's traffic only
     shutil.rmtree(work / "collect", ignore_errors=True)
-    served = _serve_traffic(v1, data, traffic, work / "state", feedback=args.labels == "feedback")
-    traces = local_traces(work / "state")
-    if args.labels == "feedback":
-        rows = training_rows(traces)
-        labelled, known = labelled_prompts(rows), None
-    else:
-        rows = unlabelled_rows(traces)
-        labelled, known = traffic_prompts(rows), known_answers(rows)
-    # the run's catalogue names replay providers (publish refuses those for live traffic; here they are the point)
-    catalog = {e.model_id: e for e in (ModelEntry.model_validate(x)
-                                       for x in json.loads((v1 / "catalog.json").read_text(encoding="utf-8")))}
-    from switchboard.adapters.providers.recorded import RecordedProviders
-
-    report = collect(catalog=catalog, prompts=labelled, providers=RecordedProviders(data), out_dir=work / "collect",
-                     judge_kinds=(), max_tokens=16, progress=True, known=known)
-    frame = pd.read_parquet(args.data)
-    seen_frame = frame[frame["prompt_id"].isin(set(data.prompt_ids[seen_rows].tolist()))]
-    collected = pd.read_parquet(work / "collect" / "outcomes.parquet")
-    reference = None
-    if args.labels == "reference":
-        collected, reference = _label_by_panel(collected, data)
-    combined = pd.concat([seen_frame, collected[[c for c in frame.columns if c in collected.columns]]],
-                         ignore_index=True)
-    combined.to_parquet(work / "v2_data.parquet", index=False)
-    v2_data = load_outcomes(work / "v2_data.parquet", name="seen+traffic")
-    v2 = _train(v2_data, _embed(v2_data, progress=True), prices, work / "v2", args.seed, "seen + traffic")
+    stack = _start_stack(v1, data, work / "state")
+    try:
+        served = _serve(stack, data, traffic, feedback=args.labels == "feedback", desc="traffic on v1")
+        served = {"served": served["served"], "errors": served["errors"], "accuracy_on_traffic": served["accuracy"],
+                  "cost_per_1k_usd_on_traffic": served["cost_per_1k_usd"]}
+        probe = heldout[: args.stack_heldout]
+        stack_before = _serve(stack, data, probe, feedback=False, desc="held out on v1 (stack)")
+        traces = local_traces(work / "state")
+        if args.labels == "feedback":
+            rows = training_rows(traces)
+            labelled, known = labelled_prompts(rows), None
+        else:
+            rows = unlabelled_rows(traces)
+            labelled, known = traffic_prompts(rows), known_answers(rows)
+        v2, report, reference = _retrain(args, data, prices, seen_rows, v1, work, labelled, known)
+        release = _publish(stack, v2)
+        stack_after = _serve(stack, data, probe, feedback=False, desc="held out on v2, published (stack)")
+    finally:
+        stack.stop()
     after = _frontier(v2, data, heldout, embeddings)
 
     # How good the references from feedback were (read only to report it, never to train)
@@ -215,7 +257,10 @@ def main() -> int:
                     "collected_outcomes": report.outcomes,
                     "feedback_reference_agrees_with_dataset": round(float(np.mean(agree)), 4) if agree else None,
                     "reference_labels": reference},
-        "before": before, "after": after, "seconds": round(time.time() - started, 1), "labels": args.labels,
+        "before": before, "after": after,
+        "through_the_stack": {"heldout_prompts": int(len(probe)), "profile": "default (auto)",
+                              "before_v1": stack_before, "after_v2_published": {**stack_after, "release": release}},
+        "seconds": round(time.time() - started, 1), "labels": args.labels,
         "feedback": "SIMULATED: the recorded grade of the returned answer" if args.labels == "feedback"
         else "none: the traffic is labelled by agreement with the panel's majority answer",
     }

@@ -36,6 +36,16 @@ _RETENTION_DAYS = {
 }
 
 RemovalChoice = Literal["retain", "destroy"]
+# AWS's public Lambda Web Adapter layers (the streaming router), one build per architecture.
+WEB_ADAPTER_LAYERS = {
+    "arm64": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:25",
+    "x86_64": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerX86:25",
+}
+# Context keys that no longer exist, and what took their place (a deployment script may still pass them).
+REMOVED_KEYS = {
+    "requireBuiltLayers": "every synth now builds the Lambda layers it packages (cached); "
+                          "-c switchboard:layers=placeholder synthesises stand-ins instead (tests only)",
+}
 
 
 class ConfigError(ValueError):
@@ -48,8 +58,14 @@ class SwitchboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     stack_name: str = Field("Switchboard", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    # False lets tests and the local stack synthesise without the (slow, 200 MB) layer build.
-    require_built_layers: bool = Field(False, alias="requireBuiltLayers")
+    # "build": every synth builds the Lambda layers it packages (local bundling, cached by a hash of the
+    # lock and the sources; infra/layer_build.py), so what it emits can be deployed as it is.
+    # "placeholder": stand-ins that say they are not built, for tests and the local stack, which read the
+    # template but run the handlers in-process; a stack deployed from it fails at cold start.
+    layers: Literal["build", "placeholder"] = Field("build", alias="layers")
+    # The functions' instruction set: every wheel of both layers exists for arm64 (checked at each build),
+    # which Lambda bills about 20% less per GB-second than x86_64.
+    architecture: Literal["arm64", "x86_64"] = Field("arm64", alias="architecture")
     # "keys": Authorization: Bearer <key> checked by the router against the keys table (switchboard keys
     # create), each key with an optional budget - what the OpenAI SDK sends as is; "api_key": API Gateway's
     # x-api-key + usage plan; "iam": SigV4-signed calls. With api_key and iam, Bearer keys are optional.
@@ -83,11 +99,23 @@ class SwitchboardConfig(BaseModel):
     # while a cascade works and the answer as soon as it is decided, and a request may run past the 29 s of
     # a buffered integration (up to streamingTimeoutSeconds). Off by default: see docs/architecture.md.
     streaming: bool = Field(False, alias="streaming")
+    # The router may call catalogue models itself for the four-axis taxonomy's slow classifier (a run trained
+    # with --slow-classifier names one): the router then gets the tier functions' model-call permissions.
+    slow_classifier: bool = Field(False, alias="slowClassifier")
     streaming_timeout_seconds: int = Field(300, ge=30, le=900, alias="streamingTimeoutSeconds")
-    # The Lambda Web Adapter's public layer, published by AWS in every commercial region (x86_64 build).
-    web_adapter_layer_arn: str = Field(
-        "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerX86:25", alias="webAdapterLayerArn",
+    # The Lambda Web Adapter's public layer, published by AWS in every commercial region; None = AWS's
+    # build for the functions' architecture (WEB_ADAPTER_LAYERS).
+    web_adapter_layer_arn: str | None = Field(
+        None, alias="webAdapterLayerArn",
         pattern=r"^arn:aws[a-z-]*:lambda:(\$\{AWS::Region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+
+    # Decomposition: the router asks a catalogue model (decomposerModel, default the cheapest routable one)
+    # for the parts of a request the detector finds compound, and the state machine runs a cascade per part
+    # (a Map). The router then also gets the tier function's model permissions to make that call. Off by
+    # default: the decomposer's measured error on real models is too high to split requests unasked
+    # (docs/benchmarks.md, "Decomposition"); turn it on with a decomposer you have measured.
+    decomposition: bool = Field(False, alias="decomposition")
+    decomposer_model: str | None = Field(None, alias="decomposerModel", min_length=1)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -152,6 +180,10 @@ class SwitchboardConfig(BaseModel):
         return sorted(arns | set(self.secret_arns))
 
     @property
+    def web_adapter_arn(self) -> str:
+        return self.web_adapter_layer_arn or WEB_ADAPTER_LAYERS[self.architecture]
+
+    @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION_DAYS[self.log_retention_days]
 
@@ -173,6 +205,9 @@ class SwitchboardConfig(BaseModel):
         """Validate the ``switchboard:*`` entries of a context mapping; other keys are ignored."""
         ours = {k[len(CONTEXT_PREFIX):]: v for k, v in context.items() if k.startswith(CONTEXT_PREFIX)}
         known = {f.alias or name for name, f in cls.model_fields.items()}
+        removed = sorted(set(ours) & set(REMOVED_KEYS))
+        if removed:
+            raise ConfigError("; ".join(f"{CONTEXT_PREFIX}{k} was removed: {REMOVED_KEYS[k]}" for k in removed))
         unknown = sorted(set(ours) - known)
         if unknown:  # a misspelt key would otherwise be ignored silently
             raise ConfigError(f"unknown context key(s) {[CONTEXT_PREFIX + k for k in unknown]}; "

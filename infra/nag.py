@@ -32,5 +32,5 @@ XRAY_WILDCARD = ("X-Ray PutTraceSegments/PutTelemetryRecords do not support reso
                  "Resource '*' is the only valid value (added by tracing: ACTIVE).")
 PYTHON_RUNTIME = (
     "Pinned to python3.12 on purpose: the Lambda layers are built from cp312 manylinux wheels "
-    "(layers/build.sh) and onnxruntime needs the AL2023-based runtime; moving to a newer runtime means "
+    "(infra/layer_build.py) and onnxruntime needs the AL2023-based runtime; moving to a newer runtime means "
     "rebuilding and re-testing the layers, done deliberately rather than by a synth-time rule.")

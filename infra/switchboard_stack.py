@@ -12,10 +12,11 @@ from infra import ids
 from infra.config import SwitchboardConfig
 from infra.constructs.api import Api
 from infra.constructs.cascade_machine import Cascade, grant_release_reads, release_environment
-from infra.constructs.lambda_defaults import SwitchboardFunction, function_code
+from infra.constructs.lambda_defaults import ARCHITECTURES, SwitchboardFunction, code_size, function_code
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, learned_router_layer
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
+from infra.layer_spec import Part, size_problems
 from switchboard import envvars as names
 from switchboard.http.routes import READINESS_PATH
 
@@ -23,6 +24,10 @@ from switchboard.http.routes import READINESS_PATH
 # cascade stops to answer (and to write a failure trace).
 REQUEST_DEADLINE_S = 24
 JOB_DEADLINE_S = 270
+
+
+class DeploymentTooLarge(RuntimeError):
+    """A function with its layers over Lambda's size limits: the synth fails rather than the deployment."""
 
 
 class SwitchboardStack(Stack):
@@ -34,18 +39,21 @@ class SwitchboardStack(Stack):
         self.root = root
         self.storage = Storage(self, "Storage", traces_removal=config.traces_removal,
                                reference_removal=config.reference_tables_removal)
-        self.layers = SwitchboardLayers(self, "Layers", root=root, require_built=config.require_built_layers)
-        unbuilt = [name for name, built in self.layers.built.items() if not built]
-        if unbuilt:
+        self.architecture = ARCHITECTURES[config.architecture]
+        self.layers = SwitchboardLayers(self, "Layers", root=root, build=config.layers == "build",
+                                        architecture=self.architecture)
+        if not self.layers.built:
             Annotations.of(self).add_warning_v2(
                 "switchboard:layers-not-built",
-                f"Lambda layers {unbuilt} are not built: this template is NOT deployable. Run "
-                "`bash layers/build.sh` and synth with -c switchboard:requireBuiltLayers=true to deploy.")
+                "Lambda layers are placeholders (-c switchboard:layers=placeholder): this template is NOT "
+                "deployable. Synthesise with the default context (switchboard:layers=build) to deploy.")
         code = function_code(str(root / "functions"))
         # The training run's ONNX models (learned router, verifier), for the router and decide functions.
-        self.routing_layer = (learned_router_layer(self, "LearnedRouter", root=root,
-                                                   directory=config.router_artifacts)
-                              if config.router_artifacts is not None else None)
+        self.routing_layer: lambda_.LayerVersion | None = None
+        self.routing_size: Part | None = None
+        if config.router_artifacts is not None:
+            self.routing_layer, self.routing_size = learned_router_layer(
+                self, "LearnedRouter", root=root, directory=config.router_artifacts, architecture=self.architecture)
         self.cascade = Cascade(self, "Cascade", config=config, storage=self.storage, code=code,
                                core_layer=self.layers.core, encoder_layer=self.layers.encoder,
                                routing_layer=self.routing_layer, bedrock_models=config.bedrock_models(root),
@@ -58,6 +66,34 @@ class SwitchboardStack(Stack):
         self.observability = Observability(self, "Observability", config=config, router=self.router.function,
                                            state_machine=self.cascade.state_machine)
         self._outputs()
+        self._check_sizes()
+
+    @property
+    def functions(self) -> dict[str, SwitchboardFunction]:
+        """The five functions by their (pinned) logical id."""
+        cascade = self.cascade
+        return {ids.ROUTER_FN: self.router, ids.TIER_FN: cascade.tier, ids.JUDGE_FN: cascade.judge,
+                ids.DECIDE_FN: cascade.decide, ids.RECORD_FN: cascade.record}
+
+    def function_parts(self, fn: SwitchboardFunction) -> list[Part] | None:
+        """What ``fn`` deploys, measured: its code and each layer built here (None when the layers are not
+        measured: placeholders, or a synth that skips bundling). AWS's public layers are not counted."""
+        parts = [Part("code", code_size(self.root / "functions"), is_layer=False)]
+        for layer in fn.layers:
+            part = self.routing_size if layer is self.routing_layer else self.layers.size_of(layer)
+            if part is None and layer in (self.layers.core, self.layers.encoder):
+                return None
+            parts += [part] if part is not None else []
+        return parts
+
+    def _check_sizes(self) -> None:
+        """Every function within Lambda's limits, or the synth fails saying which and by how much."""
+        problems = []
+        for logical_id, fn in self.functions.items():
+            parts = self.function_parts(fn)
+            problems += size_problems(logical_id, parts) if parts is not None else []
+        if problems:
+            raise DeploymentTooLarge("the Lambda functions would not deploy: " + "; ".join(problems))
 
     def _router(self, config: SwitchboardConfig, code: lambda_.Code) -> SwitchboardFunction:
         storage, machine = self.storage, self.cascade.state_machine
@@ -72,7 +108,7 @@ class SwitchboardStack(Stack):
             # The Lambda Web Adapter runs router/run.sh (an HTTP server over the same handler) and streams
             # what it writes (docs/architecture.md, "Streaming").
             layers.append(lambda_.LayerVersion.from_layer_version_arn(
-                self, "WebAdapter", Fn.sub(config.web_adapter_layer_arn)))
+                self, "WebAdapter", Fn.sub(config.web_adapter_arn)))
             streaming = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap", "AWS_LWA_INVOKE_MODE": "response_stream",
                          "AWS_LWA_PORT": "8080", "AWS_LWA_READINESS_CHECK_PATH": READINESS_PATH,
                          # a single-tier plan's tokens come from the router itself (it may call the models)
@@ -81,7 +117,7 @@ class SwitchboardStack(Stack):
             deadline_s = config.streaming_timeout_seconds - 10  # room to answer and write a failure trace
         router = SwitchboardFunction(
             self, "RouterFn", name="router", logical_id=ids.ROUTER_FN, code=code,
-            layers=layers, handler=handler,
+            layers=layers, handler=handler, architecture=self.architecture,
             log_retention=config.log_retention, memory_mb=1024,
             # 29 s: API Gateway's buffered integration timeout; a longer cascade is cut there anyway (with
             # streaming, the integration's own, longer timeout).
@@ -93,6 +129,8 @@ class SwitchboardStack(Stack):
                 names.ENV_TAXONOMY_TABLE: storage.taxonomy.table_name,
                 **release_environment(storage),
                 names.ENV_KEYS_TABLE: storage.keys.table_name,
+                names.ENV_RESPONSES_TABLE: storage.responses.table_name,
+                names.ENV_SESSIONS_TABLE: storage.sessions.table_name,
                 names.ENV_REQUIRE_KEYS: "true" if config.api_auth == "keys" else "false",
                 names.ENV_STATE_MACHINE_ARN: machine.state_machine_arn,
                 names.ENV_ORCHESTRATION: "sync",
@@ -104,14 +142,19 @@ class SwitchboardStack(Stack):
                 names.ENV_JOB_DEADLINE_S: str(JOB_DEADLINE_S),
                 **learned,
                 **streaming,
+                names.ENV_DECOMPOSITION: "true" if config.decomposition else "false",
+                names.ENV_SLOW_CLASSIFIER: "true" if config.slow_classifier else "false",
+                **({names.ENV_DECOMPOSER_MODEL: config.decomposer_model} if config.decomposer_model else {}),
             })
         storage.catalog.grant_read_data(router.function)
         storage.taxonomy.grant_read_data(router.function)
         grant_release_reads(storage, router)
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
+        storage.responses.grant_read_write_data(router.function)  # the Responses API's stored responses
+        storage.sessions.grant_read_write_data(router.function)  # a session's model (service.affinity)
         storage.traces.grant_read_write_data(router.function)
-        if config.streaming:  # it streams a single tier's tokens from the model itself
-            self.cascade.grant_model_calls(router)
+        if config.streaming or config.slow_classifier or config.decomposition:  # it calls a model itself:
+            self.cascade.grant_model_calls(router, stream=config.streaming)  # streaming, slow labels, decomposer
         machine.grant_start_sync_execution(router.function)
         machine.grant_start_execution(router.function)  # jobs (POST /v1/route with "async": true)
         return router
@@ -133,4 +176,6 @@ class SwitchboardStack(Stack):
                   description="switchboard publish DIR --stack <stack name> uploads a run's models here")
         CfnOutput(self, "KeysTableName", value=self.storage.keys.table_name,
                   description="switchboard keys create --stack <stack name> --name NAME --budget-usd N")
+        CfnOutput(self, "ResponsesTableName", value=self.storage.responses.table_name)
+        CfnOutput(self, "SessionsTableName", value=self.storage.sessions.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn)

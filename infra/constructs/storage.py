@@ -1,5 +1,6 @@
 """DynamoDB tables: traces (with TTL), the model catalogue, the taxonomy, the policy (the trained dial,
-the judge policy and the release pointer) and the callers' API keys; and the artifact bucket, where
+the judge policy and the release pointer), the callers' API keys, the Responses API's stored responses and
+sessions' models (both with TTL); and the artifact bucket, where
 ``switchboard publish`` uploads a training run's models.
 
 On-demand billing (traffic is bursty and small), point-in-time recovery, AWS-managed encryption (no key to
@@ -57,6 +58,13 @@ class Storage(Construct):
         # Callers' API keys: sha256 of the secret -> budget and spend. Retained like the traces: losing it
         # would lose what every key has spent.
         self.keys = _table(self, "Keys", ids.KEYS_TABLE, "key_hash", traces_removal)
+        # The Responses API's stored responses (store: true), each scoped to its caller's key; they expire
+        # with the traces' TTL.
+        self.responses = _table(self, "Responses", ids.RESPONSES_TABLE, "response_id", traces_removal,
+                                ttl_attribute=TRACE_TTL_ATTRIBUTE)
+        # Which model a session's requests start with (service.affinity); items expire after an hour.
+        self.sessions = _table(self, "Sessions", ids.SESSIONS_TABLE, "session", traces_removal,
+                               ttl_attribute=TRACE_TTL_ATTRIBUTE)
         self.artifacts = s3.Bucket(
             self, "Artifacts",
             encryption=s3.BucketEncryption.S3_MANAGED,

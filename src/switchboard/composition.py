@@ -27,21 +27,25 @@ from switchboard.ports import (
     PolicySource,
     ProviderSource,
     ReleaseModelSource,
+    ResponseStore,
+    SessionStore,
     TaxonomySource,
     TraceStore,
     Verifier,
 )
 from switchboard.service.api_keys import KeyService
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
+from switchboard.service.decomposing import SplitSources
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
 from switchboard.service.settings import (
-        ModelCallSettings,
+    ModelCallSettings,
     RecordSettings,
     ReleaseSettings,
     RouterSettings,
     SettingsError,
 )
+from switchboard.service.slow_classifier import SlowClassifier
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +62,8 @@ class Parts:
     orchestrator: Orchestrator | None = None
     policy: PolicySource | None = None
     keys: KeyService | None = None
+    responses: ResponseStore | None = None
+    sessions: SessionStore | None = None
     services: Services | None = None
     releases: ReleaseModelSource | None = None
     router_settings: RouterSettings | None = None
@@ -187,18 +193,33 @@ class Container:
         """The router's application services (``service.assembly``) on this container's adapters."""
         def build() -> Services:
             from switchboard.adapters.encoder import get_encoder
+            from switchboard.adapters.stores.dynamo import DynamoSessions
 
             s = self.settings(RouterSettings)
+            table = s.sessions_table  # sessions' models (none: sessions do not keep their model)
+            sessions = self._part("sessions", lambda: DynamoSessions(table) if table else None)
             routing = RoutingSources(catalog=self.catalog(), taxonomy=self.taxonomy(), encoder_factory=get_encoder,
-                                     models=self.releases().current, policy=self.policy(),
+                                     models=self.releases().current, shadow_models=self.releases().load,
+                                     slow=SlowClassifier(self.catalog(), self.providers()) if s.slow_classifier else None,
+                                     policy=self.policy(),
                                      default_judge_policy=load_judge_policy(s.judge_policy, s.router_artifacts),
                                      default_examples=load_examples())
+            split = SplitSources(self.catalog(), self.providers() if s.decomposition else None,
+                                 decomposer_model=s.decomposer_model, enabled=s.decomposition)
             ports = ServicePorts(routing=routing, orchestrator=self.orchestrator(), traces=self.traces(),
-                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None)
+                                 keys=self.keys(), providers=self.providers() if s.stream_tokens else None,
+                                 split=split, responses=self.responses(), sessions=sessions)
             return assemble(ports, ServiceLimits(trace_ttl_days=s.trace_ttl_days, max_prompt_chars=s.max_prompt_chars,
                                                  deadlines=Deadlines(s.request_deadline_s, s.job_deadline_s)))
 
         return self._part("services", build)
+
+    def responses(self) -> ResponseStore | None:
+        """The Responses API's stored responses (None when the deployment has no responses table)."""
+        from switchboard.adapters.stores.dynamo import DynamoResponses
+
+        table = self.settings(RouterSettings).responses_table
+        return self._part("responses", lambda: DynamoResponses(table) if table else None)
 
     def keys(self) -> KeyService | None:
         """Callers' API keys and budgets (None when the deployment has no keys table)."""

@@ -15,6 +15,10 @@ ENV_KEYS_TABLE = "SB_KEYS_TABLE"
 # "true": every request but /health and /openapi.json needs Authorization: Bearer <key> of the keys table.
 # Otherwise a key is optional, and a request that sends one of ours is held to its budget.
 ENV_REQUIRE_KEYS = "SB_REQUIRE_KEYS"
+# The Responses API's stored responses (store: true, previous_response_id); unset = responses not stored.
+ENV_RESPONSES_TABLE = "SB_RESPONSES_TABLE"
+# Which model a session's requests start with (service.affinity); unset = sessions keep no model.
+ENV_SESSIONS_TABLE = "SB_SESSIONS_TABLE"
 ENV_STATE_MACHINE_ARN = "SB_STATE_MACHINE_ARN"
 # "sync" (StartSyncExecution, AWS) or "poll" (StartExecution + DescribeExecution, the local emulator).
 ENV_ORCHESTRATION = "SB_ORCHESTRATION"
@@ -42,6 +46,13 @@ ENV_POLICY_TTL_S = "SB_POLICY_TTL_S"
 ENV_JUDGE_POLICY = "SB_JUDGE_POLICY"
 # "true" where the router can call the models itself (the local stack): a single-tier plan streams its tokens.
 ENV_STREAM_TOKENS = "SB_STREAM_TOKENS"
+# "false" turns decomposition off: a request of several tasks is then always answered whole. Otherwise the
+# router asks the decomposer (a catalogue model) for the parts of a request the detector finds compound.
+ENV_DECOMPOSITION = "SB_DECOMPOSITION"
+# whether the router may call the four-axis taxonomy's slow classifier (the deployment granted it model calls)
+ENV_SLOW_CLASSIFIER = "SB_SLOW_CLASSIFIER"
+# The catalogue model that decomposes requests; unset = the routable model whose call costs least.
+ENV_DECOMPOSER_MODEL = "SB_DECOMPOSER_MODEL"
 # Where the local stack caches the centroids of a seed taxonomy (default ~/.cache/switchboard/seeds).
 ENV_SEED_CACHE = "SB_SEED_CACHE"
 
@@ -56,3 +67,7 @@ ENV_ENCODER_TOKENIZER = "SB_ENCODER_TOKENIZER"
 ENV_SYNTH_CACHE = "SB_SYNTH_CACHE"  # synthesised templates (default ~/.cache/switchboard/synth)
 ENV_EMBED_CACHE = "SB_EMBED_CACHE"  # prompt embeddings (default ~/.cache/switchboard/embeddings)
 ENV_STATE_DIR = "SB_STATE_DIR"  # the local stack's durable tables (default ~/.cache/switchboard/state)
+
+# --- the CDK app's layer builds (infra.layer_build; read at synth, never by a function) ---
+ENV_LAYER_CACHE = "SB_LAYER_CACHE"  # built Lambda layers (default ~/.cache/switchboard/layers)
+ENV_LAYER_PYTHON = "SB_LAYER_PYTHON"  # the Python whose pip builds them (default: the one running the synth)

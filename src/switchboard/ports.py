@@ -27,8 +27,8 @@ from switchboard.domain.answer_features import AnswerFeatures
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import ReleasePointer
-from switchboard.domain.requests import Message
+from switchboard.domain.release import Release, ReleasePointer, ShadowPolicy
+from switchboard.domain.requests import Message, ToolUse
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 
@@ -92,7 +92,8 @@ class CompletionRequest:
     provider has a JSON mode; others ignore it (the request's messages say it too, and the cascade checks
     every answer: ``domain.formats``). ``on_delta`` is called with each piece of the answer's text as the
     model produces it, by providers that stream; others never call it (the caller then has the text when
-    ``complete`` returns). It must not raise."""
+    ``complete`` returns). It must not raise. ``grammar`` (llama.cpp's GBNF) constrains the reply where the
+    provider runs llama.cpp (local GGUF models); others ignore it and follow ``response_format``."""
 
     messages: Sequence[Message]
     max_tokens: int
@@ -103,6 +104,11 @@ class CompletionRequest:
     top_logprobs: int | None = None
     response_format: dict[str, Any] | None = None
     on_delta: Callable[[str], None] | None = None
+    grammar: str | None = None
+    # The request's tools, for providers that render them in the model's own form (its chat template's
+    # tool section) and read its calls back into the tool-call protocol; the others ignore it (the
+    # messages offer the tools in the protocol, and ``response_format`` constrains the answer to it).
+    tools: ToolUse | None = None
 
 
 class Provider(Protocol):
@@ -156,6 +162,12 @@ class Verifier(Protocol):
     def predict(self, X: np.ndarray) -> np.ndarray: ...
 
 
+class AxisHeads(Protocol):
+    """The four-axis taxonomy's fast classifier (``domain.axes``): one embedding -> a distribution per axis."""
+
+    def predict(self, embedding: np.ndarray) -> Mapping[str, np.ndarray]: ...
+
+
 @dataclass(frozen=True)
 class ReleaseModels:
     """A training run's models as a function holds them: the learned router and the verifier of the
@@ -165,6 +177,7 @@ class ReleaseModels:
     learned: LearnedRouter | None = None
     verifier: Verifier | None = None
     verifier_sha256: str | None = None  # the verifier's; given alone where only the name matters
+    axes: AxisHeads | None = None
 
     def __post_init__(self) -> None:
         if self.verifier is not None and self.verifier_sha256 is None:
@@ -179,17 +192,21 @@ class ReleaseModelSource(Protocol):
 
     def for_version(self, version: str | None) -> ReleaseModels | None: ...
 
+    def load(self, release: Release) -> ReleaseModels | None: ...
+
 
 class PolicySource(Protocol):
-    """What ``switchboard publish`` put in force: the trained dial, the measured judge policy and the
-    release pointer (which training run's model files the functions load; ``domain.release``), each None
-    when none is published. The three are read together, as one snapshot."""
+    """What ``switchboard publish`` put in force: the trained dial, the measured judge policy, the
+    release pointer (which training run's model files the functions load; ``domain.release``) and the
+    shadow policy, each None when none is published. They are read together, as one snapshot."""
 
     def dial(self) -> Dial | None: ...
 
     def judge_policy(self) -> JudgePolicy | None: ...
 
     def release(self) -> ReleasePointer | None: ...
+
+    def shadow(self) -> ShadowPolicy | None: ...
 
 
 class CatalogSource(Protocol):
@@ -229,6 +246,8 @@ class PolicyWriter(Protocol):
                     published_at: str) -> None: ...
 
     def release(self) -> ReleasePointer | None: ...
+
+    def put_shadow(self, shadow: ShadowPolicy | None, published_at: str) -> None: ...
 
 
 class BlobError(RuntimeError):
@@ -310,6 +329,32 @@ class TraceStore(Protocol):
     def get(self, trace_id: str) -> Trace | None: ...
 
     def add_feedback(self, trace_id: str, feedback: dict) -> bool: ...
+
+
+class StoredResponse(BaseModel):
+    """A Responses API response kept for ``GET /v1/responses/{id}`` and ``previous_response_id``: the
+    response object as returned, the conversation items a later request continues from, and whose it is
+    (the caller's key id; None: a caller without a key of ours). Stored with a TTL."""
+
+    response_id: str
+    owner: str | None = None
+    created_at: int
+    response: dict[str, Any]
+    conversation: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ResponseStore(Protocol):
+    def put(self, stored: StoredResponse, ttl_days: int) -> None: ...
+
+    def get(self, response_id: str) -> StoredResponse | None: ...
+
+
+class SessionStore(Protocol):
+    """Which model a session's requests start with (``service.affinity``), expiring after a while."""
+
+    def get(self, session: str) -> str | None: ...
+
+    def put(self, session: str, model: str, ttl_s: int) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------ orchestration

@@ -19,24 +19,43 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from switchboard import composition
+from switchboard.domain.decomposition import outline, split_reply
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.http.routes import document as openapi_document
 from switchboard.http.server import LocalServer, api_gateway_event
 from switchboard.local.emulator import free_port
 from switchboard.local.stack import LocalStack, StackOptions
+from switchboard.offline.compound_prompts import join
 from tests.support.fake_openai_server import FakeOpenAIServer
 
 KEY = "sk-live-do-not-leak-0123456789"
 KEY_ENV = "SB_FAKE_UPSTREAM_KEY"
 
 
+# The decomposer's reply to a request's outline: the split a perfect decomposer gives, for the compound
+# requests a test registers (``perfect_split``); any other request's outline gets a reply that is no split.
+PERFECT_SPLITS: dict[str, str] = {}
+
+
+def perfect_split(prompts: list[str]) -> str:
+    """A compound request of ``prompts`` (numbered), registered so that the decomposer splits it exactly."""
+    compound = join(prompts, list(range(len(prompts))), "numbered")
+    PERFECT_SPLITS[outline(compound.text)] = split_reply(compound.text, list(compound.ranges))
+    return compound.text
+
+
 def reply(body: dict) -> str:
-    """Judges (their prompts fence the answer) say the answer is correct; everything else answers 4 - asked
-    for JSON, the strong model in a code fence and the fast one in prose."""
+    """Judges (their prompts fence the answer) say the answer is correct; the decomposer splits registered
+    compounds exactly; everything else answers 4 - asked for JSON, the strong model in a code fence and the
+    fast one in prose."""
     last = (body.get("messages") or [{}])[-1].get("content", "")
     if "<<<ANSWER" in str(last):
         return "VERDICT: CORRECT"
     fmt = body.get("response_format") or {}
+    if fmt.get("json_schema", {}).get("name") == "decomposition":
+        return PERFECT_SPLITS.get(str(last), "no split")
+    if "capital of France" in str(last):
+        return "Paris"
     if fmt.get("json_schema", {}).get("name") == "tool_calls":  # the tool-call protocol
         city = {"city": "Paris"} if body.get("model") == "strong" else {"town": "Paris"}
         return json.dumps({"tool_calls": [{"name": "get_weather", "arguments": city}]})
@@ -61,7 +80,8 @@ def stack(upstream, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=3.0)))
-    local = LocalStack(StackOptions(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15)).start()
+    local = LocalStack(StackOptions(catalog_path=catalog, state_dir=tmp / "state", deadline_s=15,
+                                    decomposition=True)).start()
     server = LocalServer(local, port=free_port()).start_background()
     yield local, server, catalog, tmp / "state"
     server.stop()
@@ -254,7 +274,10 @@ def test_fuzzed_requests_never_get_a_5xx_or_a_body_that_is_not_json(case, stack,
     content_type = (response.headers.get("content-type") or [""])[0]
     if response.status_code == 200 and content_type.startswith("text/event-stream"):
         assert isinstance(case.body, dict) and case.body.get("stream") is True
-        assert "data: [DONE]" in response.text or "event: message_stop" in response.text
+        # each API's end of a stream: chat completions' [DONE], messages' message_stop, the Responses API's
+        # response.completed (or its error event, when it failed after the stream began)
+        ends = ("data: [DONE]", "event: message_stop", "event: response.completed", "event: error")
+        assert any(end in response.text for end in ends), response.text[-300:]
         return
     assert content_type.startswith("application/json"), (case.method, case.path, response.status_code, response.text[:200])
     body = json.loads(response.text)
@@ -470,3 +493,34 @@ def test_the_anthropic_sdk_gets_messages_tool_use_streams_and_errors_in_its_own_
     assert refused.value.body["type"] == "error" and refused.value.body["error"]["param"] == "top_k"
     with pytest.raises(anthropic.NotFoundError):
         client.messages.create(model="no-such-model", max_tokens=16, messages=question)
+
+
+def test_a_compound_request_runs_each_part_as_its_own_cascade_in_the_state_machine_s_map(stack, upstream):
+    """Two questions in one request: the detector fires, the decomposer splits them, the synthesised
+    definition's Map runs a cascade per part, and the compose task answers them in order; the trace holds
+    both parts, each with its own tiers and verdicts, and the spend counts the decomposer and both parts."""
+    _, server, _, _ = stack
+    text = perfect_split(["What is 2+2?", "What is the capital of France?"])
+    response = ask(server.url, text, max_tokens=16)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    answer = body["choices"][0]["message"]["content"]
+    assert answer.index("4") < answer.index("Paris"), answer  # the parts' answers, in the parts' order
+    trace = httpx.get(f"{server.url}/v1/traces/{body['switchboard']['trace_id']}", timeout=30).json()
+    decomposition = trace["state"]["decomposition"]
+    assert decomposition["decomposer"]["reply"]["text"] == PERFECT_SPLITS[outline(text)]
+    parts = decomposition["parts"]
+    assert [p["request"]["messages"][-1]["content"] for p in parts] == ["What is 2+2?", "What is the capital of France?"]
+    assert all(p["attempts"] and p["attempts"][0]["verdicts"] and p["decision"]["action"] == "accept" for p in parts)
+    spent = trace["state"]["spent_usd"]
+    assert spent > sum(p["spent_usd"] for p in parts) > 0  # the decomposer's call is paid for too
+
+
+def test_a_compound_request_the_decomposer_does_not_split_is_answered_whole_and_the_trace_says_why(stack):
+    _, server, _, _ = stack
+    response = ask(server.url, "Question 1:\nWhat is 3+3?\n\nQuestion 2:\nWhat is 5+5?", max_tokens=16)
+    assert response.status_code == 200, response.text
+    trace = httpx.get(f"{server.url}/v1/traces/{response.json()['switchboard']['trace_id']}", timeout=30).json()
+    decomposition = trace["state"]["decomposition"]
+    assert decomposition["parts"] == [] and decomposition["decomposer"]["reply"]["text"] == "no split"
+    assert decomposition["outcome"]  # why it was answered whole

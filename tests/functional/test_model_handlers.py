@@ -14,7 +14,7 @@ from tests.support.events import load_event
 from tests.support.fakes import InMemoryCatalog, ScriptedProvider, ScriptedProviders, catalog_entry
 
 CTX = LocalLambdaContext(function_name="local")
-SMALL, BIG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
+SMALL, BIG = "nova-micro", "claude-3-haiku"  # the default Bedrock catalogue's, as in events/
 
 
 @pytest.fixture(autouse=True)

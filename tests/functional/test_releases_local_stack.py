@@ -144,3 +144,29 @@ def test_a_release_with_a_corrupt_model_file_is_never_loaded_and_the_last_good_o
     plan = _plan(stack)
     assert plan["release"] == good and plan["route"] == "dial"
     assert "release 20261204T050000Z-badbadbadbad not loaded, keeping the last good one" in caplog.text
+
+
+def test_a_shadow_policy_is_planned_beside_the_live_one_and_compared_without_being_run(stack, runs, capsys):
+    from switchboard.adapters.releases import load_directory
+    from switchboard.offline.export import table_traces
+    from switchboard.offline.shadow_compare import compare
+
+    assert _publish(stack, str(runs["v1"])) == 0
+    assert _publish(stack, str(runs["v2"]), "--shadow") == 0
+    shadow_version = capsys.readouterr().out.split("shadow policy ")[1].split(" ")[0]
+    plans = [_plan(stack) for _ in range(3)]
+    for plan in plans:
+        assert plan["tiers"][0]["model"] == "coder-small"  # live: v1
+        shadow = plan["shadow"]
+        assert shadow["release"] == shadow_version and shadow["error"] is None
+        assert shadow["plan"]["tiers"][0]["model"] == "math-small"  # what v2 would have done
+    traces = table_traces(stack.environment["SB_TRACES_TABLE"], stack.aws.client("dynamodb"))
+    catalog = {e.model_id: e for e in stack.services().planner.sources.catalog.models().values()}
+    verifier = load_directory(runs["v2"]).verifier
+    report = compare(traces, catalog, verifier_for=lambda release: verifier if release == shadow_version else None)
+    assert report["traces_with_shadow"] >= 3 and report["shadow_failed"] == 0
+    assert report["agreement"]["same_first_tier"] == 0.0  # v2 starts elsewhere, on every request
+    assert report["cost_per_1k_usd"]["shadow_estimated"] > 0
+
+    assert _publish(stack, "--clear-shadow") == 0
+    assert _plan(stack)["shadow"] is None

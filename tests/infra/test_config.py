@@ -1,17 +1,16 @@
-"""Configuration from CDK context fails early on bad values; layers fall back to an 'unbuilt' stand-in."""
+"""Configuration from CDK context fails early on bad values; placeholder layers only when asked for."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 import app as cdk_app
 from infra.config import ConfigError, SwitchboardConfig
-from infra.constructs.layers import LayersNotBuilt, layer_dir
-from tests.infra.support import ROOT
+from infra.constructs.layers import placeholder_dir
+from tests.infra.support import PLACEHOLDER_LAYERS, ROOT
 
 
 def test_cdk_json_context_defaults_equal_the_config_defaults() -> None:
@@ -39,33 +38,41 @@ def test_bad_context_fails_before_any_construct_is_built(context: dict, message:
         cdk_app.build_app(context=context)
 
 
+def test_the_defaults_build_the_layers_for_arm64_with_the_matching_web_adapter() -> None:
+    config = SwitchboardConfig()
+    assert (config.layers, config.architecture) == ("build", "arm64")
+    assert config.web_adapter_arn.endswith(":layer:LambdaAdapterLayerArm64:25")
+    x86 = SwitchboardConfig.from_mapping({"switchboard:architecture": "x86_64"})
+    assert x86.web_adapter_arn.endswith(":layer:LambdaAdapterLayerX86:25")
+
+
+def test_the_removed_require_built_layers_key_says_what_replaced_it() -> None:
+    with pytest.raises(ConfigError, match=r"requireBuiltLayers was removed: every synth now builds"):
+        cdk_app.build_app(context={"switchboard:requireBuiltLayers": True})
+
+
 def test_cli_style_string_values_are_accepted() -> None:
     config = SwitchboardConfig.from_mapping({
-        "switchboard:requireBuiltLayers": "true", "switchboard:hourlySpendAlarmUsd": "2.5",
+        "switchboard:layers": "placeholder", "switchboard:hourlySpendAlarmUsd": "2.5",
         "switchboard:bedrockModelIds": "amazon.nova-micro-v1:0,us.anthropic.claude-3-5-haiku-20241022-v1:0"})
-    assert config.require_built_layers is True
+    assert config.layers == "placeholder"
     assert config.hourly_spend_alarm_usd == 2.5
     assert config.bedrock_model_ids == ["amazon.nova-micro-v1:0",
                                         "us.anthropic.claude-3-5-haiku-20241022-v1:0"]
 
 
-def test_missing_layer_gets_an_unbuilt_stand_in_that_says_so(tmp_path: Path) -> None:
-    directory = layer_dir(tmp_path, "core", require_built=False)
-    assert directory == tmp_path / "build" / "layers" / "core-unbuilt"
+def test_a_placeholder_layer_says_it_is_not_built_and_how_to_deploy(tmp_path: Path) -> None:
+    directory = placeholder_dir(tmp_path, "core")
+    assert directory == tmp_path / "build" / "layers" / "core-placeholder"
     readme = (directory / "python" / "README.txt").read_text()
-    assert "NOT built" in readme and "bash layers/build.sh" in readme
+    assert "NOT built" in readme and "switchboard:layers=build" in readme
 
 
-def test_built_layer_is_used_when_present(tmp_path: Path) -> None:
-    (tmp_path / "build" / "layers" / "encoder" / "python" / "onnxruntime").mkdir(parents=True)
-    assert layer_dir(tmp_path, "encoder", require_built=True) == tmp_path / "build" / "layers" / "encoder"
-
-
-def test_requiring_built_layers_fails_the_synth_with_the_build_command(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "cdk.json", tmp_path / "cdk.json")
-    (tmp_path / "functions").mkdir()
-    with pytest.raises(LayersNotBuilt, match=r"bash layers/build\.sh"):
-        cdk_app.build_app(context={"switchboard:requireBuiltLayers": True}, root=tmp_path)
+def test_placeholder_layers_are_named_as_such_and_warn(synth) -> None:
+    layers = synth.resources("AWS::Lambda::LayerVersion")
+    assert all("PLACEHOLDER" in r["Properties"]["Description"] for r in layers.values())
+    messages = json.loads((synth.outdir / "validation-report.json").read_text())
+    assert "switchboard:layers-not-built" in json.dumps(messages)
 
 
 def _router_dir(path: Path, encoder: str = "all-minilm-l6-v2-int8") -> Path:
@@ -84,7 +91,7 @@ def test_router_artifacts_become_a_routing_layer_of_router_and_decide_with_the_e
 
     artifacts = _router_dir(tmp_path / "run")
     # Assets are staged here (unlike the shared synth) so the layer's actual contents can be checked.
-    the_app, stack = cdk_app.build_app(context={"switchboard:routerArtifacts": str(artifacts)},
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:routerArtifacts": str(artifacts)},
                                        outdir=str(tmp_path / "out"))
     template = the_app.synth().get_stack_by_name(stack.stack_name).template
     functions = {lid: r["Properties"] for lid, r in template["Resources"].items()
@@ -108,7 +115,7 @@ def test_router_artifacts_become_a_routing_layer_of_router_and_decide_with_the_e
 ])
 def test_unusable_router_artifacts_fail_the_synth(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        cdk_app.build_app(context={"switchboard:routerArtifacts": str(make(tmp_path))})
+        cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:routerArtifacts": str(make(tmp_path))})
 
 
 def test_default_synth_has_no_learned_router(synth) -> None:

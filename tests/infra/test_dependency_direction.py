@@ -41,10 +41,11 @@ ALLOWED: dict[str, set[str]] = {
     "functions": {"http", "composition", "service", "domain", "ports"},
 }
 # What the CDK app reads of the runtime, module by module: the environment variables' names it writes,
-# the catalogue entry it validates and seeds, the route table it makes the API's resources from, and the
-# learned router's artifact check it runs at synth.
+# the catalogue entry it validates and seeds, the route table it makes the API's resources from, the
+# learned router's artifact check it runs at synth, and the functions' typed settings, which the deploy
+# rehearsal (infra/rehearsal) holds each function's environment in the template to.
 INFRA_MAY_IMPORT = {"switchboard.envvars", "switchboard.domain.catalog", "switchboard.domain.release",
-                    "switchboard.http.routes", "switchboard.adapters.learned"}
+                    "switchboard.http.routes", "switchboard.adapters.learned", "switchboard.service.settings"}
 DOMAIN_FORBIDDEN = {"boto3", "botocore", "httpx", "onnxruntime", "tokenizers", "aws_lambda_powertools",
                     "xllamacpp", "pandas", "sklearn", "os"}
 

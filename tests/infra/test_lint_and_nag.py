@@ -16,7 +16,7 @@ import app as cdk_app
 from infra import nag
 from infra.constructs.api import ROUTES
 from switchboard import envvars as names
-from tests.infra.support import Synth
+from tests.infra.support import PLACEHOLDER_LAYERS, Synth
 
 
 def test_template_is_cfn_lint_clean(synth: Synth) -> None:
@@ -27,7 +27,7 @@ def test_template_is_cfn_lint_clean(synth: Synth) -> None:
 
 
 def test_synth_through_the_app_entry_fails_on_an_unacknowledged_nag_finding(tmp_path: Path) -> None:
-    the_app, stack = cdk_app.build_app(context={"aws:cdk:disable-asset-staging": True}, outdir=str(tmp_path))
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "aws:cdk:disable-asset-staging": True}, outdir=str(tmp_path))
     sns.Topic(stack, "Unencrypted")  # AwsSolutions-SNS2/SNS3
     with pytest.raises(Exception, match=r"ValidationFailed[\s\S]*AwsSolutions-SNS"):
         the_app.synth()
@@ -53,7 +53,7 @@ def test_every_finding_is_acknowledged_and_every_acknowledgement_is_needed(monke
                                                                             ) -> None:
     _RecordingValidations.recorded = []
     monkeypatch.setattr(nag, "Validations", _RecordingValidations)
-    the_app, _ = cdk_app.build_app(context={"aws:cdk:disable-asset-staging": True})
+    the_app, _ = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "aws:cdk:disable-asset-staging": True})
     violations = AwsSolutionsChecks().validate_scope(the_app).violations
     findings = {(v.rule_name, r.construct_path) for v in violations for r in v.violating_resources}
     acks = _RecordingValidations.recorded
@@ -73,7 +73,7 @@ def test_every_finding_is_acknowledged_and_every_acknowledgement_is_needed(monke
 
 
 def test_api_gateway_key_variant_is_nag_clean_and_needs_a_key_on_every_route() -> None:
-    the_app, stack = cdk_app.build_app(context={"switchboard:apiAuth": "api_key",
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:apiAuth": "api_key",
                                                 "aws:cdk:disable-asset-staging": True})
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
@@ -86,7 +86,7 @@ def test_api_gateway_key_variant_is_nag_clean_and_needs_a_key_on_every_route() -
 
 
 def test_iam_authorisation_variant_is_nag_clean_and_needs_no_api_key() -> None:
-    the_app, stack = cdk_app.build_app(context={"switchboard:apiAuth": "iam",
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:apiAuth": "iam",
                                                 "aws:cdk:disable-asset-staging": True})
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
@@ -98,7 +98,7 @@ def test_iam_authorisation_variant_is_nag_clean_and_needs_no_api_key() -> None:
 
 def test_pinned_bedrock_models_scope_the_policy_and_stay_nag_clean() -> None:
     ids = ["amazon.nova-micro-v1:0", "us.anthropic.claude-3-5-haiku-20241022-v1:0"]
-    the_app, stack = cdk_app.build_app(context={"switchboard:bedrockModelIds": ids,
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:bedrockModelIds": ids,
                                                 "aws:cdk:disable-asset-staging": True})
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
@@ -113,13 +113,16 @@ def test_pinned_bedrock_models_scope_the_policy_and_stay_nag_clean() -> None:
 
 
 def test_secret_arns_are_readable_by_the_model_callers_only() -> None:
+    """Without decomposition (the default) the router calls no model: only tier and judge read the keys'
+    secrets (with switchboard:decomposition the router reads them too, to ask the decomposer)."""
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:switchboard/openai-AbCdEf"
-    the_app, stack = cdk_app.build_app(context={"switchboard:secretArns": [arn],
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:secretArns": [arn],
+                                                "switchboard:decomposition": False,
                                                 "aws:cdk:disable-asset-staging": True})
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
     for fn, expected in ((stack.cascade.tier, True), (stack.cascade.judge, True), (stack.cascade.decide, False),
-                         (stack.router, False)):
+                         (stack.cascade.compose, False), (stack.router, False)):
         policy = stack.resolve(fn.function.role.node.find_child("DefaultPolicy").node.default_child.policy_document)
         secrets = [s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
         assert (secrets == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": arn}]) is expected
@@ -130,7 +133,7 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
     """switchboard:streaming: API Gateway invokes the router with InvokeWithResponseStream (STREAM transfer
     mode, a timeout past 29 s) and the router runs router/run.sh under the Lambda Web Adapter, its
     request deadline inside that timeout."""
-    the_app, stack = cdk_app.build_app(context={"switchboard:streaming": True, "switchboard:streamingTimeoutSeconds": 120,
+    the_app, stack = cdk_app.build_app(context={**PLACEHOLDER_LAYERS, "switchboard:streaming": True, "switchboard:streamingTimeoutSeconds": 120,
                                                 "aws:cdk:disable-asset-staging": True}, outdir=str(tmp_path / "out"))
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
@@ -148,7 +151,7 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
     assert router["Handler"] == "router/run.sh" and router["Timeout"] == 120
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap" and env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert int(env[names.ENV_REQUEST_DEADLINE_S]) < 120
-    assert any("LambdaAdapterLayerX86" in json.dumps(layer) for layer in router["Layers"])
+    assert any("LambdaAdapterLayerArm64" in json.dumps(layer) for layer in router["Layers"])  # arm64, as the functions
     assert env[names.ENV_STREAM_TOKENS] == "true"  # it streams a single tier's tokens: it may call models
     router_role = router["Role"]["Fn::GetAtt"][0]
     policies = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
@@ -161,3 +164,19 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
 
     matches = lint_file(Path(artifact.template_full_path))
     assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []
+
+
+def test_the_slow_classifier_option_lets_the_router_call_models_and_only_then() -> None:
+    """switchboard:slowClassifier: the router calls the four-axis taxonomy's slow model itself."""
+    def router_actions(context: dict) -> set[str]:
+        the_app, stack = cdk_app.build_app(context={**context, "aws:cdk:disable-asset-staging": True})
+        report = AwsSolutionsChecks().validate_scope(the_app)
+        assert report.success, [v.rule_name for v in report.violations]
+        policy = stack.resolve(stack.router.function.role.node.find_child("DefaultPolicy")
+                               .node.default_child.policy_document)
+        return {a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
+                                                          else st["Action"])}
+
+    assert "bedrock:InvokeModel" not in router_actions({})
+    assert "bedrock:InvokeModel" in router_actions({"switchboard:slowClassifier": True})
+    assert "bedrock:InvokeModel" in router_actions({"switchboard:decomposition": True})  # it asks the decomposer

@@ -13,15 +13,20 @@ FUNCTIONS = {  # logical id -> (handler, memory MB, timeout s, layer count)
     "TierFn": ("tier.handler.lambda_handler", 512, 120, 1),
     "JudgeFn": ("judge.handler.lambda_handler", 512, 120, 1),
     "DecideFn": ("decide.handler.lambda_handler", 1024, 30, 2),  # core + encoder (verifier, text equivalence)
+    "ComposeFn": ("compose.handler.lambda_handler", 256, 15, 1),
     "RecordFn": ("record.handler.lambda_handler", 256, 10, 1),
 }
 TABLES = {"TracesTable": "trace_id", "CatalogTable": "model_id", "TaxonomyTable": "category",
-          "PolicyTable": "name", "KeysTable": "key_hash"}
+          "PolicyTable": "name", "KeysTable": "key_hash", "ResponsesTable": "response_id",
+          "SessionsTable": "session"}
 
 
 @pytest.fixture(scope="module")
 def template(synth: Synth) -> Template:
     return Template.from_json(synth.template)
+
+
+EXPIRING = ("TracesTable", "ResponsesTable", "SessionsTable")
 
 
 def _ref(logical_id: str) -> dict:
@@ -39,12 +44,13 @@ def test_table_is_on_demand_with_pitr_and_string_key(synth: Synth, logical_id: s
     assert props["SSESpecification"] == {"SSEEnabled": True}  # AWS-managed KMS key
 
 
-def test_only_the_traces_table_expires_items(synth: Synth) -> None:
+def test_only_traces_stored_responses_and_sessions_expire(synth: Synth) -> None:
     tables = synth.resources("AWS::DynamoDB::Table")
     assert set(tables) == set(TABLES)
-    assert tables["TracesTable"]["Properties"]["TimeToLiveSpecification"] == {
-        "AttributeName": "expires_at", "Enabled": True}
-    others = [t for lid, t in tables.items() if lid != "TracesTable"]
+    for expiring in EXPIRING:
+        assert tables[expiring]["Properties"]["TimeToLiveSpecification"] == {
+            "AttributeName": "expires_at", "Enabled": True}
+    others = [t for lid, t in tables.items() if lid not in EXPIRING]
     assert all("TimeToLiveSpecification" not in t["Properties"] for t in others)
 
 
@@ -98,7 +104,7 @@ def test_function_uses_the_project_lambda_defaults(synth: Synth, logical_id: str
     handler, memory, timeout, layers = expected
     props = synth.template["Resources"][logical_id]["Properties"]
     assert props["Runtime"] == "python3.12"
-    assert props["Architectures"] == ["x86_64"]
+    assert props["Architectures"] == ["arm64"]  # every wheel of the layers exists for it (infra.layer_spec)
     assert props["Handler"] == handler
     assert (props["MemorySize"], props["Timeout"]) == (memory, timeout)
     assert props["TracingConfig"] == {"Mode": "Active"}
@@ -114,14 +120,18 @@ def test_function_environments_use_the_runtime_variable_names(synth: Synth) -> N
         names.ENV_TAXONOMY_TABLE: _ref("TaxonomyTable"), names.ENV_POLICY_TABLE: _ref("PolicyTable"),
         names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket"),
         names.ENV_KEYS_TABLE: _ref("KeysTable"), names.ENV_REQUIRE_KEYS: "true",
+        names.ENV_RESPONSES_TABLE: _ref("ResponsesTable"), names.ENV_SESSIONS_TABLE: _ref("SessionsTable"),
         names.ENV_STATE_MACHINE_ARN: _ref("CascadeStateMachine"),
         names.ENV_ORCHESTRATION: "sync", names.ENV_TRACE_TTL_DAYS: "30",
-        names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270"}  # below API Gateway's 29 s integration timeout
+        names.ENV_REQUEST_DEADLINE_S: "24", names.ENV_JOB_DEADLINE_S: "270",  # below API Gateway's 29 s integration timeout
+        names.ENV_DECOMPOSITION: "false",  # switchboard:decomposition, off by default
+        names.ENV_SLOW_CLASSIFIER: "false"}  # switchboard:slowClassifier grants the router its model calls
     assert env["TierFn"] == env["JudgeFn"] == {names.ENV_CATALOG_TABLE: _ref("CatalogTable")}
     # the decide function finds the verifier of the release a plan names
     assert env["DecideFn"] == {names.ENV_POLICY_TABLE: _ref("PolicyTable"),
                                names.ENV_ARTIFACT_BUCKET: _ref("ArtifactBucket")}
     assert env["RecordFn"] == {names.ENV_TRACES_TABLE: _ref("TracesTable"), names.ENV_TRACE_TTL_DAYS: "30"}
+    assert env["ComposeFn"] == {}  # composing is pure: no table, no model
 
 
 def test_router_and_decide_have_the_encoder_layer_and_the_others_only_core(synth: Synth) -> None:
@@ -150,7 +160,9 @@ def test_router_may_start_executions_of_the_cascade_only(synth: Synth) -> None:
                            "Resource": _ref("CascadeStateMachine")}]
 
 
-def test_only_tier_and_judge_may_invoke_bedrock(synth: Synth) -> None:
+def test_only_tier_and_judge_may_invoke_bedrock_by_default(synth: Synth) -> None:
+    """The router calls models only with an option that needs it (decomposition, the slow classifier,
+    streaming: tests/infra/test_lint_and_nag.py)."""
     for function_id in FUNCTIONS:
         bedrock = [s for s in _policy_statements(synth, function_id)
                    if any(a.startswith("bedrock:") for a in _actions(s))]
@@ -193,6 +205,7 @@ def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) 
     routes = {(m["Properties"]["HttpMethod"], full_path(m["Properties"]["ResourceId"]))
               for m in synth.resources("AWS::ApiGateway::Method").values()}
     assert routes == {("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("POST", "/v1/route"),
+                      ("POST", "/v1/responses"), ("GET", "/v1/responses/{response_id}"),
                       ("GET", "/v1/models"),
                       ("GET", "/v1/jobs/{job_id}"),
                       ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json"),
@@ -217,6 +230,8 @@ def test_the_router_may_reserve_and_settle_spend_in_the_keys_table(synth: Synth)
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     keys = [s for s in statements if "KeysTable" in str(s["Resource"])]
     assert keys and any("dynamodb:UpdateItem" in s["Action"] for s in keys)
+    responses = [s for s in statements if "ResponsesTable" in str(s["Resource"])]
+    assert responses and any("dynamodb:PutItem" in s["Action"] for s in responses)
 
 
 def test_stage_is_throttled_traced_and_access_logged(template: Template) -> None:
@@ -295,3 +310,16 @@ def test_the_artifact_bucket_is_private_encrypted_versioned_and_read_only_by_rou
                 assert _actions(statement) == {"s3:GetObject"}  # no listing, no writes
                 readers.add(lid)
     assert readers == {"RouterFn", "DecideFn"}
+
+
+def test_sam_env_vars_resolve_every_reference_in_a_function_environment_from_the_stack_outputs(synth: Synth) -> None:
+    from infra.sam_env import env_vars
+
+    outputs = {key: f"physical-{key}" for key in synth.template["Outputs"]}
+    resolved, unresolved = env_vars(synth.template, outputs)
+    assert unresolved == []
+    assert resolved["RecordFn"] == {"SB_TRACES_TABLE": "physical-TracesTableName"}
+    assert resolved["RouterFn"][names.ENV_STATE_MACHINE_ARN] == "physical-StateMachineArn"
+    assert resolved["DecideFn"][names.ENV_ARTIFACT_BUCKET] == "physical-ArtifactBucketName"
+    assert set(resolved) == set(FUNCTIONS) - {"ComposeFn"}  # composing refers to no resource
+    assert env_vars(synth.template, {})[1]  # without the outputs, nothing is resolved and it says so

@@ -5,6 +5,8 @@ The handlers and the local stack depend on these exact state names and paths, so
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from switchboard.domain.state import Verdict
@@ -33,18 +35,57 @@ def arn(logical_id: str) -> str:
     return placeholder_function_arn(logical_id)
 
 
+CASCADE = {"CallTier", "RunJudges", "Decide", "DecideFailed", "Route"}
+
+
 def test_definition_has_exactly_the_cascade_states(loaded: tuple[dict, dict]) -> None:
     definition, _ = loaded
-    assert definition["StartAt"] == "CallTier"
-    assert set(definition["States"]) == {"CallTier", "RunJudges", "Decide", "DecideFailed", "Route", "Record",
-                                         "Done"}
+    assert definition["StartAt"] == "Mode"
+    assert set(definition["States"]) == CASCADE | {"Mode", "RunParts", "PartsFailed", "Compose", "ComposeFailed",
+                                                   "Record", "Done"}
     assert definition["TimeoutSeconds"] == 300  # Express maximum
     assert "QueryLanguage" not in definition  # JSONPath (the local interpreter has no JSONata)
 
 
 def test_helper_maps_each_placeholder_arn_to_its_function(loaded: tuple[dict, dict]) -> None:
     _, functions = loaded
-    assert functions == {arn(f): f for f in ("TierFn", "JudgeFn", "DecideFn", "RecordFn")}
+    assert functions == {arn(f): f for f in ("TierFn", "JudgeFn", "DecideFn", "ComposeFn", "RecordFn")}
+
+
+def test_mode_runs_a_decomposed_request_as_parts_and_every_other_as_one_cascade(states: dict) -> None:
+    assert states["Mode"] == {"Type": "Choice", "Default": "CallTier",
+                              "Choices": [{"Variable": "$.mode", "StringEquals": "parts", "Next": "RunParts"}]}
+
+
+def test_run_parts_maps_each_part_through_the_same_cascade_then_composes(states: dict) -> None:
+    run = states["RunParts"]
+    assert {k: v for k, v in run.items() if k != "ItemProcessor"} == {
+        "Type": "Map", "ItemsPath": "$.decomposition.parts", "ResultPath": "$.decomposition.parts",
+        "Next": "Compose",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.parts_error", "Next": "PartsFailed"}]}
+    assert run.get("MaxConcurrency", 0) == 0  # every part at once
+    processor = run["ItemProcessor"]
+    assert processor["StartAt"] == "PartCallTier"
+    part_states = processor["States"]
+    assert set(part_states) == {f"Part{name}" for name in CASCADE} | {"PartDone"}
+    # each part's cascade is the whole request's, state for state: same functions, paths, retries and
+    # catches; only the names differ, and its end is the Map item's end instead of Record
+    for name in CASCADE:
+        ours = json.loads(json.dumps(states[name]).replace('"Record"', '"Done"'))
+        theirs = json.loads(json.dumps(part_states[f"Part{name}"]).replace('"Part', '"'))
+        assert theirs == ours, name
+    assert part_states["PartDone"] == {"Type": "Succeed"}
+
+
+def test_compose_replaces_the_state_and_a_failed_map_or_compose_is_recorded(states: dict) -> None:
+    assert states["Compose"] == {"Type": "Task", "Resource": arn("ComposeFn"), "ResultPath": "$", "Next": "Record",
+                                 "TimeoutSeconds": 10, "Retry": _retry(TRANSIENT),
+                                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.compose_error",
+                                            "Next": "ComposeFailed"}]}
+    for name, reason in (("PartsFailed", "parts_failed"), ("ComposeFailed", "compose_failed")):
+        failed = states[name]
+        assert (failed["Type"], failed["ResultPath"], failed["Next"]) == ("Pass", "$.decision", "Record")
+        assert failed["Result"] == {"action": "stop", "reason": reason, "verified": False}
 
 
 def test_call_tier_retries_provider_and_lambda_errors_then_falls_through_to_decide(states: dict) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 from switchboard.domain.catalog import ModelEntry
 from switchboard.ports import ReleaseModels
 from switchboard.service.assembly import ServiceLimits, ServicePorts, Services, assemble
+from switchboard.service.decomposing import SplitSources
 from switchboard.service.execution import Deadlines
 from switchboard.service.routing import RoutingSources
+from switchboard.service.slow_classifier import SlowClassifier
 from tests.support.fakes import (
     FakeEncoder,
     InMemoryCatalog,
@@ -22,13 +24,17 @@ from tests.support.fakes import (
 def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: Any = None,
                    traces: InMemoryTraces | None = None, taxonomy: Any = None, encoder: Any = FakeEncoder,
                    learned: Any = None, policy: Any = None, judge_policy: Any = None, verifier: Any = None,
-                   verifier_sha256: str | None = None, embed: Any = None, keys: Any = None, orchestrator: Any = None,
+                   verifier_sha256: str | None = None, embed: Any = None, axes: Any = None, shadow_models: Any = None,
+                   keys: Any = None, orchestrator: Any = None,
                    fail_with: str | None = None, new_id: Any = None, stream_tokens: bool = False,
-                   keep_alive_s: float = 5.0, max_prompt_chars: int = 32000, deadline_s: float = 25.0) -> Services:
+                   keep_alive_s: float = 5.0, max_prompt_chars: int = 32000, deadline_s: float = 25.0,
+                   decompose: bool = False, decomposer_model: str | None = None) -> Services:
     """Services over fakes: the catalogue's models answered by ``providers`` through the in-process
     orchestrator (``fail_with``: every execution fails so; ``verifier`` and ``embed``: the decide task's), an empty
     taxonomy and the fake encoder unless given. ``stream_tokens``: the router may call ``providers`` itself
-    to stream a single tier's tokens. ``encoder`` is a factory (a class or a lambda)."""
+    to stream a single tier's tokens. ``encoder`` is a factory (a class or a lambda). ``decompose``: the
+    router asks ``providers``' decomposer (``decomposer_model``, default the cheapest) for a compound
+    request's parts."""
     if not isinstance(catalog, InMemoryCatalog):
         catalog = InMemoryCatalog(catalog)
     traces = traces if traces is not None else InMemoryTraces()
@@ -37,10 +43,13 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
                                              embed=embed)
     routing = RoutingSources(catalog=catalog, taxonomy=taxonomy if taxonomy is not None else InMemoryTaxonomy([]),
                              encoder_factory=encoder, policy=policy, default_judge_policy=judge_policy,
-                             models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256))
+                             models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256, axes=axes),
+                             shadow_models=shadow_models,
+                             slow=SlowClassifier(catalog, providers) if providers is not None else None)
     deadlines = Deadlines(request_s=deadline_s) if new_id is None else Deadlines(request_s=deadline_s, new_id=new_id)
+    split = SplitSources(catalog, providers, decomposer_model=decomposer_model) if decompose else None
     return assemble(ServicePorts(routing=routing, orchestrator=orchestrator, traces=traces, keys=keys,
-                                 providers=providers if stream_tokens else None),
+                                 providers=providers if stream_tokens else None, split=split),
                     ServiceLimits(max_prompt_chars=max_prompt_chars, deadlines=deadlines, keep_alive_s=keep_alive_s))
 
 

@@ -14,6 +14,8 @@ from switchboard.ports import (
     PolicyWriter,
     Provider,
     ProviderSource,
+    ResponseStore,
+    SessionStore,
     TaxonomySource,
     TaxonomyWriter,
     TraceStore,
@@ -23,6 +25,8 @@ from tests.support.fakes import (
     InMemoryCatalog,
     InMemoryKeys,
     InMemoryPolicy,
+    InMemoryResponses,
+    InMemorySessions,
     InMemoryTaxonomy,
     InMemoryTraces,
     InProcessOrchestrator,
@@ -38,7 +42,9 @@ def conforming() -> list[object]:
     policy = InMemoryPolicy(None)
     taxonomy = InMemoryTaxonomy()
     ports: tuple[CatalogSource, CatalogWriter, TaxonomySource, TaxonomyWriter, PolicySource, PolicyWriter,
-                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore] = (
+                 TraceStore, KeyStore, Provider, ProviderSource, Orchestrator, BlobStore, ResponseStore,
+                 SessionStore] = (
         catalog, catalog, taxonomy, taxonomy, policy, policy, traces, InMemoryKeys(), ScriptedProvider(),
-        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs())
+        providers, InProcessOrchestrator(catalog, providers, traces), InMemoryBlobs(), InMemoryResponses(),
+        InMemorySessions())
     return list(ports)

@@ -1,4 +1,6 @@
-"""Sample events under events/<function>/<scenario>.json: the same files `sam local invoke -e` takes."""
+"""Sample events under events/<function>/<scenario>.json (the deployed stack's: the default Bedrock
+catalogue's models, the sample bearer key) and events/local/<function>/<scenario>.json (the local stack's
+GGUF pool): the files `sam local invoke -e` takes, written by scripts/make_events.py."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import numpy as np
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import ReleasePointer, sha256_hex
+from switchboard.domain.release import ReleasePointer, ShadowPolicy, sha256_hex
 from switchboard.domain.state import CascadeState
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import (
@@ -22,10 +22,12 @@ from switchboard.ports import (
     CompletionRequest,
     ExecutionOutcome,
     ProviderUnavailable,
+    StoredResponse,
     StoreError,
     Trace,
 )
 from switchboard.service.tasks import run_in_process
+from switchboard.service.traces import record
 
 
 class FakeEncoder:
@@ -107,6 +109,7 @@ class InMemoryPolicy:
         self._dial = dial
         self._judges = judges
         self._release = release
+        self._shadow: ShadowPolicy | None = None
 
     def dial(self) -> Dial | None:
         return self._dial
@@ -126,6 +129,12 @@ class InMemoryPolicy:
     def put_release(self, pointer: ReleasePointer, dial: Dial | None, judges: JudgePolicy | None,
                     published_at: str) -> None:
         self._release, self._dial, self._judges = pointer, dial, judges
+
+    def shadow(self) -> ShadowPolicy | None:
+        return self._shadow
+
+    def put_shadow(self, shadow: ShadowPolicy | None, published_at: str) -> None:
+        self._shadow = shadow
 
 
 class InMemoryBlobs:
@@ -151,6 +160,33 @@ class InMemoryBlobs:
 
     def corrupt(self, sha256: str) -> None:
         self.blobs[sha256] = self.blobs[sha256][:-7] + b"garbage"
+
+
+class InMemoryResponses:
+    """The Responses API's stored responses, in memory (expiry is not simulated)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, StoredResponse] = {}
+
+    def put(self, stored: StoredResponse, ttl_days: int) -> None:
+        self.items[stored.response_id] = stored.model_copy(deep=True)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        found = self.items.get(response_id)
+        return found.model_copy(deep=True) if found is not None else None
+
+
+class InMemorySessions:
+    """Sessions' models, in memory (expiry is not simulated)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def get(self, session: str) -> str | None:
+        return self.items.get(session)
+
+    def put(self, session: str, model: str, ttl_s: int) -> None:
+        self.items[session] = model
 
 
 class InMemoryTraces:
@@ -228,7 +264,7 @@ class InProcessOrchestrator:
             return ExecutionOutcome(status="FAILED", error=self.fail_with, cause="scripted failure")
         state = run_in_process(state, self.catalog.models(), self.providers, verifier=self.verifier,
                                embed=self.embed)
-        self.traces.put(Trace(trace_id=state.request_id, created_at="now", status="succeeded", state=state), 1)
+        record(state, self.traces, 1)  # the record task's work, as the state machine's Record state does
         return ExecutionOutcome(status="SUCCEEDED", state=state)
 
 

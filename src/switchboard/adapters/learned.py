@@ -157,3 +157,22 @@ class OnnxVerifier:
             return np.zeros(0)
         out = self._session.run([self.output_name], {self.input_name: np.asarray(X, dtype=np.float32)})[0]
         return np.asarray(out).reshape(-1).astype(float)
+
+
+class OnnxAxisHeads:
+    """The fast classifier of the four-axis taxonomy (``axes.onnx``, ``domain.axes``): one embedding in, a
+    softmax per axis out (named after the axes, in ``Dial.axes.classes`` order)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / "axes.onnx"
+        self._session = _session(self.path)
+        self.input_name = self._session.get_inputs()[0].name
+        self.axes = [o.name for o in self._session.get_outputs()]
+
+    def predict_batch(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        batch = np.asarray(embeddings, dtype=np.float32).reshape(len(embeddings), -1)
+        outputs = self._session.run(self.axes, {self.input_name: batch})
+        return {axis: np.asarray(out, dtype=float) for axis, out in zip(self.axes, outputs, strict=True)}
+
+    def predict(self, embedding: np.ndarray) -> dict[str, np.ndarray]:
+        return {axis: p[0] for axis, p in self.predict_batch(np.asarray(embedding).reshape(1, -1)).items()}

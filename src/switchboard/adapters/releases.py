@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from switchboard.adapters.learned import OnnxLearnedRouter, OnnxVerifier, file_sha256
+from switchboard.adapters.learned import OnnxAxisHeads, OnnxLearnedRouter, OnnxVerifier, file_sha256
 from switchboard.domain.release import MODEL_FILES, Release
 from switchboard.ports import BlobError, BlobStore, LearnedRouterUnavailable, PolicySource, ReleaseModels
 
@@ -37,7 +37,8 @@ def load_directory(directory: str | Path | None, version: str | None = None) -> 
     directory = Path(directory)
     learned = OnnxLearnedRouter(directory) if (directory / "router.onnx").is_file() else None
     verifier = OnnxVerifier(directory) if (directory / "verifier.onnx").is_file() else None
-    return ReleaseModels(version=version, learned=learned, verifier=verifier)
+    axes = OnnxAxisHeads(directory) if (directory / "axes.onnx").is_file() else None
+    return ReleaseModels(version=version, learned=learned, verifier=verifier, axes=axes)
 
 
 class ReleaseLoader:
@@ -93,6 +94,10 @@ class ReleaseLoader:
             log.error("release %s is not known to the release pointer; its models cannot be loaded", version)
             return None
         return self._load(release)
+
+    def load(self, release: Release) -> ReleaseModels | None:
+        """The models of any release (a shadow policy's), by the same verified download; None if unusable."""
+        return self._load(release) if self._blobs is not None else None
 
     # ---- loading ---------------------------------------------------------------------------------
     def _load(self, release: Release) -> ReleaseModels | None:

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from switchboard.cli.collect_cmds import register as register_collect
+from switchboard.cli.compare_cmds import register_compare
 from switchboard.cli.keys_cmds import register as register_keys
 from switchboard.cli.publish_cmds import register_publish
 from switchboard.cli.stack_cmds import _add_stack_options, cmd_ask, cmd_local, cmd_models_pull
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "known: qwen2.5-coder-0.5b/1.5b-instruct-q4_k_m, gemma-3-270m-q4_k_m)")
     pull.set_defaults(func=cmd_models_pull)
 
-    register_publish(sub)  # publish (a release, --rollback)
+    register_publish(sub)  # publish (a release, --rollback, --shadow)
+    register_compare(sub)  # compare (the shadow policy against the live one)
     register_offline(sub)  # train, eval: their heavy imports happen when they run
     register_collect(sub)  # collect, export
     register_keys(sub)

@@ -31,11 +31,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoPolicy, DynamoTaxonomy, StoreError
     from switchboard.adapters.stores.s3_blobs import S3Blobs
     from switchboard.ports import BlobError
-    from switchboard.service.publish import PublishError, publish
+    from switchboard.service.publish import PublishError, publish, publish_shadow
     from switchboard.service.releases import rollback
 
-    if args.directory is None and not args.rollback:
-        print("error: name the --out directory of `switchboard train` to publish, or --rollback", file=sys.stderr)
+    if args.directory is None and not (args.rollback or args.clear_shadow):
+        print("error: name the --out directory of `switchboard train` to publish, or --rollback / --clear-shadow",
+              file=sys.stderr)
         return 2
     session = boto3.session.Session(region_name=args.region)
     try:
@@ -46,6 +47,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
         policy = DynamoPolicy(policy_table, client=dynamodb, cache_s=0) if policy_table else None
         bucket = tables.get("bucket")
         blobs = S3Blobs(bucket, client=session.client("s3")) if bucket else None
+        if args.shadow or args.clear_shadow:
+            if policy is None or (blobs is None and args.shadow):
+                raise PublishError("a shadow policy needs the policy table and the artifact bucket (--stack, or "
+                                   "--policy-table and --bucket)")
+            if args.clear_shadow:
+                policy.put_shadow(None, "now")
+                print("shadow policy removed: routers stop planning with it within a minute")
+                return 0
+            assert blobs is not None
+            shadow = publish_shadow(args.directory, policy_store=policy, blobs=blobs)
+            print(f"shadow policy {shadow.version} installed: every request is planned with it too (nothing is "
+                  "bought for it); `switchboard compare --since ...` reports how it would have done")
+            return 0
         if args.rollback:
             if policy is None or blobs is None:
                 raise PublishError("--rollback needs the policy table and the artifact bucket (--stack, or "
@@ -87,8 +101,13 @@ def register_publish(subparsers: Any) -> None:
         "publish", help="put a training run in force on a deployed stack, no redeploy: its taxonomy, dial, judge "
                         "policy and ONNX models (a release); --rollback goes back one release")
     pub.add_argument("directory", type=Path, nargs="?", default=None, help="the --out directory of `switchboard train`")
-    pub.add_argument("--rollback", action="store_true",
-                     help="put the release before the current one back in force (no directory)")
+    mode = pub.add_mutually_exclusive_group()
+    mode.add_argument("--rollback", action="store_true",
+                      help="put the release before the current one back in force (no directory)")
+    mode.add_argument("--shadow", action="store_true",
+                      help="install the run as a shadow policy: planned beside the live one on every request, "
+                           "recorded in the traces, never run (see `switchboard compare`)")
+    mode.add_argument("--clear-shadow", action="store_true", help="remove the shadow policy (no directory)")
     target = pub.add_mutually_exclusive_group()
     target.add_argument("--stack", default="Switchboard",
                         help="deployed stack whose outputs name the tables and the bucket (default: Switchboard)")

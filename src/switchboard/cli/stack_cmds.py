@@ -55,7 +55,8 @@ def _stack(args: argparse.Namespace):
         stack = LocalStack(StackOptions(catalog_path=args.catalog, taxonomy_path=args.taxonomy,
                            dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts,
                            state_dir=state_dir, deadline_s=args.deadline_s,
-                           require_keys=getattr(args, "require_keys", False))).start()
+                           require_keys=getattr(args, "require_keys", False),
+                           decomposition=args.decompose)).start()
     except LocalStackError as exc:
         raise SystemExit(f"error: {exc}") from None
     for warning in stack.warnings:
@@ -190,4 +191,7 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ephemeral", action="store_true", help="keep traces in memory only")
     parser.add_argument("--deadline-s", type=float, default=240.0,
                         help="each request's deadline in seconds (local models run on a CPU)")
+    parser.add_argument("--decompose", action="store_true",
+                        help="split requests the detector finds compound into parts, each its own cascade (off by "
+                             "default: the local decomposer's measured error is high, see docs/benchmarks.md)")
     parser.add_argument("-v", "--verbose", action="store_true")

@@ -61,6 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     embeddings = _embed(data, progress)
     system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed, answer_features=args.answer_features),
                            progress=progress, answer_vectors=_answer_vectors(data, args, progress))
+    if args.slow_classifier is not None:
+        _use_slow_classifier(system, args.slow_classifier)
     out = write_artifacts(system, args.out, dataset=str(args.data))
     (out / "labels.json").write_text(json.dumps(labels, indent=1) + "\n", encoding="utf-8")
     print(f"trained on {data.n} prompts x {data.k} models in {time.time() - t0:.0f}s; artifacts in {out}")
@@ -77,7 +79,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_held_out(out: Path, test, progress: bool, args: argparse.Namespace) -> None:  # noqa: ANN001
+def _use_slow_classifier(system, path: Path) -> None:  # noqa: ANN001 - offline.fit.System
+    """The slow classifier's gate measured by ``benchmarks/slow_classifier.py`` (its model, weight and
+    margin) into the run's four-axis taxonomy; its label sets must be the run's."""
+    from switchboard.offline.outcomes import DataError
+
+    try:
+        gate = json.loads(path.read_text(encoding="utf-8"))
+        lam, margin, model = float(gate["lam"]), float(gate["margin"]), str(gate["slow_model"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path} is not a slow-classifier gate (benchmarks/slow_classifier.py writes one): {exc}") from exc
+    if system.axes is None or gate.get("classes") != system.axes.classes:
+        raise DataError(f"{path} was measured on other label sets than this run's: measure it on this run's heads")
+    system.axes = system.axes.model_copy(update={"lam": lam, "margin": margin, "slow_model": model})
+
+
+def _report_held_out(out: Path, test, progress: bool, args: argparse.Namespace) -> None:  # noqa: ANN001 - RecordedOutcomes
     """The trained dial's points and each model alone on the held-out prompts (``held_out.json``)."""
     from switchboard.offline.artifacts import load_artifacts
     from switchboard.offline.evaluation.deployed import held_out_points
@@ -260,6 +277,9 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
     train.add_argument("--seed", type=int, default=7)
     _add_label_options(train)
     _add_verifier_options(train)
+    train.add_argument("--slow-classifier", type=Path, default=None,
+                       help="the four-axis taxonomy's slow classifier gate (benchmarks/slow_classifier.py's JSON: "
+                            "model, weight, margin); without it the fast classifier labels alone")
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(func=_reporting_data_errors(cmd_train))
 

@@ -35,6 +35,9 @@ class ModelEntry(BaseModel):
     # Whether the model may be planned for a request with tools (it follows Switchboard's tool-call
     # protocol, ``domain.formats``); false keeps it out of such plans.
     supports_tools: bool = True
+    # How tools reach a local model: "native" renders them with the model's own chat template where it has
+    # a tool section (``adapters.providers.native_tools``), "protocol" always in Switchboard's protocol.
+    tool_form: Literal["native", "protocol"] = "native"
     # Whether the router may plan the model on its own (routing, default tiers, a spare judge, the model
     # list, health); false: only a caller who pins it reaches it. Fault-injecting test doubles default to
     # false, so a catalogue that carries one never routes real traffic to it.

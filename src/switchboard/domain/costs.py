@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .catalog import ModelEntry, ModelPrice
+from .decomposition import DECOMPOSER_MAX_TOKENS, decomposer_messages
 from .judging import JudgeSpec
 from .requests import ChatRequest, Message
 from .verdicts import (
@@ -31,6 +32,10 @@ from .verdicts import (
 
 PER_MESSAGE_TOKENS = 16
 PER_REQUEST_TOKENS = 32
+# A native chat template's own tool section (its "# Tools" preamble and call format, beside the tools'
+# schemas, which the protocol's instruction in the messages already counts): a model that renders tools
+# natively reads up to this many tokens more than the messages' bytes bound
+NATIVE_TOOLS_TOKENS = 256
 VERDICT_MAX_TOKENS = 12  # "VERDICT: INCORRECT" is 5-7 tokens in every tokenizer above
 
 
@@ -44,10 +49,16 @@ def call_bound(price: ModelPrice, messages: Sequence[Message], max_tokens: int) 
     return price.cost(input_token_bound(messages), max_tokens)
 
 
+def answer_bound(price: ModelPrice, request: ChatRequest) -> float:
+    """The most a call answering the request itself can cost (a tier, an agreement judge)."""
+    extra = NATIVE_TOOLS_TOKENS if request.tool_use is not None else 0
+    return price.cost(input_token_bound(request.messages) + extra, request.max_tokens)
+
+
 def judge_bound(request: ChatRequest, judge: JudgeSpec, entry: ModelEntry) -> float:
     """The most one judge of a tier can cost, whatever the answer it judges turns out to be."""
     if judge.kind == "agreement":  # the judge solves the request itself
-        return call_bound(entry.price, request.messages, request.max_tokens)
+        return answer_bound(entry.price, request)
     limit = answer_field_limit(request.max_tokens)
     conversation = request.messages
     if judge.kind == "llm_judge":
@@ -70,9 +81,24 @@ def tier_bound(request: ChatRequest, model: str, judges: Sequence[JudgeSpec],
     """The most a tier can cost: its model's call and every judge. A model missing from the catalogue
     cannot be called and costs nothing (its call fails and the cascade falls through)."""
     entry = catalog.get(model)
-    cost = call_bound(entry.price, request.messages, request.max_tokens) if entry is not None else 0.0
+    cost = answer_bound(entry.price, request) if entry is not None else 0.0
     for judge in judges:
         judge_entry = catalog.get(judge.model or model)
         if judge_entry is not None:
             cost += judge_bound(request, judge, judge_entry)
     return cost
+
+
+def decomposer_bound(request: ChatRequest, entry: ModelEntry) -> float:
+    """The most the decomposer's call can cost: its instructions and the numbered request, and its reply."""
+    return call_bound(entry.price, decomposer_messages(request), DECOMPOSER_MAX_TOKENS)
+
+
+def budget_shares(budget: float, parts: Sequence[ChatRequest], model: str, judges: Sequence[JudgeSpec],
+                  catalog: Mapping[str, ModelEntry]) -> list[float]:
+    """Each part's share of ``budget`` (what is left of the request's after the decomposer): in proportion
+    to what the part costs at most at the first tier the whole request was planned with, so a long part
+    gets more than a short one and the shares add up to the budget - the cap over all the parts."""
+    bounds = [max(tier_bound(part, model, judges, catalog), 1e-12) for part in parts]
+    total = sum(bounds)
+    return [budget * b / total for b in bounds]

@@ -5,8 +5,10 @@ is the one place that turns a point and a prompt's category into tiers, judges a
 cascade measured offline (``switchboard.offline``) and the cascade the planner builds for a live request
 are laid out by the same code. Pure: no I/O.
 
-A point's cascade uses the first ``models - 1`` models of a tier order (the global one, or the prompt's
-category's), then the order's last model (the safety net, its most accurate). With ``pair_start`` the
+A point's cascade uses the first ``models - 1`` models of a tier order (the global one, the prompt's
+category's, or the prompt's own - ``combined`` routing: the cheaper models with the best mix of the learned
+router's P(correct) and the taxonomy's suitability, ``domain.axes``; ``learned`` and ``suitability`` are its
+two ends), then the order's last model (the safety net, its most accurate). With ``pair_start`` the
 second model answers at once as tier 0's agreement judge instead of being a tier of its own. ``cheap`` is
 the bar of every tier but the decision before the safety net, whose bar is ``last``; the safety net's bar
 is ``final_threshold`` (it accepts the fused answer of everything bought; with ``own_last``, its own).
@@ -15,16 +17,30 @@ A bar above 1 never accepts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from .axes import AxisClassifier, Suitability, combined_order, combined_scores
 from .judging import Calibration
 
 T = TypeVar("T")
 NEVER = 1.01  # a bar no confidence reaches
 PROFILES = ("economy", "balanced", "best")
+# Orders computed per prompt from its routing signals, with the weight of the learned router they use
+# (None: the dial's fitted ``combine_weight``)
+ROUTED_ORDERS: dict[str, float | None] = {"suitability": 0.0, "learned": 1.0, "combined": None}
+
+
+class RouteSignals(BaseModel):
+    """What a prompt's own tier order is computed from: the learned router's P(correct) and the taxonomy's
+    suitability, each per model in ``Dial.models`` order (None where not available)."""
+
+    router_p: list[float] | None = None
+    phi: list[float] | None = None
+    labels: dict[str, str] | None = None  # the four axes' labels the suitability was read for
 DEFAULT_PROFILE = "balanced"
 
 
@@ -33,7 +49,7 @@ class PointConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    order: Literal["global", "category"] = "global"
+    order: Literal["global", "category", "suitability", "learned", "combined"] = "global"
     pair_start: bool = False
     models: int = Field(default=1, ge=1)
     cheap: float = Field(default=NEVER, ge=0.0)
@@ -100,6 +116,12 @@ class Dial(BaseModel):
     text_similarity_bar: float = Field(default=0.85, ge=-1.0, le=1.0)
     verifier_sha256: str | None = None
     best_single_model: str | None = None
+    # combined routing (``domain.axes``): the axes' label sets and slow-classifier gate, the suitability
+    # table, the learned router's weight, and each model's mean cost per call (to order cheapest first)
+    axes: AxisClassifier | None = None
+    suitability: Suitability | None = None
+    combine_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    model_cost: list[float] | None = None
 
     def point(self, name: str) -> OperatingPoint:
         for p in self.points:
@@ -107,9 +129,20 @@ class Dial(BaseModel):
                 return p
         raise KeyError(f"no operating point {name!r}; known: {[p.name for p in self.points]}")
 
-    def order_for(self, mode: str, category: str | None) -> list[str]:
+    def order_for(self, mode: str, category: str | None, signals: RouteSignals | None = None,
+                  n_models: int = 1) -> list[str]:
+        """The tier order of ``mode`` for a prompt: the global one, its category's, or - for the routed
+        orders, given its signals - its own (``combined_order``); the global one where the input is missing."""
         if mode == "category" and category is not None and category in self.category_orders:
             return self.category_orders[category]
+        if mode in ROUTED_ORDERS and signals is not None and self.model_cost is not None and (
+                signals.router_p is not None or signals.phi is not None):
+            weight = ROUTED_ORDERS[mode]
+            scores = combined_scores(None if signals.router_p is None else np.asarray(signals.router_p),
+                                     None if signals.phi is None else np.asarray(signals.phi),
+                                     self.combine_weight if weight is None else weight)
+            net = self.models.index(self.global_order[-1])
+            return [self.models[j] for j in combined_order(scores, self.model_cost, net, n_models - 1)]
         return self.global_order
 
     def select(self, *, profile: str | None = None, quality: float | None = None,
@@ -173,13 +206,26 @@ class Layout(BaseModel):
     meta: list[Calibration | None] = Field(default_factory=list)
 
 
-def lay_out(dial: Dial, point: OperatingPoint, category: str | None) -> Layout:
-    """The cascade of ``point`` for a prompt matched to ``category`` (None: no taxonomy)."""
+def lay_out(dial: Dial, point: OperatingPoint, category: str | None, signals: RouteSignals | None = None) -> Layout:
+    """The cascade of ``point`` for a prompt matched to ``category`` (None: no taxonomy), with its routing
+    signals for the routed orders."""
     config = point.config_for(category)
-    tiers, judges = cascade_layout(dial.order_for(config.order, category), config.models, config.pair_start)
+    order = dial.order_for(config.order, category, signals, config.models)
+    tiers, judges = cascade_layout(order, config.models, config.pair_start)
     meta: list[Calibration | None] = [None] * len(tiers)
     if len(tiers) >= 2:
         meta[-2] = point.meta_for(category)  # the decision before the safety net
     return Layout(tiers=tiers, judges=judges,
                   thresholds=tier_thresholds(len(tiers), config.cheap, config.last, dial.final_threshold),
                   own_last=config.own_last, meta=meta)
+
+
+def route_signals(dial: Dial, router_p: Sequence[float] | np.ndarray | None,
+                  axis_probs: Mapping[str, np.ndarray] | None) -> RouteSignals:
+    """A prompt's routing signals as the planner and the offline replay both read them: the learned
+    router's probabilities, and the fast classifier's (or fused) axis distributions read into labels and
+    the dial's suitability for them."""
+    labels = dial.axes.labels(axis_probs) if dial.axes is not None and axis_probs else None
+    phi = dial.suitability.phi(labels) if labels is not None and dial.suitability is not None else None
+    return RouteSignals(router_p=None if router_p is None else [float(x) for x in router_p],
+                        phi=None if phi is None else [float(x) for x in phi], labels=labels)

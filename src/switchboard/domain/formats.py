@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from .requests import Message, ResponseFormat, ToolUse
+from .requests import Message, ResponseFormat, ToolCall, ToolUse
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
 MAX_SCHEMA_CHARS = 4000  # the schema shown to models (it is checked in full either way)
@@ -58,8 +58,10 @@ def with_system_line(messages: list[Message], line: str) -> list[Message]:
     """``messages`` with ``line`` appended to the system message (merged into the first one when the
     conversation has one: chat templates of small models accept a single system message)."""
     if messages and messages[0].role == "system":
-        return [Message(role="system", content=f"{messages[0].content}\n\n{line}"), *messages[1:]]
-    return [Message(role="system", content=line), *messages]
+        first = messages[0]
+        raw = first.content if first.raw is None else first.raw
+        return [first.model_copy(update={"content": f"{first.content}\n\n{line}", "raw": raw}), *messages[1:]]
+    return [Message(role="system", content=line, raw=""), *messages]
 
 
 def _no_constant(name: str) -> Any:
@@ -187,6 +189,41 @@ def with_tools(messages: list[Message], use: ToolUse | None) -> list[Message]:
     return messages if use is None else with_system_line(messages, tool_instruction(use))
 
 
+def answered_calls(messages: list[Message]) -> list[str]:
+    """The keys (``ToolCall.key``) of the calls of the conversation that a later tool turn answered."""
+    answered = {m.tool_call_id for m in messages if m.tool_call_id is not None}
+    return sorted({c.key() for m in messages for c in m.tool_calls if c.id in answered})
+
+
+def unanswered_result(messages: list[Message]) -> str | None:
+    """The id of the first tool result that answers no call of an earlier assistant turn (None: all do)."""
+    called: set[str] = set()
+    for message in messages:
+        if message.tool_call_id is not None and message.tool_call_id not in called:
+            return message.tool_call_id
+        called.update(c.id for c in message.tool_calls)
+    return None
+
+
+def _answered(name: str, arguments: Any, use: ToolUse) -> bool:
+    return ToolCall(id="", name=name, arguments=arguments).key() in use.answered
+
+
+def only_repeats(text: str, use: ToolUse) -> bool:
+    """Whether an answer in the protocol makes calls and every one of them repeats a call the conversation
+    already answered (such an answer is refused: ``check_tool_answer``) - when text is allowed, the model
+    restated the conversation instead of answering from the results."""
+    try:
+        value = strict_json(unfenced(text))
+    except ValueError:
+        return False
+    calls = value.get("tool_calls") if isinstance(value, dict) else None
+    if not isinstance(calls, list) or not calls:
+        return False
+    return all(isinstance(c, dict) and isinstance(c.get("name"), str) and _answered(c["name"], c.get("arguments"), use)
+               for c in calls)
+
+
 def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, str | None]:
     """``(answer, None)`` when the answer follows the protocol - ``{"tool_calls": [{"name", "arguments"}]}``
     or ``{"content": str}`` - with every call naming an offered tool and arguments valid against its
@@ -215,6 +252,9 @@ def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, s
         if not isinstance(call, dict) or set(call) != {"name", "arguments"}:
             return None, f"call {i} is not {{\"name\", \"arguments\"}}"
         tool = tools.get(call["name"]) if isinstance(call["name"], str) else None
+        if tool is not None and _answered(tool.name, call["arguments"], use):
+            return None, (f"call {i} repeats a call to {tool.name} already answered in the conversation "
+                          "(its result is there)")
         if tool is None:
             return None, f"call {i} names no offered tool ({str(call['name'])[:40]!r})"
         if use.named is not None and tool.name != use.named:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from .catalog import ModelEntry
 from .costs import tier_bound
-from .dial import Dial, OperatingPoint, lay_out
+from .dial import Dial, OperatingPoint, RouteSignals, lay_out, route_signals
 from .judging import Calibration, JudgePolicy, JudgeSpec, WorkedExample, judges_for
 from .requests import ChatRequest
 from .state import Fusion, Plan, RouteKind, TierSpec
@@ -252,24 +253,27 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
 
 
 def _dial_plan(request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial, point: OperatingPoint,
-               fusion: Fusion, match: Match | None, profile: str | None) -> Plan:
-    layout = lay_out(dial, point, match.category if match else None)
+               fusion: Fusion, match: Match | None, profile: str | None, signals: RouteSignals | None = None) -> Plan:
+    layout = lay_out(dial, point, match.category if match else None, signals)
     tiers = [_Tier(model, tuple(JudgeSpec(kind="agreement", model=j) for j in judges), min(bar, 1.01), meta=meta)
              for model, judges, bar, meta in zip(layout.tiers, layout.judges, layout.thresholds, layout.meta,
                                                  strict=True)]
     return Plan(tiers=_price(tiers, request, catalog), route="dial", category=match.category if match else None,
                 similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd,
-                profile=profile, point=point.name, fusion=fusion.model_copy(update={"own_last": layout.own_last}))
+                profile=profile, point=point.name, fusion=fusion.model_copy(update={"own_last": layout.own_last}),
+                labels=signals.labels if signals is not None else None)
 
 
 def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], dial: Dial,
                     point: OperatingPoint, router_p: Mapping[str, float], match: Match | None = None,
-                    profile: str | None = None, verifier_sha256: str | None = None) -> Plan:
+                    profile: str | None = None, verifier_sha256: str | None = None,
+                    axis_probs: Mapping[str, np.ndarray] | None = None) -> Plan:
     """The cascade a trained dial lays out for this prompt (``domain.dial.lay_out``, the code training
     measured): tiers with agreement judges and the trained bars, fused by the learned verifier
     (``plan.fusion``), priced, and fitted to the budget - when ``point``'s first tier does not fit, the
     first cheaper point of the dial whose first tier does. ``match`` is the prompt's nearest category -
-    always taken, as in training. Raises ``NoToolModel`` when the request offers tools and the point's
+    always taken, as in training; ``axis_probs`` are the four-axis classifier's distributions, read into
+    the dial's suitability for the combined orders (``domain.dial.route_signals``). Raises ``NoToolModel`` when the request offers tools and the point's
     cascade has a model that cannot call them (the caller then plans without the dial).
 
     Every tier stays in the plan even when its model is missing from the catalogue (its call then fails
@@ -279,10 +283,11 @@ def build_dial_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], 
                     weights=dict(dial.weights), calibration=dial.calibration,
                     verifier_sha256=verifier_sha256 or dial.verifier_sha256,
                     text_similarity_bar=dial.text_similarity_bar)
-    chosen = _dial_plan(request, catalog, dial, point, fusion, match, profile)
+    signals = route_signals(dial, fusion.router_p, axis_probs)
+    chosen = _dial_plan(request, catalog, dial, point, fusion, match, profile, signals)
     if request.tool_use is not None and not all(t.model in catalog and catalog[t.model].supports_tools
                                                 for t in chosen.tiers):
         raise NoToolModel(f"the dial's cascade at '{point.name}' has a model that cannot call tools")
     cheaper = sorted((p for p in dial.points if p.name != point.name), key=lambda p: (p.train_cost_per_1k or 0.0, p.name))
     return _fit_budget(chosen, request, catalog, None,
-                       alternatives=[_dial_plan(request, catalog, dial, p, fusion, match, None) for p in cheaper])
+                       alternatives=[_dial_plan(request, catalog, dial, p, fusion, match, None, signals) for p in cheaper])

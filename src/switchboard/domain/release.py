@@ -19,10 +19,12 @@ import re
 
 from pydantic import BaseModel, Field
 
+from switchboard.domain.dial import Dial
+
 # What a release carries, when the run has it: the ONNX models and their descriptions (loaded by the
 # router and decide functions from the bucket), and the policy files (in force through the Policy and
 # Taxonomy tables; kept in the release so a rollback can put them back exactly).
-MODEL_FILES = ("router.onnx", "router.json", "verifier.onnx", "verifier.json")
+MODEL_FILES = ("router.onnx", "router.json", "verifier.onnx", "verifier.json", "axes.onnx")
 POLICY_FILES = ("dial.json", "judges.json", "taxonomy.json")
 RELEASE_FILES = MODEL_FILES + POLICY_FILES
 MAX_HISTORY = 20
@@ -97,3 +99,11 @@ class ReleasePointer(BaseModel):
     def find(self, version: str) -> Release | None:
         """The release of that version, if the pointer still knows it."""
         return next((r for r in (self.current, *self.previous) if r.version == version), None)
+
+
+class ShadowPolicy(BaseModel):
+    """A candidate training run installed beside the live one (``publish --shadow``): routers plan every
+    request with it too, record that plan in the trace, and buy nothing for it."""
+
+    release: Release
+    dial: Dial

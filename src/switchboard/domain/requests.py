@@ -4,6 +4,7 @@ its structured-output constraints (a response format, tools).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,11 +12,48 @@ from pydantic import BaseModel, ConfigDict, Field
 Role = Literal["system", "user", "assistant"]
 
 
+class ToolCall(BaseModel):
+    """A call an assistant turn made (``arguments`` parsed), kept so providers with a native tool form can
+    render it as the model was trained to see it."""
+
+    id: str
+    name: str
+    arguments: Any = Field(default_factory=dict)
+
+    def key(self) -> str:
+        """The call without its id (name and canonical arguments): two calls with one key are identical."""
+        return json.dumps({"name": self.name, "arguments": self.arguments}, sort_keys=True, separators=(",", ":"))
+
+
 class Message(BaseModel):
+    """One turn. ``content`` is the turn as every model can read it (tool calls and results spelt in the
+    tool-call protocol: ``domain.formats``). A provider that renders tools in a model's native form reads
+    the structure instead: ``tool_calls`` (an assistant turn's calls), ``tool_call_id`` (this turn is the
+    result of that call: a ``tool`` turn) and ``raw`` (the turn's own text, without the protocol's
+    spelling or the instructions Switchboard added to a system turn; "" for a system turn Switchboard
+    added)."""
+
     model_config = ConfigDict(extra="ignore")
 
     role: Role
     content: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    raw: str | None = None
+
+    def native(self) -> dict[str, Any] | None:
+        """The turn in OpenAI's chat shape for a native chat template (None: a turn Switchboard added)."""
+        text = self.content if self.raw is None else self.raw
+        if self.tool_call_id is not None:
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": text}
+        if self.tool_calls:
+            return {"role": "assistant", "content": text or None, "tool_calls": [
+                {"id": c.id, "type": "function",
+                 "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
+                for c in self.tool_calls]}
+        if self.role == "system" and not text:
+            return None
+        return {"role": self.role, "content": text}
 
 
 class ResponseFormat(BaseModel):
@@ -55,6 +93,8 @@ class ToolUse(BaseModel):
     choice: Literal["auto", "required"] = "auto"
     named: str | None = None
     parallel: bool = True
+    # The calls already answered in the conversation (``ToolCall.key``): an answer repeating one is refused
+    answered: list[str] = Field(default_factory=list)
 
     @property
     def text_allowed(self) -> bool:
@@ -83,11 +123,17 @@ class ChatRequest(BaseModel):
     # Tools the model may call (``domain.formats``: a JSON protocol every model is told and constrained to
     # where it can be; every call's arguments are checked against the tool's schema before it is returned)
     tool_use: ToolUse | None = None
+    # A conversation's model (``domain.affinity``): the session it belongs to (its key's id, and the
+    # caller's ``switchboard.session``, ``prompt_cache_key`` or ``user``), and the request (trace) of the
+    # stored response it continues (``previous_response_id``)
+    session: str | None = Field(default=None, max_length=600)
+    previous_trace: str | None = Field(default=None, max_length=128)
 
     @property
     def prompt(self) -> str:
-        """The text the router embeds: the last user message (the question being asked now)."""
+        """The text the router embeds: the last user message (the question being asked now; a tool's
+        result is not a question)."""
         for message in reversed(self.messages):
-            if message.role == "user":
+            if message.role == "user" and message.tool_call_id is None:
                 return message.content
         return self.messages[-1].content

@@ -16,6 +16,8 @@ from .requests import ChatRequest
 
 Action = Literal["accept", "escalate", "stop"]
 RouteKind = Literal["taxonomy", "learned", "default", "pinned", "dial"]
+# How the state machine runs a request: its own cascade, or a Map of one cascade per part, then composed.
+Mode = Literal["whole", "parts"]
 
 
 class TierSpec(BaseModel):
@@ -83,6 +85,17 @@ class Plan(BaseModel):
     # The release whose models planned it (``domain.release``; None: the packaged models or none): the
     # decide task verifies with that release's verifier.
     release: str | None = None
+    # The four-axis taxonomy's labels of the prompt (``domain.axes``), where the dial reads them; the fast
+    # classifier's distributions; the slow classifier's call, when one is (to be) made
+    labels: dict[str, str] | None = None
+    axis_probs: dict[str, list[float]] | None = None
+    classifier: ClassifierCall | None = None
+    # What a shadow policy (``publish --shadow``) would have done with this request - planned beside this
+    # plan, never run; ``switchboard compare`` replays it over the answers this request bought.
+    shadow: ShadowRecord | None = None
+    # Why the plan starts with the model it does when a conversation kept its model (``domain.affinity``):
+    # a continued tool loop or response, or a session; None: planned afresh.
+    affinity: str | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -91,6 +104,30 @@ class Plan(BaseModel):
         if len(set(models)) != len(models):
             raise ValueError(f"a plan must not repeat a model: {models}")
         return tiers
+
+
+class ClassifierCall(BaseModel):
+    """The four-axis taxonomy's slow classifier for a request (``service.slow_classifier``): which axes it
+    was asked, what it said, what it cost (charged to the request) and took. ``pending`` until it runs:
+    the plan then carries its cost bound, which a key's reservation holds."""
+
+    model: str
+    axes: list[str]
+    labels: dict[str, str] = Field(default_factory=dict)
+    bound_usd: float = 0.0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    pending: bool = False
+    error: str | None = None
+
+
+class ShadowRecord(BaseModel):
+    """A shadow policy's plan for a request (or why it has none): recorded, never run, never billed."""
+
+    release: str
+    plan: Plan | None = None
+    est_cost_usd: float | None = None  # the plan's first tier at list price (what it would surely spend)
+    error: str | None = None  # the exception type when the shadow policy failed (the request was unaffected)
 
 
 class Usage(BaseModel):
@@ -204,6 +241,37 @@ class CascadeState(BaseModel):
     streamed: Candidate | None = None
     # Set by the state machine when the Record task failed: the router then writes the trace itself.
     record_error: dict | None = None
+    # "parts": the request was decomposed - the state machine runs each of ``decomposition.parts`` as a
+    # cascade of its own (a Map), then composes them; ``plan`` is then the whole request's (not run).
+    mode: Mode = "whole"
+    # The decomposition tried for this request (``service.decomposing``): the detector's cues, the
+    # decomposer's call, the parts and the composed answer; None when the detector saw one task.
+    decomposition: Decomposition | None = None
+
+
+class DecomposerCall(BaseModel):
+    """The decomposer's call: its model, reply (cost and tokens included) or error, and what came of it."""
+
+    model: str
+    reply: Candidate | None = None
+    error: str | None = None
+    outcome: str = ""  # "3 parts", or why the request is answered whole
+
+
+class Decomposition(BaseModel):
+    """A request split into parts (``domain.decomposition``), each answered by a cascade of its own.
+
+    ``cues`` are what the detector saw (``domain.detector``). ``parts`` are the parts' cascade states - empty
+    when no decomposition was used (the decomposer was not called, its reply was not a decomposition, or the
+    parts could not be planned within the budget), and the request was answered whole. ``composed`` is the
+    answer ``domain.composition.compose`` assembled from them, in the order of the parts."""
+
+    cues: dict[str, int] = Field(default_factory=dict)
+    decomposer: DecomposerCall | None = None
+    outcome: str = ""
+    parts: list[CascadeState] = Field(default_factory=list)
+    composed: Candidate | None = None
+    composer: str = "labelled"  # deterministic: the parts' answers concatenated, each labelled
 
 
 class TierResult(BaseModel):
@@ -226,3 +294,7 @@ class JudgeTask(BaseModel):
     answers: dict[str, Candidate] = Field(default_factory=dict)
     deadline: float | None = None  # the request's deadline (epoch seconds)
     answer_bytes_cap: int | None = None  # the plan's cap on an answer's size in the state
+
+
+Plan.model_rebuild()
+CascadeState.model_rebuild()

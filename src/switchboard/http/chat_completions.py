@@ -11,8 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from switchboard.domain.formats import SchemaError, check_schema, with_instruction, with_tools
-from switchboard.domain.requests import ChatRequest, Message, ResponseFormat, Tool, ToolUse
+from switchboard.domain.formats import (
+    SchemaError,
+    answered_calls,
+    check_schema,
+    unanswered_result,
+    with_instruction,
+    with_tools,
+)
+from switchboard.domain.requests import ChatRequest, Message, ResponseFormat, Tool, ToolCall, ToolUse
 from switchboard.ports import ApiKey
 from switchboard.service.commands import ChatCommand, Feedback
 from switchboard.service.errors import BadRequest, PromptTooLarge
@@ -72,12 +79,15 @@ class ApiMessage(BaseModel):
                     arguments = json.loads(call.function.arguments)
                 except ValueError:
                     raise BadRequest(f"tool call {call.id}: function.arguments is not JSON", param="messages") from None
-                calls.append({"name": call.function.name, "arguments": arguments})
-            protocol = json.dumps({"tool_calls": calls}, ensure_ascii=False)
+                calls.append(ToolCall(id=call.id, name=call.function.name, arguments=arguments))
+            protocol = json.dumps({"tool_calls": [{"name": c.name, "arguments": c.arguments} for c in calls]},
+                                  ensure_ascii=False)
             text = self.text().strip()  # what the assistant said beside its calls stays in the conversation
-            return Message(role="assistant", content=f"{text}\n{protocol}" if text else protocol)
+            return Message(role="assistant", content=f"{text}\n{protocol}" if text else protocol, tool_calls=calls,
+                           raw=text)
         if self.role == "tool":
-            return Message(role="user", content=f"Result of tool call {self.tool_call_id}:\n{self.text()}")
+            return Message(role="user", content=f"Result of tool call {self.tool_call_id}:\n{self.text()}",
+                           tool_call_id=self.tool_call_id, raw=self.text())
         return Message(role="system" if self.role == "developer" else self.role, content=self.text())
 
     def text(self) -> str:
@@ -99,6 +109,8 @@ class SwitchboardOptions(BaseModel):
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
     profile: str | None = Field(default=None, min_length=1, max_length=64)
+    # requests of one session start with the model that answered its last accepted request
+    session: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 # OpenAI request parameters Switchboard accepts only at the value that changes nothing (what SDKs and
@@ -204,6 +216,8 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
     user: str | None = Field(default=None, max_length=256)
+    # a session's requests stay on one model while its answers are accepted (its prompt cache stays warm)
+    prompt_cache_key: str | None = Field(default=None, min_length=1, max_length=256)
     response_format: ResponseFormatParam | None = None
     tools: list[ApiTool] | None = Field(default=None, max_length=64)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
@@ -314,20 +328,34 @@ class ChatCompletionRequest(BaseModel):
     def to_domain(self, max_prompt_chars: int) -> ChatRequest:
         """Map onto the domain request; raises ValueError with a user-facing message when unusable."""
         messages = [message.to_domain() for message in self.messages]
-        if not any(m.role == "user" and m.content.strip() for m in messages):
+        if not any(m.role == "user" and m.tool_call_id is None and m.content.strip() for m in messages):
             raise BadRequest("messages must contain a non-empty user message")
+        orphan = unanswered_result(messages)
+        if orphan is not None:
+            raise BadRequest(f"the tool message for tool_call_id {orphan!r} follows no assistant tool call with that id",
+                             param="messages")
         total = sum(len(m.content) for m in messages)
         if total > max_prompt_chars:
             raise PromptTooLarge(f"prompt is {total} characters; the limit is {max_prompt_chars}")
         fmt = self.response_format.to_domain() if self.response_format is not None else None
         use = self.tool_use()
+        if use is not None:
+            use = use.model_copy(update={"answered": answered_calls(messages)})
         return ChatRequest(messages=with_tools(with_instruction(messages, fmt), use), response_format=fmt,
                            tool_use=use, max_tokens=self.max_completion_tokens or self.max_tokens or 256,
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
-                           profile=self.profile(), user=self.user,
+                           profile=self.profile(), user=self.user, session=self.session(),
                            stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []))
 
+    def session(self) -> str | None:
+        """The session the request belongs to, for a conversation's model (``domain.affinity``):
+        ``switchboard.session``, else ``prompt_cache_key``, else ``user``."""
+        for kind, value in (("session", self.switchboard.session), ("prompt_cache_key", self.prompt_cache_key),
+                            ("user", self.user)):
+            if value:
+                return f"{kind}:{value}"
+        return None
 
     def command(self, caller: ApiKey | None, max_prompt_chars: int) -> ChatCommand:
         """The request as the services take it: mapped onto the domain, the model it pins (None: route),

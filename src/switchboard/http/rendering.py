@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+from switchboard.domain.affinity import call_id_for
+from switchboard.domain.composition import answer_of
 from switchboard.domain.formats import check_answer, check_tool_answer
 from switchboard.domain.state import Candidate, CascadeState
 from switchboard.ports import Trace
@@ -14,7 +16,8 @@ from switchboard.service.errors import CascadeFailed
 
 
 def switchboard_extension(state: CascadeState) -> dict[str, Any]:
-    """What Switchboard did: the route, every tier it ran with each judge's verdict, the decision, the cost."""
+    """What Switchboard did: the route, every tier it ran with each judge's verdict, the decision, the cost;
+    for a decomposed request, each part's own (``decomposition``)."""
     decision = state.decision
     answer = answer_of(state)
     return {
@@ -25,6 +28,7 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
         "category": state.plan.category,
         "similarity": state.plan.similarity,
         "judge_region": state.plan.judge_region,
+        "affinity": state.plan.affinity,
         "answered_by": {"model": answer.model, "tier": decision.answer_tier} if answer and decision else None,
         "decision": decision.model_dump() if decision else None,
         "verified": bool(decision and decision.verified),
@@ -45,28 +49,45 @@ def switchboard_extension(state: CascadeState) -> dict[str, Any]:
             for a in state.attempts
         ],
         "planned_tiers": [t.model for t in state.plan.tiers],
+        "decomposition": decomposition_view(state),
     }
 
 
-
-def answer_of(state: CascadeState) -> Candidate | None:
-    """The answer the decision returns: the answer of ``decision.answer_model`` (with fusion, possibly a
-    judge's), else the answering tier's own candidate."""
-    decision = state.decision
-    if decision is None or decision.answer_tier is None:
+def decomposition_view(state: CascadeState) -> dict[str, Any] | None:
+    """A decomposition as the caller sees it: what the detector saw, the decomposer's call and what came
+    of it, and each part - its text and, as for a whole request, its route, tiers, verdicts and cost."""
+    d = state.decomposition
+    if d is None:
         return None
-    if decision.answer_model is not None and decision.answer_model in state.answers:
-        return state.answers[decision.answer_model]
-    for attempt in state.attempts:
-        if attempt.tier == decision.answer_tier and attempt.candidate is not None:
-            return attempt.candidate
-    return None
+    call = d.decomposer
+    return {
+        "decomposed": state.mode == "parts",
+        "outcome": d.outcome,
+        "cues": d.cues,
+        "decomposer": None if call is None else {
+            "model": call.model, "error": call.error,
+            "cost_usd": round(call.reply.cost_usd, 10) if call.reply else 0.0,
+            "latency_ms": call.reply.latency_ms if call.reply else None},
+        "composer": d.composer,
+        "parts": [{"part": n, "prompt": part.request.prompt, **switchboard_extension(part)}
+                  for n, part in enumerate(d.parts, start=1)],
+    }
 
 
 def billed_usage(state: CascadeState) -> dict[str, int]:
-    """OpenAI's ``usage`` for the whole cascade: the tokens of every call billed for this request - each
-    tier's answer and every judge's calls (an answer reused within the request is counted once)."""
+    """OpenAI's ``usage`` for the whole request: the tokens of every call billed for it - each tier's
+    answer and every judge's calls (an answer reused within the request is counted once); for a
+    decomposed request the decomposer's call and every part's."""
     prompt = completion = 0
+    d = state.decomposition
+    if d is not None:
+        if d.decomposer is not None and d.decomposer.reply is not None:
+            prompt += d.decomposer.reply.usage.input_tokens
+            completion += d.decomposer.reply.usage.output_tokens
+        for part in d.parts:
+            usage = billed_usage(part)
+            prompt += usage["prompt_tokens"]
+            completion += usage["completion_tokens"]
     for attempt in state.attempts:
         if attempt.candidate is not None and not attempt.candidate.reused:
             prompt += attempt.candidate.usage.input_tokens
@@ -89,7 +110,7 @@ def answer_message(state: CascadeState, candidate: Candidate) -> tuple[dict[str,
             raise CascadeFailed(state.request_id, f"the answer does not follow the tool-call protocol: {why}")
         if "content" in parsed:
             return {"role": "assistant", "content": parsed["content"]}, finish
-        calls = [{"id": f"call_{state.request_id.replace('-', '')[:16]}_{i}", "type": "function",
+        calls = [{"id": call_id_for(state.request_id, i), "type": "function",
                   "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
                  for i, c in enumerate(parsed["tool_calls"])]
         return {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"

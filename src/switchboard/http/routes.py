@@ -15,7 +15,15 @@ from switchboard.http.chat_completions import ChatCompletionRequest, FeedbackReq
 from switchboard.http.endpoints import Endpoint, HttpRequest, HttpResponse, StreamedResponse, error_response
 from switchboard.http.messages_api import MessagesRequest
 from switchboard.http.openapi import openapi_document
-from switchboard.http.schemas import COMPLETION_SCHEMA, JOB_SCHEMA, MESSAGE_SCHEMA, ROUTE_SCHEMA
+from switchboard.http.responses_api import ResponsesRequest
+from switchboard.http.responses_endpoints import create_response, get_response, stream_response
+from switchboard.http.schemas import (
+    COMPLETION_SCHEMA,
+    JOB_SCHEMA,
+    MESSAGE_SCHEMA,
+    RESPONSE_SCHEMA,
+    ROUTE_SCHEMA,
+)
 from switchboard.service.assembly import Services
 from switchboard.service.errors import MethodNotAllowed, NotFound
 
@@ -87,6 +95,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/messages", e.anthropic_messages, "createMessage",
           "Anthropic-compatible Messages API on the same cascade (errors in Anthropic's shape)", MESSAGE_SCHEMA,
           COMPLETION_ERRORS, body=MessagesRequest, anthropic=True, event_stream=True),
+    Route("POST", "/v1/responses", create_response, "createResponse",
+          "OpenAI's Responses API on the same cascade (stream=true: its server-sent events; store and "
+          "previous_response_id continue a conversation)", RESPONSE_SCHEMA, COMPLETION_ERRORS,
+          body=ResponsesRequest, stream=stream_response, event_stream=True),
+    Route("GET", "/v1/responses/{response_id}", get_response, "getResponse",
+          "A stored response (the caller's own; 404 for another key's)", RESPONSE_SCHEMA, READ_ERRORS),
     Route("POST", "/v1/route", e.route, "route",
           "The same request, answered with the full plan and attempts; with \"async\": true a job (202; "
           "GET /v1/jobs/{id})", ROUTE_SCHEMA, COMPLETION_ERRORS, body=ChatCompletionRequest,

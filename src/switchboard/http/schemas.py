@@ -44,6 +44,14 @@ MESSAGE_SCHEMA: dict[str, Any] = {
     "properties": {"type": {"const": "message"}, "role": {"const": "assistant"}, "content": {"type": "array"},
                    "usage": {"type": "object", "required": ["input_tokens", "output_tokens"]}},
 }
+RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "object", "created_at", "status", "model", "output", "usage", "switchboard"],
+    "properties": {"id": {"type": "string"}, "object": {"const": "response"}, "created_at": {"type": "integer"},
+                   "status": {"enum": ["completed", "incomplete"]}, "model": {"type": "string"},
+                   "output": {"type": "array", "items": {"type": "object", "required": ["type"]}},
+                   "usage": {"type": "object", "required": ["input_tokens", "output_tokens", "total_tokens"]},
+                   "metadata": {"type": "object"}, "switchboard": {"type": "object", "required": ["trace_id"]}},
+}
 ERRORS = {
     "400": "the request is malformed or asks for something unsupported",
     "401": "missing (where keys are required), unknown or revoked API key (Authorization: Bearer)",

@@ -13,7 +13,7 @@ from switchboard.local.emulator import ACCOUNT
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # Tables whose items must survive a restart of the local stack (the others are seeded at every start).
-DURABLE_TABLES = ("TracesTable", "KeysTable")
+DURABLE_TABLES = ("TracesTable", "KeysTable", "ResponsesTable", "SessionsTable")
 
 
 class LocalStackError(RuntimeError):

@@ -1,7 +1,7 @@
 """The local stack: the synthesised CloudFormation template, run on one machine.
 
 ``LocalStack.start()``:
-1. synthesises the CDK app (``python app.py``, cached by a hash of the infra sources) — or takes a given
+1. synthesises the CDK app (``python app.py`` with placeholder layers, cached by a hash of the infra sources) — or takes a given
    template — and reads the cascade's state-machine definition *from that template*;
 2. starts the AWS emulator (moto on 127.0.0.1) and creates the template's DynamoDB tables (same key
    schema), its S3 buckets and the state machine (same definition), with each Lambda task dispatched in-process to the
@@ -57,8 +57,14 @@ def project_root() -> Path:
                           "installed with `pip install -e .`")
 
 
+# The local stack runs the handlers in-process from this checkout and never uses the Lambda layers, so it
+# asks for placeholder layers rather than building ~150 MB of wheels for another platform on a fresh
+# machine; everything else in the template (tables, state machine, environments) is the deployable one's.
+SYNTH_CONTEXT = {"switchboard:layers": "placeholder"}
+
+
 def _sources_digest(root: Path) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(json.dumps(SYNTH_CONTEXT, sort_keys=True).encode())
     # what the template is synthesised from: the CDK app, and the runtime modules infra reads (the env-var
     # names, the route table)
     files = [root / "app.py", root / "cdk.json", root / "src" / "switchboard" / "envvars.py",
@@ -72,14 +78,16 @@ def _sources_digest(root: Path) -> str:
 
 
 def synth_template(root: Path | None = None, cache_dir: Path | None = None) -> dict:
-    """Synthesise the CDK app offline and return the stack's template; cached by source digest."""
+    """Synthesise the CDK app offline (with placeholder layers: ``SYNTH_CONTEXT``) and return the stack's
+    template; cached by source digest."""
     root = root or project_root()
     cache_dir = cache_dir or Path(os.environ.get(names.ENV_SYNTH_CACHE, Path.home() / ".cache" / "switchboard" / "synth"))
     out = cache_dir / _sources_digest(root)
     templates = sorted(out.glob("*.template.json")) if out.exists() else []
     if not templates:
         out.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "CDK_OUTDIR": str(out), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+        env = {**os.environ, "CDK_OUTDIR": str(out), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+               "CDK_CONTEXT_JSON": json.dumps(SYNTH_CONTEXT)}
         proc = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True,
                               timeout=300)
         if proc.returncode != 0:
@@ -108,6 +116,7 @@ class StackOptions:
     deadline_s: float = LOCAL_DEADLINE_S
     state_dir: Path | None = None
     require_keys: bool = False
+    decomposition: bool = False  # split compound requests (off by default, as deployed: see infra.config)
 
     def __post_init__(self) -> None:
         self.router_artifacts = Path(self.router_artifacts) if self.router_artifacts else None
@@ -239,10 +248,13 @@ class LocalStack:
         self.environment[names.ENV_ORCHESTRATION] = "poll"
         # The router runs in this process, beside the models: a single-tier plan streams its tokens.
         self.environment[names.ENV_STREAM_TOKENS] = "true"
+        # ... and may ask the four-axis taxonomy's slow classifier where a trained dial configures one
+        self.environment[names.ENV_SLOW_CLASSIFIER] = "true"
         # No API Gateway in front and models on a CPU: a longer deadline than in AWS (still one deadline).
         self.environment[names.ENV_REQUEST_DEADLINE_S] = str(options.deadline_s)
         self.environment[names.ENV_JOB_DEADLINE_S] = str(max(options.deadline_s, LOCAL_JOB_DEADLINE_S))
         self.environment[names.ENV_REQUIRE_KEYS] = "true" if options.require_keys else "false"
+        self.environment[names.ENV_DECOMPOSITION] = "true" if options.decomposition else "false"
         if options.router_artifacts is not None:  # in AWS: the learned-router layer, mounted at /opt
             self.environment[names.ENV_ROUTER_ARTIFACTS] = str(options.router_artifacts.resolve())
         self._apply_env()

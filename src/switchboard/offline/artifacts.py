@@ -15,6 +15,9 @@ Files in the output directory:
   (``domain.answer_features.AnswerFeatures``: the projection of answer embeddings, the log-probability)
   are in ``verifier.json["answer_features"]`` and, with the feature names, in the ONNX model's metadata -
   so the file's sha256, which names the verifier in the dial, changes whenever its inputs do.
+- ``axes.onnx``: the four-axis taxonomy's fast classifier (``domain.axes``): input ``embedding`` as the
+  router's; one softmax output per axis (``task``, ``complexity``, ``domain``, ``format``), over the label
+  sets in ``dial.json["axes"]["classes"]``; the suitability table is ``dial.json["suitability"]``.
 - ``dial.json``: the deployable policy, a ``domain.dial.Dial``: the operating points (order, pair start,
   models, thresholds, expected accuracy and cost on the training prompts, per-category settings), the
   profiles (economy, balanced, best), the tier orders (global and per category), the calibration knots
@@ -44,6 +47,7 @@ import numpy as np
 from switchboard.adapters.learned import (
     ANSWER_FEATURES_KEY,
     FEATURES_KEY,
+    OnnxAxisHeads,
     OnnxLearnedRouter,
     OnnxVerifier,
     file_sha256,
@@ -181,6 +185,9 @@ def write_artifacts(system: System, out_dir: str | Path, dataset: str = "") -> P
         "output": "P(correct) per model, in the order of 'models'",
         "model": "mean of the cross-fitted multi-label MLPs (EMAFusion multi-output predictor)"}, indent=1) + "\n", encoding="utf-8")
 
+    if system.heads is not None:  # the four-axis taxonomy's fast classifier (domain.axes)
+        (out / "axes.onnx").write_bytes(system.heads.to_onnx(ROUTER_INPUT))
+
     answer_features = system.verifier.answer_features
     names = feature_names(system.models, answer_features)
     (out / "verifier.onnx").write_bytes(hgb_to_onnx(system.verifier.model, len(names), metadata={
@@ -230,6 +237,7 @@ class Artifacts:
     verifier: OnnxVerifier
     dial: Dial
     dial_meta: dict
+    axes: OnnxAxisHeads | None = None
 
     def point(self, name: str) -> OperatingPoint:
         return self.dial.point(name)
@@ -247,4 +255,5 @@ def load_artifacts(directory: str | Path) -> Artifacts:
         directory=d, models=list(router.models),
         taxonomy=[Category.model_validate(c) for c in read("taxonomy.json")["categories"]],
         catalog=[ModelEntry.model_validate(e) for e in read("catalog.json")],
-        router=router, verifier=OnnxVerifier(d), dial=Dial.model_validate(dial_meta), dial_meta=dial_meta)
+        router=router, verifier=OnnxVerifier(d), dial=Dial.model_validate(dial_meta), dial_meta=dial_meta,
+        axes=OnnxAxisHeads(d) if (d / "axes.onnx").is_file() else None)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from switchboard.domain.answer_features import AnswerFeatures
+from switchboard.domain.axes import AxisClassifier, Suitability
 from switchboard.domain.decision import Calibration
-from switchboard.domain.dial import NEVER, Dial, OperatingPoint, cascade_layout
+from switchboard.domain.dial import NEVER, ROUTED_ORDERS, Dial, OperatingPoint, RouteSignals, cascade_layout
 from switchboard.offline.answer_signals import signals_of
 from switchboard.offline.dial_profiles import estimate_points, profiles_by_estimate
 from switchboard.offline.dial_search import (
@@ -31,16 +32,13 @@ from switchboard.offline.dial_search import (
     search_configs,
 )
 from switchboard.offline.meta_verifier import fit_meta_verifiers
+from switchboard.offline.oof_scoring import OofScorer, isotonic
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.recorded_cascades import (
-    ReplayPlan,
-    Scored,
-    Situation,
-    plan_of,
-    score_plan,
-)
+from switchboard.offline.recorded_cascades import ReplayPlan, Scored, Situation, plan_of
 from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
-from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
+from switchboard.offline.taxonomy_axes import AxisHeads, fit_combine_weight, training_labels
+from switchboard.offline.taxonomy_axes import cross_fit as cross_fit_axes
+from switchboard.offline.verifier import LearnedVerifier, training_rows
 from switchboard.offline.verifier_choice import DEFAULT_DIMS, choose
 
 log = logging.getLogger(__name__)
@@ -91,17 +89,34 @@ class System:
     stats: dict = field(default_factory=dict)
     # the verifier with the other choice of answer features (see ``verifier_choice``), fitted for reporting
     alternative_verifier: LearnedVerifier | None = None
+    # the four-axis taxonomy and combined routing (``domain.axes``): the fast classifier's heads, the label
+    # sets, suitability, the learned router's weight, and each training prompt's out-of-fold signals
+    heads: AxisHeads | None = None
+    axes: AxisClassifier | None = None
+    suitability: Suitability | None = None
+    combine_weight: float = 0.5
+    signals: list[RouteSignals] | None = None
+    # the ablation's dials: operating points and profiles chosen from each family of tier orders
+    ablation: dict[str, tuple[list[OperatingPoint], dict[str, str]]] = field(default_factory=dict)
 
     def order_for(self, mode: str, category_idx: int) -> list[int]:
         if mode == "category":
             return self.category_orders.get(self.taxonomy.names[category_idx], self.global_order)
         return self.global_order
 
+    def _probe(self) -> Dial:
+        return self.dial([OperatingPoint(name="probe")])
+
     def layout(self, mode: str, n_models: int, pair_start: bool, category_idx: np.ndarray
                ) -> tuple[list[list[int]], list[list[list[int]]], np.ndarray]:
         tiers, judges = [], []
-        for c in category_idx:
-            t, j = cascade_layout(self.order_for(mode, int(c)), n_models, pair_start)
+        probe = self._probe() if mode in ROUTED_ORDERS and self.signals is not None else None
+        for i, c in enumerate(category_idx):
+            if probe is not None and self.signals is not None:
+                order = [self.models.index(m) for m in probe.order_for(mode, None, self.signals[i], n_models)]
+            else:
+                order = self.order_for(mode, int(c))
+            t, j = cascade_layout(order, n_models, pair_start)
             tiers.append(t)
             judges.append(j)
         return tiers, judges, np.asarray([len(t) for t in tiers])
@@ -113,69 +128,14 @@ class System:
                     category_orders={c: [names[j] for j in o] for c, o in self.category_orders.items()},
                     points=list(points if points is not None else self.points), profiles=dict(self.profiles),
                     calibration=self.calibration, weights=dict(self.weights), final_threshold=FINAL_THRESHOLD,
-                    verifier_sha256=verifier_sha256, best_single_model=names[self.best_model])
+                    verifier_sha256=verifier_sha256, best_single_model=names[self.best_model],
+                    axes=self.axes, suitability=self.suitability, combine_weight=self.combine_weight,
+                    model_cost=[round(float(c), 9) for c in self.mean_cost])
 
     def plan(self, point: OperatingPoint, category_idx: np.ndarray) -> ReplayPlan:
         """Each prompt's cascade under ``point``, laid out by the planner's own ``domain.dial.lay_out``."""
-        return plan_of(self.dial([point]), point, [self.taxonomy.names[int(c)] for c in category_idx], self.models)
-
-
-class OofScorer:
-    """Scores plans on training prompts with the verifier of the fold each prompt was held out of."""
-
-    def __init__(self, sit: Situation, fold_of: np.ndarray, verifiers: Sequence[LearnedVerifier]) -> None:
-        self.sit, self.fold_of, self.verifiers = sit, fold_of, list(verifiers)
-
-    def score(self, plan: ReplayPlan, weights: dict[str, float] | None = None,
-              calibration: Calibration | None = None) -> Scored:
-        n, T = self.sit.n, plan.depth
-        out = Scored(np.full((n, T), -1, dtype=int), np.full((n, T), -1, dtype=int), np.full((n, T), np.nan),
-                     np.zeros((n, T)), np.full((n, T), np.nan), np.zeros((n, T), dtype=int),
-                     [[] for _ in range(n)])
-        for f, verifier in enumerate(self.verifiers):
-            idx = np.nonzero(self.fold_of == f)[0]
-            if len(idx) == 0:
-                continue
-            s = score_plan(self.sit.rows(idx), plan.rows(idx), verifier, weights, calibration)
-            width = s.rep.shape[1]
-            out.rep[idx, :width] = s.rep
-            out.answer[idx, :width] = s.answer
-            out.score[idx, :width] = s.score
-            out.new_cost[idx, :width] = s.new_cost
-            out.confidence[idx, :width] = s.confidence
-            out.n_answers[idx, :width] = s.n_answers
-            for r, i in enumerate(idx):
-                out.verdicts[i] = s.verdicts[r] + [[] for _ in range(T - width)]
-        return out
-
-    def fused_correct(self, called: np.ndarray, correct: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Correctness of the fused answer of ``called`` models for the given prompt rows."""
-        out = np.full(len(rows), np.nan)
-        for f, verifier in enumerate(self.verifiers):
-            sel = np.nonzero(self.fold_of[rows] == f)[0]
-            if len(sel) == 0:
-                continue
-            idx = rows[sel]
-            block = self.sit.answer_block(verifier.answer_features)
-            fused = fuse(self.sit.answer_ids[idx], called[sel], self.sit.router_p[idx], self.sit.resp_len[idx],
-                         verifier, None if block is None else block[idx])
-            out[sel] = [correct[i, fz.rep] for i, fz in zip(idx, fused, strict=True)]
-        return out
-
-
-def _isotonic(x: np.ndarray, y: np.ndarray, knots: int = 40) -> Calibration:
-    from sklearn.isotonic import IsotonicRegression
-
-    ok = ~np.isnan(x) & ~np.isnan(y)
-    if ok.sum() < 20:
-        return Calibration()
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x[ok], y[ok])
-    xs = np.asarray(iso.X_thresholds_, dtype=float)
-    ys = np.asarray(iso.y_thresholds_, dtype=float)
-    if len(xs) > knots:  # thin the knots (the map stays monotone)
-        keep = np.unique(np.linspace(0, len(xs) - 1, knots).round().astype(int))
-        xs, ys = xs[keep], ys[keep]
-    return Calibration(xs=[round(float(v), 6) for v in xs], ys=[round(float(v), 6) for v in ys])
+        return plan_of(self.dial([point]), point, [self.taxonomy.names[int(c)] for c in category_idx], self.models,
+                       self.signals)
 
 
 def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np.ndarray]], correct: np.ndarray
@@ -200,6 +160,16 @@ def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np
     return per_prompt
 
 
+# The ablation of combined routing (``eval``): dials chosen from the tier orders of each family only. The
+# global order (no routing) is in every family.
+ABLATION_FAMILIES = {"taxonomy": {"global", "category", "suitability"}, "learned": {"global", "learned"},
+                     "combined": {"global", "category", "suitability", "learned", "combined"}}
+def orders_of(config: tuple) -> set[str]:
+    """The tier orders a searched configuration uses (its own, and its per-category settings')."""
+    per_category = config[8] if len(config) > 8 and config[8] else {}
+    return {config[2], *(c.order for c in per_category.values())}
+
+
 def _with_safety_net(order: list[int], best: int, max_models: int) -> list[int]:
     """The order's first models, then the most accurate model last (the cascade's safety net)."""
     return [*[m for m in order if m != best][: max_models - 1], best]
@@ -221,7 +191,7 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
         prices = {m: (prices or {}).get(m, inferred[m]) for m in data.models}
     correct = data.labels.correct
     n, k = data.n, data.k
-    bar = _bar(range(6), "train", progress, total=6)
+    bar = _bar(range(7), "train", progress, total=7)
     ticks = iter(bar)
 
     def tick(what: str) -> None:
@@ -242,16 +212,23 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     router_oof, members = cross_fit(make_router, embeddings, correct, folds=config.router_folds, seed=config.seed)
     router = RouterEnsemble(members)
 
+    tick("taxonomy axes")
+    # 2b. the four-axis taxonomy: the fast classifier's heads and suitability, cross-fitted like the router
+    axis_labels = training_labels(data)
+    axis_probs, phi_oof, heads, suitability = cross_fit_axes(embeddings, axis_labels, correct, data.models,
+                                                             folds=config.router_folds, seed=config.seed)
+    axes = AxisClassifier(classes=heads.classes)
+
     tick("verifier")
     # 3. verifier: its answer features chosen and cross-fitted over prompt folds, then the final fit
     resp_len = np.vectorize(len, otypes=[float])(data.responses)
-    signals = signals_of(data, embeddings if answer_vectors is not None else None, answer_vectors)
+    answer_signals = signals_of(data, embeddings if answer_vectors is not None else None, answer_vectors)
     sit = Situation(data.answer_ids, data.cost, router_oof, resp_len, data.responses, list(data.models),
-                    prompts=list(data.prompts), signals=signals)
+                    prompts=list(data.prompts), answer_signals=answer_signals)
     fold_of = np.random.default_rng(config.seed + 1).permutation(n) % config.verifier_folds
     training = training_rows(data.answer_ids, correct, router_oof, resp_len, per_prompt=config.subsets_per_prompt,
                              seed=config.seed)
-    choice = choose(training, signals, fold_of, config.verifier_folds, config.answer_features, config.answer_dims,
+    choice = choose(training, answer_signals, fold_of, config.verifier_folds, config.answer_features, config.answer_dims,
                     config.seed)
 
     def final_fit(features: AnswerFeatures) -> LearnedVerifier:
@@ -298,19 +275,25 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     # 5. calibration: isotonic map from the verifier's out-of-fold score of the fused answer (every prefix
     #    of every prompt's global order) to P(correct). The agreement verdicts get weight 0 in the mean:
     #    the verifier already weighs every agreement, with learned, prompt-dependent reliabilities.
+    # combined routing: the learned router's weight against suitability, fitted out of fold
+    combine_weight, weight_scores = fit_combine_weight(router_oof, phi_oof, correct, mean_cost, best_model)
+    signals = [RouteSignals(router_p=[round(float(x), 6) for x in router_oof[i]],
+                            phi=[round(float(x), 6) for x in phi_oof[i]],
+                            labels=axes.labels({a: axis_probs[a][i] for a in axis_probs})) for i in range(n)]
     system = System(list(data.models), prices, taxonomy, router, verifier, Calibration(), {}, global_order,
-                    category_orders, [], {}, mean_cost, train_acc, best_model, alternative_verifier=alternative)
+                    category_orders, [], {}, mean_cost, train_acc, best_model, alternative_verifier=alternative,
+                    heads=heads, axes=axes, suitability=suitability, combine_weight=combine_weight, signals=signals)
     probe = OperatingPoint(name="probe", order="global", pair_start=False, models=config.max_models,
                            cheap=NEVER, last=NEVER)
     raw = oof.score(system.plan(probe, tax_idx))
     rr, cc = np.nonzero(raw.rep >= 0)
-    calibration = _isotonic(raw.confidence[rr, cc], correct[rr, raw.rep[rr, cc]])
+    calibration = isotonic(raw.confidence[rr, cc], correct[rr, raw.rep[rr, cc]])
     weights = {"verifier": 1.0, **{f"agreement:{m}": 0.0 for m in data.models}}
     system.calibration, system.weights = calibration, weights
 
     tick("dial")
     # 6. the dial: orders x pair start x models x (cheap, last) thresholds, on out-of-fold scores
-    modes = ["global"] + (["category"] if category_orders else [])
+    modes = ["global"] + (["category"] if category_orders else []) + list(ROUTED_ORDERS)
 
     def scored_layout(mode: str, pair: bool, n_models: int, own_last: bool) -> tuple[Scored, np.ndarray]:
         tiers, judges, lens = system.layout(mode, n_models, pair, tax_idx)
@@ -323,6 +306,9 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
                                       progress=lambda it: _bar(it, "dial search", progress))
     best_cost = float(mean_cost[best_model]) * 1000
     dial, profiles = choose_dial(configs, best_cost, float(train_acc[best_model]))
+    system.ablation = {family: choose_dial([c for c in configs if orders_of(c) <= allowed], best_cost,
+                                           float(train_acc[best_model]))
+                       for family, allowed in ABLATION_FAMILIES.items()}
 
     def score_point(point: OperatingPoint) -> tuple[Scored, np.ndarray]:
         plan = system.plan(point, tax_idx)
@@ -343,6 +329,8 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     if hasattr(bar, "close"):
         bar.close()
     system.stats = {"train_prompts": int(n), "train_seconds": round(time.time() - t0, 1),
+                    "combined_routing": {"weight": combine_weight, "top1_accuracy_by_weight": weight_scores,
+                                         "axes": {a: c for a, c in axes.classes.items()}},
                     "dial_configs_searched": len(configs), "verifier_rows": int(len(training.y)),
                     "verifier": {"answer_features": verifier.answer_features.groups(), **choice.report},
                     "meta_verifier": meta_report,

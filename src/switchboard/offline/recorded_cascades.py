@@ -25,7 +25,7 @@ Both judges here are *simulated from recorded data* and say so in every verdict 
   answer could not be extracted. It costs J's recorded ``cost_usd`` for the prompt, since J had to solve
   the prompt to judge it - charged once per prompt.
 - the learned verifier's score of the candidate (``offline.verifier``), free. A verifier that reads the
-  answers' own features gets them from the ``Situation``'s signals: in the batch through
+  answers' own features gets them from the ``Situation``'s ``answer_signals``: in the batch through
   ``answer_features.answer_block``, in the engine through the decide task's own code, its encoder
   replaced by a lookup of the same recorded embeddings (``recorded_encoder``).
 """
@@ -41,7 +41,7 @@ import numpy as np
 from switchboard.domain.answer_features import AnswerFeatures, AnswerSignals, answer_block
 from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.decision import aggregate_confidence
-from switchboard.domain.dial import Dial, OperatingPoint, lay_out
+from switchboard.domain.dial import Dial, OperatingPoint, RouteSignals, lay_out
 from switchboard.domain.fusion import Scorer, enumerate_candidates, pick_best, verifier_features
 from switchboard.domain.judging import Calibration, JudgeSpec
 from switchboard.domain.requests import ChatRequest, Message
@@ -89,7 +89,7 @@ class Situation:
     models: list[str] = field(default_factory=list)
     # what a verifier that reads the answers themselves needs: the prompts (n) and the answers' signals
     prompts: list[str] | None = None
-    signals: AnswerSignals | None = None
+    answer_signals: AnswerSignals | None = None
 
     @property
     def n(self) -> int:
@@ -99,13 +99,13 @@ class Situation:
         return Situation(self.answer_ids[idx], self.cost[idx], self.router_p[idx], self.resp_len[idx],
                          None if self.responses is None else self.responses[idx], self.models,
                          None if self.prompts is None else [self.prompts[int(i)] for i in idx],
-                         None if self.signals is None else self.signals.rows(idx))
+                         None if self.answer_signals is None else self.answer_signals.rows(idx))
 
     def answer_block(self, features: AnswerFeatures) -> np.ndarray | None:
         """(n, k, m): every answer's own features for a verifier reading ``features`` (None: it reads none)."""
         if not features.enabled:
             return None
-        return answer_block(features, self.signals, self.n, self.answer_ids.shape[1])
+        return answer_block(features, self.answer_signals, self.n, self.answer_ids.shape[1])
 
 
 @dataclass
@@ -153,13 +153,15 @@ class ReplayPlan:
         return out
 
 
-def plan_of(dial: Dial, point: OperatingPoint, categories: Sequence[str | None], models: Sequence[str]) -> ReplayPlan:
-    """Each prompt's cascade under ``point`` (prompt i matched to ``categories[i]``), laid out by the planner's
-    own ``domain.dial.lay_out``: tiers, agreement judges, bars and meta-verifiers."""
+def plan_of(dial: Dial, point: OperatingPoint, categories: Sequence[str | None], models: Sequence[str],
+            signals: Sequence[RouteSignals | None] | None = None) -> ReplayPlan:
+    """Each prompt's cascade under ``point`` (prompt i matched to ``categories[i]``, with its routing
+    ``signals[i]``), laid out by the planner's own ``domain.dial.lay_out``: tiers, agreement judges, bars
+    and meta-verifiers."""
     index = {m: j for j, m in enumerate(models)}
     tiers, judges, thresholds, own_last, meta = [], [], [], [], []
-    for category in categories:
-        layout = lay_out(dial, point, category)
+    for i, category in enumerate(categories):
+        layout = lay_out(dial, point, category, signals[i] if signals is not None else None)
         tiers.append([index[m] for m in layout.tiers])
         judges.append([[index[m] for m in js] for js in layout.judges])
         thresholds.append(list(layout.thresholds))
@@ -316,7 +318,7 @@ def run_cascade(sit: Situation, plan: ReplayPlan, scored: Scored, keep_traces: b
     traces: list[list[Attempt]] | None = [] if keep_traces else None
     models = list(sit.models) or [str(j) for j in range(sit.answer_ids.shape[1])]
     position = {m: j for j, m in enumerate(models)}
-    embed = (recorded_encoder(sit.prompts, sit.responses, sit.signals)
+    embed = (recorded_encoder(sit.prompts, sit.responses, sit.answer_signals)
              if scored.verifier.answer_features.embedding is not None else None)
     for i in range(n):
         prompt = sit.prompts[i] if sit.prompts is not None else "recorded prompt"
@@ -365,7 +367,7 @@ def _recorded_tier(sit: Situation, models: list[str], i: int, state: CascadeStat
         j = models.index(model)
         text = str(sit.responses[i, j]) if sit.responses is not None else ""
         answer_id = int(sit.answer_ids[i, j])
-        logprob = float(sit.signals.logprob[i, j]) if sit.signals is not None else float("nan")
+        logprob = float(sit.answer_signals.logprob[i, j]) if sit.answer_signals is not None else float("nan")
         return Candidate(model=model, text=text, cost_usd=float(sit.cost[i, j]),
                          canonical=f"answer:{answer_id}" if answer_id >= 0 else None,
                          mean_logprob=None if np.isnan(logprob) else logprob)

@@ -58,7 +58,7 @@ class Admission:
         if key is None or self.keys is None:
             return Admitted(request, command.pinned)
         plan = self.planner.plan(request, command.pinned)  # refusals (402, 404, 413) come before any reservation
-        worst = sum(t.est_cost_usd for t in plan.tiers)
+        worst = sum(t.est_cost_usd for t in plan.tiers) + (plan.classifier.bound_usd if plan.classifier else 0.0)
         if request.max_cost_usd is not None:
             worst = min(worst, request.max_cost_usd)
         reservation = self.keys.reserve(key, worst, plan.tiers[0].est_cost_usd)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from switchboard.ports import Orchestrator, ProviderSource, TraceStore
+from switchboard.ports import Orchestrator, ProviderSource, ResponseStore, SessionStore, TraceStore
 from switchboard.service.admission import Admission
+from switchboard.service.affinity import Affinity, AffinityPlanner
 from switchboard.service.api_keys import KeyService
 from switchboard.service.chat import ChatService
+from switchboard.service.decomposing import SplitSources, Splitter
 from switchboard.service.execution import CascadeRunner, Deadlines
 from switchboard.service.inventory import Inventory
 from switchboard.service.jobs import JobService
+from switchboard.service.responses import ResponseBook
 from switchboard.service.routing import RoutePlanner, RoutingSources
 from switchboard.service.streaming import StreamService, StreamSources
 from switchboard.service.traces import TraceBook
@@ -27,6 +30,10 @@ class ServicePorts:
     traces: TraceStore
     keys: KeyService | None = None
     providers: ProviderSource | None = None
+    # where the router calls the decomposer (None: requests are never decomposed)
+    split: SplitSources | None = None
+    responses: ResponseStore | None = None  # the Responses API's stored responses (None: not stored)
+    sessions: SessionStore | None = None  # a session's model (None: sessions do not keep their model)
 
 
 @dataclass
@@ -44,23 +51,28 @@ class Services:
     planner: RoutePlanner
     admission: Admission
     runner: CascadeRunner
+    splitter: Splitter
     chat: ChatService
     streams: StreamService
     jobs: JobService
     inventory: Inventory
     traces: TraceBook
     limits: ServiceLimits
+    responses: ResponseBook
 
 
 def assemble(ports: ServicePorts, limits: ServiceLimits | None = None) -> Services:
     limits = limits or ServiceLimits()
     traces = TraceBook(ports.traces, limits.trace_ttl_days)
-    planner = RoutePlanner(ports.routing)
+    affinity = Affinity(ports.traces, ports.sessions)
+    planner = AffinityPlanner(ports.routing, affinity)
     admission = Admission(planner, traces, ports.keys)
-    runner = CascadeRunner(ports.orchestrator, traces, limits.deadlines)
+    runner = CascadeRunner(ports.orchestrator, traces, limits.deadlines, on_answer=affinity.remember)
+    splitter = Splitter(planner, ports.split or SplitSources(ports.routing.catalog, enabled=False))
     streams = StreamService(admission, planner, runner,
-                            StreamSources(ports.routing.catalog, ports.providers, limits.keep_alive_s))
-    return Services(planner=planner, admission=admission, runner=runner,
-                    chat=ChatService(admission, planner, runner), streams=streams,
-                    jobs=JobService(planner, runner, traces), inventory=Inventory(ports.routing.catalog, planner),
-                    traces=traces, limits=limits)
+                            StreamSources(ports.routing.catalog, ports.providers, limits.keep_alive_s), splitter)
+    return Services(planner=planner, admission=admission, runner=runner, splitter=splitter,
+                    chat=ChatService(admission, planner, runner, splitter), streams=streams,
+                    jobs=JobService(planner, runner, traces, splitter),
+                    inventory=Inventory(ports.routing.catalog, planner), traces=traces, limits=limits,
+                    responses=ResponseBook(ports.responses, limits.trace_ttl_days))

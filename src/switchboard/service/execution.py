@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from switchboard.domain.composition import answered, unanswered_parts
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import CascadeState, Plan
 from switchboard.ports import Orchestrator
@@ -23,19 +24,22 @@ STATE_RESERVE_BYTES = 24 * 1024  # verdicts, decisions and the Map's own envelop
 TYPICAL_BYTES_PER_TOKEN = 4
 
 
-def answer_bytes_cap(state: CascadeState) -> int:
+def answer_bytes_cap(state: CascadeState, plans: list[Plan] | None = None) -> int:
     """How many bytes each answer of the plan may take in the state so that the state - request, plan,
     every answer (kept once in ``answers`` and once in its attempt) - fits Step Functions' 256 KB.
+    ``plans``: the plans whose answers the state will carry (a decomposed request's parts' plans; default
+    the state's own).
 
     A request whose answers would get less room than ``max_tokens`` typical tokens is refused with 413
     before any model is called; the tasks clip an answer that still exceeds the cap (``plan.answer_bytes_cap``).
     """
-    models = {t.model for t in state.plan.tiers} | {j.model for t in state.plan.tiers for j in t.judges if j.model}
+    answers = sum(len({t.model for t in plan.tiers} | {j.model for t in plan.tiers for j in t.judges if j.model})
+                  for plan in (plans if plans is not None else [state.plan]))
     fixed = len(state.model_dump_json().encode("utf-8")) + STATE_RESERVE_BYTES
-    cap = (STATE_LIMIT_BYTES - fixed) // (2 * max(1, len(models)))
+    cap = (STATE_LIMIT_BYTES - fixed) // (2 * max(1, answers))
     needed = state.request.max_tokens * TYPICAL_BYTES_PER_TOKEN
     if cap < needed:
-        raise PromptTooLarge(f"the request is too large for the cascade: its prompt and up to {len(models)} answers "
+        raise PromptTooLarge(f"the request is too large for the cascade: its prompt and up to {answers} answers "
                              f"of max_tokens={state.request.max_tokens} cannot fit the {STATE_LIMIT_BYTES // 1024} KB "
                              "a cascade state can carry; shorten the messages or lower max_tokens")
     return int(cap)
@@ -53,17 +57,20 @@ class Deadlines:
 class CascadeRunner:
     """Starts cascades from plans and maps how their executions ended."""
 
-    def __init__(self, orchestrator: Orchestrator, traces: TraceBook, deadlines: Deadlines | None = None) -> None:
+    def __init__(self, orchestrator: Orchestrator, traces: TraceBook, deadlines: Deadlines | None = None,
+                 on_answer: Callable[[CascadeState], None] | None = None) -> None:
         self.orchestrator = orchestrator
         self.traces = traces
         self.deadlines = deadlines or Deadlines()
+        self.on_answer = on_answer  # told of every answered cascade (a session's model: ``service.affinity``)
 
     def new_state(self, request: ChatRequest, plan: Plan, job: bool = False) -> CascadeState:
         """The state a cascade starts from: a new id, the request's deadline (a job's longer one), and the
         room each answer has in the state (``answer_bytes_cap``: 413 when it is too small)."""
         wait = self.deadlines.job_s if job else self.deadlines.request_s
+        classified = plan.classifier.cost_usd if plan.classifier is not None else 0.0  # the slow labels' cost
         state = CascadeState(request_id=self.deadlines.new_id(), request=request, plan=plan,
-                             deadline=time.time() + wait)
+                             deadline=time.time() + wait, spent_usd=classified)
         return state.model_copy(update={"plan": plan.model_copy(update={"answer_bytes_cap": answer_bytes_cap(state)})})
 
     def run(self, state: CascadeState) -> CascadeState:
@@ -83,16 +90,23 @@ class CascadeRunner:
         if final.record_error is not None:  # the Record task failed: keep the trace anyway
             log.error("record task failed for %s: %s", final.request_id, str(final.record_error)[:300])
             self.traces.keep(trace_of(final))
-        if final.decision is None or final.decision.answer_tier is None:
+        if not answered(final):
             if final.decision is not None and final.decision.reason == "deadline":
                 raise CascadeTimedOut(final.request_id, "no model answered before the request's deadline; "
                                                         "see the trace")
             rejected = [a.rejected for a in final.attempts if a.rejected]
             if rejected:
-                raise CascadeFailed(final.request_id, f"no model's answer met the response_format ({rejected[-1]}"
+                what = "tool-call checks" if rejected[-1].startswith("tools") else "response_format"
+                raise CascadeFailed(final.request_id, f"no model's answer met the {what} ({rejected[-1]}"
                                                       f"{'' if len(rejected) == 1 else f'; {len(rejected)} answers'}"
                                                       "); see the trace")
+            if final.mode == "parts":
+                missing = unanswered_parts(final)
+                raise CascadeFailed(final.request_id, f"no model could answer part{'s' if len(missing) > 1 else ''} "
+                                                      f"{', '.join(map(str, missing))} of the request; see the trace")
             raise CascadeFailed(final.request_id, "every tier of the cascade failed; see the trace")
+        if self.on_answer is not None:
+            self.on_answer(final)
         return final
 
     def start(self, state: CascadeState) -> None:

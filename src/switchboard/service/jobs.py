@@ -7,6 +7,7 @@ import time
 
 from switchboard.ports import Trace
 from switchboard.service.commands import ChatCommand
+from switchboard.service.decomposing import Splitter
 from switchboard.service.errors import BadRequest, NotFound
 from switchboard.service.execution import CascadeRunner
 from switchboard.service.routing import RoutePlanner
@@ -18,10 +19,11 @@ JOB_GRACE_S = 120.0
 
 
 class JobService:
-    def __init__(self, planner: RoutePlanner, runner: CascadeRunner, traces: TraceBook) -> None:
+    def __init__(self, planner: RoutePlanner, runner: CascadeRunner, traces: TraceBook, splitter: Splitter) -> None:
         self.planner = planner
         self.runner = runner
         self.traces = traces
+        self.splitter = splitter
 
     def submit(self, command: ChatCommand) -> Trace:
         """Plan, store a running trace, start the cascade and return at once; the record task stores the
@@ -34,7 +36,8 @@ class JobService:
                              "reservation); send the request without async, or with a key without budget",
                              param="async")
         request = command.request if key is None else command.request.model_copy(update={"key_id": key.key_id})
-        state = self.runner.new_state(request, self.planner.plan(request, command.pinned), job=True)
+        plan = self.planner.refine(request, self.planner.plan(request, command.pinned))
+        state = self.splitter.split(self.runner.new_state(request, plan, job=True))
         running = Trace(trace_id=state.request_id, created_at=now_iso(), status="running", state=state)
         self.traces.put(running)
         self.runner.start(state)

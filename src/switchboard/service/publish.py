@@ -32,7 +32,14 @@ from pydantic import ValidationError
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import MODEL_FILES, RELEASE_FILES, Release, ReleasePointer, release_version
+from switchboard.domain.release import (
+    MODEL_FILES,
+    RELEASE_FILES,
+    Release,
+    ReleasePointer,
+    ShadowPolicy,
+    release_version,
+)
 from switchboard.domain.taxonomy import Category
 from switchboard.ports import BlobError, BlobStore, CatalogSource, CatalogWriter, PolicyWriter, TaxonomyWriter
 from switchboard.service.traces import now_iso
@@ -174,6 +181,19 @@ def upload_release(directory: Path, blobs: BlobStore, published_at: str) -> Rele
                 raise PublishError(f"cannot upload {path}: {exc}") from exc
     return Release(version=release_version(files, published_at), files=files, published_at=published_at,
                    source=str(directory))
+
+
+def publish_shadow(directory: str | Path, *, policy_store: PolicyWriter, blobs: BlobStore) -> Release:
+    """Install a training run as the shadow policy: its files uploaded like a release, its dial beside
+    the live one. Routers plan every request with it too and record that plan; nothing live changes."""
+    directory = Path(directory)
+    if not (directory / "dial.json").is_file() or not (directory / "router.onnx").is_file():
+        raise PublishError(f"{directory} has no dial.json and router.onnx: a shadow policy is a trained dial "
+                           "and its learned router (the --out directory of `switchboard train`)")
+    dial = read_dial(directory)
+    release = upload_release(directory, blobs, now_iso())
+    policy_store.put_shadow(ShadowPolicy(release=release, dial=dial), now_iso())
+    return release
 
 
 def publish(directory: str | Path, *, taxonomy_store: TaxonomyWriter, catalog_store: CatalogWriter | None = None,

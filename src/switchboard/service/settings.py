@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -19,17 +19,31 @@ class SettingsError(RuntimeError):
     pass
 
 
-def _read(model: type[BaseModel], mapping: dict[str, str], env: Mapping[str, str] | None):
-    env = os.environ if env is None else env
-    values = {field: env[var] for field, var in mapping.items() if var in env and env[var] != ""}
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        missing = ", ".join(mapping[str(e["loc"][0])] for e in exc.errors() if e["loc"])
-        raise SettingsError(f"invalid or missing environment: {missing}: {exc}") from exc
+class FunctionSettings(BaseModel):
+    """Settings read from the environment: ``ENV`` maps each field to its variable."""
+
+    ENV: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def variables(cls) -> dict[str, bool]:
+        """Every variable these settings read, and whether it is required (no default)."""
+        return {var: cls.model_fields[field].is_required() for field, var in cls.ENV.items()}
+
+    @classmethod
+    def from_env(cls: type[S], env: Mapping[str, str] | None = None) -> S:
+        env = os.environ if env is None else env
+        values = {field: env[var] for field, var in cls.ENV.items() if var in env and env[var] != ""}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            missing = ", ".join(cls.ENV[str(e["loc"][0])] for e in exc.errors() if e["loc"])
+            raise SettingsError(f"invalid or missing environment: {missing}: {exc}") from exc
 
 
-class RouterSettings(BaseModel):
+S = TypeVar("S", bound=FunctionSettings)
+
+
+class RouterSettings(FunctionSettings):
     traces_table: str
     catalog_table: str
     taxonomy_table: str
@@ -37,6 +51,8 @@ class RouterSettings(BaseModel):
     policy_table: str | None = None
     keys_table: str | None = None
     require_keys: bool = False
+    responses_table: str | None = None
+    sessions_table: str | None = None
     router_artifacts: str | None = None
     artifact_bucket: str | None = None
     release_cache: str | None = None
@@ -47,38 +63,35 @@ class RouterSettings(BaseModel):
     job_deadline_s: float = Field(default=270.0, gt=0, le=3600)
     judge_policy: str | None = None
     stream_tokens: bool = False
+    decomposition: bool = False
+    decomposer_model: str | None = None
+    slow_classifier: bool = False
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RouterSettings:
-        return _read(cls, {"traces_table": names.ENV_TRACES_TABLE, "catalog_table": names.ENV_CATALOG_TABLE,
-                           "taxonomy_table": names.ENV_TAXONOMY_TABLE,
-                           "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
-                           "policy_table": names.ENV_POLICY_TABLE,
-                           "keys_table": names.ENV_KEYS_TABLE, "require_keys": names.ENV_REQUIRE_KEYS,
-                           "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
-                           "artifact_bucket": names.ENV_ARTIFACT_BUCKET,
-                           "release_cache": names.ENV_RELEASE_CACHE,
-                           "orchestration": names.ENV_ORCHESTRATION,
-                           "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
-                           "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS,
-                           "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
-                           "job_deadline_s": names.ENV_JOB_DEADLINE_S,
-                           "judge_policy": names.ENV_JUDGE_POLICY,
-                           "stream_tokens": names.ENV_STREAM_TOKENS}, env)
+    ENV: ClassVar[dict[str, str]] = {
+        "traces_table": names.ENV_TRACES_TABLE, "catalog_table": names.ENV_CATALOG_TABLE,
+        "taxonomy_table": names.ENV_TAXONOMY_TABLE, "state_machine_arn": names.ENV_STATE_MACHINE_ARN,
+        "policy_table": names.ENV_POLICY_TABLE, "keys_table": names.ENV_KEYS_TABLE,
+        "require_keys": names.ENV_REQUIRE_KEYS, "responses_table": names.ENV_RESPONSES_TABLE,
+        "sessions_table": names.ENV_SESSIONS_TABLE, "router_artifacts": names.ENV_ROUTER_ARTIFACTS,
+        "artifact_bucket": names.ENV_ARTIFACT_BUCKET, "release_cache": names.ENV_RELEASE_CACHE,
+        "orchestration": names.ENV_ORCHESTRATION, "trace_ttl_days": names.ENV_TRACE_TTL_DAYS,
+        "max_prompt_chars": names.ENV_MAX_PROMPT_CHARS, "request_deadline_s": names.ENV_REQUEST_DEADLINE_S,
+        "job_deadline_s": names.ENV_JOB_DEADLINE_S, "judge_policy": names.ENV_JUDGE_POLICY,
+        "stream_tokens": names.ENV_STREAM_TOKENS,
+        "decomposition": names.ENV_DECOMPOSITION, "decomposer_model": names.ENV_DECOMPOSER_MODEL,
+        "slow_classifier": names.ENV_SLOW_CLASSIFIER}
 
 
-class ModelCallSettings(BaseModel):
+class ModelCallSettings(FunctionSettings):
     """Settings of the tier and judge functions."""
 
     catalog_table: str
     model_dir: str | None = None
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ModelCallSettings:
-        return _read(cls, {"catalog_table": names.ENV_CATALOG_TABLE, "model_dir": names.ENV_MODEL_DIR}, env)
+    ENV: ClassVar[dict[str, str]] = {"catalog_table": names.ENV_CATALOG_TABLE, "model_dir": names.ENV_MODEL_DIR}
 
 
-class ReleaseSettings(BaseModel):
+class ReleaseSettings(FunctionSettings):
     """Where the router and decide functions find a training run's models: packaged with the function
     (``router_artifacts``), or the release the Policy table's pointer names, in the artifact bucket."""
 
@@ -88,18 +101,29 @@ class ReleaseSettings(BaseModel):
     release_cache: str | None = None
     policy_ttl_s: float = Field(default=60.0, ge=0, le=3600)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ReleaseSettings:
-        return _read(cls, {"router_artifacts": names.ENV_ROUTER_ARTIFACTS, "policy_table": names.ENV_POLICY_TABLE,
-                           "artifact_bucket": names.ENV_ARTIFACT_BUCKET, "release_cache": names.ENV_RELEASE_CACHE,
-                           "policy_ttl_s": names.ENV_POLICY_TTL_S}, env)
+    ENV: ClassVar[dict[str, str]] = {
+        "router_artifacts": names.ENV_ROUTER_ARTIFACTS, "policy_table": names.ENV_POLICY_TABLE,
+        "artifact_bucket": names.ENV_ARTIFACT_BUCKET, "release_cache": names.ENV_RELEASE_CACHE,
+        "policy_ttl_s": names.ENV_POLICY_TTL_S}
 
 
-class RecordSettings(BaseModel):
+class RecordSettings(FunctionSettings):
     traces_table: str
     trace_ttl_days: int = Field(default=30, ge=1)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RecordSettings:
-        return _read(cls, {"traces_table": names.ENV_TRACES_TABLE,
-                           "trace_ttl_days": names.ENV_TRACE_TTL_DAYS}, env)
+    ENV: ClassVar[dict[str, str]] = {"traces_table": names.ENV_TRACES_TABLE,
+                                     "trace_ttl_days": names.ENV_TRACE_TTL_DAYS}
+
+
+# The settings each Lambda function reads (its handler's folder under functions/ -> settings). The deploy
+# rehearsal holds every function's environment in the template to these (infra.rehearsal), and the
+# sample-event tests check that running a handler reads no other (tests/functional/test_sample_events.py).
+# The router reads the catalogue, the traces and the release like the task functions, with their settings.
+FUNCTION_SETTINGS: dict[str, tuple[type[FunctionSettings], ...]] = {
+    "router": (RouterSettings, ModelCallSettings, RecordSettings, ReleaseSettings),
+    "tier": (ModelCallSettings,),
+    "judge": (ModelCallSettings,),
+    "decide": (ReleaseSettings,),
+    "record": (RecordSettings,),
+    "compose": (),
+}

@@ -28,6 +28,7 @@ from switchboard.domain.state import Candidate, CascadeState
 from switchboard.ports import CatalogSource, ProviderSource
 from switchboard.service.admission import Admission, Admitted
 from switchboard.service.commands import ChatCommand
+from switchboard.service.decomposing import Splitter
 from switchboard.service.errors import ApiError, CascadeFailed
 from switchboard.service.execution import CascadeRunner
 from switchboard.service.routing import RoutePlanner
@@ -88,11 +89,12 @@ class StreamSources:
 
 class StreamService:
     def __init__(self, admission: Admission, planner: RoutePlanner, runner: CascadeRunner,
-                 sources: StreamSources) -> None:
+                 sources: StreamSources, splitter: Splitter) -> None:
         self.admission = admission
         self.planner = planner
         self.runner = runner
         self.sources = sources
+        self.splitter = splitter
 
     def stream(self, command: ChatCommand, live: bool = True) -> Iterator[StreamEvent]:
         """The events of the command's answer (see the module docstring). Refusals are raised here, before
@@ -100,12 +102,14 @@ class StreamService:
         admitted = self.admission.admit(command)
         try:  # every refusal before the events start, with the reservation returned
             plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
-            state = self.runner.new_state(admitted.request, plan)
+            plan = self.planner.refine(admitted.request, plan)
+            state = self.splitter.split(self.runner.new_state(admitted.request, plan))
         except ApiError:
             self.admission.settle(admitted, 0.0)
             raise
         request = admitted.request
-        if (live and self.sources.providers is not None and len(plan.tiers) == 1 and not request.stop
+        if (live and self.sources.providers is not None and state.mode == "whole" and state.decomposition is None
+                and len(plan.tiers) == 1 and not request.stop
                 and request.response_format is None and request.tool_use is None):
             return self._settled(admitted, lambda progress: self._token_events(state, progress))
         return self._settled(admitted, lambda progress: self._cascade_events(state, live, progress))

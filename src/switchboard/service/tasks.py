@@ -17,6 +17,7 @@ from switchboard.domain.answer_features import Embed
 from switchboard.domain.answers import canonical_answer, same_answer
 from switchboard.domain.cascade import TierOutcome, run, step
 from switchboard.domain.catalog import ModelEntry
+from switchboard.domain.composition import compose
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.formats import canonical_json, structured
 from switchboard.domain.fusion import Scorer
@@ -89,7 +90,7 @@ def solve(model: str, request: ChatRequest, catalog: dict[str, ModelEntry], prov
     started = time.perf_counter()
     completion = provider.complete(CompletionRequest(
         request.messages, max_tokens=request.max_tokens, temperature=request.temperature, deadline=deadline,
-        response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta))
+        response_format=fmt.openai() if fmt is not None else None, on_delta=on_delta, tools=request.tool_use))
     if request.stop:
         completion = cut_at_stop(completion, request.stop)
     candidate = _answer(model, completion, entry, request.prompt, (time.perf_counter() - started) * 1000, cap)
@@ -293,6 +294,12 @@ def run_decide(state: CascadeState, verifier: Verifier | None = None, embed: Emb
 def run_in_process(state: CascadeState, catalog: dict[str, ModelEntry], providers: ProviderSource,
                    verifier: Verifier | None = None, embed: Embed | None = None) -> CascadeState:
     """The whole cascade in this process (``domain.cascade.run`` over ``execute_tier``): the state
-    machine's loop without Step Functions, for tests and tools that need no orchestration."""
+    machine's loop without Step Functions, for tests and tools that need no orchestration. A decomposed
+    request runs each part's cascade (one after another, where the state machine's Map runs them side by
+    side), then ``compose``, as the state machine does."""
+    if state.mode == "parts" and state.decomposition is not None:
+        parts = [run_in_process(part, catalog, providers, verifier, embed) for part in state.decomposition.parts]
+        return compose(state.model_copy(update={"decomposition": state.decomposition.model_copy(
+            update={"parts": parts})}))
     return run(state, lambda s: execute_tier(s, catalog, providers), verifier=verifier_for(state, verifier),
                embed=embed, clock=time.time)

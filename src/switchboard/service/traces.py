@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from typing import Literal
 
+from switchboard.domain.composition import answered
 from switchboard.domain.state import CascadeState
 from switchboard.ports import Trace, TraceStore
 from switchboard.service.commands import Feedback
@@ -21,11 +22,6 @@ log = logging.getLogger(__name__)
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def answered(state: CascadeState) -> bool:
-    """A request succeeded when the policy chose an answer (accepted, or the best one on a stop)."""
-    return state.decision is not None and state.decision.answer_tier is not None
 
 
 def trace_of(state: CascadeState, error: str | None = None) -> Trace:
@@ -47,6 +43,8 @@ def request_metrics(state: CascadeState) -> list[tuple[str, str, float]]:
                ("TierReached", "Count", float(state.tier))]
     if state.decision is not None and state.decision.confidence is not None:
         metrics.append(("Confidence", "Percent", 100 * state.decision.confidence))
+    if state.decomposition is not None:  # the detector fired: was the request decomposed, into how many parts
+        metrics.append(("DecomposedParts", "Count", float(len(state.decomposition.parts))))
     return metrics
 
 

@@ -11,29 +11,38 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from switchboard.adapters.stores.dynamo import DynamoCatalog, DynamoPolicy, DynamoTaxonomy, DynamoTraces
+from switchboard.adapters.stores.dynamo import (
+    DynamoCatalog,
+    DynamoPolicy,
+    DynamoResponses,
+    DynamoSessions,
+    DynamoTaxonomy,
+    DynamoTraces,
+)
 from switchboard.adapters.stores.dynamo_keys import DynamoKeys
 from switchboard.adapters.stores.s3_blobs import S3Blobs
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import Release, ReleasePointer
+from switchboard.domain.release import Release, ReleasePointer, ShadowPolicy
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import CascadeState, Plan, TierSpec
 from switchboard.domain.taxonomy import Category
 from switchboard.local.journal import install_patches
-from switchboard.ports import BlobError, StoreError, Trace
+from switchboard.ports import BlobError, StoredResponse, StoreError, Trace
 from switchboard.service.api_keys import current_window, new_key
 from tests.support.fakes import (
     InMemoryBlobs,
     InMemoryCatalog,
     InMemoryKeys,
     InMemoryPolicy,
+    InMemoryResponses,
+    InMemorySessions,
     InMemoryTaxonomy,
     InMemoryTraces,
     catalog_entry,
 )
 
-TABLES = {"traces": "trace_id", "keys": "key_hash", "catalog": "model_id", "taxonomy": "category", "policy": "name"}
+TABLES = {"traces": "trace_id", "responses": "response_id", "sessions": "session", "keys": "key_hash", "catalog": "model_id", "taxonomy": "category", "policy": "name"}
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +66,13 @@ def _empty(client: object, table: str) -> None:
 def stores(request: pytest.FixtureRequest, dynamodb: object) -> dict[str, object]:
     """Each store, as the fake or as the adapter over an emptied emulated table."""
     if request.param == "fake":
-        return {"traces": InMemoryTraces(), "keys": InMemoryKeys(), "catalog": InMemoryCatalog(),
+        return {"traces": InMemoryTraces(), "responses": InMemoryResponses(), "sessions": InMemorySessions(), "keys": InMemoryKeys(), "catalog": InMemoryCatalog(),
                 "taxonomy": InMemoryTaxonomy(), "policy": InMemoryPolicy(None)}
     for table in TABLES:
         _empty(dynamodb, table)
-    return {"traces": DynamoTraces("traces", client=dynamodb), "keys": DynamoKeys("keys", client=dynamodb),
+    return {"traces": DynamoTraces("traces", client=dynamodb), "responses": DynamoResponses("responses", client=dynamodb),
+            "sessions": DynamoSessions("sessions", client=dynamodb),
+            "keys": DynamoKeys("keys", client=dynamodb),
             "catalog": DynamoCatalog("catalog", client=dynamodb, cache_s=0),
             "taxonomy": DynamoTaxonomy("taxonomy", client=dynamodb, cache_s=0),
             "policy": DynamoPolicy("policy", client=dynamodb, cache_s=0)}
@@ -81,6 +92,25 @@ def test_a_trace_reads_back_as_written_and_gathers_feedback(stores):
     assert traces.add_feedback("t1", {"score": 1.0}) and traces.add_feedback("t1", {"score": 0.0})
     assert [f["score"] for f in traces.get("t1").feedback] == [1.0, 0.0]
     assert traces.add_feedback("nope", {"score": 1.0}) is False
+
+
+def test_a_stored_response_reads_back_as_written_with_its_owner(stores):
+    responses = stores["responses"]
+    assert responses.get("resp_nope") is None
+    stored = StoredResponse(response_id="resp_1", owner="key-a", created_at=1_800_000_000,
+                            response={"id": "resp_1", "output": [{"type": "message", "content": []}]},
+                            conversation=[{"role": "user", "content": "hi"}])
+    responses.put(stored, 1)
+    responses.put(stored.model_copy(update={"response_id": "resp_2", "owner": None}), 1)
+    assert responses.get("resp_1") == stored and responses.get("resp_2").owner is None
+
+
+def test_a_session_keeps_the_last_model_put(stores):
+    sessions = stores["sessions"]
+    assert sessions.get("k|user:ada") is None
+    sessions.put("k|user:ada", "fast", 60)
+    sessions.put("k|user:ada", "strong", 60)
+    assert sessions.get("k|user:ada") == "strong" and sessions.get("other|user:ada") is None
 
 
 def test_a_reservation_takes_only_what_is_left_and_settling_returns_the_rest(stores):
@@ -154,6 +184,12 @@ def test_a_release_goes_in_force_with_its_dial_and_judges_and_removes_what_it_do
     assert policy.release() == pointer
     assert policy.dial() is None  # the release has no dial: the earlier one is not left in force beside it
     assert policy.judge_policy() == JudgePolicy(judges=["self_verify"])
+    assert policy.shadow() is None
+    shadow = ShadowPolicy(release=release, dial=dial)
+    policy.put_shadow(shadow, "now")
+    assert policy.shadow() == shadow and policy.release() == pointer  # beside the live one, not in its place
+    policy.put_shadow(None, "now")
+    assert policy.shadow() is None
 
 
 def test_artifact_blobs_are_content_addressed_and_verified():

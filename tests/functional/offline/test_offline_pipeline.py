@@ -202,7 +202,7 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     offline = deployed_outcomes(art, test, emb[va])
     service = build_services(art.catalog, providers=RecordedProviders(test), taxonomy=InMemoryTaxonomy(art.taxonomy),
                              encoder=fake_encoder, verifier=art.verifier, learned=OnnxLearnedRouter(art.directory),
-                             policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256)
+                             policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256, axes=art.axes)
     compared = 0
     for profile, point in art.dial.profiles.items():
         expected = offline[point]

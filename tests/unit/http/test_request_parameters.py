@@ -115,3 +115,34 @@ def test_unusable_tool_requests_are_refused_by_name(body, param):
     with pytest.raises(BadRequest) as caught:
         parse(ChatCompletionRequest, {**BASE, **body}).to_domain(10_000)
     assert http_error(caught.value)[1]["error"]["param"].split(".")[0] == param
+
+
+def _loop(result_id: str = "call_1") -> list[dict]:
+    return [{"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "Let me check.", "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {"role": "tool", "tool_call_id": result_id, "content": "21 C, cloudy"}]
+
+
+def test_a_tool_loop_keeps_its_structure_for_native_templates_and_knows_the_answered_calls():
+    domain = parse(ChatCompletionRequest, {**BASE, "tools": [WEATHER], "messages": _loop()}).to_domain(10_000)
+    system, user, assistant, result = domain.messages
+    assert system.native() is None  # Switchboard's own instruction: a native template renders the tools itself
+    assert assistant.native() == {"role": "assistant", "content": "Let me check.", "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}
+    assert result.native() == {"role": "tool", "tool_call_id": "call_1", "content": "21 C, cloudy"}
+    assert domain.prompt == "Weather in Paris?"  # a tool's result is not the question
+    assert domain.tool_use is not None and len(domain.tool_use.answered) == 1
+    repeat = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}'
+    from switchboard.domain.formats import check_tool_answer
+
+    answer, why = check_tool_answer(repeat, domain.tool_use)
+    assert answer is None and "repeats a call to get_weather already answered" in why
+    other = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Rome"}}]}'
+    assert check_tool_answer(other, domain.tool_use)[1] is None
+
+
+def test_a_tool_result_answering_no_earlier_call_is_refused_naming_it():
+    with pytest.raises(BadRequest) as caught:
+        parse(ChatCompletionRequest, {**BASE, "tools": [WEATHER], "messages": _loop("call_9")}).to_domain(10_000)
+    assert "call_9" in str(caught.value) and http_error(caught.value)[1]["error"]["param"] == "messages"

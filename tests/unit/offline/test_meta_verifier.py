@@ -47,3 +47,18 @@ def test_a_pomdp_that_beats_the_bar_on_held_out_prompts_is_deployed_and_the_bar_
     gate = odd.meta[0]
     assert gate.apply(0.5) >= 0.5 and gate.apply(0.95) < 0.5  # accepts in the band, escalates above it
     assert report["measured"]["pomdp"]["regions"] == report["measured"]["threshold"]["regions"] == 2
+
+
+def test_the_pomdp_trains_and_runs_on_scores_at_the_package_s_bin_edges() -> None:
+    """automix-llm's nearest-bin lookup finds no bin for 0.55 with 10 bins (it then fails on a None index);
+    the frame moves every score off the edges, as the calibration's grid does, so any score trains."""
+    from switchboard.offline.baselines import automix_frugal as bl
+
+    rng = np.random.default_rng(3)
+    conf = rng.choice([0.0, 0.05, 0.25, 0.55, 0.75, 1.0], size=300)
+    slm = (rng.random(300) < conf).astype(float)
+    llm = np.maximum(slm, (rng.random(300) < 0.7).astype(float))
+    _, method, params = bl.train_automix("pomdp", bl.automix_frame(conf, slm, llm), (0.1, 1.0))
+    assert params
+    frame = bl.automix_frame(np.full(3, 0.55), np.ones(3), np.ones(3))
+    assert len(method.run(frame, params[0], verifier_column="p_ver")) == 3

@@ -24,10 +24,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from switchboard.domain.formats import only_repeats
 from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
@@ -39,6 +40,14 @@ from switchboard.ports import (
 )
 
 from .http_calls import estimate_tokens
+from .native_tools import (
+    chat_template,
+    has_tool_section,
+    native_messages,
+    native_tool_fields,
+    protocol_answer,
+    without_tools,
+)
 from .openai_compat import first_token_logprobs
 
 PULL_HINT = "run `switchboard models pull`"
@@ -139,11 +148,19 @@ class LocalGGUF:
     """Chat completions from a local GGUF file; the model loads on first use (or on ``load()``)."""
 
     def __init__(self, model_path: str | Path, n_ctx: int = 2048, n_threads: int | None = None,
-                 timeout_s: float | None = None) -> None:
+                 timeout_s: float | None = None, native_tools: bool = True) -> None:
         self.model_path = Path(model_path).expanduser().resolve()
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self.timeout_s = timeout_s
+        self._native_tools: bool | None = None if native_tools else False
+
+    def native_tools(self) -> bool:
+        """Whether the model's chat template renders tools itself (``native_tools``), read once."""
+        if self._native_tools is None:
+            _check_model_file(self.model_path)
+            self._native_tools = has_tool_section(chat_template(self.model_path))
+        return self._native_tools
 
     def __repr__(self) -> str:
         return (f"LocalGGUF(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx}, "
@@ -167,8 +184,10 @@ class LocalGGUF:
                 limit, by_request = remaining, True
         stop_at = started + limit if limit else None
         engine = _load(self.model_path, self.n_ctx, self.n_threads)
+        native = request.tools is not None and self.native_tools()
         body: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": (native_messages(list(messages)) if native
+                         else [{"role": m.role, "content": m.content} for m in messages]),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -179,15 +198,35 @@ class LocalGGUF:
             body["seed"] = request.seed
         if request.choices:
             body["grammar"] = choice_grammar(request.choices)
+        elif request.grammar:
+            body["grammar"] = request.grammar
+        elif native and request.tools is not None:  # the template renders the tools; llama.cpp parses the calls
+            body.update(native_tool_fields(request.tools))
         elif request.response_format:
             body["response_format"] = request.response_format  # llama.cpp compiles it to a grammar
         # every generated token's log-probability (the answer's own confidence, ``mean_logprob``): llama.cpp
         # has the logits anyway; alternatives only when asked for
-        body["logprobs"] = True
-        if request.top_logprobs:
-            body["top_logprobs"] = int(request.top_logprobs)
-        else:
-            body["top_logprobs"] = 1  # the sampled token and no alternatives (llama.cpp defaults to 20)
+        # (not with native tools: llama.cpp streams no log-probabilities beside parsed calls, so the
+        # ``confidence`` judge abstains on such answers; the calls are checked against their schemas)
+        if not native:
+            body["logprobs"] = True
+            body["top_logprobs"] = int(request.top_logprobs) if request.top_logprobs else 1  # llama.cpp's default: 20
+        completion, calls = self._generate(engine, body, request, stop_at, by_request, started)
+        if not native or request.tools is None:
+            return completion
+        # read back into the tool-call protocol, which the cascade checks
+        answer = protocol_answer(completion.text, calls)
+        if request.tools.text_allowed and request.on_delta is None and only_repeats(answer, request.tools):
+            # the model restated a call already answered instead of answering: once more, without the tools
+            again, calls = self._generate(engine, without_tools(body), request, stop_at, by_request, started)
+            answer = protocol_answer(again.text, calls)
+            completion = replace(again, input_tokens=completion.input_tokens + again.input_tokens,
+                                 output_tokens=completion.output_tokens + again.output_tokens)
+        return replace(completion, text=answer)
+
+    def _generate(self, engine: _Engine, body: dict[str, Any], request: CompletionRequest, stop_at: float | None,
+                  by_request: bool, started: float) -> tuple[Completion, list[dict[str, Any]]]:
+        """One generation of ``body`` under the process-wide inference lock, bounded by ``stop_at``."""
         wait = -1 if stop_at is None else max(0.0, stop_at - time.perf_counter())
         if not _INFER_LOCK.acquire(timeout=wait):
             if by_request:
@@ -206,7 +245,8 @@ class LocalGGUF:
         latency_ms = (time.perf_counter() - started) * 1000
         if stream.timed_out and by_request:
             raise DeadlineExceeded(f"{self.model_path.name}: generation passed the request's deadline")
-        return stream.completion(self.model_path.name, messages, self.timeout_s, latency_ms)
+        completion = stream.completion(self.model_path.name, request.messages, self.timeout_s, latency_ms)
+        return completion, stream.calls()
 
 
 class _Stream:
@@ -225,6 +265,11 @@ class _Stream:
         self.timed_out = False
         self.first_token_logprobs: dict[str, float] | None = None
         self.token_logprobs: list[float] = []
+        self.tool_calls: dict[int, dict[str, str]] = {}  # native tool calls as llama.cpp parsed them, by index
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The tool calls llama.cpp parsed out of the answer (arguments still JSON text)."""
+        return [{"name": c["name"], "arguments": c["arguments"]} for _, c in sorted(self.tool_calls.items())]
 
     def __call__(self, chunk: Any) -> bool:
         if not isinstance(chunk, dict):
@@ -235,7 +280,14 @@ class _Stream:
             self.error = error if isinstance(error, dict) else {"message": str(error)}
             return True
         for choice in chunk.get("choices") or []:
-            content = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or []:
+                if isinstance(call, dict):
+                    slot = self.tool_calls.setdefault(int(call.get("index") or 0), {"name": "", "arguments": ""})
+                    function = call.get("function") or {}
+                    slot["name"] += function.get("name") or ""
+                    slot["arguments"] += function.get("arguments") or ""
+            content = delta.get("content")
             if content:
                 self.parts.append(content)
                 if self.on_delta is not None:

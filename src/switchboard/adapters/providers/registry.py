@@ -117,7 +117,7 @@ def build_provider(entry: ModelEntry, *, http: httpx.Client | None = None, bedro
         from .local_gguf import LocalGGUF
 
         return LocalGGUF(_local_model_path(entry, model_dir), n_ctx=entry.context_tokens,
-                         timeout_s=entry.timeout_s)
+                         timeout_s=entry.timeout_s, native_tools=entry.tool_form == "native")
     if kind == "fault":
         from .fault import FaultInjecting
 

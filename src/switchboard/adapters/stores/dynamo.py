@@ -8,7 +8,8 @@ Item formats (one attribute holds the JSON body, so floats never meet DynamoDB's
 - Catalog: ``model_id`` (S, key), ``body`` (S: a ModelEntry as JSON).
 - Taxonomy: ``category`` (S, key), ``body`` (S: a Category as JSON, centroid included).
 - Policy: ``name`` (S, key: ``active`` the dial in force, ``judges`` the judge policy, ``release`` the
-  release pointer), ``body`` (S: the Dial / JudgePolicy / ReleasePointer as JSON), ``published_at`` (S).
+  release pointer, ``shadow`` the shadow policy), ``body`` (S: the Dial / JudgePolicy / ReleasePointer /
+  ShadowPolicy as JSON), ``published_at`` (S).
 - Traces: ``trace_id`` (S, key), ``created_at`` (S), ``status`` (S), ``cost_usd`` (N), ``body`` (S: the
   Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute).
 """
@@ -26,9 +27,9 @@ from typing import Any
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
-from switchboard.domain.release import ReleasePointer
+from switchboard.domain.release import ReleasePointer, ShadowPolicy
 from switchboard.domain.taxonomy import Category
-from switchboard.ports import StoreError, Trace
+from switchboard.ports import StoredResponse, StoreError, Trace
 
 
 @contextmanager
@@ -163,7 +164,8 @@ class DynamoTaxonomy(TableAdapter):
 
 class DynamoPolicy(TableAdapter):
     """What is in force, one item each: the trained dial (``name = "active"``), the measured judge policy
-    (``"judges"``) and the release pointer (``"release"``: which run's model files the functions load).
+    (``"judges"``), the release pointer (``"release"``: which run's model files the functions load) and
+    the shadow policy (``"shadow"``: planned beside the live one, never run).
 
     The three are read together in one transactional read and cached per warm container for ``cache_s``
     seconds (the release pointer's check interval), and ``put_release`` writes them in one transaction:
@@ -172,7 +174,8 @@ class DynamoPolicy(TableAdapter):
     ACTIVE = "active"
     JUDGES = "judges"
     RELEASE = "release"
-    _NAMES = (ACTIVE, JUDGES, RELEASE)
+    SHADOW = "shadow"
+    _NAMES = (ACTIVE, JUDGES, RELEASE, SHADOW)
 
     def __init__(self, table: str, client: Any = None, cache_s: float = 60.0) -> None:
         super().__init__(table, client)
@@ -204,6 +207,18 @@ class DynamoPolicy(TableAdapter):
     def release(self) -> ReleasePointer | None:
         body = self._snapshot()[self.RELEASE]
         return ReleasePointer.model_validate_json(body) if body else None
+
+    def shadow(self) -> ShadowPolicy | None:
+        body = self._snapshot()[self.SHADOW]
+        return ShadowPolicy.model_validate_json(body) if body else None
+
+    def put_shadow(self, shadow: ShadowPolicy | None, published_at: str) -> None:
+        if shadow is not None:
+            self._put(self.SHADOW, shadow.model_dump_json(), published_at)
+        else:
+            with store_errors(f"cannot remove the shadow policy from {self.table}"):
+                self.client.delete_item(TableName=self.table, Key={"name": {"S": self.SHADOW}})
+        self._cache.clear()
 
     def put(self, dial: Dial, published_at: str) -> None:
         self._put(self.ACTIVE, dial.model_dump_json(), published_at)
@@ -276,6 +291,46 @@ class DynamoTraces(TableAdapter):
                     continue
                 raise StoreError(f"cannot update trace {trace_id}: {exc}") from exc
         raise StoreError(f"feedback on trace {trace_id} lost a write race five times")
+
+
+class DynamoResponses(TableAdapter):
+    """The Responses API's stored responses: one item per response (its owner, the response and the
+    conversation as one JSON body), expiring with a TTL."""
+
+    def put(self, stored: StoredResponse, ttl_days: int) -> None:
+        item = {"response_id": {"S": stored.response_id}, "body": {"S": stored.model_dump_json()},
+                "expires_at": {"N": str(int(time.time()) + ttl_days * 86400)}}
+        if stored.owner is not None:
+            item["owner"] = {"S": stored.owner}
+        with store_errors(f"cannot write response {stored.response_id} to {self.table}"):
+            self.client.put_item(TableName=self.table, Item=item)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        with store_errors(f"cannot read response {response_id} from {self.table}"):
+            found = self.client.get_item(TableName=self.table, Key={"response_id": {"S": response_id}},
+                                         ConsistentRead=True)
+        item = found.get("Item")
+        if not item or int(item.get("expires_at", {}).get("N", "0")) < time.time():
+            return None  # DynamoDB deletes expired items within days, not at once
+        return StoredResponse.model_validate_json(item["body"]["S"])
+
+
+class DynamoSessions(TableAdapter):
+    """A session's model (``service.affinity``): one small item per session, expiring with a TTL."""
+
+    def get(self, session: str) -> str | None:
+        with store_errors(f"cannot read session from {self.table}"):
+            found = self.client.get_item(TableName=self.table, Key={"session": {"S": session}}, ConsistentRead=True)
+        item = found.get("Item")
+        if not item or int(item.get("expires_at", {}).get("N", "0")) < time.time():
+            return None
+        return str(item["model"]["S"])
+
+    def put(self, session: str, model: str, ttl_s: int) -> None:
+        item = {"session": {"S": session}, "model": {"S": model},
+                "expires_at": {"N": str(int(time.time()) + ttl_s)}}
+        with store_errors(f"cannot write session to {self.table}"):
+            self.client.put_item(TableName=self.table, Item=item)
 
 
 def load_json_items(path: str) -> list[dict]:

@@ -51,6 +51,9 @@ def quantile_thresholds(train_score: np.ndarray, rates: Sequence[float]) -> list
     return out
 
 
+OFF_EDGE = 1e-7  # a verifier score is moved this far off the package's bin edges
+
+
 def automix_frame(p_ver: np.ndarray, slm_correct: np.ndarray, llm_correct: np.ndarray):  # noqa: ANN201
     """The DataFrame ``automix-llm`` expects. Its GreedyPOMDP reads the fixed column names
     ``llama13b_f1`` / ``llama70b_f1``, so the SLM / LLM scores take those names; ``category`` is AutoMix's
@@ -60,7 +63,10 @@ def automix_frame(p_ver: np.ndarray, slm_correct: np.ndarray, llm_correct: np.nd
     slm = np.nan_to_num(slm_correct, nan=0.0)
     llm = np.nan_to_num(llm_correct, nan=0.0)
     category = np.where(slm >= 1, "GOOD", np.where(llm >= 1, "NEEDY", "HOPELESS"))
-    return pd.DataFrame({"p_ver": np.clip(p_ver, 0, 1), "llama13b_f1": slm, "llama70b_f1": llm,
+    # off the bins' half-way points, as ``policy_calibration``'s grid: the package's nearest-bin lookup
+    # finds no bin for a score whose distance to two bin centres rounds to half a bin either way (a
+    # score of 0.55 with 10 bins), and then fails on a None index
+    return pd.DataFrame({"p_ver": np.clip(p_ver + OFF_EDGE, 0, 1 - 1e-9), "llama13b_f1": slm, "llama70b_f1": llm,
                          "category": category})
 
 
@@ -114,7 +120,7 @@ def policy_calibration(method, param, resolution: int = 2000) -> Calibration:  #
         t = float(param)
         return Calibration(xs=[0.0, t, t + eps, 1.0], ys=[0.0, 0.0, 1.0, 1.0])
     # off the bin edges: the package's nearest-bin lookup returns no bin for a score exactly on an edge
-    grid = np.clip(np.linspace(0.0, 1.0, resolution + 1) + 1e-7, 0.0, 1.0 - 1e-9)
+    grid = np.clip(np.linspace(0.0, 1.0, resolution + 1) + OFF_EDGE, 0.0, 1.0 - 1e-9)
     frame = pd.DataFrame({"p_ver": grid})
     retry = np.asarray(method.run(frame, param, verifier_column="p_ver"), dtype=bool)
     accept = (~retry).astype(float)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from switchboard.domain.dial import Dial, OperatingPoint
+from switchboard.domain.dial import Dial, OperatingPoint, RouteSignals, route_signals
 from switchboard.domain.taxonomy import CentroidIndex
 from switchboard.offline.answer_signals import signals_of
 from switchboard.offline.artifacts import Artifacts
@@ -22,12 +22,13 @@ from switchboard.offline.recorded_cascades import (
 )
 
 
-def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray,
-                       a_test: np.ndarray | None = None) -> tuple[Situation, list[str]]:
+def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray, a_test: np.ndarray | None = None
+                       ) -> tuple[Situation, list[str], list[RouteSignals] | None]:
     """Decision-time inputs of the test prompts as a deployment sees them: the learned router's ONNX
-    probabilities, each prompt's nearest category in the published taxonomy (``CentroidIndex``, as
-    the router matches), and the answers' own signals (``a_test``: their embeddings, needed when the
-    deployed verifier reads them)."""
+    probabilities, each prompt's nearest category in the published taxonomy (``CentroidIndex``, as the
+    router matches), its routing signals (``route_signals``: the axis heads' labels read into the dial's
+    suitability, beside the router's probabilities), and the answers' own signals (``a_test``: their
+    embeddings, needed when the deployed verifier reads them)."""
     if art.verifier.answer_features.embedding is not None and a_test is None:
         raise ValueError("the deployed verifier reads answer embeddings: embed the test answers "
                          "(answer_signals.embed_answers)")
@@ -35,14 +36,21 @@ def deployed_situation(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarra
     categories = [index.nearest(e).category for e in np.asarray(e_test, dtype=np.float32)]
     router_p = art.router.predict_batch(e_test)
     resp_len = np.vectorize(len, otypes=[float])(test.responses)
-    signals = signals_of(test, e_test if a_test is not None else None, a_test)
-    return Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models),
-                     prompts=list(test.prompts), signals=signals), categories
+    answer_signals = signals_of(test, e_test if a_test is not None else None, a_test)
+    signals = None
+    if art.axes is not None and art.dial.axes is not None:
+        probs = art.axes.predict_batch(e_test)
+        signals = [route_signals(art.dial, router_p[i], {a: p[i] for a, p in probs.items()})
+                   for i in range(len(e_test))]
+    sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models),
+                    prompts=list(test.prompts), answer_signals=answer_signals)
+    return sit, categories, signals
 
 
-def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str]) -> ReplayPlan:
+def deployed_plan(dial: Dial, point: OperatingPoint, categories: Sequence[str], models: Sequence[str],
+                  signals: Sequence[RouteSignals] | None = None) -> ReplayPlan:
     """Each prompt's cascade under ``point``, laid out by the planner's ``domain.dial.lay_out``."""
-    return plan_of(dial, point, categories, models)
+    return plan_of(dial, point, categories, models, signals)
 
 
 def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray,
@@ -50,10 +58,10 @@ def deployed_outcomes(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray
     """Every point of the trained dial (by name) replayed on ``test`` with the deployed artifacts."""
     if list(test.models) != list(art.dial.models):
         raise ValueError(f"the dial was trained on {art.dial.models}, the data has {test.models}")
-    sit, categories = deployed_situation(art, test, e_test, a_test)
+    sit, categories, signals = deployed_situation(art, test, e_test, a_test)
     outcomes = {}
     for point in art.dial.points:
-        plan = deployed_plan(art.dial, point, categories, test.models)
+        plan = deployed_plan(art.dial, point, categories, test.models, signals)
         scored = score_plan(sit, plan, art.verifier, art.dial.weights, art.dial.calibration)
         outcomes[point.name] = run_cascade(sit, plan, scored)
     return outcomes

@@ -15,7 +15,7 @@ import contextlib
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,7 @@ from switchboard.offline.baselines.cluster_routing import sweep as cluster_sweep
 from switchboard.offline.baselines.prompt_routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
 from switchboard.offline.dial_search import BUDGET_FRACTIONS, COST_MARGIN, fraction_name, point_params
 from switchboard.offline.evaluation.deployed import deployed_outcomes
-from switchboard.offline.evaluation.metrics import (
-    pareto_frontier,
-)
+from switchboard.offline.evaluation.metrics import aiq, pareto_frontier
 from switchboard.offline.evaluation.results import assemble
 from switchboard.offline.evaluation.verifier_report import verifier_block
 from switchboard.offline.fit import System, TrainConfig, fit_system
@@ -93,9 +91,9 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     resp_len = np.vectorize(len, otypes=[float])(test.responses)
     router_p = system.router.predict(e_test)
     tax_idx, _ = system.taxonomy.assign(e_test)
-    signals = signals_of(test, e_test if a_test is not None else None, a_test)
+    answer_signals = signals_of(test, e_test if a_test is not None else None, a_test)
     sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models),
-                    prompts=list(test.prompts), signals=signals)
+                    prompts=list(test.prompts), answer_signals=answer_signals)
     steps = _bar(range(8), f"eval {dataset}", progress, total=8)
     tick = iter(steps)
     next(tick, None)
@@ -224,6 +222,9 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
         out_dir = Path(artifacts_dir) if artifacts_dir is not None else Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-artifacts-")))
         art = load_artifacts(write_artifacts(system, out_dir, dataset))
+        ablation_runs = {family: deployed_outcomes(replace(art, dial=art.dial.model_copy(
+            update={"points": points, "profiles": profiles})), test, e_test, a_test)
+            for family, (points, profiles) in system.ablation.items()}
         for name, out in deployed_outcomes(art, test, e_test, a_test).items():
             point = art.dial.point(name)
             profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
@@ -236,12 +237,34 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     results["train"] = {"prompts": train.n, **system.stats,
                         "best_single_model": train.models[best], "small_model": train.models[slm]}
     results["meta_verifier"] = system.stats.get("meta_verifier")
-    results["verifier"] = verifier_block(system.verifier, system.alternative_verifier, test, router_p, signals,
+    results["verifier"] = verifier_block(system.verifier, system.alternative_verifier, test, router_p, answer_signals,
                                          system.stats.get("verifier"))
+    results["taxonomy_axes"] = ["task", "complexity", "domain", "format"]
+    results["combined_routing"] = system.stats.get("combined_routing")
+    results["ablation"] = ablation(test, ablation_runs, results["aiq_range_usd_per_1k"][1])
     results["seconds"] = round(time.time() - t0, 1)
     if hasattr(steps, "close"):
         steps.close()
     return results, system
+
+
+def ablation(test: RecordedOutcomes, runs: dict[str, dict], max_cost: float) -> dict:
+    """EMAFusion's ablation: the dials chosen from each family of tier orders (``fit.ABLATION_FAMILIES``:
+    taxonomy only, learned router only, combined), replayed with the deployed artifacts on these prompts;
+    AIQ over the same cost range as every strategy's. Their points carry no meta-verifier (the deployed
+    dial's ``sb-cascade`` rows do), so the three differ only in where the tier orders come from."""
+    correct = test.labels.correct
+    rows = np.arange(test.n)
+    out: dict = {}
+    for family, outcomes in runs.items():
+        points = [{"point": name, "accuracy": round(float(np.nanmean(correct[rows, o.rep])), 4),
+                   "cost_per_1k_usd": round(float(o.cost.mean() * 1000), 5)} for name, o in outcomes.items()]
+        out[family] = {"aiq": round(aiq([p["cost_per_1k_usd"] for p in points], [p["accuracy"] for p in points],
+                                        max_cost), 5), "points": points}
+    if {"taxonomy", "learned", "combined"} <= set(out):
+        best_alone = max(float(out["taxonomy"]["aiq"]), float(out["learned"]["aiq"]))
+        out["combined_at_least_both"] = float(out["combined"]["aiq"]) >= best_alone
+    return out
 
 
 def _oracle(test: RecordedOutcomes) -> Row:

@@ -1,0 +1,5 @@
+import sys
+
+from infra.rehearsal.run import main
+
+sys.exit(main())
