@@ -15,7 +15,7 @@ from typing import Any, Literal
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from switchboard.domain.catalog import ModelEntry
 
@@ -41,6 +41,11 @@ WEB_ADAPTER_LAYERS = {
     "arm64": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:25",
     "x86_64": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerX86:25",
 }
+# Where AWS lists what SnapStart supports (runtimes) and what it does not (provisioned concurrency, EFS,
+# ephemeral storage over 512 MB).
+SNAPSTART_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html"
+# The alias API Gateway invokes when a router version is published (routerSnapStart, routerProvisionedConcurrency).
+ROUTER_ALIAS = "live"
 # Context keys that no longer exist, and what took their place (a deployment script may still pass them).
 REMOVED_KEYS = {
     "requireBuiltLayers": "every synth now builds the Lambda layers it packages (cached); "
@@ -116,6 +121,33 @@ class SwitchboardConfig(BaseModel):
     # (docs/benchmarks.md, "Decomposition"); turn it on with a decomposer you have measured.
     decomposition: bool = Field(False, alias="decomposition")
     decomposer_model: str | None = Field(None, alias="decomposerModel", min_length=1)
+    # The page of recent requests (GET /ui, served by the router from the route table): off by default. It
+    # reads GET /v1/traces with a bearer key the user types in, so it needs apiAuth "keys".
+    ui: bool = Field(False, alias="ui")
+
+    @model_validator(mode="after")
+    def _ui_needs_bearer_keys(self) -> SwitchboardConfig:
+        if self.ui and self.api_auth != "keys":
+            raise ValueError("ui needs apiAuth \"keys\": the page sends a bearer key; a browser cannot send "
+                             "API Gateway keys or SigV4 signatures for it")
+        return self
+
+    # The router's cold starts (docs/architecture.md, "Latency, hop by hop"). Either one publishes a version
+    # of RouterFn behind the alias ROUTER_ALIAS, which API Gateway then invokes instead of $LATEST.
+    # routerSnapStart: Lambda SnapStart on that version (python3.12+ runtimes only; checked at synth against
+    # the runtime the functions use). routerProvisionedConcurrency: N initialised environments on the
+    # alias, billed while they exist. Lambda does not allow the two together (SNAPSTART_DOC).
+    router_snap_start: bool = Field(False, alias="routerSnapStart")
+    router_provisioned_concurrency: int = Field(0, ge=0, le=1000, alias="routerProvisionedConcurrency")
+
+    @model_validator(mode="after")
+    def _one_cold_start_option(self) -> SwitchboardConfig:
+        if self.router_snap_start and self.router_provisioned_concurrency:
+            raise ValueError(
+                f"{CONTEXT_PREFIX}routerSnapStart and {CONTEXT_PREFIX}routerProvisionedConcurrency="
+                f"{self.router_provisioned_concurrency} cannot be combined: Lambda SnapStart does not support "
+                f"provisioned concurrency ({SNAPSTART_DOC}); choose one")
+        return self
 
     @field_validator("log_retention_days")
     @classmethod
@@ -184,6 +216,11 @@ class SwitchboardConfig(BaseModel):
         return self.web_adapter_layer_arn or WEB_ADAPTER_LAYERS[self.architecture]
 
     @property
+    def publishes_router_version(self) -> bool:
+        """Whether API Gateway invokes a published version of the router (through ROUTER_ALIAS)."""
+        return self.router_snap_start or self.router_provisioned_concurrency > 0
+
+    @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION_DAYS[self.log_retention_days]
 
@@ -215,8 +252,8 @@ class SwitchboardConfig(BaseModel):
         try:
             return cls.model_validate(ours)
         except ValidationError as exc:
-            problems = "; ".join(f"{CONTEXT_PREFIX}{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join((f"{CONTEXT_PREFIX}{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+                                 + e["msg"] for e in exc.errors())
             raise ConfigError(f"invalid CDK context: {problems}") from exc
 
     @classmethod

@@ -8,11 +8,17 @@ from aws_cdk import Annotations, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra import ids
-from infra.config import SwitchboardConfig
+from infra import ids, nag
+from infra.config import ROUTER_ALIAS, SNAPSTART_DOC, ConfigError, SwitchboardConfig
 from infra.constructs.api import Api
 from infra.constructs.cascade_machine import Cascade, grant_release_reads, release_environment
-from infra.constructs.lambda_defaults import ARCHITECTURES, SwitchboardFunction, code_size, function_code
+from infra.constructs.lambda_defaults import (
+    ARCHITECTURES,
+    RUNTIME,
+    SwitchboardFunction,
+    code_size,
+    function_code,
+)
 from infra.constructs.layers import LEARNED_ROUTER_MOUNT, SwitchboardLayers, learned_router_layer
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
@@ -39,6 +45,9 @@ class SwitchboardStack(Stack):
         self.root = root
         self.storage = Storage(self, "Storage", traces_removal=config.traces_removal,
                                reference_removal=config.reference_tables_removal)
+        nag.acknowledge(self, "AwsSolutions-IAM5", findings=["Resource::<TracesTable.Arn>/index/*"], reason=(
+            "CDK's grants on a table with an index cover its indexes as <table>/index/*; the traces table has "
+            "one (by-owner, keys only), which the router queries for a caller's newest traces."))
         self.architecture = ARCHITECTURES[config.architecture]
         self.layers = SwitchboardLayers(self, "Layers", root=root, build=config.layers == "build",
                                         architecture=self.architecture)
@@ -62,7 +71,8 @@ class SwitchboardStack(Stack):
         if self.default_catalog:
             self.storage.seed_catalog(self.default_catalog)
         self.router = self._router(config, code)
-        self.api = Api(self, "Api", config=config, handler=self.router.function)
+        self.router_alias = self._router_alias(config)
+        self.api = Api(self, "Api", config=config, handler=self.router_alias or self.router.function)
         self.observability = Observability(self, "Observability", config=config, router=self.router.function,
                                            state_machine=self.cascade.state_machine)
         self._outputs()
@@ -115,9 +125,13 @@ class SwitchboardStack(Stack):
                          names.ENV_STREAM_TOKENS: "true"}
             timeout_s, handler = config.streaming_timeout_seconds, "router/run.sh"
             deadline_s = config.streaming_timeout_seconds - 10  # room to answer and write a failure trace
+        if config.router_snap_start and not RUNTIME.supports_snap_start:
+            raise ConfigError(f"switchboard:routerSnapStart: Lambda SnapStart does not support the functions' "
+                              f"runtime {RUNTIME.name} (Python needs python3.12 or later: {SNAPSTART_DOC}); "
+                              "deploy without it, or with switchboard:routerProvisionedConcurrency instead")
         router = SwitchboardFunction(
             self, "RouterFn", name="router", logical_id=ids.ROUTER_FN, code=code,
-            layers=layers, handler=handler, architecture=self.architecture,
+            layers=layers, handler=handler, architecture=self.architecture, snap_start=config.router_snap_start,
             log_retention=config.log_retention, memory_mb=1024,
             # 29 s: API Gateway's buffered integration timeout; a longer cascade is cut there anyway (with
             # streaming, the integration's own, longer timeout).
@@ -152,12 +166,29 @@ class SwitchboardStack(Stack):
         storage.keys.grant_read_write_data(router.function)  # reserve and settle spend
         storage.responses.grant_read_write_data(router.function)  # the Responses API's stored responses
         storage.sessions.grant_read_write_data(router.function)  # a session's model (service.affinity)
-        storage.traces.grant_read_write_data(router.function)
+        storage.traces.grant_read_write_data(router.function)  # its index too: a caller's newest traces
         if config.streaming or config.slow_classifier or config.decomposition:  # it calls a model itself:
             self.cascade.grant_model_calls(router, stream=config.streaming)  # streaming, slow labels, decomposer
         machine.grant_start_sync_execution(router.function)
         machine.grant_start_execution(router.function)  # jobs (POST /v1/route with "async": true)
         return router
+
+    def _router_alias(self, config: SwitchboardConfig) -> lambda_.Alias | None:
+        """With routerSnapStart or routerProvisionedConcurrency: a version of RouterFn published on every
+        change of its code or configuration (``current_version``), and the alias API Gateway invokes, which
+        carries the provisioned concurrency. None (API Gateway invokes $LATEST) otherwise."""
+        if not config.publishes_router_version:
+            return None
+        concurrency = config.router_provisioned_concurrency or None
+        if config.router_snap_start:  # CDK cannot see that a version is published: it is, just below
+            Annotations.of(self.router.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "RouterFn's current_version is published and the alias API Gateway invokes points at it")
+        return lambda_.Alias(
+            self, "RouterAlias", alias_name=ROUTER_ALIAS, version=self.router.function.current_version,
+            provisioned_concurrent_executions=concurrency,
+            description="The router version API Gateway invokes"
+                        + (" (SnapStart)" if config.router_snap_start else f" ({concurrency} provisioned)"))
 
     def _outputs(self) -> None:
         api = self.api.rest_api

@@ -73,7 +73,9 @@ class Api(Construct):
         # the OpenAI error shape the SDK understands.
         validator = self.rest_api.add_request_validator("Parameters", validate_request_parameters=True,
                                                         validate_request_body=False)
-        for route in ROUTES:  # the API's one route table
+        for route in ROUTES:  # the API's one route table (its pages only with switchboard:ui)
+            if route.page and not config.ui:
+                continue
             resource = self.rest_api.root.resource_for_path(route.resource_path)
             params = {f"method.request.path.{p}": True for p in route.params}
             resource.add_method(route.method, request_parameters=params or None, request_validator=validator)

@@ -41,7 +41,7 @@ class SwitchboardFunction(Construct):
                  layers: Sequence[lambda_.ILayerVersion], log_retention: logs.RetentionDays,
                  architecture: lambda_.Architecture, description: str, memory_mb: int = DEFAULT_MEMORY_MB,
                  timeout: Duration = DEFAULT_TIMEOUT, environment: Mapping[str, str] | None = None,
-                 logical_id: str | None = None, handler: str | None = None) -> None:
+                 logical_id: str | None = None, handler: str | None = None, snap_start: bool = False) -> None:
         super().__init__(scope, construct_id)
         self.layers = list(layers)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention,
@@ -59,6 +59,8 @@ class SwitchboardFunction(Construct):
             log_group=self.log_group,
             description=description,
             environment=dict(environment or {}),
+            # SnapStart applies to published versions only (the caller publishes one and invokes it).
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         if logical_id:  # see infra/ids.py
             pin_logical_id(self.function, logical_id)

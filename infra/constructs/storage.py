@@ -28,6 +28,7 @@ from infra import ids, lint, nag
 from switchboard.domain.catalog import ModelEntry
 
 TRACE_TTL_ATTRIBUTE = "expires_at"
+TRACES_BY_OWNER = "by-owner"  # the index the router lists a caller's newest traces from
 
 
 def _table(scope: Construct, construct_id: str, logical_id: str, partition_key: str, removal: RemovalPolicy,
@@ -52,6 +53,13 @@ class Storage(Construct):
         super().__init__(scope, construct_id)
         self.traces = _table(self, "Traces", ids.TRACES_TABLE, "trace_id", traces_removal,
                              ttl_attribute=TRACE_TTL_ATTRIBUTE)
+        # A caller's newest traces (GET /v1/traces): each trace's owner (its API key id, "-" without one)
+        # and creation time; keys only, the bodies are read from the table (adapters/stores/trace_listing).
+        self.traces.add_global_secondary_index(
+            index_name=TRACES_BY_OWNER,
+            partition_key=dynamodb.Attribute(name="owner", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY)
         self.catalog = _table(self, "Catalog", ids.CATALOG_TABLE, "model_id", reference_removal)
         self.taxonomy = _table(self, "Taxonomy", ids.TAXONOMY_TABLE, "category", reference_removal)
         self.policy = _table(self, "Policy", ids.POLICY_TABLE, "name", reference_removal)

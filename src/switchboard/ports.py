@@ -330,6 +330,11 @@ class TraceStore(Protocol):
 
     def add_feedback(self, trace_id: str, feedback: dict) -> bool: ...
 
+    def recent(self, owner: str | None, limit: int) -> list[Trace]:
+        """The newest ``limit`` traces of requests made with the API key ``owner`` (its public id; None:
+        the requests made without a key), newest first."""
+        ...
+
 
 class StoredResponse(BaseModel):
     """A Responses API response kept for ``GET /v1/responses/{id}`` and ``previous_response_id``: the

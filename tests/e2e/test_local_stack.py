@@ -119,6 +119,36 @@ def test_real_local_models_call_a_tool_with_arguments_valid_against_its_schema(c
     assert isinstance(json.loads(json_reply.choices[0].message.content), dict)
 
 
+def test_a_real_tool_loop_continues_on_the_calling_model_and_never_returns_the_answered_call_again(client):
+    """An agent's loop through the SDK with the real local models: the tool result goes back, the next turn
+    starts with the model that made the call (``switchboard.affinity``), and what comes back is an answer
+    or a new call - never the call the result already answers (the cascade rejects such a tier)."""
+    lookup = {"type": "function", "function": {
+        "name": "lookup_age", "description": "Age in years of a person, by name",
+        "parameters": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+                       "additionalProperties": False}}}
+    messages = [{"role": "user", "content": "How old is Ada? Use the tool."}]
+    first = client.chat.completions.create(model="auto", max_tokens=64, tools=[lookup], tool_choice="required",
+                                           messages=messages)
+    call = first.choices[0].message.tool_calls[0]
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "25"}]
+    second = client.chat.completions.create(model="auto", max_tokens=64, tools=[lookup], messages=messages)
+    sb = second.model_extra["switchboard"]
+    assert sb["affinity"].startswith("continuation of a tool loop") and sb["tiers"][0]["model"] == first.model
+    again = second.choices[0].message.tool_calls or []
+    assert all((c.function.name, json.loads(c.function.arguments)) != (call.function.name,
+               json.loads(call.function.arguments)) for c in again), again
+    assert again or (second.choices[0].message.content or "").strip()
+
+
+def test_the_responses_api_answers_with_a_real_local_model(client):
+    response = client.responses.create(model="auto", input="What is 2+2? Answer with a number.",
+                                       max_output_tokens=24)
+    assert response.status == "completed" and response.output_text.strip()
+    assert response.usage.output_tokens > 0 and response.model_extra["switchboard"]["cost_usd"] > 0
+
+
 def test_local_run_executes_the_definition_cdk_synth_emits(stack):
     local, _ = stack
     emitted, _ = definition_from_template(synth_template())

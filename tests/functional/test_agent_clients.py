@@ -9,34 +9,16 @@ tool loop ran through Switchboard and ended - the call, its result read back, th
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
-from switchboard.http.server import LocalServer
-from switchboard.local.emulator import free_port
-from switchboard.local.stack import LocalStack, StackOptions
-from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.scripted_agent_model import reply
-
-KEY_ENV = "SB_FAKE_UPSTREAM_KEY"
+from tests.support.scripted_stack import scripted_stack
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ[KEY_ENV] = "sk-fake"
-    with FakeOpenAIServer(reply=reply, token_s=0.0) as upstream:
-        tmp = tmp_path_factory.mktemp("agents")
-        catalog = tmp / "catalog.json"
-        catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=5.0)))
-        local = LocalStack(StackOptions(catalog_path=catalog, state_dir=None, deadline_s=20)).start()
-        server = LocalServer(local, port=free_port()).start_background()
+    with scripted_stack(tmp_path_factory.mktemp("agents"), reply) as (_, server):
         yield f"{server.url}/v1"
-        server.stop()
-        local.stop()
 
 
 def test_pydantic_ai_runs_a_tool_and_returns_its_typed_output(base_url):

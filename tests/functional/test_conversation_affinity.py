@@ -10,19 +10,14 @@ tool calls break the tool's schema, so both escalate to ``strong``.
 
 from __future__ import annotations
 
-import json
-import os
+import time
 
 import httpx
 import pytest
 
-from switchboard.http.server import LocalServer
-from switchboard.local.emulator import free_port
-from switchboard.local.stack import LocalStack, StackOptions
-from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.scripted_session_model import reply
+from tests.support.scripted_stack import scripted_stack
 
-KEY_ENV = "SB_FAKE_UPSTREAM_KEY"
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather of a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
@@ -31,17 +26,8 @@ WEATHER = {"type": "function", "function": {
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ[KEY_ENV] = "sk-fake"
-    with FakeOpenAIServer(reply=reply, token_s=0.0) as upstream:
-        catalog = tmp_path_factory.mktemp("affinity") / "catalog.json"
-        catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=5.0)))
-        local = LocalStack(StackOptions(catalog_path=catalog, state_dir=None, deadline_s=20)).start()
-        server = LocalServer(local, port=free_port()).start_background()
+    with scripted_stack(tmp_path_factory.mktemp("affinity"), reply) as (_, server):
         yield server.url
-        server.stop()
-        local.stop()
 
 
 def _chat(url: str, messages: list[dict], **extra: object) -> dict:
@@ -115,4 +101,19 @@ def test_a_session_on_the_cheap_model_still_escalates_and_then_moves_on(url):
     assert _tiers(hard) == ["fast", "strong"] and hard["switchboard"]["affinity"].startswith("session: fast")
     assert hard["switchboard"]["answered_by"]["model"] == "strong"
     after = _chat(url, [{"role": "user", "content": "Turn 3."}], prompt_cache_key="escalating")
+    assert _tiers(after) == ["strong"] and after["switchboard"]["affinity"].startswith("session: strong")
+
+
+def test_a_background_job_moves_its_session_to_the_model_that_answered_it(url):
+    started = httpx.post(f"{url}/v1/route", timeout=30, json={
+        "async": True, "max_tokens": 32, "user": "job-session",
+        "messages": [{"role": "user", "content": "Turn 1 (hard)."}]})
+    assert started.status_code == 202, started.text
+    job = started.json()
+    deadline = time.time() + 60
+    while (polled := httpx.get(f"{url}/v1/jobs/{job['id']}", timeout=30).json())["status"] == "running":
+        assert time.time() < deadline, polled
+        time.sleep(0.2)
+    assert polled["status"] == "succeeded" and polled["result"]["model"] == "strong", polled
+    after = _chat(url, [{"role": "user", "content": "Turn 2."}], user="job-session")
     assert _tiers(after) == ["strong"] and after["switchboard"]["affinity"].startswith("session: strong")

@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from switchboard import composition
+from switchboard.cli.stack_cmds import summary_lines
 from switchboard.domain.decomposition import outline, split_reply
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.http.routes import document as openapi_document
@@ -514,6 +515,11 @@ def test_a_compound_request_runs_each_part_as_its_own_cascade_in_the_state_machi
     assert all(p["attempts"] and p["attempts"][0]["verdicts"] and p["decision"]["action"] == "accept" for p in parts)
     spent = trace["state"]["spent_usd"]
     assert spent > sum(p["spent_usd"] for p in parts) > 0  # the decomposer's call is paid for too
+    # `switchboard ask` prints the decomposer's call and each part, with who answered it and its verdict
+    lines = summary_lines(body)
+    assert lines[0].startswith("-- decomposed into 2 parts by ") and len(lines) == 3, lines
+    for k, line in enumerate(lines[1:], start=1):
+        assert line.startswith(f"-- part {k}: answered by ") and "decision accept" in line, line
 
 
 def test_a_compound_request_the_decomposer_does_not_split_is_answered_whole_and_the_trace_says_why(stack):
@@ -524,3 +530,4 @@ def test_a_compound_request_the_decomposer_does_not_split_is_answered_whole_and_
     decomposition = trace["state"]["decomposition"]
     assert decomposition["parts"] == [] and decomposition["decomposer"]["reply"]["text"] == "no split"
     assert decomposition["outcome"]  # why it was answered whole
+    assert summary_lines(response.json())[-1] == f"-- not decomposed: {decomposition['outcome']}"

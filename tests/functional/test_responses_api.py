@@ -10,18 +10,13 @@ The models are a SCRIPTED FAKE served by the fake OpenAI-compatible server on lo
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import httpx
 import pytest
 
-from switchboard.http.server import LocalServer
-from switchboard.local.emulator import free_port
-from switchboard.local.stack import LocalStack, StackOptions
-from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.scripted_stack import scripted_stack
 
-KEY_ENV = "SB_FAKE_UPSTREAM_KEY"
 WEATHER = {"type": "function", "name": "get_weather", "description": "Current weather of a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
                           "additionalProperties": False}}
@@ -48,18 +43,8 @@ def scripted(body: dict) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ[KEY_ENV] = "sk-fake"
-    with FakeOpenAIServer(reply=scripted, token_s=0.01) as upstream:
-        tmp = tmp_path_factory.mktemp("responses")
-        catalog = tmp / "catalog.json"
-        catalog.write_text(json.dumps(upstream.catalog({"fast": 0.1, "strong": 1.0}, KEY_ENV, timeout_s=5.0)))
-        local = LocalStack(StackOptions(catalog_path=catalog, state_dir=None, deadline_s=20)).start()
-        server = LocalServer(local, port=free_port()).start_background()
-        yield local, server
-        server.stop()
-        local.stop()
+    with scripted_stack(tmp_path_factory.mktemp("responses"), scripted, token_s=0.01) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from infra.constructs.api import ROUTES
 from switchboard import envvars as names
 from tests.infra.support import PLACEHOLDER_LAYERS, Synth
 
+API_ROUTES = [r for r in ROUTES if not r.page]  # pages are deployed with switchboard:ui only (test_ui_option.py)
+
 
 def test_template_is_cfn_lint_clean(synth: Synth) -> None:
     from cfnlint.api import lint_file
@@ -78,7 +80,7 @@ def test_api_gateway_key_variant_is_nag_clean_and_needs_a_key_on_every_route() -
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
     methods = [c for c in stack.node.find_all() if isinstance(c, apigw.CfnMethod)]
-    assert len(methods) == len(ROUTES) and all(m.api_key_required for m in methods)
+    assert len(methods) == len(API_ROUTES) and all(m.api_key_required for m in methods)
     assert len([c for c in stack.node.find_all() if isinstance(c, apigw.CfnUsagePlan)]) == 1
     template = the_app.synth().get_stack_by_name(stack.stack_name).template
     router_env = template["Resources"]["RouterFn"]["Properties"]["Environment"]["Variables"]
@@ -91,7 +93,7 @@ def test_iam_authorisation_variant_is_nag_clean_and_needs_no_api_key() -> None:
     report = AwsSolutionsChecks().validate_scope(the_app)
     assert report.success, [v.rule_name for v in report.violations]
     methods = [c for c in stack.node.find_all() if isinstance(c, apigw.CfnMethod)]
-    assert len(methods) == len(ROUTES)
+    assert len(methods) == len(API_ROUTES)
     assert all(m.authorization_type == "AWS_IAM" and not m.api_key_required for m in methods)
     assert not [c for c in stack.node.find_all() if isinstance(c, apigw.CfnApiKey)]
 
@@ -141,7 +143,7 @@ def test_the_streaming_variant_streams_every_route_through_the_web_adapter_and_i
     artifact = assembly.get_stack_by_name(stack.stack_name)
     template = artifact.template
     methods = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Method"]
-    assert len(methods) == len(ROUTES)
+    assert len(methods) == len(API_ROUTES)
     for method in methods:
         integration = method["Integration"]
         assert integration["ResponseTransferMode"] == "STREAM" and integration["TimeoutInMillis"] == 120_000

@@ -38,10 +38,25 @@ def _ref(logical_id: str) -> dict:
 def test_table_is_on_demand_with_pitr_and_string_key(synth: Synth, logical_id: str, key: str) -> None:
     props = synth.template["Resources"][logical_id]["Properties"]
     assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    assert props["AttributeDefinitions"][0] == {"AttributeName": key, "AttributeType": "S"}
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}  # AWS-managed KMS key
+
+
+def test_only_the_traces_table_has_an_index_the_one_its_listing_queries(synth: Synth) -> None:
+    from switchboard.adapters.stores import trace_listing
+
+    tables = synth.resources("AWS::DynamoDB::Table")
+    assert [lid for lid, t in tables.items() if "GlobalSecondaryIndexes" in t["Properties"]] == ["TracesTable"]
+    props = tables["TracesTable"]["Properties"]
+    assert props["GlobalSecondaryIndexes"] == [{
+        "IndexName": trace_listing.INDEX, "Projection": {"ProjectionType": "KEYS_ONLY"},
+        "KeySchema": [{"AttributeName": trace_listing.OWNER, "KeyType": "HASH"},
+                      {"AttributeName": trace_listing.CREATED_AT, "KeyType": "RANGE"}]}]
+    assert {d["AttributeName"] for d in props["AttributeDefinitions"]} == {"trace_id", "owner", "created_at"}
+    for logical_id in (lid for lid in TABLES if lid != "TracesTable"):
+        assert len(tables[logical_id]["Properties"]["AttributeDefinitions"]) == 1
 
 
 def test_only_traces_stored_responses_and_sessions_expire(synth: Synth) -> None:
@@ -175,7 +190,9 @@ def test_only_tier_and_judge_may_invoke_bedrock_by_default(synth: Synth) -> None
 def test_record_can_write_traces_but_not_read_the_catalog(synth: Synth) -> None:
     statements = _policy_statements(synth, "RecordFn")
     writes = [s for s in statements if "dynamodb:PutItem" in _actions(s)]
-    assert [s["Resource"] for s in writes] == [{"Fn::GetAtt": ["TracesTable", "Arn"]}]
+    table = {"Fn::GetAtt": ["TracesTable", "Arn"]}
+    # CDK's table grants name the table's indexes too (<table>/index/*), where no write can go
+    assert [s["Resource"] for s in writes] == [[table, {"Fn::Join": ["", [table, "/index/*"]]}]]
     assert not any("CatalogTable" in str(s["Resource"]) for s in statements)
 
 
@@ -208,8 +225,8 @@ def test_api_is_regional_with_every_route_of_the_openapi_document(synth: Synth) 
                       ("POST", "/v1/responses"), ("GET", "/v1/responses/{response_id}"),
                       ("GET", "/v1/models"),
                       ("GET", "/v1/jobs/{job_id}"),
-                      ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"), ("GET", "/openapi.json"),
-                      ("GET", "/health")}
+                      ("GET", "/v1/traces"), ("GET", "/v1/traces/{trace_id}"), ("POST", "/v1/feedback"),
+                      ("GET", "/openapi.json"), ("GET", "/health")}  # no /ui: switchboard:ui is off by default
 
 
 def test_every_route_proxies_to_the_router_which_checks_bearer_keys(synth: Synth) -> None:

@@ -211,6 +211,12 @@ class InMemoryTraces:
         trace.feedback.append(feedback)
         return True
 
+    def recent(self, owner: str | None, limit: int) -> list[Trace]:
+        if self.fail:
+            raise StoreError("fake store is down")
+        mine = [t for t in self.items.values() if (t.state.request.key_id if t.state else None) == owner]
+        return sorted(mine, key=lambda t: t.created_at, reverse=True)[:limit]
+
 
 class ScriptedProvider:
     """Answers from a script: a callable(messages) -> text, or raises the given error. ``logprobs``

@@ -122,13 +122,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"status": status, **payload}, indent=2), file=real_stdout)
     elif status == 200:
-        sb = payload["switchboard"]
         print(payload["choices"][0]["message"]["content"], file=real_stdout)
-        region = sb.get("judge_region")
-        measured = f" (judges measured on {region} prompts)" if region else ""
-        print(f"\n-- answered by {payload['model']} (tier {sb['answered_by']['tier']}), decision "
-              f"{sb['decision']['action']} ({sb['decision']['reason']}), verified {sb.get('verified')}{measured}, "
-              f"confidence {sb['confidence']}, cost ${sb['cost_usd']:.8f}, trace {sb['trace_id']}", file=real_stdout)
+        print("\n" + "\n".join(summary_lines(payload)), file=real_stdout)
     else:
         print(f"error {status}: {payload.get('error', {}).get('message')}", file=real_stdout)
     return 0 if status == 200 else 1
@@ -137,10 +132,38 @@ def cmd_ask(args: argparse.Namespace) -> int:
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
+def _how(sb: dict, model: str) -> str:
+    region = sb.get("judge_region")
+    measured = f" (judges measured on {region} prompts)" if region else ""
+    tier = (sb.get("answered_by") or {}).get("tier")
+    decision = sb.get("decision") or {"action": "none", "reason": "no decision"}
+    return (f"answered by {model} (tier {tier}), decision {decision['action']} ({decision['reason']}), "
+            f"verified {sb.get('verified')}{measured}, confidence {sb['confidence']}, cost ${sb['cost_usd']:.8f}")
+
+
+def summary_lines(payload: dict) -> list[str]:
+    """What ``ask`` prints under the answer: who answered and how it was judged; for a decomposed request,
+    the decomposer's call and each part the same way; for one the detector flagged but that ran whole, why."""
+    sb = payload["switchboard"]
+    d = sb.get("decomposition")
+    if not d or not d.get("decomposed"):
+        lines = [f"-- {_how(sb, payload['model'])}, trace {sb['trace_id']}"]
+        if d:
+            lines.append(f"-- not decomposed: {d.get('outcome')}")
+        return lines
+    call = d.get("decomposer") or {}
+    lines = [f"-- decomposed into {len(d['parts'])} parts by {call.get('model')} (cost ${call.get('cost_usd', 0):.8f}); "
+             f"verified {sb.get('verified')}, total cost ${sb['cost_usd']:.8f}, trace {sb['trace_id']}"]
+    for part in d["parts"]:
+        model = (part.get("answered_by") or {}).get("model") or "nobody"
+        lines.append(f"-- part {part['part']}: {_how(part, model)}")
+    return lines
+
+
 def _shapes_the_stack(args: argparse.Namespace) -> bool:
     """Whether an option asks for a stack other than the default one (a running server may not be it)."""
     return any(getattr(args, name, None) for name in ("catalog", "taxonomy", "artifacts", "dynamodb_endpoint",
-                                                      "state_dir", "ephemeral", "require_keys"))
+                                                      "state_dir", "ephemeral", "require_keys", "decompose"))
 
 
 def _running_server(url: str) -> str | None:

@@ -206,6 +206,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     t0 = time.time()
+    if args.compound and not args.decomposer_measurement.exists():
+        from switchboard.offline.outcomes import DataError
+
+        raise DataError(f"{args.decomposer_measurement}: no decomposer measurement (run benchmarks/decomposer.py, "
+                        "or pass --decomposer-measurement)")
     same = Path(args.train).resolve() == Path(args.data).resolve()
     train, prices = _load(args.train, args.prices, progress)
     if same:
@@ -235,12 +240,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         results["via_stack"] = via_stack(out / "artifacts", test, e_test, args.via_stack, seed=args.seed,
                                          progress=progress, a_test=a_test)
+    if args.compound:
+        results["compound"] = _compound(args, out / "artifacts", test, e_test, progress, a_test)
     results["seconds_total"] = round(time.time() - t0, 1)
     path = write_results(results, out)
     pareto_plot(results, out / "pareto.png")
     _print_summary(results)
     print(f"wrote {path} and {out / 'pareto.png'} ({results['seconds_total']:.0f}s)")
     return 0
+
+
+def _compound(args: argparse.Namespace, artifacts: Path, test, e_test: np.ndarray, progress: bool,  # noqa: ANN001
+              a_test: np.ndarray | None = None) -> dict:
+    """``--compound N``: whole against decomposed compound requests (``evaluation.compound``), and with
+    ``--via-stack`` the decomposed ones replayed through the local stack's Map over parts. ``a_test``: the
+    test answers' embeddings, when the verifier reads them (the whole compounds' answers are embedded too)."""
+    from switchboard.offline.artifacts import load_artifacts
+    from switchboard.offline.embeddings import embed_prompts
+    from switchboard.offline.evaluation.compound import (
+        SimulatedDecomposer,
+        compound_outcomes,
+        compound_replay,
+        compounds_for,
+    )
+
+    compounds = compounds_for(test, args.compound, args.seed)
+    e_compound = embed_prompts([c.text for c in compounds], progress=progress)
+    art = load_artifacts(artifacts)
+    a_compound = (_embed_answers(compound_outcomes(test, compounds), progress)
+                  if art.verifier.answer_features.embedding is not None else None)
+    report = compound_replay(art, test, e_test, compounds, e_compound,
+                             SimulatedDecomposer.measured(args.decomposer_measurement), seed=args.seed,
+                             a_test=a_test, a_compound=a_compound)
+    if args.via_stack:
+        from switchboard.offline.evaluation.via_stack import via_stack_compound
+
+        report["via_stack"] = via_stack_compound(artifacts, test, e_test, compounds[: args.via_stack],
+                                                 progress=progress, a_test=a_test)
+    return report
 
 
 def _print_summary(results: dict) -> None:
@@ -263,6 +300,12 @@ def _print_summary(results: dict) -> None:
               f"{row['offline']['accuracy']:.3f} ${row['offline']['cost_per_1k_usd']:.3f}/1k, stack acc "
               f"{row['stack']['accuracy']:.3f} ${row['stack']['cost_per_1k_usd']:.3f}/1k, same decisions "
               f"{row['same_decisions']:.3f}, errors {row['errors']}")
+    if "compound" in results:
+        c = results["compound"]
+        print(f"compound ({c['prompts']} prompts, point {c['point']}): whole acc {c['whole']['accuracy']:.3f} "
+              f"${c['whole']['cost_per_1k_usd']:.3f}/1k, decomposed acc {c['decomposed']['accuracy']:.3f} "
+              f"${c['decomposed']['cost_per_1k_usd']:.3f}/1k (decomposer error {c['decomposer']['error']:g}); "
+              f"detector recall {c['detector']['recall']:.3f} precision {c['detector']['precision']:.3f}")
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParsersAction
@@ -297,6 +340,12 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
     ev.add_argument("--via-stack", type=int, default=0, metavar="N",
                     help="also replay N evaluated prompts per profile through the local stack (the synthesised "
                          "state machine and handlers, recorded answers) and compare with the offline replay")
+    ev.add_argument("--compound", type=int, default=0, metavar="N",
+                    help="also build N compound requests (2-3 evaluated prompts joined) and compare answering "
+                         "them whole with decomposing them (with --via-stack: through the local stack too)")
+    ev.add_argument("--decomposer-measurement", type=Path, default=Path("benchmarks/out/decomposer.json"),
+                    help="benchmarks/decomposer.py's measurement of the decomposer's error on real models, "
+                         "the rate at which --compound corrupts the joins' boundaries")
     _add_label_options(ev)
     _add_verifier_options(ev)
     ev.add_argument("--no-progress", action="store_true")

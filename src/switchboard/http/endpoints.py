@@ -22,6 +22,7 @@ from switchboard.service.errors import BadRequest, NotReady
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+TRACE_PAGE, MAX_TRACE_PAGE = 50, 100  # GET /v1/traces: traces per answer (a trace can be tens of KB)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class HttpRequest:
     body: str | None = None
     base64: bool = False
     params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)  # the query string's parameters
 
     def json(self) -> dict[str, Any]:
         return parse_body(self.body, self.base64)
@@ -154,6 +156,16 @@ def get_job(request: HttpRequest, services: Services) -> dict[str, Any]:
 def get_trace(request: HttpRequest, services: Services) -> dict[str, Any]:
     _caller(request, services)
     return services.traces.get(request.params["trace_id"]).model_dump(mode="json")
+
+
+def list_traces(request: HttpRequest, services: Services) -> dict[str, Any]:
+    """The caller's newest traces (``?limit=``, 1 to 100, default 50): its own key's requests only."""
+    caller = _caller(request, services)
+    raw = request.query.get("limit", str(TRACE_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TRACE_PAGE:
+        raise BadRequest(f"limit must be an integer from 1 to {MAX_TRACE_PAGE}", param="limit")
+    traces = services.traces.recent(caller.key_id if caller else None, int(raw))
+    return {"object": "list", "data": [t.model_dump(mode="json") for t in traces]}
 
 
 def feedback(request: HttpRequest, services: Services) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from switchboard.http import endpoints as e
+from switchboard.http import ui
 from switchboard.http.chat_completions import ChatCompletionRequest, FeedbackRequest
 from switchboard.http.endpoints import Endpoint, HttpRequest, HttpResponse, StreamedResponse, error_response
 from switchboard.http.messages_api import MessagesRequest
@@ -50,6 +51,9 @@ class Route:
     stream: Callable[[HttpRequest, Services], StreamedResponse | None] | None = None
     event_stream: bool = False  # the success may be server-sent events
     extra_responses: Mapping[str, Any] = field(default_factory=dict)
+    # a page for a browser, not part of the API: left out of the OpenAPI document, and deployed only when
+    # the CDK context asks for it (``switchboard:ui``)
+    page: bool = False
 
     @property
     def params(self) -> list[str]:
@@ -108,6 +112,10 @@ ROUTES: tuple[Route, ...] = (
                                    "content": {"application/json": {"schema": JOB_SCHEMA}}}}),
     Route("GET", "/v1/jobs/{job_id}", e.get_job, "getJob", "A job's status, and its result or error once done",
           JOB_SCHEMA, READ_ERRORS),
+    Route("GET", "/v1/traces", e.list_traces, "listTraces",
+          "The caller's newest traces, newest first (?limit=, 1 to 100, default 50; a key sees its own requests')",
+          {"type": "object", "required": ["object", "data"],
+           "properties": {"object": {"const": "list"}, "data": {"type": "array"}}}, READ_ERRORS),
     Route("GET", "/v1/traces/{trace_id}", e.get_trace, "getTrace", "A stored trace",
           {"type": "object", "required": ["trace_id", "status"]}, READ_ERRORS),
     Route("POST", "/v1/feedback", e.feedback, "postFeedback", "Score an answer, for the next training run",
@@ -119,6 +127,7 @@ ROUTES: tuple[Route, ...] = (
           {"type": "object", "required": ["status"]}, ("503",)),
     Route("GET", "/openapi.json", lambda request, services: document(), "getOpenApi", "This document",
           {"type": "object", "required": ["openapi", "paths"]}),
+    Route("GET", "/ui", ui.serve, "getUi", "A page of the recent requests (HTML)", {"type": "string"}, page=True),
 )
 
 
@@ -129,7 +138,7 @@ READINESS_PATH = next(r.path for r in ROUTES if r.operation_id == "getOpenApi")
 
 def document() -> dict[str, Any]:
     """The API's OpenAPI document: every route of the table (``http.openapi``)."""
-    return openapi_document(ROUTES)
+    return openapi_document([r for r in ROUTES if not r.page])
 
 
 def find(method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -50,8 +50,10 @@ class Resources:
             self.table_names[logical_id] = name
             if name in existing:
                 continue
+            indexes = {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
             client.create_table(TableName=name, KeySchema=props["KeySchema"],
-                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
+                                **indexes)
             ttl = props.get("TimeToLiveSpecification")
             if ttl and ttl.get("Enabled"):
                 client.update_time_to_live(TableName=name, TimeToLiveSpecification={

@@ -77,10 +77,13 @@ def joinable(prompts: Sequence[str]) -> np.ndarray:
     return np.asarray([i for i, p in enumerate(prompts) if counts[p] == 1 and clean(p)], dtype=int)
 
 
-def build_compounds(prompts: Sequence[str], n: int, seed: int, sizes: Sequence[int] = (2, 3)) -> list[Compound]:
-    """``n`` compound prompts, seeded: each joins ``sizes`` (drawn uniformly) distinct joinable prompts in
-    random order with a random phrasing of ``TEMPLATES``."""
+def build_compounds(prompts: Sequence[str], n: int, seed: int, sizes: Sequence[int] = (2, 3),
+                    allowed: Sequence[int] | np.ndarray | None = None) -> list[Compound]:
+    """``n`` compound prompts, seeded: each joins ``sizes`` (drawn uniformly) distinct joinable prompts (of
+    ``allowed``, when given) in random order with a random phrasing of ``TEMPLATES``."""
     pool = joinable(prompts)
+    if allowed is not None:
+        pool = np.intersect1d(pool, np.asarray(allowed, dtype=int))
     if len(pool) < max(sizes):
         raise ValueError(f"too few prompts to join ({len(pool)} usable)")
     rng = np.random.default_rng(seed)

@@ -45,10 +45,17 @@ class JobService:
 
     def job(self, job_id: str) -> tuple[Trace, bool]:
         """A job's trace, and whether it is lost: still running well past its deadline (the execution
-        ended without the record task storing a result)."""
+        ended without the record task storing a result).
+
+        A finished job's session keeps the model that answered it (``service.affinity``) when its result
+        is read: the job ran in the background, and its conversation can go on only once the caller has
+        the answer. Reading an old job again after later turns moved the session puts it back on that
+        job's model; a caller that polls once per job never sees this."""
         trace = self.traces.find(job_id)
         if trace is None:
             raise NotFound(f"no job with id '{job_id}' (jobs expire with their traces)")
+        if trace.status == "succeeded" and trace.state is not None and self.runner.on_answer is not None:
+            self.runner.on_answer(trace.state)
         deadline = trace.state.deadline if trace.state is not None else None
         lost = trace.status == "running" and deadline is not None and time.time() > deadline + JOB_GRACE_S
         return trace, lost

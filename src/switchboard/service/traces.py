@@ -65,6 +65,10 @@ class TraceBook:
     def find(self, trace_id: str) -> Trace | None:
         return self.store.get(trace_id)
 
+    def recent(self, owner: str | None, limit: int) -> list[Trace]:
+        """The newest ``limit`` traces of the requests made with the key ``owner`` (None: without a key)."""
+        return self.store.recent(owner, limit)
+
     def put(self, trace: Trace) -> None:
         self.store.put(trace, self.ttl_days)
 

@@ -42,6 +42,12 @@ from tests.support.fakes import (
     catalog_entry,
 )
 
+# The traces table's index of a caller's newest traces, as infra/constructs/storage.py makes it
+TRACES_INDEX = {
+    "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in ("trace_id", "owner", "created_at")],
+    "GlobalSecondaryIndexes": [{"IndexName": "by-owner", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"},
+                                              {"AttributeName": "created_at", "KeyType": "RANGE"}]}]}
 TABLES = {"traces": "trace_id", "responses": "response_id", "sessions": "session", "keys": "key_hash", "catalog": "model_id", "taxonomy": "category", "policy": "name"}
 
 
@@ -50,10 +56,10 @@ def dynamodb() -> Iterator[object]:
     install_patches()  # the local emulator's write lock: each DynamoDB write is atomic, as in AWS
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
-        for table, key in TABLES.items():
-            client.create_table(TableName=table, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                                BillingMode="PAY_PER_REQUEST")
+        for table, key in {**TABLES, "traces_unindexed": "trace_id"}.items():
+            client.create_table(**{"TableName": table, "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+                                   "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
+                                   "BillingMode": "PAY_PER_REQUEST", **(TRACES_INDEX if table == "traces" else {})})
         yield client
 
 
@@ -92,6 +98,33 @@ def test_a_trace_reads_back_as_written_and_gathers_feedback(stores):
     assert traces.add_feedback("t1", {"score": 1.0}) and traces.add_feedback("t1", {"score": 0.0})
     assert [f["score"] for f in traces.get("t1").feedback] == [1.0, 0.0]
     assert traces.add_feedback("nope", {"score": 1.0}) is False
+
+
+def _owned(trace_id: str, key_id: str | None, minute: int) -> Trace:
+    trace = _trace(trace_id)
+    assert trace.state is not None
+    trace.state.request.key_id = key_id
+    return trace.model_copy(update={"created_at": f"2026-12-04T00:{minute:02d}:00.000+00:00"})
+
+
+def test_a_caller_lists_its_own_newest_traces_only(stores):
+    traces = stores["traces"]
+    for n, owner in enumerate(["key-a", None, "key-a", "key-b", "key-a", None]):
+        traces.put(_owned(f"t{n}", owner, n), 1)
+    assert [t.trace_id for t in traces.recent("key-a", 10)] == ["t4", "t2", "t0"]
+    assert [t.trace_id for t in traces.recent("key-a", 2)] == ["t4", "t2"]
+    assert [t.trace_id for t in traces.recent(None, 10)] == ["t5", "t1"]  # requests made without a key
+    assert traces.recent("key-c", 10) == []
+    traces.add_feedback("t4", {"score": 1.0})
+    assert traces.recent("key-a", 1)[0].feedback == [{"score": 1.0}]
+
+
+def test_a_traces_table_without_the_index_is_scanned_for_the_same_answer(dynamodb):
+    traces = DynamoTraces("traces_unindexed", client=dynamodb)
+    for n, owner in enumerate(["key-a", None, "key-a", "key-b"]):
+        traces.put(_owned(f"u{n}", owner, n), 1)
+    assert [t.trace_id for t in traces.recent("key-a", 10)] == ["u2", "u0"]
+    assert [t.trace_id for t in traces.recent(None, 10)] == ["u1"]
 
 
 def test_a_stored_response_reads_back_as_written_with_its_owner(stores):

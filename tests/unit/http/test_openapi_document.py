@@ -21,8 +21,8 @@ def test_every_route_of_the_api_is_documented_with_its_error_statuses():
     doc = openapi_document()
     from switchboard.http.routes import ROUTES
 
-    assert set(doc["paths"]) == {r.path for r in ROUTES} == {
-        "/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/responses/{response_id}", "/v1/route", "/v1/jobs/{job_id}", "/v1/traces/{trace_id}", "/v1/feedback",
+    assert set(doc["paths"]) == {r.path for r in ROUTES if not r.page} == {
+        "/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/responses/{response_id}", "/v1/route", "/v1/jobs/{job_id}", "/v1/traces", "/v1/traces/{trace_id}", "/v1/feedback",
         "/v1/models", "/health", "/openapi.json"}
     completions = doc["paths"]["/v1/chat/completions"]["post"]
     assert {"400", "402", "404", "413", "502", "504"} <= set(completions["responses"])

@@ -11,7 +11,9 @@ Item formats (one attribute holds the JSON body, so floats never meet DynamoDB's
   release pointer, ``shadow`` the shadow policy), ``body`` (S: the Dial / JudgePolicy / ReleasePointer /
   ShadowPolicy as JSON), ``published_at`` (S).
 - Traces: ``trace_id`` (S, key), ``created_at`` (S), ``status`` (S), ``cost_usd`` (N), ``body`` (S: the
-  Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute).
+  Trace as JSON), ``expires_at`` (N, epoch seconds, the table's TTL attribute), ``owner`` (S: the request's
+  API key id, ``-`` without one; with ``created_at`` the key of the index the newest traces are listed
+  from: ``trace_listing``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+from switchboard.adapters.stores import trace_listing
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
@@ -249,6 +252,7 @@ class DynamoTraces(TableAdapter):
             "cost_usd": _n(cost),
             "body": {"S": trace.model_dump_json()},
             "expires_at": {"N": str(int(time.time()) + ttl_days * 86400)},
+            trace_listing.OWNER: {"S": trace_listing.owner_of(trace)},
         }
         with store_errors(f"cannot write trace {trace.trace_id} to {self.table}"):
             self.client.put_item(TableName=self.table, Item=item)
@@ -291,6 +295,10 @@ class DynamoTraces(TableAdapter):
                     continue
                 raise StoreError(f"cannot update trace {trace_id}: {exc}") from exc
         raise StoreError(f"feedback on trace {trace_id} lost a write race five times")
+
+    def recent(self, owner: str | None, limit: int) -> list[Trace]:
+        with store_errors(f"cannot list traces of {self.table}"):
+            return trace_listing.newest(self.client, self.table, owner, limit)
 
 
 class DynamoResponses(TableAdapter):

@@ -111,3 +111,74 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     finally:
         stack.stop()
     return results
+
+
+def via_stack_compound(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndarray,
+                       compounds: list, profile: str = "balanced", progress: bool = True,
+                       a_test: np.ndarray | None = None) -> dict:
+    """``eval --compound N --via-stack M``: M compound requests sent through the local stack with
+    decomposition on (the detector, the decomposer's call - answered with the join's boundaries,
+    ``compound.SimulatedDecomposerProviders`` - and the synthesised state machine's Map over parts), each
+    compared with the offline replay of its parts under ``profile``: decomposed into the same parts, each
+    part answered by the same model, and the same total cost (the decomposer's call included)."""
+    from switchboard.local.stack import LocalStack, StackOptions
+    from switchboard.offline.evaluation.compound import (
+        SimulatedDecomposerProviders,
+        decomposer_cost,
+        decomposer_of,
+        token_counter,
+    )
+
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    artifacts_dir = Path(artifacts_dir)
+    art = load_artifacts(artifacts_dir)
+    point = art.dial.profiles.get(profile) or art.dial.points[0].name
+    single = deployed_outcomes(art, test, e_test, a_test)[point]
+    count = token_counter()
+    correct = test.labels.correct
+    index = {m: j for j, m in enumerate(test.models)}
+    started = time.time()
+    same = errors = 0
+    first_error: dict | None = None
+    right_offline, right_stack, cost_offline, cost_stack = [], [], [], []
+    stack = LocalStack(StackOptions(catalog_path=artifacts_dir / "catalog.json", router_artifacts=artifacts_dir,
+                                    providers=SimulatedDecomposerProviders(test, compounds, count),
+                                    decomposition=True)).start()
+    try:
+        items = compounds
+        if progress:
+            from tqdm import tqdm
+
+            items = tqdm(compounds, desc=f"via stack: compound {profile}", unit="request")
+        for c in items:
+            members = list(c.members)
+            expected = float(sum(single.cost[m] for m in members)) + decomposer_cost(c, decomposer_of(c, art.catalog),
+                                                                                    count)
+            right_offline.append(float(all(correct[m, single.rep[m]] == 1 for m in members)))
+            cost_offline.append(expected)
+            status, body = _ask(stack, c.text, profile)
+            if status != 200:
+                errors += 1
+                first_error = first_error or {"status": status, "error": (body or {}).get("error")}
+                right_stack.append(0.0)
+                cost_stack.append(float("nan"))
+                continue
+            sb = body["switchboard"]
+            parts = (sb.get("decomposition") or {}).get("parts") or []
+            models = [index.get(p["answered_by"]["model"], -1) if p.get("answered_by") else -1 for p in parts]
+            right_stack.append(float(len(models) == len(members) and all(
+                j >= 0 and correct[m, j] == 1 for m, j in zip(members, models, strict=True))))
+            cost_stack.append(float(sb["cost_usd"]))
+            if models == [int(single.rep[m]) for m in members] and abs(float(sb["cost_usd"]) - expected) <= 1e-8:
+                same += 1
+    finally:
+        stack.stop()
+    n = len(compounds)
+    return {"profile": profile, "point": point, "prompts": n, "decomposition": True,
+            "offline": {"accuracy": round(accuracy(np.asarray(right_offline)), 4),
+                        "cost_per_1k_usd": round(cost_per_1k(np.asarray(cost_offline)), 5)},
+            "stack": {"accuracy": round(accuracy(np.asarray(right_stack)), 4),
+                      "cost_per_1k_usd": round(cost_per_1k(np.nan_to_num(np.asarray(cost_stack))), 5)},
+            "same_decisions": round(same / max(1, n), 4), "errors": errors,
+            **({"first_error": first_error} if first_error else {}), "seconds": round(time.time() - started, 1)}
