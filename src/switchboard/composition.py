@@ -73,6 +73,7 @@ class Parts:
 
 
 S = TypeVar("S", RouterSettings, ModelCallSettings, RecordSettings, ReleaseSettings)
+EMBED_CACHE_TEXTS = 256  # texts whose embeddings a warm container keeps (answers of recent requests)
 _SETTINGS_PARTS: dict[type, str] = {RouterSettings: "router_settings", ModelCallSettings: "model_call_settings",
                                     RecordSettings: "record_settings", ReleaseSettings: "release_settings"}
 
@@ -154,10 +155,23 @@ class Container:
         return models.verifier if models is not None else None
 
     def embed(self) -> Callable[[str], Any]:
-        """The sentence encoder's one-text embedding (free-text answer equivalence), loaded on first use."""
+        """The sentence encoder's one-text embedding (free-text answer equivalence, and the verifier's answer
+        features), loaded on first use. The last texts' vectors are kept: the decide task of a later tier
+        of the same request embeds the answers bought earlier again."""
+        from functools import lru_cache
+
         from switchboard.adapters.encoder import get_encoder
 
-        return self._part("embed", lambda: lambda text: get_encoder().embed_one(text))
+        def build() -> Callable[[str], Any]:
+            @lru_cache(maxsize=EMBED_CACHE_TEXTS)
+            def embed(text: str) -> Any:
+                vector = get_encoder().embed_one(text)
+                vector.setflags(write=False)  # shared by every caller of the cache
+                return vector
+
+            return embed
+
+        return self._part("embed", build)
 
     def orchestrator(self) -> Orchestrator:
         from switchboard.adapters.orchestration import (

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, Field
 
+from switchboard.domain.answer_features import AnswerFeatures
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.dial import Dial
 from switchboard.domain.judging import JudgePolicy
@@ -150,9 +151,13 @@ class LearnedRouterUnavailable(RuntimeError):
 
 class Verifier(Protocol):
     """The learned verifier: feature rows of candidate answers -> P(correct). ``sha256`` names it, so a
-    dial calibrated on another verifier is detected."""
+    dial calibrated on another verifier is detected; ``answer_features`` says which features of the
+    answers themselves it reads (``domain.answer_features``: built by the decide task)."""
 
     sha256: str
+
+    @property
+    def answer_features(self) -> AnswerFeatures: ...
 
     def predict(self, X: np.ndarray) -> np.ndarray: ...
 

@@ -24,13 +24,13 @@ from tests.support.fakes import (
 def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: Any = None,
                    traces: InMemoryTraces | None = None, taxonomy: Any = None, encoder: Any = FakeEncoder,
                    learned: Any = None, policy: Any = None, judge_policy: Any = None, verifier: Any = None,
-                   verifier_sha256: str | None = None, axes: Any = None, shadow_models: Any = None, keys: Any = None,
-                   orchestrator: Any = None,
+                   verifier_sha256: str | None = None, embed: Any = None, axes: Any = None, shadow_models: Any = None,
+                   keys: Any = None, orchestrator: Any = None,
                    fail_with: str | None = None, new_id: Any = None, stream_tokens: bool = False,
                    keep_alive_s: float = 5.0, max_prompt_chars: int = 32000, deadline_s: float = 25.0,
                    decompose: bool = False, decomposer_model: str | None = None) -> Services:
     """Services over fakes: the catalogue's models answered by ``providers`` through the in-process
-    orchestrator (``fail_with``: every execution fails so; ``verifier``: the decide task's), an empty
+    orchestrator (``fail_with``: every execution fails so; ``verifier`` and ``embed``: the decide task's), an empty
     taxonomy and the fake encoder unless given. ``stream_tokens``: the router may call ``providers`` itself
     to stream a single tier's tokens. ``encoder`` is a factory (a class or a lambda). ``decompose``: the
     router asks ``providers``' decomposer (``decomposer_model``, default the cheapest) for a compound
@@ -39,7 +39,8 @@ def build_services(catalog: InMemoryCatalog | list[ModelEntry], *, providers: An
         catalog = InMemoryCatalog(catalog)
     traces = traces if traces is not None else InMemoryTraces()
     if orchestrator is None and providers is not None:
-        orchestrator = InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with, verifier=verifier)
+        orchestrator = InProcessOrchestrator(catalog, providers, traces, fail_with=fail_with, verifier=verifier,
+                                             embed=embed)
     routing = RoutingSources(catalog=catalog, taxonomy=taxonomy if taxonomy is not None else InMemoryTaxonomy([]),
                              encoder_factory=encoder, policy=policy, default_judge_policy=judge_policy,
                              models=lambda: ReleaseModels(learned=learned, verifier_sha256=verifier_sha256, axes=axes),

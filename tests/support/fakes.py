@@ -253,12 +253,13 @@ class ScriptedProviders:
 
 class InProcessOrchestrator:
     """Runs the cascade with the same engine and task functions as the state machine, in this process and
-    without Step Functions (``service.tasks.run_in_process``). ``verifier`` is the decide task's."""
+    without Step Functions (``service.tasks.run_in_process``). ``verifier`` and ``embed`` (its encoder)
+    are the decide task's."""
 
     def __init__(self, catalog: InMemoryCatalog, providers, traces: InMemoryTraces,  # noqa: ANN001
-                 fail_with: str | None = None, verifier=None) -> None:  # noqa: ANN001
+                 fail_with: str | None = None, verifier=None, embed=None) -> None:  # noqa: ANN001
         self.catalog, self.providers, self.traces, self.fail_with = catalog, providers, traces, fail_with
-        self.verifier = verifier
+        self.verifier, self.embed = verifier, embed
 
     def start(self, state: CascadeState) -> None:
         """A job: run to the end at once (the record step stores its trace, as in the state machine)."""
@@ -267,7 +268,8 @@ class InProcessOrchestrator:
     def run(self, state: CascadeState) -> ExecutionOutcome:
         if self.fail_with:
             return ExecutionOutcome(status="FAILED", error=self.fail_with, cause="scripted failure")
-        state = run_in_process(state, self.catalog.models(), self.providers, verifier=self.verifier)
+        state = run_in_process(state, self.catalog.models(), self.providers, verifier=self.verifier,
+                               embed=self.embed)
         record(state, self.traces, 1)  # the record task's work, as the state machine's Record state does
         return ExecutionOutcome(status="SUCCEEDED", state=state)
 

@@ -47,6 +47,23 @@ def make_frame(n_per_category: int = 60, seed: int = 0, ungraded: int = 0):
     return frame
 
 
+def with_answer_signals(frame, seed: int = 1, logprob_share: float = 1.0):
+    """The frame with answers that say something of themselves: a right answer is usually worded with
+    assurance and a wrong one hedged (``response``), and ``mean_logprob`` is higher for right answers
+    (recorded for ``logprob_share`` of the answers, NaN for the rest) - what a verifier reading the
+    answers themselves can learn and the agreement features cannot see."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    right = frame["correct"].fillna(0.0).to_numpy() == 1.0
+    sure = np.where(right, rng.random(len(frame)) < 0.8, rng.random(len(frame)) < 0.3)
+    letters = frame["response"].str.extract(r"\(([A-D])\)")[0]
+    frame["response"] = [f"{'I am certain of it' if s else 'Perhaps, though unsure'}. The answer is ({x})."
+                         for s, x in zip(sure, letters, strict=True)]
+    logprob = np.where(right, rng.normal(-0.3, 0.25, len(frame)), rng.normal(-1.1, 0.35, len(frame)))
+    frame["mean_logprob"] = np.where(rng.random(len(frame)) < logprob_share, np.minimum(logprob, 0.0), np.nan)
+    return frame
+
+
 def write_parquet(path: Path, **kwargs) -> Path:
     make_frame(**kwargs).to_parquet(path)
     return path

@@ -21,10 +21,14 @@ from typing import Any
 import numpy as np
 
 from switchboard.adapters.encoder import TAG as ENCODER_TAG
+from switchboard.domain.answer_features import NO_ANSWER_FEATURES, AnswerFeatures
 from switchboard.ports import LearnedRouterUnavailable
 
 REQUIRED_FILES = ("router.onnx", "router.json")
 VERIFIER_FILES = ("verifier.onnx", "verifier.json")
+# the verifier's inputs, recorded in its ONNX model's metadata (so its sha256 covers them)
+FEATURES_KEY = "switchboard.features"
+ANSWER_FEATURES_KEY = "switchboard.answer_features"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -99,7 +103,11 @@ class OnnxLearnedRouter:
 
 class OnnxVerifier:
     """The learned verifier (``verifier.onnx`` + ``verifier.json``): feature rows
-    (``domain.fusion.verifier_features``) -> P(candidate correct). ``sha256`` identifies it."""
+    (``domain.fusion.verifier_features``, with the answer features ``answer_features`` names appended) ->
+    P(candidate correct). ``sha256`` identifies it: the ONNX file's, whose metadata records the feature
+    names and the answer features (with their fitted projection), so a verifier whose inputs changed is a
+    different verifier. A ``verifier.json`` that describes other inputs than the graph records is refused;
+    a graph without that record (trained before answer features existed) reads none."""
 
     def __init__(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -111,6 +119,7 @@ class OnnxVerifier:
             meta = json.loads((directory / "verifier.json").read_text(encoding="utf-8"))
             self.models: list[str] = list(meta["models"])
             self.features: list[str] = list(meta["features"])
+            described = AnswerFeatures.model_validate(meta.get("answer_features") or {})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LearnedRouterUnavailable(f"{directory / 'verifier.json'} is not a verifier description: "
                                            f"{exc}") from exc
@@ -118,6 +127,29 @@ class OnnxVerifier:
         self.output_name: str = meta.get("output_name", "probability")
         self.sha256 = file_sha256(directory / "verifier.onnx")
         self._session = _session(directory / "verifier.onnx")
+        self.answer_features: AnswerFeatures = self._recorded_inputs(directory, described)
+
+    def _recorded_inputs(self, directory: Path, described: AnswerFeatures) -> AnswerFeatures:
+        """The answer features the graph records, checked against ``verifier.json``'s description."""
+        recorded = self._session.get_modelmeta().custom_metadata_map
+        width = self._session.get_inputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(self.features):
+            raise LearnedRouterUnavailable(f"{directory / 'verifier.json'} lists {len(self.features)} features; "
+                                           f"verifier.onnx reads {width}")
+        if FEATURES_KEY not in recorded:
+            if described.enabled:
+                raise LearnedRouterUnavailable(f"{directory / 'verifier.json'} describes answer features that "
+                                               "verifier.onnx does not record")
+            return NO_ANSWER_FEATURES
+        try:
+            names = json.loads(recorded[FEATURES_KEY])
+            features = AnswerFeatures.model_validate_json(recorded.get(ANSWER_FEATURES_KEY) or "{}")
+        except ValueError as exc:
+            raise LearnedRouterUnavailable(f"verifier.onnx in {directory} has an unreadable input record: {exc}") from exc
+        if names != self.features or features != described:
+            raise LearnedRouterUnavailable(f"{directory / 'verifier.json'} describes other inputs than verifier.onnx "
+                                           "was trained on: the files come from different training runs")
+        return features
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(n, F) verifier features -> (n,) P(correct)."""

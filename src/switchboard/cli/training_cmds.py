@@ -29,6 +29,20 @@ def _embed(data, progress: bool) -> np.ndarray:  # noqa: ANN001
     return embed_prompts(data.prompts, progress=progress)
 
 
+def _embed_answers(data, progress: bool) -> np.ndarray:  # noqa: ANN001 - RecordedOutcomes
+    """The recorded answers' embeddings (cached on disk like the prompts'), for the verifier's answer features."""
+    from switchboard.offline.answer_signals import embed_answers
+
+    return embed_answers(data.responses, progress=progress)
+
+
+def _answer_vectors(data, args: argparse.Namespace, progress: bool) -> np.ndarray | None:  # noqa: ANN001
+    """The answers' embeddings when the verifier may read them (``--answer-features`` other than none/logprob)."""
+    if args.answer_features in ("none", "logprob"):
+        return None
+    return _embed_answers(data, progress)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from switchboard.offline.artifacts import write_artifacts
     from switchboard.offline.fit import TrainConfig, fit_system
@@ -45,7 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data, test = data.subset(rows), data.subset(held)
     data, labels = _labelled(data, args)
     embeddings = _embed(data, progress)
-    system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed), progress=progress)
+    system, _ = fit_system(data, embeddings, prices, TrainConfig(seed=args.seed, answer_features=args.answer_features),
+                           progress=progress, answer_vectors=_answer_vectors(data, args, progress))
     if args.slow_classifier is not None:
         _use_slow_classifier(system, args.slow_classifier)
     out = write_artifacts(system, args.out, dataset=str(args.data))
@@ -57,8 +72,10 @@ def cmd_train(args: argparse.Namespace) -> int:
               and p.cv_cost_per_1k is not None else "")
         print(f"  {p.name:18s} train accuracy {p.train_accuracy:.3f}  cost/1k ${p.train_cost_per_1k:.3f}{cv}"
               + (f"  ({named})" if named else ""))
+    print(f"  verifier: answer features {system.verifier.answer_features.groups() or 'none'} "
+          f"({json.dumps((system.stats.get('verifier') or {}).get('oof_auroc'))} out-of-fold AUROC on training prompts)")
     if test is not None:
-        _report_held_out(out, test, progress)
+        _report_held_out(out, test, progress, args)
     return 0
 
 
@@ -77,12 +94,14 @@ def _use_slow_classifier(system, path: Path) -> None:  # noqa: ANN001 - offline.
     system.axes = system.axes.model_copy(update={"lam": lam, "margin": margin, "slow_model": model})
 
 
-def _report_held_out(out: Path, test, progress: bool) -> None:  # noqa: ANN001 - RecordedOutcomes
+def _report_held_out(out: Path, test, progress: bool, args: argparse.Namespace) -> None:  # noqa: ANN001 - RecordedOutcomes
     """The trained dial's points and each model alone on the held-out prompts (``held_out.json``)."""
     from switchboard.offline.artifacts import load_artifacts
     from switchboard.offline.evaluation.deployed import held_out_points
 
-    report = held_out_points(load_artifacts(out), test, _embed(test, progress))
+    art = load_artifacts(out)
+    answers = _embed_answers(test, progress) if art.verifier.answer_features.embedding is not None else None
+    report = held_out_points(art, test, _embed(test, progress), answers)
     (Path(out) / "held_out.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"on {report['prompts']} held-out prompts (the deployed artifacts, replayed):")
 
@@ -205,10 +224,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     train, labels = _labelled(train, args)
     e_train = _embed(train, progress)
     e_test = _embed(test, progress)
+    a_train, a_test = _answer_vectors(train, args, progress), _answer_vectors(test, args, progress)
     name = args.name or Path(args.data).parent.name or Path(args.data).stem
     out = Path(args.out)
-    results, _ = evaluate(train, test, e_train, e_test, prices, name, TrainConfig(seed=args.model_seed),
-                          seed=args.seed, progress=progress, artifacts_dir=out / "artifacts")
+    results, _ = evaluate(train, test, e_train, e_test, prices, name,
+                          TrainConfig(seed=args.model_seed, answer_features=args.answer_features),
+                          seed=args.seed, progress=progress, artifacts_dir=out / "artifacts", a_train=a_train,
+                          a_test=a_test)
     results["split"] = split_note
     results["label_source"] = labels["label_source"]
     if labels["label_source"] == "reference":
@@ -217,9 +239,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from switchboard.offline.evaluation.via_stack import via_stack
 
         results["via_stack"] = via_stack(out / "artifacts", test, e_test, args.via_stack, seed=args.seed,
-                                         progress=progress)
+                                         progress=progress, a_test=a_test)
     if args.compound:
-        results["compound"] = _compound(args, out / "artifacts", test, e_test, progress)
+        results["compound"] = _compound(args, out / "artifacts", test, e_test, progress, a_test)
     results["seconds_total"] = round(time.time() - t0, 1)
     path = write_results(results, out)
     pareto_plot(results, out / "pareto.png")
@@ -228,23 +250,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compound(args: argparse.Namespace, artifacts: Path, test, e_test: np.ndarray, progress: bool) -> dict:  # noqa: ANN001
+def _compound(args: argparse.Namespace, artifacts: Path, test, e_test: np.ndarray, progress: bool,  # noqa: ANN001
+              a_test: np.ndarray | None = None) -> dict:
     """``--compound N``: whole against decomposed compound requests (``evaluation.compound``), and with
-    ``--via-stack`` the decomposed ones replayed through the local stack's Map over parts."""
+    ``--via-stack`` the decomposed ones replayed through the local stack's Map over parts. ``a_test``: the
+    test answers' embeddings, when the verifier reads them (the whole compounds' answers are embedded too)."""
     from switchboard.offline.artifacts import load_artifacts
     from switchboard.offline.embeddings import embed_prompts
-    from switchboard.offline.evaluation.compound import SimulatedDecomposer, compound_replay, compounds_for
+    from switchboard.offline.evaluation.compound import (
+        SimulatedDecomposer,
+        compound_outcomes,
+        compound_replay,
+        compounds_for,
+    )
 
     compounds = compounds_for(test, args.compound, args.seed)
     e_compound = embed_prompts([c.text for c in compounds], progress=progress)
     art = load_artifacts(artifacts)
+    a_compound = (_embed_answers(compound_outcomes(test, compounds), progress)
+                  if art.verifier.answer_features.embedding is not None else None)
     report = compound_replay(art, test, e_test, compounds, e_compound,
-                             SimulatedDecomposer.measured(args.decomposer_measurement), seed=args.seed)
+                             SimulatedDecomposer.measured(args.decomposer_measurement), seed=args.seed,
+                             a_test=a_test, a_compound=a_compound)
     if args.via_stack:
         from switchboard.offline.evaluation.via_stack import via_stack_compound
 
         report["via_stack"] = via_stack_compound(artifacts, test, e_test, compounds[: args.via_stack],
-                                                 progress=progress)
+                                                 progress=progress, a_test=a_test)
     return report
 
 
@@ -258,6 +290,11 @@ def _print_summary(results: dict) -> None:
         print(f"  {s['name'][:34]:34s} {s['kind']:11s} acc {s['accuracy']:.3f}  ${s['cost_per_1k_usd']:.3f}/1k{esc}")
     print("AIQ: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results["aiq"].items(), key=lambda kv: -kv[1])))
     print("bars: " + json.dumps({k: v.get("met") for k, v in results["bars"].items()}))
+    verifier = results.get("verifier") or {}
+    held = verifier.get("held_out_auroc") or {}
+    print(f"verifier: answer features {verifier.get('answer_features') or 'none'}; held-out AUROC "
+          + ", ".join(f"{k.replace('_', ' ')} {v['all']:.4f} ({'+'.join(v['answer_features']) or 'agreement only'})"
+                      for k, v in held.items() if v))
     for row in results.get("via_stack", []):
         print(f"via stack {row['profile']:9s} ({row['point']}, {row['prompts']} prompts): offline acc "
               f"{row['offline']['accuracy']:.3f} ${row['offline']['cost_per_1k_usd']:.3f}/1k, stack acc "
@@ -282,6 +319,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
                        help="leave this share of prompts out (the validation split of `eval`)")
     train.add_argument("--seed", type=int, default=7)
     _add_label_options(train)
+    _add_verifier_options(train)
     train.add_argument("--slow-classifier", type=Path, default=None,
                        help="the four-axis taxonomy's slow classifier gate (benchmarks/slow_classifier.py's JSON: "
                             "model, weight, margin); without it the fast classifier labels alone")
@@ -309,6 +347,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private _SubParse
                     help="benchmarks/decomposer.py's measurement of the decomposer's error on real models, "
                          "the rate at which --compound corrupts the joins' boundaries")
     _add_label_options(ev)
+    _add_verifier_options(ev)
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_reporting_data_errors(cmd_eval))
 
@@ -321,6 +360,15 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
                         help="with --labels reference: 'panel' (the majority answer of the models) or a model id "
                              "(default: the dearest model of the data)")
 
+
+def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
+    from switchboard.offline.verifier_choice import MODES
+
+    parser.add_argument("--answer-features", choices=MODES, default="none",
+                        help="what the verifier reads of the answers themselves: none (the default: the agreement "
+                             "features only), auto (the answer embedding and token log-probability, kept only "
+                             "where they beat the agreement features on held-out folds of the training prompts; "
+                             "embeds every recorded answer once, cached), or one group forced (to measure it)")
 
 
 def _reporting_data_errors(command):  # noqa: ANN001, ANN202

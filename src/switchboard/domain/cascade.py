@@ -23,16 +23,15 @@ from collections.abc import Callable
 import numpy as np
 from pydantic import BaseModel, Field
 
+from .answer_features import Embed, answer_block, request_signals
 from .answers import group_answers, same_answer
 from .decision import aggregate_confidence, decide
 from .formats import check
-from .fusion import fuse_one
+from .fusion import Scorer, fuse_one
 from .state import Attempt, Candidate, CascadeState, Plan, TierResult, Usage, Verdict
 from .verdicts import share_positive
 
-Predict = Callable[[np.ndarray], np.ndarray]  # verifier feature rows -> P(correct)
 DEFAULT_TEXT_BAR = 0.85  # free-text answers agree at this cosine similarity unless training fitted a bar
-Embed = Callable[[str], np.ndarray]  # text -> unit vector (free-text answer equivalence)
 
 
 def _error_text(current: dict) -> str:
@@ -138,11 +137,13 @@ def _agreement(verdict: Verdict, candidate_canonical: str | None, similar: Calla
 
 
 def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dict[str, Candidate],
-                 verifier: Predict | None, embed: Embed | None) -> Attempt:
+                 verifier: Scorer | None, embed: Embed | None) -> Attempt:
     """Score a dial plan's tier: fuse every answer bought so far (or, with ``own_last`` at the final
     tier, the tier's own answer) with the learned verifier; the agreement judges compare their answers
     with the fused one. Without the plan's verifier the tier gets no verifier verdict (and so no
-    confidence from it): an unverifiable plan is never accepted as verified."""
+    confidence from it): an unverifiable plan is never accepted as verified. A verifier that reads the
+    answers' own features (``domain.answer_features``) gets them computed here, from the answers' texts
+    (the encoder ``embed``) and token log-probabilities; when they cannot be computed its verdict abstains."""
     fusion = plan.fusion
     assert fusion is not None
     similar = similarity_test(embed, fusion.text_similarity_bar)
@@ -155,16 +156,34 @@ def fuse_attempt(state: CascadeState, plan: Plan, attempt: Attempt, answers: dic
     answer_model, answer_canonical = attempt.answer_model, attempt.answer_canonical
     if verifier is not None and any(called):
         resp_len = [float(len(answers[m].text)) if m in answers else 0.0 for m in fusion.models]
-        fused = fuse_one(ids, called, fusion.router_p, resp_len, verifier)
-        answer_model = fusion.models[fused.rep]
-        answer_canonical = keys[fused.rep] if fused.answer >= 0 else None
-        verdicts.insert(0, Verdict(judge="verifier", kind="verifier", score=min(1.0, max(0.0, fused.score)),
-                                   detail=f"learned verifier over {fused.n_answers} answer(s); fused answer "
-                                          f"from {answer_model}"))
+        try:
+            block = _answer_block(verifier, state, fusion.models, called, answers, embed)
+        except ValueError as exc:
+            verdicts.insert(0, Verdict(judge="verifier", kind="verifier", score=None, failed=True,
+                                       detail=f"learned verifier not run: {exc}"))
+        else:
+            fused = fuse_one(ids, called, fusion.router_p, resp_len, verifier.predict, block)
+            answer_model = fusion.models[fused.rep]
+            answer_canonical = keys[fused.rep] if fused.answer >= 0 else None
+            verdicts.insert(0, Verdict(judge="verifier", kind="verifier", score=min(1.0, max(0.0, fused.score)),
+                                       detail=f"learned verifier over {fused.n_answers} answer(s); fused answer "
+                                              f"from {answer_model}"))
     verdicts = [_agreement(v, answer_canonical, similar) for v in verdicts]
     confidence = aggregate_confidence(verdicts, weights=fusion.weights, calibration=fusion.calibration)
     return attempt.model_copy(update={"verdicts": verdicts, "confidence": confidence, "answer_model": answer_model,
                                       "answer_canonical": answer_canonical, "measured": True})
+
+
+def _answer_block(verifier: Scorer, state: CascadeState, models: list[str], called: list[bool],
+                  answers: dict[str, Candidate], embed: Embed | None) -> np.ndarray | None:
+    """(k, m): the answer features of the called models' answers, for a verifier that reads them."""
+    features = verifier.answer_features
+    if not features.enabled:
+        return None
+    texts = [answers[m].text if c else None for m, c in zip(models, called, strict=True)]
+    logprobs = [answers[m].mean_logprob if c else None for m, c in zip(models, called, strict=True)]
+    signals = request_signals(features, state.request.prompt, texts, logprobs, embed)
+    return answer_block(features, signals, 1, len(models))[0]
 
 
 def quorum_met(plan: Plan, tier: int, attempt: Attempt) -> bool:
@@ -180,13 +199,13 @@ def quorum_met(plan: Plan, tier: int, attempt: Attempt) -> bool:
     return sum(1 for v in verdicts if v.score is not None and not v.failed) >= required
 
 
-def step(state: CascadeState, outcome: TierOutcome | None = None, verifier: Predict | None = None,
+def step(state: CascadeState, outcome: TierOutcome | None = None, verifier: Scorer | None = None,
          embed: Embed | None = None, now: float | None = None) -> CascadeState:
     """Record the current tier's attempt, decide, and move the cursor when escalating.
 
     ``outcome`` is the tier's (default: the one the state machine left in ``state.current``);
     ``verifier`` is the learned verifier of the plan's dial (needed by fusing plans only); ``embed`` the
-    sentence encoder (needed only to compare free-text answers); ``now`` (epoch seconds) measures what
+    sentence encoder (needed to compare free-text answers, and by a verifier that reads answer embeddings); ``now`` (epoch seconds) measures what
     is left of the request's deadline. Returns a new state; ``current`` is cleared so the next tier starts
     clean.
     """
@@ -241,7 +260,7 @@ def step(state: CascadeState, outcome: TierOutcome | None = None, verifier: Pred
     })
 
 
-def run(state: CascadeState, execute: Callable[[CascadeState], TierOutcome], verifier: Predict | None = None,
+def run(state: CascadeState, execute: Callable[[CascadeState], TierOutcome], verifier: Scorer | None = None,
         embed: Embed | None = None, clock: Callable[[], float] | None = None) -> CascadeState:
     """The cascade in one process: ``execute`` the current tier (its model and its judges), ``step``,
     until the decision is not to escalate; returns the final state. ``clock`` (epoch seconds) measures the

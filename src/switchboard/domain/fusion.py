@@ -5,14 +5,41 @@ A *situation* is one prompt and the set of models whose answers were bought (``c
 answer among them is a candidate; the learned verifier scores every candidate from these features, and
 the fused answer is the candidate it scores highest (a vote weighted by learned, prompt-dependent
 reliabilities). Answers are compared as integer ids per prompt (``-1``: no extractable answer).
+A verifier may also read features of the representative answer itself (``domain.answer_features``):
+they are appended after the agreement features, in the order its ``AnswerFeatures`` names them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
+
+from .answer_features import NO_ANSWER_FEATURES, AnswerFeatures
+
+Predict = Callable[[np.ndarray], np.ndarray]  # verifier feature rows -> P(correct)
+
+
+class Scorer(Protocol):
+    """A verifier as fusion uses it: which answer features it reads, and feature rows -> P(correct)."""
+
+    @property
+    def answer_features(self) -> AnswerFeatures: ...
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class PlainScorer:
+    """A bare predict function as a ``Scorer`` (reading the agreement features only, unless told)."""
+
+    fn: Predict
+    answer_features: AnswerFeatures = field(default=NO_ANSWER_FEATURES)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.fn(X)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -61,9 +88,11 @@ def enumerate_candidates(answer_ids: np.ndarray, called: np.ndarray, router_p: n
 
 
 def verifier_features(answer_ids: np.ndarray, called: np.ndarray, router_p: np.ndarray, resp_len: np.ndarray,
-                      cand: Candidates) -> np.ndarray:
+                      cand: Candidates, answers: np.ndarray | None = None) -> np.ndarray:
     """Feature rows for the candidates (see ``feature_names``). Inputs are per situation: ``answer_ids``
-    (s, k) int, ``called`` (s, k) bool, ``router_p`` (s, k), ``resp_len`` (s, k) characters."""
+    (s, k) int, ``called`` (s, k) bool, ``router_p`` (s, k), ``resp_len`` (s, k) characters, and
+    ``answers`` (s, k, m): each model's answer features (``answer_features.answer_block``), of which the
+    candidate's representative's are appended (None: the verifier reads none)."""
     s = cand.situation
     ids = answer_ids[s]
     cl = called[s]
@@ -86,14 +115,16 @@ def verifier_features(answer_ids: np.ndarray, called: np.ndarray, router_p: np.n
     rep_onehot = np.zeros_like(vote)
     rep_onehot[rows, cand.rep] = 1.0
     feats = np.column_stack([vote, rp, rep_onehot, n_called, n_support, n_against, distinct, w_support,
-                             w_against, share, rep_p, rep_len, (cand.answer < 0).astype(float)])
-    return feats.astype(np.float32)
+                             w_against, share, rep_p, rep_len, (cand.answer < 0).astype(float)]).astype(np.float32)
+    if answers is not None and answers.shape[-1]:
+        feats = np.column_stack([feats, np.asarray(answers, dtype=np.float32)[s, cand.rep]])
+    return feats
 
 
-def feature_names(models: list[str]) -> list[str]:
+def feature_names(models: list[str], answer_features: AnswerFeatures = NO_ANSWER_FEATURES) -> list[str]:
     return ([f"vote:{m}" for m in models] + [f"router_p:{m}" for m in models] + [f"rep:{m}" for m in models]
             + ["n_called", "n_support", "n_against", "n_distinct", "w_support", "w_against", "share",
-               "rep_router_p", "rep_log_len", "all_abstained"])
+               "rep_router_p", "rep_log_len", "all_abstained"] + answer_features.names())
 
 
 def pick_best(situation: np.ndarray, scores: np.ndarray, n_situations: int) -> np.ndarray:
@@ -117,14 +148,16 @@ class Fused:
 
 
 def fuse_one(answer_ids: Sequence[int], called: Sequence[bool], router_p: Sequence[float],
-             resp_len: Sequence[float], predict: Callable[[np.ndarray], np.ndarray]) -> Fused:
+             resp_len: Sequence[float], predict: Predict, answers: np.ndarray | None = None) -> Fused:
     """The request path's fusion step for one prompt: every candidate answer among the called models,
-    scored by the verifier (``predict``: feature rows -> P(correct)); the best one wins."""
+    scored by the verifier (``predict``: feature rows -> P(correct); ``answers``: (k, m) the answers'
+    own features, when it reads them); the best one wins."""
     ids = np.asarray([answer_ids], dtype=int)
     mask = np.asarray([called], dtype=bool)
     rp = np.asarray([router_p], dtype=float)
     cand = enumerate_candidates(ids, mask, rp)
-    scores = np.asarray(predict(verifier_features(ids, mask, rp, np.asarray([resp_len], dtype=float), cand)),
+    block = None if answers is None else np.asarray(answers, dtype=np.float32)[None]
+    scores = np.asarray(predict(verifier_features(ids, mask, rp, np.asarray([resp_len], dtype=float), cand, block)),
                         dtype=float).reshape(-1)
     row = int(pick_best(cand.situation, scores, 1)[0])
     return Fused(answer=int(cand.answer[row]), rep=int(cand.rep[row]), score=float(scores[row]),

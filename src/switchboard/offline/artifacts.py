@@ -11,7 +11,10 @@ Files in the output directory:
   model, in the order of ``router.json["models"]`` (the format ``adapters.learned.OnnxLearnedRouter`` reads).
 - ``verifier.onnx`` + ``verifier.json``: the learned verifier. Input ``features`` float32 (batch, F) built by
   ``domain.fusion.verifier_features`` (names in ``verifier.json["features"]``); output ``probability``
-  float32 (batch, 1) = P(candidate answer correct).
+  float32 (batch, 1) = P(candidate answer correct). The answer features it reads
+  (``domain.answer_features.AnswerFeatures``: the projection of answer embeddings, the log-probability)
+  are in ``verifier.json["answer_features"]`` and, with the feature names, in the ONNX model's metadata -
+  so the file's sha256, which names the verifier in the dial, changes whenever its inputs do.
 - ``axes.onnx``: the four-axis taxonomy's fast classifier (``domain.axes``): input ``embedding`` as the
   router's; one softmax output per axis (``task``, ``complexity``, ``domain``, ``format``), over the label
   sets in ``dial.json["axes"]["classes"]``; the suitability table is ``dial.json["suitability"]``.
@@ -41,7 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.adapters.learned import OnnxAxisHeads, OnnxLearnedRouter, OnnxVerifier, file_sha256
+from switchboard.adapters.learned import (
+    ANSWER_FEATURES_KEY,
+    FEATURES_KEY,
+    OnnxAxisHeads,
+    OnnxLearnedRouter,
+    OnnxVerifier,
+    file_sha256,
+)
 from switchboard.domain.catalog import ModelEntry, ModelPrice
 from switchboard.domain.dial import Dial, OperatingPoint
 from switchboard.domain.fusion import feature_names
@@ -59,13 +69,14 @@ VERIFIER_OUTPUT = "probability"
 
 
 def hgb_to_onnx(model, n_features: int, input_name: str = VERIFIER_INPUT,  # noqa: ANN001
-                output_name: str = VERIFIER_OUTPUT) -> bytes:
+                output_name: str = VERIFIER_OUTPUT, metadata: dict[str, str] | None = None) -> bytes:
     """Binary ``HistGradientBoostingClassifier`` -> ONNX (ai.onnx.ml TreeEnsembleRegressor + Sigmoid).
 
     skl2onnx's own converter fails on this scikit-learn version's tree attributes, so the trees are
     written directly: each split ``x <= t`` goes left (missing values follow the tree's learned side);
     thresholds are rounded *down* to float32 so a float32 input compares exactly as scikit-learn's float64
-    comparison does. Raw score = baseline + sum of leaf values; output = sigmoid(raw score).
+    comparison does. Raw score = baseline + sum of leaf values; output = sigmoid(raw score). ``metadata``
+    goes into the model's metadata properties (what its inputs are).
     """
     import onnx
     from onnx import TensorProto, helper
@@ -117,6 +128,8 @@ def hgb_to_onnx(model, n_features: int, input_name: str = VERIFIER_INPUT,  # noq
     onx = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)],
                             producer_name="switchboard")
     onx.ir_version = 8
+    if metadata:
+        helper.set_model_props(onx, dict(metadata))
     onnx.checker.check_model(onx)
     return onx.SerializeToString()
 
@@ -175,11 +188,14 @@ def write_artifacts(system: System, out_dir: str | Path, dataset: str = "") -> P
     if system.heads is not None:  # the four-axis taxonomy's fast classifier (domain.axes)
         (out / "axes.onnx").write_bytes(system.heads.to_onnx(ROUTER_INPUT))
 
-    names = feature_names(system.models)
-    (out / "verifier.onnx").write_bytes(hgb_to_onnx(system.verifier.model, len(names)))
+    answer_features = system.verifier.answer_features
+    names = feature_names(system.models, answer_features)
+    (out / "verifier.onnx").write_bytes(hgb_to_onnx(system.verifier.model, len(names), metadata={
+        FEATURES_KEY: json.dumps(names), ANSWER_FEATURES_KEY: answer_features.model_dump_json()}))
     (out / "verifier.json").write_text(json.dumps({
         "input_name": VERIFIER_INPUT, "output_name": VERIFIER_OUTPUT, "features": names, "models": system.models,
-        "builder": "switchboard.domain.fusion.verifier_features",
+        "answer_features": answer_features.model_dump(mode="json"), "answer_feature_groups": answer_features.groups(),
+        "builder": "switchboard.domain.fusion.verifier_features (+ domain.answer_features.answer_block)",
         "model": "histogram gradient-boosted trees, P(candidate answer correct)",
         "kind": "verifier"}, indent=1) + "\n", encoding="utf-8")
 

@@ -12,8 +12,8 @@ answers from wrong ones.
 Everything is appended to ``<out>/journal.jsonl`` as it happens (flushed and fsynced), so an interrupted
 run loses nothing it paid for: a rerun skips what the journal holds. ``--max-cost-usd`` is never exceeded:
 every call's cost bound (``domain.costs``) is checked against what is left before the call. The Parquet
-files (``outcomes.parquet`` in the shared schema, plus ``latency_ms``; ``judges.parquet``) are rewritten
-from the journal at the end of every run.
+files (``outcomes.parquet`` in the shared schema, plus ``latency_ms`` and ``mean_logprob``;
+``judges.parquet``) are rewritten from the journal at the end of every run.
 """
 
 from __future__ import annotations
@@ -346,11 +346,12 @@ def collect(*, catalog: dict[str, ModelEntry], prompts: Sequence[LabelledPrompt]
 
 
 def write_parquet(journal: Journal, out: Path) -> list[Path]:
-    """``outcomes.parquet`` (the shared schema + latency_ms) and ``judges.parquet`` from the journal."""
+    """``outcomes.parquet`` (the shared schema + latency_ms and mean_logprob, the answer's mean token
+    log-probability where the provider gave one) and ``judges.parquet`` from the journal."""
     import pandas as pd
 
     columns = ["prompt_id", "prompt", "category", "subcategory", "reference", "model", "response", "pred", "correct",
-               "input_tokens", "output_tokens", "cost_usd", "latency_ms"]
+               "input_tokens", "output_tokens", "cost_usd", "latency_ms", "mean_logprob"]
     outcomes = pd.DataFrame([{c: e.get(c) for c in columns} for e in journal.outcomes.values()], columns=columns)
     judges = pd.DataFrame(list(journal.judges.values()),
                           columns=["prompt_id", "model", "judge", "kind", "judge_model", "role", "score", "failed",

@@ -217,7 +217,7 @@ def search_configs(scored_layout: Callable[[str, bool, int, bool], tuple[Any, np
     uniform configuration (the first ones), its correct answers, graded prompts and spend per half and
     category ``(configs, 3, 2, C)``.
     """
-    from switchboard.offline.recorded_cascades import stop_rule, two_level_thresholds
+    from switchboard.offline.stop_rules import stop_rule, two_level_thresholds
 
     n = len(tax_idx)
     n_cat = len(category_names)

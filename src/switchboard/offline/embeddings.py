@@ -84,7 +84,7 @@ class EmbeddingCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def embed(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
+    def embed(self, texts: Sequence[str], progress: bool = True, desc: str = "embedding prompts") -> np.ndarray:
         """Embeddings of ``texts`` (n, d) float32, computing and caching only the missing ones."""
         memory = self._load()
         keys = [text_key(t) for t in texts]
@@ -98,7 +98,7 @@ class EmbeddingCache:
             if progress:
                 from tqdm import tqdm
 
-                chunks = tqdm(chunks, desc="embedding prompts", unit="chunk")
+                chunks = tqdm(chunks, desc=desc, unit="chunk")
             for start in chunks:
                 chunk_keys = todo_keys[start:start + self.batch_size * 16]
                 vectors = np.asarray(self.encoder.embed([missing[k] for k in chunk_keys]), dtype=np.float32)
@@ -111,10 +111,10 @@ class EmbeddingCache:
 
 
 def embed_texts(texts: Sequence[str], encoder: Encoder | None = None, cache_dir: str | Path | None = None,
-                progress: bool = True) -> np.ndarray:
+                progress: bool = True, desc: str = "embedding prompts") -> np.ndarray:
     """Embed with the on-disk cache. A test passes a fake ``encoder`` and a temporary ``cache_dir``."""
     tag = DEFAULT_TAG if encoder is None else type(encoder).__name__.lower()
-    return EmbeddingCache(cache_dir, encoder=encoder, tag=tag).embed(texts, progress=progress)
+    return EmbeddingCache(cache_dir, encoder=encoder, tag=tag).embed(texts, progress=progress, desc=desc)
 
 
 def embed_prompts(prompts: Sequence[str], encoder: Encoder | None = None, cache_dir: str | Path | None = None,

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from switchboard.domain.answer_features import AnswerFeatures
 from switchboard.domain.axes import AxisClassifier, Suitability
 from switchboard.domain.decision import Calibration
 from switchboard.domain.dial import NEVER, ROUTED_ORDERS, Dial, OperatingPoint, RouteSignals, cascade_layout
+from switchboard.offline.answer_signals import signals_of
 from switchboard.offline.dial_profiles import estimate_points, profiles_by_estimate
 from switchboard.offline.dial_search import (
     BUDGET_FRACTIONS,
@@ -30,18 +32,14 @@ from switchboard.offline.dial_search import (
     search_configs,
 )
 from switchboard.offline.meta_verifier import fit_meta_verifiers
+from switchboard.offline.oof_scoring import OofScorer, isotonic
 from switchboard.offline.outcomes import RecordedOutcomes
-from switchboard.offline.recorded_cascades import (
-    ReplayPlan,
-    Scored,
-    Situation,
-    plan_of,
-    score_plan,
-)
+from switchboard.offline.recorded_cascades import ReplayPlan, Scored, Situation, plan_of
 from switchboard.offline.routing_fit import MlpRouter, RouterEnsemble, Taxonomy, build_taxonomy, cross_fit
 from switchboard.offline.taxonomy_axes import AxisHeads, fit_combine_weight, training_labels
 from switchboard.offline.taxonomy_axes import cross_fit as cross_fit_axes
-from switchboard.offline.verifier import LearnedVerifier, fuse, training_rows
+from switchboard.offline.verifier import LearnedVerifier, training_rows
+from switchboard.offline.verifier_choice import DEFAULT_DIMS, choose
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +62,10 @@ class TrainConfig:
     category_orders: bool = True
     min_category_prompts: int = 150
     per_category_dial: bool = True
+    # which features of the answers themselves the verifier reads (``verifier_choice``): "auto" keeps them
+    # only where they beat the agreement features on the training prompts' held-out folds
+    answer_features: str = "auto"
+    answer_dims: tuple[int, ...] = DEFAULT_DIMS
 
 
 @dataclass
@@ -85,6 +87,8 @@ class System:
     train_accuracy: np.ndarray  # (k,)
     best_model: int
     stats: dict = field(default_factory=dict)
+    # the verifier with the other choice of answer features (see ``verifier_choice``), fitted for reporting
+    alternative_verifier: LearnedVerifier | None = None
     # the four-axis taxonomy and combined routing (``domain.axes``): the fast classifier's heads, the label
     # sets, suitability, the learned router's weight, and each training prompt's out-of-fold signals
     heads: AxisHeads | None = None
@@ -134,67 +138,10 @@ class System:
                        self.signals)
 
 
-class OofScorer:
-    """Scores plans on training prompts with the verifier of the fold each prompt was held out of."""
-
-    def __init__(self, sit: Situation, fold_of: np.ndarray, verifiers: Sequence[LearnedVerifier]) -> None:
-        self.sit, self.fold_of, self.verifiers = sit, fold_of, list(verifiers)
-
-    def score(self, plan: ReplayPlan, weights: dict[str, float] | None = None,
-              calibration: Calibration | None = None) -> Scored:
-        n, T = self.sit.n, plan.depth
-        out = Scored(np.full((n, T), -1, dtype=int), np.full((n, T), -1, dtype=int), np.full((n, T), np.nan),
-                     np.zeros((n, T)), np.full((n, T), np.nan), np.zeros((n, T), dtype=int),
-                     [[] for _ in range(n)])
-        for f, verifier in enumerate(self.verifiers):
-            idx = np.nonzero(self.fold_of == f)[0]
-            if len(idx) == 0:
-                continue
-            s = score_plan(self.sit.rows(idx), plan.rows(idx), verifier.predict, weights, calibration)
-            width = s.rep.shape[1]
-            out.rep[idx, :width] = s.rep
-            out.answer[idx, :width] = s.answer
-            out.score[idx, :width] = s.score
-            out.new_cost[idx, :width] = s.new_cost
-            out.confidence[idx, :width] = s.confidence
-            out.n_answers[idx, :width] = s.n_answers
-            for r, i in enumerate(idx):
-                out.verdicts[i] = s.verdicts[r] + [[] for _ in range(T - width)]
-        return out
-
-    def fused_correct(self, called: np.ndarray, correct: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Correctness of the fused answer of ``called`` models for the given prompt rows."""
-        out = np.full(len(rows), np.nan)
-        for f, verifier in enumerate(self.verifiers):
-            sel = np.nonzero(self.fold_of[rows] == f)[0]
-            if len(sel) == 0:
-                continue
-            idx = rows[sel]
-            fused = fuse(self.sit.answer_ids[idx], called[sel], self.sit.router_p[idx], self.sit.resp_len[idx],
-                         verifier.predict)
-            out[sel] = [correct[i, fz.rep] for i, fz in zip(idx, fused, strict=True)]
-        return out
-
-
-def _isotonic(x: np.ndarray, y: np.ndarray, knots: int = 40) -> Calibration:
-    from sklearn.isotonic import IsotonicRegression
-
-    ok = ~np.isnan(x) & ~np.isnan(y)
-    if ok.sum() < 20:
-        return Calibration()
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x[ok], y[ok])
-    xs = np.asarray(iso.X_thresholds_, dtype=float)
-    ys = np.asarray(iso.y_thresholds_, dtype=float)
-    if len(xs) > knots:  # thin the knots (the map stays monotone)
-        keep = np.unique(np.linspace(0, len(xs) - 1, knots).round().astype(int))
-        xs, ys = xs[keep], ys[keep]
-    return Calibration(xs=[round(float(v), 6) for v in xs], ys=[round(float(v), 6) for v in ys])
-
-
 def _per_prompt(scored_layout: Callable[[str, bool, int, bool], tuple[Scored, np.ndarray]], correct: np.ndarray
                 ) -> Callable[[tuple], tuple[np.ndarray, np.ndarray]]:
     """A uniform configuration's outcome per training prompt (correct 0/1/NaN, spend per 1k), out of fold."""
-    from switchboard.offline.recorded_cascades import stop_rule, two_level_thresholds
+    from switchboard.offline.stop_rules import stop_rule, two_level_thresholds
 
     layouts_seen: dict[tuple, tuple[Scored, np.ndarray]] = {}
 
@@ -229,9 +176,12 @@ def _with_safety_net(order: list[int], best: int, max_models: int) -> list[int]:
 
 
 def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str, dict[str, float]],
-               config: TrainConfig | None = None, progress: bool = True) -> tuple[System, dict]:
+               config: TrainConfig | None = None, progress: bool = True,
+               answer_vectors: np.ndarray | None = None) -> tuple[System, dict]:
     """Fit every Switchboard component on ``data`` (the training prompts). Returns the system and the
-    training-side intermediate results (out-of-fold predictions) that the evaluator's baselines reuse."""
+    training-side intermediate results (out-of-fold predictions) that the evaluator's baselines reuse.
+    ``answer_vectors`` (n, k, D): the answers' embeddings (``answer_signals.embed_answers``), for a
+    verifier that may read them; the answers' log-probabilities come with ``data`` where it records them."""
     config = config or TrainConfig()
     t0 = time.time()
     if not prices or any(m not in prices for m in data.models):
@@ -270,16 +220,25 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     axes = AxisClassifier(classes=heads.classes)
 
     tick("verifier")
-    # 3. verifier: cross-fitted over prompt folds, then the final fit
+    # 3. verifier: its answer features chosen and cross-fitted over prompt folds, then the final fit
     resp_len = np.vectorize(len, otypes=[float])(data.responses)
-    sit = Situation(data.answer_ids, data.cost, router_oof, resp_len, data.responses, list(data.models))
+    answer_signals = signals_of(data, embeddings if answer_vectors is not None else None, answer_vectors)
+    sit = Situation(data.answer_ids, data.cost, router_oof, resp_len, data.responses, list(data.models),
+                    prompts=list(data.prompts), answer_signals=answer_signals)
     fold_of = np.random.default_rng(config.seed + 1).permutation(n) % config.verifier_folds
-    X, y, prompt = training_rows(data.answer_ids, correct, router_oof, resp_len,
-                                 per_prompt=config.subsets_per_prompt, seed=config.seed)
-    fold_verifiers = [LearnedVerifier(seed=config.seed).fit(X[fold_of[prompt] != f], y[fold_of[prompt] != f])
-                      for f in range(config.verifier_folds)]
-    verifier = LearnedVerifier(seed=config.seed).fit(X, y)
-    oof = OofScorer(sit, fold_of, fold_verifiers)
+    training = training_rows(data.answer_ids, correct, router_oof, resp_len, per_prompt=config.subsets_per_prompt,
+                             seed=config.seed)
+    choice = choose(training, answer_signals, fold_of, config.verifier_folds, config.answer_features, config.answer_dims,
+                    config.seed)
+
+    def final_fit(features: AnswerFeatures) -> LearnedVerifier:
+        block = sit.answer_block(features)
+        X = training.X if block is None else training.with_answers(block)
+        return LearnedVerifier(seed=config.seed, answer_features=features).fit(X, training.y)
+
+    verifier = final_fit(choice.features)
+    alternative = final_fit(choice.alternative) if choice.alternative is not None else None
+    oof = OofScorer(sit, fold_of, choice.fold_verifiers)
 
     tick("tier orders")
     # 4. tier orders: greedy marginal fused accuracy per cost, globally and per category
@@ -322,13 +281,13 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
                             phi=[round(float(x), 6) for x in phi_oof[i]],
                             labels=axes.labels({a: axis_probs[a][i] for a in axis_probs})) for i in range(n)]
     system = System(list(data.models), prices, taxonomy, router, verifier, Calibration(), {}, global_order,
-                    category_orders, [], {}, mean_cost, train_acc, best_model, heads=heads, axes=axes,
-                    suitability=suitability, combine_weight=combine_weight, signals=signals)
+                    category_orders, [], {}, mean_cost, train_acc, best_model, alternative_verifier=alternative,
+                    heads=heads, axes=axes, suitability=suitability, combine_weight=combine_weight, signals=signals)
     probe = OperatingPoint(name="probe", order="global", pair_start=False, models=config.max_models,
                            cheap=NEVER, last=NEVER)
     raw = oof.score(system.plan(probe, tax_idx))
     rr, cc = np.nonzero(raw.rep >= 0)
-    calibration = _isotonic(raw.confidence[rr, cc], correct[rr, raw.rep[rr, cc]])
+    calibration = isotonic(raw.confidence[rr, cc], correct[rr, raw.rep[rr, cc]])
     weights = {"verifier": 1.0, **{f"agreement:{m}": 0.0 for m in data.models}}
     system.calibration, system.weights = calibration, weights
 
@@ -372,7 +331,8 @@ def fit_system(data: RecordedOutcomes, embeddings: np.ndarray, prices: dict[str,
     system.stats = {"train_prompts": int(n), "train_seconds": round(time.time() - t0, 1),
                     "combined_routing": {"weight": combine_weight, "top1_accuracy_by_weight": weight_scores,
                                          "axes": {a: c for a, c in axes.classes.items()}},
-                    "dial_configs_searched": len(configs), "verifier_rows": int(len(y)),
+                    "dial_configs_searched": len(configs), "verifier_rows": int(len(training.y)),
+                    "verifier": {"answer_features": verifier.answer_features.groups(), **choice.report},
                     "meta_verifier": meta_report,
                     "profiles": {"chosen": profiles, "why": profile_why,
                                  "estimates": {p.name: {"cv_accuracy": p.cv_accuracy, "cv_cost_per_1k": p.cv_cost_per_1k,

@@ -75,9 +75,9 @@ SAMPLE_CHOICES = (1, 3, 5)
 DEFAULT_SAMPLES = 3
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> Calibration | None:
-    from switchboard.offline.fit import _isotonic as fit_isotonic
+    from switchboard.offline.oof_scoring import isotonic
 
-    calibration = fit_isotonic(x, y, knots=24)
+    calibration = isotonic(x, y, knots=24)
     return calibration if calibration.xs else None
 
 

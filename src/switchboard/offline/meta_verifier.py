@@ -36,7 +36,7 @@ SAME_COST_MARGIN = 1.02
 def _outcome(scored: Any, lens: np.ndarray, correct: np.ndarray, thresholds: np.ndarray,
              gate: np.ndarray | None, rows: np.ndarray) -> tuple[float, float]:
     """(cost per 1k, accuracy) of the cascade on ``rows`` (the request path's rule, vectorised)."""
-    from switchboard.offline.recorded_cascades import stop_rule
+    from switchboard.offline.stop_rules import stop_rule
 
     stop, ret = stop_rule(scored.confidence[rows], lens[rows], thresholds[rows], None if gate is None else gate[rows])
     cum = np.cumsum(scored.new_cost[rows], axis=1) * 1000
@@ -65,7 +65,7 @@ def fit_meta_verifiers(points: Sequence[OperatingPoint], score_point: Any, corre
     from switchboard.offline.baselines import automix_frugal as bl
     from switchboard.offline.dial_search import THRESHOLDS
     from switchboard.offline.evaluation.metrics import aiq
-    from switchboard.offline.recorded_cascades import two_level_thresholds
+    from switchboard.offline.stop_rules import two_level_thresholds
 
     labels = np.asarray(categories, dtype=object)
     out_points: list[OperatingPoint] = []

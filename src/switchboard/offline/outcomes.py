@@ -54,6 +54,9 @@ class RecordedOutcomes:
     answers_recorded: bool = False
     # seconds each call took when the data records it (``latency_ms``, as ``switchboard collect`` writes)
     latency_s: np.ndarray | None = None
+    # each answer's mean token log-probability where the data records it (``mean_logprob``: ``switchboard
+    # collect`` writes what the provider returned); NaN where it did not, None when the column is absent
+    mean_logprob: np.ndarray | None = None
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +90,8 @@ class RecordedOutcomes:
             input_tokens=self.input_tokens[rows], output_tokens=self.output_tokens[rows],
             labels=Labels(correct=self.labels.correct[rows], reference=self.labels.reference[rows]),
             answers_recorded=self.answers_recorded,
-            latency_s=None if self.latency_s is None else self.latency_s[rows])
+            latency_s=None if self.latency_s is None else self.latency_s[rows],
+            mean_logprob=None if self.mean_logprob is None else self.mean_logprob[rows])
 
     def mean_cost(self) -> np.ndarray:
         """Mean cost per call of each model (k,)."""
@@ -165,6 +169,7 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
     latency_s = dense(numeric("latency_ms") / 1000.0, np.nan, float) if "latency_ms" in frame else None
     if latency_s is not None and np.isnan(latency_s).any():
         latency_s = None  # a partial record of latency is no measurement of it
+    mean_logprob = dense(numeric("mean_logprob"), np.nan, float) if "mean_logprob" in frame else None
     first = frame.drop_duplicates("prompt_id").set_index("prompt_id").loc[prompt_ids]
     prompts = [str(p) for p in first["prompt"]]
     categories = first["category"].astype(str).to_numpy(dtype=object)
@@ -193,7 +198,8 @@ def load_outcomes(path: str | Path, name: str | None = None, progress: bool = Fa
         name=name or path.parent.name or path.stem, prompt_ids=prompt_ids, prompts=prompts,
         categories=categories, models=models, responses=responses, answers=answers,
         answer_ids=number_answers(answers), cost=cost, input_tokens=in_tok, output_tokens=out_tok,
-        labels=Labels(correct=correct, reference=reference), answers_recorded=use_pred, latency_s=latency_s)
+        labels=Labels(correct=correct, reference=reference), answers_recorded=use_pred, latency_s=latency_s,
+        mean_logprob=mean_logprob)
 
 
 def split_rows(prompt_ids: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

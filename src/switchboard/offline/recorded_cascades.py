@@ -14,7 +14,7 @@ the recorded outcomes instead of called (``_recorded_tier``):
    ``switchboard train``, and ``decide`` accepts, escalates or stops.
 
 ``score_plan`` is the same scoring done in one vectorised batch: it exists to *search* thresholds on
-training data fast (with ``stop_rule``, a vectorised replica of the accept/stop rule), and its batch of
+training data fast (with ``stop_rules.stop_rule``, a vectorised replica of the accept/stop rule), and its batch of
 verifier scores is reused by ``run_cascade`` (``ScoredVerifier``) so a replay does not call the verifier
 once per tier. A unit test checks that the search replica and the engine agree.
 
@@ -24,26 +24,30 @@ Both judges here are *simulated from recorded data* and say so in every verdict 
   with the candidate when J's recorded, extracted answer equals the candidate's; it abstains when either
   answer could not be extracted. It costs J's recorded ``cost_usd`` for the prompt, since J had to solve
   the prompt to judge it - charged once per prompt.
-- the learned verifier's score of the candidate (``offline.verifier``), free.
+- the learned verifier's score of the candidate (``offline.verifier``), free. A verifier that reads the
+  answers' own features gets them from the ``Situation``'s ``answer_signals``: in the batch through
+  ``answer_features.answer_block``, in the engine through the decide task's own code, its encoder
+  replaced by a lookup of the same recorded embeddings (``recorded_encoder``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
+from switchboard.domain.answer_features import AnswerFeatures, AnswerSignals, answer_block
 from switchboard.domain.cascade import TierOutcome, run
 from switchboard.domain.decision import aggregate_confidence
 from switchboard.domain.dial import Dial, OperatingPoint, RouteSignals, lay_out
-from switchboard.domain.fusion import enumerate_candidates, pick_best, verifier_features
+from switchboard.domain.fusion import Scorer, enumerate_candidates, pick_best, verifier_features
 from switchboard.domain.judging import Calibration, JudgeSpec
 from switchboard.domain.requests import ChatRequest, Message
 from switchboard.domain.state import Attempt, Candidate, CascadeState, Fusion, Plan, TierSpec, Verdict
+from switchboard.offline.answer_signals import recorded_encoder
 
-Predict = Callable[[np.ndarray], np.ndarray]
 SIMULATED = "simulated from recorded data"
 
 
@@ -81,8 +85,11 @@ class Situation:
     cost: np.ndarray  # (n, k) recorded USD per call
     router_p: np.ndarray  # (n, k)
     resp_len: np.ndarray  # (n, k)
-    responses: np.ndarray | None = None  # (n, k) texts, only for traces
+    responses: np.ndarray | None = None  # (n, k) texts: traces, and the answers' own features
     models: list[str] = field(default_factory=list)
+    # what a verifier that reads the answers themselves needs: the prompts (n) and the answers' signals
+    prompts: list[str] | None = None
+    answer_signals: AnswerSignals | None = None
 
     @property
     def n(self) -> int:
@@ -90,7 +97,15 @@ class Situation:
 
     def rows(self, idx: np.ndarray) -> Situation:
         return Situation(self.answer_ids[idx], self.cost[idx], self.router_p[idx], self.resp_len[idx],
-                         None if self.responses is None else self.responses[idx], self.models)
+                         None if self.responses is None else self.responses[idx], self.models,
+                         None if self.prompts is None else [self.prompts[int(i)] for i in idx],
+                         None if self.answer_signals is None else self.answer_signals.rows(idx))
+
+    def answer_block(self, features: AnswerFeatures) -> np.ndarray | None:
+        """(n, k, m): every answer's own features for a verifier reading ``features`` (None: it reads none)."""
+        if not features.enabled:
+            return None
+        return answer_block(features, self.answer_signals, self.n, self.answer_ids.shape[1])
 
 
 @dataclass
@@ -179,12 +194,13 @@ class ScoredVerifier:
     answered from that batch's table, so replaying a cascade prompt by prompt through ``domain.cascade``
     costs no model call per tier; a row the batch did not score (``misses``) is scored by the verifier."""
 
-    def __init__(self, predict: Predict, rows: np.ndarray, scores: np.ndarray) -> None:
-        self.predict_rows = predict
+    def __init__(self, verifier: Scorer, rows: np.ndarray, scores: np.ndarray) -> None:
+        self.predict_rows = verifier.predict
+        self.answer_features = verifier.answer_features
         self.table = {row.tobytes(): float(s) for row, s in zip(np.asarray(rows, dtype=np.float32), scores, strict=True)}
         self.misses = 0
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
         out = np.empty(len(X))
         missing = []
@@ -200,7 +216,7 @@ class ScoredVerifier:
         return out
 
 
-def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict[str, float] | None = None,
+def score_plan(sit: Situation, plan: ReplayPlan, verifier: Scorer, weights: dict[str, float] | None = None,
                calibration: Calibration | None = None, models: Sequence[str] | None = None) -> Scored:
     """Batch part of a cascade run: candidates, verifier scores, verdicts and confidence per tier."""
     n, T = sit.n, plan.depth
@@ -232,8 +248,10 @@ def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict
         is_last = (tt == np.asarray([len(plan.tiers[i]) - 1 for i in ii])) & own_last[ii]
         called = np.where(is_last[:, None], own[ii, tt], called)
     cand = enumerate_candidates(sit.answer_ids[ii], called, sit.router_p[ii])
-    X = verifier_features(sit.answer_ids[ii], called, sit.router_p[ii], sit.resp_len[ii], cand)
-    p = predict(X) if len(X) else np.zeros(0)
+    block = sit.answer_block(verifier.answer_features)
+    X = verifier_features(sit.answer_ids[ii], called, sit.router_p[ii], sit.resp_len[ii], cand,
+                          None if block is None else block[ii])
+    p = verifier.predict(X) if len(X) else np.zeros(0)
     best = pick_best(cand.situation, p, len(ii))
     rep[ii, tt] = cand.rep[best]
     answer[ii, tt] = cand.answer[best]
@@ -254,7 +272,7 @@ def score_plan(sit: Situation, plan: ReplayPlan, predict: Predict, weights: dict
             verdicts[i][t] = vs
             conf = aggregate_confidence(vs, weights=weights, calibration=calibration)
             confidence[i, t] = np.nan if conf is None else conf
-    return Scored(rep, answer, score, new_cost, confidence, n_answers, verdicts, ScoredVerifier(predict, X, p),
+    return Scored(rep, answer, score, new_cost, confidence, n_answers, verdicts, ScoredVerifier(verifier, X, p),
                   weights, calibration)
 
 
@@ -300,10 +318,13 @@ def run_cascade(sit: Situation, plan: ReplayPlan, scored: Scored, keep_traces: b
     traces: list[list[Attempt]] | None = [] if keep_traces else None
     models = list(sit.models) or [str(j) for j in range(sit.answer_ids.shape[1])]
     position = {m: j for j, m in enumerate(models)}
-    request = ChatRequest(messages=[Message(role="user", content="recorded prompt")], max_cost_usd=max_cost_usd)
+    embed = (recorded_encoder(sit.prompts, sit.responses, sit.answer_signals)
+             if scored.verifier.answer_features.embedding is not None else None)
     for i in range(n):
+        prompt = sit.prompts[i] if sit.prompts is not None else "recorded prompt"
+        request = ChatRequest(messages=[Message(role="user", content=prompt)], max_cost_usd=max_cost_usd)
         state = run(CascadeState(request_id=str(i), request=request, plan=_plan(sit, plan, scored, models, i)),
-                    partial(_recorded_tier, sit, models, i), verifier=scored.verifier)
+                    partial(_recorded_tier, sit, models, i), verifier=scored.verifier, embed=embed)
         decision = state.decision
         assert decision is not None
         at = decision.answer_tier if decision.answer_tier is not None else len(state.attempts) - 1
@@ -346,8 +367,10 @@ def _recorded_tier(sit: Situation, models: list[str], i: int, state: CascadeStat
         j = models.index(model)
         text = str(sit.responses[i, j]) if sit.responses is not None else ""
         answer_id = int(sit.answer_ids[i, j])
+        logprob = float(sit.answer_signals.logprob[i, j]) if sit.answer_signals is not None else float("nan")
         return Candidate(model=model, text=text, cost_usd=float(sit.cost[i, j]),
-                         canonical=f"answer:{answer_id}" if answer_id >= 0 else None)
+                         canonical=f"answer:{answer_id}" if answer_id >= 0 else None,
+                         mean_logprob=None if np.isnan(logprob) else logprob)
 
     candidate = answer(spec.model)
     verdicts = []
@@ -358,42 +381,3 @@ def _recorded_tier(sit: Situation, models: list[str], i: int, state: CascadeStat
                                 answer_canonical=bought.canonical, answer=bought,
                                 detail=f"{SIMULATED}: {bought.model}'s recorded answer"))
     return TierOutcome(candidate=candidate, verdicts=verdicts)
-
-
-def stop_rule(confidence: np.ndarray, tiers_len: np.ndarray, thresholds: np.ndarray,
-              gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised replica of ``decide`` + ``best_attempt`` for (n, T) confidences and (n, T) thresholds:
-    returns (stopping tier, tier whose answer is returned). Accept at the first tier whose confidence
-    reaches its bar (where ``gate`` - ``ReplayPlan.gate`` - is not NaN, where the meta-verifier's gate
-    reaches one half instead); otherwise stop at the prompt's last tier and return the most confident
-    attempt (ties to the later tier; None ranks below any number). Used only to search thresholds on
-    training data; reported numbers come from ``run_cascade``."""
-    n, T = confidence.shape
-    has_conf = ~np.isnan(confidence)
-    conf = np.where(has_conf, confidence, -1.0)
-    tpos = np.arange(T)[None, :]
-    in_plan = tpos < tiers_len[:, None]
-    passes = conf >= thresholds if gate is None else np.where(np.isnan(gate), conf >= thresholds, gate >= 0.5)
-    # the last tier of a prompt stops whatever its confidence: mark it as "accept or stop"
-    accept = has_conf & passes & in_plan
-    last = tiers_len - 1
-    accepted_early = accept & (tpos < last[:, None])
-    any_early = accepted_early.any(axis=1)
-    first = np.argmax(accepted_early, axis=1)
-    stop = np.where(any_early, first, last)
-    accepted_last = accept[np.arange(n), last]
-    masked = np.where(tpos <= stop[:, None], conf, -np.inf)
-    best = T - 1 - np.argmax(masked[:, ::-1], axis=1)
-    ret = np.where(any_early, first, np.where(accepted_last, last, best))
-    return stop, ret
-
-
-def two_level_thresholds(tiers_len: np.ndarray, depth: int, cheap: float, last: float,
-                         final: float | None = None) -> np.ndarray:
-    """Per-prompt thresholds: ``last`` at the decision before a prompt's final tier, ``final`` at the final
-    tier (default: ``cheap``), ``cheap`` elsewhere."""
-    tpos = np.arange(depth)[None, :]
-    thr = np.where(tpos == (tiers_len - 2)[:, None], last, cheap).astype(float)
-    if final is not None:
-        thr = np.where(tpos == (tiers_len - 1)[:, None], final, thr)
-    return thr

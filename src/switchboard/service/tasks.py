@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from switchboard.domain.answer_features import Embed
 from switchboard.domain.answers import canonical_answer, same_answer
-from switchboard.domain.cascade import Embed, Predict, step
+from switchboard.domain.cascade import step
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.composition import compose
 from switchboard.domain.costs import VERDICT_MAX_TOKENS
 from switchboard.domain.formats import canonical_json, structured
+from switchboard.domain.fusion import Scorer
 from switchboard.domain.judging import fan_out
 from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import Candidate, CascadeState, JudgeTask, TierResult, Usage, Verdict
@@ -294,15 +296,15 @@ def execute_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers:
     return {**result.model_dump(), "verdicts": [v.model_dump() for v in verdicts]}
 
 
-def verifier_for(state: CascadeState, verifier: Verifier | None) -> Predict | None:
-    """The deployed verifier's predict, when it is the one the plan's dial was calibrated with; otherwise
+def verifier_for(state: CascadeState, verifier: Verifier | None) -> Scorer | None:
+    """The deployed verifier, when it is the one the plan's dial was calibrated with; otherwise
     None, so the dial plan's tiers get no verifier verdict and nothing is accepted as verified on a
     miscalibrated score."""
     fusion = state.plan.fusion
     if fusion is None or verifier is None:
         return None
     if fusion.verifier_sha256 is None or fusion.verifier_sha256 == verifier.sha256:
-        return verifier.predict
+        return verifier
     log.error("the plan's verifier %s is not the deployed one %s; not verifying",
               fusion.verifier_sha256[:12], verifier.sha256[:12])
     return None

@@ -10,6 +10,7 @@ from switchboard.cli import training_cmds as offline_cli
 from switchboard.domain.catalog import ModelEntry
 from switchboard.domain.taxonomy import Category, routing_text
 from switchboard.local.seed import load_taxonomy
+from switchboard.offline.answer_signals import embed_answers
 from switchboard.offline.artifacts import catalog_items, load_artifacts, taxonomy_items, write_artifacts
 from switchboard.offline.embeddings import embed_texts
 from switchboard.offline.evaluation.evaluate import evaluate
@@ -20,6 +21,13 @@ from switchboard.offline.verifier import training_rows
 from tests.support.offline_synth import fake_encoder, write_parquet
 
 CONFIG = TrainConfig(router_folds=3, verifier_folds=2, subsets_per_prompt=3, min_category_prompts=20)
+
+
+def _fake_embeddings(monkeypatch, tmp_path):
+    """The CLI's prompt and answer embeddings from the fake encoder (the answers' through a temporary cache)."""
+    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    monkeypatch.setattr(offline_cli, "_embed_answers", lambda d, progress: embed_answers(
+        d.responses, encoder=fake_encoder(), cache_dir=tmp_path / "answer-cache", progress=False))
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +61,8 @@ def test_train_writes_loadable_artifacts(trained):
     assert art.models == data.models
     # ONNX router and verifier reproduce the scikit-learn models
     assert np.allclose(art.router.predict_batch(emb[va]), system.router.predict(emb[va]), atol=1e-5)
-    X, _, _ = training_rows(data.answer_ids[va], data.labels.correct[va], system.router.predict(emb[va]),
-                            np.vectorize(len, otypes=[float])(data.responses[va]), per_prompt=3)
+    X = training_rows(data.answer_ids[va], data.labels.correct[va], system.router.predict(emb[va]),
+                      np.vectorize(len, otypes=[float])(data.responses[va]), per_prompt=3).X
     assert np.allclose(art.verifier.predict(X), system.verifier.predict(X), atol=1e-5)
     assert len(art.verifier.features) == X.shape[1]
     # taxonomy: one category per label, readable by the local stack's loader
@@ -114,7 +122,7 @@ def test_eval_structure_and_sanity(trained):
 def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch):
     _, data, _, _, _ = trained
     path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
-    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    _fake_embeddings(monkeypatch, tmp_path)
     assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "out"),
                      "--split", "0.3", "--seed", "7", "--no-progress"]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -126,7 +134,7 @@ def test_cli_eval_same_file_uses_validation_split(trained, tmp_path, monkeypatch
 
 def test_cli_trains_on_reference_labels_and_eval_scores_them_on_gold(tmp_path, monkeypatch, capsys):
     path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
-    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    _fake_embeddings(monkeypatch, tmp_path)
     assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "run"), "--labels", "reference",
                      "--reference", "panel", "--no-progress"]) == 0
     labels = json.loads((tmp_path / "run" / "labels.json").read_text())
@@ -146,7 +154,7 @@ def test_report_doc_rewrites_only_the_generated_blocks_from_results(trained, tmp
     from switchboard.offline.evaluation import report
 
     path = write_parquet(tmp_path / "d.parquet", n_per_category=40)
-    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    _fake_embeddings(monkeypatch, tmp_path)
     assert cli.main(["eval", "--train", str(path), "--data", str(path), "--out", str(tmp_path / "run"),
                      "--no-progress"]) == 0
     doc = tmp_path / "docs" / "bench.md"
@@ -209,6 +217,56 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     assert compared == len(art.dial.profiles) * test.n >= 3 * 30
 
 
+def test_a_verifier_reading_the_answers_decides_on_the_request_path_as_in_the_offline_replay(tmp_path):
+    """A verifier trained on the answers' own features (their embedding and token log-probability) is
+    published with what the decide task needs to rebuild them (the projection, in verifier.json and in the
+    ONNX metadata its sha256 covers); the request path's decide task, computing them from the answers it
+    bought, reaches the offline replay's decisions, and the replay's engine scored no row the batch did not."""
+    from switchboard.adapters.learned import OnnxLearnedRouter
+    from switchboard.adapters.providers.recorded import RecordedProviders
+    from switchboard.domain.requests import ChatRequest, Message
+    from switchboard.offline.evaluation.deployed import deployed_outcomes
+    from tests.support.builder import build_services, complete
+    from tests.support.fakes import InMemoryPolicy, InMemoryTaxonomy
+    from tests.support.offline_synth import make_frame, with_answer_signals
+
+    path = tmp_path / "d.parquet"
+    with_answer_signals(make_frame(n_per_category=40)).to_parquet(path)
+    data = load_outcomes(path)
+    assert data.mean_logprob is not None
+    encoder = fake_encoder()
+    emb = encoder.embed([routing_text(p) for p in data.prompts])
+    answers = embed_answers(data.responses, encoder=encoder, cache_dir=tmp_path / "cache", progress=False)
+    tr, va = split_rows(data.prompt_ids, 0.3, seed=7)
+    config = TrainConfig(router_folds=3, verifier_folds=2, subsets_per_prompt=3, min_category_prompts=20,
+                         answer_features="all", answer_dims=(4,))
+    system, _ = fit_system(data.subset(tr), emb[tr], {}, config, progress=False, answer_vectors=answers[tr])
+    assert system.verifier.answer_features.groups() == ["embedding:4", "logprob"]
+    art = load_artifacts(write_artifacts(system, tmp_path / "deployed", dataset="synthetic"))
+    assert art.verifier.answer_features == system.verifier.answer_features
+    described = json.loads((art.directory / "verifier.json").read_text())
+    assert described["features"][-4:] == ["answer_question_cos", "answer_has_text", "answer_mean_logprob",
+                                          "answer_has_logprob"]
+    test = data.subset(va)
+    offline = deployed_outcomes(art, test, emb[va], answers[va])
+    service = build_services(art.catalog, providers=RecordedProviders(test), taxonomy=InMemoryTaxonomy(art.taxonomy),
+                             encoder=fake_encoder, verifier=art.verifier, learned=OnnxLearnedRouter(art.directory),
+                             policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256,
+                             embed=encoder.embed_one)
+    compared = 0
+    for profile, point in art.dial.profiles.items():
+        expected = offline[point]
+        for i in range(test.n):
+            request = ChatRequest(messages=[Message(role="user", content=test.prompts[i])], profile=profile)
+            state = complete(service, request)
+            assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
+            assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)
+            verdicts = [v for a in state.attempts for v in a.verdicts if v.kind == "verifier"]
+            assert verdicts and all(v.score is not None for v in verdicts)  # features built, never abstained
+            compared += 1
+    assert compared == len(art.dial.profiles) * test.n >= 3 * 30
+
+
 def test_train_with_holdout_reports_every_point_and_model_on_the_held_out_prompts(tmp_path, monkeypatch):
     """``train --holdout`` replays the written artifacts on the prompts it did not train on; with each call's
     latency recorded (as ``collect`` writes it) a point's latency is the sum of its calls' seconds."""
@@ -219,7 +277,7 @@ def test_train_with_holdout_reports_every_point_and_model_on_the_held_out_prompt
     frame["latency_ms"] = frame["model"].map(seconds) * 1000
     path = tmp_path / "d.parquet"
     frame.to_parquet(path)
-    monkeypatch.setattr(offline_cli, "_embed", lambda d, progress: fake_encoder().embed([routing_text(p) for p in d.prompts]))
+    _fake_embeddings(monkeypatch, tmp_path)
     assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "run"), "--holdout", "0.3",
                      "--no-progress"]) == 0
     report = json.loads((tmp_path / "run" / "held_out.json").read_text())

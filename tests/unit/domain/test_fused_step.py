@@ -4,7 +4,9 @@ verifier the dial was calibrated with."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from switchboard.domain.answer_features import NO_ANSWER_FEATURES, AnswerFeatures, Projection
 from switchboard.domain.fusion import feature_names
 from switchboard.domain.judging import JudgeSpec
 from switchboard.domain.requests import ChatRequest, Message
@@ -19,6 +21,7 @@ class ShareVerifier:
     """A stand-in verifier: P(correct) = the share of bought answers that agree with the candidate."""
 
     sha256 = "abc"
+    answer_features = NO_ANSWER_FEATURES
 
     def predict(self, X):
         return np.asarray(X)[:, SHARE]
@@ -86,3 +89,40 @@ def test_the_final_tier_returns_the_best_answer_without_calling_it_verified():
     out = run_decide(state.model_copy(update={"current": current | {"verdicts": []}}), verifier=ShareVerifier())
     assert out.decision.action == "accept" and out.decision.reason == "final_tier" and not out.decision.verified
     assert out.decision.answer_model in {"small", "big"}
+
+
+class ConfidenceVerifier:
+    """A stand-in verifier that reads the answers' own log-probability (``answer_mean_logprob``, after the
+    agreement features): P(correct) = exp(mean log-probability)."""
+
+    sha256 = "abc"
+    answer_features = AnswerFeatures(logprob=True)
+
+    def predict(self, X):
+        X = np.asarray(X)
+        return np.exp(X[:, len(feature_names(MODELS))])
+
+
+def _with_logprob(model: str, key: str, cost: float, logprob: float | None) -> Candidate:
+    return _answer(model, key, cost).model_copy(update={"mean_logprob": logprob})
+
+
+def test_a_verifier_reading_the_answers_fuses_to_the_answer_its_model_was_sure_of():
+    state = _state()
+    current = _current(_with_logprob("small", "B", 0.01, -1.2), _with_logprob("mid", "C", 0.02, -0.05))
+    out = run_decide(state.model_copy(update={"current": current}), verifier=ConfidenceVerifier())
+    verdict = next(v for v in out.attempts[0].verdicts if v.kind == "verifier")
+    assert out.attempts[0].answer_model == "mid" and verdict.score == pytest.approx(np.exp(-0.05), abs=1e-6)
+    assert out.decision.action == "accept" and out.decision.answer_model == "mid"
+
+
+def test_a_verifier_whose_answer_features_cannot_be_computed_abstains_and_the_tier_escalates():
+    class EmbeddingVerifier(ConfidenceVerifier):
+        answer_features = AnswerFeatures(embedding=Projection(mean=[0.0] * 4, components=[[1.0, 0, 0, 0]]))
+
+    state = _state()
+    current = _current(_answer("small", "B", 0.01), _answer("mid", "B", 0.02))
+    out = run_decide(state.model_copy(update={"current": current}), verifier=EmbeddingVerifier())  # no encoder
+    verdict = next(v for v in out.attempts[0].verdicts if v.kind == "verifier")
+    assert verdict.failed and verdict.score is None and "encoder" in verdict.detail
+    assert out.decision.action == "escalate" and not out.decision.verified

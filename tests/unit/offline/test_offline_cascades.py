@@ -3,7 +3,7 @@ import pytest
 
 from switchboard.domain import cascade as engine
 from switchboard.domain import decision
-from switchboard.domain.fusion import enumerate_candidates
+from switchboard.domain.fusion import PlainScorer, enumerate_candidates
 from switchboard.offline import recorded_cascades as cascades
 from switchboard.offline.recorded_cascades import (
     AgreementJudge,
@@ -11,9 +11,8 @@ from switchboard.offline.recorded_cascades import (
     Situation,
     run_cascade,
     score_plan,
-    stop_rule,
-    two_level_thresholds,
 )
+from switchboard.offline.stop_rules import stop_rule, two_level_thresholds
 from switchboard.offline.verifier import fuse
 
 
@@ -31,6 +30,9 @@ def fake_predict(X):
     return 1 / (1 + np.exp(-(X[:, :8].sum(axis=1) * 0.7 - 0.3)))
 
 
+FAKE = PlainScorer(fake_predict)
+
+
 def test_cascades_run_the_request_paths_engine(monkeypatch):
     steps = []
     real = engine.step
@@ -42,7 +44,7 @@ def test_cascades_run_the_request_paths_engine(monkeypatch):
     monkeypatch.setattr(engine, "step", spy)
     sit = situation(n=5)
     plan = ReplayPlan.uniform(sit.n, [0, 1, 2], [0.99, 0.99, 0.0])
-    out = run_cascade(sit, plan, score_plan(sit, plan, fake_predict))
+    out = run_cascade(sit, plan, score_plan(sit, plan, FAKE))
     assert len(steps) == int(out.tiers_used.sum()) > 0
     assert cascades.aggregate_confidence is decision.aggregate_confidence
 
@@ -67,7 +69,7 @@ def test_stop_rule_replicates_decide(monkeypatch):
     for cheap, last in [(0.5, 0.7), (0.9, 0.2), (1.01, 1.01), (0.0, 0.0)]:
         thr = two_level_thresholds(lens, int(lens.max()), cheap, last, final=0.6)
         plan = ReplayPlan(tiers, judges, [list(row[:n]) for row, n in zip(thr, lens, strict=True)])
-        scored = score_plan(sit, plan, fake_predict)
+        scored = score_plan(sit, plan, FAKE)
         out = run_cascade(sit, plan, scored)
         assert scored.verifier.misses == 0  # every tier's fusion was one the batch scored
         stop, ret = stop_rule(scored.confidence, lens, thr)
@@ -82,7 +84,7 @@ def test_each_answer_is_paid_once():
     sit.cost[:] = [[0.1, 0.2, 0.4]]
     # tier 0: model 0 judged by model 1; tier 1: model 1 (already paid); tier 2: model 2
     plan = ReplayPlan([[0, 1, 2]], [[[1], [], []]], [[1.01, 1.01, 0.0]])
-    scored = score_plan(sit, plan, fake_predict)
+    scored = score_plan(sit, plan, FAKE)
     assert np.allclose(scored.new_cost[0], [0.3, 0.0, 0.4])
     judge_verdict = [v for v in scored.verdicts[0][0] if v.kind == "agreement"][0]
     assert judge_verdict.cost_usd == pytest.approx(0.2) and judge_verdict.judge == "agreement:m1"
@@ -107,9 +109,9 @@ def test_fusion_picks_the_best_scored_candidate():
     cand = enumerate_candidates(ids, called, p)
     assert sorted(cand.answer.tolist()) == [0, 1]
     # a verifier that trusts votes: answer 0 (two votes) wins; one that trusts model 2 alone: answer 1
-    votes = fuse(ids, called, p, np.ones((1, 4)), lambda X: X[:, :4].sum(axis=1) / 4 + 0.5)
+    votes = fuse(ids, called, p, np.ones((1, 4)), PlainScorer(lambda X: X[:, :4].sum(axis=1) / 4 + 0.5))
     assert votes[0].answer == 0 and votes[0].rep in (0, 1)
-    trust2 = fuse(ids, called, p, np.ones((1, 4)), lambda X: (X[:, 2] + 1) / 2)
+    trust2 = fuse(ids, called, p, np.ones((1, 4)), PlainScorer(lambda X: (X[:, 2] + 1) / 2))
     assert trust2[0].answer == 1 and trust2[0].rep == 2
 
 
@@ -123,7 +125,7 @@ def test_a_meta_verifier_at_the_costly_decision_runs_the_same_in_the_engine_and_
     band = Calibration(xs=[0.0, 0.3, 0.3001, 0.7, 0.7001, 1.0], ys=[0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
     plan = ReplayPlan.uniform(sit.n, [0, 1, 2], [0.99, 0.99, 0.0])
     plan.meta = [[None, band, None] for _ in range(sit.n)]
-    scored = score_plan(sit, plan, fake_predict)
+    scored = score_plan(sit, plan, FAKE)
     out = run_cascade(sit, plan, scored)
     lens = np.full(sit.n, 3)
     thr = np.asarray(plan.thresholds)

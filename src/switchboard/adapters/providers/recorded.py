@@ -63,7 +63,15 @@ class RecordedAnswers:
             # request path reads the answer from the text, as training did.
             canonical_answer=self.dataset.answers[i, self._j] if self.dataset.answers_recorded else None,
             canonical_recorded=bool(self.dataset.answers_recorded),
+            mean_logprob=self._mean_logprob(i),
         )
+
+    def _mean_logprob(self, row: int) -> float | None:
+        """The answer's recorded mean token log-probability, where the data has one."""
+        recorded = getattr(self.dataset, "mean_logprob", None)
+        if recorded is None or math.isnan(float(recorded[row, self._j])):
+            return None
+        return float(recorded[row, self._j])
 
 
 class RecordedProviders:

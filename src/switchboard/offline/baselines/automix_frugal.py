@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from switchboard.domain.decision import Calibration
-from switchboard.offline.recorded_cascades import stop_rule
+from switchboard.offline.stop_rules import stop_rule
 
 AUTOMIX_BINS = 10
 

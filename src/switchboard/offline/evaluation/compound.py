@@ -191,12 +191,15 @@ def _figures(right: np.ndarray, cost: np.ndarray) -> dict:
 
 def compound_replay(art: Artifacts, test: RecordedOutcomes, e_test: np.ndarray, compounds: Sequence[Compound],
                     e_compound: np.ndarray, decomposer: SimulatedDecomposer, seed: int,
-                    count: Callable[[str], int] | None = None) -> dict:
-    """results.json's ``compound``: whole against decomposed at every dial point (see the module docstring)."""
+                    count: Callable[[str], int] | None = None, a_test: np.ndarray | None = None,
+                    a_compound: np.ndarray | None = None) -> dict:
+    """results.json's ``compound``: whole against decomposed at every dial point (see the module docstring).
+    ``a_test``/``a_compound``: the embeddings of the evaluated prompts' answers and of the compounds' joined
+    answers (``answer_signals.embed_answers``), needed when the deployed verifier reads them."""
     count = count or token_counter()
     whole_data = compound_outcomes(test, compounds)
-    whole = deployed_outcomes(art, whole_data, e_compound)
-    single = deployed_outcomes(art, test, e_test)
+    whole = deployed_outcomes(art, whole_data, e_compound, a_compound)
+    single = deployed_outcomes(art, test, e_test, a_test)
     n = len(compounds)
     rows = np.arange(n)
     entries = [decomposer_of(c, art.catalog) for c in compounds]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from switchboard.offline.answer_signals import signals_of
 from switchboard.offline.artifacts import load_artifacts, write_artifacts
 from switchboard.offline.baselines import automix_frugal as bl
 from switchboard.offline.baselines.cascade_routing import LAMBDAS as CASCADE_LAMBDAS
@@ -31,6 +32,7 @@ from switchboard.offline.dial_search import BUDGET_FRACTIONS, COST_MARGIN, fract
 from switchboard.offline.evaluation.deployed import deployed_outcomes
 from switchboard.offline.evaluation.metrics import aiq, pareto_frontier
 from switchboard.offline.evaluation.results import assemble
+from switchboard.offline.evaluation.verifier_report import verifier_block
 from switchboard.offline.fit import System, TrainConfig, fit_system
 from switchboard.offline.outcomes import RecordedOutcomes
 from switchboard.offline.recorded_cascades import ReplayPlan, Situation, recalibrate, run_cascade, score_plan
@@ -69,15 +71,17 @@ def singleton_plan(n: int, models: Sequence[int], thresholds: Sequence[float]) -
 
 def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarray, e_test: np.ndarray,
              prices: dict[str, dict[str, float]], dataset: str, config: TrainConfig | None = None,
-             seed: int = 0, progress: bool = True, artifacts_dir: str | Path | None = None) -> tuple[dict, System]:
+             seed: int = 0, progress: bool = True, artifacts_dir: str | Path | None = None,
+             a_train: np.ndarray | None = None, a_test: np.ndarray | None = None) -> tuple[dict, System]:
     """Train on ``train``, replay every strategy on ``test``; returns (results dict, trained system).
 
     Switchboard's cascades are scored through the artifacts ``switchboard train`` would write (kept in
-    ``artifacts_dir`` when given), loaded with the request path's own classes."""
+    ``artifacts_dir`` when given), loaded with the request path's own classes. ``a_train``/``a_test``: the
+    answers' embeddings (``answer_signals.embed_answers``), for a verifier that may read them."""
     if train.models != test.models:
         raise ValueError(f"train and test must have the same models: {train.models} vs {test.models}")
     t0 = time.time()
-    system, extras = fit_system(train, e_train, prices, config, progress=progress)
+    system, extras = fit_system(train, e_train, prices, config, progress=progress, answer_vectors=a_train)
     k, n = test.k, test.n
     rows_out: list[Row] = []
     correct_tr = train.labels.correct
@@ -87,7 +91,9 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     resp_len = np.vectorize(len, otypes=[float])(test.responses)
     router_p = system.router.predict(e_test)
     tax_idx, _ = system.taxonomy.assign(e_test)
-    sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models))
+    answer_signals = signals_of(test, e_test if a_test is not None else None, a_test)
+    sit = Situation(test.answer_ids, test.cost, router_p, resp_len, test.responses, list(test.models),
+                    prompts=list(test.prompts), answer_signals=answer_signals)
     steps = _bar(range(8), f"eval {dataset}", progress, total=8)
     tick = iter(steps)
     next(tick, None)
@@ -149,7 +155,7 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     costs_1k = (float(mean_cost[slm]) * 1000, float(mean_cost[best]) * 1000)
     frame = bl.automix_frame(s_train[:, slm], correct_tr[:, slm], correct_tr[:, best])
     te_plan = singleton_plan(n, [slm, best], [0.5, 1.01])
-    te_raw = score_plan(sit, te_plan, system.verifier.predict)
+    te_raw = score_plan(sit, te_plan, system.verifier)
     for kind in ("threshold", "pomdp"):
         automix, method, params = bl.train_automix(kind, frame, costs_1k)
         chosen = automix.best_param
@@ -181,7 +187,7 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
                 chosen_cfgs.append((cfg, f))
     for cfg, f in chosen_cfgs:
         plan = singleton_plan(n, cfg.models, cfg.thresholds)
-        scored = score_plan(sit, plan, system.verifier.predict)
+        scored = score_plan(sit, plan, system.verifier)
         out = run_cascade(sit, plan, scored)
         rows_out.append(Row(f"frugalgpt@{fraction_name(f)}", "baseline", "frugalgpt", out.rep, out.cost,
                             out.tiers_used, params={"models": [test.models[j] for j in cfg.models],
@@ -217,9 +223,9 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
             stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-artifacts-")))
         art = load_artifacts(write_artifacts(system, out_dir, dataset))
         ablation_runs = {family: deployed_outcomes(replace(art, dial=art.dial.model_copy(
-            update={"points": points, "profiles": profiles})), test, e_test)
+            update={"points": points, "profiles": profiles})), test, e_test, a_test)
             for family, (points, profiles) in system.ablation.items()}
-        for name, out in deployed_outcomes(art, test, e_test).items():
+        for name, out in deployed_outcomes(art, test, e_test, a_test).items():
             point = art.dial.point(name)
             profiles = sorted(p for p, name in art.dial.profiles.items() if name == point.name)
             rows_out.append(Row(f"sb-cascade {point.name}", "switchboard", "sb-cascade", out.rep, out.cost,
@@ -231,6 +237,8 @@ def evaluate(train: RecordedOutcomes, test: RecordedOutcomes, e_train: np.ndarra
     results["train"] = {"prompts": train.n, **system.stats,
                         "best_single_model": train.models[best], "small_model": train.models[slm]}
     results["meta_verifier"] = system.stats.get("meta_verifier")
+    results["verifier"] = verifier_block(system.verifier, system.alternative_verifier, test, router_p, answer_signals,
+                                         system.stats.get("verifier"))
     results["taxonomy_axes"] = ["task", "complexity", "domain", "format"]
     results["combined_routing"] = system.stats.get("combined_routing")
     results["ablation"] = ablation(test, ablation_runs, results["aiq_range_usd_per_1k"][1])

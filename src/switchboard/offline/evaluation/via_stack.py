@@ -50,7 +50,7 @@ def _ask(stack: Any, prompt: str, profile: str) -> tuple[int, dict]:
 
 
 def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndarray, n: int, seed: int = 0,
-              progress: bool = True, template: dict | None = None) -> list[dict]:
+              progress: bool = True, template: dict | None = None, a_test: np.ndarray | None = None) -> list[dict]:
     """Replay ``n`` prompts of ``test`` per profile through the local stack; one entry per profile:
     ``{"profile", "point", "prompts", "offline": {accuracy, cost_per_1k_usd}, "stack": {...},
     "same_decisions", "errors", "seconds"}``."""
@@ -62,7 +62,7 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     artifacts_dir = Path(artifacts_dir)
     art = load_artifacts(artifacts_dir)
-    offline = deployed_outcomes(art, test, e_test)
+    offline = deployed_outcomes(art, test, e_test, a_test)
     rows = sample_rows(test.prompts, n, seed)
     correct = test.labels.correct
     index = {m: j for j, m in enumerate(test.models)}
@@ -115,7 +115,8 @@ def via_stack(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndar
 
 
 def via_stack_compound(artifacts_dir: str | Path, test: RecordedOutcomes, e_test: np.ndarray,
-                       compounds: list, profile: str = "balanced", progress: bool = True) -> dict:
+                       compounds: list, profile: str = "balanced", progress: bool = True,
+                       a_test: np.ndarray | None = None) -> dict:
     """``eval --compound N --via-stack M``: M compound requests sent through the local stack with
     decomposition on (the detector, the decomposer's call - answered with the join's boundaries,
     ``compound.SimulatedDecomposerProviders`` - and the synthesised state machine's Map over parts), each
@@ -134,7 +135,7 @@ def via_stack_compound(artifacts_dir: str | Path, test: RecordedOutcomes, e_test
     artifacts_dir = Path(artifacts_dir)
     art = load_artifacts(artifacts_dir)
     point = art.dial.profiles.get(profile) or art.dial.points[0].name
-    single = deployed_outcomes(art, test, e_test)[point]
+    single = deployed_outcomes(art, test, e_test, a_test)[point]
     count = token_counter()
     correct = test.labels.correct
     index = {m: j for j, m in enumerate(test.models)}
