@@ -124,9 +124,11 @@ def start_switchboard(tmp: Path, upstream: str, port: int) -> subprocess.Popen:
     return process
 
 
-def start_litellm(tmp: Path, upstream: str, port: int) -> subprocess.Popen | None:
-    binary = Path(sys.executable).parent / "litellm"
-    if not binary.exists() and shutil.which("litellm") is None:
+def start_litellm(tmp: Path, upstream: str, port: int, given: str | None = None) -> subprocess.Popen | None:
+    """The LiteLLM proxy: ``given`` (``--litellm``: e.g. a virtualenv with ``litellm[proxy]``, whose server
+    dependencies Switchboard's own environment does not carry), else the one beside this Python or on PATH."""
+    binary = Path(given) if given else Path(sys.executable).parent / "litellm"
+    if not binary.exists() and (given or shutil.which("litellm") is None):
         return None
     config = tmp / "litellm.yaml"
     config.write_text(
@@ -197,7 +199,7 @@ def run(args: argparse.Namespace) -> dict:
         if not args.no_litellm:
             print("starting the LiteLLM proxy...", flush=True)
             litellm_port = free_port()
-            litellm = start_litellm(tmp, upstream, litellm_port)
+            litellm = start_litellm(tmp, upstream, litellm_port, args.litellm)
             if litellm is not None:
                 processes.append(litellm)
         question = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
@@ -251,6 +253,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--no-litellm", action="store_true", help="leave the LiteLLM proxy out")
+    parser.add_argument("--litellm", default=None, metavar="PATH",
+                        help="the litellm executable to run the proxy with (e.g. from a virtualenv with litellm[proxy])")
     parser.add_argument("--only", nargs="*", help="settings to run besides direct (e.g. pinned auto)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "overhead.json")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)

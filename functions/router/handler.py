@@ -4,6 +4,7 @@ every error is mapped by the one status table into OpenAI's error shape (Anthrop
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -20,6 +21,27 @@ logger = Logger(service="switchboard-router")
 tracer = Tracer(service="switchboard-router")  # X-Ray: the handler and every AWS SDK call; off outside Lambda
 telemetry.use_xray(tracer)  # and a subsegment per model call (a streamed tier's)
 _threads = threading.local()
+# Lambda's init types that run ahead of any request: there the encoder and the services are built at init
+# (into the snapshot, or the provisioned environment), not on the first request.
+AHEAD_OF_TRAFFIC = ("provisioned-concurrency", "snap-start")
+
+
+def warm_ahead_of_traffic() -> bool:
+    """Warm the container when this environment was initialised ahead of traffic (provisioned: the
+    services and the encoder; into a SnapStart snapshot: the encoder only, ``Container.warm``); a failure
+    is logged and left to the first request, which builds what is missing (and reports its error)."""
+    kind = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
+    if kind not in AHEAD_OF_TRAFFIC:
+        return False
+    try:
+        container().warm(services=kind != "snap-start")
+    except Exception:  # noqa: BLE001 - init must not fail on what the first request can rebuild and report
+        logger.exception("warming the router at init failed; the first request builds it")
+        return False
+    return True
+
+
+warm_ahead_of_traffic()
 
 
 def _resolver() -> APIGatewayRestResolver:

@@ -189,6 +189,18 @@ class Container:
         return self._part("orchestrator", build)
 
     # ---- services --------------------------------------------------------------------------------
+    def warm(self, services: bool = True) -> None:
+        """Load the sentence encoder (and, with ``services``, build the router's services) now, not on the
+        first request: what a function initialised ahead of its traffic runs at init, so a request that
+        lands on it does not pay for them. Nothing here calls AWS: the stores' clients are built, their
+        tables read on first use. A SnapStart snapshot takes the encoder only (plain memory); AWS clients
+        built before it would carry connections and credentials that are stale after a restore."""
+        from switchboard.adapters.encoder import get_encoder
+
+        if services:
+            self.services()
+        get_encoder().embed_one("warm")
+
     def services(self) -> Services:
         """The router's application services (``service.assembly``) on this container's adapters."""
         def build() -> Services:

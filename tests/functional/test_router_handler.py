@@ -398,3 +398,30 @@ def test_a_policy_measured_per_region_verifies_only_prompts_like_those_it_was_me
     pinned["model"] = "big"
     status, body = call({**event, "body": json.dumps(pinned)})
     assert status == 200 and body["switchboard"]["judge_region"] == "code" and body["switchboard"]["verified"] is True
+
+
+def test_an_environment_initialised_ahead_of_traffic_loads_the_encoder_at_init(monkeypatch):
+    """Provisioned concurrency and SnapStart run init before any request: the router loads the encoder
+    then (into the environment or the snapshot); on demand it waits for a request."""
+    from switchboard.adapters import encoder
+
+    make()
+    monkeypatch.setattr(encoder, "_DEFAULT", None)
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    assert router.warm_ahead_of_traffic() is False and encoder._DEFAULT is None
+    for kind in router.AHEAD_OF_TRAFFIC:
+        monkeypatch.setattr(encoder, "_DEFAULT", None)
+        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", kind)
+        assert router.warm_ahead_of_traffic() is True and encoder._DEFAULT is not None
+
+
+def test_a_failed_warm_up_at_init_is_left_to_the_first_request(monkeypatch):
+    class Broken(Container):
+        def services(self):
+            raise RuntimeError("no table")
+
+    composition.use(Broken(Parts(router_settings=SETTINGS)))
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    assert router.warm_ahead_of_traffic() is False  # logged; init goes on
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")  # the snapshot takes no AWS client
+    assert router.warm_ahead_of_traffic() is True
