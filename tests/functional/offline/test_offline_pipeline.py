@@ -181,9 +181,8 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
     tasks (replay providers), returns the same model's answer at the same cost as the offline replay."""
     from switchboard.adapters.learned import OnnxLearnedRouter
     from switchboard.adapters.providers.recorded import RecordedProviders
-    from switchboard.domain.requests import ChatRequest, Message
     from switchboard.offline.evaluation.deployed import deployed_outcomes
-    from tests.support.builder import build_services, complete
+    from tests.support.builder import build_services
     from tests.support.fakes import InMemoryPolicy, InMemoryTaxonomy
 
     tmp, data, emb, tr, va = trained
@@ -204,16 +203,12 @@ def test_the_request_path_reaches_the_offline_replays_decisions(trained):
                              encoder=fake_encoder, verifier=art.verifier, learned=OnnxLearnedRouter(art.directory),
                              policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256, axes=art.axes)
     compared = 0
-    for profile, point in art.dial.profiles.items():
-        expected = offline[point]
-        for i in range(test.n):
-            request = ChatRequest(messages=[Message(role="user", content=test.prompts[i])], profile=profile)
-            state = complete(service, request)
-            assert state.plan.route == "dial" and state.plan.point == point
-            assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
-            assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)
-            assert len(state.attempts) == expected.tiers_used[i]
-            compared += 1
+    for profile, point, i, state, expected in _every_profile_through_the_request_path(service, art, test, offline):
+        assert state.plan.route == "dial" and state.plan.point == point
+        assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
+        assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)
+        assert len(state.attempts) == expected.tiers_used[i]
+        compared += 1
     assert compared == len(art.dial.profiles) * test.n >= 3 * 30
 
 
@@ -224,9 +219,8 @@ def test_a_verifier_reading_the_answers_decides_on_the_request_path_as_in_the_of
     bought, reaches the offline replay's decisions, and the replay's engine scored no row the batch did not."""
     from switchboard.adapters.learned import OnnxLearnedRouter
     from switchboard.adapters.providers.recorded import RecordedProviders
-    from switchboard.domain.requests import ChatRequest, Message
     from switchboard.offline.evaluation.deployed import deployed_outcomes
-    from tests.support.builder import build_services, complete
+    from tests.support.builder import build_services
     from tests.support.fakes import InMemoryPolicy, InMemoryTaxonomy
     from tests.support.offline_synth import make_frame, with_answer_signals
 
@@ -254,16 +248,12 @@ def test_a_verifier_reading_the_answers_decides_on_the_request_path_as_in_the_of
                              policy=InMemoryPolicy(art.dial), verifier_sha256=art.verifier.sha256,
                              embed=encoder.embed_one)
     compared = 0
-    for profile, point in art.dial.profiles.items():
-        expected = offline[point]
-        for i in range(test.n):
-            request = ChatRequest(messages=[Message(role="user", content=test.prompts[i])], profile=profile)
-            state = complete(service, request)
-            assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
-            assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)
-            verdicts = [v for a in state.attempts for v in a.verdicts if v.kind == "verifier"]
-            assert verdicts and all(v.score is not None for v in verdicts)  # features built, never abstained
-            compared += 1
+    for profile, _, i, state, expected in _every_profile_through_the_request_path(service, art, test, offline):
+        assert state.decision.answer_model == test.models[expected.rep[i]], (profile, i)
+        assert state.spent_usd == pytest.approx(expected.cost[i], abs=1e-12), (profile, i)
+        verdicts = [v for a in state.attempts for v in a.verdicts if v.kind == "verifier"]
+        assert verdicts and all(v.score is not None for v in verdicts)  # features built, never abstained
+        compared += 1
     assert compared == len(art.dial.profiles) * test.n >= 3 * 30
 
 
@@ -293,3 +283,15 @@ def test_train_with_holdout_reports_every_point_and_model_on_the_held_out_prompt
         assert p["accuracy"] is not None and p["cost_per_1k"] > 0
     assert report["strongest_alone"] in seconds
     assert all(name in {p.name for p in art.dial.points} for name in report["points_as_accurate_and_faster"])
+
+
+def _every_profile_through_the_request_path(service, art, test, offline):
+    """Each test prompt asked of ``service`` under every profile of the dial, through the request path:
+    (profile, point, row, final state, the offline replay's outcome of that point)."""
+    from switchboard.domain.requests import ChatRequest, Message
+    from tests.support.builder import complete
+
+    for profile, point in art.dial.profiles.items():
+        for i in range(test.n):
+            request = ChatRequest(messages=[Message(role="user", content=test.prompts[i])], profile=profile)
+            yield profile, point, i, complete(service, request), offline[point]
