@@ -4,7 +4,6 @@ every error is mapped by the one status table into OpenAI's error shape (Anthrop
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -12,7 +11,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from switchboard.composition import container
+from switchboard.composition import container, warm_ahead_of_traffic
 from switchboard.http.endpoints import HttpRequest, HttpResponse
 from switchboard.http.routes import ROUTES, Route, unrouted
 from switchboard.service import telemetry
@@ -21,27 +20,7 @@ logger = Logger(service="switchboard-router")
 tracer = Tracer(service="switchboard-router")  # X-Ray: the handler and every AWS SDK call; off outside Lambda
 telemetry.use_xray(tracer)  # and a subsegment per model call (a streamed tier's)
 _threads = threading.local()
-# Lambda's init types that run ahead of any request: there the encoder and the services are built at init
-# (into the snapshot, or the provisioned environment), not on the first request.
-AHEAD_OF_TRAFFIC = ("provisioned-concurrency", "snap-start")
-
-
-def warm_ahead_of_traffic() -> bool:
-    """Warm the container when this environment was initialised ahead of traffic (provisioned: the
-    services and the encoder; into a SnapStart snapshot: the encoder only, ``Container.warm``); a failure
-    is logged and left to the first request, which builds what is missing (and reports its error)."""
-    kind = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
-    if kind not in AHEAD_OF_TRAFFIC:
-        return False
-    try:
-        container().warm(services=kind != "snap-start")
-    except Exception:  # noqa: BLE001 - init must not fail on what the first request can rebuild and report
-        logger.exception("warming the router at init failed; the first request builds it")
-        return False
-    return True
-
-
-warm_ahead_of_traffic()
+warm_ahead_of_traffic()  # the encoder at init, when Lambda initialises this environment ahead of traffic
 
 
 def _resolver() -> APIGatewayRestResolver:

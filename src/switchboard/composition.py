@@ -189,18 +189,6 @@ class Container:
         return self._part("orchestrator", build)
 
     # ---- services --------------------------------------------------------------------------------
-    def warm(self, services: bool = True) -> None:
-        """Load the sentence encoder (and, with ``services``, build the router's services) now, not on the
-        first request: what a function initialised ahead of its traffic runs at init, so a request that
-        lands on it does not pay for them. Nothing here calls AWS: the stores' clients are built, their
-        tables read on first use. A SnapStart snapshot takes the encoder only (plain memory); AWS clients
-        built before it would carry connections and credentials that are stale after a restore."""
-        from switchboard.adapters.encoder import get_encoder
-
-        if services:
-            self.services()
-        get_encoder().embed_one("warm")
-
     def services(self) -> Services:
         """The router's application services (``service.assembly``) on this container's adapters."""
         def build() -> Services:
@@ -311,3 +299,31 @@ def use(replacement: Container | None) -> None:
 def reset() -> None:
     """Forget every cached part, e.g. after the environment changed (the local stack at start)."""
     use(None)
+
+
+# Lambda's init types that run ahead of any request (``AWS_LAMBDA_INITIALIZATION_TYPE``)
+AHEAD_OF_TRAFFIC = ("provisioned-concurrency", "snap-start")
+
+
+def warm_ahead_of_traffic(init_type: str | None = None) -> bool:
+    """Load the sentence encoder - and with provisioned concurrency build the router's services - at init,
+    when Lambda initialises the environment ahead of traffic, so a request that lands on it does not pay
+    for them; on demand both wait for the first request. A SnapStart snapshot takes the encoder only
+    (plain memory): AWS clients built before it would carry connections and credentials that are stale
+    after a restore. Nothing here calls AWS. A failure is logged and left to the first request, which
+    builds what is missing (and reports its error). ``init_type`` defaults to Lambda's own."""
+    import os
+
+    init_type = init_type or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
+    if init_type not in AHEAD_OF_TRAFFIC:
+        return False
+    try:
+        from switchboard.adapters.encoder import get_encoder
+
+        if init_type != "snap-start":
+            container().services()
+        get_encoder().embed_one("warm")
+    except Exception:  # noqa: BLE001 - init must not fail on what the first request can rebuild and report
+        log.exception("warming the router at init failed; the first request builds it")
+        return False
+    return True

@@ -407,21 +407,17 @@ def test_an_environment_initialised_ahead_of_traffic_loads_the_encoder_at_init(m
 
     make()
     monkeypatch.setattr(encoder, "_DEFAULT", None)
-    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-    assert router.warm_ahead_of_traffic() is False and encoder._DEFAULT is None
-    for kind in router.AHEAD_OF_TRAFFIC:
+    assert composition.warm_ahead_of_traffic("on-demand") is False and encoder._DEFAULT is None
+    for kind in composition.AHEAD_OF_TRAFFIC:
         monkeypatch.setattr(encoder, "_DEFAULT", None)
-        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", kind)
-        assert router.warm_ahead_of_traffic() is True and encoder._DEFAULT is not None
+        assert composition.warm_ahead_of_traffic(kind) is True and encoder._DEFAULT is not None
 
 
-def test_a_failed_warm_up_at_init_is_left_to_the_first_request(monkeypatch):
+def test_a_failed_warm_up_at_init_is_left_to_the_first_request():
     class Broken(Container):
         def services(self):
             raise RuntimeError("no table")
 
     composition.use(Broken(Parts(router_settings=SETTINGS)))
-    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
-    assert router.warm_ahead_of_traffic() is False  # logged; init goes on
-    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")  # the snapshot takes no AWS client
-    assert router.warm_ahead_of_traffic() is True
+    assert composition.warm_ahead_of_traffic("provisioned-concurrency") is False  # logged; init goes on
+    assert composition.warm_ahead_of_traffic("snap-start") is True  # the snapshot takes no AWS client
