@@ -215,12 +215,17 @@ def test_concurrent_requests_on_a_key_never_spend_past_its_budget(stack, upstrea
     secret, key = new_key("faults", budget)
     store.create(key)
 
-    def call(_: int) -> httpx.Response:
-        return httpx.post(f"{server.url}/v1/chat/completions", timeout=120, headers={"Authorization": f"Bearer {secret}"},
+    def call(_: int, headers: dict | None = None) -> httpx.Response:
+        return httpx.post(f"{server.url}/v1/chat/completions", timeout=120,
+                          headers={"Authorization": f"Bearer {secret}"} if headers is None else headers,
                           json={"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "What is 2+2?"}]})
 
+    # enough requests that, however they interleave, their spend would pass the budget if all were let in
+    spent_each = call(0, headers={}).json()["switchboard"]["cost_usd"]  # one request's spend, without the key
+    count = int(budget / spent_each) + 6
+    assert count <= 200, (budget, spent_each)
     with ThreadPoolExecutor(max_workers=6) as pool:
-        responses = list(pool.map(call, range(12)))
+        responses = list(pool.map(call, range(count)))
     codes = [r.status_code for r in responses]
     assert set(codes) <= {200, 429} and 200 in codes and 429 in codes, codes
     refused = next(r for r in responses if r.status_code == 429).json()["error"]
