@@ -246,6 +246,7 @@ def step(state: CascadeState, outcome: TierOutcome | None = None, verifier: Scor
                       attempts=attempts, quorum_met=quorum_met(plan, state.tier, attempt),
                       measured=plan.fusion is not None or plan.tiers[state.tier].calibration is not None,
                       meta=plan.tiers[state.tier].meta,
+                      judged=plan.fusion is not None or bool(plan.tiers[state.tier].judges),
                       time_left_s=None if state.deadline is None or now is None else state.deadline - now)
     if decision.answer_tier is not None:
         chosen = next(a for a in attempts if a.tier == decision.answer_tier)

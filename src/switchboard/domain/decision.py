@@ -63,7 +63,8 @@ MIN_ESCALATION_SECONDS = 3.0
 def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None, threshold: float,
            spent_usd: float, next_tier_cost_usd: float | None, max_cost_usd: float | None,
            attempts: Sequence[Attempt] = (), quorum_met: bool = True,
-           time_left_s: float | None = None, measured: bool = True, meta: Calibration | None = None) -> Decision:
+           time_left_s: float | None = None, measured: bool = True, meta: Calibration | None = None,
+           judged: bool = True) -> Decision:
     """Decide what to do after tier ``tier`` of ``n_tiers`` has answered (or failed) and been judged.
 
     - accept when the tier answered, its confidence reaches ``threshold`` and its judges reached their
@@ -78,7 +79,9 @@ def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None,
     judge set, or a dial's verifier): only then is an accepted answer ``verified``; a tier judged by
     judges of unknown accuracy is accepted on their word (reason ``confident_unmeasured``), unverified.
     ``meta`` (AutoMix's POMDP meta-verifier, deployed by training at this decision) replaces the bar: the
-    tier passes where ``meta`` maps the confidence to at least one half.
+    tier passes where ``meta`` maps the confidence to at least one half. ``judged=False`` on a plan of one tier
+    without judges (a pinned model the caller did not ask to verify, a budget that left none): its answer
+    is accepted as it is (reason ``unjudged``), never verified.
     """
     passes = confidence is not None and (confidence >= threshold if meta is None else meta.apply(confidence) >= 0.5)
     if answered and confidence is not None and passes and (quorum_met or threshold <= 0):
@@ -91,6 +94,8 @@ def decide(*, tier: int, n_tiers: int, answered: bool, confidence: float | None,
             return Decision(action="accept", reason="confident_unmeasured", confidence=confidence,
                             answer_tier=tier)
         return Decision(action="accept", reason="final_tier", confidence=confidence, answer_tier=tier)
+    if answered and not judged and n_tiers == 1:
+        return Decision(action="accept", reason="unjudged", confidence=None, answer_tier=tier)
 
     def stop(reason: str) -> Decision:
         best = best_attempt(attempts)

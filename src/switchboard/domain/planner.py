@@ -224,7 +224,7 @@ def _fit_budget(plan: Plan, request: ChatRequest, catalog: Mapping[str, ModelEnt
             usable = [e for e in catalog.values() if e.routable and (request.tool_use is None or e.supports_tools)]
             models = [e.model_id for e in sorted(usable, key=lambda e: (tier_bound(request, e.model_id, [], catalog),
                                                                          e.model_id))]
-        for judged in (True, False):
+        for judged in ((True, False) if plan.route != "pinned" or request.verify else (False,)):
             for model in models:
                 single = _price(_attach_judges([model], config, catalog, judged=judged), request, catalog)
                 if single[0].est_cost_usd <= (budget or 0.0):
@@ -246,7 +246,8 @@ def build_plan(*, request: ChatRequest, catalog: Mapping[str, ModelEntry], confi
     price, fitted to the budget."""
     routing = Routing(match=match, category=category, learned=learned, pinned=pinned_model)
     models, route = _choose_tiers(request, catalog, config, routing)
-    tiers = _price(_attach_judges(models, config, catalog), request, catalog)
+    tiers = _price(_attach_judges(models, config, catalog, judged=route != "pinned" or request.verify), request,
+                   catalog)
     plan = Plan(tiers=tiers, route=route, category=match.category if match else None,
                 similarity=match.similarity if match else None, max_cost_usd=request.max_cost_usd)
     return _fit_budget(plan, request, catalog, config)

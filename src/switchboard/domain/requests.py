@@ -112,6 +112,8 @@ class ChatRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_cost_usd: float | None = Field(default=None, ge=0.0)
     quality: float | None = Field(default=None, ge=0.0, le=1.0)
+    # A pinned model's answer is judged only when the caller asks (``switchboard.verify``); a routed one always
+    verify: bool = False
     profile: str | None = None  # a named operating point of the trained dial (economy, balanced, best)
     # Up to 4 sequences the answer ends before (OpenAI's ``stop``): the text is cut at the first one.
     stop: list[str] = Field(default_factory=list, max_length=4)

@@ -111,6 +111,9 @@ class SwitchboardOptions(BaseModel):
     profile: str | None = Field(default=None, min_length=1, max_length=64)
     # requests of one session start with the model that answered its last accepted request
     session: str | None = Field(default=None, min_length=1, max_length=256)
+    # a pinned model's answer is judged (and can come back verified) only when asked: its judges are calls
+    # the caller did not choose. The cascade always judges - its judges decide escalation.
+    verify: bool | None = None
 
 
 # OpenAI request parameters Switchboard accepts only at the value that changes nothing (what SDKs and
@@ -346,6 +349,7 @@ class ChatCompletionRequest(BaseModel):
                            temperature=self.temperature if self.temperature is not None else 0.0,
                            max_cost_usd=self.switchboard.max_cost_usd, quality=self.switchboard.quality,
                            profile=self.profile(), user=self.user, session=self.session(),
+                           verify=self.switchboard.verify is True,
                            stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []))
 
     def session(self) -> str | None:
@@ -360,7 +364,11 @@ class ChatCompletionRequest(BaseModel):
     def command(self, caller: ApiKey | None, max_prompt_chars: int) -> ChatCommand:
         """The request as the services take it: mapped onto the domain, the model it pins (None: route),
         its caller."""
-        return ChatCommand(request=self.to_domain(max_prompt_chars), pinned=self.pinned_model(), caller=caller)
+        pinned = self.pinned_model()
+        if pinned is None and self.switchboard.verify is False:
+            raise BadRequest("switchboard.verify = false needs a pinned model: the cascade's judges decide when "
+                             "to escalate", param="switchboard.verify")
+        return ChatCommand(request=self.to_domain(max_prompt_chars), pinned=pinned, caller=caller)
 
 
 class FeedbackRequest(BaseModel):

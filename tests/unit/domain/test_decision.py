@@ -53,6 +53,16 @@ def test_no_judgement_escalates_rather_than_accepts():
     assert d.action == "escalate"
 
 
+def test_a_single_unjudged_tier_is_accepted_as_it_is_never_verified():
+    d = decide(tier=0, n_tiers=1, answered=True, confidence=None, threshold=0.6, spent_usd=0.0,
+               next_tier_cost_usd=None, max_cost_usd=None, attempts=[attempt(0, None)], judged=False)
+    assert (d.action, d.reason, d.answer_tier, d.verified) == ("accept", "unjudged", 0, False)
+    failed = decide(tier=0, n_tiers=1, answered=False, confidence=None, threshold=0.6, spent_usd=0.0,
+                    next_tier_cost_usd=None, max_cost_usd=None, attempts=[attempt(0, None, answered=False)],
+                    judged=False)
+    assert (failed.action, failed.reason) == ("stop", "all_tiers_failed")
+
+
 def test_failed_tier_escalates_with_reason():
     d = decide(tier=0, n_tiers=2, answered=False, confidence=None, threshold=0.5, spent_usd=0.0,
                next_tier_cost_usd=0.0, max_cost_usd=None, attempts=[attempt(0, None, answered=False)])

@@ -98,9 +98,22 @@ def test_a_broad_category_trained_bar_lowers_the_global_similarity_threshold(sim
 
 
 def test_a_single_tier_plan_still_gets_an_independent_llm_judge():
-    plan = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, pinned_model="big")
+    verified = REQ.model_copy(update={"verify": True})
+    plan = build_plan(request=verified, catalog=CATALOG, config=CONFIG, pinned_model="big")
     judges = {j.kind: j.model for j in plan.tiers[0].judges}
     assert judges == {"self_verify": "big", "llm_judge": "small"}  # the cheapest other catalogue model
+
+
+def test_a_pinned_model_is_judged_only_when_the_request_asks():
+    plain = build_plan(request=REQ, catalog=CATALOG, config=CONFIG, pinned_model="big")
+    assert plain.route == "pinned" and [t.judges for t in plain.tiers] == [[]]
+    assert plain.tiers[0].calibration is None
+    # its bound is the call alone: a budget that pays for the call but not for judges still fits
+    verified = build_plan(request=REQ.model_copy(update={"verify": True}), catalog=CATALOG, config=CONFIG,
+                          pinned_model="big")
+    assert plain.tiers[0].est_cost_usd < verified.tiers[0].est_cost_usd
+    capped = REQ.model_copy(update={"max_cost_usd": plain.tiers[0].est_cost_usd})
+    assert build_plan(request=capped, catalog=CATALOG, config=CONFIG, pinned_model="big").tiers[0].judges == []
 
 
 def test_the_shipped_seed_taxonomy_only_escalates_to_dearer_models():

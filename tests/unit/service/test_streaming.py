@@ -57,9 +57,9 @@ def chat_stream(services: Services, request: ChatCompletionRequest, authorizatio
     return chat_completion_events(events, include_usage=False)
 
 
-def _request(model: str) -> ChatCompletionRequest:
+def _request(model: str, **extra: object) -> ChatCompletionRequest:
     return ChatCompletionRequest.model_validate({"model": model, "stream": True, "max_tokens": 8,
-                                                 "messages": [{"role": "user", "content": "Count."}]})
+                                                 "messages": [{"role": "user", "content": "Count."}], **extra})
 
 
 def _contents(events: list[str]) -> list[str]:
@@ -76,7 +76,7 @@ def _contents(events: list[str]) -> list[str]:
 def test_a_pinned_model_streams_word_by_word_and_its_answer_is_judged_once_bought():
     provider = Streaming()
     service, traces = _service(provider)
-    events = list(chat_stream(service, _request("big")))
+    events = list(chat_stream(service, _request("big", switchboard={"verify": True})))
     assert _contents(events) == ["one ", "two ", "three"]
     final = next(json.loads(line[6:]) for e in events for line in e.split("\n")
                  if line.startswith("data: {") and '"finish_reason":"stop"' in line)
