@@ -7,10 +7,12 @@ definition), so its state names and JSON paths are fixed:
           │                its states prefixed "Part", ending in PartDone) ─▶ Compose ─▶ Record
           │             RunParts ─ Catch ▶ PartsFailed ─▶ Record;  Compose ─ Catch ▶ ComposeFailed ─▶ Record
           └─ otherwise ─▶
-    CallTier ─▶ RunJudges (Map: Judge | JudgeAbstains) ─▶ Decide ─▶ Route ─┬─ escalate ─▶ CallTier
-       └─ Catch States.ALL → $.current ───────────────────────▶ Decide    └─ otherwise ─▶ Record ─▶ Done
-                                          Decide ─ Catch ▶ DecideFailed ──────────────▶ Record
-                                                                   Record ─ Catch ($.record_error) ▶ Done
+    CallTier ─▶ Judged ─┬─ $.current.judged ─▶ RunJudges (Map: Judge | JudgeAbstains) ─▶ Decide
+       │                └─ otherwise (a tier without judges) ─────────────────────────▶ Decide
+       └─ Catch States.ALL → $.current ───────────────────────────────────────────────▶ Decide
+    Decide ─▶ Route ─┬─ escalate ─▶ CallTier
+                     └─ otherwise ─▶ Record ─▶ Done
+    Decide ─ Catch ▶ DecideFailed ─▶ Record;   Record ─ Catch ($.record_error) ▶ Done
 
 A decomposed request (``mode`` "parts", set by the router) runs one cascade per part, all at once: the
 parts' states are the Map's items, each a whole cascade state of its own, run by the same tier, judge and
@@ -219,7 +221,13 @@ class Cascade(Construct):
         route = (sfn.Choice(self, f"{prefix}Route")
                  .when(sfn.Condition.string_equals("$.decision.action", "escalate"), call_tier)
                  .otherwise(end))
-        return call_tier.next(run_judges).next(decide).next(route)
+        # A tier without judges (a pinned model, a budget that leaves none) goes straight to Decide: a Map
+        # over no items costs a state transition and, locally, the interpreter's iteration machinery.
+        judged = (sfn.Choice(self, f"{prefix}Judged")
+                  .when(sfn.Condition.boolean_equals("$.current.judged", True), run_judges.next(decide))
+                  .otherwise(decide))
+        decide.next(route)
+        return call_tier.next(judged)
 
     # ---- permissions -------------------------------------------------------------------------------
     def grant_model_calls(self, fn: SwitchboardFunction, stream: bool = False) -> None:

@@ -35,7 +35,7 @@ def arn(logical_id: str) -> str:
     return placeholder_function_arn(logical_id)
 
 
-CASCADE = {"CallTier", "RunJudges", "Decide", "DecideFailed", "Route"}
+CASCADE = {"CallTier", "Judged", "RunJudges", "Decide", "DecideFailed", "Route"}
 
 
 def test_definition_has_exactly_the_cascade_states(loaded: tuple[dict, dict]) -> None:
@@ -90,10 +90,25 @@ def test_compose_replaces_the_state_and_a_failed_map_or_compose_is_recorded(stat
 
 def test_call_tier_retries_provider_and_lambda_errors_then_falls_through_to_decide(states: dict) -> None:
     assert states["CallTier"] == {
-        "Type": "Task", "Resource": arn("TierFn"), "ResultPath": "$.current", "Next": "RunJudges",
+        "Type": "Task", "Resource": arn("TierFn"), "ResultPath": "$.current", "Next": "Judged",
         "TimeoutSeconds": 110, "Retry": _retry(["ProviderTimeout", "ProviderUnavailable", *TRANSIENT]),
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.current", "Next": "Decide"}],
     }  # no Parameters: the Lambda gets the whole state; DeadlineExceeded and ProviderRejected are not retried
+
+
+def test_a_tier_without_judges_goes_straight_to_decide(states: dict) -> None:
+    assert states["Judged"] == {
+        "Type": "Choice", "Default": "Decide",
+        "Choices": [{"Variable": "$.current.judged", "BooleanEquals": True, "Next": "RunJudges"}],
+    }
+    # the flag the choice reads is the tier task's own: true exactly when it hands judges to the Map
+    from switchboard.domain.state import Candidate, TierResult
+
+    candidate = Candidate(model="m", text="4", cost_usd=0.0)
+    assert TierResult(tier=0, candidate=candidate, judges=[]).model_dump(mode="json")["judged"] is False
+    judge = {"kind": "llm_judge", "model": "m"}
+    assert TierResult.model_validate({"tier": 0, "candidate": candidate.model_dump(), "judges": [judge]}).model_dump(
+        mode="json")["judged"] is True
 
 
 def test_run_judges_maps_every_judge_in_parallel_into_verdicts(states: dict) -> None:

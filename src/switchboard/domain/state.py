@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from .judging import Calibration, JudgeKind, JudgeSpec
 from .requests import ChatRequest
@@ -295,6 +295,13 @@ class TierResult(BaseModel):
     candidate: Candidate
     judges: list[JudgeSpec]
     stage: Stage | None = None  # the tier task's timing (the decide task files it in ``timing``)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def judged(self) -> bool:
+        """Whether the Map of judges runs (the state machine's ``Judged`` choice reads it): a tier without
+        judges goes straight to Decide."""
+        return bool(self.judges)
 
 
 class JudgeTask(BaseModel):
