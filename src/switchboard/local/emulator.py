@@ -110,6 +110,8 @@ def _install_patches() -> None:
     from moto.core.config import default_user_config
     from moto.stepfunctions.parser import models as sfn_parser
 
+    from switchboard.local.task_threads import install_task_threads, prune_finished_threads
+
     default_user_config["lambda"]["use_docker"] = False
     default_user_config["stepfunctions"]["execute_state_machine"] = True
 
@@ -130,6 +132,7 @@ def _install_patches() -> None:
 
     def start_execution(self, state_machine_arn, *args, **kwargs):  # noqa: ANN001, ANN202
         with _EXECUTIONS_LOCK:
+            prune_finished_threads()
             execution = original_start(self, state_machine_arn, *args, **kwargs)
             machine = self.describe_state_machine(state_machine_arn)
             finished = [e for e in machine.executions if e.status != "RUNNING"]
@@ -148,9 +151,11 @@ def _install_patches() -> None:
     # No loopback HTTP inside the process for the interpreter's Lambda tasks; one parse of the definition and of
     # each JSONPath; the state's data copied as the JSON it is
     from switchboard.local.inprocess import (
+        install_backend_cache,
         install_direct_lambda,
         install_json_copies,
         install_jsonpath_cache,
+        install_lean_history,
         install_program_cache,
     )
 
@@ -158,6 +163,9 @@ def _install_patches() -> None:
     install_program_cache()
     install_jsonpath_cache()
     install_json_copies()
+    install_lean_history()
+    install_backend_cache()
+    install_task_threads()
     _PATCHED = True
 
 

@@ -5,7 +5,7 @@ would from outside: each Lambda task through a new boto3 client aimed at moto's 
 started and polled each execution over HTTP as well. Per request that was a dozen loopback HTTP round trips,
 each through botocore's request pipeline and a Flask dispatch, plus a parse of the state machine's definition
 (ANTLR) at every start and of every JSONPath at every evaluation, and ``copy.deepcopy`` of the state's data
-several times at every step. Here, five adapters keep the same definition executing with the same semantics
+several times at every step. Here, seven adapters keep the same definition executing with the same semantics
 without that work:
 
 1. ``install_direct_lambda``: a Lambda task's invoke goes straight to the ``LambdaDispatcher``. The payload
@@ -17,9 +17,13 @@ without that work:
    state (retry counters, map runs, the data flowing between states) in its own environment, never in the
    parsed program, so executions share it.
 3. ``install_jsonpath_cache``: each JSONPath is compiled once (a compiled path holds no data).
-4. ``install_json_copies``: the interpreter's copies of that data (JSON) are made by a copier for JSON
-   documents; anything else still goes to ``copy.deepcopy``.
-5. ``InProcessOrchestrator``: the router starts an execution on the emulator's backend in this process and
+4. ``install_json_copies``: the interpreter's copies of that data (JSON) are made by a pickle round trip,
+   in C; anything pickle refuses still goes to ``copy.deepcopy``.
+5. ``install_lean_history``: a state's entered and exited history events carry no copy of its data (only
+   GetExecutionHistory would show it, which an Express workflow does not have).
+6. ``install_backend_cache``: the emulator finds a host's backend once, not by matching every request's
+   host against every service's URL patterns.
+7. ``InProcessOrchestrator``: the router starts an execution on the emulator's backend in this process and
    waits for the execution's end (a condition the interpreter signals), instead of StartExecution and
    DescribeExecution polls over HTTP.
 
@@ -36,6 +40,7 @@ import functools
 import importlib
 import io
 import json
+import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -157,31 +162,23 @@ def install_jsonpath_cache() -> None:
     _PATCHED.add("jsonpath")
 
 
-class _NotJson(Exception):
-    pass
-
-
 _ATOMS = (str, int, float, bool, type(None))
 
 
-def _copy_json(value: Any) -> Any:
+def json_deepcopy(value: Any, memo: dict | None = None) -> Any:
+    """``copy.deepcopy`` for the interpreter's data, several times faster: a dict or a list (a JSON document,
+    possibly holding a timestamp) by a pickle round trip, which copies plain data as ``copy.deepcopy`` does
+    (shared references stay shared) in C; a scalar as it is; anything else - or what pickle refuses - by
+    ``copy.deepcopy`` itself."""
     kind = type(value)
-    if kind is dict:
-        return {key: _copy_json(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy_json(item) for item in value]
     if kind in _ATOMS:
         return value
-    raise _NotJson
-
-
-def json_deepcopy(value: Any, memo: dict | None = None) -> Any:
-    """``copy.deepcopy`` for JSON documents (dicts, lists, strings, numbers, booleans, None), several times
-    faster; anything else is copied by ``copy.deepcopy`` itself."""
-    try:
-        return _copy_json(value)
-    except (_NotJson, RecursionError):
-        return copy.deepcopy(value, memo)
+    if kind is dict or kind is list:
+        try:
+            return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own bytes
+        except Exception:  # noqa: BLE001 - not plain data: the generic copy decides
+            pass
+    return copy.deepcopy(value, memo)
 
 
 class _Copy:
@@ -217,6 +214,47 @@ def install_json_copies() -> None:
         if getattr(module, "copy", None) is copy:
             module.copy = shim  # type: ignore[attr-defined]
     _PATCHED.add("copy")
+
+
+def install_backend_cache() -> None:
+    """Find the emulator's backend for a host once: moto matches every request's host against every
+    service's URL patterns (and lists its modules from disk) - the same answer for the same host."""
+    if "backend" in _PATCHED:
+        return
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    found: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in found:
+            found[host] = original(self, host)
+        return found[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    _PATCHED.add("backend")
+
+
+def install_lean_history() -> None:
+    """A state's entered and exited history events without its data: the interpreter copies and
+    JSON-encodes the whole state into both events of every state, for GetExecutionHistory - which an
+    Express workflow (the cascade's type) does not have, and which nothing local reads. The events
+    themselves, and every other event's details, are kept."""
+    if "history" in _PATCHED:
+        return
+    from moto.stepfunctions.parser.api import HistoryEventExecutionDataDetails
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+    def entered(self: Any, env: Any) -> dict:
+        return {"name": self.name, "input": "{}", "inputDetails": HistoryEventExecutionDataDetails(truncated=False)}
+
+    def exited(self: Any, env: Any) -> dict:
+        env.variable_store.reset_tracing()
+        return {"name": self.name, "output": "{}", "outputDetails": HistoryEventExecutionDataDetails(truncated=False)}
+
+    CommonStateField._get_state_entered_event_details = entered  # type: ignore[method-assign]
+    CommonStateField._get_state_exited_event_details = exited  # type: ignore[method-assign]
+    _PATCHED.add("history")
 
 
 class _Body(io.BytesIO):

@@ -26,6 +26,46 @@ def test_anything_that_is_not_json_is_left_to_copy_deepcopy():
     assert copied["tuple"][1] is not doc["tuple"][1]
 
 
+def test_shared_parts_stay_shared_and_what_pickle_refuses_is_copied_generically():
+    part = {"x": [1]}
+    doc = {"a": part, "b": part}
+    copied = json_deepcopy(doc)
+    assert copied["a"] is copied["b"] and copied["a"] is not part  # as copy.deepcopy does
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise TypeError("no pickling")
+
+        def __deepcopy__(self, memo):
+            return "deep-copied"
+
+    assert json_deepcopy([Unpicklable()]) == ["deep-copied"]
+    assert json_deepcopy("text") == "text" and json_deepcopy(None) is None
+
+
+def test_history_events_carry_no_copy_of_the_state():
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+    from switchboard.local.inprocess import install_lean_history
+
+    install_lean_history()
+
+    class Tracing:
+        resets = 0
+
+        def reset_tracing(self):
+            Tracing.resets += 1
+
+    class Env:
+        variable_store = Tracing()
+
+    state = type("S", (), {"name": "CallTier"})()
+    entered = CommonStateField._get_state_entered_event_details(state, Env())
+    exited = CommonStateField._get_state_exited_event_details(state, Env())
+    assert (entered["name"], entered["input"], exited["output"]) == ("CallTier", "{}", "{}")
+    assert Tracing.resets == 1  # the variable store's tracing still ends with the state
+
+
 def test_a_handler_s_result_and_its_error_come_back_as_lambda_answers_them():
     seen = []
 
