@@ -14,6 +14,8 @@ import json
 import time
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from switchboard.domain.state import CascadeState
 from switchboard.ports import ExecutionOutcome
 
@@ -30,7 +32,12 @@ def past_deadline(state: CascadeState) -> ExecutionOutcome:
 
 def execution_outcome(status: str, output: str | None, error: str | None, cause: str | None) -> ExecutionOutcome:
     if status == "SUCCEEDED" and output:
-        return ExecutionOutcome(status="SUCCEEDED", state=CascadeState.model_validate(json.loads(output)))
+        try:
+            return ExecutionOutcome(status="SUCCEEDED", state=CascadeState.model_validate(json.loads(output)))
+        except (ValueError, ValidationError) as exc:  # a definition or handler out of step: the service's fault,
+            # never the caller's (a pydantic error reaching the HTTP layer would read as a 400 of the request)
+            return ExecutionOutcome(status="FAILED", error="Switchboard.InvalidOutput",
+                                    cause=f"the execution's output is not a cascade state: {exc}"[:2000])
     if status == "SUCCEEDED":
         return ExecutionOutcome(status="FAILED", error="Switchboard.EmptyOutput", cause="execution had no output")
     mapped: Literal["FAILED", "TIMED_OUT", "ABORTED"] = (

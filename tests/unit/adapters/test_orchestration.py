@@ -64,3 +64,14 @@ def test_a_sync_execution_that_failed_is_failed_whatever_its_http_status():
 
     outcome = SyncExpressOrchestrator("arn:sm", client=Failed()).run(_state(None))
     assert outcome.status == "FAILED" and outcome.error == "States.TaskFailed"
+
+
+def test_an_output_that_is_not_a_cascade_state_is_a_failed_execution_not_a_bad_request():
+    from switchboard.adapters.orchestration import execution_outcome
+
+    outcome = execution_outcome("SUCCEEDED", json.dumps({"tier": 0, "judges": []}), None, None)
+    assert outcome.status == "FAILED" and outcome.error == "Switchboard.InvalidOutput"
+    assert "request_id" in (outcome.cause or "")
+    assert execution_outcome("SUCCEEDED", "{not json", None, None).error == "Switchboard.InvalidOutput"
+    good = execution_outcome("SUCCEEDED", _state(None).model_dump_json(), None, None)
+    assert good.status == "SUCCEEDED" and good.state is not None and good.state.request_id == "r1"
