@@ -400,7 +400,7 @@ def test_tools_come_back_as_openai_tool_calls_whose_arguments_match_the_schema(s
 
 def test_a_pinned_model_streams_its_tokens_as_they_come_and_a_cut_stream_ends_in_an_error(stack, upstream):
     """A single-tier plan streams the model's words as the upstream sends them (one every 0.05 s), then
-    the final chunk with the judges' verdicts; a stream cut mid-answer ends with an error the SDK raises,
+    the final chunk with the judges' verdicts (the request asks for them: ``switchboard.verify``); a stream cut mid-answer ends with an error the SDK raises,
     never as a short success; a model that fails before its first word is an HTTP error (502)."""
     import openai
 
@@ -415,7 +415,8 @@ def test_a_pinned_model_streams_its_tokens_as_they_come_and_a_cut_stream_ends_in
     before = answer_calls()
     arrivals, texts, finals = [], [], []
     for chunk in client.chat.completions.create(model="strong", max_tokens=16, messages=messages, stream=True,
-                                                stream_options={"include_usage": True}):
+                                                stream_options={"include_usage": True},
+                                                extra_body={"switchboard": {"verify": True}}):
         if chunk.choices and chunk.choices[0].delta.content:
             arrivals.append(time.perf_counter())
             texts.append(chunk.choices[0].delta.content)

@@ -392,12 +392,16 @@ def test_a_policy_measured_per_region_verifies_only_prompts_like_those_it_was_me
     assert status == 200
     assert body["switchboard"]["judge_region"] is None and body["switchboard"]["verified"] is False
     assert body["switchboard"]["decision"]["reason"] == "confident_unmeasured"
-    # a pinned model is judged by the region its prompt falls in too
+    # a pinned model asked to be verified is judged by the region its prompt falls in too; unasked, it is one
+    # call, accepted unjudged
     event = load_event("router", "chat_completion")
     pinned = json.loads(event["body"])
     pinned["model"] = "big"
-    status, body = call({**event, "body": json.dumps(pinned)})
+    status, body = call({**event, "body": json.dumps({**pinned, "switchboard": {"verify": True}})})
     assert status == 200 and body["switchboard"]["judge_region"] == "code" and body["switchboard"]["verified"] is True
+    status, body = call({**event, "body": json.dumps(pinned)})
+    assert status == 200 and body["switchboard"]["verified"] is False
+    assert body["switchboard"]["decision"]["reason"] == "unjudged" and body["switchboard"]["tiers"][0]["verdicts"] == []
 
 
 def test_an_environment_initialised_ahead_of_traffic_loads_the_encoder_at_init(monkeypatch):
