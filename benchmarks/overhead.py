@@ -10,7 +10,9 @@ every tier but the last. Settings:
 
 - ``direct``: the upstream itself (the baseline every other figure is measured against);
 - ``litellm``: a LiteLLM proxy (``litellm --num_workers 1``, a master key) routing the model to the upstream;
-- ``pinned``: Switchboard with ``model`` set to one model of the catalogue (no cascade, no judges);
+- ``pinned``: Switchboard with ``model`` set to one model of the catalogue (no cascade, no judges: one call);
+- ``pinned-verify``: the same with ``switchboard.verify: true`` (the judge policy's judges run on the answer:
+  the same model calls as ``auto`` answered at tier 1, without the encoder and the plan);
 - ``auto``: Switchboard's cascade over the three models; the judges accept the first tier's answer;
 - ``auto-escalate``: the same, with judges that reject every answer, so all three tiers and four judge
   rounds run (the worst case of a three-tier plan).
@@ -209,7 +211,9 @@ def run(args: argparse.Namespace) -> dict:
         if litellm is not None:
             settings.append(("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions",
                              {**question, "model": "small"}, {"Authorization": f"Bearer {MASTER_KEY}"}))
-        settings += [("pinned", sb, {**question, "model": "small"}, {}), ("auto", sb, {**question, "model": "auto"}, {}),
+        settings += [("pinned", sb, {**question, "model": "small"}, {}),
+                     ("pinned-verify", sb, {**question, "model": "small", "switchboard": {"verify": True}}, {}),
+                     ("auto", sb, {**question, "model": "auto"}, {}),
                      ("auto-escalate", sb, {**escalate, "model": "auto"}, {})]
         if args.only:
             settings = [s for s in settings if s[0] == "direct" or s[0] in args.only]
