@@ -11,7 +11,7 @@ Functions backend executes real Amazon States Language (an interpreter ported fr
    ``{"errorType", "errorMessage"}`` payload), so the state machine's Retry/Catch see the real error names.
 2. moto keeps every execution in a list it scans for DescribeExecution; concurrent StartExecution and
    DescribeExecution calls (several clients at once) are serialised by one lock here, and finished
-   executions beyond the last ``KEEP_EXECUTIONS`` are dropped so a long-running server does not grow.
+   executions beyond the last ``KEEP_EXECUTIONS`` are dropped (every ``TRIM_EVERY`` starts) so a long-running server does not grow.
    (moto >= 5.1 deep-copies a state machine without its executions at StartExecution, so the copy no
    longer needs help; an earlier workaround that emptied the list during the copy raced with concurrent
    requests and made them fail with ExecutionDoesNotExist.)
@@ -100,6 +100,7 @@ _ACTIVE: LambdaDispatcher | None = None
 _PATCHED = False
 _EXECUTIONS_LOCK = threading.Lock()
 KEEP_EXECUTIONS = 200  # finished executions kept for inspection
+TRIM_EVERY = 50  # executions started between two trims of the list (and of moto's list of threads)
 
 
 def _install_patches() -> None:
@@ -132,13 +133,13 @@ def _install_patches() -> None:
 
     def start_execution(self, state_machine_arn, *args, **kwargs):  # noqa: ANN001, ANN202
         with _EXECUTIONS_LOCK:
-            prune_finished_threads()
             execution = original_start(self, state_machine_arn, *args, **kwargs)
             machine = self.describe_state_machine(state_machine_arn)
-            finished = [e for e in machine.executions if e.status != "RUNNING"]
-            if len(finished) > KEEP_EXECUTIONS:
+            if len(machine.executions) > KEEP_EXECUTIONS + TRIM_EVERY:  # trimmed in batches: a scan per batch
+                finished = [e for e in machine.executions if e.status != "RUNNING"]
                 drop = {id(e) for e in finished[:-KEEP_EXECUTIONS]}
                 machine.executions[:] = [e for e in machine.executions if id(e) not in drop]
+                prune_finished_threads()
             return execution
 
     def describe_execution(self, execution_arn):  # noqa: ANN001, ANN202
@@ -222,17 +223,21 @@ class LocalAws:
 
         httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30, trust_env=False).raise_for_status()  # no proxy
         # The handlers' own SDK calls (table reads and writes) are answered in their thread, without a socket
+        from switchboard.local.direct_writes import serve_puts_in_process
         from switchboard.local.inprocess import serve_in_process
 
         serve_in_process(self.endpoint, self._server._server.app)
+        serve_puts_in_process(self.endpoint)  # a trace's plain PutItem: straight to the backend
         return self
 
     def stop(self) -> None:
         global _ACTIVE
         if self._server is not None:
+            from switchboard.local.direct_writes import serve_puts_in_process
             from switchboard.local.inprocess import serve_in_process
 
             serve_in_process(self.endpoint, None)
+            serve_puts_in_process(None)
             # moto's server polls for a shutdown every 0.5 s; one request wakes it at once
             stopping = threading.Thread(target=self._server.stop, name="moto-stop", daemon=True)
             stopping.start()

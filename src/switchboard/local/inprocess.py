@@ -19,8 +19,8 @@ without that work:
 3. ``install_jsonpath_cache``: each JSONPath is compiled once (a compiled path holds no data).
 4. ``install_json_copies``: the interpreter's copies of that data (JSON) are made by a pickle round trip,
    in C; anything pickle refuses still goes to ``copy.deepcopy``.
-5. ``install_lean_history``: a state's entered and exited history events carry no copy of its data (only
-   GetExecutionHistory would show it, which an Express workflow does not have).
+5. ``install_lean_history``: history events carry no copy of the state's data or of a Lambda task's
+   payload (only GetExecutionHistory would show them, which an Express workflow does not have).
 6. ``install_backend_cache``: the emulator finds a host's backend once, not by matching every request's
    host against every service's URL patterns.
 7. ``InProcessOrchestrator``: the router starts an execution on the emulator's backend in this process and
@@ -29,7 +29,8 @@ without that work:
 
 And the handlers' own SDK calls (a trace's write, a key's budget) are handed to the emulator's WSGI
 application in the calling thread (``serve_in_process``): the same signed request and the same response,
-without the socket, the server thread and the HTTP parsing. Clients outside the process still reach the
+without the socket, the server thread and the HTTP parsing; a plain PutItem goes to the emulator's backend
+directly (``local.direct_writes``). Clients outside the process still reach the
 emulator over HTTP.
 """
 
@@ -236,10 +237,11 @@ def install_backend_cache() -> None:
 
 
 def install_lean_history() -> None:
-    """A state's entered and exited history events without its data: the interpreter copies and
-    JSON-encodes the whole state into both events of every state, for GetExecutionHistory - which an
-    Express workflow (the cascade's type) does not have, and which nothing local reads. The events
-    themselves, and every other event's details, are kept."""
+    """History events without the state's data: the interpreter copies and JSON-encodes the whole state
+    into the entered and exited events of every state, and a Lambda task's payload and result into its
+    scheduled and succeeded events, for GetExecutionHistory - which an Express workflow (the cascade's
+    type) does not have, and which nothing local reads. The events themselves are kept, with "{}" for
+    that data (the Lambda task's module encodes JSON for nothing else)."""
     if "history" in _PATCHED:
         return
     from moto.stepfunctions.parser.api import HistoryEventExecutionDataDetails
@@ -254,6 +256,9 @@ def install_lean_history() -> None:
 
     CommonStateField._get_state_entered_event_details = entered  # type: ignore[method-assign]
     CommonStateField._get_state_exited_event_details = exited  # type: ignore[method-assign]
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+
+    state_task_lambda.to_json_str = lambda *_, **__: "{}"  # type: ignore[attr-defined]
     _PATCHED.add("history")
 
 
