@@ -5,8 +5,10 @@ judges that accept); Switchboard is started as a user starts it, with the same t
 judge policy. For each setting (``pinned``: one model; ``auto``: the cascade, answered at tier 1) the client
 keeps ``--concurrency`` requests in flight for ``--seconds`` and reports latency p50/p95/p99, requests/s,
 errors (any status but 200, any transport error: the goal is 0), and the server's resident memory (VmRSS)
-after warm-up and at the end. Memory that keeps growing with requests, beyond the caches' bounds (the
-emulator keeps the last 200 executions; traces live in DynamoDB), is a leak.
+after warm-up, every 10 s, and at the end. Memory that keeps growing with requests beyond what is kept on
+purpose is a leak: the emulator keeps the last 200-250 executions (with their history), and every trace is
+an item of the emulator's in-memory traces table (moto does not expire items by TTL; the journal's
+compaction drops expired ones at the next start).
 
 Run: .venv/bin/python benchmarks/load.py [--concurrency 32] [--seconds 60] [--only pinned]
 Writes benchmarks/out/load.json.
@@ -32,6 +34,7 @@ from overhead import ROOT, free_port, pct, start_switchboard, start_upstream  # 
 
 OUT = ROOT / "benchmarks" / "out" / "load.json"
 QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
+SAMPLE_S = 10.0
 
 
 def rss_mb(pid: int) -> float:
@@ -42,9 +45,11 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def hammer(url: str, body: dict, concurrency: int, seconds: float) -> dict:
-    """``concurrency`` clients, each sending its next request as soon as the last one is answered."""
+def hammer(url: str, body: dict, concurrency: int, seconds: float, pid: int | None = None) -> dict:
+    """``concurrency`` clients, each sending its next request as soon as the last one is answered; with
+    ``pid``, that process's memory every ``SAMPLE_S`` seconds (and the requests answered by then)."""
     latencies: list[float] = []
+    samples: list[dict] = []
     errors: dict[str, int] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -65,7 +70,16 @@ def hammer(url: str, body: dict, concurrency: int, seconds: float) -> dict:
                     else:
                         errors[error] = errors.get(error, 0) + 1
 
+    def sample() -> None:
+        while time.monotonic() < stop_at:
+            time.sleep(min(SAMPLE_S, max(0.0, stop_at - time.monotonic())))
+            with lock:
+                done = len(latencies)
+            samples.append({"s": round(time.perf_counter() - began, 1), "requests": done, "rss_mb": rss_mb(pid)})
+
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    if pid is not None:
+        threads.append(threading.Thread(target=sample))
     began = time.perf_counter()
     for t in threads:
         t.start()
@@ -77,7 +91,7 @@ def hammer(url: str, body: dict, concurrency: int, seconds: float) -> dict:
             "requests_per_s": round(ok / wall, 1),
             "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
             "p95_ms": round(1000 * pct(latencies, 0.95), 1) if latencies else None,
-            "p99_ms": round(1000 * pct(latencies, 0.99), 1) if latencies else None}
+            "p99_ms": round(1000 * pct(latencies, 0.99), 1) if latencies else None, "rss_samples": samples}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -95,7 +109,7 @@ def run(args: argparse.Namespace) -> dict:
             body = {"messages": QUESTION, "max_tokens": 16, **extra}
             hammer(url, body, args.concurrency, min(5.0, args.seconds))  # warm-up: caches, pools, threads
             before = rss_mb(server.pid)
-            figures = hammer(url, body, args.concurrency, args.seconds)
+            figures = hammer(url, body, args.concurrency, args.seconds, pid=server.pid)
             figures.update({"rss_mb_start": before, "rss_mb_end": rss_mb(server.pid)})
             results[name] = figures
             print(f"  {name:7s} {figures['requests_per_s']:6.1f} req/s  p50 {figures['p50_ms']} ms  p95 "

@@ -98,7 +98,7 @@ class FakeOpenAIServer:
         self._rng = random.Random(self.seed)
         self._rng_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer((self.host, 0), handler)
+        self._httpd = _Server((self.host, 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-openai-server", daemon=True)
@@ -134,6 +134,10 @@ class FakeOpenAIServer:
             choice = self._rng.choice(FAULTS) if self._rng.random() < self.fail_rate else "ok"
             self.faults.append(choice)
         return choice
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the stdlib's 5 drops handshakes when a gateway under load opens dozens at once
 
 
 class _Handler(BaseHTTPRequestHandler):

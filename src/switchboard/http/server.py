@@ -185,6 +185,10 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
 
 
 class _Server(ThreadingHTTPServer):
+    # The listen backlog: socketserver's default of 5 overflows when a few dozen clients connect at once
+    # (benchmarks/load.py's 32), and Linux then drops their handshakes, which clients see as reset reads
+    request_queue_size = 128
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up is not an error of the server; anything else is logged (the stdlib
         prints a traceback to stderr)."""
