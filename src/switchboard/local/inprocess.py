@@ -254,8 +254,8 @@ def install_lean_history() -> None:
         env.variable_store.reset_tracing()
         return {"name": self.name, "output": "{}", "outputDetails": HistoryEventExecutionDataDetails(truncated=False)}
 
-    CommonStateField._get_state_entered_event_details = entered  # type: ignore[method-assign]
-    CommonStateField._get_state_exited_event_details = exited  # type: ignore[method-assign]
+    CommonStateField._get_state_entered_event_details = entered  # type: ignore[method-assign, assignment]
+    CommonStateField._get_state_exited_event_details = exited  # type: ignore[method-assign, assignment]
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 
     state_task_lambda.to_json_str = lambda *_, **__: "{}"  # type: ignore[attr-defined]

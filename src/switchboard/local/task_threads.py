@@ -101,7 +101,7 @@ def install_task_threads() -> None:
         return
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 
-    execute_state.Thread = PooledThread  # type: ignore[attr-defined, misc]
+    execute_state.Thread = PooledThread  # type: ignore[attr-defined, misc, assignment]
     _INSTALLED.add("tasks")
 
 
