@@ -17,7 +17,6 @@ Writes benchmarks/out/load.json.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -30,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import ROOT, free_port, pct, start_switchboard, start_upstream  # noqa: E402
+from overhead import ROOT, free_port, pct, start_switchboard, start_upstream, write_report  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "load.json"
 QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
@@ -133,10 +132,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     print(f"concurrency {args.concurrency} for {args.seconds:.0f} s per setting, after a 5 s warm-up:", flush=True)
-    report = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, run(args))
     return 0
 
 

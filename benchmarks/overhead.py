@@ -267,10 +267,15 @@ def main() -> int:
         return serve_upstream()
     report = run(args)
     print(table(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
+
+
+def write_report(path: Path, report: dict) -> None:
+    """The figures as JSON at ``path`` (benchmarks/out/...), said on the console."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
