@@ -50,6 +50,15 @@ if [ "${SB_SAM:-0}" = "1" ]; then
     echo "$SAM_WANT" > "$SAM_VENV/.switchboard-deps"
   fi
   [ -e "$ROOT/.venv-sam" ] && [ ! -L "$ROOT/.venv-sam" ] || ln -sfn "$SAM_VENV" "$ROOT/.venv-sam"
+  # The headless browser the /ui test drives (tests/functional/test_ui_on_the_local_stack.py): Debian's
+  # chromium. Best effort - where it cannot be installed (no apt, no root) that one test skips, saying so.
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+      && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium (headless, for the /ui test)"
+    if [ "$(id -u)" = 0 ]; then APT=(apt-get); else APT=(sudo -n apt-get); fi
+    { "${APT[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -qq --no-install-recommends \
+        chromium >/dev/null; } || echo "warning: chromium could not be installed; the /ui browser test will skip" >&2
+  fi
 fi
 
 if [ "${SB_SKIP_MODELS:-0}" != "1" ]; then
