@@ -72,9 +72,10 @@ def test_a_native_answer_reads_back_as_calls_or_text_in_the_protocol(text, calls
 def test_tool_choice_reaches_llama_cpp_in_openai_terms():
     tools = [Tool(name="get_weather"), Tool(name="now")]
     assert native_tool_fields(ToolUse(tools=tools, choice="auto"))["tool_choice"] == "auto"
+    # a named function: that tool alone, and a call required (llama.cpp reads OpenAI's named choice as "auto")
     named = native_tool_fields(ToolUse(tools=tools, choice="required", named="now", parallel=False))
-    assert named["tool_choice"] == {"type": "function", "function": {"name": "now"}}
-    assert named["parallel_tool_calls"] is False and [t["function"]["name"] for t in named["tools"]] == ["get_weather", "now"]
+    assert named["tool_choice"] == "required"
+    assert named["parallel_tool_calls"] is False and [t["function"]["name"] for t in named["tools"]] == ["now"]
 
 
 WEATHER_CALL = ToolCall(id="call_1", name="get_weather", arguments={"city": "Paris"})
@@ -132,13 +133,35 @@ def test_a_model_restating_an_answered_call_is_asked_again_without_the_tools(tmp
 
 
 def test_a_new_call_or_a_required_call_is_not_asked_again(tmp_path):
-    model, engine = _local_model(tmp_path, ['{"name": "get_weather", "arguments": {"city": "Oslo"}}',
-                                            '{"name": "get_weather", "arguments": {"city": "Paris"}}', "unused"])
+    repeated = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}'
+    model, engine = _local_model(tmp_path, ['{"name": "get_weather", "arguments": {"city": "Oslo"}}', repeated,
+                                            "unused"])
     try:
         fresh = model.complete(_after_the_result(ANSWERED))
         required = model.complete(_after_the_result(ANSWERED.model_copy(update={"choice": "required"})))
     finally:
         local_gguf.unload_all()
     assert json.loads(fresh.text)["tool_calls"][0]["arguments"] == {"city": "Oslo"}
-    assert json.loads(required.text)["tool_calls"][0]["arguments"] == {"city": "Paris"}  # refused by the cascade
+    assert required.text == repeated  # a forced call is the protocol's answer as it is (refused by the cascade)
     assert len(engine.bodies) == 2
+
+
+@pytest.mark.parametrize(("use", "native"), [
+    (ToolUse(tools=[Tool(name="get_weather")], choice="auto"), True),
+    (ToolUse(tools=[Tool(name="get_weather")], choice="required"), False),
+    (ToolUse(tools=[Tool(name="get_weather"), Tool(name="now")], choice="required", named="now"), False),
+])
+def test_a_forced_call_keeps_the_protocol_and_its_grammar_and_auto_goes_native(tmp_path, use, native):
+    """llama.cpp's native path reads a named choice as "auto" and did not hold "required" to a call; the
+    protocol's grammar (the response format llama.cpp compiles) does."""
+    from switchboard.domain.formats import tool_format
+
+    model, engine = _local_model(tmp_path, ['{"tool_calls": [{"name": "now", "arguments": {}}]}'])
+    request = CompletionRequest([Message(role="user", content="What time is it?")], max_tokens=16,
+                                response_format=tool_format(use).openai(), tools=use)
+    try:
+        model.complete(request)
+    finally:
+        local_gguf.unload_all()
+    [body] = engine.bodies
+    assert ("tools" in body) is native and ("response_format" in body) is not native

@@ -184,7 +184,10 @@ class LocalGGUF:
                 limit, by_request = remaining, True
         stop_at = started + limit if limit else None
         engine = _load(self.model_path, self.n_ctx, self.n_threads)
-        native = request.tools is not None and self.native_tools()
+        # A forced call (tool_choice "required" or a named function) keeps the protocol, whose grammar makes
+        # every answer a call valid against its tool's schema: llama.cpp's native path reads a named choice
+        # as "auto" and did not hold "required" to a call (instructor's TOOLS mode got fenced JSON)
+        native = request.tools is not None and request.tools.text_allowed and self.native_tools()
         body: dict[str, Any] = {
             "messages": (native_messages(list(messages)) if native
                          else [{"role": m.role, "content": m.content} for m in messages]),

@@ -7,7 +7,9 @@ Why: in the protocol's spelling a small model reads a tool's result as one more 
 same tool again (measured: docs/benchmarks.md, "Tool tasks"). llama.cpp renders the template itself (its
 Jinja engine) when it is given OpenAI's ``tools`` and turns with ``tool_calls`` and ``role: "tool"``, and
 constrains a call's arguments to the tool's schema once the model opens a call. Models whose template has
-no tool section (a base model such as Gemma-3-270M) keep the protocol.
+no tool section (a base model such as Gemma-3-270M) keep the protocol, and so does a request that forces a
+call (``tool_choice`` "required" or a named function): the protocol's grammar holds every answer to a
+schema-valid call, which llama.cpp's native path does not (it reads a named choice as "auto").
 
 After a tool's result, small models (Qwen2.5-Coder 0.5B and 1.5B) often restate the call they already
 made as plain JSON instead of answering - the template's tool section invites it: the same conversation
@@ -84,13 +86,14 @@ def without_tools(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def native_tool_fields(use: ToolUse) -> dict[str, Any]:
-    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` as llama.cpp's chat endpoint takes them."""
+    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` as llama.cpp's chat endpoint takes them. A named
+    function is sent as that tool alone with ``tool_choice: "required"``: llama.cpp's chat endpoint knows
+    "auto", "none" and "required", and reads OpenAI's ``{"type": "function", ...}`` as "auto" - the model
+    could then answer in text, which the cascade refuses (seen with instructor's TOOLS mode)."""
+    offered = [t for t in use.tools if use.named is None or t.name == use.named]
     tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                               "parameters": t.parameters}} for t in use.tools]
-    if use.named is not None:
-        choice: Any = {"type": "function", "function": {"name": use.named}}
-    else:
-        choice = use.choice
+                                               "parameters": t.parameters}} for t in offered]
+    choice = "required" if use.named is not None else use.choice
     return {"tools": tools, "tool_choice": choice, "parallel_tool_calls": use.parallel}
 
 
