@@ -10,8 +10,8 @@ Two adapters, installed with the emulator's others (``local.emulator``):
    counts time spent waiting for one; a thread idle for ``IDLE_S`` ends. Each task runs in a fresh
    ``contextvars`` context, as on a new thread. The wait, its timeout and the error of a task that overran
    it are the interpreter's own, unchanged.
-2. ``prune_finished_threads``: drops the threads that have ended from ``TMP_THREADS`` (called at every
-   execution's start).
+2. ``prune_finished_threads``: drops the threads that have ended from ``TMP_THREADS`` (called when the
+   emulator trims its list of executions, every ``TRIM_EVERY`` starts).
 
 Why a pool of our own rather than ``concurrent.futures.ThreadPoolExecutor``: the executor's bounded pool
 queues work once ``max_workers`` threads are busy - a task would then wait, its timeout running, behind
@@ -41,12 +41,13 @@ class CachedThreads:
     def run(self, work: Callable[[], Any]) -> None:
         with self._lock:
             inbox = self._idle.pop() if self._idle else None
+            if inbox is None:
+                self.started += 1
         if inbox is not None:
             inbox.put(work)
             return
         inbox = queue.SimpleQueue()
         inbox.put(work)
-        self.started += 1
         threading.Thread(target=self._serve, args=(inbox,), name="sfn-task", daemon=True).start()
 
     def _serve(self, inbox: queue.SimpleQueue) -> None:
