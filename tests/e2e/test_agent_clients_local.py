@@ -2,10 +2,6 @@
 new user runs them (the same clients as ``benchmarks/agent_clients.py``, which reports them all): a tool
 loop passes when the final answer holds the value only the tool knows (21 °C), an extraction when the
 validated model holds the age in the prompt, a stream when it streams the answer.
-
-Not here: pydantic-ai with a typed output and a tool. With the local 1.5B it calls the tool again instead of
-pydantic-ai's output tool, and that repeated call is refused; docs/benchmarks.md, "Agent clients with the
-local models", says so.
 """
 
 from __future__ import annotations
@@ -31,10 +27,12 @@ def base(tmp_path_factory):
     clients.openai_chat,
     clients.openai_responses,
     lambda base: clients.pydantic_ai(base, typed=False),
+    lambda base: clients.pydantic_ai(base, typed=True),
     lambda base: clients.agents_sdk(base, "chat"),
     lambda base: clients.agents_sdk(base, "responses"),
     clients.langchain,
-], ids=["openai-chat", "openai-responses", "pydantic-ai", "agents-sdk-chat", "agents-sdk-responses", "langchain"])
+], ids=["openai-chat", "openai-responses", "pydantic-ai", "pydantic-ai-typed", "agents-sdk-chat", "agents-sdk-responses",
+        "langchain"])
 def test_a_tool_loop_ends_with_the_value_only_the_tool_knows(base, run):
     answer, called = run(base)
     assert called and "21" in (answer or ""), answer

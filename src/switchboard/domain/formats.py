@@ -224,6 +224,18 @@ def only_repeats(text: str, use: ToolUse) -> bool:
                for c in calls)
 
 
+def without_repeated_tools(text: str, use: ToolUse) -> ToolUse | None:
+    """For a forced call (``tool_choice`` "required", no named function) whose answer only repeats calls the
+    conversation already answered: the same tool use without the tools it called again, so that the model
+    can be asked once more for one of the others (an agent framework's output tool, say); None otherwise,
+    or when no tool would be left."""
+    if use.text_allowed or use.named is not None or not only_repeats(text, use):
+        return None
+    repeated = {c["name"] for c in strict_json(unfenced(text))["tool_calls"]}
+    rest = [t for t in use.tools if t.name not in repeated]
+    return use.model_copy(update={"tools": rest}) if rest else None
+
+
 def check_tool_answer(text: str, use: ToolUse) -> tuple[dict[str, Any] | None, str | None]:
     """``(answer, None)`` when the answer follows the protocol - ``{"tool_calls": [{"name", "arguments"}]}``
     or ``{"content": str}`` - with every call naming an offered tool and arguments valid against its

@@ -165,3 +165,32 @@ def test_a_forced_call_keeps_the_protocol_and_its_grammar_and_auto_goes_native(t
         local_gguf.unload_all()
     [body] = engine.bodies
     assert ("tools" in body) is native and ("response_format" in body) is not native
+
+
+def test_a_forced_call_repeating_an_answered_one_is_asked_again_held_to_the_other_tools(tmp_path):
+    """pydantic-ai's typed output: after the tool's result the model must call the output tool; a model
+    that calls the answered tool again is asked once more, its grammar offering only the others."""
+    from switchboard.domain.formats import tool_format, without_repeated_tools
+
+    final = Tool(name="final_result", parameters={"type": "object", "properties": {"celsius": {"type": "integer"}},
+                                                  "required": ["celsius"]})
+    forced = ANSWERED.model_copy(update={"tools": [Tool(name="get_weather"), final], "choice": "required"})
+    repeat = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}'
+    answer = '{"tool_calls": [{"name": "final_result", "arguments": {"celsius": 21}}]}'
+    assert [t.name for t in without_repeated_tools(repeat, forced).tools] == ["final_result"]
+    assert without_repeated_tools(answer, forced) is None  # a new call is no repeat
+    assert without_repeated_tools(repeat, forced.model_copy(update={"choice": "auto"})) is None  # text allowed
+    assert without_repeated_tools(repeat, forced.model_copy(update={"tools": [Tool(name="get_weather")]})) is None
+
+    model, engine = _local_model(tmp_path, [repeat, answer])
+    request = _after_the_result(forced)
+    request = CompletionRequest(request.messages, max_tokens=32, tools=forced,
+                                response_format=tool_format(forced).openai())
+    try:
+        completion = model.complete(request)
+    finally:
+        local_gguf.unload_all()
+    assert completion.text == answer and completion.input_tokens == 200  # both generations are paid
+    first, second = engine.bodies
+    assert "final_result" in json.dumps(first["response_format"]) and "get_weather" in json.dumps(first["response_format"])
+    assert "final_result" in json.dumps(second["response_format"]) and "get_weather" not in json.dumps(second["response_format"])

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from switchboard.domain.formats import only_repeats
+from switchboard.domain.formats import only_repeats, tool_format, without_repeated_tools
 from switchboard.domain.requests import Message
 from switchboard.ports import (
     Completion,
@@ -216,6 +216,14 @@ class LocalGGUF:
             body["top_logprobs"] = int(request.top_logprobs) if request.top_logprobs else 1  # llama.cpp's default: 20
         completion, calls = self._generate(engine, body, request, stop_at, by_request, started)
         if not native or request.tools is None:
+            rest = (without_repeated_tools(completion.text, request.tools)
+                    if request.tools is not None and "response_format" in body and request.on_delta is None else None)
+            if rest is not None:
+                # a forced call that only repeats answered calls: once more, held to the other tools
+                again, _ = self._generate(engine, {**body, "response_format": tool_format(rest).openai()}, request,
+                                          stop_at, by_request, started)
+                completion = replace(again, input_tokens=completion.input_tokens + again.input_tokens,
+                                     output_tokens=completion.output_tokens + again.output_tokens)
             return completion
         # read back into the tool-call protocol, which the cascade checks
         answer = protocol_answer(completion.text, calls)

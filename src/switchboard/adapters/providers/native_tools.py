@@ -9,7 +9,10 @@ Jinja engine) when it is given OpenAI's ``tools`` and turns with ``tool_calls`` 
 constrains a call's arguments to the tool's schema once the model opens a call. Models whose template has
 no tool section (a base model such as Gemma-3-270M) keep the protocol, and so does a request that forces a
 call (``tool_choice`` "required" or a named function): the protocol's grammar holds every answer to a
-schema-valid call, which llama.cpp's native path does not (it reads a named choice as "auto").
+schema-valid call, which llama.cpp's native path does not (it reads a named choice as "auto"). A forced
+call that only repeats answered calls - after a tool's result, pydantic-ai requires its output tool, and
+the 1.5B called the answered tool again - is asked once more with the grammar offering only the other
+tools (``domain.formats.without_repeated_tools``; both generations are paid).
 
 After a tool's result, small models (Qwen2.5-Coder 0.5B and 1.5B) often restate the call they already
 made as plain JSON instead of answering - the template's tool section invites it: the same conversation
