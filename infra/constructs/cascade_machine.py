@@ -202,7 +202,9 @@ class Cascade(Construct):
                            # answers bought earlier in the request: an agreement judge reuses its model's
                            "answers": sfn.JsonPath.string_at("$.answers"),
                            "deadline": sfn.JsonPath.string_at("$.deadline"),
-                           "answer_bytes_cap": sfn.JsonPath.string_at("$.plan.answer_bytes_cap")},
+                           "answer_bytes_cap": sfn.JsonPath.string_at("$.plan.answer_bytes_cap"),
+                           # the request span's trace context: the judge's span joins the request's trace
+                           "traceparent": sfn.JsonPath.string_at("$.traceparent")},
             max_concurrency=0,  # all judges at once (CDK leaves a 0 out; absent means 0, no limit)
             result_path="$.current.verdicts",
         )

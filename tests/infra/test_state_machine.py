@@ -117,7 +117,8 @@ def test_run_judges_maps_every_judge_in_parallel_into_verdicts(states: dict) -> 
         "Type": "Map", "ItemsPath": "$.current.judges", "ResultPath": "$.current.verdicts", "Next": "Decide",
         "ItemSelector": {"judge.$": "$$.Map.Item.Value", "request.$": "$.request",
                          "candidate.$": "$.current.candidate", "answers.$": "$.answers",
-                         "deadline.$": "$.deadline", "answer_bytes_cap.$": "$.plan.answer_bytes_cap"},
+                         "deadline.$": "$.deadline", "answer_bytes_cap.$": "$.plan.answer_bytes_cap",
+                         "traceparent.$": "$.traceparent"},
     }  # MaxConcurrency omitted = 0 = no limit (CDK does not render an explicit 0)
     assert run.get("MaxConcurrency", 0) == 0
     processor = run["ItemProcessor"]

@@ -253,6 +253,9 @@ class CascadeState(BaseModel):
     timing: Timing = Field(default_factory=Timing)
     # What the Record task returned (the state machine puts it here): the trace id and the write's timing.
     record: Recorded | None = None
+    # The request span's W3C trace context (``service.telemetry``): the tasks' spans join its trace. None
+    # when no spans are recorded.
+    traceparent: str | None = None
 
 
 class Recorded(BaseModel):
@@ -316,6 +319,7 @@ class JudgeTask(BaseModel):
     answers: dict[str, Candidate] = Field(default_factory=dict)
     deadline: float | None = None  # the request's deadline (epoch seconds)
     answer_bytes_cap: int | None = None  # the plan's cap on an answer's size in the state
+    traceparent: str | None = None  # the request span's trace context: the judge's span joins its trace
 
 
 Plan.model_rebuild()

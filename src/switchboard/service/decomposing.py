@@ -130,7 +130,8 @@ class Splitter:
             for k, (text, share) in enumerate(zip(texts, shares, strict=True), start=1):
                 part = part_request(request, text, share)
                 parts.append(CascadeState(request_id=f"{state.request_id}-p{k}", request=part,
-                                          plan=self.planner.plan(part), deadline=state.deadline))
+                                          plan=self.planner.plan(part), deadline=state.deadline,
+                                          traceparent=state.traceparent))
         except PlanningError as exc:
             return answered_whole.model_copy(update={"decomposition": whole.model_copy(
                 update={"outcome": f"part {len(parts) + 1} cannot be planned: {exc}"[:300]})})

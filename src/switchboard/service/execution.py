@@ -14,6 +14,7 @@ from switchboard.domain.requests import ChatRequest
 from switchboard.domain.state import CascadeState, Plan
 from switchboard.domain.timing import Stage, last_end
 from switchboard.ports import Orchestrator
+from switchboard.service import telemetry
 from switchboard.service.errors import CascadeFailed, CascadeTimedOut, PromptTooLarge
 from switchboard.service.timing import add_stage
 from switchboard.service.traces import TraceBook, trace_of
@@ -79,13 +80,16 @@ class CascadeRunner:
         self.deadlines = deadlines or Deadlines()
         self.on_answer = on_answer  # told of every answered cascade (a session's model: ``service.affinity``)
 
-    def new_state(self, request: ChatRequest, plan: Plan, job: bool = False) -> CascadeState:
-        """The state a cascade starts from: a new id, the request's deadline (a job's longer one), and the
-        room each answer has in the state (``answer_bytes_cap``: 413 when it is too small)."""
+    def new_state(self, request: ChatRequest, plan: Plan, job: bool = False,
+                  span: telemetry.Span | None = None) -> CascadeState:
+        """The state a cascade starts from: a new id, the request's deadline (a job's longer one), the room
+        each answer has in the state (``answer_bytes_cap``: 413 when it is too small) and the trace context
+        of the request's span (``span``, else the current one) for the tasks' spans."""
         wait = self.deadlines.job_s if job else self.deadlines.request_s
         classified = plan.classifier.cost_usd if plan.classifier is not None else 0.0  # the slow labels' cost
         state = CascadeState(request_id=self.deadlines.new_id(), request=request, plan=plan,
-                             deadline=time.time() + wait, spent_usd=classified)
+                             deadline=time.time() + wait, spent_usd=classified,
+                             traceparent=telemetry.traceparent(span))
         return state.model_copy(update={"plan": plan.model_copy(update={"answer_bytes_cap": answer_bytes_cap(state)})})
 
     def run(self, state: CascadeState) -> CascadeState:

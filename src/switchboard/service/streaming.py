@@ -102,30 +102,31 @@ class StreamService:
         the iterator is returned; the key's reservation is settled once the events end."""
         with timing.stage("admit") as admit:
             admitted = self.admission.admit(command)
+        span = telemetry.start_request(admitted.pinned or "auto")  # not current: the events cross threads
         try:  # every refusal before the events start, with the reservation returned
             with timing.stage("route") as route:
                 plan = admitted.plan or self.planner.plan(admitted.request, admitted.pinned)
                 plan = self.planner.refine(admitted.request, plan)
-                state = self.splitter.split(self.runner.new_state(admitted.request, plan))
+                state = self.splitter.split(self.runner.new_state(admitted.request, plan, span=span))
             state = timing.planned(state, admit, route)
         except ApiError:
+            span.end()
             self.admission.settle(admitted, 0.0)
             raise
         request = admitted.request
         if (live and self.sources.providers is not None and state.mode == "whole" and state.decomposition is None
                 and len(plan.tiers) == 1 and not request.stop
                 and request.response_format is None and request.tool_use is None):
-            return self._settled(admitted, lambda progress: self._token_events(state, progress))
-        return self._settled(admitted, lambda progress: self._cascade_events(state, live, progress))
+            return self._settled(admitted, span, lambda progress: self._token_events(state, progress))
+        return self._settled(admitted, span, lambda progress: self._cascade_events(state, live, progress))
 
-    def _settled(self, admitted: Admitted, events: Callable[[_Progress], Iterator[StreamEvent]]
-                 ) -> Iterator[StreamEvent]:
+    def _settled(self, admitted: Admitted, span: telemetry.Span,
+                 events: Callable[[_Progress], Iterator[StreamEvent]]) -> Iterator[StreamEvent]:
         """The events of a stream, with what every stream owes whatever happens: a failure before the first
         event is raised (an HTTP error status), after it a ``Failed`` event ends the stream; and the key's
         reservation is settled once - with the spend when known, else what was held (a client that went
         away closes the stream here too)."""
         progress = _Progress(spent=admitted.held)
-        span = telemetry.start_request(admitted.pinned or "auto")  # not current: the events cross threads
         try:
             for event in events(progress):
                 progress.sent = True

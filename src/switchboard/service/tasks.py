@@ -122,7 +122,7 @@ def run_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers: Pro
     spec = state.plan.tiers[state.tier]
     judges = fan_out(spec.judges)  # a self-verification's k samples: k judge tasks, run side by side
     with (timing.stage("tier", tier=state.tier, model=spec.model) as clock,
-          telemetry.tier_span(state.tier, spec.model) as span):
+          telemetry.tier_span(state.tier, spec.model, under=state.traceparent) as span):
         if state.tier == 0 and state.streamed is not None and state.streamed.model == spec.model:
             candidate = state.streamed  # bought while streaming it (the call was the router's)
         else:
@@ -144,7 +144,7 @@ def run_judge(task: JudgeTask, catalog: dict[str, ModelEntry], providers: Provid
     started = time.perf_counter()
     model = spec.model or task.candidate.model
     with (timing.stage("judge", judge=spec.name, model=model) as clock,
-          telemetry.judge_span(spec.name, spec.kind, model) as span):
+          telemetry.judge_span(spec.name, spec.kind, model, under=task.traceparent) as span):
         try:
             if spec.kind == "agreement":
                 verdict = _agreement(task, catalog, providers)
@@ -291,7 +291,8 @@ def execute_tier(state: CascadeState, catalog: dict[str, ModelEntry], providers:
         return {"Error": type(exc).__name__, "Cause": str(exc)[:500]}
     verdicts = [run_judge(JudgeTask(judge=j, request=state.request, candidate=result.candidate,
                                     answers=state.answers, deadline=state.deadline,
-                                    answer_bytes_cap=state.plan.answer_bytes_cap), catalog, providers)
+                                    answer_bytes_cap=state.plan.answer_bytes_cap,
+                                    traceparent=state.traceparent), catalog, providers)
                 for j in result.judges]
     return {**result.model_dump(), "verdicts": [v.model_dump() for v in verdicts]}
 

@@ -4,6 +4,10 @@ request, tier, judge call and model call, with the GenAI semantic conventions' a
 ``gen_ai.usage.*``) and Switchboard's (``switchboard.tier``, ``.judge``, ``.decision``, ``.verified``,
 ``.cost_usd``).
 
+The tasks run in other processes than the router (Lambda functions; locally, the emulator's threads), so
+the request's span context travels in the cascade state as a W3C ``traceparent`` (``traceparent``), and
+each tier and judge span is started under it (``parent``): one trace per request, wherever its tasks ran.
+
 Only the OpenTelemetry API is used here: without an SDK provider (``adapters.telemetry`` installs one when
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set) every span is the API's non-recording one and no attribute is
 built. A Lambda function hands its Powertools tracer to ``use_xray``; each model call is then also a
@@ -17,16 +21,19 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from switchboard.domain.state import CascadeState
 from switchboard.service import timing
 
 __all__ = ["ModelCall", "Span", "decided", "judge_span", "model_call", "outcome", "request_span", "start_request", "tier_span",
-           "use_tracer_provider", "use_xray"]
+           "traceparent", "use_tracer_provider", "use_xray"]
 TRACER_NAME = "switchboard"
 _tracer = trace.get_tracer(TRACER_NAME)  # a proxy: it follows the provider installed at any time after
 _xray: Any = None  # a Powertools Tracer (Lambda functions), or None
+_propagator = TraceContextTextMapPropagator()
 
 
 def use_tracer_provider(provider: Any) -> None:
@@ -60,6 +67,23 @@ def start_request(model: str) -> Span:
     return span
 
 
+def traceparent(span: Span | None = None) -> str | None:
+    """The W3C ``traceparent`` of ``span`` (None: the current span), for the tasks to start their spans
+    under; None when it records nothing (no SDK provider), so the state carries nothing then."""
+    span = span if span is not None else trace.get_current_span()
+    if not span.is_recording():
+        return None
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")
+
+
+def parent(header: str | None) -> Context | None:
+    """The context a task's span starts under: the request's, from the state's ``traceparent`` (None: the
+    current one, e.g. a state that carries none)."""
+    return _propagator.extract({"traceparent": header}) if header else None
+
+
 def decided(span: Span, state: CascadeState) -> None:
     if not span.is_recording():
         return
@@ -75,8 +99,9 @@ def decided(span: Span, state: CascadeState) -> None:
 
 
 @contextmanager
-def tier_span(tier: int, model: str) -> Iterator[Span]:
-    with _tracer.start_as_current_span(f"switchboard tier {tier}") as span:
+def tier_span(tier: int, model: str, under: str | None = None) -> Iterator[Span]:
+    """A tier's span, under the request whose ``traceparent`` is ``under``."""
+    with _tracer.start_as_current_span(f"switchboard tier {tier}", context=parent(under)) as span:
         if span.is_recording():
             span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": model,
                                  "switchboard.tier": tier})
@@ -84,8 +109,10 @@ def tier_span(tier: int, model: str) -> Iterator[Span]:
 
 
 @contextmanager
-def judge_span(judge: str, kind: str, model: str | None, tier: int | None = None) -> Iterator[Span]:
-    with _tracer.start_as_current_span(f"switchboard judge {judge}") as span:
+def judge_span(judge: str, kind: str, model: str | None, tier: int | None = None,
+               under: str | None = None) -> Iterator[Span]:
+    """A judge call's span, under the request whose ``traceparent`` is ``under``."""
+    with _tracer.start_as_current_span(f"switchboard judge {judge}", context=parent(under)) as span:
         if span.is_recording():
             span.set_attributes({"gen_ai.operation.name": "chat", "switchboard.judge": judge,
                                  "switchboard.judge_kind": kind,

@@ -130,7 +130,7 @@ def test_a_refusal_while_the_stream_is_prepared_returns_the_keys_reservation():
     store.create(key)
     service, _ = _service(Streaming(), keys=KeyService(store, required=True))
 
-    def too_large(request, plan, job=False):  # noqa: ANN001, ANN202 - what answer_bytes_cap raises for a huge state
+    def too_large(request, plan, job=False, span=None):  # noqa: ANN001, ANN202 - what answer_bytes_cap raises for a huge state
         raise PromptTooLarge("the cascade state would be too large")
 
     service.runner.new_state = too_large  # type: ignore[method-assign]

@@ -221,6 +221,43 @@ def test_a_streamed_cascade_is_timed_and_is_one_request_span(spans) -> None:  # 
     requests = [s for s in spans.get_finished_spans() if s.name == "switchboard request"]
     assert len(requests) == 1 and requests[0].attributes["switchboard.decision"] == (
         f"{final.decision.action}:{final.decision.reason}")
+    # the cascade ran on another thread (no ambient context there): its spans joined the request's trace
+    # through the state's traceparent
+    tasks = [s for s in spans.get_finished_spans() if s.name.startswith(("switchboard tier", "switchboard judge"))]
+    assert tasks and {s.context.trace_id for s in tasks} == {requests[0].context.trace_id}
+    assert {s.parent.span_id for s in tasks} == {requests[0].context.span_id}
+
+
+def test_a_task_in_another_process_joins_the_requests_trace_through_the_states_traceparent(spans) -> None:  # noqa: ANN001
+    """A Lambda task starts with no context: its tier and judge spans take the request's from the state."""
+    import threading
+
+    from switchboard.domain.judging import JudgeSpec
+    from switchboard.domain.state import Candidate, JudgeTask
+    from switchboard.service.tasks import run_judge, run_tier
+
+    services = two_tier_services()
+    with telemetry.request_span("auto") as request:
+        header = telemetry.traceparent()
+    assert header is not None and format(request.get_span_context().trace_id, "032x") in header
+    state = ask_two_tier(services).model_copy(update={"tier": 0, "traceparent": header})
+    catalog = {e.model_id: e for e in entries()}
+    providers = Source({model: ScriptedProvider(reply) for model in catalog})
+    task = JudgeTask(judge=JudgeSpec(kind="confidence"), request=state.request,
+                     candidate=Candidate(model="small", text="4"), traceparent=header)
+    spans.clear()
+    worker = threading.Thread(target=lambda: (run_tier(state, catalog, providers), run_judge(task, catalog, providers)))
+    worker.start()
+    worker.join()
+    tasks = [s for s in spans.get_finished_spans() if s.name.startswith(("switchboard tier", "switchboard judge"))]
+    assert len(tasks) == 2
+    assert {s.context.trace_id for s in tasks} == {request.get_span_context().trace_id}
+    assert {s.parent.span_id for s in tasks} == {request.get_span_context().span_id}
+
+
+def test_without_spans_recorded_the_state_carries_no_trace_context() -> None:
+    state = ask_two_tier(two_tier_services())
+    assert state.traceparent is None and telemetry.traceparent() is None
 
 
 def test_a_tier_that_failed_leaves_its_decide_timed_and_the_start_closed() -> None:
