@@ -39,9 +39,7 @@ def _resolver() -> APIGatewayRestResolver:
 
 def _view(app: APIGatewayRestResolver, route: Route) -> Any:
     def view(**params: str) -> Response:
-        event = app.current_event
-        request = HttpRequest(event.http_method, event.path, {k.lower(): v for k, v in (event.headers or {}).items()},
-                              event.body, bool(event.is_base64_encoded), params, event.query_string_parameters or {})
+        request = HttpRequest.of_rest_event(app.current_event.raw_event, params)
         return _response(route.serve(request, container().services()))
 
     return view

@@ -425,3 +425,36 @@ def test_a_failed_warm_up_at_init_is_left_to_the_first_request():
     composition.use(Broken(Parts(router_settings=SETTINGS)))
     assert composition.warm_ahead_of_traffic("provisioned-concurrency") is False  # logged; init goes on
     assert composition.warm_ahead_of_traffic("snap-start") is True  # the snapshot takes no AWS client
+
+
+def _as(event: dict, identity: dict) -> dict:
+    return {**event, "requestContext": {**event["requestContext"], "identity": {**event["requestContext"]["identity"],
+                                                                                 **identity}}}
+
+
+def _list_traces() -> dict:
+    event = load_event("router", "get_trace")
+    return {**event, "path": "/v1/traces", "resource": "/v1/traces", "pathParameters": None,
+            "requestContext": {**event["requestContext"], "resourcePath": "/v1/traces", "path": "/v1/traces",
+                               "httpMethod": "GET"}}
+
+
+@pytest.mark.parametrize("identity", [{"userArn": "arn:aws:iam::123456789012:user/{name}"}, {"apiKeyId": "{name}"}],
+                         ids=["iam", "api_key"])
+def test_without_bearer_keys_the_caller_api_gateway_authenticated_owns_its_traces(identity):
+    """apiAuth "iam" or "api_key": API Gateway authenticated the caller, and no Switchboard key was sent. Its
+    traces are its own: another IAM principal or API Gateway key does not list them, nor does an anonymous
+    caller."""
+    ids = iter(f"trace-{n}" for n in range(10))
+    services = make()
+    services.runner.deadlines.new_id = lambda: next(ids)
+    alice = {k: v.format(name="alice") for k, v in identity.items()}
+    bob = {k: v.format(name="bob") for k, v in identity.items()}
+    assert call(_as(load_event("router", "chat_completion"), alice))[0] == 200
+    assert call(_as(load_event("router", "chat_completion"), bob))[0] == 200
+    assert call(load_event("router", "chat_completion"))[0] == 200  # nobody authenticated
+    listed = {who: [t["trace_id"] for t in call(_as(_list_traces(), seen) if seen else _list_traces())[1]["data"]]
+              for who, seen in (("alice", alice), ("bob", bob), ("anonymous", None))}
+    assert listed == {"alice": ["trace-0"], "bob": ["trace-1"], "anonymous": ["trace-2"]}
+    owner = next(iter(alice.values()))
+    assert services.traces.get("trace-0").state.request.key_id.endswith(owner)

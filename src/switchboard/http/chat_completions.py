@@ -361,14 +361,14 @@ class ChatCompletionRequest(BaseModel):
                 return f"{kind}:{value}"
         return None
 
-    def command(self, caller: ApiKey | None, max_prompt_chars: int) -> ChatCommand:
+    def command(self, caller: ApiKey | None, max_prompt_chars: int, principal: str | None = None) -> ChatCommand:
         """The request as the services take it: mapped onto the domain, the model it pins (None: route),
-        its caller."""
+        its caller (and, without a key of ours, the identity API Gateway authenticated)."""
         pinned = self.pinned_model()
         if pinned is None and self.switchboard.verify is False:
             raise BadRequest("switchboard.verify = false needs a pinned model: the cascade's judges decide when "
                              "to escalate", param="switchboard.verify")
-        return ChatCommand(request=self.to_domain(max_prompt_chars), pinned=pinned, caller=caller)
+        return ChatCommand(request=self.to_domain(max_prompt_chars), pinned=pinned, caller=caller, principal=principal)
 
 
 class FeedbackRequest(BaseModel):

@@ -19,6 +19,7 @@ from switchboard.http.statuses import http_error
 from switchboard.ports import ApiKey
 from switchboard.service.assembly import Services
 from switchboard.service.errors import BadRequest, NotReady
+from switchboard.service.responses import owner_of
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -36,6 +37,18 @@ class HttpRequest:
     base64: bool = False
     params: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)  # the query string's parameters
+    # The caller as API Gateway authenticated it, where the deployment's apiAuth is "iam" or "api_key"
+    # ("iam:<user ARN>", "apikey:<API key id>"; the router Lambda reads it from the event's request
+    # context); None locally and behind bearer keys. It owns a keyless request's trace and stored response.
+    principal: str | None = None
+
+    @classmethod
+    def of_rest_event(cls, event: Mapping[str, Any], params: Mapping[str, str]) -> HttpRequest:
+        """The request an API Gateway REST proxy event carries (``params``: its path's, as routed)."""
+        return cls(event.get("httpMethod") or "", event.get("path") or "",
+                   {k.lower(): v for k, v in (event.get("headers") or {}).items()}, event.get("body"),
+                   bool(event.get("isBase64Encoded")), params, event.get("queryStringParameters") or {},
+                   principal_of(event.get("requestContext") or {}))
 
     def json(self) -> dict[str, Any]:
         return parse_body(self.body, self.base64)
@@ -43,6 +56,17 @@ class HttpRequest:
     @property
     def authorization(self) -> str | None:
         return self.headers.get("authorization")
+
+
+def principal_of(request_context: Mapping[str, Any]) -> str | None:
+    """The caller as API Gateway authenticated it, from a REST API event's ``requestContext`` (apiAuth
+    "iam": its IAM ARN; "api_key": its API key's id); None when API Gateway authenticated no one."""
+    identity = request_context.get("identity") or {}
+    if identity.get("userArn"):
+        return f"iam:{identity['userArn']}"
+    if identity.get("apiKeyId"):
+        return f"apikey:{identity['apiKeyId']}"
+    return None
 
 
 @dataclass
@@ -83,7 +107,7 @@ def _chat_request(request: HttpRequest) -> ChatCompletionRequest:
 
 def chat_completions(request: HttpRequest, services: Services) -> HttpResponse | dict[str, Any]:
     chat = _chat_request(request)
-    command = chat.command(_caller(request, services), services.limits.max_prompt_chars)
+    command = chat.command(_caller(request, services), services.limits.max_prompt_chars, request.principal)
     if chat.stream:  # buffered: one body (a Lambda proxy response); the HTTP server streams it (``stream``)
         events = services.streams.stream(command, live=False)
         return HttpResponse(200, "".join(chat_completion_events(events, _include_usage(chat))),
@@ -100,7 +124,7 @@ def stream_chat_completion(request: HttpRequest, services: Services) -> Streamed
         if body.get("stream") is not True:
             return None
         chat = _chat_request(request)
-        command = chat.command(_caller(request, services), services.limits.max_prompt_chars)
+        command = chat.command(_caller(request, services), services.limits.max_prompt_chars, request.principal)
         chunks = chat_completion_events(services.streams.stream(command), _include_usage(chat))
         first = next(chunks)  # raises a refusal or an early failure before anything is sent
     except Exception as exc:  # noqa: BLE001 - every error is mapped, as the other endpoints' are
@@ -131,7 +155,8 @@ def anthropic_messages(request: HttpRequest, services: Services) -> HttpResponse
     messages = parse(messages_api.MessagesRequest, request.json())
     key = request.headers.get("x-api-key")
     caller = services.admission.authenticate(request.authorization or (f"Bearer {key}" if key else None))
-    state = services.chat.complete(messages.openai().command(caller, services.limits.max_prompt_chars))
+    state = services.chat.complete(messages.openai().command(caller, services.limits.max_prompt_chars,
+                                                             request.principal))
     if messages.stream:
         return HttpResponse(200, messages_api.messages_stream(state), "text/event-stream", {"Cache-Control": "no-cache"})
     return messages_api.messages_response(state)
@@ -141,7 +166,7 @@ def route(request: HttpRequest, services: Services) -> HttpResponse | dict[str, 
     chat = parse(ChatCompletionRequest, request.json())
     if chat.stream:
         raise BadRequest("/v1/route answers with the whole plan; stream only /v1/chat/completions", param="stream")
-    command = chat.command(_caller(request, services), services.limits.max_prompt_chars)
+    command = chat.command(_caller(request, services), services.limits.max_prompt_chars, request.principal)
     if chat.async_:
         job = services.jobs.submit(command)
         return HttpResponse(202, json.dumps(rendering.job_response(job)), headers={"Location": f"/v1/jobs/{job.trace_id}"})
@@ -164,7 +189,7 @@ def list_traces(request: HttpRequest, services: Services) -> dict[str, Any]:
     raw = request.query.get("limit", str(TRACE_PAGE))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_TRACE_PAGE:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_TRACE_PAGE}", param="limit")
-    traces = services.traces.recent(caller.key_id if caller else None, int(raw))
+    traces = services.traces.recent(owner_of(caller, request.principal), int(raw))
     return {"object": "list", "data": [t.model_dump(mode="json") for t in traces]}
 
 

@@ -12,11 +12,19 @@ from switchboard.ports import ApiKey
 @dataclass(frozen=True)
 class ChatCommand:
     """A request to answer: the domain request (mapped from whichever API it came in on), the catalogue
-    model the caller pinned (None: route it), and the caller's API key (None: no key of ours was sent)."""
+    model the caller pinned (None: route it), the caller's API key (None: no key of ours was sent) and,
+    without one, the identity API Gateway authenticated (``HttpRequest.principal``), which then owns the
+    request's trace."""
 
     request: ChatRequest
     pinned: str | None = None
     caller: ApiKey | None = None
+    principal: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """Who owns the request's trace (``service.responses.owner_of``): the key's id, else the principal."""
+        return self.caller.key_id if self.caller is not None else self.principal
 
 
 @dataclass(frozen=True)
