@@ -6,7 +6,8 @@ answer is self-verified ``--samples`` times zero-shot and ``--samples`` times fe
 task (``service.tasks.run_judge``, the judge Lambda's work), the few-shot ones shown the worked examples of
 the prompt's category (``offline.worked_examples``, built from prompts kept out of the measured ones). The
 score of k samples is the share of CORRECT among the first k, as the decide step folds them. Reported: the
-AUROC of that score against the grade, for k = 1, 3, 5, per category and overall; each sample's latency and
+AUROC of that score against the grade (with its Hanley-McNeil standard error), for k = 1, 3, 5, per category
+and overall, and few-shot's gain over zero-shot with a paired bootstrap interval; each sample's latency and
 a judge step's (k samples one after another: the local GGUF provider runs one inference at a time; on a
 provider that serves calls side by side the step takes about one sample's time).
 
@@ -35,7 +36,7 @@ from switchboard.domain.judging import JudgeSpec  # noqa: E402
 from switchboard.domain.requests import ChatRequest, Message  # noqa: E402
 from switchboard.domain.state import Candidate, JudgeTask  # noqa: E402
 from switchboard.offline.collect import GRADERS, LabelledPrompt, load_prompts  # noqa: E402
-from switchboard.offline.judge_stats import auroc  # noqa: E402
+from switchboard.offline.judge_stats import auroc, auroc_standard_error  # noqa: E402
 from switchboard.offline.worked_examples import example_sources, examples_for  # noqa: E402
 from switchboard.ports import ProviderError  # noqa: E402
 
@@ -128,7 +129,32 @@ def _auroc(rows: list[dict], mode: str, k: int) -> dict:
     pairs = [(_share(r[mode], k), r["correct"]) for r in rows]
     stated = [(s, c) for s, c in pairs if s is not None]
     area = auroc([s for s, _ in stated], [c for _, c in stated]) if stated else None
-    return {"auroc": None if area is None else round(area, 4), "abstained": round(1 - len(stated) / max(1, len(rows)), 4)}
+    right = sum(1 for _, c in stated if c)
+    se = None if area is None else auroc_standard_error(area, right, len(stated) - right)
+    return {"auroc": None if area is None else round(area, 4), "standard_error": None if se is None else round(se, 4),
+            "abstained": round(1 - len(stated) / max(1, len(rows)), 4)}
+
+
+def _paired_gain(rows: list[dict], k: int, resamples: int = 2000, seed: int = 0) -> dict | None:
+    """Few-shot's AUROC minus zero-shot's at k, on the prompts both scored, with a 95 % interval from a
+    bootstrap over prompts (the two are scored on the same prompts, so their errors are paired)."""
+    import numpy as np
+
+    both = [(_share(r["zero_shot"], k), _share(r["few_shot"], k), r["correct"]) for r in rows]
+    both = [b for b in both if b[0] is not None and b[1] is not None]
+    if len({b[2] for b in both}) < 2:
+        return None
+    zero, few, label = (np.asarray(x, dtype=float) for x in zip(*both, strict=True))
+    rng = np.random.default_rng(seed)
+    gains = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(label), len(label))
+        z, f = auroc(zero[pick].tolist(), label[pick].tolist()), auroc(few[pick].tolist(), label[pick].tolist())
+        if z is not None and f is not None:
+            gains.append(f - z)
+    point = (auroc(few.tolist(), label.tolist()) or 0.0) - (auroc(zero.tolist(), label.tolist()) or 0.0)
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return {"gain": round(point, 4), "ci95": [round(float(low), 4), round(float(high), 4)], "prompts": len(label)}
 
 
 def summarise(journaled: list[dict], args: argparse.Namespace) -> dict:
@@ -142,7 +168,8 @@ def summarise(journaled: list[dict], args: argparse.Namespace) -> dict:
                  "command": "python benchmarks/self_verification.py " + " ".join(sys.argv[1:]), "scopes": {}}
     for name, scoped in scopes.items():
         out["scopes"][name] = {"prompts": len(scoped), "accuracy": round(sum(r["correct"] for r in scoped) / max(1, len(scoped)), 4),
-                               **{f"{mode}@{k}": _auroc(scoped, mode, k) for mode in ("zero_shot", "few_shot") for k in ks}}
+                               **{f"{mode}@{k}": _auroc(scoped, mode, k) for mode in ("zero_shot", "few_shot") for k in ks},
+                               **{f"few_minus_zero@{k}": _paired_gain(scoped, k) for k in ks}}
     for mode in ("zero_shot", "few_shot"):
         per_sample = [s["ms"] for r in rows for s in r[mode]]
         out[f"{mode}_latency_ms"] = {
