@@ -109,9 +109,10 @@ class StreamService:
                 plan = self.planner.refine(admitted.request, plan)
                 state = self.splitter.split(self.runner.new_state(admitted.request, plan, span=span))
             state = timing.planned(state, admit, route)
-        except ApiError:
+        except Exception as exc:
             span.end()
-            self.admission.settle(admitted, 0.0)
+            if isinstance(exc, ApiError):
+                self.admission.settle(admitted, 0.0)
             raise
         request = admitted.request
         if (live and self.sources.providers is not None and state.mode == "whole" and state.decomposition is None
