@@ -49,7 +49,7 @@ class InProcessRouter:
 def main() -> None:
     port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
     server = LocalServer(InProcessRouter(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "router")),
-                         host="127.0.0.1", port=port)
+                         host="127.0.0.1", port=port, behind_web_adapter=True)
     server.serve_forever()
 
 

@@ -458,3 +458,35 @@ def test_without_bearer_keys_the_caller_api_gateway_authenticated_owns_its_trace
     assert listed == {"alice": ["trace-0"], "bob": ["trace-1"], "anonymous": ["trace-2"]}
     owner = next(iter(alice.values()))
     assert services.traces.get("trace-0").state.request.key_id.endswith(owner)
+
+
+@pytest.mark.parametrize("behind_adapter", [True, False], ids=["web-adapter", "elsewhere"])
+def test_under_the_web_adapter_the_caller_is_read_from_its_request_context_header_and_nowhere_else(behind_adapter):
+    """switchboard:streaming: API Gateway's request context (the IAM caller) reaches the server in the Web
+    Adapter's x-amzn-request-context header, for the buffered and the streamed paths alike. A server not
+    behind the adapter (switchboard local) ignores the header, which any client could send."""
+    import httpx
+
+    from functions.router.serve import InProcessRouter
+    from switchboard.http.server import LocalServer
+    from switchboard.local.emulator import free_port
+
+    ids = iter(f"trace-{n}" for n in range(10))
+    services = make()
+    services.runner.deadlines.new_id = lambda: next(ids)
+    alice = {"x-amzn-request-context": json.dumps({"identity": {"userArn": "arn:aws:iam::123456789012:user/alice"}})}
+    server = LocalServer(InProcessRouter("router"), port=free_port(), behind_web_adapter=behind_adapter)
+    server.start_background()
+    try:
+        body = {"model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": "def f(): pass"}]}
+        assert httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=alice, timeout=30).status_code == 200
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={**body, "stream": True}, headers=alice,
+                          timeout=30) as streamed:
+            assert streamed.status_code == 200 and list(streamed.iter_lines())
+        owners = {t: services.traces.get(t).state.request.key_id for t in ("trace-0", "trace-1")}
+        listed = httpx.get(f"{server.url}/v1/traces", headers=alice, timeout=30).json()["data"]
+    finally:
+        server.stop()
+    expected = "iam:arn:aws:iam::123456789012:user/alice" if behind_adapter else None
+    assert owners == {"trace-0": expected, "trace-1": expected}
+    assert sorted(t["trace_id"] for t in listed) == ["trace-0", "trace-1"]  # alice's own (or, ignored, everyone's)

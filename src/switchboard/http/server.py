@@ -15,11 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from switchboard.http.body import MAX_BODY_BYTES
-from switchboard.http.endpoints import HttpRequest, StreamedResponse
+from switchboard.http.endpoints import HttpRequest, StreamedResponse, principal_of
 from switchboard.http.routes import find
 from switchboard.service.assembly import Services
 
@@ -36,8 +36,28 @@ class RouterBackend(Protocol):
 log = logging.getLogger(__name__)
 
 
-def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict:
-    """The REST API (v1) proxy event API Gateway would send for this request."""
+# The Lambda Web Adapter forwards API Gateway's request context (identity included) in this header. Only the
+# router's server under the adapter (``router.serve``) reads it; anywhere else a client could send it.
+REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
+
+
+def gateway_identity(headers: dict[str, str], trusted: bool) -> dict[str, Any]:
+    """The caller's identity as API Gateway authenticated it, from the Web Adapter's request-context header
+    when the server runs behind the adapter (``trusted``); {} otherwise, or when the header is unreadable."""
+    raw = headers.get(REQUEST_CONTEXT_HEADER) if trusted else None
+    if not raw:
+        return {}
+    try:
+        identity = json.loads(raw).get("identity")
+    except (ValueError, AttributeError):
+        return {}
+    return identity if isinstance(identity, dict) else {}
+
+
+def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body: bytes,
+                      identity: dict[str, Any] | None = None) -> dict:
+    """The REST API (v1) proxy event API Gateway would send for this request (``identity``: what API
+    Gateway authenticated, where the server knows it)."""
     parts = urlsplit(raw_path)
     query = dict(parse_qsl(parts.query)) or None
     try:
@@ -57,7 +77,7 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
         "requestContext": {
             "resourcePath": parts.path, "httpMethod": method, "path": f"/local{parts.path}", "stage": "local",
             "requestId": str(uuid.uuid4()), "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", ""), **(identity or {})},
             "accountId": "123456789012", "apiId": "local",
         },
         "body": text if body else None,
@@ -76,7 +96,7 @@ def response_headers(result: dict) -> dict[str, str]:
 
 
 def _streamed(method: str, raw_path: str, headers: dict[str, str], body: bytes,
-              backend: RouterBackend) -> StreamedResponse | None:
+              backend: RouterBackend, identity: dict[str, Any]) -> StreamedResponse | None:
     """The response of a route that streams, when the request asks for a stream; else None."""
     services: Callable[[], Services] | None = getattr(backend, "services", None)
     path = urlsplit(raw_path).path
@@ -89,7 +109,8 @@ def _streamed(method: str, raw_path: str, headers: dict[str, str], body: bytes,
         text, is_b64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, is_b64 = base64.b64encode(body).decode("ascii"), True
-    return route.stream(HttpRequest(method, path, headers, text if body else None, is_b64, params), services())
+    return route.stream(HttpRequest(method, path, headers, text if body else None, is_b64, params,
+                                    principal=principal_of({"identity": identity})), services())
 
 
 def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
@@ -158,11 +179,12 @@ def make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            event = api_gateway_event(self.command, self.path, headers, body)
+            identity = gateway_identity(headers, server.behind_web_adapter)
+            event = api_gateway_event(self.command, self.path, headers, body, identity)
             if server.stack is None:
                 self._error(503, "Switchboard is still starting; retry in a few seconds", {"Retry-After": "5"})
                 return
-            streamed = _streamed(self.command, self.path, headers, body, server.stack)
+            streamed = _streamed(self.command, self.path, headers, body, server.stack, identity)
             if streamed is not None:
                 self._stream(streamed.status, streamed.headers, streamed.pieces)
                 return
@@ -203,8 +225,10 @@ class _Server(ThreadingHTTPServer):
 class LocalServer:
     """Binds at construction (so a busy port fails at once); ``stack`` may be attached later."""
 
-    def __init__(self, stack: RouterBackend | None, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, stack: RouterBackend | None, host: str = "127.0.0.1", port: int = 8080,
+                 behind_web_adapter: bool = False) -> None:
         self.stack = stack
+        self.behind_web_adapter = behind_web_adapter  # read the caller's identity from the adapter's header
         self.httpd = _Server((host, port), make_handler(self))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
