@@ -126,6 +126,13 @@ def pydantic_ai(base: str, typed: bool) -> tuple[str | None, bool]:
 
 
 def agents_sdk(base: str, api: str) -> tuple[str | None, bool]:
+    output, calls = run_agents_sdk(base, api, QUESTION)
+    return output, bool(calls)
+
+
+def run_agents_sdk(base: str, api: str, question: str) -> tuple[str, list[str]]:
+    """The OpenAI Agents SDK's weather agent on ``base`` (``api``: "responses", its default model, or
+    "chat" for its chat completions model): its final output and the cities its tool was called with."""
     import openai
     from agents import (
         Agent,
@@ -148,7 +155,7 @@ def agents_sdk(base: str, api: str) -> tuple[str | None, bool]:
     client = openai.AsyncOpenAI(base_url=base, api_key="unused-locally", max_retries=0, timeout=240)
     model = OpenAIResponsesModel("auto", client) if api == "responses" else OpenAIChatCompletionsModel("auto", client)
     agent = Agent(name="weather", instructions="Answer with the tool's result.", tools=[get_weather], model=model)
-    return str(Runner.run_sync(agent, QUESTION, max_turns=4).final_output), bool(calls)
+    return str(Runner.run_sync(agent, question, max_turns=4).final_output), calls
 
 
 def langchain(base: str) -> tuple[str | None, bool]:

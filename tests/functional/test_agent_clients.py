@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks import agent_clients as clients
 from tests.support.scripted_agent_model import reply
 from tests.support.scripted_stack import scripted_stack
 
@@ -46,33 +47,10 @@ def test_pydantic_ai_runs_a_tool_and_returns_its_typed_output(base_url):
     assert calls == ["Ada"]  # called once: the loop ended on the tool's answer
 
 
-@pytest.mark.parametrize("api", ["responses", "chat_completions"])
+@pytest.mark.parametrize("api", ["responses", "chat"])
 def test_the_agents_sdk_calls_the_tool_and_answers_with_its_value(base_url, api):
-    import openai
-    from agents import (
-        Agent,
-        OpenAIChatCompletionsModel,
-        OpenAIResponsesModel,
-        Runner,
-        function_tool,
-        set_tracing_disabled,
-    )
-
-    set_tracing_disabled(True)
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="unused-locally", max_retries=0)
-    model = (OpenAIResponsesModel(model="auto", openai_client=client) if api == "responses"
-             else OpenAIChatCompletionsModel(model="auto", openai_client=client))
-    asked: list[str] = []
-
-    @function_tool
-    def get_weather(city: str) -> str:
-        """The current weather of a city."""
-        asked.append(city)
-        return "21 °C, cloudy"
-
-    agent = Agent(name="weather", instructions="Answer with the tool's data.", model=model, tools=[get_weather])
-    result = Runner.run_sync(agent, "What's the weather in Paris?")
-    assert asked == ["Paris"] and "21 °C, cloudy" in result.final_output
+    output, asked = clients.run_agents_sdk(base_url, api, "What's the weather in Paris?")
+    assert asked == ["Paris"] and "21 °C, cloudy" in output
 
 
 def test_a_langchain_tool_loop_binds_tools_and_reads_tool_messages(base_url, monkeypatch):
