@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from switchboard.domain.requests import ChatRequest
 from switchboard.ports import ApiKey
+from switchboard.service.responses import owner_of
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ChatCommand:
     @property
     def owner(self) -> str | None:
         """Who owns the request's trace (``service.responses.owner_of``): the key's id, else the principal."""
-        return self.caller.key_id if self.caller is not None else self.principal
+        return owner_of(self.caller, self.principal)
 
 
 @dataclass(frozen=True)
