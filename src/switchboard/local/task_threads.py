@@ -111,3 +111,8 @@ def prune_finished_threads() -> None:
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     TMP_THREADS[:] = [t for t in list(TMP_THREADS) if t.is_alive()]
+
+
+def spawn(work: Callable[[], Any]) -> None:
+    """Run ``work`` on a pooled thread (the lean executor's executions, tasks and Map iterations)."""
+    _POOL.run(work)
