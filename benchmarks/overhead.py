@@ -4,7 +4,8 @@ a LiteLLM proxy (when it is installed) and through ``switchboard local``, in one
 The upstream is a FAKE OpenAI-compatible server on loopback (``tests/support/fake_openai_server``) in a
 process of its own, answering every request at once, so every millisecond above the direct figure is the
 gateway's. Switchboard runs as a user runs it: ``switchboard local`` in a subprocess (the synthesised state
-machine executed by the embedded emulator, traces journaled to a state directory), with a catalogue of three
+machine executed by the local stack's lean executor - or moto's interpreter, ``--executors moto``; both,
+one server each, with ``--executors lean moto`` - traces journaled to a state directory), with a catalogue of three
 models on that upstream and a judge policy that runs two judges (self-verification and an LLM judge) on
 every tier but the last. Settings:
 
@@ -22,6 +23,7 @@ requests/s at concurrency 8, ``--requests`` requests at each (after a few warm-u
 and writes everything to benchmarks/out/overhead.json.
 
 Run: .venv/bin/python benchmarks/overhead.py [--requests 60] [--concurrency 8] [--no-litellm]
+     [--executors lean moto]
 """
 
 from __future__ import annotations
@@ -105,7 +107,9 @@ def start_upstream() -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def start_switchboard(tmp: Path, upstream: str, port: int) -> subprocess.Popen:
+def start_switchboard(tmp: Path, upstream: str, port: int, executor: str = "lean") -> subprocess.Popen:
+    tmp = tmp / executor
+    tmp.mkdir(parents=True, exist_ok=True)
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps([
         {"model_id": name, "provider": "openai", "provider_model": name, "endpoint": f"{upstream}/v1",
@@ -120,7 +124,7 @@ def start_switchboard(tmp: Path, upstream: str, port: int) -> subprocess.Popen:
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "SB_JUDGE_POLICY": str(policy)}
     process = subprocess.Popen(
         [sys.executable, "-m", "switchboard.cli", "local", "--catalog", str(catalog), "--port", str(port),
-         "--state-dir", str(tmp / "state"), "--no-pull"],
+         "--state-dir", str(tmp / "state"), "--no-pull", "--executor", executor],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(f"http://127.0.0.1:{port}/health", process, "switchboard local")
     return process
@@ -194,9 +198,10 @@ def run(args: argparse.Namespace) -> dict:
     try:
         upstream_process, upstream = start_upstream()
         processes.append(upstream_process)
-        print(f"upstream at {upstream}; starting switchboard local...", flush=True)
-        sb_port = free_port()
-        processes.append(start_switchboard(tmp, upstream, sb_port))
+        print(f"upstream at {upstream}; starting switchboard local ({', '.join(args.executors)})...", flush=True)
+        sb_ports = {executor: free_port() for executor in args.executors}
+        for executor, port in sb_ports.items():
+            processes.append(start_switchboard(tmp, upstream, port, executor))
         litellm = None
         if not args.no_litellm:
             print("starting the LiteLLM proxy...", flush=True)
@@ -206,17 +211,20 @@ def run(args: argparse.Namespace) -> dict:
                 processes.append(litellm)
         question = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
         escalate = {"messages": [{"role": "user", "content": f"{PROMPT} {ESCALATE}"}], "max_tokens": 16}
-        sb = f"http://127.0.0.1:{sb_port}/v1/chat/completions"
         settings = [("direct", f"{upstream}/v1/chat/completions", {**question, "model": "small"}, {})]
         if litellm is not None:
             settings.append(("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions",
                              {**question, "model": "small"}, {"Authorization": f"Bearer {MASTER_KEY}"}))
-        settings += [("pinned", sb, {**question, "model": "small"}, {}),
-                     ("pinned-verify", sb, {**question, "model": "small", "switchboard": {"verify": True}}, {}),
-                     ("auto", sb, {**question, "model": "auto"}, {}),
-                     ("auto-escalate", sb, {**escalate, "model": "auto"}, {})]
+        for executor, port in sb_ports.items():  # the first executor's settings are unlabelled
+            sb = f"http://127.0.0.1:{port}/v1/chat/completions"
+            label = "" if executor == args.executors[0] else f" [{executor}]"
+            settings += [(name + label, sb, body, {}) for name, body in (
+                ("pinned", {**question, "model": "small"}),
+                ("pinned-verify", {**question, "model": "small", "switchboard": {"verify": True}}),
+                ("auto", {**question, "model": "auto"}),
+                ("auto-escalate", {**escalate, "model": "auto"}))]
         if args.only:
-            settings = [s for s in settings if s[0] == "direct" or s[0] in args.only]
+            settings = [s for s in settings if s[0] == "direct" or s[0].split(" [")[0] in args.only]
         print(f"{args.requests} requests per setting (concurrency 1, then {args.concurrency}):", flush=True)
         results = {name: measure(name, url, body, headers, args.requests, args.concurrency, args.warmup)
                    for name, url, body, headers in settings}
@@ -236,7 +244,7 @@ def run(args: argparse.Namespace) -> dict:
             figures["added_p50_ms"] = round(figures["p50_ms"] - direct["p50_ms"], 1)
             figures["added_p95_ms"] = round(figures["p95_ms"] - direct["p50_ms"], 1)
     return {"requests": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
-            "litellm": "litellm" in results, "settings": results}
+            "executors": args.executors, "litellm": "litellm" in results, "settings": results}
 
 
 def table(report: dict) -> str:
@@ -260,6 +268,9 @@ def main() -> int:
     parser.add_argument("--litellm", default=None, metavar="PATH",
                         help="the litellm executable to run the proxy with (e.g. from a virtualenv with litellm[proxy])")
     parser.add_argument("--only", nargs="*", help="settings to run besides direct (e.g. pinned auto)")
+    parser.add_argument("--executors", nargs="+", choices=("lean", "moto"), default=["lean"],
+                        help="what executes the state machine (switchboard local --executor); several: one server "
+                             "each, measured in the same run (settings of all but the first are labelled)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "overhead.json")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -67,6 +67,8 @@ ENV_ENCODER_TOKENIZER = "SB_ENCODER_TOKENIZER"
 ENV_SYNTH_CACHE = "SB_SYNTH_CACHE"  # synthesised templates (default ~/.cache/switchboard/synth)
 ENV_EMBED_CACHE = "SB_EMBED_CACHE"  # prompt embeddings (default ~/.cache/switchboard/embeddings)
 ENV_STATE_DIR = "SB_STATE_DIR"  # the local stack's durable tables (default ~/.cache/switchboard/state)
+# What runs the local stack's state machine: "lean" (default; local.asl_executor) or "moto" (moto's interpreter)
+ENV_LOCAL_EXECUTOR = "SB_LOCAL_EXECUTOR"
 
 # --- the CDK app's layer builds (infra.layer_build; read at synth, never by a function) ---
 ENV_LAYER_CACHE = "SB_LAYER_CACHE"  # built Lambda layers (default ~/.cache/switchboard/layers)

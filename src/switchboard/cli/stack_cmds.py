@@ -57,7 +57,7 @@ def _stack(args: argparse.Namespace):
                            dynamodb_endpoint=args.dynamodb_endpoint, router_artifacts=args.artifacts,
                            state_dir=state_dir, deadline_s=args.deadline_s,
                            require_keys=getattr(args, "require_keys", False),
-                           decomposition=args.decompose)).start()
+                           decomposition=args.decompose, executor=args.executor or "")).start()
     except LocalStackError as exc:
         raise SystemExit(f"error: {exc}") from None
     for warning in stack.warnings:
@@ -218,4 +218,7 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decompose", action="store_true",
                         help="split requests the detector finds compound into parts, each its own cascade (off by "
                              "default: the local decomposer's measured error is high, see docs/benchmarks.md)")
+    parser.add_argument("--executor", choices=("lean", "moto"), default=None,
+                        help="what executes the synthesised state machine: the lean executor (default; $SB_LOCAL_EXECUTOR) "
+                             "or moto's ASL interpreter")
     parser.add_argument("-v", "--verbose", action="store_true")

@@ -117,6 +117,9 @@ class StackOptions:
     state_dir: Path | None = None
     require_keys: bool = False
     decomposition: bool = False  # split compound requests (off by default, as deployed: see infra.config)
+    # what executes the state machine: "lean" (local.asl_executor; moto's interpreter where the definition
+    # needs more than it implements) or "moto" (always moto's interpreter)
+    executor: str = ""
 
     def __post_init__(self) -> None:
         self.router_artifacts = Path(self.router_artifacts) if self.router_artifacts else None
@@ -125,6 +128,9 @@ class StackOptions:
             self.taxonomy_path = self.router_artifacts / "taxonomy.json"
         self.taxonomy_path = self.taxonomy_path or DATA_DIR / "taxonomy.seed.json"
         self.state_dir = Path(self.state_dir) if self.state_dir is not None else None
+        self.executor = self.executor or os.environ.get(names.ENV_LOCAL_EXECUTOR) or "lean"
+        if self.executor not in ("lean", "moto"):
+            raise LocalStackError(f"unknown executor {self.executor!r} ({names.ENV_LOCAL_EXECUTOR}): lean or moto")
 
 
 class LocalStack:
@@ -143,6 +149,7 @@ class LocalStack:
         self.aws = LocalAws(self.dispatcher, port=self.options.port)
         self.resources = Resources()
         self.router_function = ""
+        self.executor = ""  # which executor runs the state machine, once started
         self.environment: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
 
@@ -181,7 +188,7 @@ class LocalStack:
                                                                      self.resources, client)
             self.resources.create_state_machine(self.aws.client("stepfunctions"), self.template)
             self._register_functions()
-            self.warnings = seed(client, self.environment, options, router_models)
+            self.warnings += seed(client, self.environment, options, router_models)
         except BaseException:
             self.stop()  # no emulator or environment left behind by a stack that did not start
             raise
@@ -262,10 +269,25 @@ class LocalStack:
         from switchboard import composition
 
         # the warm-container caches are rebuilt against this stack's environment
-        from switchboard.local.inprocess import InProcessOrchestrator
-
         composition.use(composition.Container(composition.Parts(
-            providers=options.providers, orchestrator=InProcessOrchestrator(self.state_machine_arn))))
+            providers=options.providers, orchestrator=self._orchestrator())))
+
+    def _orchestrator(self) -> Any:
+        """The router's orchestrator: the lean executor of the definition unless it needs moto's interpreter."""
+        from switchboard.local.asl_data import Unsupported
+        from switchboard.local.inprocess import InProcessOrchestrator
+        from switchboard.local.lean_orchestrator import LeanOrchestrator
+
+        if self.options.executor == "lean":
+            try:
+                orchestrator: Any = LeanOrchestrator(self.resources.definition, self.state_machine_arn,
+                                                     self.dispatcher.invoke)
+                self.executor = "lean"
+                return orchestrator
+            except Unsupported as exc:
+                self.warnings.append(f"the state machine runs on moto's interpreter (the lean executor cannot run it: {exc})")
+        self.executor = "moto"
+        return InProcessOrchestrator(self.state_machine_arn)
 
     # ---- calls -----------------------------------------------------------------------------------
     def services(self) -> Services:
