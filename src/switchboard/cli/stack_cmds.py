@@ -80,6 +80,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     stack = _stack(args)
     server.attach(stack)
     print(f"Switchboard is serving on {server.url}  (OpenAI base_url: {server.url}/v1)", file=sys.stderr)
+    print(f"  state machine: the synthesised definition, run by the {stack.executor} executor", file=sys.stderr)
     keys_table = stack.environment.get(names.ENV_KEYS_TABLE)
     print(f"  API keys{' (required)' if args.require_keys else ''}: switchboard keys create --budget-usd 1 "
           f"--table {keys_table} --endpoint-url {stack.environment['AWS_ENDPOINT_URL_DYNAMODB']}", file=sys.stderr)
