@@ -179,6 +179,8 @@ class Machine:
                               f"not {spec.get('Resource')!r}")
         if kind == "Choice":
             state.rules = [Rule(rule, where) for rule in spec["Choices"]]
+            if any(rule.next is None for rule in state.rules):
+                raise Unsupported(f"{where}: every Choice rule needs a Next")
         if kind == "Map":
             state.items_path = _optional_path(spec, "ItemsPath")
             state.processor = Machine(spec.get("ItemProcessor") or spec["Iterator"], f"{where}/")
@@ -226,9 +228,6 @@ class Execution:
         finally:
             self.done.set()
         return self
-
-    def abort(self) -> None:
-        self._scope.flag.set()
 
     def _run(self, machine: Machine, data: Any, context: dict, scope: _Scope) -> Any:
         name = machine.start
