@@ -256,7 +256,7 @@ class Execution:
                 data = self._with_retries(state, data, ctx, scope)
             except StatesError as exc:
                 catcher = next((c for c in state.catchers if error_matches(c.errors, exc.error)), None)
-                if catcher is None:
+                if catcher is None or exc.error == "States.Runtime":  # AWS: Runtime always fails the execution
                     raise
                 data = _place(catcher.result_path, data, {"Error": exc.error, "Cause": exc.cause})
                 name = catcher.next

@@ -91,6 +91,9 @@ def test_choice_pass_and_result_paths() -> None:
     assert (failed.status, failed.error) == ("FAILED", "States.NoChoiceMatched")
     assert run(no_default, {"s": 5}).error == "States.NoChoiceMatched"  # a type mismatch is no match
     assert run(no_default, {}).error == "States.Runtime"  # a variable that is not there
+    unreadable = {"StartAt": "T", "States": {"T": task("f", InputPath="$.missing", End=True, Catch=[
+        {"ErrorEquals": ["States.Runtime"], "Next": "Caught"}]), "Caught": {"Type": "Succeed"}}}
+    assert run(unreadable, {}, f=lambda p: p).error == "States.Runtime"  # no catcher takes it, as in AWS
 
 
 def test_a_task_gets_its_payload_and_its_error_is_named_by_its_error_type() -> None:
