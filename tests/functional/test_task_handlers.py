@@ -52,6 +52,14 @@ def test_record_writes_trace_with_ttl_and_cost(traces_table):
     assert trace.state.decision.action == "accept"
 
 
+def test_record_with_metrics_disabled_prints_nothing_however_many_requests(traces_table, capsys):
+    # Powertools keeps the metrics it does not publish, and prints the set once a metric holds 100 values
+    for _ in range(120):
+        record.lambda_handler(load_event("record", "final_state"), CTX)
+    assert capsys.readouterr().out == ""
+    assert not record.metrics.metric_set
+
+
 def test_feedback_appends_under_a_condition(traces_table):
     record.lambda_handler(load_event("record", "final_state"), CTX)
     store = DynamoTraces("traces", client=traces_table)
