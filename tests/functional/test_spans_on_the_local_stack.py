@@ -1,5 +1,5 @@
 """One trace per request on the local stack: the router's request span and the spans of the tier and judge
-tasks the synthesised state machine runs (on the emulator's threads, as Lambda runs them in other
+tasks the synthesised state machine runs (on the local stack's task threads, as Lambda runs them in other
 processes) share a trace id, the tasks' context carried in the execution's state (``traceparent``) and
 through the judges' Map."""
 

@@ -39,3 +39,18 @@ def test_ibc():
     assert math.isnan(ibc(0.8, 1.0, 0.6, 1.0))
     # a method on the straight line from SLM to LLM has zero lift
     assert abs(ibc_lift(0.7, 2.0, (0.6, 1.0), (0.8, 3.0))) < 1e-12
+
+
+def test_the_aiq_gap_interval_is_paired_over_prompts() -> None:
+    from switchboard.offline.evaluation.metrics import aiq_gap_interval
+
+    rng = np.random.default_rng(3)
+    base = (rng.random((2, 400)) < 0.6).astype(float)
+    cost = np.stack([np.full(400, 0.001), np.full(400, 0.004)])
+    same = aiq_gap_interval({"a": (base, cost), "b": (base, cost)}, 5.0, "a", ["b"], draws=200)
+    assert same["gap"] == 0.0 and same["ci95"] == [0.0, 0.0]  # what both share cancels in every draw
+    better = base.copy()
+    better[:, :40] = 1.0  # right on the first 40 prompts, at the same cost
+    gap = aiq_gap_interval({"a": (better, cost), "b": (base, cost), "c": (base * 0, cost)}, 5.0, "a", ["b", "c"],
+                           draws=200)
+    assert gap["gap"] > 0 and 0 < gap["ci95"][0] <= gap["gap"] <= gap["ci95"][1]

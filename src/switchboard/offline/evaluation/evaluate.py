@@ -30,7 +30,7 @@ from switchboard.offline.baselines.cluster_routing import sweep as cluster_sweep
 from switchboard.offline.baselines.prompt_routers import BertStyleRouter, KnnRouter, MatrixFactorizationRouter
 from switchboard.offline.dial_search import BUDGET_FRACTIONS, COST_MARGIN, fraction_name, point_params
 from switchboard.offline.evaluation.deployed import deployed_outcomes
-from switchboard.offline.evaluation.metrics import aiq, pareto_frontier
+from switchboard.offline.evaluation.metrics import aiq, aiq_gap_interval, pareto_frontier
 from switchboard.offline.evaluation.results import assemble
 from switchboard.offline.evaluation.verifier_report import verifier_block
 from switchboard.offline.fit import System, TrainConfig, fit_system
@@ -252,7 +252,9 @@ def ablation(test: RecordedOutcomes, runs: dict[str, dict], max_cost: float) -> 
     """EMAFusion's ablation: the dials chosen from each family of tier orders (``fit.ABLATION_FAMILIES``:
     taxonomy only, learned router only, combined), replayed with the deployed artifacts on these prompts;
     AIQ over the same cost range as every strategy's. Their points carry no meta-verifier (the deployed
-    dial's ``sb-cascade`` rows do), so the three differ only in where the tier orders come from."""
+    dial's ``sb-cascade`` rows do), so the three differ only in where the tier orders come from.
+    ``combined_minus_best_alone``: combined's AIQ less the better of the other two, with a paired bootstrap
+    95 % interval over the prompts (``metrics.aiq_gap_interval``)."""
     correct = test.labels.correct
     rows = np.arange(test.n)
     out: dict = {}
@@ -264,6 +266,11 @@ def ablation(test: RecordedOutcomes, runs: dict[str, dict], max_cost: float) -> 
     if {"taxonomy", "learned", "combined"} <= set(out):
         best_alone = max(float(out["taxonomy"]["aiq"]), float(out["learned"]["aiq"]))
         out["combined_at_least_both"] = float(out["combined"]["aiq"]) >= best_alone
+        # is a gap of a few tenths of a point more than these prompts can tell apart?
+        arrays = {family: (np.stack([correct[rows, o.rep] for o in outcomes.values()]),
+                           np.stack([np.asarray(o.cost, dtype=float) for o in outcomes.values()]))
+                  for family, outcomes in runs.items()}
+        out["combined_minus_best_alone"] = aiq_gap_interval(arrays, max_cost, "combined", ["taxonomy", "learned"])
     return out
 
 

@@ -108,3 +108,25 @@ def ibc_lift(acc: float, cost: float, slm: tuple[float, float], llm: tuple[float
     if not np.isfinite(base) or base == 0 or not np.isfinite(method):
         return float("nan")
     return (method - base) / base
+
+
+def aiq_gap_interval(families: dict[str, tuple[np.ndarray, np.ndarray]], max_cost: float, first: str,
+                     others: Sequence[str], draws: int = 1000, seed: int = 0) -> dict:
+    """How far family ``first``'s AIQ is above the best of ``others``' on these prompts, with a paired
+    bootstrap 95 % interval over the prompts. ``families[name] = (correct, cost)``: arrays of shape
+    (points, prompts) - each operating point's outcome (1/0, NaN unlabelled) and cost per prompt, in USD.
+    Every draw resamples the same prompts for all families, so what the families share cancels."""
+    def gap(rows: np.ndarray | slice) -> float:
+        score = {}
+        for name in (first, *others):
+            correct, cost = families[name]
+            score[name] = aiq(list(cost[:, rows].mean(axis=1) * 1000), list(np.nanmean(correct[:, rows], axis=1)),
+                              max_cost)
+        return score[first] - max(score[name] for name in others)
+
+    prompts = next(iter(families.values()))[0].shape[1]
+    rng = np.random.default_rng(seed)
+    gaps = np.asarray([gap(rng.integers(0, prompts, prompts)) for _ in range(draws)])
+    low, high = np.nanpercentile(gaps, [2.5, 97.5])
+    return {"gap": round(gap(slice(None)), 5), "ci95": [round(float(low), 5), round(float(high), 5)],
+            "draws": draws}
