@@ -126,7 +126,8 @@ def aiq_gap_interval(families: dict[str, tuple[np.ndarray, np.ndarray]], max_cos
 
     prompts = next(iter(families.values()))[0].shape[1]
     rng = np.random.default_rng(seed)
-    gaps = np.asarray([gap(rng.integers(0, prompts, size=prompts)) for _ in range(draws)])
+    samples = rng.integers(0, prompts, size=(draws, prompts))  # one row of prompts per draw
+    gaps = np.asarray([gap(rows) for rows in samples])
     low, high = np.nanpercentile(gaps, [2.5, 97.5])
     return {"gap": round(gap(slice(None)), 5), "ci95": [round(float(low), 5), round(float(high), 5)],
             "draws": draws}
