@@ -13,6 +13,9 @@ Two adapters, installed with the emulator's others (``local.emulator``):
 2. ``prune_finished_threads``: drops the threads that have ended from ``TMP_THREADS`` (called when the
    emulator trims its list of executions, every ``TRIM_EVERY`` starts).
 
+The lean executor (``local.asl_executor``) runs its executions, Task states and Map iterations on the same
+pool (``spawn``).
+
 Why a pool of our own rather than ``concurrent.futures.ThreadPoolExecutor``: the executor's bounded pool
 queues work once ``max_workers`` threads are busy - a task would then wait, its timeout running, behind
 others - and it never lets an idle thread go.
