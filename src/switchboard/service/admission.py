@@ -56,8 +56,7 @@ class Admission:
         request capped at it (the same plan - routing is the caller's, not the key's - whose first tier
         fits it and whose policy escalates only within it)."""
         key = command.caller
-        owner = command.owner
-        request = command.request if owner is None else command.request.model_copy(update={"key_id": owner})
+        request = command.owned_request()
         if key is None or self.keys is None:
             return Admitted(request, command.pinned)
         plan = self.planner.plan(request, command.pinned)  # refusals (402, 404, 413) come before any reservation

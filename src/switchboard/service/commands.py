@@ -27,6 +27,11 @@ class ChatCommand:
         """Who owns the request's trace (``service.responses.owner_of``): the key's id, else the principal."""
         return owner_of(self.caller, self.principal)
 
+    def owned_request(self) -> ChatRequest:
+        """The request with its owner (``owner``) in ``key_id``, which the trace is recorded and listed under."""
+        owner = self.owner
+        return self.request if owner is None else self.request.model_copy(update={"key_id": owner})
+
 
 @dataclass(frozen=True)
 class Feedback:

@@ -35,8 +35,7 @@ class JobService:
             raise BadRequest("jobs cannot run on an API key with a budget yet (nothing would settle the "
                              "reservation); send the request without async, or with a key without budget",
                              param="async")
-        owner = command.owner
-        request = command.request if owner is None else command.request.model_copy(update={"key_id": owner})
+        request = command.owned_request()
         plan = self.planner.refine(request, self.planner.plan(request, command.pinned))
         state = self.splitter.split(self.runner.new_state(request, plan, job=True))
         running = Trace(trace_id=state.request_id, created_at=now_iso(), status="running", state=state)
