@@ -57,19 +57,24 @@ _RETRIER = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "Max
             "Comment"}
 
 
-def _optional_path(spec: dict, key: str) -> Path | None | bool:
-    """A path field: absent → True (the whole document), null → None, else the parsed path."""
+_WHOLE = Path.parse("$")  # an absent path field: the whole document
+
+
+def _optional_path(spec: dict, key: str) -> Path | None:
+    """A path field: absent → ``$`` (the whole document), null → None, else the parsed path."""
     if key not in spec:
-        return True
+        return _WHOLE
     return None if spec[key] is None else Path.parse(spec[key])
 
 
-def _select(path: Path | None | bool, data: Any) -> Any:
-    return data if path is True else {} if path is None else path.get(data)  # type: ignore[union-attr]
+def _select(path: Path | None, data: Any) -> Any:
+    """InputPath, OutputPath, ItemsPath: null selects an empty object."""
+    return {} if path is None else path.get(data)
 
 
-def _place(path: Path | None | bool, data: Any, result: Any) -> Any:
-    return result if path is True else data if path is None else path.put(data, result)  # type: ignore[union-attr]
+def _place(path: Path | None, data: Any, result: Any) -> Any:
+    """ResultPath: null discards the result (the input goes on)."""
+    return data if path is None else path.put(data, result)
 
 
 @dataclass
@@ -100,7 +105,7 @@ class Retrier:
 class Catcher:
     errors: list[str]
     next: str
-    result_path: Path | None | bool
+    result_path: Path | None
 
     @classmethod
     def parse(cls, spec: dict, where: str) -> Catcher:
@@ -119,15 +124,16 @@ class State:
     spec: dict
     next: str | None = None
     end: bool = False
-    input_path: Path | None | bool = True
-    output_path: Path | None | bool = True
-    result_path: Path | None | bool = True
+    input_path: Path | None = _WHOLE
+    output_path: Path | None = _WHOLE
+    result_path: Path | None = _WHOLE
     parameters: Template | None = None
     result_selector: Template | None = None
     retriers: list[Retrier] = field(default_factory=list)
     catchers: list[Catcher] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
-    items_path: Path | None | bool = True
+    items_path: Path | None = _WHOLE
+    needs_context: bool = False  # a template of the state reads the context object ($$)
     processor: Machine | None = None
 
 
@@ -172,6 +178,7 @@ class Machine:
             state.parameters = Template(selector, where)
         if "ResultSelector" in spec:
             state.result_selector = Template(spec["ResultSelector"], where)
+        state.needs_context = any(t is not None and t.uses_context for t in (state.parameters, state.result_selector))
         state.retriers = [Retrier.parse(r, where) for r in spec.get("Retry", [])]
         state.catchers = [Catcher.parse(c, where) for c in spec.get("Catch", [])]
         if kind == "Task" and not _FUNCTION_ARN.match(str(spec.get("Resource", ""))):
@@ -240,7 +247,7 @@ class Execution:
             if self._ends is not None and time.monotonic() > self._ends:
                 raise StatesError("States.Timeout", "the execution ran past the definition's TimeoutSeconds")
             state = machine.states[name]
-            ctx = {**context, "State": {"Name": name}}
+            ctx = {**context, "State": {"Name": name}} if state.needs_context else context
             if state.kind == "Succeed":
                 return _select(state.output_path, _select(state.input_path, data))
             if state.kind == "Fail":
