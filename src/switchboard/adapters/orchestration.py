@@ -30,6 +30,14 @@ def past_deadline(state: CascadeState) -> ExecutionOutcome:
                             cause=f"no result {DEADLINE_GRACE_S:.0f} s after the request's deadline")
 
 
+def unfinished(state: CascadeState, timeout_s: float) -> ExecutionOutcome:
+    """An execution still running when its waiter stops: ``past_deadline`` once the request's deadline and the
+    grace have passed, else a timeout after ``timeout_s`` (the waiter's own bound)."""
+    if state.deadline is not None and time.time() > state.deadline + DEADLINE_GRACE_S:
+        return past_deadline(state)
+    return ExecutionOutcome(status="TIMED_OUT", error="States.Timeout", cause=f"no result after {timeout_s:.0f} s")
+
+
 def execution_outcome(status: str, output: str | None, error: str | None, cause: str | None) -> ExecutionOutcome:
     if status == "SUCCEEDED" and output:
         try:
@@ -113,9 +121,6 @@ class PollingOrchestrator:
             if described["status"] != "RUNNING":
                 return execution_outcome(described["status"], described.get("output"), described.get("error"),
                                 described.get("cause"))
-            if wait_until is not None and time.time() > wait_until:
-                return past_deadline(state)
-            if time.monotonic() > give_up:
-                return ExecutionOutcome(status="TIMED_OUT", error="States.Timeout",
-                                        cause=f"no result after {self.timeout_s:.0f} s")
+            if (wait_until is not None and time.time() > wait_until) or time.monotonic() > give_up:
+                return unfinished(state, self.timeout_s)
             time.sleep(self.poll_s)

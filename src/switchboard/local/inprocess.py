@@ -48,7 +48,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from switchboard.adapters.orchestration import DEADLINE_GRACE_S, execution_outcome, past_deadline
+from switchboard.adapters.orchestration import DEADLINE_GRACE_S, execution_outcome, unfinished
 from switchboard.domain.state import CascadeState
 from switchboard.ports import ExecutionOutcome
 
@@ -354,9 +354,6 @@ class InProcessOrchestrator:
                 _DONE.wait(timeout=min(left, 1.0))
         status = execution.exec_status
         if status == ExecutionStatus.RUNNING:
-            if wait_until is not None and time.time() > wait_until:
-                return past_deadline(state)
-            return ExecutionOutcome(status="TIMED_OUT", error="States.Timeout",
-                                    cause=f"no result after {self.timeout_s:.0f} s")
+            return unfinished(state, self.timeout_s)
         output = json.dumps(execution.output, separators=(",", ":")) if execution.output is not None else None
         return execution_outcome(str(status.value), output, execution.error, execution.cause)

@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from switchboard.adapters.orchestration import DEADLINE_GRACE_S, execution_outcome, past_deadline
+from switchboard.adapters.orchestration import DEADLINE_GRACE_S, execution_outcome, unfinished
 from switchboard.domain.state import CascadeState
 from switchboard.local.asl_executor import Execution, Invoke, Machine, Spawn
 from switchboard.local.task_threads import spawn as pooled
@@ -44,10 +44,7 @@ class LeanOrchestrator:
         if state.deadline is not None:
             wait_s = min(wait_s, state.deadline + DEADLINE_GRACE_S - time.time())
         if not execution.done.wait(max(wait_s, 0.0)):
-            if state.deadline is not None and time.time() > state.deadline + DEADLINE_GRACE_S:
-                return past_deadline(state)
-            return ExecutionOutcome(status="TIMED_OUT", error="States.Timeout",
-                                    cause=f"no result after {self.timeout_s:.0f} s")
+            return unfinished(state, self.timeout_s)
         output: Any = execution.output
         text = json.dumps(output, separators=(",", ":")) if output is not None else None
         return execution_outcome(execution.status, text, execution.error, execution.cause)
